@@ -1,0 +1,396 @@
+//! The syntax tree: an owned tree with spans, produced by the parser from pest pairs.
+//!
+//! pest types never leave the parser; everything downstream (lowering, the formatter)
+//! works on this tree. Comments are kept beside the tree in [`File::comments`] so the
+//! formatter can put them back.
+
+use crate::span::Span;
+
+/// One parsed `.gig` (or `.gigvars`) file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    /// Top-level items in source order.
+    pub items: Vec<Item>,
+    /// Every comment in the file, in source order.
+    pub comments: Vec<Comment>,
+    /// The whole file.
+    pub span: Span,
+}
+
+/// A `#` or `//` comment (text includes the marker, excludes the newline).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    /// The comment text.
+    pub text: String,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A name with its span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// A top-level item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// `param NAME: TYPE = DEFAULT { secret = true }`
+    Param(Param),
+    /// `let NAME = EXPR`
+    Let(Let),
+    /// `provider NAME { … }`
+    Provider(Provider),
+    /// `resource TYPE NAME [for …] { … }` or `data TYPE NAME { … }`
+    Resource(Resource),
+    /// `module NAME from "PATH" { … }`
+    Module(Module),
+    /// `output NAME = EXPR` or `output NAME { value = EXPR, secret = true }`
+    Output(Output),
+    /// `NAME = EXPR` at top level: only valid in `.gigvars` files.
+    Assign(Attribute),
+}
+
+/// Declared type of a param.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExpr {
+    /// `string`
+    String(Span),
+    /// `number`
+    Number(Span),
+    /// `bool`
+    Bool(Span),
+    /// `any`
+    Any(Span),
+    /// `list(T)` (or bare `list` = `list(any)`)
+    List(Box<TypeExpr>, Span),
+    /// `map(T)` (or bare `map` = `map(any)`)
+    Map(Box<TypeExpr>, Span),
+}
+
+/// `param NAME: TYPE = DEFAULT { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// The param's name.
+    pub name: Ident,
+    /// Declared type, if any.
+    pub ty: Option<TypeExpr>,
+    /// Default value, if any.
+    pub default: Option<Expr>,
+    /// Options block: `secret = true`, `description = "…"`.
+    pub options: Vec<Attribute>,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `let NAME = EXPR`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    /// The name.
+    pub name: Ident,
+    /// The value.
+    pub value: Expr,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `provider NAME { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provider {
+    /// Provider name, e.g. `aws`.
+    pub name: Ident,
+    /// Settings.
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// Whether a resource block is managed (`resource`) or a data source (`data`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// `resource`
+    Managed,
+    /// `data`
+    Data,
+}
+
+/// `for k, v in EXPR` after a resource name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForHead {
+    /// First variable when two are given (`k` / `i`).
+    pub key: Option<Ident>,
+    /// The element variable.
+    pub value: Ident,
+    /// The collection.
+    pub collection: Expr,
+    /// From `for` to the end of the collection.
+    pub span: Span,
+}
+
+/// `resource TYPE NAME [for …] { … }` / `data TYPE NAME { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// Managed or data.
+    pub kind: ResourceKind,
+    /// Type segments: `["aws", "subnet"]`.
+    pub rtype: Vec<Ident>,
+    /// The resource name.
+    pub name: Ident,
+    /// Expansion by `for`, if any (`count` is an attribute in the body).
+    pub for_each: Option<ForHead>,
+    /// Attributes and nested blocks (`ingress { … }`, `lifecycle { … }`).
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+impl Resource {
+    /// `aws.subnet`
+    pub fn type_name(&self) -> String {
+        self.rtype.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+    }
+}
+
+/// `module NAME from "PATH" { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Module {
+    /// The module instance's name.
+    pub name: Ident,
+    /// The path string as written.
+    pub source: String,
+    /// Span of the path string.
+    pub source_span: Span,
+    /// Arguments: the module's params.
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `output NAME = EXPR` or `output NAME { value = EXPR, secret = true, description = "…" }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The output's name.
+    pub name: Ident,
+    /// The value (from `= EXPR`, or the `value` attribute of the block form).
+    pub value: Expr,
+    /// Other options from the block form.
+    pub options: Vec<Attribute>,
+    /// Whether the block form was used (for the formatter).
+    pub block_form: bool,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// The inside of `{ … }` in a block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Body {
+    /// Entries in source order.
+    pub entries: Vec<BodyEntry>,
+    /// From `{` to `}`.
+    pub span: Span,
+}
+
+/// One entry of a block body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BodyEntry {
+    /// `name = expr`
+    Attribute(Attribute),
+    /// `name { … }`
+    Block(Block),
+}
+
+/// `name = expr`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    /// Attribute name.
+    pub name: Ident,
+    /// Its value.
+    pub value: Expr,
+    /// The whole entry.
+    pub span: Span,
+}
+
+/// `name { … }` inside a body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    /// Block type name (`ingress`, `lifecycle`).
+    pub name: Ident,
+    /// Its body.
+    pub body: Body,
+    /// The whole entry.
+    pub span: Span,
+}
+
+/// An expression with its span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    /// `!`
+    Not,
+    /// `-`
+    Neg,
+}
+
+/// Binary operators, lowest precedence first: `||`, `&&`, `== !=`, `< <= > >=`, `+ -`, `* / %`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    /// `||`
+    Or,
+    /// `&&`
+    And,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Rem,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "||",
+            BinaryOp::And => "&&",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+        }
+    }
+
+    /// Binding strength; higher binds tighter.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And => 2,
+            BinaryOp::Eq | BinaryOp::Ne => 3,
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => 4,
+            BinaryOp::Add | BinaryOp::Sub => 5,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 6,
+        }
+    }
+}
+
+/// A piece of a string template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    /// Literal text, escapes already resolved.
+    Literal(String),
+    /// `${ expr }`
+    Interpolation(Expr),
+}
+
+/// A key in a map literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapKey {
+    /// `Name = …`
+    Ident(Ident),
+    /// `"Name" = …` or `(expr) = …`
+    Expr(Expr),
+}
+
+/// An entry of a map literal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapEntry {
+    /// The key.
+    pub key: MapKey,
+    /// The value.
+    pub value: Expr,
+}
+
+/// Kinds of expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number literal.
+    Number(f64),
+    /// A string, possibly with `${}` interpolations.
+    Template(Vec<TemplatePart>),
+    /// `[a, b]`
+    List(Vec<Expr>),
+    /// `{ k = v, … }`
+    Map(Vec<MapEntry>),
+    /// A bare name: a param, a let, a for variable, or the first segment of a
+    /// reference (`aws`, `module`, `data`).
+    Var(Ident),
+    /// `expr.name`
+    GetAttr(Box<Expr>, Ident),
+    /// `expr[index]`
+    Index(Box<Expr>, Box<Expr>),
+    /// `name(args…)`
+    Call(Ident, Vec<Expr>),
+    /// `!x`, `-x`
+    Unary(UnaryOp, Box<Expr>),
+    /// `a op b`
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `c ? a : b`
+    Conditional(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `[for k, v in coll : value if cond]`
+    ForList {
+        /// First variable when two are given.
+        key: Option<Ident>,
+        /// Element variable.
+        value: Ident,
+        /// The collection.
+        collection: Box<Expr>,
+        /// Result element.
+        body: Box<Expr>,
+        /// Optional filter.
+        cond: Option<Box<Expr>>,
+    },
+    /// `{for k, v in coll : kexpr => vexpr if cond}`
+    ForMap {
+        /// First variable when two are given.
+        key: Option<Ident>,
+        /// Element variable.
+        value: Ident,
+        /// The collection.
+        collection: Box<Expr>,
+        /// Result key.
+        key_expr: Box<Expr>,
+        /// Result value.
+        value_expr: Box<Expr>,
+        /// Optional filter.
+        cond: Option<Box<Expr>>,
+    },
+    /// `( expr )`, kept so the formatter can keep the user's grouping.
+    Paren(Box<Expr>),
+}

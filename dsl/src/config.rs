@@ -1,0 +1,300 @@
+//! The lowered configuration: what the engine consumes.
+//!
+//! Lowering resolves params, lets, modules and expansions. Whatever is known is folded
+//! into [`ExprKind::Const`]; what depends on a resource attribute stays as a residual
+//! [`Expr`] over [`ExprKind::Resource`] references, to be evaluated by the engine (at
+//! plan time against Prior/Planned values, at apply time against New values) with
+//! [`crate::eval::eval`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::addr::{InstanceKey, Mode, ResourceAddr};
+use crate::ast::{BinaryOp, UnaryOp};
+use crate::span::Span;
+use crate::value::Value;
+
+/// A whole stack after lowering.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The stack's name (its directory name).
+    pub stack: String,
+    /// The environment selected with `--env`, if any.
+    pub env: Option<String>,
+    /// Final param values of the root module.
+    pub params: BTreeMap<String, ParamValue>,
+    /// Provider settings by provider name. Every provider a resource uses appears here,
+    /// with an empty map when it had no block.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Every resource instance (managed and data), sorted by address.
+    pub resources: Vec<ResourceConfig>,
+    /// Root outputs, sorted by name.
+    pub outputs: Vec<OutputConfig>,
+}
+
+impl Config {
+    /// The resource instance at `addr`.
+    pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceConfig> {
+        self.resources.binary_search_by(|r| r.addr.cmp(addr)).ok().map(|i| &self.resources[i])
+    }
+}
+
+/// A param's final value.
+#[derive(Clone, Debug)]
+pub struct ParamValue {
+    /// The value (wrapped in [`Value::Secret`] when the param is secret).
+    pub value: Value,
+    /// Declared secret.
+    pub secret: bool,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// A `provider NAME { … }` block, evaluated (must be known at plan time).
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// Provider name.
+    pub name: String,
+    /// Settings as a map value.
+    pub settings: Value,
+    /// Where the block is (`Span::DETACHED` when implicit).
+    pub span: Span,
+}
+
+/// `lifecycle { … }` options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// A plan that would destroy this resource fails.
+    pub prevent_destroy: bool,
+    /// On replace, create the new one before deleting the old one.
+    pub create_before_destroy: bool,
+    /// Attribute names whose differences the planner ignores.
+    pub ignore_changes: Vec<String>,
+}
+
+/// Why one resource depends on another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DependencyKind {
+    /// An expression references it.
+    Reference,
+    /// Listed in `depends_on`.
+    DependsOn,
+}
+
+/// An edge: this resource needs `target` to exist first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dependency {
+    /// The instance depended on.
+    pub target: ResourceAddr,
+    /// The reference or `depends_on` entry that made the edge.
+    pub span: Span,
+    /// Reference or depends_on.
+    pub kind: DependencyKind,
+}
+
+/// One resource instance after expansion.
+#[derive(Clone, Debug)]
+pub struct ResourceConfig {
+    /// Its address.
+    pub addr: ResourceAddr,
+    /// The whole resource block in the source.
+    pub span: Span,
+    /// The block header (`resource aws.vpc main`), for short labels.
+    pub header_span: Span,
+    /// The provider that manages it (first segment of the type).
+    pub provider: String,
+    /// The body: an [`ExprKind::Object`] whose entries are the attributes; nested
+    /// blocks become lists of objects under the block's name (`ingress = [{…}, {…}]`).
+    /// Meta-arguments (`count`, `depends_on`, `lifecycle`, `provider`) are removed.
+    pub body: Expr,
+    /// Dependencies, sorted and de-duplicated by target.
+    pub dependencies: Vec<Dependency>,
+    /// Lifecycle options.
+    pub lifecycle: Lifecycle,
+}
+
+/// `output NAME = …`
+#[derive(Clone, Debug)]
+pub struct OutputConfig {
+    /// Name.
+    pub name: String,
+    /// Value, possibly residual.
+    pub value: Expr,
+    /// Declared or inferred secret (built from a secret).
+    pub secret: bool,
+    /// Where declared.
+    pub span: Span,
+}
+
+/// A reference to a resource instance, or to all instances of an expanded resource.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceRef {
+    /// Module path.
+    pub module: Vec<String>,
+    /// Managed or data.
+    pub mode: Mode,
+    /// `aws.subnet`
+    pub rtype: String,
+    /// `private`
+    pub name: String,
+    /// `Some` for one instance (`aws.subnet.private["a"]`); `None` for an unexpanded
+    /// resource's single instance or, for an expanded resource, all of its instances
+    /// (evaluates to a map by key, or a list for `count`).
+    pub key: Option<InstanceKey>,
+}
+
+impl ResourceRef {
+    /// The address this reference names (the group address when `key` is `None`).
+    pub fn addr(&self) -> ResourceAddr {
+        ResourceAddr {
+            module: self.module.clone(),
+            mode: self.mode,
+            rtype: self.rtype.clone(),
+            name: self.name.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// A lowered expression: the source AST with names resolved and constants folded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it came from.
+    pub span: Span,
+}
+
+/// An object entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectEntry {
+    /// The key.
+    pub key: String,
+    /// Where the key (or nested block name) is written.
+    pub key_span: Span,
+    /// The value.
+    pub value: Expr,
+}
+
+/// A string template part.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    /// Literal text.
+    Literal(String),
+    /// `${ expr }`
+    Interpolation(Expr),
+}
+
+/// Kinds of lowered expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A known value.
+    Const(Value),
+    /// The object of a resource instance, or the collection of an expanded resource.
+    Resource(ResourceRef),
+    /// A variable bound by an enclosing for-expression.
+    Local(String),
+    /// `[a, b]` with at least one residual element.
+    List(Vec<Expr>),
+    /// An object literal or a block body.
+    Object(Vec<ObjectEntry>),
+    /// `expr.name`
+    GetAttr(Box<Expr>, String),
+    /// `expr[index]`
+    Index(Box<Expr>, Box<Expr>),
+    /// A standard-library call.
+    Call(String, Vec<Expr>),
+    /// `!x`, `-x`
+    Unary(UnaryOp, Box<Expr>),
+    /// `a op b`
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `c ? a : b`
+    Conditional(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A string with interpolations.
+    Template(Vec<TemplatePart>),
+    /// `[for …]` (`key_expr` is `None`) or `{for …}`.
+    For {
+        /// First variable when two are given.
+        key: Option<String>,
+        /// Element variable.
+        value: String,
+        /// The collection.
+        collection: Box<Expr>,
+        /// Result key for the map form.
+        key_expr: Option<Box<Expr>>,
+        /// Result element / value.
+        value_expr: Box<Expr>,
+        /// Optional filter.
+        cond: Option<Box<Expr>>,
+    },
+}
+
+impl Expr {
+    /// A constant.
+    pub fn constant(value: Value, span: Span) -> Expr {
+        Expr { kind: ExprKind::Const(value), span }
+    }
+
+    /// The value when wholly known at lowering time.
+    pub fn as_const(&self) -> Option<&Value> {
+        match &self.kind {
+            ExprKind::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// For an object expression: the entry named `key`.
+    pub fn entry(&self, key: &str) -> Option<&ObjectEntry> {
+        match &self.kind {
+            ExprKind::Object(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// Every resource reference inside, in source order.
+    pub fn references(&self) -> Vec<&ResourceRef> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let ExprKind::Resource(r) = &e.kind {
+                out.push(r);
+            }
+        });
+        out
+    }
+
+    /// Calls `f` on this expression and every sub-expression, pre-order.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Const(_) | ExprKind::Resource(_) | ExprKind::Local(_) => {}
+            ExprKind::List(xs) | ExprKind::Call(_, xs) => xs.iter().for_each(|x| x.walk(f)),
+            ExprKind::Object(es) => es.iter().for_each(|e| e.value.walk(f)),
+            ExprKind::GetAttr(x, _) | ExprKind::Unary(_, x) => x.walk(f),
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::Conditional(a, b, c) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            ExprKind::Template(parts) => parts.iter().for_each(|p| {
+                if let TemplatePart::Interpolation(x) = p {
+                    x.walk(f);
+                }
+            }),
+            ExprKind::For { collection, key_expr, value_expr, cond, .. } => {
+                collection.walk(f);
+                if let Some(k) = key_expr {
+                    k.walk(f);
+                }
+                value_expr.walk(f);
+                if let Some(c) = cond {
+                    c.walk(f);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! The gig command-line interface.
+fn main() {}

@@ -1,0 +1,223 @@
+//! The provider interface: what a provider tells gig about its resource types
+//! ([`schema`]), and the operations the engine calls ([`Provider`]).
+//!
+//! A provider crate exports a [`ProviderFactory`]; the CLI puts one of each into a
+//! [`Registry`]. Schemas are available without configuring (and so without network or
+//! credentials): `gig validate` and the planner use them offline. [`ProviderFactory::configure`]
+//! must itself be cheap and lazy — a plan on empty state must not contact the cloud.
+//!
+//! Resource values crossing this interface are [`Value::Map`]s of attribute name →
+//! value, always including `"id"` once the resource exists.
+
+#![warn(missing_docs)]
+
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gig_dsl::value::Value;
+
+pub use crate::schema::{AttrType, AttributeSchema, ProviderSchema, ResourceSchema};
+
+/// How the engine should treat a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Transient (5xx, network, eventual consistency); retrying may succeed.
+    Retryable,
+    /// Rate limited; retry after backing off.
+    Throttled,
+    /// Retrying will not help (validation, permissions, conflicts).
+    Permanent,
+    /// The object does not exist (for read: gone; for delete: already deleted).
+    NotFound,
+}
+
+/// An error from a provider call, keeping the cloud's own code and message.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProviderError {
+    /// Retryable, throttled, permanent or not found.
+    pub class: ErrorClass,
+    /// The cloud's error code (`InvalidSubnet.Conflict`), if it gave one.
+    pub code: Option<String>,
+    /// The cloud's message, or a description of the local failure.
+    pub message: String,
+    /// The attribute the error is about, when the provider can tell (for spans).
+    pub attribute: Option<String>,
+}
+
+impl ProviderError {
+    /// A permanent error without a cloud code.
+    pub fn permanent(message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            class: ErrorClass::Permanent,
+            code: None,
+            message: message.into(),
+            attribute: None,
+        }
+    }
+
+    /// An error with a class, code and message.
+    pub fn new(class: ErrorClass, code: Option<String>, message: impl Into<String>) -> ProviderError {
+        ProviderError { class, code, message: message.into(), attribute: None }
+    }
+
+    /// A permanent error about one attribute's value.
+    pub fn invalid_attribute(attribute: &str, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            class: ErrorClass::Permanent,
+            code: None,
+            message: message.into(),
+            attribute: Some(attribute.to_string()),
+        }
+    }
+
+    /// Whether retrying could help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.class, ErrorClass::Retryable | ErrorClass::Throttled)
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{code}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Who is asking: used for tags (`gig:stack`, `gig:env`, `gig:address`) and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpContext {
+    /// The resource address, e.g. `aws.subnet.private["us-east-1a"]`.
+    pub address: String,
+    /// The stack name.
+    pub stack: String,
+    /// The environment name (`default` when none was chosen).
+    pub env: String,
+}
+
+/// One object to refresh.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadRequest {
+    /// Resource address (for errors and logs).
+    pub address: String,
+    /// The cloud id recorded in state.
+    pub id: String,
+    /// The Prior value (some reads need more than the id).
+    pub prior: Value,
+}
+
+/// An update in place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateRequest<'a> {
+    /// The cloud id.
+    pub id: &'a str,
+    /// Prior value (from state, refreshed when refresh ran).
+    pub prior: &'a Value,
+    /// Planned value, fully known by now.
+    pub planned: &'a Value,
+    /// Names of the top-level attributes that differ.
+    pub changed: &'a [String],
+}
+
+/// A provider that has been configured and can make calls.
+///
+/// # Cancel safety
+///
+/// The engine never drops a started create/update/delete future: Ctrl-C stops new work
+/// but lets calls in flight finish so their results reach state. `read` and
+/// `read_data` may be dropped at any await point; they change nothing.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Refreshes many objects of one resource type in as few calls as the cloud allows.
+    /// The result has one entry per request, in order: `Ok(None)` when the object is gone.
+    async fn read(
+        &self,
+        rtype: &str,
+        requests: &[ReadRequest],
+    ) -> Result<Vec<Result<Option<Value>, ProviderError>>, ProviderError>;
+
+    /// Creates an object from its Planned value; returns the New value (with `id`).
+    async fn create(&self, ctx: &OpContext, rtype: &str, planned: &Value) -> Result<Value, ProviderError>;
+
+    /// Updates an object in place; returns the New value.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        request: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError>;
+
+    /// Deletes an object. Deleting something already gone is success.
+    async fn delete(&self, ctx: &OpContext, rtype: &str, id: &str, prior: &Value) -> Result<(), ProviderError>;
+
+    /// Reads an existing object by its cloud id so it can be adopted into state.
+    /// The default reads through [`Provider::read`].
+    async fn import(&self, ctx: &OpContext, rtype: &str, id: &str) -> Result<Option<Value>, ProviderError> {
+        let request = ReadRequest { address: ctx.address.clone(), id: id.to_string(), prior: Value::Null };
+        let mut out = self.read(rtype, std::slice::from_ref(&request)).await?;
+        out.pop().unwrap_or(Ok(None))
+    }
+
+    /// Reads a data source from its arguments; returns its value.
+    async fn read_data(&self, ctx: &OpContext, dtype: &str, args: &Value) -> Result<Value, ProviderError> {
+        let _ = (ctx, args);
+        Err(ProviderError::permanent(format!("data source {dtype} is not supported")))
+    }
+}
+
+/// Makes configured providers; knows the schema without any I/O.
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The provider's name as used in `.gig` (`aws`, `random`).
+    fn name(&self) -> &'static str;
+
+    /// Resource and data-source schemas.
+    fn schema(&self) -> &ProviderSchema;
+
+    /// Builds a provider from the `provider NAME { … }` settings. Must not contact the
+    /// cloud: connections and credential look-ups happen on first use.
+    async fn configure(&self, settings: &Value) -> Result<Arc<dyn Provider>, ProviderError>;
+}
+
+/// The providers the CLI knows, by name.
+#[derive(Default, Clone)]
+pub struct Registry {
+    factories: BTreeMap<&'static str, Arc<dyn ProviderFactory>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds a provider; a later one with the same name replaces an earlier one.
+    pub fn register(&mut self, factory: Arc<dyn ProviderFactory>) {
+        self.factories.insert(factory.name(), factory);
+    }
+
+    /// The factory for `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn ProviderFactory>> {
+        self.factories.get(name)
+    }
+
+    /// Provider names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.factories.keys().copied()
+    }
+
+    /// The schema of a resource (`data == false`) or data source type such as `aws.vpc`.
+    pub fn resource_schema(&self, rtype: &str, data: bool) -> Option<&ResourceSchema> {
+        let (provider, _) = rtype.split_once('.')?;
+        let schema = self.get(provider)?.schema();
+        if data { schema.data_sources.get(rtype) } else { schema.resources.get(rtype) }
+    }
+}

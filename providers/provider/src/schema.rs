@@ -1,0 +1,136 @@
+//! Schema types: the resource types a provider offers and their attributes.
+//!
+//! The planner relies on them for force-new (replace) decisions, computed attributes
+//! (unknown until apply on create), defaults (so a fresh apply plans clean), set
+//! semantics (order-insensitive comparison) and secrecy.
+
+use std::collections::BTreeMap;
+
+use gig_dsl::value::Value;
+use serde::Serialize;
+
+/// Everything a provider offers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProviderSchema {
+    /// Provider name.
+    pub name: String,
+    /// Settings accepted in `provider NAME { … }`.
+    pub settings: BTreeMap<String, AttributeSchema>,
+    /// Managed resource types by full name (`aws.vpc`).
+    pub resources: BTreeMap<String, ResourceSchema>,
+    /// Data source types by full name (`aws.ami`).
+    pub data_sources: BTreeMap<String, ResourceSchema>,
+}
+
+/// One resource or data-source type.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ResourceSchema {
+    /// Full type name, e.g. `aws.vpc`.
+    pub type_name: String,
+    /// One paragraph for docs/resources/.
+    pub description: String,
+    /// Version of the stored attribute layout; bumped when it changes.
+    pub version: u32,
+    /// Attributes by name (nested blocks are attributes of list-of-object type).
+    pub attributes: BTreeMap<String, AttributeSchema>,
+    /// An example `.gig` block for the docs.
+    pub example: String,
+}
+
+/// Type of an attribute.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttrType {
+    /// A string.
+    String,
+    /// A number.
+    Number,
+    /// A bool.
+    Bool,
+    /// An ordered list.
+    List(Box<AttrType>),
+    /// An unordered collection: compared without regard to order.
+    Set(Box<AttrType>),
+    /// A map of strings to values of one type.
+    Map(Box<AttrType>),
+    /// A nested block / object with its own attributes.
+    Object(BTreeMap<String, AttributeSchema>),
+    /// Anything.
+    Any,
+}
+
+/// One attribute.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributeSchema {
+    /// Its type.
+    pub ty: AttrType,
+    /// Must be set in config.
+    pub required: bool,
+    /// May be set in config.
+    pub optional: bool,
+    /// Set by the provider (possibly also settable, when not `required`).
+    pub computed: bool,
+    /// Changing it replaces the object.
+    pub force_new: bool,
+    /// Never shown.
+    pub secret: bool,
+    /// The value the cloud applies when it is not set.
+    pub default: Option<Value>,
+    /// One sentence for the docs.
+    pub description: String,
+}
+
+impl AttributeSchema {
+    /// An optional attribute of type `ty`.
+    pub fn optional(ty: AttrType, description: &str) -> AttributeSchema {
+        AttributeSchema {
+            ty,
+            required: false,
+            optional: true,
+            computed: false,
+            force_new: false,
+            secret: false,
+            default: None,
+            description: description.to_string(),
+        }
+    }
+
+    /// A required attribute of type `ty`.
+    pub fn required(ty: AttrType, description: &str) -> AttributeSchema {
+        AttributeSchema { required: true, optional: false, ..AttributeSchema::optional(ty, description) }
+    }
+
+    /// A read-only attribute the provider sets.
+    pub fn computed(ty: AttrType, description: &str) -> AttributeSchema {
+        AttributeSchema { computed: true, optional: false, ..AttributeSchema::optional(ty, description) }
+    }
+
+    /// Marks it force-new.
+    pub fn force_new(mut self) -> AttributeSchema {
+        self.force_new = true;
+        self
+    }
+
+    /// Marks it secret.
+    pub fn secret(mut self) -> AttributeSchema {
+        self.secret = true;
+        self
+    }
+
+    /// Also computed: when unset in config the provider's value is kept (no diff).
+    pub fn also_computed(mut self) -> AttributeSchema {
+        self.computed = true;
+        self
+    }
+
+    /// Sets the default the cloud applies.
+    pub fn default(mut self, value: impl Into<Value>) -> AttributeSchema {
+        self.default = Some(value.into());
+        self
+    }
+
+    /// Whether the user may set it.
+    pub fn settable(&self) -> bool {
+        self.required || self.optional
+    }
+}
