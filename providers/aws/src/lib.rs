@@ -1,1 +1,178 @@
-//! Placeholder.
+//! gig's AWS provider over aws-sdk-rust.
+//!
+//! Each resource type is one [`ResourceType`] implementation in its own module; this
+//! file registers them, builds the schema, and dispatches the engine's calls. SDK
+//! clients are built lazily on first use ([`Clients`]), so planning with empty state
+//! and no data sources works offline and without credentials.
+
+#![warn(missing_docs)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gig_dsl::value::Value;
+use gig_provider::{
+    OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest, ResourceSchema,
+    UpdateRequest,
+};
+use tokio::sync::OnceCell;
+
+pub use crate::common::{AwsSettings, Clients};
+
+/// Result of a batched read: one entry per request, `Ok(None)` when gone.
+pub(crate) type ReadResults = Vec<Result<Option<Value>, ProviderError>>;
+
+/// One AWS resource type (or data source, which only implements `read_data`).
+#[async_trait]
+pub(crate) trait ResourceType: Send + Sync {
+    /// The schema, with `type_name` such as `aws.vpc`.
+    fn schema(&self) -> ResourceSchema;
+
+    /// Batched refresh (Describe with id filters, chunked).
+    async fn read(&self, clients: &Clients, requests: &[ReadRequest]) -> Result<ReadResults, ProviderError>;
+
+    /// Create and wait until usable; returns the New value.
+    async fn create(&self, clients: &Clients, ctx: &OpContext, planned: &Value) -> Result<Value, ProviderError>;
+
+    /// Update in place and wait; returns the New value.
+    async fn update(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        request: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError>;
+
+    /// Delete and wait until gone. Already gone is success.
+    async fn delete(&self, clients: &Clients, ctx: &OpContext, id: &str, prior: &Value) -> Result<(), ProviderError>;
+}
+
+/// One AWS data source.
+#[async_trait]
+pub(crate) trait DataSource: Send + Sync {
+    /// The schema, with `type_name` such as `aws.ami`.
+    fn schema(&self) -> ResourceSchema;
+
+    /// Reads the data source from its arguments.
+    async fn read(&self, clients: &Clients, ctx: &OpContext, args: &Value) -> Result<Value, ProviderError>;
+}
+
+fn resource_types() -> Vec<Arc<dyn ResourceType>> {
+    vec![]
+}
+
+fn data_sources() -> Vec<Arc<dyn DataSource>> {
+    vec![]
+}
+
+/// The `aws` provider factory.
+pub struct AwsFactory {
+    schema: ProviderSchema,
+    resources: BTreeMap<String, Arc<dyn ResourceType>>,
+    data: BTreeMap<String, Arc<dyn DataSource>>,
+}
+
+impl Default for AwsFactory {
+    fn default() -> AwsFactory {
+        AwsFactory::new()
+    }
+}
+
+impl AwsFactory {
+    /// Builds the factory and its schema.
+    pub fn new() -> AwsFactory {
+        let resources: BTreeMap<String, Arc<dyn ResourceType>> =
+            resource_types().into_iter().map(|r| (r.schema().type_name, r)).collect();
+        let data: BTreeMap<String, Arc<dyn DataSource>> =
+            data_sources().into_iter().map(|d| (d.schema().type_name, d)).collect();
+        let schema = ProviderSchema {
+            name: "aws".to_string(),
+            settings: common::settings_schema(),
+            resources: resources.iter().map(|(k, r)| (k.clone(), r.schema())).collect(),
+            data_sources: data.iter().map(|(k, d)| (k.clone(), d.schema())).collect(),
+        };
+        AwsFactory { schema, resources, data }
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for AwsFactory {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    async fn configure(&self, settings: &Value) -> Result<Arc<dyn Provider>, ProviderError> {
+        let settings = AwsSettings::from_value(settings)?;
+        Ok(Arc::new(AwsProvider {
+            settings,
+            clients: OnceCell::new(),
+            resources: self.resources.clone(),
+            data: self.data.clone(),
+        }))
+    }
+}
+
+/// A configured AWS provider.
+pub struct AwsProvider {
+    settings: AwsSettings,
+    clients: OnceCell<Clients>,
+    resources: BTreeMap<String, Arc<dyn ResourceType>>,
+    data: BTreeMap<String, Arc<dyn DataSource>>,
+}
+
+impl AwsProvider {
+    async fn clients(&self) -> &Clients {
+        self.clients.get_or_init(|| Clients::load(&self.settings)).await
+    }
+
+    fn resource(&self, rtype: &str) -> Result<&Arc<dyn ResourceType>, ProviderError> {
+        self.resources
+            .get(rtype)
+            .ok_or_else(|| ProviderError::permanent(format!("unknown resource type {rtype}")))
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn read(&self, rtype: &str, requests: &[ReadRequest]) -> Result<ReadResults, ProviderError> {
+        let r = self.resource(rtype)?;
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        r.read(self.clients().await, requests).await
+    }
+
+    async fn create(&self, ctx: &OpContext, rtype: &str, planned: &Value) -> Result<Value, ProviderError> {
+        let r = self.resource(rtype)?;
+        r.create(self.clients().await, ctx, planned).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        request: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError> {
+        let r = self.resource(rtype)?;
+        r.update(self.clients().await, ctx, request).await
+    }
+
+    async fn delete(&self, ctx: &OpContext, rtype: &str, id: &str, prior: &Value) -> Result<(), ProviderError> {
+        let r = self.resource(rtype)?;
+        r.delete(self.clients().await, ctx, id, prior).await
+    }
+
+    async fn read_data(&self, ctx: &OpContext, dtype: &str, args: &Value) -> Result<Value, ProviderError> {
+        let d = self
+            .data
+            .get(dtype)
+            .ok_or_else(|| ProviderError::permanent(format!("unknown data source {dtype}")))?;
+        d.read(self.clients().await, ctx, args).await
+    }
+}
