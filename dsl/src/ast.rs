@@ -234,7 +234,7 @@ pub struct Expr {
 }
 
 /// Unary operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UnaryOp {
     /// `!`
     Not,
@@ -243,7 +243,7 @@ pub enum UnaryOp {
 }
 
 /// Binary operators, lowest precedence first: `||`, `&&`, `== !=`, `< <= > >=`, `+ -`, `* / %`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BinaryOp {
     /// `||`
     Or,

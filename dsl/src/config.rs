@@ -83,7 +83,7 @@ pub enum DependencyKind {
 }
 
 /// An edge: this resource needs `target` to exist first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Dependency {
     /// The instance depended on.
     pub target: ResourceAddr,
@@ -128,7 +128,7 @@ pub struct OutputConfig {
 }
 
 /// A reference to a resource instance, or to all instances of an expanded resource.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceRef {
     /// Module path.
     pub module: Vec<String>,
@@ -158,7 +158,7 @@ impl ResourceRef {
 }
 
 /// A lowered expression: the source AST with names resolved and constants folded.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Expr {
     /// What it is.
     pub kind: ExprKind,
@@ -167,7 +167,7 @@ pub struct Expr {
 }
 
 /// An object entry.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectEntry {
     /// The key.
     pub key: String,
@@ -178,7 +178,7 @@ pub struct ObjectEntry {
 }
 
 /// A string template part.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TemplatePart {
     /// Literal text.
     Literal(String),
@@ -187,7 +187,7 @@ pub enum TemplatePart {
 }
 
 /// Kinds of lowered expression.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ExprKind {
     /// A known value.
     Const(Value),

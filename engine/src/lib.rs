@@ -1,1 +1,5 @@
-//! Placeholder.
+//! gig's engine: resource graph, pure planner, apply executor and renderers.
+
+#![warn(missing_docs)]
+
+pub mod model;

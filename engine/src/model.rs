@@ -1,0 +1,152 @@
+//! The Plan: the one value that connects planning to apply and to every renderer.
+//!
+//! Apply executes a [`Plan`] and never re-reads the configuration: each change carries
+//! the residual body expression needed to resolve values that are *unknown until
+//! apply* from its dependencies' New values. Display-only fields (`attributes`,
+//! `replace_because`) never change what apply does.
+
+use std::collections::BTreeMap;
+
+use gig_dsl::addr::ResourceAddr;
+use gig_dsl::config::{Expr, Lifecycle};
+use gig_dsl::diag::Diagnostic;
+use gig_dsl::span::Span;
+use gig_dsl::value::Value;
+use serde::{Deserialize, Serialize};
+
+/// What happens to one resource instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// `+` create.
+    Create,
+    /// `~` update in place.
+    Update,
+    /// `-/+` delete then create (or `+/-` with create_before_destroy).
+    Replace,
+    /// `-` delete.
+    Delete,
+    /// Data source read at plan time (shown only when it matters).
+    Read,
+}
+
+impl Action {
+    /// The symbol used in text output.
+    pub fn symbol(self, create_before_destroy: bool) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace if create_before_destroy => "+/-",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Read => "<=",
+        }
+    }
+}
+
+/// One attribute-level difference, for display.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    /// Attribute path, e.g. `tags.Name` or `ingress[0].port`.
+    pub path: String,
+    /// Prior value (`None` on create).
+    pub before: Option<Value>,
+    /// Planned value (`None` on delete; may be or contain [`Value::Unknown`]).
+    pub after: Option<Value>,
+    /// This difference forces replacement.
+    pub forces_replacement: bool,
+    /// Secret per the schema or the value (rendered as `(secret)`).
+    pub secret: bool,
+}
+
+/// The planned change to one resource instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// The instance.
+    pub addr: ResourceAddr,
+    /// Its provider.
+    pub provider: String,
+    /// What happens.
+    pub action: Action,
+    /// Cloud id from state, when it exists.
+    pub id: Option<String>,
+    /// Prior value (from state, refreshed when refresh ran).
+    pub prior: Option<Value>,
+    /// Planned value (absent for deletes). May contain unknowns.
+    pub planned: Option<Value>,
+    /// The residual body to evaluate at apply time when `planned` has unknowns.
+    pub body: Option<Expr>,
+    /// Attribute differences (empty for no-op).
+    pub attributes: Vec<AttrChange>,
+    /// Attributes whose change forces replacement.
+    pub replace_because: Vec<String>,
+    /// Lifecycle options from config (default for deletes of removed resources).
+    pub lifecycle: Lifecycle,
+    /// Instances this one needs first (from config; from state for deletes).
+    pub dependencies: Vec<ResourceAddr>,
+    /// Schema version the value is written with.
+    pub schema_version: u32,
+    /// The resource block in the source (detached for resources only in state).
+    pub span: Span,
+}
+
+/// An output's planned value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    /// Output name.
+    pub name: String,
+    /// Value from the last apply.
+    pub before: Option<Value>,
+    /// Planned value (may be unknown).
+    pub after: Option<Value>,
+    /// The residual expression to evaluate after apply.
+    pub expr: Option<Expr>,
+    /// Secret.
+    pub secret: bool,
+}
+
+/// Counts for the summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates.
+    pub add: usize,
+    /// Updates in place.
+    pub change: usize,
+    /// Replacements.
+    pub replace: usize,
+    /// Deletes.
+    pub destroy: usize,
+}
+
+impl Summary {
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.add + self.change + self.replace + self.destroy > 0
+    }
+}
+
+/// A plan: every resource's change in a deterministic order (sorted by address).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Stack name.
+    pub stack: String,
+    /// Environment name.
+    pub env: String,
+    /// Every managed resource in config or state, sorted by address.
+    pub changes: Vec<ResourceChange>,
+    /// Values read from data sources at plan time.
+    pub data: BTreeMap<ResourceAddr, Value>,
+    /// Root outputs.
+    pub outputs: Vec<OutputChange>,
+    /// Counts.
+    pub summary: Summary,
+    /// Whether this is a destroy plan.
+    pub destroy: bool,
+    /// Warnings and policy findings attached to the plan (errors stop planning).
+    /// Not read back from plan files.
+    #[serde(skip_deserializing, default)]
+    pub diagnostics: Vec<Diagnostic>,
+}
