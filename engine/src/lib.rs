@@ -2,4 +2,6 @@
 
 #![warn(missing_docs)]
 
+pub mod graph;
 pub mod model;
+pub mod planfile;

@@ -1,0 +1,132 @@
+//! Saved plan files: `gig plan --out FILE` writes one, `gig apply FILE` applies exactly it.
+//!
+//! A plan file holds the Plan (with Prior values), the digest of the configuration it
+//! was made from, and the lineage and serial of the state it was made against. Apply
+//! refuses a file whose state has moved on or whose configuration changed since.
+//! Plan files contain secret values in clear (apply needs them): treat them like state.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Plan;
+
+/// The version of the file format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything needed to apply a plan later, and to know whether it is still valid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// [`FORMAT_VERSION`] at the time of writing.
+    pub format_version: u32,
+    /// The gig version that wrote it.
+    pub gig_version: String,
+    /// The stack directory the plan was made from.
+    pub stack_dir: PathBuf,
+    /// The state directory the plan was made against.
+    pub state_dir: PathBuf,
+    /// Environment name.
+    pub env: String,
+    /// State lineage at plan time.
+    pub lineage: String,
+    /// State serial at plan time.
+    pub serial: u64,
+    /// Digest of every source file and param value that went into the configuration.
+    pub config_digest: String,
+    /// The plan itself.
+    pub plan: Plan,
+}
+
+/// Why a plan file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// Reading or writing failed.
+    #[error("plan file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not a plan file, or damaged.
+    #[error("plan file {path} is not a valid gig plan: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// Written by an incompatible version.
+    #[error("plan file {path} has format version {found}; this gig reads version {FORMAT_VERSION}")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// Why a plan file no longer matches the world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Staleness {
+    /// The state is a different state altogether.
+    Lineage {
+        /// In the plan file.
+        planned: String,
+        /// In the state now.
+        current: String,
+    },
+    /// The state changed since the plan was made.
+    Serial {
+        /// In the plan file.
+        planned: u64,
+        /// In the state now.
+        current: u64,
+    },
+    /// The configuration changed since the plan was made.
+    Config,
+}
+
+impl PlanFile {
+    /// Writes the file (pretty JSON) atomically: a temporary file renamed into place.
+    pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
+        let io = |source| PlanFileError::Io { path: path.to_path_buf(), source };
+        let text = serde_json::to_vec_pretty(self).map_err(|e| PlanFileError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads and version-checks a file.
+    pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+        let text = std::fs::read(path).map_err(|source| PlanFileError::Io { path: path.to_path_buf(), source })?;
+        let head: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| PlanFileError::Format { path: path.to_path_buf(), message: e.to_string() })?;
+        let found = head.get("format_version").and_then(serde_json::Value::as_u64).ok_or_else(|| {
+            PlanFileError::Format { path: path.to_path_buf(), message: "no format_version".to_string() }
+        })?;
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(PlanFileError::Version { path: path.to_path_buf(), found: found as u32 });
+        }
+        serde_json::from_value(head)
+            .map_err(|e| PlanFileError::Format { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Whether the plan still applies to a state at (`lineage`, `serial`) and a
+    /// configuration with `config_digest`.
+    pub fn staleness(&self, lineage: &str, serial: u64, config_digest: &str) -> Option<Staleness> {
+        if self.lineage != lineage && !self.lineage.is_empty() {
+            return Some(Staleness::Lineage { planned: self.lineage.clone(), current: lineage.to_string() });
+        }
+        if self.serial != serial {
+            return Some(Staleness::Serial { planned: self.serial, current: serial });
+        }
+        if self.config_digest != config_digest {
+            return Some(Staleness::Config);
+        }
+        None
+    }
+}
