@@ -2,6 +2,5 @@
 
 #![warn(missing_docs)]
 
-pub mod graph;
 pub mod model;
 pub mod planfile;
