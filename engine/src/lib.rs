@@ -2,5 +2,6 @@
 
 #![warn(missing_docs)]
 
+pub mod graph;
 pub mod model;
 pub mod planfile;
