@@ -14,5 +14,7 @@ pub mod addr;
 pub mod ast;
 pub mod config;
 pub mod diag;
+pub mod eval;
+pub mod functions;
 pub mod span;
 pub mod value;

@@ -1,0 +1,1187 @@
+//! The standard library: every function a `.gig` expression can call.
+//!
+//! Each function is described by a [`FnSpec`] in [`FUNCTIONS`] (name, arity, signature
+//! and whether it looks inside partially known arguments). [`call`] applies the shared
+//! rules before dispatching:
+//!
+//! * *Strict* functions (most of them) return [`Value::Unknown`] when any argument holds
+//!   an unknown anywhere inside, and see their arguments with every secret wrapper
+//!   removed; when any argument held a secret, the result is wrapped secret.
+//! * *Structural* functions (`length`, `concat`, `merge`, `keys`, `values`, `lookup`,
+//!   `element`, `coalesce`) only need their arguments' outer shape: they return unknown
+//!   only when an argument itself is unknown, keep unknown or secret elements in place,
+//!   and wrap the result secret only when an argument is secret as a whole.
+//!
+//! Errors are coded diagnostics: E0120 unknown function, E0121 wrong number of
+//! arguments, E0122 wrong argument type, E0123 invalid argument value, E0124 `file()`
+//! could not read its file. A detail never shows an argument's value when any argument
+//! is secret.
+
+// Diagnostics are large but only travel on the error path, which is rare and cold.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use ipnet::IpNet;
+
+use crate::diag::{suggest, Diagnostic};
+use crate::span::Span;
+use crate::value::Value;
+
+/// The largest file `file()` reads.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The longest list `range()` builds.
+pub const MAX_RANGE_LEN: usize = 100_000;
+
+/// What a function call may need from its surroundings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallContext<'a> {
+    /// The directory `file()` paths are relative to (the declaring module's directory);
+    /// `None` when there is none (in-memory sources), which makes `file()` an error.
+    pub dir: Option<&'a Path>,
+}
+
+type FnImpl = fn(&Args<'_>) -> Result<Value, Diagnostic>;
+
+/// One standard-library function.
+#[derive(Clone, Copy)]
+pub struct FnSpec {
+    /// The name it is called by.
+    pub name: &'static str,
+    /// Fewest arguments.
+    pub min_args: usize,
+    /// Most arguments; `None` for variadic functions.
+    pub max_args: Option<usize>,
+    /// Signature as shown in help and docs.
+    pub signature: &'static str,
+    /// Whether the function sees partially unknown / secret arguments (structural).
+    pub structural: bool,
+    imp: FnImpl,
+}
+
+impl std::fmt::Debug for FnSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnSpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+const fn spec(
+    name: &'static str,
+    min_args: usize,
+    max_args: Option<usize>,
+    signature: &'static str,
+    structural: bool,
+    imp: FnImpl,
+) -> FnSpec {
+    FnSpec {
+        name,
+        min_args,
+        max_args,
+        signature,
+        structural,
+        imp,
+    }
+}
+
+/// Every function, sorted by name.
+pub const FUNCTIONS: &[FnSpec] = &[
+    spec(
+        "base64encode",
+        1,
+        Some(1),
+        "base64encode(string)",
+        false,
+        f_base64encode,
+    ),
+    spec(
+        "cidrhost",
+        2,
+        Some(2),
+        "cidrhost(prefix, hostnum)",
+        false,
+        f_cidrhost,
+    ),
+    spec(
+        "cidrsubnet",
+        3,
+        Some(3),
+        "cidrsubnet(prefix, newbits, netnum)",
+        false,
+        f_cidrsubnet,
+    ),
+    spec("coalesce", 1, None, "coalesce(value, …)", true, f_coalesce),
+    spec("concat", 1, None, "concat(list, …)", true, f_concat),
+    spec(
+        "contains",
+        2,
+        Some(2),
+        "contains(list, value)",
+        false,
+        f_contains,
+    ),
+    spec("distinct", 1, Some(1), "distinct(list)", false, f_distinct),
+    spec(
+        "element",
+        2,
+        Some(2),
+        "element(list, index)",
+        true,
+        f_element,
+    ),
+    spec("file", 1, Some(1), "file(path)", false, f_file),
+    spec("flatten", 1, Some(1), "flatten(list)", false, f_flatten),
+    spec("format", 1, None, "format(spec, value, …)", false, f_format),
+    spec("join", 2, Some(2), "join(separator, list)", false, f_join),
+    spec(
+        "jsonencode",
+        1,
+        Some(1),
+        "jsonencode(value)",
+        false,
+        f_jsonencode,
+    ),
+    spec("keys", 1, Some(1), "keys(map)", true, f_keys),
+    spec(
+        "length",
+        1,
+        Some(1),
+        "length(string | list | map)",
+        true,
+        f_length,
+    ),
+    spec(
+        "lookup",
+        2,
+        Some(3),
+        "lookup(map, key[, default])",
+        true,
+        f_lookup,
+    ),
+    spec("lower", 1, Some(1), "lower(string)", false, f_lower),
+    spec("max", 1, None, "max(number, …)", false, f_max),
+    spec("merge", 1, None, "merge(map, …)", true, f_merge),
+    spec("min", 1, None, "min(number, …)", false, f_min),
+    spec(
+        "range",
+        1,
+        Some(3),
+        "range([start,] limit[, step])",
+        false,
+        f_range,
+    ),
+    spec(
+        "replace",
+        3,
+        Some(3),
+        "replace(string, search, replacement)",
+        false,
+        f_replace,
+    ),
+    spec(
+        "split",
+        2,
+        Some(2),
+        "split(separator, string)",
+        false,
+        f_split,
+    ),
+    spec("tonumber", 1, Some(1), "tonumber(value)", false, f_tonumber),
+    spec("tostring", 1, Some(1), "tostring(value)", false, f_tostring),
+    spec("upper", 1, Some(1), "upper(string)", false, f_upper),
+    spec("values", 1, Some(1), "values(map)", true, f_values),
+];
+
+/// The function called `name`, if there is one.
+pub fn lookup_fn(name: &str) -> Option<&'static FnSpec> {
+    FUNCTIONS
+        .binary_search_by(|f| f.name.cmp(name))
+        .ok()
+        .map(|i| &FUNCTIONS[i])
+}
+
+/// Checks that `name` exists and accepts `nargs` arguments (E0120, E0121).
+/// `span` is the call's span, `name_span` the function name's.
+pub fn check_call(name: &str, nargs: usize, span: Span, name_span: Span) -> Result<(), Diagnostic> {
+    let Some(f) = lookup_fn(name) else {
+        let mut d = Diagnostic::error("E0120", "unknown function", name_span)
+            .with_detail(format!(
+                "There is no function called `{name}` in gig's standard library."
+            ))
+            .with_label("not a known function");
+        if let Some(s) = suggest(name, FUNCTIONS.iter().map(|f| f.name)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        return Err(d);
+    };
+    let too_few = nargs < f.min_args;
+    let too_many = f.max_args.is_some_and(|m| nargs > m);
+    if too_few || too_many {
+        let expected = match f.max_args {
+            Some(m) if m == f.min_args => format!("{m}"),
+            Some(m) => format!("{} to {m}", f.min_args),
+            None => format!("at least {}", f.min_args),
+        };
+        return Err(
+            Diagnostic::error("E0121", "wrong number of arguments", span)
+                .with_detail(format!(
+                    "`{name}` takes {expected} argument{}, but {nargs} {} given.",
+                    if expected == "1" { "" } else { "s" },
+                    if nargs == 1 { "was" } else { "were" }
+                ))
+                .with_label(format!("called with {nargs}"))
+                .with_help(format!("the signature is `{}`", f.signature)),
+        );
+    }
+    Ok(())
+}
+
+/// Calls `name` with evaluated arguments. `spans` holds one span per argument (used to
+/// point at a bad argument); `span` is the whole call.
+pub fn call(
+    name: &str,
+    args: Vec<Value>,
+    spans: &[Span],
+    span: Span,
+    ctx: &CallContext<'_>,
+) -> Result<Value, Diagnostic> {
+    check_call(name, args.len(), span, span)?;
+    let Some(f) = lookup_fn(name) else {
+        return Ok(Value::Unknown);
+    };
+    let (vals, secret) = if f.structural {
+        if args.iter().any(|a| matches!(a.reveal(), Value::Unknown)) {
+            return Ok(wrap(
+                Value::Unknown,
+                args.iter().any(|a| matches!(a, Value::Secret(_))),
+            ));
+        }
+        let secret = args.iter().any(|a| matches!(a, Value::Secret(_)));
+        (args.into_iter().map(unwrap_top).collect::<Vec<_>>(), secret)
+    } else {
+        let secret = args.iter().any(Value::is_secret);
+        if args.iter().any(Value::is_unknown) {
+            return Ok(wrap(Value::Unknown, secret));
+        }
+        (args.iter().map(strip_secrets).collect::<Vec<_>>(), secret)
+    };
+    let a = Args {
+        name: f.name,
+        vals: &vals,
+        spans,
+        call: span,
+        ctx,
+    };
+    match (f.imp)(&a) {
+        Ok(v) => Ok(wrap(v, secret)),
+        Err(mut d) if secret => {
+            d.detail = format!(
+                "`{}` could not use its arguments; details are withheld because an argument is secret.",
+                f.name
+            );
+            Err(d)
+        }
+        Err(d) => Err(d),
+    }
+}
+
+/// Wraps `v` secret when `secret` holds.
+pub fn wrap(v: Value, secret: bool) -> Value {
+    if secret {
+        v.into_secret()
+    } else {
+        v
+    }
+}
+
+/// Removes the outer secret wrapper(s).
+fn unwrap_top(v: Value) -> Value {
+    match v {
+        Value::Secret(inner) => unwrap_top(*inner),
+        v => v,
+    }
+}
+
+/// A copy of `v` with every secret wrapper removed, at any depth.
+pub fn strip_secrets(v: &Value) -> Value {
+    match v {
+        Value::Secret(inner) => strip_secrets(inner),
+        Value::List(xs) => Value::List(xs.iter().map(strip_secrets).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), strip_secrets(v)))
+                .collect(),
+        ),
+        v => v.clone(),
+    }
+}
+
+/// Formats a number as gig prints it: whole numbers without a fraction.
+pub fn number_to_string(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// Renders a scalar for string contexts (templates, `tostring`, `join`): strings as
+/// they are, numbers and bools in their literal form. `None` for null, lists and maps.
+pub fn scalar_to_string(v: &Value) -> Option<String> {
+    match v.reveal() {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(number_to_string(*n)),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Arguments of one call with helpers that produce coded errors.
+struct Args<'a> {
+    name: &'static str,
+    vals: &'a [Value],
+    spans: &'a [Span],
+    call: Span,
+    ctx: &'a CallContext<'a>,
+}
+
+impl<'a> Args<'a> {
+    fn span(&self, i: usize) -> Span {
+        self.spans.get(i).copied().unwrap_or(self.call)
+    }
+
+    fn type_err(&self, i: usize, want: &str) -> Diagnostic {
+        let got = self
+            .vals
+            .get(i)
+            .map_or("nothing".to_string(), |v| v.kind().to_string());
+        Diagnostic::error("E0122", "wrong argument type", self.span(i))
+            .with_detail(format!(
+                "Argument {} of `{}` must be {want}, but it is a {got}.",
+                i + 1,
+                self.name
+            ))
+            .with_label(format!("this is a {got}"))
+    }
+
+    fn value_err(&self, i: usize, detail: impl Into<String>) -> Diagnostic {
+        Diagnostic::error("E0123", "invalid function argument", self.span(i))
+            .with_detail(detail.into())
+            .with_label(format!("invalid argument to `{}`", self.name))
+    }
+
+    fn get(&self, i: usize) -> &'a Value {
+        static NULL: Value = Value::Null;
+        self.vals.get(i).unwrap_or(&NULL)
+    }
+
+    fn str(&self, i: usize) -> Result<&'a str, Diagnostic> {
+        match self.get(i) {
+            Value::String(s) => Ok(s),
+            _ => Err(self.type_err(i, "a string")),
+        }
+    }
+
+    fn num(&self, i: usize) -> Result<f64, Diagnostic> {
+        match self.get(i) {
+            Value::Number(n) => Ok(*n),
+            _ => Err(self.type_err(i, "a number")),
+        }
+    }
+
+    fn int(&self, i: usize) -> Result<i64, Diagnostic> {
+        let n = self.num(i)?;
+        if n.fract() != 0.0 || n.abs() >= 9.0e15 {
+            return Err(self.value_err(
+                i,
+                format!(
+                    "Argument {} of `{}` must be a whole number.",
+                    i + 1,
+                    self.name
+                ),
+            ));
+        }
+        Ok(n as i64)
+    }
+
+    fn list(&self, i: usize) -> Result<&'a [Value], Diagnostic> {
+        match self.get(i) {
+            Value::List(xs) => Ok(xs),
+            _ => Err(self.type_err(i, "a list")),
+        }
+    }
+
+    fn map(&self, i: usize) -> Result<&'a BTreeMap<String, Value>, Diagnostic> {
+        match self.get(i) {
+            Value::Map(m) => Ok(m),
+            _ => Err(self.type_err(i, "a map")),
+        }
+    }
+}
+
+fn f_base64encode(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(a.str(0)?),
+    ))
+}
+
+fn parse_cidr(a: &Args<'_>, i: usize) -> Result<IpNet, Diagnostic> {
+    let s = a.str(i)?;
+    s.parse::<IpNet>().map_err(|_| {
+        a.value_err(
+            i,
+            format!(
+                "`{s}` is not a CIDR prefix; write an address and a prefix length such as `10.0.0.0/16`."
+            ),
+        )
+    })
+}
+
+/// The network address of `net` as a 128-bit number and its maximum prefix length.
+fn net_bits(net: &IpNet) -> (u128, u32) {
+    match net {
+        IpNet::V4(n) => (u32::from(n.network()) as u128, 32),
+        IpNet::V6(n) => (u128::from(n.network()), 128),
+    }
+}
+
+fn addr_from_bits(v4: bool, bits: u128) -> IpAddr {
+    if v4 {
+        IpAddr::V4(Ipv4Addr::from(bits as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(bits))
+    }
+}
+
+/// 2^n as u128, `None` when it does not fit.
+fn pow2(n: u32) -> Option<u128> {
+    1u128.checked_shl(n).filter(|_| n < 128)
+}
+
+fn f_cidrsubnet(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let net = parse_cidr(a, 0)?;
+    let newbits = a.int(1)?;
+    let netnum = a.int(2)?;
+    let (base, max) = net_bits(&net);
+    let plen = net.prefix_len() as i64;
+    if newbits < 0 {
+        return Err(a.value_err(1, "The number of new bits cannot be negative."));
+    }
+    let newlen = plen + newbits;
+    if newlen > max as i64 {
+        return Err(a.value_err(
+            1,
+            format!(
+                "Adding {newbits} bits to the /{plen} prefix would make a /{newlen} prefix, longer than the /{max} an address allows."
+            ),
+        ));
+    }
+    let newbits = newbits as u32;
+    let newlen = newlen as u32;
+    let count = pow2(newbits);
+    if netnum < 0 || count.is_some_and(|c| (netnum as u128) >= c) {
+        let limit = count.map_or("2^128".to_string(), |c| (c - 1).to_string());
+        return Err(a.value_err(
+            2,
+            format!(
+                "Network number {netnum} does not fit in {newbits} new bits; it must lie between 0 and {limit}."
+            ),
+        ));
+    }
+    let shift = max - newlen;
+    let offset = (netnum as u128)
+        .checked_shl(shift)
+        .filter(|_| shift < 128)
+        .unwrap_or(0);
+    let addr = addr_from_bits(max == 32, base | offset);
+    let out = IpNet::new(addr, newlen as u8)
+        .map_err(|_| a.value_err(1, "The resulting prefix length is out of range."))?;
+    Ok(Value::String(out.to_string()))
+}
+
+fn f_cidrhost(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let net = parse_cidr(a, 0)?;
+    let hostnum = a.int(1)?;
+    let (base, max) = net_bits(&net);
+    let hostbits = max - net.prefix_len() as u32;
+    let count = pow2(hostbits);
+    let offset: Option<u128> = if hostnum >= 0 {
+        Some(hostnum as u128).filter(|h| count.is_none_or(|c| *h < c))
+    } else {
+        let back = hostnum.unsigned_abs() as u128;
+        match count {
+            Some(c) if back <= c => Some(c - back),
+            Some(_) => None,
+            None => Some(u128::MAX - back + 1),
+        }
+    };
+    let Some(offset) = offset else {
+        let range = count.map_or("any number".to_string(), |c| {
+            format!("{} to {}", -(c as i128), c - 1)
+        });
+        return Err(a.value_err(
+            1,
+            format!(
+                "Host number {hostnum} does not fit in the /{} prefix, which has {hostbits} host bits; use {range}.",
+                net.prefix_len()
+            ),
+        ));
+    };
+    Ok(Value::String(
+        addr_from_bits(max == 32, base | offset).to_string(),
+    ))
+}
+
+fn f_coalesce(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    for v in a.vals {
+        match v.reveal() {
+            Value::Null => continue,
+            Value::String(s) if s.is_empty() => continue,
+            _ => return Ok(v.clone()),
+        }
+    }
+    Err(a.value_err(
+        0,
+        "Every argument of `coalesce` is null or an empty string.",
+    ))
+}
+
+fn f_concat(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let mut out = Vec::new();
+    for i in 0..a.vals.len() {
+        out.extend(a.list(i)?.iter().cloned());
+    }
+    Ok(Value::List(out))
+}
+
+fn f_contains(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let xs = a.list(0)?;
+    Ok(Value::Bool(xs.iter().any(|x| x == a.get(1))))
+}
+
+fn f_distinct(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let mut out: Vec<Value> = Vec::new();
+    for x in a.list(0)? {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    Ok(Value::List(out))
+}
+
+fn f_element(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let xs = a.list(0)?;
+    let i = match a.get(1).reveal() {
+        Value::Unknown => return Ok(Value::Unknown),
+        _ => a.int(1)?,
+    };
+    if xs.is_empty() {
+        return Err(a.value_err(0, "`element` cannot pick from an empty list."));
+    }
+    if i < 0 {
+        return Err(a.value_err(1, "The index of `element` cannot be negative."));
+    }
+    Ok(xs[(i as usize) % xs.len()].clone())
+}
+
+fn f_file(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let rel = a.str(0)?;
+    let Some(dir) = a.ctx.dir else {
+        return Err(Diagnostic::error("E0124", "cannot read file", a.span(0))
+            .with_detail(
+                "`file` reads paths relative to the stack directory, and these sources have none.",
+            )
+            .with_label("no directory to read from"));
+    };
+    let path: PathBuf = dir.join(rel);
+    let fail = |why: String| {
+        Diagnostic::error("E0124", "cannot read file", a.span(0))
+            .with_detail(format!(
+                "`file` could not read `{}`: {why}.",
+                path.display()
+            ))
+            .with_label("this file")
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("it is not a regular file".to_string()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!("it is larger than {MAX_FILE_BYTES} bytes")));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+    String::from_utf8(bytes)
+        .map(Value::String)
+        .map_err(|_| fail("it is not valid UTF-8 text".to_string()))
+}
+
+fn flatten_into(xs: &[Value], out: &mut Vec<Value>) {
+    for x in xs {
+        match x {
+            Value::List(inner) => flatten_into(inner, out),
+            v => out.push(v.clone()),
+        }
+    }
+}
+
+fn f_flatten(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let mut out = Vec::new();
+    flatten_into(a.list(0)?, &mut out);
+    Ok(Value::List(out))
+}
+
+fn f_format(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let fmt = a.str(0)?;
+    let mut out = String::new();
+    let mut next = 1;
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let verb = chars.next();
+        if verb == Some('%') {
+            out.push('%');
+            continue;
+        }
+        let Some(verb) = verb.filter(|v| matches!(v, 's' | 'd' | 'v' | 'q')) else {
+            return Err(a.value_err(
+                0,
+                "The format string has an unsupported verb; use %s, %d, %v, %q or %% for a literal percent sign.",
+            ));
+        };
+        if next >= a.vals.len() {
+            return Err(a.value_err(0, "The format string has more verbs than there are values."));
+        }
+        let v = &a.vals[next];
+        match verb {
+            's' => out.push_str(
+                &scalar_to_string(v)
+                    .ok_or_else(|| a.type_err(next, "a string, number or bool for %s"))?,
+            ),
+            'd' => {
+                let n = a.int(next)?;
+                out.push_str(&n.to_string());
+            }
+            'q' => {
+                let s = a.str(next)?;
+                out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+            }
+            _ => match v {
+                Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_json().to_string()),
+            },
+        }
+        next += 1;
+    }
+    if next < a.vals.len() {
+        return Err(a.value_err(
+            next,
+            "There are more values than verbs in the format string.",
+        ));
+    }
+    Ok(Value::String(out))
+}
+
+fn f_join(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let sep = a.str(0)?;
+    let mut parts = Vec::new();
+    for x in a.list(1)? {
+        parts.push(scalar_to_string(x).ok_or_else(|| {
+            a.value_err(
+                1,
+                format!(
+                    "`join` needs a list of strings, but an element is a {}.",
+                    x.kind()
+                ),
+            )
+        })?);
+    }
+    Ok(Value::String(parts.join(sep)))
+}
+
+fn f_jsonencode(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::String(a.get(0).to_json().to_string()))
+}
+
+fn f_keys(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::List(
+        a.map(0)?.keys().map(|k| Value::String(k.clone())).collect(),
+    ))
+}
+
+fn f_length(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let n = match a.get(0) {
+        Value::String(s) => s.chars().count(),
+        Value::List(xs) => xs.len(),
+        Value::Map(m) => m.len(),
+        _ => return Err(a.type_err(0, "a string, list or map")),
+    };
+    Ok(Value::Number(n as f64))
+}
+
+fn f_lookup(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let m = a.map(0)?;
+    let key = match a.get(1).reveal() {
+        Value::Unknown => return Ok(Value::Unknown),
+        Value::String(s) => s,
+        _ => return Err(a.type_err(1, "a string")),
+    };
+    match m.get(key.as_str()) {
+        Some(v) => Ok(v.clone()),
+        None if a.vals.len() > 2 => Ok(a.vals[2].clone()),
+        None => Err(a.value_err(
+            1,
+            format!("The map has no key `{key}`, and no default was given as a third argument."),
+        )),
+    }
+}
+
+fn f_lower(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::String(a.str(0)?.to_lowercase()))
+}
+
+fn f_upper(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::String(a.str(0)?.to_uppercase()))
+}
+
+fn numbers(a: &Args<'_>) -> Result<Vec<f64>, Diagnostic> {
+    (0..a.vals.len()).map(|i| a.num(i)).collect()
+}
+
+fn f_max(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Number(
+        numbers(a)?.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    ))
+}
+
+fn f_min(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Number(
+        numbers(a)?.into_iter().fold(f64::INFINITY, f64::min),
+    ))
+}
+
+fn f_merge(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let mut out = BTreeMap::new();
+    for i in 0..a.vals.len() {
+        if a.get(i).is_null() {
+            continue;
+        }
+        out.extend(a.map(i)?.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(Value::Map(out))
+}
+
+fn f_range(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let (start, limit, step) = match a.vals.len() {
+        1 => (0.0, a.num(0)?, 1.0),
+        2 => (a.num(0)?, a.num(1)?, 1.0),
+        _ => (a.num(0)?, a.num(1)?, a.num(2)?),
+    };
+    if step == 0.0 || !step.is_finite() {
+        return Err(a.value_err(2, "The step of `range` cannot be zero."));
+    }
+    let len = ((limit - start) / step).ceil();
+    if len.is_nan() || len > MAX_RANGE_LEN as f64 {
+        return Err(a.value_err(
+            0,
+            format!("`range` would build more than {MAX_RANGE_LEN} numbers."),
+        ));
+    }
+    let len = if len > 0.0 { len as usize } else { 0 };
+    Ok(Value::List(
+        (0..len)
+            .map(|i| Value::Number(start + step * i as f64))
+            .collect(),
+    ))
+}
+
+fn f_replace(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let s = a.str(0)?;
+    let search = a.str(1)?;
+    let rep = a.str(2)?;
+    if search.is_empty() {
+        return Err(a.value_err(1, "The text to search for in `replace` cannot be empty."));
+    }
+    Ok(Value::String(s.replace(search, rep)))
+}
+
+fn f_split(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let sep = a.str(0)?;
+    let s = a.str(1)?;
+    if sep.is_empty() {
+        return Err(a.value_err(0, "The separator of `split` cannot be empty."));
+    }
+    if s.is_empty() {
+        return Ok(Value::List(Vec::new()));
+    }
+    Ok(Value::List(s.split(sep).map(Value::from).collect()))
+}
+
+fn f_tonumber(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    match a.get(0) {
+        Value::Null => Ok(Value::Null),
+        Value::Number(n) => Ok(Value::Number(*n)),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(Value::Number)
+            .ok_or_else(|| a.value_err(0, format!("`{s}` is not a number."))),
+        _ => Err(a.type_err(0, "a string or number")),
+    }
+}
+
+fn f_tostring(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    match a.get(0) {
+        Value::Null => Ok(Value::Null),
+        v => scalar_to_string(v)
+            .map(Value::String)
+            .ok_or_else(|| a.type_err(0, "a string, number or bool")),
+    }
+}
+
+fn f_values(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::List(a.map(0)?.values().cloned().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::FileId;
+
+    fn sp() -> Span {
+        Span::new(FileId(0), 0, 1)
+    }
+
+    fn run(name: &str, args: Vec<Value>) -> Result<Value, Diagnostic> {
+        let spans = vec![sp(); args.len()];
+        call(name, args, &spans, sp(), &CallContext::default())
+    }
+
+    fn ok(name: &str, args: Vec<Value>) -> Value {
+        match run(name, args) {
+            Ok(v) => v,
+            Err(d) => panic!("{name} failed: {} {}", d.code, d.detail),
+        }
+    }
+
+    fn code(name: &str, args: Vec<Value>) -> &'static str {
+        match run(name, args) {
+            Ok(v) => panic!("{name} unexpectedly gave {v:?}"),
+            Err(d) => d.code,
+        }
+    }
+
+    fn s(x: &str) -> Value {
+        Value::from(x)
+    }
+
+    fn n(x: f64) -> Value {
+        Value::Number(x)
+    }
+
+    fn list(xs: &[&str]) -> Value {
+        Value::List(xs.iter().map(|x| s(x)).collect())
+    }
+
+    fn map(kv: &[(&str, Value)]) -> Value {
+        Value::Map(kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    #[test]
+    fn functions_table_is_sorted_for_binary_search() {
+        for w in FUNCTIONS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+    }
+
+    #[test]
+    fn cidrsubnet_ipv4() {
+        assert_eq!(
+            ok("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(10.0)]),
+            s("10.0.10.0/24")
+        );
+        assert_eq!(
+            ok("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(255.0)]),
+            s("10.0.255.0/24")
+        );
+        assert_eq!(
+            ok("cidrsubnet", vec![s("10.0.0.0/16"), n(4.0), n(3.0)]),
+            s("10.0.48.0/20")
+        );
+        // Host bits in the prefix are ignored, as the network address is used.
+        assert_eq!(
+            ok("cidrsubnet", vec![s("10.0.7.9/16"), n(8.0), n(1.0)]),
+            s("10.0.1.0/24")
+        );
+        assert_eq!(
+            ok("cidrsubnet", vec![s("10.0.0.0/16"), n(0.0), n(0.0)]),
+            s("10.0.0.0/16")
+        );
+        assert_eq!(
+            ok("cidrsubnet", vec![s("0.0.0.0/0"), n(32.0), n(1.0)]),
+            s("0.0.0.1/32")
+        );
+    }
+
+    #[test]
+    fn cidrsubnet_ipv6() {
+        assert_eq!(
+            ok(
+                "cidrsubnet",
+                vec![s("fd00:fd12:3456:7890::/56"), n(8.0), n(1.0)]
+            ),
+            s("fd00:fd12:3456:7801::/64")
+        );
+        assert_eq!(
+            ok("cidrsubnet", vec![s("::/0"), n(128.0), n(5.0)]),
+            s("::5/128")
+        );
+    }
+
+    #[test]
+    fn cidrsubnet_errors() {
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(256.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(17.0), n(0.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(-1.0), n(0.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(-1.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.5), n(1.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("not a cidr"), n(8.0), n(1.0)]),
+            "E0123"
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/33"), n(1.0), n(1.0)]),
+            "E0123"
+        );
+        assert_eq!(code("cidrsubnet", vec![n(1.0), n(8.0), n(1.0)]), "E0122");
+        assert_eq!(code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0)]), "E0121");
+    }
+
+    #[test]
+    fn cidrhost_both_families_and_negative_numbers() {
+        assert_eq!(
+            ok("cidrhost", vec![s("10.0.1.0/24"), n(5.0)]),
+            s("10.0.1.5")
+        );
+        assert_eq!(
+            ok("cidrhost", vec![s("10.0.1.0/24"), n(255.0)]),
+            s("10.0.1.255")
+        );
+        assert_eq!(
+            ok("cidrhost", vec![s("10.0.1.0/24"), n(-1.0)]),
+            s("10.0.1.255")
+        );
+        assert_eq!(
+            ok("cidrhost", vec![s("10.0.1.0/24"), n(-256.0)]),
+            s("10.0.1.0")
+        );
+        assert_eq!(
+            ok("cidrhost", vec![s("10.0.1.7/32"), n(0.0)]),
+            s("10.0.1.7")
+        );
+        assert_eq!(ok("cidrhost", vec![s("fd00::/64"), n(16.0)]), s("fd00::10"));
+        assert_eq!(
+            ok("cidrhost", vec![s("::/0"), n(-1.0)]),
+            s("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(code("cidrhost", vec![s("10.0.1.0/24"), n(256.0)]), "E0123");
+        assert_eq!(code("cidrhost", vec![s("10.0.1.0/24"), n(-257.0)]), "E0123");
+        assert_eq!(code("cidrhost", vec![s("10.0.1.7/32"), n(1.0)]), "E0123");
+    }
+
+    #[test]
+    fn format_verbs() {
+        assert_eq!(
+            ok(
+                "format",
+                vec![s("%s-%d-%v-%q-%%"), s("a"), n(3.0), list(&["x"]), s("q")]
+            ),
+            s("a-3-[\"x\"]-\"q\"-%")
+        );
+        assert_eq!(ok("format", vec![s("%s"), Value::Bool(true)]), s("true"));
+        assert_eq!(code("format", vec![s("%s %s"), s("a")]), "E0123");
+        assert_eq!(code("format", vec![s("%s"), s("a"), s("b")]), "E0123");
+        assert_eq!(code("format", vec![s("%x"), s("a")]), "E0123");
+        assert_eq!(code("format", vec![s("%d"), n(1.5)]), "E0123");
+    }
+
+    #[test]
+    fn join_split_replace_case() {
+        assert_eq!(ok("join", vec![s(","), list(&["a", "b"])]), s("a,b"));
+        assert_eq!(
+            ok("join", vec![s("-"), Value::List(vec![s("a"), n(2.0)])]),
+            s("a-2")
+        );
+        assert_eq!(
+            code("join", vec![s(","), Value::List(vec![list(&["a"])])]),
+            "E0123"
+        );
+        assert_eq!(
+            ok("split", vec![s(","), s("a,b,,c")]),
+            list(&["a", "b", "", "c"])
+        );
+        assert_eq!(ok("split", vec![s(","), s("")]), Value::List(vec![]));
+        assert_eq!(code("split", vec![s(""), s("abc")]), "E0123");
+        assert_eq!(ok("replace", vec![s("a-b-c"), s("-"), s("_")]), s("a_b_c"));
+        assert_eq!(code("replace", vec![s("abc"), s(""), s("x")]), "E0123");
+        assert_eq!(ok("lower", vec![s("AbC")]), s("abc"));
+        assert_eq!(ok("upper", vec![s("AbC")]), s("ABC"));
+        assert_eq!(code("upper", vec![n(1.0)]), "E0122");
+    }
+
+    #[test]
+    fn collections() {
+        let m = map(&[("a", n(1.0)), ("b", n(2.0))]);
+        assert_eq!(ok("lookup", vec![m.clone(), s("b")]), n(2.0));
+        assert_eq!(ok("lookup", vec![m.clone(), s("z"), n(9.0)]), n(9.0));
+        assert_eq!(code("lookup", vec![m.clone(), s("z")]), "E0123");
+        assert_eq!(ok("length", vec![m.clone()]), n(2.0));
+        assert_eq!(ok("length", vec![s("héllo")]), n(5.0));
+        assert_eq!(ok("length", vec![list(&["a", "b", "c"])]), n(3.0));
+        assert_eq!(code("length", vec![n(3.0)]), "E0122");
+        assert_eq!(
+            ok("concat", vec![list(&["a"]), list(&["b", "c"])]),
+            list(&["a", "b", "c"])
+        );
+        assert_eq!(
+            ok("merge", vec![m.clone(), map(&[("b", n(3.0))]), Value::Null]),
+            map(&[("a", n(1.0)), ("b", n(3.0))])
+        );
+        assert_eq!(ok("keys", vec![m.clone()]), list(&["a", "b"]));
+        assert_eq!(ok("values", vec![m]), Value::List(vec![n(1.0), n(2.0)]));
+        assert_eq!(
+            ok("contains", vec![list(&["a", "b"]), s("b")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ok("contains", vec![list(&["a", "b"]), s("c")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            ok("distinct", vec![list(&["a", "b", "a"])]),
+            list(&["a", "b"])
+        );
+        assert_eq!(
+            ok(
+                "flatten",
+                vec![Value::List(vec![
+                    list(&["a"]),
+                    Value::List(vec![list(&["b"])]),
+                    s("c")
+                ])]
+            ),
+            list(&["a", "b", "c"])
+        );
+        assert_eq!(ok("element", vec![list(&["a", "b"]), n(3.0)]), s("b"));
+        assert_eq!(code("element", vec![Value::List(vec![]), n(0.0)]), "E0123");
+        assert_eq!(ok("coalesce", vec![Value::Null, s(""), s("x")]), s("x"));
+        assert_eq!(code("coalesce", vec![Value::Null]), "E0123");
+    }
+
+    #[test]
+    fn numbers_and_conversions() {
+        assert_eq!(ok("min", vec![n(3.0), n(1.0), n(2.0)]), n(1.0));
+        assert_eq!(ok("max", vec![n(3.0), n(1.0), n(2.0)]), n(3.0));
+        assert_eq!(
+            ok("range", vec![n(3.0)]),
+            Value::List(vec![n(0.0), n(1.0), n(2.0)])
+        );
+        assert_eq!(
+            ok("range", vec![n(1.0), n(7.0), n(3.0)]),
+            Value::List(vec![n(1.0), n(4.0)])
+        );
+        assert_eq!(
+            ok("range", vec![n(3.0), n(0.0), n(-1.0)]),
+            Value::List(vec![n(3.0), n(2.0), n(1.0)])
+        );
+        assert_eq!(code("range", vec![n(0.0), n(1e9)]), "E0123");
+        assert_eq!(code("range", vec![n(0.0), n(5.0), n(0.0)]), "E0123");
+        assert_eq!(ok("tostring", vec![n(8080.0)]), s("8080"));
+        assert_eq!(ok("tostring", vec![n(0.5)]), s("0.5"));
+        assert_eq!(ok("tonumber", vec![s("42")]), n(42.0));
+        assert_eq!(code("tonumber", vec![s("forty")]), "E0123");
+        assert_eq!(code("tonumber", vec![s("inf")]), "E0123");
+    }
+
+    #[test]
+    fn encodings() {
+        let v = map(&[("b", n(1.0)), ("a", list(&["x"]))]);
+        assert_eq!(ok("jsonencode", vec![v]), s(r#"{"a":["x"],"b":1}"#));
+        assert_eq!(ok("base64encode", vec![s("hello")]), s("aGVsbG8="));
+    }
+
+    #[test]
+    fn file_reads_relative_to_the_directory() {
+        let dir = std::env::temp_dir().join(format!("gig-fn-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hello.txt"), "hi\n").unwrap();
+        let ctx = CallContext { dir: Some(&dir) };
+        let got = call("file", vec![s("hello.txt")], &[sp()], sp(), &ctx).unwrap();
+        assert_eq!(got, s("hi\n"));
+        let missing = call("file", vec![s("nope.txt")], &[sp()], sp(), &ctx).unwrap_err();
+        assert_eq!(missing.code, "E0124");
+        assert_eq!(code("file", vec![s("hello.txt")]), "E0124");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_and_secret_propagation() {
+        assert_eq!(ok("upper", vec![Value::Unknown]), Value::Unknown);
+        assert_eq!(
+            ok("join", vec![s(","), Value::List(vec![Value::Unknown])]),
+            Value::Unknown
+        );
+        // Structural functions keep partially unknown collections usable.
+        assert_eq!(
+            ok("length", vec![Value::List(vec![Value::Unknown, s("a")])]),
+            n(2.0)
+        );
+        let sec = s("hunter2").into_secret();
+        assert_eq!(ok("upper", vec![sec.clone()]), s("HUNTER2").into_secret());
+        assert_eq!(
+            ok("join", vec![s(","), Value::List(vec![sec.clone(), s("a")])]),
+            s("hunter2,a").into_secret()
+        );
+        // A secret element stays secret inside, the list itself is not wrapped.
+        let got = ok("concat", vec![Value::List(vec![sec.clone()]), list(&["a"])]);
+        assert_eq!(got, Value::List(vec![sec.clone(), s("a")]));
+        let err = run("tonumber", vec![sec]).unwrap_err();
+        assert!(!err.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_function_suggests_a_close_name() {
+        let d = check_call("cidrsubnets", 3, sp(), sp()).unwrap_err();
+        assert_eq!(d.code, "E0120");
+        assert_eq!(d.help.as_deref(), Some("did you mean `cidrsubnet`?"));
+        assert_eq!(
+            check_call("lookup", 4, sp(), sp()).unwrap_err().code,
+            "E0121"
+        );
+        assert!(check_call("lookup", 3, sp(), sp()).is_ok());
+    }
+}
