@@ -5,3 +5,4 @@
 pub mod graph;
 pub mod model;
 pub mod planfile;
+pub mod policy;
