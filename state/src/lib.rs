@@ -1,16 +1,35 @@
 //! gig's state: what gig last knew of every resource it manages, per stack and env.
 //!
-//! SKELETON: the signatures below are the contract the engine and CLI code against;
-//! the bodies are filled in by the state work.
+//! One state directory holds one stack and env (the CLI picks `<stack>/.gig/state/<env>`).
+//! [`Store`] keeps it in an embedded sled database: one record per resource instance,
+//! the lineage (a random id fixed at creation), the serial (bumped by every write
+//! session), the outputs of the last apply, and a history of per-resource deltas from
+//! which any earlier version can be rebuilt exactly. Every write is durable before it
+//! returns, and costs bytes in proportion to the records it touches, never to the size
+//! of the whole state. The store is locked for one process at a time; a refused process
+//! learns who holds it. docs/state.md describes the layout and guarantees for users.
+//!
+//! Only this crate defines what is persisted. [`StateBackend`] is the seam for other
+//! storage (a shared S3 backend is planned; see docs/notes/state-backends.md).
 
 #![warn(missing_docs)]
 
+mod lock;
+mod store;
+mod time;
+
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use gig_dsl::addr::ResourceAddr;
 use gig_dsl::value::Value;
 use serde::{Deserialize, Serialize};
+
+pub use crate::store::Store;
+
+/// The version of the stored layout and of the JSON export; bumped on incompatible change.
+pub const FORMAT_VERSION: u64 = 1;
 
 /// What gig recorded of one resource instance after its last successful operation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +61,77 @@ pub struct Snapshot {
     pub outputs: BTreeMap<String, Value>,
 }
 
+impl Snapshot {
+    /// The export form with secrets shown as `"(secret)"`: safe to print or attach to a
+    /// ticket. See [`Snapshot::to_json_raw`] for the layout.
+    pub fn to_json_redacted(&self) -> serde_json::Value {
+        self.to_json_with(true)
+    }
+
+    /// The export form with secrets kept in their stored form (`{"$secret": …}`), for
+    /// backups. The layout, with resources and outputs sorted by name:
+    ///
+    /// ```json
+    /// {
+    ///   "format_version": 1,
+    ///   "lineage": "9f1c…",
+    ///   "serial": 4,
+    ///   "resources": {
+    ///     "aws.vpc.main": {
+    ///       "provider": "aws", "id": "vpc-0abc", "schema_version": 0,
+    ///       "dependencies": [], "value": { "id": "vpc-0abc", "cidr_block": "10.0.0.0/16" }
+    ///     }
+    ///   },
+    ///   "outputs": { "alb_dns": "…" }
+    /// }
+    /// ```
+    pub fn to_json_raw(&self) -> serde_json::Value {
+        self.to_json_with(false)
+    }
+
+    fn to_json_with(&self, redact: bool) -> serde_json::Value {
+        let render = |v: &Value| {
+            if redact {
+                v.to_json_redacted()
+            } else {
+                v.to_json()
+            }
+        };
+        let mut by_name: Vec<(String, &ResourceRecord)> = self
+            .resources
+            .values()
+            .map(|r| (r.addr.to_string(), r))
+            .collect();
+        by_name.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut resources = serde_json::Map::new();
+        for (name, r) in by_name {
+            let deps: Vec<String> = r.dependencies.iter().map(ToString::to_string).collect();
+            resources.insert(
+                name,
+                serde_json::json!({
+                    "provider": r.provider,
+                    "id": r.id,
+                    "schema_version": r.schema_version,
+                    "dependencies": deps,
+                    "value": render(&r.value),
+                }),
+            );
+        }
+        let outputs: serde_json::Map<String, serde_json::Value> = self
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v)))
+            .collect();
+        serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "resources": resources,
+            "outputs": outputs,
+        })
+    }
+}
+
 /// Who holds the lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -55,6 +145,44 @@ pub struct LockInfo {
     pub since: String,
 }
 
+/// The text used for every field of a holder that could not be identified.
+const UNKNOWN: &str = "unknown";
+
+impl LockInfo {
+    /// This process as a holder: its pid, the host name and the time now.
+    ///
+    /// `command` is shown to whoever is refused the lock, so it must name the operation
+    /// and stack only (`gig apply stacks/giggatek`), never param values: those may be
+    /// secrets.
+    pub fn current(command: impl Into<String>) -> LockInfo {
+        let host = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| UNKNOWN.to_string());
+        LockInfo {
+            pid: std::process::id(),
+            host,
+            command: command.into(),
+            since: time::now(),
+        }
+    }
+
+    /// The holder reported when the lock is held but its record is missing or unreadable.
+    pub fn unknown() -> LockInfo {
+        LockInfo {
+            pid: 0,
+            host: UNKNOWN.to_string(),
+            command: UNKNOWN.to_string(),
+            since: UNKNOWN.to_string(),
+        }
+    }
+
+    /// Whether this is the [`LockInfo::unknown`] holder.
+    pub fn is_unknown(&self) -> bool {
+        self.pid == 0
+    }
+}
+
 /// One entry of the history: a write session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -64,19 +192,22 @@ pub struct HistoryEntry {
     pub operation: String,
     /// When it started (RFC 3339, UTC).
     pub started: String,
-    /// Addresses written or removed.
+    /// Addresses written or removed, sorted by their display form. Output changes are
+    /// not listed here.
     pub changed: Vec<ResourceAddr>,
 }
 
 /// A state failure, naming the path or resource.
+///
+/// No variant carries stored values, so printing an error never reveals a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Another process holds the state.
-    #[error("state at {path} is locked by pid {} on {} running `{}` since {}", holder.pid, holder.host, holder.command, holder.since)]
+    #[error("{}", locked_message(path, holder))]
     Locked {
         /// The state directory.
         path: PathBuf,
-        /// Who holds it.
+        /// Who holds it ([`LockInfo::unknown`] when its record could not be read).
         holder: LockInfo,
     },
     /// Storage failed.
@@ -87,64 +218,97 @@ pub enum StateError {
         /// What went wrong.
         message: String,
     },
+    /// A stored record could not be read back.
+    #[error("state at {path}: corrupt record {key}: {message}")]
+    Corrupt {
+        /// The state directory.
+        path: PathBuf,
+        /// Which record: `resources/<address>`, `meta/<name>`, `history/<serial>/…`.
+        key: String,
+        /// What is wrong with it (never the stored bytes).
+        message: String,
+    },
     /// No such resource.
     #[error("no resource {0} in state")]
     NoSuchResource(ResourceAddr),
+    /// The target of a move is already in state.
+    #[error("resource {0} is already in state")]
+    AddressExists(ResourceAddr),
+    /// A move between addresses of different resource types.
+    #[error("cannot move {from} to {to}: they are different resource types")]
+    TypeMismatch {
+        /// The address moved from.
+        from: Box<ResourceAddr>,
+        /// The address moved to.
+        to: Box<ResourceAddr>,
+    },
     /// No such history entry.
     #[error("no state version with serial {0}")]
     NoSuchSerial(u64),
+    /// A write was attempted outside a write session.
+    #[error("state at {0}: write outside a session (call begin first)")]
+    NoSession(PathBuf),
 }
 
-/// An open, locked state store for one stack and env.
-pub struct Store {
-    _private: (),
-}
-
-impl Store {
-    /// Opens (creating if needed) the state in `dir`, taking the lock for `holder`.
-    /// Fails at once with [`StateError::Locked`] naming the holder when another process has it.
-    pub fn open(dir: &Path, holder: LockInfo) -> Result<Store, StateError> {
-        let _ = (dir, holder);
-        unimplemented!()
+fn locked_message(path: &Path, holder: &LockInfo) -> String {
+    if holder.is_unknown() {
+        format!(
+            "state at {} is locked by another process (its lock record {} is missing or unreadable)",
+            path.display(),
+            path.join(lock::LOCK_FILE).display()
+        )
+    } else {
+        format!(
+            "state at {} is locked by pid {} on {} running `{}` since {}",
+            path.display(),
+            holder.pid,
+            holder.host,
+            holder.command,
+            holder.since
+        )
     }
+}
 
+/// Storage for one stack and env's state: the seam between gig and where state lives.
+///
+/// [`Store`] (sled, local, `flock`-locked) is the embedded default. A backend is locked
+/// for its holder from the moment it is opened until it is dropped. Writes happen in
+/// sessions: [`StateBackend::begin`] bumps the serial, then each `put`, `remove` and
+/// `set_outputs` is durable before it returns and is recorded in that session's history.
+pub trait StateBackend: Send + Sync {
     /// The current state.
-    pub fn snapshot(&self) -> Result<Snapshot, StateError> {
-        unimplemented!()
-    }
-
-    /// Starts a write session: bumps the serial and opens a history entry.
-    pub fn begin(&self, operation: &str) -> Result<u64, StateError> {
-        let _ = operation;
-        unimplemented!()
-    }
-
-    /// Durably records one resource (flushed before returning).
-    pub fn put(&self, record: &ResourceRecord) -> Result<(), StateError> {
-        let _ = record;
-        unimplemented!()
-    }
-
-    /// Durably removes one resource.
-    pub fn remove(&self, addr: &ResourceAddr) -> Result<(), StateError> {
-        let _ = addr;
-        unimplemented!()
-    }
-
-    /// Replaces the stored outputs.
-    pub fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> Result<(), StateError> {
-        let _ = outputs;
-        unimplemented!()
-    }
-
+    fn snapshot(&self) -> Result<Snapshot, StateError>;
+    /// One resource's record, if present.
+    fn get(&self, addr: &ResourceAddr) -> Result<Option<ResourceRecord>, StateError>;
+    /// Starts a write session; returns its serial.
+    fn begin(&self, operation: &str) -> Result<u64, StateError>;
+    /// Durably records one resource in the open session.
+    fn put(&self, record: &ResourceRecord) -> Result<(), StateError>;
+    /// Durably removes one resource in the open session.
+    fn remove(&self, addr: &ResourceAddr) -> Result<(), StateError>;
+    /// Durably replaces the outputs in the open session.
+    fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> Result<(), StateError>;
     /// Write sessions, oldest first.
-    pub fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
-        unimplemented!()
-    }
-
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError>;
     /// The state as it was after the session with `serial`.
-    pub fn snapshot_at(&self, serial: u64) -> Result<Snapshot, StateError> {
-        let _ = serial;
-        unimplemented!()
+    fn snapshot_at(&self, serial: u64) -> Result<Snapshot, StateError>;
+    /// Writes the state of `serial` back as a new session; returns its serial.
+    fn restore(&self, serial: u64) -> Result<u64, StateError>;
+    /// Forgets one resource in a session of its own; returns its serial.
+    fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError>;
+    /// Moves one resource to a new address in a session of its own; returns its serial.
+    fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError>;
+}
+
+impl fmt::Display for HistoryEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} ({} changed)",
+            self.serial,
+            self.started,
+            self.operation,
+            self.changed.len()
+        )
     }
 }

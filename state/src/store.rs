@@ -1,0 +1,856 @@
+//! The sled-backed [`Store`]: layout, write sessions, history replay and locking.
+//!
+//! # Layout
+//!
+//! The state directory holds `lock.json` (the holder's description, see `lock.rs`) and
+//! `sled/`, a sled database with three trees:
+//!
+//! - `resources`: key = the address's display form, value = the JSON of a
+//!   [`ResourceRecord`] (secrets in stored form, `{"$secret": …}`).
+//! - `meta`: `format` (decimal text), `lineage` (text), `serial` (8 bytes, big endian),
+//!   `outputs` (JSON object of stored-form values).
+//! - `history`, keyed so that one session's entries are contiguous and sessions sort by
+//!   serial:
+//!   - `serial` (8 bytes BE) → session header `{operation, started}`;
+//!   - `serial ++ 0x00` → outputs delta `{before, after}`;
+//!   - `serial ++ 0x01 ++ address` → resource delta `{addr, before, after}`.
+//!
+//! A delta holds the record as it was before the session and as it is after it (`null`
+//! for absent). A second write to the same address in one session keeps the first
+//! `before`, so each delta is the session's net change.
+//!
+//! # Writes
+//!
+//! Every write is one sled transaction across the three trees followed by `flush()`
+//! (fsync), so it is durable before it returns and a crash leaves it either whole or
+//! absent. A `put` writes the record and its delta: bytes in proportion to the record,
+//! independent of how many other records the state holds.
+//!
+//! # Reading the past
+//!
+//! [`Store::snapshot_at`] starts from the current state and walks the history backwards,
+//! undoing each later session by putting back every delta's `before`. That is exact
+//! because every change to `resources` and `outputs` goes through a delta.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use gig_dsl::addr::ResourceAddr;
+use gig_dsl::value::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::Transactional;
+
+use crate::{
+    lock, time, HistoryEntry, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError,
+    FORMAT_VERSION,
+};
+
+const META_FORMAT: &[u8] = b"format";
+const META_LINEAGE: &[u8] = b"lineage";
+const META_SERIAL: &[u8] = b"serial";
+const META_OUTPUTS: &[u8] = b"outputs";
+
+/// Second part of a history key for an outputs delta.
+const TAG_OUTPUTS: u8 = 0;
+/// Second part of a history key for a resource delta.
+const TAG_RESOURCE: u8 = 1;
+
+/// An open, locked state store for one stack and env.
+///
+/// The store is `Send + Sync`: the engine may `put` from many tasks at once. Dropping
+/// it removes the lock record and releases the lock.
+pub struct Store {
+    dir: PathBuf,
+    lineage: String,
+    db: sled::Db,
+    resources: sled::Tree,
+    meta: sled::Tree,
+    history: sled::Tree,
+    /// The serial of the open write session, if any.
+    session: Mutex<Option<u64>>,
+    /// Key and value bytes handed to sled by committed writes, for the test that write
+    /// volume per `put` does not grow with the size of the state.
+    written: AtomicU64,
+}
+
+/// The header of one write session in the history tree.
+#[derive(Serialize, Deserialize)]
+struct SessionHeader {
+    operation: String,
+    started: String,
+}
+
+/// One resource's net change in one session.
+#[derive(Serialize, Deserialize)]
+struct ResourceDelta {
+    addr: ResourceAddr,
+    before: Option<ResourceRecord>,
+    after: Option<ResourceRecord>,
+}
+
+/// The outputs' net change in one session.
+#[derive(Serialize, Deserialize)]
+struct OutputsDelta {
+    before: BTreeMap<String, Value>,
+    after: BTreeMap<String, Value>,
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StateError>;
+
+impl Store {
+    /// Opens (creating if needed) the state in `dir`, taking the lock for `holder`.
+    /// Fails at once with [`StateError::Locked`] naming the holder when another process has it.
+    ///
+    /// A new directory is created with mode 0700 on Unix, since state holds secrets in
+    /// clear. A lock record left by a holder that was killed does not block: the lock
+    /// itself is the kernel's `flock`, released when its process dies.
+    pub fn open(dir: &Path, holder: LockInfo) -> Result<Store, StateError> {
+        let storage = |message: String| StateError::Storage {
+            path: dir.to_path_buf(),
+            message,
+        };
+        create_private_dir(dir)
+            .map_err(|e| storage(format!("cannot create the state directory: {e}")))?;
+        let db = match sled::Config::new().path(dir.join("sled")).open() {
+            Ok(db) => db,
+            Err(e) if lock::is_lock_error(&e) => {
+                return Err(StateError::Locked {
+                    path: dir.to_path_buf(),
+                    holder: lock::read_holder(dir),
+                })
+            }
+            Err(e) => return Err(storage(format!("cannot open the database: {e}"))),
+        };
+        lock::write_holder(dir, &holder)
+            .map_err(|e| storage(format!("cannot write the lock record: {e}")))?;
+        let open_tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| storage(format!("cannot open tree {name}: {e}")))
+        };
+        let resources = open_tree("resources")?;
+        let meta = open_tree("meta")?;
+        let history = open_tree("history")?;
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            lineage: String::new(),
+            db,
+            resources,
+            meta,
+            history,
+            session: Mutex::new(None),
+            written: AtomicU64::new(0),
+        };
+        store.lineage = store.init_meta()?;
+        Ok(store)
+    }
+
+    /// The state directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The lineage: a random id fixed when this state was created.
+    pub fn lineage(&self) -> &str {
+        &self.lineage
+    }
+
+    /// The current serial (0 for a state never written).
+    pub fn serial(&self) -> Result<u64, StateError> {
+        let raw = self.meta.get(META_SERIAL).map_err(|e| self.storage(e))?;
+        match raw {
+            Some(bytes) => self.decode_serial(&bytes),
+            None => Err(self.corrupt("meta/serial", "missing")),
+        }
+    }
+
+    /// One resource's record, if present.
+    pub fn get(&self, addr: &ResourceAddr) -> Result<Option<ResourceRecord>, StateError> {
+        let key = addr.to_string();
+        match self
+            .resources
+            .get(key.as_bytes())
+            .map_err(|e| self.storage(e))?
+        {
+            Some(bytes) => decode(&self.dir, &format!("resources/{key}"), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> Result<Snapshot, StateError> {
+        let serial = self.serial()?;
+        let resources = self.current_resources()?;
+        let outputs = self.current_outputs()?;
+        Ok(Snapshot {
+            lineage: self.lineage.clone(),
+            serial,
+            resources: resources
+                .into_values()
+                .map(|r| (r.addr.clone(), r))
+                .collect(),
+            outputs,
+        })
+    }
+
+    /// Starts a write session: bumps the serial and opens a history entry.
+    ///
+    /// Later `put`, `remove` and `set_outputs` calls on this store are recorded under the
+    /// returned serial until the next `begin` (or `rm`, `mv`, `restore`, which run
+    /// sessions of their own and leave none open).
+    pub fn begin(&self, operation: &str) -> Result<u64, StateError> {
+        let serial = self.new_session(operation, |_| Ok(()))?;
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(serial);
+        Ok(serial)
+    }
+
+    /// Durably records one resource (flushed before returning).
+    ///
+    /// Fails with [`StateError::NoSession`] when no session is open.
+    pub fn put(&self, record: &ResourceRecord) -> Result<(), StateError> {
+        let serial = self.open_session()?;
+        self.in_session(serial, |tx| tx.put(record))
+    }
+
+    /// Durably removes one resource.
+    ///
+    /// Fails with [`StateError::NoSuchResource`] when it is not in state, and with
+    /// [`StateError::NoSession`] when no session is open.
+    pub fn remove(&self, addr: &ResourceAddr) -> Result<(), StateError> {
+        let serial = self.open_session()?;
+        self.in_session(serial, |tx| tx.remove(addr).map(drop))
+    }
+
+    /// Replaces the stored outputs (durably, in the open session).
+    pub fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> Result<(), StateError> {
+        let serial = self.open_session()?;
+        self.in_session(serial, |tx| tx.set_outputs(outputs))
+    }
+
+    /// Write sessions, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let mut entries: Vec<HistoryEntry> = Vec::new();
+        for item in self.history.iter() {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            match parse_history_key(&key) {
+                Some((serial, HistoryKey::Header)) => {
+                    let header: SessionHeader =
+                        decode(&self.dir, &format!("history/{serial}"), &value)?;
+                    entries.push(HistoryEntry {
+                        serial,
+                        operation: header.operation,
+                        started: header.started,
+                        changed: Vec::new(),
+                    });
+                }
+                Some((serial, HistoryKey::Resource(name))) => {
+                    let delta: ResourceDelta =
+                        decode(&self.dir, &format!("history/{serial}/{name}"), &value)?;
+                    match entries.last_mut() {
+                        Some(entry) if entry.serial == serial => entry.changed.push(delta.addr),
+                        _ => {
+                            return Err(self.corrupt(
+                                &format!("history/{serial}/{name}"),
+                                "delta without a session header",
+                            ))
+                        }
+                    }
+                }
+                Some((_, HistoryKey::Outputs)) => {}
+                None => return Err(self.corrupt("history", "malformed key")),
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The state as it was after the session with `serial` (0: the empty state before
+    /// any session). Fails with [`StateError::NoSuchSerial`] past the current serial.
+    pub fn snapshot_at(&self, serial: u64) -> Result<Snapshot, StateError> {
+        let current = self.serial()?;
+        if serial > current {
+            return Err(StateError::NoSuchSerial(serial));
+        }
+        let mut resources = self.current_resources()?;
+        let mut outputs = self.current_outputs()?;
+        let later = self.history.range((serial + 1).to_be_bytes()..);
+        for item in later.rev() {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            match parse_history_key(&key) {
+                Some((_, HistoryKey::Header)) => {}
+                Some((s, HistoryKey::Outputs)) => {
+                    let delta: OutputsDelta =
+                        decode(&self.dir, &format!("history/{s}/outputs"), &value)?;
+                    outputs = delta.before;
+                }
+                Some((s, HistoryKey::Resource(name))) => {
+                    let delta: ResourceDelta =
+                        decode(&self.dir, &format!("history/{s}/{name}"), &value)?;
+                    match delta.before {
+                        Some(record) => resources.insert(name, record),
+                        None => resources.remove(&name),
+                    };
+                }
+                None => return Err(self.corrupt("history", "malformed key")),
+            }
+        }
+        Ok(Snapshot {
+            lineage: self.lineage.clone(),
+            serial,
+            resources: resources
+                .into_values()
+                .map(|r| (r.addr.clone(), r))
+                .collect(),
+            outputs,
+        })
+    }
+
+    /// Writes the state as it was after `serial` back, as a new session `restore` that
+    /// changes only what differs; returns the new serial. The history before it is kept,
+    /// so a restore can itself be undone by restoring the serial before it.
+    pub fn restore(&self, serial: u64) -> Result<u64, StateError> {
+        let target = self.snapshot_at(serial)?;
+        let current = self.snapshot()?;
+        let mut changes: Vec<(&ResourceAddr, Option<&ResourceRecord>)> = Vec::new();
+        for (addr, record) in &current.resources {
+            if !target.resources.contains_key(addr) {
+                changes.push((addr, None));
+            } else if target.resources.get(addr) != Some(record) {
+                changes.push((addr, target.resources.get(addr)));
+            }
+        }
+        for (addr, record) in &target.resources {
+            if !current.resources.contains_key(addr) {
+                changes.push((addr, Some(record)));
+            }
+        }
+        let outputs_differ = target.outputs != current.outputs;
+        let restored = self.new_session("restore", |tx| {
+            for (addr, record) in &changes {
+                match record {
+                    Some(record) => tx.put(record)?,
+                    None => drop(tx.remove(addr)?),
+                }
+            }
+            if outputs_differ {
+                tx.set_outputs(&target.outputs)?;
+            }
+            Ok(())
+        })?;
+        self.close_session();
+        Ok(restored)
+    }
+
+    /// Forgets one resource (the cloud object is left alone) in a session of its own,
+    /// `state rm`; returns its serial. Fails with [`StateError::NoSuchResource`] when the
+    /// address is not in state, without starting a session.
+    pub fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError> {
+        let serial = self.new_session("state rm", |tx| tx.remove(addr).map(drop))?;
+        self.close_session();
+        Ok(serial)
+    }
+
+    /// Moves one resource to a new address in a session of its own, `state mv`; returns
+    /// its serial. Fails without starting a session when `from` is missing
+    /// ([`StateError::NoSuchResource`]), `to` is taken ([`StateError::AddressExists`]) or
+    /// the two are of different types ([`StateError::TypeMismatch`]).
+    pub fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError> {
+        if from.rtype != to.rtype || from.mode != to.mode {
+            return Err(StateError::TypeMismatch {
+                from: Box::new(from.clone()),
+                to: Box::new(to.clone()),
+            });
+        }
+        let serial = self.new_session("state mv", |tx| {
+            if tx.get(&to.to_string())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(
+                    StateError::AddressExists(to.clone()),
+                ));
+            }
+            let mut record = tx.remove(from)?;
+            record.addr = to.clone();
+            tx.put(&record)
+        })?;
+        self.close_session();
+        Ok(serial)
+    }
+
+    /// The current state as JSON with secrets redacted (see [`Snapshot::to_json_raw`]
+    /// for the layout).
+    pub fn export_json(&self) -> Result<serde_json::Value, StateError> {
+        Ok(self.snapshot()?.to_json_redacted())
+    }
+
+    /// The current state as JSON with secrets in stored form, for backups. The result
+    /// holds secrets in clear: protect it as you protect the state directory.
+    pub fn export_json_raw(&self) -> Result<serde_json::Value, StateError> {
+        Ok(self.snapshot()?.to_json_raw())
+    }
+
+    /// Key and value bytes committed to sled by this handle so far.
+    #[cfg(test)]
+    pub(crate) fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Sets up `meta` for a new state, or checks it for an existing one; returns the
+    /// lineage.
+    fn init_meta(&self) -> Result<String, StateError> {
+        if let Some(format) = self.meta.get(META_FORMAT).map_err(|e| self.storage(e))? {
+            let version = std::str::from_utf8(&format)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
+            if version != Some(FORMAT_VERSION) {
+                return Err(self.corrupt(
+                    "meta/format",
+                    &format!("unsupported state format (this gig reads format {FORMAT_VERSION})"),
+                ));
+            }
+            let lineage = self
+                .meta
+                .get(META_LINEAGE)
+                .map_err(|e| self.storage(e))?
+                .ok_or_else(|| self.corrupt("meta/lineage", "missing"))?;
+            self.serial()?;
+            return String::from_utf8(lineage.to_vec())
+                .map_err(|_| self.corrupt("meta/lineage", "not UTF-8"));
+        }
+        let lineage = format!("{:032x}", rand::random::<u128>());
+        let outputs = encode(&BTreeMap::<String, Value>::new());
+        self.transact(|_, meta, _| {
+            meta.insert(META_LINEAGE, lineage.as_bytes())?;
+            meta.insert(META_SERIAL, &0u64.to_be_bytes())?;
+            meta.insert(META_OUTPUTS, outputs.as_slice())?;
+            meta.insert(META_FORMAT, FORMAT_VERSION.to_string().as_bytes())?;
+            Ok(((), 0))
+        })?;
+        Ok(lineage)
+    }
+
+    /// Runs `body` inside a new session `operation` in one durable transaction; returns
+    /// the new serial. An error from `body` aborts everything, serial bump included.
+    fn new_session<F>(&self, operation: &str, body: F) -> Result<u64, StateError>
+    where
+        F: Fn(&SessionTx<'_>) -> TxResult<()>,
+    {
+        let header = encode(&SessionHeader {
+            operation: operation.to_string(),
+            started: time::now(),
+        });
+        self.transact(|resources, meta, history| {
+            let raw = meta.get(META_SERIAL)?.ok_or_else(|| {
+                ConflictableTransactionError::Abort(self.corrupt("meta/serial", "missing"))
+            })?;
+            let serial = self
+                .decode_serial(&raw)
+                .map_err(ConflictableTransactionError::Abort)?
+                + 1;
+            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
+            tx.insert(meta, META_SERIAL, &serial.to_be_bytes())?;
+            tx.insert(history, &serial.to_be_bytes(), &header)?;
+            body(&tx)?;
+            Ok((serial, tx.written.get()))
+        })
+    }
+
+    /// Runs `body` in the already open session `serial`, in one durable transaction.
+    fn in_session<F>(&self, serial: u64, body: F) -> Result<(), StateError>
+    where
+        F: Fn(&SessionTx<'_>) -> TxResult<()>,
+    {
+        self.transact(|resources, meta, history| {
+            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
+            body(&tx)?;
+            Ok(((), tx.written.get()))
+        })
+    }
+
+    /// One transaction across the three trees, then a flush. `body` returns its result
+    /// and the number of bytes it wrote.
+    fn transact<T, F>(&self, body: F) -> Result<T, StateError>
+    where
+        F: Fn(&TransactionalTree, &TransactionalTree, &TransactionalTree) -> TxResult<(T, u64)>,
+    {
+        let outcome = (&self.resources, &self.meta, &self.history)
+            .transaction(|(resources, meta, history)| body(resources, meta, history));
+        let (value, written) = match outcome {
+            Ok(done) => done,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(self.storage(e)),
+        };
+        self.db.flush().map_err(|e| self.storage(e))?;
+        self.written.fetch_add(written, Ordering::Relaxed);
+        Ok(value)
+    }
+
+    fn open_session(&self) -> Result<u64, StateError> {
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ok_or_else(|| StateError::NoSession(self.dir.clone()))
+    }
+
+    fn close_session(&self) {
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Current records by address display form.
+    fn current_resources(&self) -> Result<BTreeMap<String, ResourceRecord>, StateError> {
+        let mut out = BTreeMap::new();
+        for item in self.resources.iter() {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            let name = String::from_utf8(key.to_vec())
+                .map_err(|_| self.corrupt("resources", "address key is not UTF-8"))?;
+            let record: ResourceRecord = decode(&self.dir, &format!("resources/{name}"), &value)?;
+            if record.addr.to_string() != name {
+                return Err(self.corrupt(
+                    &format!("resources/{name}"),
+                    "record's address differs from its key",
+                ));
+            }
+            out.insert(name, record);
+        }
+        Ok(out)
+    }
+
+    fn current_outputs(&self) -> Result<BTreeMap<String, Value>, StateError> {
+        match self.meta.get(META_OUTPUTS).map_err(|e| self.storage(e))? {
+            Some(bytes) => decode(&self.dir, "meta/outputs", &bytes),
+            None => Err(self.corrupt("meta/outputs", "missing")),
+        }
+    }
+
+    fn decode_serial(&self, bytes: &[u8]) -> Result<u64, StateError> {
+        <[u8; 8]>::try_from(bytes)
+            .map(u64::from_be_bytes)
+            .map_err(|_| self.corrupt("meta/serial", "not an 8-byte serial"))
+    }
+
+    fn storage(&self, e: impl std::fmt::Display) -> StateError {
+        StateError::Storage {
+            path: self.dir.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn corrupt(&self, key: &str, message: &str) -> StateError {
+        StateError::Corrupt {
+            path: self.dir.clone(),
+            key: key.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl Drop for Store {
+    /// Removes the lock record while the lock is still held; the database (and with it
+    /// the lock) is closed right after, when the fields drop.
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+        let _ = std::fs::remove_file(self.dir.join(lock::LOCK_FILE));
+    }
+}
+
+impl StateBackend for Store {
+    fn snapshot(&self) -> Result<Snapshot, StateError> {
+        Store::snapshot(self)
+    }
+    fn get(&self, addr: &ResourceAddr) -> Result<Option<ResourceRecord>, StateError> {
+        Store::get(self, addr)
+    }
+    fn begin(&self, operation: &str) -> Result<u64, StateError> {
+        Store::begin(self, operation)
+    }
+    fn put(&self, record: &ResourceRecord) -> Result<(), StateError> {
+        Store::put(self, record)
+    }
+    fn remove(&self, addr: &ResourceAddr) -> Result<(), StateError> {
+        Store::remove(self, addr)
+    }
+    fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> Result<(), StateError> {
+        Store::set_outputs(self, outputs)
+    }
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        Store::history(self)
+    }
+    fn snapshot_at(&self, serial: u64) -> Result<Snapshot, StateError> {
+        Store::snapshot_at(self, serial)
+    }
+    fn restore(&self, serial: u64) -> Result<u64, StateError> {
+        Store::restore(self, serial)
+    }
+    fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError> {
+        Store::rm(self, addr)
+    }
+    fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError> {
+        Store::mv(self, from, to)
+    }
+}
+
+/// The trees of one transaction, seen as writes in session `serial`: every change to a
+/// resource or the outputs also writes its delta.
+struct SessionTx<'a> {
+    dir: &'a Path,
+    serial: u64,
+    resources: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+    history: &'a TransactionalTree,
+    /// Key and value bytes inserted so far.
+    written: Cell<u64>,
+}
+
+impl<'a> SessionTx<'a> {
+    fn new(
+        dir: &'a Path,
+        serial: u64,
+        resources: &'a TransactionalTree,
+        meta: &'a TransactionalTree,
+        history: &'a TransactionalTree,
+    ) -> SessionTx<'a> {
+        SessionTx {
+            dir,
+            serial,
+            resources,
+            meta,
+            history,
+            written: Cell::new(0),
+        }
+    }
+
+    /// The record at address display form `key`, if present.
+    fn get(&self, key: &str) -> TxResult<Option<ResourceRecord>> {
+        match self.resources.get(key.as_bytes())? {
+            Some(bytes) => decode(self.dir, &format!("resources/{key}"), &bytes)
+                .map(Some)
+                .map_err(ConflictableTransactionError::Abort),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `record` and its delta.
+    fn put(&self, record: &ResourceRecord) -> TxResult<()> {
+        let key = record.addr.to_string();
+        let before = self.before(&key)?;
+        let delta = ResourceDelta {
+            addr: record.addr.clone(),
+            before,
+            after: Some(record.clone()),
+        };
+        self.insert(self.resources, key.as_bytes(), &encode(record))?;
+        self.insert(
+            self.history,
+            &self.delta_key(TAG_RESOURCE, &key),
+            &encode(&delta),
+        )
+    }
+
+    /// Removes the record at `addr` and writes its delta; returns the removed record.
+    fn remove(&self, addr: &ResourceAddr) -> TxResult<ResourceRecord> {
+        let key = addr.to_string();
+        let Some(current) = self.get(&key)? else {
+            return Err(ConflictableTransactionError::Abort(
+                StateError::NoSuchResource(addr.clone()),
+            ));
+        };
+        let before = match self.earlier_delta::<ResourceDelta>(TAG_RESOURCE, &key)? {
+            Some(delta) => delta.before,
+            None => Some(current.clone()),
+        };
+        let delta = ResourceDelta {
+            addr: addr.clone(),
+            before,
+            after: None,
+        };
+        self.resources.remove(key.as_bytes())?;
+        self.insert(
+            self.history,
+            &self.delta_key(TAG_RESOURCE, &key),
+            &encode(&delta),
+        )?;
+        Ok(current)
+    }
+
+    /// Replaces the outputs and writes their delta.
+    fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> TxResult<()> {
+        let before = match self.earlier_delta::<OutputsDelta>(TAG_OUTPUTS, "")? {
+            Some(delta) => delta.before,
+            None => match self.meta.get(META_OUTPUTS)? {
+                Some(bytes) => decode(self.dir, "meta/outputs", &bytes)
+                    .map_err(ConflictableTransactionError::Abort)?,
+                None => BTreeMap::new(),
+            },
+        };
+        let delta = OutputsDelta {
+            before,
+            after: outputs.clone(),
+        };
+        self.insert(self.meta, META_OUTPUTS, &encode(outputs))?;
+        self.insert(
+            self.history,
+            &self.delta_key(TAG_OUTPUTS, ""),
+            &encode(&delta),
+        )
+    }
+
+    /// What the record at `key` was before this session: the `before` of an earlier
+    /// delta in the session, else the current record.
+    fn before(&self, key: &str) -> TxResult<Option<ResourceRecord>> {
+        match self.earlier_delta::<ResourceDelta>(TAG_RESOURCE, key)? {
+            Some(delta) => Ok(delta.before),
+            None => self.get(key),
+        }
+    }
+
+    fn earlier_delta<D: DeserializeOwned>(&self, tag: u8, key: &str) -> TxResult<Option<D>> {
+        match self.history.get(self.delta_key(tag, key))? {
+            Some(bytes) => {
+                let name = if tag == TAG_OUTPUTS { "outputs" } else { key };
+                decode(self.dir, &format!("history/{}/{name}", self.serial), &bytes)
+                    .map(Some)
+                    .map_err(ConflictableTransactionError::Abort)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn delta_key(&self, tag: u8, key: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + key.len());
+        out.extend_from_slice(&self.serial.to_be_bytes());
+        out.push(tag);
+        out.extend_from_slice(key.as_bytes());
+        out
+    }
+
+    fn insert(&self, tree: &TransactionalTree, key: &[u8], value: &[u8]) -> TxResult<()> {
+        tree.insert(key, value)?;
+        self.written
+            .set(self.written.get() + (key.len() + value.len()) as u64);
+        Ok(())
+    }
+}
+
+/// What a history key names.
+enum HistoryKey {
+    /// A session header.
+    Header,
+    /// The outputs delta of a session.
+    Outputs,
+    /// A resource delta, with the address display form.
+    Resource(String),
+}
+
+fn parse_history_key(key: &[u8]) -> Option<(u64, HistoryKey)> {
+    let serial = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let kind = match key.get(8) {
+        None => HistoryKey::Header,
+        Some(&TAG_OUTPUTS) if key.len() == 9 => HistoryKey::Outputs,
+        Some(&TAG_RESOURCE) => HistoryKey::Resource(String::from_utf8(key[9..].to_vec()).ok()?),
+        Some(_) => return None,
+    };
+    Some((serial, kind))
+}
+
+/// Serialises a stored value. Our types always serialise (numbers that JSON cannot hold
+/// become `null` in [`Value::to_json`]), so the empty fallback is unreachable in practice.
+fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Reads a stored value back, reporting a failure as [`StateError::Corrupt`]. The message
+/// keeps serde's category and position but never the stored bytes, which may be secret.
+fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        path: dir.to_path_buf(),
+        key: key.to_string(),
+        message: format!(
+            "unreadable JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// Creates `dir` and its parents; on Unix a newly created directory gets mode 0700.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn record(name: &str, id: &str) -> ResourceRecord {
+        let addr = ResourceAddr::managed("aws.subnet", "private")
+            .with_key(gig_dsl::addr::InstanceKey::Name(name.to_string()));
+        let mut value = BTreeMap::new();
+        value.insert("id".to_string(), Value::str(id));
+        value.insert("cidr_block".to_string(), Value::str("10.0.1.0/24"));
+        ResourceRecord {
+            addr,
+            provider: "aws".to_string(),
+            id: id.to_string(),
+            value: Value::Map(value),
+            dependencies: Vec::new(),
+            schema_version: 0,
+        }
+    }
+
+    /// Bytes committed by one `put` of a new record and by one `put` updating a record,
+    /// in a state that already holds `existing` records.
+    fn bytes_per_put(existing: usize) -> (u64, u64) {
+        let scratch = Scratch(
+            std::env::temp_dir().join(format!("gig-state-bytes-{}-{existing}", std::process::id())),
+        );
+        let store = Store::open(&scratch.0, LockInfo::current("bytes test")).unwrap();
+        let serial = store.begin("apply").unwrap();
+        let records: Vec<ResourceRecord> = (0..existing)
+            .map(|i| record(&format!("{i:06}"), &format!("subnet-{i:06}")))
+            .collect();
+        // Filled in one transaction to keep the test fast; the measured puts are ordinary.
+        store
+            .in_session(serial, |tx| {
+                for r in &records {
+                    tx.put(r)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        store.begin("apply").unwrap();
+        let start = store.bytes_written();
+        store.put(&record("999999", "subnet-999999")).unwrap();
+        let new = store.bytes_written() - start;
+        let start = store.bytes_written();
+        store.put(&record("000050", "subnet-updated")).unwrap();
+        let update = store.bytes_written() - start;
+        (new, update)
+    }
+
+    #[test]
+    fn bytes_written_per_put_do_not_grow_with_the_state() {
+        let small = bytes_per_put(100);
+        let large = bytes_per_put(10_000);
+        assert_eq!(small, large, "bytes per put at 100 vs 10,000 records");
+        // A record here is ~250 bytes of JSON; a put writes it and its delta.
+        assert!(small.0 < 1_000 && small.1 < 1_500, "{small:?}");
+    }
+}

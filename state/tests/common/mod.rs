@@ -1,0 +1,78 @@
+//! Helpers shared by the state crate's integration tests: scratch directories and records.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use gig_dsl::addr::{InstanceKey, ResourceAddr};
+use gig_dsl::value::Value;
+use gig_state::{LockInfo, ResourceRecord, Store};
+
+/// A directory under the system temp dir, removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A fresh, not yet existing path unique to this process and call.
+    pub fn new(tag: &str) -> Scratch {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "gig-state-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        Scratch(dir)
+    }
+
+    /// The state directory inside the scratch directory.
+    pub fn state(&self) -> PathBuf {
+        self.0.join("state")
+    }
+
+    /// The scratch directory itself.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Opens the store at `dir` as a test holder.
+pub fn open(dir: &Path) -> Store {
+    match Store::open(dir, LockInfo::current("gig-state test")) {
+        Ok(store) => store,
+        Err(e) => panic!("opening {}: {e}", dir.display()),
+    }
+}
+
+/// `aws.subnet.private["<name>"]`.
+pub fn subnet(name: &str) -> ResourceAddr {
+    ResourceAddr::managed("aws.subnet", "private").with_key(InstanceKey::Name(name.to_string()))
+}
+
+/// A record for `addr` with cloud id `id`, a plain attribute and a secret one.
+pub fn record(addr: &ResourceAddr, id: &str) -> ResourceRecord {
+    let mut value = std::collections::BTreeMap::new();
+    value.insert("id".to_string(), Value::str(id));
+    value.insert("cidr_block".to_string(), Value::str("10.0.1.0/24"));
+    value.insert(
+        "password".to_string(),
+        Value::str(format!("pw-{id}")).into_secret(),
+    );
+    ResourceRecord {
+        addr: addr.clone(),
+        provider: "aws".to_string(),
+        id: id.to_string(),
+        value: Value::Map(value),
+        dependencies: vec![ResourceAddr::managed("aws.vpc", "main")],
+        schema_version: 1,
+    }
+}

@@ -1,0 +1,482 @@
+//! Behaviour of one process's state store: round trips, serial and lineage, history,
+//! snapshots of the past, restore, rm/mv, JSON export, in-process locking and corrupt
+//! records.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{open, record, subnet, Scratch};
+use gig_dsl::addr::ResourceAddr;
+use gig_dsl::value::Value;
+use gig_state::{LockInfo, Snapshot, StateBackend, StateError, Store};
+
+fn outputs(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::str(*v)))
+        .collect()
+}
+
+#[test]
+fn records_and_outputs_round_trip_through_reopen() {
+    let scratch = Scratch::new("roundtrip");
+    let a = record(&subnet("a"), "subnet-a");
+    let b = record(
+        &ResourceAddr::managed("aws.vpc", "main").with_key(gig_dsl::addr::InstanceKey::Index(3)),
+        "vpc-1",
+    );
+    let outs = outputs(&[("vpc_id", "vpc-1")]);
+    let before = {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store.put(&a).unwrap();
+        store.put(&b).unwrap();
+        store.set_outputs(&outs).unwrap();
+        store.snapshot().unwrap()
+    };
+    let store = open(&scratch.state());
+    let after = store.snapshot().unwrap();
+    assert_eq!(before, after);
+    assert_eq!(after.resources.len(), 2);
+    assert_eq!(after.resources.get(&a.addr), Some(&a));
+    assert_eq!(after.outputs, outs);
+    assert_eq!(store.get(&b.addr).unwrap(), Some(b));
+    assert_eq!(store.get(&subnet("zzz")).unwrap(), None);
+    // The secret is still a secret after the round trip.
+    let password = a.value.get("password").unwrap();
+    assert_eq!(
+        after.resources[&a.addr].value.get("password"),
+        Some(password)
+    );
+    assert!(password.is_secret());
+}
+
+#[test]
+fn lineage_is_fixed_at_creation_and_serial_counts_sessions() {
+    let scratch = Scratch::new("serial");
+    let lineage = {
+        let store = open(&scratch.state());
+        assert_eq!(store.serial().unwrap(), 0);
+        assert_eq!(store.lineage().len(), 32);
+        assert!(store.lineage().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(store.begin("apply").unwrap(), 1);
+        store.put(&record(&subnet("a"), "s-1")).unwrap();
+        store.put(&record(&subnet("b"), "s-2")).unwrap();
+        assert_eq!(store.serial().unwrap(), 1, "puts do not bump the serial");
+        assert_eq!(store.begin("destroy").unwrap(), 2);
+        store.lineage().to_string()
+    };
+    let store = open(&scratch.state());
+    assert_eq!(store.lineage(), lineage);
+    assert_eq!(store.serial().unwrap(), 2);
+    assert_eq!(store.snapshot().unwrap().serial, 2);
+    assert_eq!(store.begin("apply").unwrap(), 3);
+
+    let other = Scratch::new("serial-other");
+    assert_ne!(open(&other.state()).lineage(), lineage);
+}
+
+#[test]
+fn writes_outside_a_session_are_refused() {
+    let scratch = Scratch::new("nosession");
+    let store = open(&scratch.state());
+    let r = record(&subnet("a"), "s-1");
+    assert!(matches!(store.put(&r), Err(StateError::NoSession(_))));
+    assert!(matches!(
+        store.set_outputs(&outputs(&[])),
+        Err(StateError::NoSession(_))
+    ));
+    assert!(matches!(
+        store.remove(&r.addr),
+        Err(StateError::NoSession(_))
+    ));
+    assert_eq!(store.snapshot().unwrap().resources.len(), 0);
+    // A session from a previous process does not carry over.
+    store.begin("apply").unwrap();
+    store.put(&r).unwrap();
+    drop(store);
+    let store = open(&scratch.state());
+    assert!(matches!(store.put(&r), Err(StateError::NoSession(_))));
+}
+
+#[test]
+fn removing_a_missing_resource_is_an_error() {
+    let scratch = Scratch::new("remove-missing");
+    let store = open(&scratch.state());
+    store.begin("destroy").unwrap();
+    match store.remove(&subnet("ghost")) {
+        Err(StateError::NoSuchResource(addr)) => assert_eq!(addr, subnet("ghost")),
+        other => panic!("expected NoSuchResource, got {other:?}"),
+    }
+    assert!(store.history().unwrap()[0].changed.is_empty());
+}
+
+/// Runs a fixed series of sessions, returning the snapshot expected after each serial
+/// (index = serial).
+fn build_history(store: &Store) -> Vec<Snapshot> {
+    let mut expected = vec![store.snapshot().unwrap()];
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-1")).unwrap();
+    store.put(&record(&subnet("b"), "b-1")).unwrap();
+    store.set_outputs(&outputs(&[("first", "1")])).unwrap();
+    expected.push(store.snapshot().unwrap());
+
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-2")).unwrap();
+    store.put(&record(&subnet("a"), "a-3")).unwrap(); // second write to one address
+    store.remove(&subnet("b")).unwrap();
+    store.put(&record(&subnet("c"), "c-1")).unwrap();
+    store.set_outputs(&outputs(&[("first", "2")])).unwrap();
+    store.set_outputs(&outputs(&[("second", "x")])).unwrap();
+    expected.push(store.snapshot().unwrap());
+
+    store.begin("import").unwrap();
+    store.put(&record(&subnet("b"), "b-2")).unwrap(); // recreated
+    store.put(&record(&subnet("d"), "d-1")).unwrap();
+    store.remove(&subnet("d")).unwrap(); // created and removed in one session
+    expected.push(store.snapshot().unwrap());
+
+    store.rm(&subnet("a")).unwrap();
+    expected.push(store.snapshot().unwrap());
+    expected
+}
+
+#[test]
+fn history_lists_sessions_oldest_first_with_their_changes() {
+    let scratch = Scratch::new("history");
+    let store = open(&scratch.state());
+    build_history(&store);
+    let history = store.history().unwrap();
+    let summary: Vec<(u64, &str, Vec<String>)> = history
+        .iter()
+        .map(|h| {
+            (
+                h.serial,
+                h.operation.as_str(),
+                h.changed.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    let s = |n: &str| format!("aws.subnet.private[{n:?}]");
+    assert_eq!(
+        summary,
+        vec![
+            (1, "apply", vec![s("a"), s("b")]),
+            (2, "apply", vec![s("a"), s("b"), s("c")]),
+            (3, "import", vec![s("b"), s("d")]),
+            (4, "state rm", vec![s("a")]),
+        ]
+    );
+    for h in &history {
+        // RFC 3339 UTC, whole seconds: 2024-02-29T12:34:56Z.
+        assert_eq!(h.started.len(), 20, "{}", h.started);
+        assert!(h.started.ends_with('Z') && h.started.as_bytes()[10] == b'T');
+    }
+}
+
+#[test]
+fn snapshot_at_rebuilds_every_version_exactly() {
+    let scratch = Scratch::new("snapshot-at");
+    let store = open(&scratch.state());
+    let expected = build_history(&store);
+    for (serial, want) in expected.iter().enumerate() {
+        let got = store.snapshot_at(serial as u64).unwrap();
+        assert_eq!(&got, want, "version {serial}");
+    }
+    // And after a reopen, from disk alone.
+    drop(store);
+    let store = open(&scratch.state());
+    for (serial, want) in expected.iter().enumerate() {
+        assert_eq!(
+            &store.snapshot_at(serial as u64).unwrap(),
+            want,
+            "version {serial}"
+        );
+    }
+    assert!(matches!(
+        store.snapshot_at(5),
+        Err(StateError::NoSuchSerial(5))
+    ));
+}
+
+#[test]
+fn restore_writes_an_old_version_back_as_a_new_session() {
+    let scratch = Scratch::new("restore");
+    let store = open(&scratch.state());
+    let expected = build_history(&store);
+
+    let serial = store.restore(1).unwrap();
+    assert_eq!(serial, 5);
+    let now = store.snapshot().unwrap();
+    assert_eq!(now.serial, 5);
+    assert_eq!(now.resources, expected[1].resources);
+    assert_eq!(now.outputs, expected[1].outputs);
+    assert_eq!(now.lineage, expected[1].lineage);
+
+    let history = store.history().unwrap();
+    assert_eq!(history.len(), 5, "earlier history is kept");
+    let last = &history[4];
+    assert_eq!(last.operation, "restore");
+    // Version 4 held b and c; version 1 holds a and b (b with another id).
+    let changed: Vec<String> = last.changed.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        changed,
+        vec![
+            "aws.subnet.private[\"a\"]".to_string(),
+            "aws.subnet.private[\"b\"]".to_string(),
+            "aws.subnet.private[\"c\"]".to_string()
+        ]
+    );
+    // Versions before the restore are still readable, and a restore can be undone.
+    assert_eq!(store.snapshot_at(4).unwrap(), expected[4]);
+    store.restore(4).unwrap();
+    let undone = store.snapshot().unwrap();
+    assert_eq!(undone.resources, expected[4].resources);
+    assert_eq!(undone.outputs, expected[4].outputs);
+    // Restore leaves no session open.
+    assert!(matches!(
+        store.put(&record(&subnet("z"), "z")),
+        Err(StateError::NoSession(_))
+    ));
+    assert!(matches!(
+        store.restore(99),
+        Err(StateError::NoSuchSerial(99))
+    ));
+    assert_eq!(store.serial().unwrap(), 6);
+}
+
+#[test]
+fn rm_and_mv_are_sessions_of_their_own_and_refuse_bad_addresses() {
+    let scratch = Scratch::new("rm-mv");
+    let store = open(&scratch.state());
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-1")).unwrap();
+    store.put(&record(&subnet("b"), "b-1")).unwrap();
+
+    assert!(matches!(
+        store.rm(&subnet("ghost")),
+        Err(StateError::NoSuchResource(_))
+    ));
+    assert!(matches!(
+        store.mv(&subnet("ghost"), &subnet("new")),
+        Err(StateError::NoSuchResource(_))
+    ));
+    match store.mv(&subnet("a"), &subnet("b")) {
+        Err(StateError::AddressExists(addr)) => assert_eq!(addr, subnet("b")),
+        other => panic!("expected AddressExists, got {other:?}"),
+    }
+    let vpc = ResourceAddr::managed("aws.vpc", "main");
+    assert!(matches!(
+        store.mv(&subnet("a"), &vpc),
+        Err(StateError::TypeMismatch { .. })
+    ));
+    assert_eq!(
+        store.serial().unwrap(),
+        1,
+        "refused operations start no session"
+    );
+    assert_eq!(store.history().unwrap().len(), 1);
+
+    assert_eq!(store.mv(&subnet("a"), &subnet("z")).unwrap(), 2);
+    assert_eq!(store.get(&subnet("a")).unwrap(), None);
+    let moved = store.get(&subnet("z")).unwrap().unwrap();
+    assert_eq!(moved.addr, subnet("z"));
+    assert_eq!(moved.id, "a-1");
+
+    assert_eq!(store.rm(&subnet("b")).unwrap(), 3);
+    assert_eq!(store.get(&subnet("b")).unwrap(), None);
+
+    let history = store.history().unwrap();
+    let ops: Vec<&str> = history.iter().map(|h| h.operation.as_str()).collect();
+    assert_eq!(ops, vec!["apply", "state mv", "state rm"]);
+    assert_eq!(history[1].changed, vec![subnet("a"), subnet("z")]);
+    assert!(matches!(
+        store.put(&record(&subnet("y"), "y")),
+        Err(StateError::NoSession(_))
+    ));
+    // Both are undone exactly by a restore.
+    store.restore(1).unwrap();
+    assert_eq!(
+        store.snapshot().unwrap().resources,
+        store.snapshot_at(1).unwrap().resources
+    );
+}
+
+#[test]
+fn export_redacts_secrets_and_raw_export_keeps_them() {
+    let scratch = Scratch::new("export");
+    let store = open(&scratch.state());
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("b"), "b-1")).unwrap();
+    store.put(&record(&subnet("a"), "a-1")).unwrap();
+    let mut outs = outputs(&[("vpc", "vpc-1")]);
+    outs.insert(
+        "db_password".to_string(),
+        Value::str("out-secret").into_secret(),
+    );
+    store.set_outputs(&outs).unwrap();
+
+    let redacted = store.export_json().unwrap();
+    let text = redacted.to_string();
+    assert!(
+        !text.contains("pw-") && !text.contains("out-secret"),
+        "{text}"
+    );
+    assert_eq!(
+        redacted["resources"]["aws.subnet.private[\"a\"]"]["value"]["password"],
+        "(secret)"
+    );
+    assert_eq!(redacted["outputs"]["db_password"], "(secret)");
+    assert_eq!(redacted["lineage"], store.lineage());
+    assert_eq!(redacted["serial"], 1);
+    assert_eq!(redacted["format_version"], 1);
+    let names: Vec<&String> = redacted["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        vec!["aws.subnet.private[\"a\"]", "aws.subnet.private[\"b\"]"]
+    );
+    let a = &redacted["resources"]["aws.subnet.private[\"a\"]"];
+    assert_eq!(a["id"], "a-1");
+    assert_eq!(a["provider"], "aws");
+    assert_eq!(a["schema_version"], 1);
+    assert_eq!(a["dependencies"], serde_json::json!(["aws.vpc.main"]));
+
+    let raw = store.export_json_raw().unwrap();
+    assert_eq!(
+        raw["resources"]["aws.subnet.private[\"a\"]"]["value"]["password"],
+        serde_json::json!({"$secret": "pw-a-1"})
+    );
+    assert_eq!(
+        raw["outputs"]["db_password"],
+        serde_json::json!({"$secret": "out-secret"})
+    );
+}
+
+#[test]
+fn a_second_open_is_refused_with_the_holder_named() {
+    let scratch = Scratch::new("lock-inproc");
+    let first = Store::open(&scratch.state(), LockInfo::current("gig apply stacks/x")).unwrap();
+    match Store::open(&scratch.state(), LockInfo::current("gig plan")) {
+        Err(StateError::Locked { path, holder }) => {
+            assert_eq!(path, scratch.state());
+            assert_eq!(holder.pid, std::process::id());
+            assert_eq!(holder.command, "gig apply stacks/x");
+        }
+        other => panic!("expected Locked, got {:?}", other.err()),
+    }
+    // Without a readable record the lock still holds, and says the holder is unknown.
+    std::fs::write(scratch.state().join("lock.json"), b"{not json").unwrap();
+    match Store::open(&scratch.state(), LockInfo::current("gig plan")) {
+        Err(err @ StateError::Locked { .. }) => {
+            let StateError::Locked { holder, .. } = &err else {
+                unreachable!()
+            };
+            assert!(holder.is_unknown());
+            assert!(err.to_string().contains("missing or unreadable"), "{err}");
+        }
+        other => panic!("expected Locked, got {:?}", other.err()),
+    }
+    drop(first);
+    assert!(
+        !scratch.state().join("lock.json").exists(),
+        "the holder removes its record"
+    );
+    let second = open(&scratch.state());
+    drop(second);
+}
+
+#[test]
+fn a_stale_lock_record_does_not_block() {
+    let scratch = Scratch::new("lock-stale");
+    drop(open(&scratch.state()));
+    let stale = LockInfo {
+        pid: 999_999,
+        host: "elsewhere".into(),
+        command: "gig apply".into(),
+        since: "2020-01-01T00:00:00Z".into(),
+    };
+    std::fs::write(
+        scratch.state().join("lock.json"),
+        serde_json::to_vec(&stale).unwrap(),
+    )
+    .unwrap();
+    let store = Store::open(&scratch.state(), LockInfo::current("gig plan")).unwrap();
+    let record: LockInfo =
+        serde_json::from_slice(&std::fs::read(scratch.state().join("lock.json")).unwrap()).unwrap();
+    assert_eq!(record.pid, std::process::id());
+    assert_eq!(record.command, "gig plan");
+    drop(store);
+}
+
+#[test]
+fn a_corrupt_record_is_reported_with_its_key_and_without_its_bytes() {
+    let scratch = Scratch::new("corrupt");
+    {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store.put(&record(&subnet("a"), "a-1")).unwrap();
+    }
+    {
+        let db = sled::open(scratch.state().join("sled")).unwrap();
+        let tree = db.open_tree("resources").unwrap();
+        tree.insert(
+            subnet("a").to_string().as_bytes(),
+            &b"{\"hunter2\": tru"[..],
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(&scratch.state());
+    for err in [
+        store.snapshot().unwrap_err(),
+        store.get(&subnet("a")).unwrap_err(),
+    ] {
+        match &err {
+            StateError::Corrupt { path, key, .. } => {
+                assert_eq!(path, &scratch.state());
+                assert_eq!(key, "resources/aws.subnet.private[\"a\"]");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+    // Writing over the bad record is refused too, rather than losing its history.
+    store.begin("apply").unwrap();
+    assert!(matches!(
+        store.put(&record(&subnet("a"), "a-2")),
+        Err(StateError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn puts_from_many_threads_all_land() {
+    let scratch = Scratch::new("threads");
+    let store = open(&scratch.state());
+    store.begin("apply").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let store = &store;
+            s.spawn(move || {
+                for i in 0..25 {
+                    store
+                        .put(&record(&subnet(&format!("{t}-{i}")), "x"))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(store.snapshot().unwrap().resources.len(), 100);
+    assert_eq!(store.history().unwrap()[0].changed.len(), 100);
+}
+
+#[test]
+fn the_store_is_usable_through_the_backend_trait() {
+    let scratch = Scratch::new("trait");
+    let store = open(&scratch.state());
+    let backend: &dyn StateBackend = &store;
+    backend.begin("apply").unwrap();
+    backend.put(&record(&subnet("a"), "a-1")).unwrap();
+    assert_eq!(backend.snapshot().unwrap().resources.len(), 1);
+    assert_eq!(backend.rm(&subnet("a")).unwrap(), 2);
+}
