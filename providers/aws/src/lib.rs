@@ -7,7 +7,10 @@
 
 #![warn(missing_docs)]
 
-mod common;
+// Helpers shared by every resource module; a few are used only by some services.
+#[allow(dead_code)]
+pub(crate) mod common;
+mod rds;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,12 +18,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gig_dsl::value::Value;
 use gig_provider::{
-    OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 use tokio::sync::OnceCell;
 
-pub use crate::common::{AwsSettings, Clients};
+pub use crate::common::{AwsSettings, CallRecord, CallRecorder, Clients, StaticCredentials};
 
 /// Result of a batched read: one entry per request, `Ok(None)` when gone.
 pub(crate) type ReadResults = Vec<Result<Option<Value>, ProviderError>>;
@@ -32,10 +35,19 @@ pub(crate) trait ResourceType: Send + Sync {
     fn schema(&self) -> ResourceSchema;
 
     /// Batched refresh (Describe with id filters, chunked).
-    async fn read(&self, clients: &Clients, requests: &[ReadRequest]) -> Result<ReadResults, ProviderError>;
+    async fn read(
+        &self,
+        clients: &Clients,
+        requests: &[ReadRequest],
+    ) -> Result<ReadResults, ProviderError>;
 
     /// Create and wait until usable; returns the New value.
-    async fn create(&self, clients: &Clients, ctx: &OpContext, planned: &Value) -> Result<Value, ProviderError>;
+    async fn create(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Value, ProviderError>;
 
     /// Update in place and wait; returns the New value.
     async fn update(
@@ -46,7 +58,13 @@ pub(crate) trait ResourceType: Send + Sync {
     ) -> Result<Value, ProviderError>;
 
     /// Delete and wait until gone. Already gone is success.
-    async fn delete(&self, clients: &Clients, ctx: &OpContext, id: &str, prior: &Value) -> Result<(), ProviderError>;
+    async fn delete(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Value,
+    ) -> Result<(), ProviderError>;
 }
 
 /// One AWS data source.
@@ -56,11 +74,19 @@ pub(crate) trait DataSource: Send + Sync {
     fn schema(&self) -> ResourceSchema;
 
     /// Reads the data source from its arguments.
-    async fn read(&self, clients: &Clients, ctx: &OpContext, args: &Value) -> Result<Value, ProviderError>;
+    async fn read(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        args: &Value,
+    ) -> Result<Value, ProviderError>;
 }
 
 fn resource_types() -> Vec<Arc<dyn ResourceType>> {
-    vec![]
+    vec![
+        Arc::new(rds::db_subnet_group::DbSubnetGroup),
+        Arc::new(rds::db_instance::DbInstance),
+    ]
 }
 
 fn data_sources() -> Vec<Arc<dyn DataSource>> {
@@ -83,17 +109,39 @@ impl Default for AwsFactory {
 impl AwsFactory {
     /// Builds the factory and its schema.
     pub fn new() -> AwsFactory {
-        let resources: BTreeMap<String, Arc<dyn ResourceType>> =
-            resource_types().into_iter().map(|r| (r.schema().type_name, r)).collect();
-        let data: BTreeMap<String, Arc<dyn DataSource>> =
-            data_sources().into_iter().map(|d| (d.schema().type_name, d)).collect();
+        let resources: BTreeMap<String, Arc<dyn ResourceType>> = resource_types()
+            .into_iter()
+            .map(|r| (r.schema().type_name, r))
+            .collect();
+        let data: BTreeMap<String, Arc<dyn DataSource>> = data_sources()
+            .into_iter()
+            .map(|d| (d.schema().type_name, d))
+            .collect();
         let schema = ProviderSchema {
             name: "aws".to_string(),
             settings: common::settings_schema(),
-            resources: resources.iter().map(|(k, r)| (k.clone(), r.schema())).collect(),
+            resources: resources
+                .iter()
+                .map(|(k, r)| (k.clone(), r.schema()))
+                .collect(),
             data_sources: data.iter().map(|(k, d)| (k.clone(), d.schema())).collect(),
         };
-        AwsFactory { schema, resources, data }
+        AwsFactory {
+            schema,
+            resources,
+            data,
+        }
+    }
+
+    /// A provider from already parsed settings (for embedders and tests that need
+    /// settings a `.gig` file cannot give, such as a [`CallRecorder`]). Makes no call.
+    pub fn provider(&self, settings: AwsSettings) -> AwsProvider {
+        AwsProvider {
+            settings,
+            clients: OnceCell::new(),
+            resources: self.resources.clone(),
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -109,12 +157,7 @@ impl ProviderFactory for AwsFactory {
 
     async fn configure(&self, settings: &Value) -> Result<Arc<dyn Provider>, ProviderError> {
         let settings = AwsSettings::from_value(settings)?;
-        Ok(Arc::new(AwsProvider {
-            settings,
-            clients: OnceCell::new(),
-            resources: self.resources.clone(),
-            data: self.data.clone(),
-        }))
+        Ok(Arc::new(self.provider(settings)))
     }
 }
 
@@ -127,8 +170,11 @@ pub struct AwsProvider {
 }
 
 impl AwsProvider {
-    async fn clients(&self) -> &Clients {
-        self.clients.get_or_init(|| Clients::load(&self.settings)).await
+    /// The SDK clients, built on first use.
+    pub async fn clients(&self) -> &Clients {
+        self.clients
+            .get_or_init(|| Clients::load(&self.settings))
+            .await
     }
 
     fn resource(&self, rtype: &str) -> Result<&Arc<dyn ResourceType>, ProviderError> {
@@ -140,7 +186,11 @@ impl AwsProvider {
 
 #[async_trait]
 impl Provider for AwsProvider {
-    async fn read(&self, rtype: &str, requests: &[ReadRequest]) -> Result<ReadResults, ProviderError> {
+    async fn read(
+        &self,
+        rtype: &str,
+        requests: &[ReadRequest],
+    ) -> Result<ReadResults, ProviderError> {
         let r = self.resource(rtype)?;
         if requests.is_empty() {
             return Ok(Vec::new());
@@ -148,7 +198,12 @@ impl Provider for AwsProvider {
         r.read(self.clients().await, requests).await
     }
 
-    async fn create(&self, ctx: &OpContext, rtype: &str, planned: &Value) -> Result<Value, ProviderError> {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        planned: &Value,
+    ) -> Result<Value, ProviderError> {
         let r = self.resource(rtype)?;
         r.create(self.clients().await, ctx, planned).await
     }
@@ -163,12 +218,23 @@ impl Provider for AwsProvider {
         r.update(self.clients().await, ctx, request).await
     }
 
-    async fn delete(&self, ctx: &OpContext, rtype: &str, id: &str, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        id: &str,
+        prior: &Value,
+    ) -> Result<(), ProviderError> {
         let r = self.resource(rtype)?;
         r.delete(self.clients().await, ctx, id, prior).await
     }
 
-    async fn read_data(&self, ctx: &OpContext, dtype: &str, args: &Value) -> Result<Value, ProviderError> {
+    async fn read_data(
+        &self,
+        ctx: &OpContext,
+        dtype: &str,
+        args: &Value,
+    ) -> Result<Value, ProviderError> {
         let d = self
             .data
             .get(dtype)
