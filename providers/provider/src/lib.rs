@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod docs;
 pub mod schema;
 
 use std::collections::BTreeMap;
