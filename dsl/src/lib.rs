@@ -16,5 +16,6 @@ pub mod config;
 pub mod diag;
 pub mod eval;
 pub mod functions;
+pub mod lower;
 pub mod span;
 pub mod value;

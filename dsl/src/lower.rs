@@ -1,0 +1,1324 @@
+//! Lowering: parsed [`ast::File`]s of a stack → the [`Config`] the engine consumes.
+//!
+//! The algorithm runs in three passes.
+//!
+//! 1. **Module tree.** Starting from the root module (every `.gig` file of the stack
+//!    directory), each `module NAME from "PATH"` block is resolved relative to the
+//!    declaring module's directory and loaded through the [`Host`]. A directory that is
+//!    already on the chain from the root is a cycle (E0171); the tree is at most
+//!    [`MAX_MODULE_DEPTH`] deep (E0176). Every module block becomes a module *instance*
+//!    with a path (`["edge"]`); two instances of one directory share its parsed files.
+//! 2. **Declarations.** Each instance indexes its params, lets, resources, child modules
+//!    and outputs by name, reporting duplicates (E0154). Root params get their final
+//!    values (default < `env/<ENV>.gigvars` < `GIG_PARAM_*` < `--param`), converted and
+//!    type-checked.
+//! 3. **Values, on demand.** Lets, module arguments, module outputs and resource
+//!    expansions are lowered lazily and memoised in slots; a slot found busy means a
+//!    cycle (E0153). Every resource block is expanded into instances (`for` over a known
+//!    list or map, or `count`), and each instance's body is lowered with the for
+//!    variables bound to constants. Names resolve in this order: for-expression
+//!    variables, the resource's own for variables (and `count`), references
+//!    (`PROVIDER.TYPE.NAME`, `data.…`, `module.NAME.OUTPUT`), params, lets.
+//!    Expressions fold bottom-up into constants as they are built ([`crate::eval`]);
+//!    whatever depends on a resource stays residual.
+//!
+//! Lowering never panics and recursion is bounded: expressions by the parser's
+//! depth limit, modules by [`MAX_MODULE_DEPTH`], lazy slots by cycle detection.
+
+// Diagnostics are large but only travel on the error path.
+#![allow(clippy::result_large_err)]
+
+mod expr;
+mod params;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::addr::{InstanceKey, Mode, ResourceAddr};
+use crate::ast;
+use crate::config::{
+    Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
+    ProviderConfig, ResourceConfig, ResourceRef,
+};
+use crate::diag::{suggest, Diagnostic};
+use crate::span::Span;
+use crate::value::Value;
+
+/// The deepest chain of nested modules.
+pub const MAX_MODULE_DEPTH: usize = 16;
+
+/// The most instances one resource block may expand into.
+pub const MAX_INSTANCES: usize = 100_000;
+
+/// The parsed files of one module directory.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleSource {
+    /// The directory the files came from; `None` for in-memory sources, which then
+    /// cannot use modules or `file()`.
+    pub dir: Option<PathBuf>,
+    /// The parsed files, in the order they should be read (sorted by path).
+    pub files: Vec<ast::File>,
+}
+
+/// Why a module directory could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModuleLoadError {
+    /// The directory holds no `.gig` file.
+    NoGigFiles,
+    /// Reading the directory failed; the message says why.
+    Io(String),
+}
+
+/// What lowering needs from whoever reads files: loading module directories and
+/// parsing raw param values. [`crate::load`] implements it over the real file system.
+pub trait Host {
+    /// Reads and parses every `.gig` file of `dir` (sorted by path). Syntax errors in
+    /// those files are the host's to report; lowering uses whatever parsed.
+    fn load_module(&mut self, dir: &Path) -> Result<Vec<ast::File>, ModuleLoadError>;
+
+    /// Parses `text` as one expression; `origin` names where the text came from (for
+    /// example `--param azs`) so diagnostics can point at it. `None` (with the syntax
+    /// diagnostics reported by the host) when it does not parse.
+    fn parse_expr(&mut self, origin: &str, text: &str) -> Option<ast::Expr>;
+}
+
+/// Inputs of lowering besides the files.
+#[derive(Clone, Debug, Default)]
+pub struct LowerOptions<'a> {
+    /// The stack's name (its directory name).
+    pub stack: String,
+    /// The selected environment.
+    pub env: Option<String>,
+    /// The parsed `env/<ENV>.gigvars` file, when an environment is selected.
+    pub gigvars: Option<&'a ast::File>,
+    /// `--param name=value` pairs, in command-line order (later wins).
+    pub params: &'a [(String, String)],
+    /// `GIG_PARAM_<name>=value` pairs from the environment.
+    pub env_params: &'a [(String, String)],
+}
+
+/// Lowers a stack. The config is complete when no error was found; with errors it holds
+/// whatever lowered, and the caller should not use it.
+pub fn lower(
+    root: ModuleSource,
+    opts: &LowerOptions<'_>,
+    host: &mut dyn Host,
+) -> (Config, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let root_canon = root.dir.as_ref().and_then(|d| d.canonicalize().ok());
+    let mut tree = Tree {
+        defs: vec![ModDef {
+            dir: root.dir,
+            canon: root_canon.clone(),
+            files: root.files,
+        }],
+        insts: vec![InstInfo {
+            def: 0,
+            path: Vec::new(),
+            parent: None,
+            children: BTreeMap::new(),
+        }],
+    };
+    let mut chain: Vec<(PathBuf, String)> = root_canon
+        .map(|c| (c, ".".to_string()))
+        .into_iter()
+        .collect();
+    build_tree(&mut tree, 0, &mut chain, host, &mut diags);
+
+    let mut lw = Lowerer::new(&tree, diags);
+    let config = lw.run(opts, host);
+    let mut diags = lw.diags;
+    dedup_diagnostics(&mut diags);
+    (config, diags)
+}
+
+/// Removes repeated diagnostics (a module used twice reports its own mistakes once).
+fn dedup_diagnostics(diags: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    diags.retain(|d| seen.insert((d.code, d.span, d.detail.clone())));
+}
+
+// ------------------------------------------------------------------ module tree
+
+struct ModDef {
+    dir: Option<PathBuf>,
+    canon: Option<PathBuf>,
+    files: Vec<ast::File>,
+}
+
+struct InstInfo {
+    def: usize,
+    path: Vec<String>,
+    /// The parent instance and the position (file, item) of the module block.
+    parent: Option<(usize, usize, usize)>,
+    children: BTreeMap<String, usize>,
+}
+
+struct Tree {
+    defs: Vec<ModDef>,
+    insts: Vec<InstInfo>,
+}
+
+fn build_tree(
+    tree: &mut Tree,
+    inst: usize,
+    chain: &mut Vec<(PathBuf, String)>,
+    host: &mut dyn Host,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let def = tree.insts[inst].def;
+    let mut blocks = Vec::new();
+    for (fi, file) in tree.defs[def].files.iter().enumerate() {
+        for (ii, item) in file.items.iter().enumerate() {
+            if let ast::Item::Module(m) = item {
+                blocks.push((fi, ii, m.name.name.clone(), m.source.clone(), m.source_span));
+            }
+        }
+    }
+    for (fi, ii, name, source, source_span) in blocks {
+        if tree.insts[inst].children.contains_key(&name) {
+            continue; // Reported as a duplicate declaration.
+        }
+        let Some(base) = tree.defs[def].dir.clone() else {
+            diags.push(
+                Diagnostic::error("E0170", "module directory not found", source_span)
+                    .with_detail("These sources were not read from a directory, so module paths cannot be resolved.")
+                    .with_label("cannot be resolved"),
+            );
+            continue;
+        };
+        let dir = base.join(&source);
+        let missing = |why: &str| {
+            Diagnostic::error("E0170", "module directory not found", source_span)
+                .with_detail(format!("The module `{name}` reads `{}`, which {why}.", dir.display()))
+                .with_label("no module here")
+                .with_help("module paths are relative to the directory of the file that declares the module")
+        };
+        let canon = match dir.canonicalize() {
+            Ok(c) if c.is_dir() => c,
+            Ok(_) => {
+                diags.push(missing("is not a directory"));
+                continue;
+            }
+            Err(_) => {
+                diags.push(missing("does not exist"));
+                continue;
+            }
+        };
+        if let Some(pos) = chain.iter().position(|(c, _)| c == &canon) {
+            let mut names: Vec<&str> = chain[pos..].iter().map(|(_, l)| l.as_str()).collect();
+            names.push(&source);
+            diags.push(
+                Diagnostic::error("E0171", "module includes itself", source_span)
+                    .with_detail(format!(
+                        "The module `{name}` would include a directory that is already being included: {}.",
+                        names.join(" → ")
+                    ))
+                    .with_label("this closes the cycle"),
+            );
+            continue;
+        }
+        if tree.insts[inst].path.len() + 1 > MAX_MODULE_DEPTH {
+            diags.push(
+                Diagnostic::error("E0176", "modules nested too deeply", source_span)
+                    .with_detail(format!(
+                        "Modules may nest at most {MAX_MODULE_DEPTH} levels deep."
+                    ))
+                    .with_label("one level too many"),
+            );
+            continue;
+        }
+        let def_idx = match tree
+            .defs
+            .iter()
+            .position(|d| d.canon.as_ref() == Some(&canon))
+        {
+            Some(i) => i,
+            None => match host.load_module(&dir) {
+                Ok(files) => {
+                    tree.defs.push(ModDef {
+                        dir: Some(dir.clone()),
+                        canon: Some(canon.clone()),
+                        files,
+                    });
+                    tree.defs.len() - 1
+                }
+                Err(ModuleLoadError::NoGigFiles) => {
+                    diags.push(missing("holds no .gig file"));
+                    continue;
+                }
+                Err(ModuleLoadError::Io(why)) => {
+                    diags.push(missing(&format!("could not be read ({why})")));
+                    continue;
+                }
+            },
+        };
+        let mut path = tree.insts[inst].path.clone();
+        path.push(name.clone());
+        tree.insts.push(InstInfo {
+            def: def_idx,
+            path,
+            parent: Some((inst, fi, ii)),
+            children: BTreeMap::new(),
+        });
+        let child = tree.insts.len() - 1;
+        tree.insts[inst].children.insert(name, child);
+        chain.push((canon, source));
+        build_tree(tree, child, chain, host, diags);
+        chain.pop();
+    }
+}
+
+// ------------------------------------------------------------------ lowering state
+
+/// A lazily computed value.
+#[derive(Clone)]
+enum Slot<T> {
+    Todo,
+    Busy,
+    Done(T),
+}
+
+/// Values bound to names for one instance (for variables, `count`).
+type Bindings = Vec<(String, Value)>;
+
+/// How a resource block expands.
+#[derive(Debug)]
+enum Expansion {
+    /// One instance, no key.
+    Single,
+    /// Keyed instances with the for variables (or `count`) bound for each.
+    Keys {
+        count: bool,
+        instances: Vec<(InstanceKey, Vec<(String, Value)>)>,
+    },
+    /// The expansion could not be computed; references to it are silently unknown.
+    Failed,
+}
+
+impl Expansion {
+    fn keys(&self) -> Option<impl Iterator<Item = &InstanceKey>> {
+        match self {
+            Expansion::Keys { instances, .. } => Some(instances.iter().map(|(k, _)| k)),
+            _ => None,
+        }
+    }
+}
+
+struct ParamState<'a> {
+    decl: &'a ast::Param,
+    secret: bool,
+    slot: Slot<Expr>,
+}
+
+struct ResState<'a> {
+    decl: &'a ast::Resource,
+    rtype: String,
+    slot: Slot<Rc<Expansion>>,
+}
+
+struct Inst<'a> {
+    dir: Option<&'a Path>,
+    path: Vec<String>,
+    /// The module block that instantiated this module, and the instance declaring it.
+    parent: Option<(usize, &'a ast::Module)>,
+    params: HashMap<&'a str, ParamState<'a>>,
+    lets: HashMap<&'a str, (&'a ast::Let, Slot<Expr>)>,
+    /// Keyed by `TYPE.NAME` for managed resources, `data.TYPE.NAME` for data sources.
+    resources: HashMap<String, ResState<'a>>,
+    /// First segments of managed resource types (`aws`), which start references.
+    prefixes: HashSet<&'a str>,
+    children: BTreeMap<String, usize>,
+    outputs: BTreeMap<&'a str, (&'a ast::Output, Slot<Expr>)>,
+}
+
+struct Lowerer<'a> {
+    insts: Vec<Inst<'a>>,
+    by_path: HashMap<Vec<String>, usize>,
+    files: Vec<&'a ast::File>,
+    diags: Vec<Diagnostic>,
+    /// Descriptions of the lazy values being computed, innermost last (for cycles).
+    stack: Vec<String>,
+}
+
+/// Where an expression is being lowered.
+#[derive(Clone)]
+struct Ctx<'v> {
+    inst: usize,
+    /// The resource's own for variables (and `count`), bound to constants.
+    vars: &'v [(String, Value)],
+    /// Variables of enclosing for-expressions.
+    locals: Vec<String>,
+    /// Params' defaults and gigvars values: no names at all.
+    const_only: bool,
+}
+
+impl<'v> Ctx<'v> {
+    fn module(inst: usize) -> Ctx<'v> {
+        Ctx {
+            inst,
+            vars: &[],
+            locals: Vec::new(),
+            const_only: false,
+        }
+    }
+}
+
+fn res_key(mode: Mode, rtype: &str, name: &str) -> String {
+    match mode {
+        Mode::Managed => format!("{rtype}.{name}"),
+        Mode::Data => format!("data.{rtype}.{name}"),
+    }
+}
+
+fn mode_of(kind: ast::ResourceKind) -> Mode {
+    match kind {
+        ast::ResourceKind::Managed => Mode::Managed,
+        ast::ResourceKind::Data => Mode::Data,
+    }
+}
+
+fn duplicate(kind: &str, name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error("E0154", "duplicate declaration", span)
+        .with_detail(format!(
+            "The {kind} `{name}` is declared more than once in this module."
+        ))
+        .with_label("declared again here")
+        .with_secondary(first, "first declared here")
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(tree: &'a Tree, diags: Vec<Diagnostic>) -> Lowerer<'a> {
+        let mut lw = Lowerer {
+            insts: Vec::new(),
+            by_path: HashMap::new(),
+            files: Vec::new(),
+            diags,
+            stack: Vec::new(),
+        };
+        for (idx, info) in tree.insts.iter().enumerate() {
+            let def = &tree.defs[info.def];
+            let parent = info.parent.and_then(|(p, fi, ii)| {
+                let pdef = &tree.defs[tree.insts[p].def];
+                match pdef.files.get(fi).and_then(|f| f.items.get(ii)) {
+                    Some(ast::Item::Module(m)) => Some((p, m)),
+                    _ => None,
+                }
+            });
+            let inst = lw.index_module(def, info, parent);
+            lw.by_path.insert(info.path.clone(), idx);
+            lw.insts.push(inst);
+            if idx == 0 {
+                lw.files.extend(def.files.iter());
+            }
+        }
+        lw
+    }
+
+    /// Pass 2: indexes one instance's declarations.
+    fn index_module(
+        &mut self,
+        def: &'a ModDef,
+        info: &InstInfo,
+        parent: Option<(usize, &'a ast::Module)>,
+    ) -> Inst<'a> {
+        let mut inst = Inst {
+            dir: def.dir.as_deref(),
+            path: info.path.clone(),
+            parent,
+            params: HashMap::new(),
+            lets: HashMap::new(),
+            resources: HashMap::new(),
+            prefixes: HashSet::new(),
+            children: info.children.clone(),
+            outputs: BTreeMap::new(),
+        };
+        let mut values: HashMap<&str, Span> = HashMap::new();
+        let mut modules: HashMap<&str, Span> = HashMap::new();
+        for file in &def.files {
+            for item in &file.items {
+                match item {
+                    ast::Item::Param(p) => {
+                        if let Some(first) = values.insert(&p.name.name, p.name.span) {
+                            self.diags.push(duplicate("value", &p.name.name, p.name.span, first));
+                            continue;
+                        }
+                        let secret = self.param_secret(p);
+                        inst.params.insert(&p.name.name, ParamState { decl: p, secret, slot: Slot::Todo });
+                    }
+                    ast::Item::Let(l) => {
+                        if let Some(first) = values.insert(&l.name.name, l.name.span) {
+                            self.diags.push(duplicate("value", &l.name.name, l.name.span, first));
+                            continue;
+                        }
+                        inst.lets.insert(&l.name.name, (l, Slot::Todo));
+                    }
+                    ast::Item::Resource(r) => {
+                        if r.rtype.len() != 2 {
+                            let span = r.rtype.first().map_or(r.span, |f| f.span.to(r.rtype[r.rtype.len() - 1].span));
+                            self.diags.push(
+                                Diagnostic::error("E0165", "malformed resource type", span)
+                                    .with_detail(format!(
+                                        "A resource type has two parts, the provider and the type (`aws.subnet`), but `{}` has {}.",
+                                        r.type_name(),
+                                        r.rtype.len()
+                                    ))
+                                    .with_label("expected PROVIDER.TYPE"),
+                            );
+                            continue;
+                        }
+                        let rtype = r.type_name();
+                        let mode = mode_of(r.kind);
+                        let key = res_key(mode, &rtype, &r.name.name);
+                        if let Some(prev) = inst.resources.get(&key) {
+                            let first = prev.decl.name.span;
+                            self.diags.push(duplicate("resource", &key, r.name.span, first));
+                            continue;
+                        }
+                        if mode == Mode::Managed {
+                            inst.prefixes.insert(&r.rtype[0].name);
+                        }
+                        inst.resources.insert(key, ResState { decl: r, rtype, slot: Slot::Todo });
+                    }
+                    ast::Item::Module(m) => {
+                        if let Some(first) = modules.insert(&m.name.name, m.name.span) {
+                            self.diags.push(duplicate("module", &m.name.name, m.name.span, first));
+                        }
+                    }
+                    ast::Item::Output(o) => {
+                        if let Some((prev, _)) = inst.outputs.get(o.name.name.as_str()) {
+                            let first = prev.name.span;
+                            self.diags.push(duplicate("output", &o.name.name, o.name.span, first));
+                            continue;
+                        }
+                        inst.outputs.insert(&o.name.name, (o, Slot::Todo));
+                    }
+                    ast::Item::Provider(p) if !info.path.is_empty() => self.diags.push(
+                        Diagnostic::error("E0191", "provider block in a module", p.name.span)
+                            .with_detail(format!(
+                                "Modules use the providers configured by the root module, so `provider {}` belongs in the stack's own files.",
+                                p.name.name
+                            ))
+                            .with_label("move this block to the root module"),
+                    ),
+                    ast::Item::Provider(_) => {}
+                    ast::Item::Assign(a) => self.diags.push(
+                        Diagnostic::error("E0188", "assignment outside a gigvars file", a.name.span)
+                            .with_detail(format!(
+                                "`{} = …` at the top level sets a param, which only `env/<ENV>.gigvars` files may do.",
+                                a.name.name
+                            ))
+                            .with_label("not allowed in a .gig file")
+                            .with_help(format!("declare it with `let {} = …` or `param {} …`", a.name.name, a.name.name)),
+                    ),
+                }
+            }
+        }
+        inst
+    }
+
+    fn param_secret(&mut self, p: &ast::Param) -> bool {
+        let mut secret = false;
+        for opt in &p.options {
+            match opt.name.name.as_str() {
+                "secret" => match opt.value.kind {
+                    ast::ExprKind::Bool(b) => secret = b,
+                    _ => self.diags.push(
+                        Diagnostic::error("E0189", "invalid param option", opt.value.span)
+                            .with_detail(
+                                "The `secret` option of a param must be `true` or `false`.",
+                            )
+                            .with_label("expected a bool literal"),
+                    ),
+                },
+                "description" => {}
+                other => {
+                    let mut d = Diagnostic::error("E0189", "invalid param option", opt.name.span)
+                        .with_detail(format!("`{other}` is not a param option; params accept `secret` and `description`."))
+                        .with_label("unknown option");
+                    if let Some(s) = suggest(other, ["secret", "description"]) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+        secret
+    }
+
+    /// Pass 3: everything else.
+    fn run(&mut self, opts: &LowerOptions<'_>, host: &mut dyn Host) -> Config {
+        let params = self.root_params(opts, host);
+        self.check_module_args();
+
+        // Lower every let and output of every instance, so mistakes in values nobody
+        // references are still reported.
+        for i in 0..self.insts.len() {
+            let lets: Vec<&str> = self.insts[i].lets.keys().copied().collect();
+            for name in lets {
+                self.let_value(i, name);
+            }
+            let outs: Vec<&str> = self.insts[i].outputs.keys().copied().collect();
+            for name in outs {
+                self.output_value(i, name);
+            }
+        }
+
+        let mut resources = Vec::new();
+        for i in 0..self.insts.len() {
+            let mut keys: Vec<String> = self.insts[i].resources.keys().cloned().collect();
+            keys.sort();
+            for key in keys {
+                self.lower_resource(i, &key, &mut resources);
+            }
+        }
+        resources.sort_by(|a: &ResourceConfig, b| a.addr.cmp(&b.addr));
+
+        let providers = self.providers(&resources);
+
+        let mut outputs = Vec::new();
+        let root_outputs: Vec<(&str, &ast::Output)> = self.insts[0]
+            .outputs
+            .iter()
+            .map(|(k, (o, _))| (*k, *o))
+            .collect();
+        for (name, decl) in root_outputs {
+            let value = self.output_value(0, name);
+            let declared = decl
+                .options
+                .iter()
+                .any(|o| o.name.name == "secret" && o.value.kind == ast::ExprKind::Bool(true));
+            let mut secret = declared;
+            value.walk(&mut |e| {
+                if let ExprKind::Const(v) = &e.kind {
+                    secret |= v.is_secret();
+                }
+            });
+            outputs.push(OutputConfig {
+                name: name.to_string(),
+                value,
+                secret,
+                span: decl.span,
+            });
+        }
+
+        Config {
+            stack: opts.stack.clone(),
+            env: opts.env.clone(),
+            params,
+            providers,
+            resources,
+            outputs,
+        }
+    }
+
+    // -------------------------------------------------------------- lets and outputs
+
+    /// Runs `f` as the computation of the lazy value described by `what`, reporting a
+    /// cycle at `span` when it is already being computed.
+    fn cycle(&mut self, what: String, span: Span) -> Expr {
+        let pos = self.stack.iter().position(|s| *s == what).unwrap_or(0);
+        let mut chain: Vec<&str> = self.stack[pos..].iter().map(String::as_str).collect();
+        chain.push(&what);
+        self.diags.push(
+            Diagnostic::error("E0153", "cycle between values", span)
+                .with_detail(format!(
+                    "These values are defined in terms of each other: {}.",
+                    chain.join(" → ")
+                ))
+                .with_label("part of the cycle")
+                .with_help("break the cycle by writing one of the values without the others"),
+        );
+        Expr::constant(Value::Unknown, span)
+    }
+
+    fn let_value(&mut self, inst: usize, name: &str) -> Expr {
+        let Some((decl, slot)) = self.insts[inst]
+            .lets
+            .get(name)
+            .map(|(d, s)| (*d, s.clone()))
+        else {
+            return Expr::constant(Value::Unknown, Span::DETACHED);
+        };
+        let what = self.describe(inst, &format!("let {name}"));
+        match slot {
+            Slot::Done(e) => e,
+            Slot::Busy => self.cycle(what, decl.name.span),
+            Slot::Todo => {
+                self.set_let(inst, name, Slot::Busy);
+                self.stack.push(what);
+                let mut cx = Ctx::module(inst);
+                let e = self.lower_expr(&decl.value, &mut cx);
+                self.stack.pop();
+                self.set_let(inst, name, Slot::Done(e.clone()));
+                e
+            }
+        }
+    }
+
+    fn set_let(&mut self, inst: usize, name: &str, slot: Slot<Expr>) {
+        if let Some(entry) = self.insts[inst].lets.get_mut(name) {
+            entry.1 = slot;
+        }
+    }
+
+    fn output_value(&mut self, inst: usize, name: &str) -> Expr {
+        let Some((decl, slot)) = self.insts[inst]
+            .outputs
+            .get(name)
+            .map(|(d, s)| (*d, s.clone()))
+        else {
+            return Expr::constant(Value::Unknown, Span::DETACHED);
+        };
+        let what = self.describe(inst, &format!("output {name}"));
+        match slot {
+            Slot::Done(e) => e,
+            Slot::Busy => self.cycle(what, decl.name.span),
+            Slot::Todo => {
+                self.set_output(inst, name, Slot::Busy);
+                self.stack.push(what);
+                let mut cx = Ctx::module(inst);
+                let e = self.lower_expr(&decl.value, &mut cx);
+                for opt in &decl.options {
+                    if !matches!(opt.name.name.as_str(), "secret" | "description" | "value") {
+                        self.diags.push(
+                            Diagnostic::error("E0194", "invalid output option", opt.name.span)
+                                .with_detail(format!(
+                                    "`{}` is not an output option; outputs accept `value`, `secret` and `description`.",
+                                    opt.name.name
+                                ))
+                                .with_label("unknown option"),
+                        );
+                    }
+                }
+                self.stack.pop();
+                self.set_output(inst, name, Slot::Done(e.clone()));
+                e
+            }
+        }
+    }
+
+    fn set_output(&mut self, inst: usize, name: &str, slot: Slot<Expr>) {
+        if let Some(entry) = self.insts[inst].outputs.get_mut(name) {
+            entry.1 = slot;
+        }
+    }
+
+    /// `module.a.let x` style description for cycle messages.
+    fn describe(&self, inst: usize, what: &str) -> String {
+        let mut s = String::new();
+        for m in &self.insts[inst].path {
+            s.push_str(&format!("module.{m}."));
+        }
+        s.push_str(what);
+        s
+    }
+
+    // -------------------------------------------------------------- resources
+
+    /// The expansion of resource `key` of `inst`, computing it on first use.
+    fn expansion(&mut self, inst: usize, key: &str) -> Rc<Expansion> {
+        let Some(state) = self.insts[inst].resources.get(key) else {
+            return Rc::new(Expansion::Failed);
+        };
+        let decl = state.decl;
+        match &state.slot {
+            Slot::Done(e) => return e.clone(),
+            Slot::Busy => {
+                let what = self.describe(inst, &format!("expansion of {key}"));
+                self.cycle(what, decl.name.span);
+                return Rc::new(Expansion::Failed);
+            }
+            Slot::Todo => {}
+        }
+        self.set_expansion(inst, key, Slot::Busy);
+        let what = self.describe(inst, &format!("expansion of {key}"));
+        self.stack.push(what);
+        let e = Rc::new(self.compute_expansion(inst, decl));
+        self.stack.pop();
+        self.set_expansion(inst, key, Slot::Done(e.clone()));
+        e
+    }
+
+    fn set_expansion(&mut self, inst: usize, key: &str, slot: Slot<Rc<Expansion>>) {
+        if let Some(s) = self.insts[inst].resources.get_mut(key) {
+            s.slot = slot;
+        }
+    }
+
+    fn compute_expansion(&mut self, inst: usize, decl: &'a ast::Resource) -> Expansion {
+        let count = decl.body.entries.iter().find_map(|e| match e {
+            ast::BodyEntry::Attribute(a) if a.name.name == "count" => Some(a),
+            _ => None,
+        });
+        if let (Some(head), Some(count)) = (&decl.for_each, count) {
+            self.diags.push(
+                Diagnostic::error("E0158", "invalid count", count.name.span)
+                    .with_detail("A resource can be expanded by `for` or by `count`, not both.")
+                    .with_label("count given here")
+                    .with_secondary(head.span, "for given here"),
+            );
+            return Expansion::Failed;
+        }
+        if let Some(count) = count {
+            let mut cx = Ctx::module(inst);
+            let v = self.lower_expr(&count.value, &mut cx);
+            let Some(v) = self.known_at_lowering(&v, "count") else {
+                return Expansion::Failed;
+            };
+            let n = match v.as_i64() {
+                Some(n) if (0..=MAX_INSTANCES as i64).contains(&n) && !v.is_secret() => n,
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error("E0158", "invalid count", count.value.span)
+                            .with_detail(format!(
+                                "`count` must be a whole number from 0 to {MAX_INSTANCES}, but this is a {}.",
+                                v.kind()
+                            ))
+                            .with_label("not a valid count"),
+                    );
+                    return Expansion::Failed;
+                }
+            };
+            let instances = (0..n)
+                .map(|i| {
+                    let obj = Value::Map([("index".to_string(), Value::Number(i as f64))].into());
+                    (InstanceKey::Index(i), vec![("count".to_string(), obj)])
+                })
+                .collect();
+            return Expansion::Keys {
+                count: true,
+                instances,
+            };
+        }
+        let Some(head) = &decl.for_each else {
+            return Expansion::Single;
+        };
+        let mut cx = Ctx::module(inst);
+        let coll = self.lower_expr(&head.collection, &mut cx);
+        let Some(v) = self.known_at_lowering(&coll, "the collection of a resource's `for`") else {
+            return Expansion::Failed;
+        };
+        if v.is_secret() {
+            self.diags.push(
+                Diagnostic::error("E0156", "invalid expansion collection", head.collection.span)
+                    .with_detail("A secret cannot expand a resource: instance keys appear in addresses and plans.")
+                    .with_label("this is secret"),
+            );
+            return Expansion::Failed;
+        }
+        let kname = head.key.as_ref().map(|k| k.name.clone());
+        let vname = head.value.name.clone();
+        let mut instances = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        match v {
+            Value::List(xs) => {
+                for (i, x) in xs.into_iter().enumerate() {
+                    let Value::String(s) = &x else {
+                        self.diags.push(
+                            Diagnostic::error("E0156", "invalid expansion collection", head.collection.span)
+                                .with_detail(format!(
+                                    "Expanding over a list keys each instance by its element, so the elements must be strings, but element {i} is a {}.",
+                                    x.kind()
+                                ))
+                                .with_label("not a list of strings")
+                                .with_help("expand over a map to key instances by name, or use `count`"),
+                        );
+                        return Expansion::Failed;
+                    };
+                    if !seen.insert(s.clone()) {
+                        self.diags.push(
+                            Diagnostic::error("E0157", "duplicate instance key", head.collection.span)
+                                .with_detail(format!(
+                                    "The element `{s}` appears more than once, and each instance needs its own key."
+                                ))
+                                .with_label("holds a repeated element")
+                                .with_help("remove the duplicate, or wrap the list in distinct(…)"),
+                        );
+                        return Expansion::Failed;
+                    }
+                    let mut binds = Vec::new();
+                    if let Some(k) = &kname {
+                        binds.push((k.clone(), Value::Number(i as f64)));
+                    }
+                    binds.push((vname.clone(), x.clone()));
+                    instances.push((InstanceKey::Name(s.clone()), binds));
+                }
+            }
+            Value::Map(m) => {
+                for (k, x) in m {
+                    let mut binds = Vec::new();
+                    if let Some(kn) = &kname {
+                        binds.push((kn.clone(), Value::String(k.clone())));
+                    }
+                    binds.push((vname.clone(), x));
+                    instances.push((InstanceKey::Name(k), binds));
+                }
+            }
+            other => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0156",
+                        "invalid expansion collection",
+                        head.collection.span,
+                    )
+                    .with_detail(format!(
+                        "A resource's `for` needs a list of strings or a map, but this is a {}.",
+                        other.kind()
+                    ))
+                    .with_label(format!("this is a {}", other.kind())),
+                );
+                return Expansion::Failed;
+            }
+        }
+        if instances.len() > MAX_INSTANCES {
+            self.diags.push(
+                Diagnostic::error(
+                    "E0156",
+                    "invalid expansion collection",
+                    head.collection.span,
+                )
+                .with_detail(format!(
+                    "A resource may expand into at most {MAX_INSTANCES} instances."
+                ))
+                .with_label("too many elements"),
+            );
+            return Expansion::Failed;
+        }
+        Expansion::Keys {
+            count: false,
+            instances,
+        }
+    }
+
+    /// The value of `e` when it is wholly known at lowering; otherwise reports E0155.
+    fn known_at_lowering(&mut self, e: &Expr, what: &str) -> Option<Value> {
+        match e.as_const() {
+            Some(v) if v.is_known() => Some(v.clone()),
+            Some(_) if self.failed_quietly(e) => None,
+            _ => {
+                let mut refs: Vec<String> = e
+                    .references()
+                    .iter()
+                    .map(|r| r.addr().to_string())
+                    .collect();
+                refs.dedup();
+                let because = if refs.is_empty() {
+                    "it is not known until apply".to_string()
+                } else {
+                    format!("it depends on {}, known only after apply", refs.join(", "))
+                };
+                self.diags.push(
+                    Diagnostic::error("E0155", "expansion not known at plan time", e.span)
+                        .with_detail(format!(
+                            "The value of {what} must be known before any resource exists, but {because}."
+                        ))
+                        .with_label("must be known when lowering")
+                        .with_help("build it from params, lets, literals and functions only"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether an unknown constant stands for an error already reported. Lowering turns
+    /// failed subtrees into unknown constants; those must not be reported twice.
+    fn failed_quietly(&self, e: &Expr) -> bool {
+        e.as_const() == Some(&Value::Unknown) && crate::diag::has_errors(&self.diags)
+    }
+
+    fn lower_resource(&mut self, inst: usize, key: &str, out: &mut Vec<ResourceConfig>) {
+        let Some(state) = self.insts[inst].resources.get(key) else {
+            return;
+        };
+        let decl = state.decl;
+        let rtype = state.rtype.clone();
+        let expansion = self.expansion(inst, key);
+        let mode = mode_of(decl.kind);
+        let base = ResourceAddr {
+            module: self.insts[inst].path.clone(),
+            mode,
+            rtype: rtype.clone(),
+            name: decl.name.name.clone(),
+            key: None,
+        };
+        let header_span = Span {
+            file: decl.span.file,
+            start: decl.span.start,
+            end: decl.name.span.end,
+        };
+        let instances: Vec<(Option<InstanceKey>, Bindings)> = match &*expansion {
+            Expansion::Single => vec![(None, Vec::new())],
+            Expansion::Keys { instances, .. } => instances
+                .iter()
+                .map(|(k, b)| (Some(k.clone()), b.clone()))
+                .collect(),
+            Expansion::Failed => return,
+        };
+        for (ikey, vars) in instances {
+            let mut cx = Ctx {
+                inst,
+                vars: &vars,
+                locals: Vec::new(),
+                const_only: false,
+            };
+            let (entries, meta) = self.lower_body(&decl.body, &mut cx, true);
+            let body = Expr {
+                kind: ExprKind::Object(entries),
+                span: decl.body.span,
+            };
+            let mut dependencies = Vec::new();
+            let mut spans: Vec<(ResourceRef, Span)> = Vec::new();
+            body.walk(&mut |e| {
+                if let ExprKind::Resource(r) = &e.kind {
+                    spans.push((r.clone(), e.span));
+                }
+            });
+            for (r, span) in spans {
+                self.ref_targets(&r, &mut |target| {
+                    dependencies.push(Dependency {
+                        target,
+                        span,
+                        kind: DependencyKind::Reference,
+                    })
+                });
+            }
+            for (r, span) in &meta.depends_on {
+                self.ref_targets(r, &mut |target| {
+                    dependencies.push(Dependency {
+                        target,
+                        span: *span,
+                        kind: DependencyKind::DependsOn,
+                    })
+                });
+            }
+            dependencies
+                .sort_by(|a, b| (&a.target, a.kind, a.span).cmp(&(&b.target, b.kind, b.span)));
+            dependencies.dedup_by(|a, b| a.target == b.target);
+            let addr = ResourceAddr {
+                key: ikey,
+                ..base.clone()
+            };
+            if let Some(d) = dependencies.iter().find(|d| d.target.group() == base) {
+                self.diags.push(
+                    Diagnostic::error("E0164", "resource refers to itself", d.span)
+                        .with_detail(format!(
+                            "`{base}` uses its own attributes (directly or through a let), so it would have to exist before it is created."
+                        ))
+                        .with_label("refers to the resource being defined"),
+                );
+                dependencies.retain(|d| d.target.group() != base);
+            }
+            let provider = meta
+                .provider
+                .clone()
+                .unwrap_or_else(|| base.provider().to_string());
+            out.push(ResourceConfig {
+                addr,
+                span: decl.span,
+                header_span,
+                provider,
+                body,
+                dependencies,
+                lifecycle: meta.lifecycle.clone(),
+            });
+        }
+    }
+
+    /// Calls `f` with every instance address a reference stands for.
+    fn ref_targets(&mut self, r: &ResourceRef, f: &mut impl FnMut(ResourceAddr)) {
+        let addr = r.addr();
+        if r.key.is_some() {
+            f(addr);
+            return;
+        }
+        let Some(&inst) = self.by_path.get(&r.module) else {
+            return;
+        };
+        let key = res_key(r.mode, &r.rtype, &r.name);
+        let exp = self.expansion(inst, &key);
+        match &*exp {
+            Expansion::Single => f(addr),
+            Expansion::Keys { instances, .. } => {
+                for (k, _) in instances {
+                    f(addr.clone().with_key(k.clone()));
+                }
+            }
+            Expansion::Failed => {}
+        }
+    }
+
+    /// Lowers a block body into object entries; at the top of a resource it also takes
+    /// out the meta-arguments.
+    fn lower_body(
+        &mut self,
+        body: &'a ast::Body,
+        cx: &mut Ctx<'_>,
+        top: bool,
+    ) -> (Vec<ObjectEntry>, Meta) {
+        let mut meta = Meta::default();
+        let mut entries: Vec<ObjectEntry> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        // Index of the list entry collecting each nested block name.
+        let mut block_lists: HashMap<&str, usize> = HashMap::new();
+        for entry in &body.entries {
+            match entry {
+                ast::BodyEntry::Attribute(a) => {
+                    let name = a.name.name.as_str();
+                    if top && name == "count" {
+                        continue; // Handled by the expansion.
+                    }
+                    if let Some(first) = seen.insert(name, a.name.span) {
+                        self.diags.push(duplicate_attr(name, a.name.span, first));
+                        continue;
+                    }
+                    if top && name == "depends_on" {
+                        meta.depends_on = self.depends_on(&a.value, cx);
+                        continue;
+                    }
+                    if top && name == "provider" {
+                        meta.provider = self.provider_meta(&a.value);
+                        continue;
+                    }
+                    let value = self.lower_expr(&a.value, cx);
+                    entries.push(ObjectEntry {
+                        key: name.to_string(),
+                        key_span: a.name.span,
+                        value,
+                    });
+                }
+                ast::BodyEntry::Block(b) => {
+                    let name = b.name.name.as_str();
+                    if top && name == "lifecycle" {
+                        if let Some(first) = seen.insert(name, b.name.span) {
+                            self.diags.push(duplicate_attr(name, b.name.span, first));
+                            continue;
+                        }
+                        meta.lifecycle = self.lifecycle(&b.body, cx);
+                        continue;
+                    }
+                    let (inner, _) = self.lower_body(&b.body, cx, false);
+                    let obj = Expr {
+                        kind: ExprKind::Object(inner),
+                        span: b.span,
+                    };
+                    if let Some(&idx) = block_lists.get(name) {
+                        if let ExprKind::List(xs) = &mut entries[idx].value.kind {
+                            xs.push(obj);
+                            entries[idx].value.span = entries[idx].value.span.to(b.span);
+                        }
+                        continue;
+                    }
+                    if let Some(first) = seen.insert(name, b.name.span) {
+                        self.diags.push(duplicate_attr(name, b.name.span, first));
+                        continue;
+                    }
+                    block_lists.insert(name, entries.len());
+                    entries.push(ObjectEntry {
+                        key: name.to_string(),
+                        key_span: b.name.span,
+                        value: Expr {
+                            kind: ExprKind::List(vec![obj]),
+                            span: b.span,
+                        },
+                    });
+                }
+            }
+        }
+        (entries, meta)
+    }
+
+    fn depends_on(&mut self, value: &'a ast::Expr, cx: &mut Ctx<'_>) -> Vec<(ResourceRef, Span)> {
+        let ast::ExprKind::List(items) = &value.kind else {
+            self.diags.push(
+                Diagnostic::error("E0159", "invalid depends_on", value.span)
+                    .with_detail("`depends_on` takes a list of resource references such as `[aws.vpc.main]`.")
+                    .with_label("not a list"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let e = self.lower_expr(item, cx);
+            match e.kind {
+                ExprKind::Resource(r) => out.push((r, item.span)),
+                ExprKind::Const(Value::Unknown) if crate::diag::has_errors(&self.diags) => {}
+                _ => self.diags.push(
+                    Diagnostic::error("E0159", "invalid depends_on", item.span)
+                        .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`.")
+                        .with_label("not a resource reference"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn provider_meta(&mut self, value: &ast::Expr) -> Option<String> {
+        match &value.kind {
+            ast::ExprKind::Var(id) => Some(id.name.clone()),
+            ast::ExprKind::Template(parts) if parts.len() == 1 => match &parts[0] {
+                ast::TemplatePart::Literal(s) => Some(s.clone()),
+                _ => None,
+            },
+            ast::ExprKind::Template(parts) if parts.is_empty() => None,
+            _ => None,
+        }
+        .or_else(|| {
+            self.diags.push(
+                Diagnostic::error("E0161", "invalid provider argument", value.span)
+                    .with_detail("`provider` names the provider that manages the resource, such as `provider = aws`.")
+                    .with_label("not a provider name"),
+            );
+            None
+        })
+    }
+
+    fn lifecycle(&mut self, body: &'a ast::Body, cx: &mut Ctx<'_>) -> Lifecycle {
+        let mut lc = Lifecycle::default();
+        for entry in &body.entries {
+            let a = match entry {
+                ast::BodyEntry::Attribute(a) => a,
+                ast::BodyEntry::Block(b) => {
+                    self.diags.push(lifecycle_error(
+                        b.name.span,
+                        format!("`{}` is not a lifecycle option.", b.name.name),
+                    ));
+                    continue;
+                }
+            };
+            let v = self.lower_expr(&a.value, cx);
+            let val = v.as_const().filter(|v| v.is_known()).cloned();
+            match a.name.name.as_str() {
+                n @ ("prevent_destroy" | "create_before_destroy") => {
+                    match val.as_ref().and_then(Value::as_bool) {
+                        Some(b) => {
+                            if n == "prevent_destroy" {
+                                lc.prevent_destroy = b;
+                            } else {
+                                lc.create_before_destroy = b;
+                            }
+                        }
+                        None => self.diags.push(lifecycle_error(
+                            a.value.span,
+                            format!("`{n}` must be a bool known when lowering."),
+                        )),
+                    }
+                }
+                "ignore_changes" => {
+                    let names: Option<Vec<String>> = val
+                        .as_ref()
+                        .and_then(Value::as_list)
+                        .and_then(|xs| xs.iter().map(|x| x.as_str().map(str::to_string)).collect());
+                    match names {
+                        Some(names) => lc.ignore_changes = names,
+                        None => self.diags.push(lifecycle_error(
+                            a.value.span,
+                            "`ignore_changes` must be a list of attribute names, such as `[\"tags\"]`.".to_string(),
+                        )),
+                    }
+                }
+                other => {
+                    let mut d = lifecycle_error(
+                        a.name.span,
+                        format!("`{other}` is not a lifecycle option."),
+                    );
+                    if let Some(s) = suggest(
+                        other,
+                        ["prevent_destroy", "create_before_destroy", "ignore_changes"],
+                    ) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+        lc
+    }
+
+    // -------------------------------------------------------------- providers
+
+    fn providers(&mut self, resources: &[ResourceConfig]) -> BTreeMap<String, ProviderConfig> {
+        let mut out: BTreeMap<String, ProviderConfig> = BTreeMap::new();
+        let files = self.files.clone();
+        let mut blocks: Vec<(usize, &'a ast::Provider)> = Vec::new();
+        for f in &files {
+            for item in &f.items {
+                if let ast::Item::Provider(p) = item {
+                    blocks.push((0, p));
+                }
+            }
+        }
+        for (inst, p) in blocks {
+            if let Some(prev) = out.get(&p.name.name) {
+                let first = prev.span;
+                self.diags
+                    .push(duplicate("provider", &p.name.name, p.name.span, first));
+                continue;
+            }
+            let mut cx = Ctx::module(inst);
+            let (entries, _) = self.lower_body(&p.body, &mut cx, false);
+            let body = crate::eval::fold(
+                Expr {
+                    kind: ExprKind::Object(entries),
+                    span: p.body.span,
+                },
+                &mut self.diags,
+            );
+            let settings = match body.as_const() {
+                Some(v) if v.is_known() => v.clone(),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error("E0190", "provider settings not known", p.body.span)
+                            .with_detail(format!(
+                                "The settings of provider `{}` must be known before any resource exists; they cannot use resource attributes.",
+                                p.name.name
+                            ))
+                            .with_label("depends on a resource"),
+                    );
+                    Value::Map(BTreeMap::new())
+                }
+            };
+            out.insert(
+                p.name.name.clone(),
+                ProviderConfig {
+                    name: p.name.name.clone(),
+                    settings,
+                    span: p.span,
+                },
+            );
+        }
+        for r in resources {
+            out.entry(r.provider.clone())
+                .or_insert_with(|| ProviderConfig {
+                    name: r.provider.clone(),
+                    settings: Value::Map(BTreeMap::new()),
+                    span: Span::DETACHED,
+                });
+        }
+        out
+    }
+}
+
+/// Meta-arguments taken out of a resource body.
+#[derive(Default)]
+struct Meta {
+    depends_on: Vec<(ResourceRef, Span)>,
+    provider: Option<String>,
+    lifecycle: Lifecycle,
+}
+
+fn duplicate_attr(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error("E0192", "duplicate attribute", span)
+        .with_detail(format!("`{name}` is set more than once in this block."))
+        .with_label("set again here")
+        .with_secondary(first, "first set here")
+}
+
+fn lifecycle_error(span: Span, detail: String) -> Diagnostic {
+    Diagnostic::error("E0160", "invalid lifecycle option", span)
+        .with_detail(format!(
+            "{detail} A lifecycle block accepts `prevent_destroy`, `create_before_destroy` (bools) and `ignore_changes` (a list of attribute names)."
+        ))
+        .with_label("invalid here")
+}
