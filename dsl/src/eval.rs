@@ -251,6 +251,82 @@ fn is_closed<'a>(expr: &'a Expr, bound: &mut Vec<&'a str>) -> bool {
     }
 }
 
+/// The expression as gig source text, with constants in their display form (secrets
+/// redacted, unknowns as `(known after apply)`). For debugging output and snapshots.
+pub fn render(expr: &Expr) -> String {
+    let list = |xs: &[Expr]| xs.iter().map(render).collect::<Vec<_>>().join(", ");
+    match &expr.kind {
+        ExprKind::Const(v) => v.display(),
+        ExprKind::Resource(r) => r.addr().to_string(),
+        ExprKind::Local(n) => n.clone(),
+        ExprKind::List(xs) => format!("[{}]", list(xs)),
+        ExprKind::Object(es) => {
+            let items: Vec<String> = es
+                .iter()
+                .map(|e| format!("{} = {}", e.key, render(&e.value)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        ExprKind::GetAttr(x, n) => format!("{}.{n}", render(x)),
+        ExprKind::Index(x, i) => format!("{}[{}]", render(x), render(i)),
+        ExprKind::Call(n, xs) => format!("{n}({})", list(xs)),
+        ExprKind::Unary(op, x) => {
+            let sym = match op {
+                UnaryOp::Not => "!",
+                UnaryOp::Neg => "-",
+            };
+            format!("{sym}{}", render(x))
+        }
+        ExprKind::Binary(op, a, b) => format!("({} {} {})", render(a), op.symbol(), render(b)),
+        ExprKind::Conditional(c, a, b) => {
+            format!("({} ? {} : {})", render(c), render(a), render(b))
+        }
+        ExprKind::Template(parts) => {
+            let mut s = String::from("\"");
+            for p in parts {
+                match p {
+                    TemplatePart::Literal(l) => {
+                        s.push_str(&l.replace('\\', "\\\\").replace('"', "\\\""))
+                    }
+                    TemplatePart::Interpolation(x) => s.push_str(&format!("${{{}}}", render(x))),
+                }
+            }
+            s.push('"');
+            s
+        }
+        ExprKind::For {
+            key,
+            value,
+            collection,
+            key_expr,
+            value_expr,
+            cond,
+        } => {
+            let vars = match key {
+                Some(k) => format!("{k}, {value}"),
+                None => value.clone(),
+            };
+            let filter = cond
+                .as_ref()
+                .map(|c| format!(" if {}", render(c)))
+                .unwrap_or_default();
+            match key_expr {
+                Some(k) => format!(
+                    "{{for {vars} in {} : {} => {}{filter}}}",
+                    render(collection),
+                    render(k),
+                    render(value_expr)
+                ),
+                None => format!(
+                    "[for {vars} in {} : {}{filter}]",
+                    render(collection),
+                    render(value_expr)
+                ),
+            }
+        }
+    }
+}
+
 struct Evaluator<'s> {
     scope: &'s dyn Scope,
     ctx: &'s CallContext<'s>,

@@ -77,10 +77,11 @@ pub trait Host {
     /// those files are the host's to report; lowering uses whatever parsed.
     fn load_module(&mut self, dir: &Path) -> Result<Vec<ast::File>, ModuleLoadError>;
 
-    /// Parses `text` as one expression; `origin` names where the text came from (for
-    /// example `--param azs`) so diagnostics can point at it. `None` (with the syntax
-    /// diagnostics reported by the host) when it does not parse.
-    fn parse_expr(&mut self, origin: &str, text: &str) -> Option<ast::Expr>;
+    /// Parses `text`, the raw value of param `name`, as one expression; `origin` names
+    /// where the text came from (for example `--param azs`) so diagnostics can point at
+    /// it. `None` (with the syntax diagnostics reported by the host) when it does not
+    /// parse.
+    fn parse_expr(&mut self, origin: &str, name: &str, text: &str) -> Option<ast::Expr>;
 }
 
 /// Inputs of lowering besides the files.

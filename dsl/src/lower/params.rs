@@ -247,7 +247,7 @@ impl<'a> Lowerer<'a> {
         };
         let trimmed = raw.trim();
         let as_expr = |me: &mut Self, host: &mut dyn super::Host| -> Option<Value> {
-            let e = host.parse_expr(origin, raw)?;
+            let e = host.parse_expr(origin, &decl.name.name, raw)?;
             let mut cx = Ctx {
                 const_only: true,
                 ..Ctx::module(0)
