@@ -2,7 +2,11 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod graph;
 pub mod model;
+pub mod plan;
 pub mod planfile;
 pub mod policy;
+pub mod render;
+pub mod values;

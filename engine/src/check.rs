@@ -1,0 +1,461 @@
+//! Schema checks of a lowered [`Config`] against the providers' schemas, without any I/O.
+//!
+//! Finds unknown providers, resource and data-source types, attributes and provider
+//! settings (each with "did you mean …?" help when a name is close), missing required
+//! attributes, attributes the provider computes being set, and values of the wrong
+//! type. Values still residual at check time (they reference a resource) are checked as
+//! far as their shape is visible: an object literal's keys, a list literal's elements,
+//! a string template's kind. The planner checks the same rules again on real values
+//! with [`value_problems`].
+//!
+//! Instances of an expanded resource share one block, so identical diagnostics are
+//! reported once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gig_dsl::addr::Mode;
+use gig_dsl::config::{Config, Expr, ExprKind, ObjectEntry};
+use gig_dsl::diag::{suggest, Diagnostic};
+use gig_dsl::span::Span;
+use gig_dsl::value::{Value, ValueKind};
+use gig_provider::{AttrType, AttributeSchema, Registry};
+
+/// Diagnostic code: no provider with this name is known.
+pub const E_UNKNOWN_PROVIDER: &str = "E0310";
+/// Diagnostic code: the provider has no resource or data-source type with this name.
+pub const E_UNKNOWN_TYPE: &str = "E0311";
+/// Diagnostic code: the type has no attribute with this name.
+pub const E_UNKNOWN_ATTRIBUTE: &str = "E0312";
+/// Diagnostic code: a required attribute or setting is not set.
+pub const E_MISSING_REQUIRED: &str = "E0313";
+/// Diagnostic code: an attribute the provider computes is set in the configuration.
+pub const E_COMPUTED_SET: &str = "E0314";
+/// Diagnostic code: a value has the wrong type.
+pub const E_WRONG_TYPE: &str = "E0315";
+/// Diagnostic code: the provider block has a setting the provider does not accept.
+pub const E_UNKNOWN_SETTING: &str = "E0316";
+
+/// Checks `config` against the schemas in `registry`; returns every problem found.
+pub fn check(config: &Config, registry: &Registry) -> Vec<Diagnostic> {
+    let mut c = Checker::default();
+    check_providers(config, registry, &mut c);
+    for r in &config.resources {
+        let Some(factory) = registry.get(&r.provider) else {
+            continue;
+        };
+        let data = r.addr.mode == Mode::Data;
+        let kind = if data { "data source" } else { "resource" };
+        let Some(schema) = registry.resource_schema(&r.addr.rtype, data) else {
+            let provider = factory.schema();
+            let types = if data {
+                &provider.data_sources
+            } else {
+                &provider.resources
+            };
+            let mut d = Diagnostic::error(
+                E_UNKNOWN_TYPE,
+                format!("unknown {kind} type"),
+                r.header_span,
+            )
+            .with_detail(format!(
+                "The `{}` provider has no {kind} type `{}`.",
+                r.provider, r.addr.rtype
+            ))
+            .with_label(format!("unknown {kind} type"));
+            if let Some(s) = suggest(&r.addr.rtype, types.keys().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            c.push(d);
+            continue;
+        };
+        let what = format!("`{}`", r.addr.rtype);
+        match &r.body.kind {
+            ExprKind::Object(entries) => {
+                c.object_entries(entries, &schema.attributes, "", &what, r.header_span);
+            }
+            _ => c.expr(
+                &r.body,
+                &AttrType::Object(schema.attributes.clone()),
+                "",
+                &what,
+                r.header_span,
+            ),
+        }
+    }
+    c.diags
+}
+
+/// One way a value fails its attribute type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueProblem {
+    /// The value at `path` has the wrong kind.
+    WrongType {
+        /// Attribute path such as `ingress[0].port`.
+        path: String,
+        /// The expected type, e.g. `list of string`.
+        expected: String,
+        /// The kind found.
+        found: ValueKind,
+    },
+    /// An object has a key its type does not declare.
+    UnknownKey {
+        /// Path of the key.
+        path: String,
+        /// Did-you-mean candidate.
+        suggestion: Option<String>,
+    },
+    /// An object lacks a required key.
+    MissingRequired {
+        /// Path of the key.
+        path: String,
+    },
+    /// An object sets a key the provider computes.
+    ComputedSet {
+        /// Path of the key.
+        path: String,
+    },
+}
+
+/// Checks a value against an attribute type. Null (unset) and unknown values pass;
+/// secrets are checked through. `path` is the value's attribute path ("" at the top).
+pub fn value_problems(value: &Value, ty: &AttrType, path: &str) -> Vec<ValueProblem> {
+    let mut out = Vec::new();
+    value_problems_into(value, ty, path, &mut out);
+    out
+}
+
+/// A type as written in messages: `string`, `list of number`, `object`.
+pub fn type_name(ty: &AttrType) -> String {
+    match ty {
+        AttrType::String => "string".into(),
+        AttrType::Number => "number".into(),
+        AttrType::Bool => "bool".into(),
+        AttrType::List(t) => format!("list of {}", type_name(t)),
+        AttrType::Set(t) => format!("set of {}", type_name(t)),
+        AttrType::Map(t) => format!("map of {}", type_name(t)),
+        AttrType::Object(_) => "object".into(),
+        AttrType::Any => "any value".into(),
+    }
+}
+
+/// Turns a [`ValueProblem`] into a diagnostic at `span` about the attributes of `what`
+/// (e.g. "`aws.vpc`").
+pub fn problem_diagnostic(problem: &ValueProblem, what: &str, span: Span) -> Diagnostic {
+    match problem {
+        ValueProblem::WrongType { path, expected, found } => {
+            Diagnostic::error(E_WRONG_TYPE, "value of the wrong type", span)
+                .with_detail(format!(
+                    "Attribute `{path}` of {what} must be a {expected}, but this value is a {found}."
+                ))
+                .with_label(format!("expected {expected}, found {found}"))
+        }
+        ValueProblem::UnknownKey { path, suggestion } => {
+            let mut d = Diagnostic::error(E_UNKNOWN_ATTRIBUTE, "unknown attribute", span)
+                .with_detail(format!("{what} has no attribute `{path}`."))
+                .with_label("unknown attribute");
+            if let Some(s) = suggestion {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            d
+        }
+        ValueProblem::MissingRequired { path } => {
+            Diagnostic::error(E_MISSING_REQUIRED, "missing required attribute", span)
+                .with_detail(format!("Attribute `{path}` of {what} is required but not set."))
+                .with_label(format!("`{path}` is not set"))
+                .with_help(format!("add `{} = …`", last_segment(path)))
+        }
+        ValueProblem::ComputedSet { path } => {
+            Diagnostic::error(E_COMPUTED_SET, "attribute is set by the provider", span)
+                .with_detail(format!(
+                    "Attribute `{path}` of {what} is computed by the provider and cannot be set in the configuration."
+                ))
+                .with_label("read-only attribute")
+                .with_help("remove this attribute; read it from the resource instead")
+        }
+    }
+}
+
+fn check_providers(config: &Config, registry: &Registry, c: &mut Checker) {
+    for (name, provider) in &config.providers {
+        // Where to point: the block when written, else the first resource using it.
+        let span = if provider.span.is_detached() {
+            config
+                .resources
+                .iter()
+                .find(|r| &r.provider == name)
+                .map_or(Span::DETACHED, |r| r.header_span)
+        } else {
+            provider.span
+        };
+        let Some(factory) = registry.get(name) else {
+            let mut d = Diagnostic::error(E_UNKNOWN_PROVIDER, "unknown provider", span)
+                .with_detail(format!(
+                    "No provider named `{name}` is available. Known providers: {}.",
+                    registry
+                        .names()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_label("unknown provider");
+            if let Some(s) = suggest(name, registry.names()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            c.push(d);
+            continue;
+        };
+        let settings = &factory.schema().settings;
+        let what = format!("provider `{name}`");
+        if let Some(map) = provider.settings.as_map() {
+            for (key, value) in map {
+                match settings.get(key) {
+                    None => {
+                        let mut d =
+                            Diagnostic::error(E_UNKNOWN_SETTING, "unknown provider setting", span)
+                                .with_detail(format!(
+                                    "The `{name}` provider has no setting `{key}`."
+                                ))
+                                .with_label("unknown setting");
+                        if let Some(s) = suggest(key, settings.keys().map(String::as_str)) {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        c.push(d);
+                    }
+                    Some(attr) => {
+                        for p in value_problems(value, &attr.ty, key) {
+                            c.push(problem_diagnostic(&p, &what, span));
+                        }
+                    }
+                }
+            }
+        } else if !provider.settings.is_null() {
+            c.push(problem_diagnostic(
+                &ValueProblem::WrongType {
+                    path: name.clone(),
+                    expected: "object".into(),
+                    found: provider.settings.kind(),
+                },
+                &what,
+                span,
+            ));
+        }
+        for (key, attr) in settings {
+            if attr.required && provider.settings.get(key).is_none_or(Value::is_null) {
+                c.push(problem_diagnostic(
+                    &ValueProblem::MissingRequired { path: key.clone() },
+                    &what,
+                    span,
+                ));
+            }
+        }
+    }
+}
+
+/// Collects diagnostics, dropping exact repeats (instances of one block).
+#[derive(Default)]
+struct Checker {
+    diags: Vec<Diagnostic>,
+    seen: BTreeSet<(&'static str, Span, String, String)>,
+}
+
+impl Checker {
+    fn push(&mut self, d: Diagnostic) {
+        if self
+            .seen
+            .insert((d.code, d.span, d.summary.clone(), d.detail.clone()))
+        {
+            self.diags.push(d);
+        }
+    }
+
+    /// Checks the entries of an object literal against `attrs`; a missing required
+    /// attribute is reported at `missing_span`.
+    fn object_entries(
+        &mut self,
+        entries: &[ObjectEntry],
+        attrs: &BTreeMap<String, AttributeSchema>,
+        prefix: &str,
+        what: &str,
+        missing_span: Span,
+    ) {
+        for e in entries {
+            let path = join(prefix, &e.key);
+            match attrs.get(&e.key) {
+                None => {
+                    let suggestion = suggest(
+                        &e.key,
+                        attrs
+                            .iter()
+                            .filter(|(_, a)| a.settable())
+                            .map(|(k, _)| k.as_str()),
+                    )
+                    .map(str::to_string);
+                    self.push(problem_diagnostic(
+                        &ValueProblem::UnknownKey { path, suggestion },
+                        what,
+                        e.key_span,
+                    ));
+                }
+                Some(a) if !a.settable() => {
+                    self.push(problem_diagnostic(
+                        &ValueProblem::ComputedSet { path },
+                        what,
+                        e.key_span,
+                    ));
+                }
+                Some(a) => self.expr(&e.value, &a.ty, &path, what, e.key_span),
+            }
+        }
+        for (key, a) in attrs {
+            let set = entries
+                .iter()
+                .any(|e| &e.key == key && !matches!(e.value.as_const(), Some(Value::Null)));
+            if a.required && !set {
+                self.push(problem_diagnostic(
+                    &ValueProblem::MissingRequired {
+                        path: join(prefix, key),
+                    },
+                    what,
+                    missing_span,
+                ));
+            }
+        }
+    }
+
+    /// Checks an expression against a type as far as its shape is known now.
+    fn expr(&mut self, expr: &Expr, ty: &AttrType, path: &str, what: &str, key_span: Span) {
+        let wrong = |found: ValueKind| ValueProblem::WrongType {
+            path: path.to_string(),
+            expected: type_name(ty),
+            found,
+        };
+        match (&expr.kind, ty) {
+            (_, AttrType::Any) => {}
+            (ExprKind::Const(v), _) => {
+                // Point at the value when it is in the source, else at the attribute.
+                let span = if expr.span.is_detached() {
+                    key_span
+                } else {
+                    expr.span
+                };
+                for p in value_problems(v, ty, path) {
+                    self.push(problem_diagnostic(&p, what, span));
+                }
+            }
+            (ExprKind::Object(entries), AttrType::Object(attrs)) => {
+                self.object_entries(entries, attrs, path, what, expr.span);
+            }
+            (ExprKind::Object(entries), AttrType::Map(inner)) => {
+                for e in entries {
+                    self.expr(&e.value, inner, &join(path, &e.key), what, e.key_span);
+                }
+            }
+            (ExprKind::Object(_), _) => {
+                self.push(problem_diagnostic(&wrong(ValueKind::Map), what, expr.span))
+            }
+            (ExprKind::List(xs), AttrType::List(inner) | AttrType::Set(inner)) => {
+                for (i, x) in xs.iter().enumerate() {
+                    self.expr(x, inner, &format!("{path}[{i}]"), what, key_span);
+                }
+            }
+            (ExprKind::List(_) | ExprKind::For { key_expr: None, .. }, _) => {
+                self.push(problem_diagnostic(&wrong(ValueKind::List), what, expr.span));
+            }
+            (
+                ExprKind::For {
+                    key_expr: Some(_), ..
+                },
+                AttrType::Map(_) | AttrType::Object(_),
+            ) => {}
+            (
+                ExprKind::For {
+                    key_expr: Some(_), ..
+                },
+                _,
+            ) => {
+                self.push(problem_diagnostic(&wrong(ValueKind::Map), what, expr.span));
+            }
+            (ExprKind::Template(_), AttrType::String) => {}
+            (ExprKind::Template(_), _) => {
+                self.push(problem_diagnostic(
+                    &wrong(ValueKind::String),
+                    what,
+                    expr.span,
+                ));
+            }
+            // References, calls and operators: known only at plan time.
+            _ => {}
+        }
+    }
+}
+
+fn value_problems_into(value: &Value, ty: &AttrType, path: &str, out: &mut Vec<ValueProblem>) {
+    let wrong = |found: ValueKind| ValueProblem::WrongType {
+        path: path.to_string(),
+        expected: type_name(ty),
+        found,
+    };
+    match (value, ty) {
+        (Value::Secret(inner), _) => value_problems_into(inner, ty, path, out),
+        (Value::Null | Value::Unknown, _) | (_, AttrType::Any) => {}
+        (Value::String(_), AttrType::String)
+        | (Value::Number(_), AttrType::Number)
+        | (Value::Bool(_), AttrType::Bool) => {}
+        (Value::List(xs), AttrType::List(inner) | AttrType::Set(inner)) => {
+            for (i, x) in xs.iter().enumerate() {
+                value_problems_into(x, inner, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Map(m), AttrType::Map(inner)) => {
+            for (k, v) in m {
+                value_problems_into(v, inner, &join(path, k), out);
+            }
+        }
+        (Value::Map(m), AttrType::Object(attrs)) => {
+            for (k, v) in m {
+                let p = join(path, k);
+                match attrs.get(k) {
+                    None => out.push(ValueProblem::UnknownKey {
+                        path: p,
+                        suggestion: suggest(
+                            k,
+                            attrs
+                                .iter()
+                                .filter(|(_, a)| a.settable())
+                                .map(|(k, _)| k.as_str()),
+                        )
+                        .map(str::to_string),
+                    }),
+                    Some(a) if !a.settable() && !v.is_null() => {
+                        out.push(ValueProblem::ComputedSet { path: p })
+                    }
+                    Some(a) => value_problems_into(v, &a.ty, &p, out),
+                }
+            }
+            for (k, a) in attrs {
+                if a.required && m.get(k).is_none_or(Value::is_null) {
+                    out.push(ValueProblem::MissingRequired {
+                        path: join(path, k),
+                    });
+                }
+            }
+        }
+        (v, _) => out.push(wrong(v.kind())),
+    }
+}
+
+/// `prefix.key`, or `key` at the top level.
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit(['.', ']'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(path)
+}
