@@ -89,10 +89,11 @@ pub(crate) fn schema() -> ResourceSchema {
             .to_string(),
         version: 0,
         attributes: a,
-        example: "resource random.id suffix {\n  byte_length = 4\n  prefix      = \"app-\"\n  \
+        example: "param env: string = \"staging\"\n\n\
+                  resource random.id suffix {\n  byte_length = 4\n  prefix      = \"app-\"\n  \
                   keepers     = { env = env }\n}\n\n\
                   // For example \"app-deadbeef\"; a new one only when `env` changes.\n\
-                  let app_name = random.id.suffix.hex\n"
+                  output app_name = random.id.suffix.hex\n"
             .to_string(),
     }
 }

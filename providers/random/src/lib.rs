@@ -315,6 +315,20 @@ mod tests {
         assert_eq!(err.class, ErrorClass::Permanent);
     }
 
+    /// docs/resources/random.*.md are generated from the schema; `UPDATE_DOCS=1`
+    /// rewrites them.
+    #[test]
+    fn docs_pages_match_the_schema() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/resources");
+        let update = std::env::var_os("UPDATE_DOCS").is_some();
+        let stale =
+            gig_provider::docs::sync_docs(&dir, RandomFactory::new().schema(), update).unwrap();
+        assert!(
+            update || stale.is_empty(),
+            "stale pages (run with UPDATE_DOCS=1): {stale:?}"
+        );
+    }
+
     #[test]
     fn every_schema_has_descriptions_and_an_example() {
         let f = RandomFactory::new();

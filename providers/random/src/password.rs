@@ -78,11 +78,7 @@ pub(crate) fn schema() -> ResourceSchema {
     );
     a.insert(
         "result".to_string(),
-        AttributeSchema::computed(
-            AttrType::String,
-            "The generated password. Secret: never shown or logged.",
-        )
-        .secret(),
+        AttributeSchema::computed(AttrType::String, "The generated password.").secret(),
     );
     a.insert(
         "id".to_string(),
@@ -100,9 +96,10 @@ pub(crate) fn schema() -> ResourceSchema {
         version: 0,
         attributes: a,
         example: "resource random.password db {\n  length           = 24\n  min_upper        = 2\n  \
-                  min_numeric      = 2\n  override_special = \"!#%*-_\"\n  keepers          = { rotation = \"2024-q1\" }\n}\n\n\
-                  resource aws.db_instance main {\n  engine          = \"mysql\"\n  \
-                  master_password = random.password.db.result\n}\n"
+                  min_numeric      = 2\n  override_special = \"!#%*-_\"\n  \
+                  keepers          = { rotation = \"2024-q1\" }\n}\n\n\
+                  // `result` is secret, so this output is never printed.\n\
+                  output db_password = random.password.db.result\n"
             .to_string(),
     }
 }
