@@ -2,11 +2,14 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod check;
+pub mod events;
 pub mod graph;
 pub mod model;
 pub mod plan;
 pub mod planfile;
 pub mod policy;
+pub mod refresh;
 pub mod render;
 pub mod values;

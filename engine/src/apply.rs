@@ -1,0 +1,886 @@
+//! The apply executor: carries out a [`Plan`] through the providers, committing each
+//! result to state as it lands.
+//!
+//! # Algorithm
+//!
+//! The plan's changes become provider *steps* (see [`schedule`]): a create or update,
+//! a delete, or both for a replace, ordered by dependency edges. Apply is Kahn's
+//! algorithm run live: every step whose predecessors have all succeeded is started at
+//! once, in address order, and a [`tokio::sync::Semaphore`] caps the provider calls in
+//! flight at [`ApplyOptions::parallelism`]. All steps run as futures on the calling
+//! task; no task is spawned, so the plan, the providers and the store are borrowed.
+//!
+//! Just before a create or update, the change's residual `body` is evaluated against a
+//! [`ValueTable`] of New values (of steps already done) and Prior values (of untouched
+//! instances), filling in what the plan left *unknown until apply*. What is still
+//! unknown then is an error naming the resource and attribute.
+//!
+//! # Commits: durable before dependents start
+//!
+//! When a step completes, the executor takes every other step that has completed by
+//! then as well, writes all their results to the store (see [`commit`]), and only then
+//! starts the steps that waited for them. A dependent therefore never starts before its
+//! dependency's New value is durable, while resources that finish together share one
+//! commit. docs/notes/apply.md discusses the trade-off.
+//!
+//! # Failures, retries and cancellation
+//!
+//! Providers classify their errors. Retryable and throttling errors are retried per
+//! [`RetryPolicy`] (the concurrency slot is released while waiting). A permanent error
+//! fails the step: independent branches carry on, and every step that (transitively)
+//! waits for the failed one is skipped and reported with the failed instance. State
+//! keeps everything that succeeded.
+//!
+//! Cancellation is a [`tokio::sync::watch`] channel: when it turns `true`, no further
+//! provider call starts (steps waiting for a slot or a retry give up), but calls in
+//! flight run to completion and their results are committed. The report says
+//! `cancelled` and lists the steps that never started.
+//!
+//! # Cancel safety
+//!
+//! Dropping the future returned by [`apply`] drops provider calls in flight, whose
+//! results then never reach state. Use the cancellation channel instead.
+
+mod retry;
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use futures::FutureExt as _;
+use gig_dsl::addr::ResourceAddr;
+use gig_dsl::diag::Diagnostic;
+use gig_dsl::eval::eval;
+use gig_dsl::span::Span;
+use gig_dsl::value::Value;
+use gig_provider::{ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
+use gig_state::{ResourceRecord, StateError, Store};
+use tokio::sync::{watch, Semaphore};
+
+pub use crate::apply::retry::RetryPolicy;
+use crate::apply::schedule::{Commit, Schedule};
+use crate::events::{ApplyEvent, Step};
+use crate::model::{Action, Plan, ResourceChange};
+use crate::values::ValueTable;
+
+/// How apply runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// The most provider calls in flight at once (at least 1).
+    pub parallelism: usize,
+    /// Stack name, passed to providers for tags and logs.
+    pub stack: String,
+    /// Environment name, passed to providers for tags and logs.
+    pub env: String,
+    /// Retries of retryable and throttling errors.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> ApplyOptions {
+        ApplyOptions {
+            parallelism: 32,
+            stack: String::new(),
+            env: "default".to_string(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What apply did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplyReport {
+    /// Changes carried out completely, sorted by address.
+    pub succeeded: Vec<(ResourceAddr, Action)>,
+    /// Changes that failed, with the provider's error and the resource block's span,
+    /// sorted by address.
+    pub failed: Vec<(ResourceAddr, ProviderError, Span)>,
+    /// Changes not attempted because an instance they wait for failed: (skipped,
+    /// because), sorted by address.
+    pub skipped: Vec<(ResourceAddr, ResourceAddr)>,
+    /// Changes not started because apply was cancelled or stopped, sorted.
+    pub not_started: Vec<ResourceAddr>,
+    /// Whether cancellation was requested.
+    pub cancelled: bool,
+    /// The outputs stored (set only when every change succeeded).
+    pub outputs: BTreeMap<String, Value>,
+    /// Outputs that could not be evaluated: (name, reason).
+    pub output_errors: Vec<(String, String)>,
+    /// A state write failed; apply stopped starting new work. The message names the
+    /// state path.
+    pub state_error: Option<String>,
+}
+
+impl ApplyReport {
+    /// Whether everything in the plan was done and recorded.
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && !self.cancelled
+            && self.output_errors.is_empty()
+            && self.state_error.is_none()
+    }
+}
+
+/// Carries out `plan`. See the [module documentation](self) for ordering, commits,
+/// retries and cancellation.
+///
+/// `providers` maps provider names (a change's `provider`) to configured providers.
+/// `store` must be open; apply starts one write session on it (`apply`, or `destroy`
+/// for a destroy plan). `events` is called on the executing task for every
+/// [`ApplyEvent`]; it should return quickly.
+pub async fn apply(
+    plan: &Plan,
+    providers: &BTreeMap<String, Arc<dyn Provider>>,
+    store: &Store,
+    opts: &ApplyOptions,
+    mut cancel: watch::Receiver<bool>,
+    events: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    if let Err(e) = store.begin(if plan.destroy { "destroy" } else { "apply" }) {
+        report.state_error = Some(e.to_string());
+        report.not_started = plan
+            .changes
+            .iter()
+            .filter(|c| does_something(c))
+            .map(|c| c.addr.clone())
+            .collect();
+        return report;
+    }
+
+    let schedule = Schedule::build(&plan.changes);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Shared {
+        semaphore: Semaphore::new(opts.parallelism.max(1)),
+        stop: stop_rx,
+        events,
+        retry: opts.retry.clone(),
+    };
+    let mut run = Run::new(plan, &schedule, providers, opts, initial_values(plan));
+    let mut cancel_open = true;
+    if *cancel.borrow_and_update() {
+        run.cancelled = true;
+        let _ = stop_tx.send(true);
+    }
+
+    for i in schedule.cyclic() {
+        let change = &plan.changes[schedule.steps[i].change];
+        run.fail(
+            i,
+            ProviderError::permanent(format!("{} is part of a dependency cycle", change.addr)),
+            events,
+        );
+    }
+    let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Done> + Send + '_>>> =
+        FuturesUnordered::new();
+    let initial: Vec<usize> = (0..schedule.steps.len())
+        .filter(|i| schedule.predecessors[*i] == 0 && run.state[*i] == StepState::Waiting)
+        .collect();
+    run.launch(initial, &shared, &mut running);
+
+    while !running.is_empty() {
+        tokio::select! {
+            biased;
+            changed = cancel.changed(), if cancel_open => {
+                if changed.is_ok() && *cancel.borrow_and_update() {
+                    run.cancelled = true;
+                    let _ = stop_tx.send(true);
+                } else if changed.is_err() {
+                    cancel_open = false;
+                }
+            }
+            Some(first) = running.next() => {
+                let mut batch = vec![first];
+                while let Some(Some(done)) = running.next().now_or_never() {
+                    batch.push(done);
+                }
+                let ready = run.finish(batch, store, &shared);
+                if run.state_error.is_some() {
+                    let _ = stop_tx.send(true);
+                }
+                run.launch(ready, &shared, &mut running);
+            }
+        }
+    }
+
+    let ok = run.failed.is_empty()
+        && !run.cancelled
+        && run.state_error.is_none()
+        && run.not_started.is_empty();
+    let (mut report, table) = run.into_report();
+    if ok {
+        let (outputs, errors) = evaluate_outputs(plan, &table);
+        report.output_errors = errors;
+        if report.output_errors.is_empty() {
+            match store.set_outputs(&outputs) {
+                Ok(()) => report.outputs = outputs,
+                Err(e) => report.state_error = Some(e.to_string()),
+            }
+        }
+    }
+    report
+}
+
+/// Whether a change needs a provider call.
+fn does_something(c: &ResourceChange) -> bool {
+    !matches!(c.action, Action::NoOp | Action::Read)
+}
+
+/// The values references resolve to before anything is applied: Prior values of every
+/// instance that exists and is not being replaced, and data source values.
+fn initial_values(plan: &Plan) -> ValueTable {
+    let mut table = ValueTable::new();
+    for c in &plan.changes {
+        match c.action {
+            Action::NoOp | Action::Update => {
+                if let Some(v) = c.prior.clone().or_else(|| c.planned.clone()) {
+                    table.insert(c.addr.clone(), v);
+                }
+            }
+            Action::Create | Action::Replace | Action::Delete | Action::Read => {}
+        }
+    }
+    for (addr, v) in &plan.data {
+        table.insert(addr.clone(), v.clone());
+    }
+    table
+}
+
+/// Evaluates every root output against the New values.
+fn evaluate_outputs(
+    plan: &Plan,
+    table: &ValueTable,
+) -> (BTreeMap<String, Value>, Vec<(String, String)>) {
+    let mut outputs = BTreeMap::new();
+    let mut errors = Vec::new();
+    for o in &plan.outputs {
+        let value = match &o.expr {
+            Some(expr) => match eval(expr, table) {
+                Ok(v) => v,
+                Err(d) => {
+                    errors.push((o.name.clone(), diagnostic_text(&d)));
+                    continue;
+                }
+            },
+            None => match &o.after {
+                Some(v) => v.clone(),
+                None => continue,
+            },
+        };
+        if value.is_unknown() {
+            errors.push((
+                o.name.clone(),
+                "the value is still unknown after apply".to_string(),
+            ));
+            continue;
+        }
+        outputs.insert(
+            o.name.clone(),
+            if o.secret { value.into_secret() } else { value },
+        );
+    }
+    (outputs, errors)
+}
+
+fn diagnostic_text(d: &Diagnostic) -> String {
+    if d.detail.is_empty() {
+        format!("gig::{}: {}", d.code, d.summary)
+    } else {
+        format!("gig::{}: {}. {}", d.code, d.summary, d.detail)
+    }
+}
+
+/// What every step future shares; lives on the stack of [`apply`].
+struct Shared<'a> {
+    semaphore: Semaphore,
+    /// Turns `true` when no new call may start.
+    stop: watch::Receiver<bool>,
+    events: &'a (dyn Fn(ApplyEvent) + Send + Sync),
+    retry: RetryPolicy,
+}
+
+/// Everything one step's provider call needs, prepared when it became ready.
+struct Job {
+    step_index: usize,
+    addr: ResourceAddr,
+    action: Action,
+    step: Step,
+    provider: Arc<dyn Provider>,
+    rtype: String,
+    ctx: OpContext,
+    request: Request,
+}
+
+enum Request {
+    Create {
+        planned: Value,
+    },
+    Update {
+        id: String,
+        prior: Value,
+        planned: Value,
+        changed: Vec<String>,
+    },
+    Delete {
+        id: String,
+        prior: Value,
+    },
+}
+
+/// A step's outcome.
+struct Done {
+    step_index: usize,
+    /// `Ok(Some(New))` after create/update, `Ok(None)` after delete.
+    result: Result<Option<Value>, ProviderError>,
+    /// `false` when it gave up before its first call because apply stopped.
+    started: bool,
+    duration: Duration,
+}
+
+/// Runs one step: waits for a slot, calls the provider, retries what may be retried.
+async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
+    let mut attempt: u32 = 0;
+    let mut first_start: Option<Instant> = None;
+    let mut last_error: Option<ProviderError> = None;
+    let done = |result, started, first: Option<Instant>| Done {
+        step_index: job.step_index,
+        result,
+        started,
+        duration: first.map_or(Duration::ZERO, |t| t.elapsed()),
+    };
+    loop {
+        attempt += 1;
+        let permit = shared.semaphore.acquire().await;
+        if *shared.stop.borrow() || permit.is_err() {
+            return match last_error {
+                Some(e) => done(Err(e), true, first_start),
+                None => done(Ok(None), false, None),
+            };
+        }
+        if first_start.is_none() {
+            first_start = Some(Instant::now());
+            (shared.events)(ApplyEvent::Started {
+                addr: job.addr.clone(),
+                action: job.action,
+                step: job.step,
+            });
+        }
+        let started = Instant::now();
+        let result = call(&job).await;
+        drop(permit);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let result = match result {
+            Err(e) if job.step == Step::Delete && e.class == ErrorClass::NotFound => Ok(None),
+            other => other,
+        };
+        log_call(&job, attempt, duration_ms, &result);
+        match result {
+            Ok(v) => return done(Ok(v), true, first_start),
+            Err(e) if e.is_retryable() && attempt < shared.retry.max_attempts => {
+                let delay = shared.retry.delay(attempt);
+                (shared.events)(ApplyEvent::Retrying {
+                    addr: job.addr.clone(),
+                    step: job.step,
+                    attempt,
+                    error: e.clone(),
+                    delay,
+                });
+                last_error = Some(e);
+                let mut stop = shared.stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            }
+            Err(e) => return done(Err(e), true, first_start),
+        }
+    }
+}
+
+async fn call(job: &Job) -> Result<Option<Value>, ProviderError> {
+    let p = &job.provider;
+    match &job.request {
+        Request::Create { planned } => p.create(&job.ctx, &job.rtype, planned).await.map(Some),
+        Request::Update {
+            id,
+            prior,
+            planned,
+            changed,
+        } => {
+            let request = UpdateRequest {
+                id,
+                prior,
+                planned,
+                changed,
+            };
+            p.update(&job.ctx, &job.rtype, request).await.map(Some)
+        }
+        Request::Delete { id, prior } => p
+            .delete(&job.ctx, &job.rtype, id, prior)
+            .await
+            .map(|()| None),
+    }
+}
+
+/// One tracing event per provider call. Values are never logged; provider error
+/// messages are, as the provider wrote them.
+fn log_call(
+    job: &Job,
+    attempt: u32,
+    duration_ms: u64,
+    result: &Result<Option<Value>, ProviderError>,
+) {
+    let address = job.addr.to_string();
+    let operation = job.step.name();
+    match result {
+        Ok(_) => tracing::debug!(
+            target: "gig::provider",
+            address = %address, operation, duration_ms, attempt, outcome = "ok",
+            "provider call succeeded"
+        ),
+        Err(e) => tracing::warn!(
+            target: "gig::provider",
+            address = %address, operation, duration_ms, attempt, outcome = class_name(e.class),
+            code = e.code.as_deref().unwrap_or(""), error = %e.message,
+            "provider call failed"
+        ),
+    }
+}
+
+fn class_name(c: ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::Retryable => "retryable",
+        ErrorClass::Throttled => "throttled",
+        ErrorClass::Permanent => "permanent",
+        ErrorClass::NotFound => "not_found",
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    NotStarted,
+}
+
+/// The executor's bookkeeping, owned by the [`apply`] loop.
+struct Run<'a> {
+    plan: &'a Plan,
+    schedule: &'a Schedule,
+    providers: &'a BTreeMap<String, Arc<dyn Provider>>,
+    opts: &'a ApplyOptions,
+    table: ValueTable,
+    state: Vec<StepState>,
+    /// Steps each step still waits for.
+    waiting: Vec<usize>,
+    /// Steps of each change not yet succeeded.
+    remaining: Vec<usize>,
+    succeeded: Vec<(ResourceAddr, Action)>,
+    failed: BTreeMap<ResourceAddr, (ProviderError, Span)>,
+    skipped: BTreeMap<ResourceAddr, ResourceAddr>,
+    not_started: Vec<ResourceAddr>,
+    cancelled: bool,
+    state_error: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        plan: &'a Plan,
+        schedule: &'a Schedule,
+        providers: &'a BTreeMap<String, Arc<dyn Provider>>,
+        opts: &'a ApplyOptions,
+        table: ValueTable,
+    ) -> Run<'a> {
+        Run {
+            plan,
+            schedule,
+            providers,
+            opts,
+            table,
+            state: vec![StepState::Waiting; schedule.steps.len()],
+            waiting: schedule.predecessors.clone(),
+            remaining: schedule.steps_per_change.clone(),
+            succeeded: Vec::new(),
+            failed: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            not_started: Vec::new(),
+            cancelled: false,
+            state_error: None,
+        }
+    }
+
+    fn change(&self, step_index: usize) -> &'a ResourceChange {
+        &self.plan.changes[self.schedule.steps[step_index].change]
+    }
+
+    /// Starts `ready` steps in order, or fails them at once when their request cannot
+    /// be built, or marks them not started when apply is stopping.
+    fn launch<'s>(
+        &mut self,
+        mut ready: Vec<usize>,
+        shared: &'s Shared<'s>,
+        running: &mut FuturesUnordered<Pin<Box<dyn Future<Output = Done> + Send + 's>>>,
+    ) {
+        ready.sort_unstable();
+        let mut queue = std::collections::VecDeque::from(ready);
+        while let Some(i) = queue.pop_front() {
+            if self.state[i] != StepState::Waiting {
+                continue;
+            }
+            if *shared.stop.borrow() {
+                self.state[i] = StepState::NotStarted;
+                self.not_started.push(self.change(i).addr.clone());
+                continue;
+            }
+            match self.job(i) {
+                Ok(job) => {
+                    self.state[i] = StepState::Running;
+                    running.push(Box::pin(run_step(shared, job)));
+                }
+                Err(e) => {
+                    let change = self.change(i);
+                    let action = change.action;
+                    let step = self.schedule.steps[i].step;
+                    (shared.events)(ApplyEvent::Failed {
+                        addr: change.addr.clone(),
+                        action,
+                        step,
+                        error: e.clone(),
+                    });
+                    self.fail(i, e, shared.events);
+                }
+            }
+        }
+    }
+
+    /// Builds the provider request of step `i`.
+    fn job(&self, i: usize) -> Result<Job, ProviderError> {
+        let node = &self.schedule.steps[i];
+        let change = self.change(i);
+        let provider = self
+            .providers
+            .get(&change.provider)
+            .cloned()
+            .ok_or_else(|| {
+                ProviderError::permanent(format!("provider {} is not configured", change.provider))
+            })?;
+        let prior = change.prior.clone().unwrap_or(Value::Null);
+        let id = || {
+            change
+                .id
+                .clone()
+                .or_else(|| prior.get("id").and_then(Value::as_str).map(str::to_string))
+                .ok_or_else(|| {
+                    ProviderError::permanent(format!("{} has no id in state", change.addr))
+                })
+        };
+        let request = match node.step {
+            Step::Create => Request::Create {
+                planned: self.resolve(change)?,
+            },
+            Step::Update => {
+                let planned = self.resolve(change)?;
+                let changed = changed_attributes(&prior, &planned);
+                Request::Update {
+                    id: id()?,
+                    prior: prior.clone(),
+                    planned,
+                    changed,
+                }
+            }
+            Step::Delete => Request::Delete {
+                id: id()?,
+                prior: prior.clone(),
+            },
+        };
+        Ok(Job {
+            step_index: i,
+            addr: change.addr.clone(),
+            action: change.action,
+            step: node.step,
+            provider,
+            rtype: change.addr.rtype.clone(),
+            ctx: OpContext {
+                address: change.addr.to_string(),
+                stack: self.opts.stack.clone(),
+                env: self.opts.env.clone(),
+            },
+            request,
+        })
+    }
+
+    /// The Planned value with what was unknown filled in from the body evaluated
+    /// against New values. Top-level attributes still wholly unknown and absent from
+    /// the body are computed ones the provider sets; they are left out.
+    fn resolve(&self, change: &ResourceChange) -> Result<Value, ProviderError> {
+        let mut planned = match &change.planned {
+            Some(v) => v.as_map().cloned().ok_or_else(|| {
+                ProviderError::permanent(format!(
+                    "the planned value of {} is not an object",
+                    change.addr
+                ))
+            })?,
+            None => {
+                return Err(ProviderError::permanent(format!(
+                    "{} has no planned value",
+                    change.addr
+                )))
+            }
+        };
+        if planned.values().any(Value::is_unknown) {
+            let mut desired = BTreeMap::new();
+            if let Some(body) = &change.body {
+                let value = eval(body, &self.table).map_err(|d| {
+                    ProviderError::new(
+                        ErrorClass::Permanent,
+                        Some(format!("gig::{}", d.code)),
+                        diagnostic_text(&d),
+                    )
+                })?;
+                desired = value.as_map().cloned().unwrap_or_default();
+                for (k, v) in planned.iter_mut() {
+                    if v.is_unknown() {
+                        if let Some(d) = desired.get(k) {
+                            *v = if matches!(v, Value::Secret(_)) {
+                                d.clone().into_secret()
+                            } else {
+                                d.clone()
+                            };
+                        }
+                    }
+                }
+            }
+            planned.retain(|k, v| desired.contains_key(k) || !matches!(v.reveal(), Value::Unknown));
+            if let Some((k, _)) = planned.iter().find(|(_, v)| v.is_unknown()) {
+                return Err(ProviderError::invalid_attribute(
+                    k,
+                    format!(
+                        "`{k}` of {} is still unknown after its dependencies were applied",
+                        change.addr
+                    ),
+                ));
+            }
+        }
+        Ok(Value::Map(planned))
+    }
+
+    /// Records completed steps: commits their results in one go, then marks them and
+    /// returns the steps that became ready.
+    fn finish(&mut self, batch: Vec<Done>, store: &Store, shared: &Shared<'_>) -> Vec<usize> {
+        let mut writes: Vec<(usize, Write)> = Vec::new();
+        let mut outcomes: Vec<(Done, Option<ProviderError>)> = Vec::new();
+        for done in batch {
+            if let Ok(new) = &done.result {
+                if done.started {
+                    let i = done.step_index;
+                    match self.write_for(i, new.as_ref()) {
+                        Ok(Some(w)) => writes.push((i, w)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            outcomes.push((done, Some(e)));
+                            continue;
+                        }
+                    }
+                }
+            }
+            outcomes.push((done, None));
+        }
+        let state_failures = commit(store, &writes);
+        if let Some((_, e)) = state_failures.iter().next() {
+            self.state_error.get_or_insert_with(|| e.to_string());
+        }
+
+        let mut ready = Vec::new();
+        for (done, prepare_error) in outcomes {
+            let i = done.step_index;
+            let change = self.change(i);
+            let node = &self.schedule.steps[i];
+            let (addr, action, step) = (change.addr.clone(), change.action, node.step);
+            let result = match (prepare_error, state_failures.get(&i)) {
+                (Some(e), _) => Err(e),
+                (None, Some(e)) => Err(ProviderError::new(
+                    ErrorClass::Permanent,
+                    Some("gig.StateWriteFailed".to_string()),
+                    format!("the provider call succeeded but recording it in state failed: {e}"),
+                )),
+                (None, None) => done.result,
+            };
+            match result {
+                Ok(_) if !done.started => {
+                    self.state[i] = StepState::NotStarted;
+                    self.not_started.push(addr);
+                }
+                Ok(new) => {
+                    match (node.commit, new) {
+                        (Commit::Put, Some(v)) => self.table.insert(addr.clone(), v),
+                        (Commit::Remove, _) => {
+                            self.table.remove(&addr);
+                        }
+                        _ => {}
+                    }
+                    (shared.events)(ApplyEvent::Finished {
+                        addr: addr.clone(),
+                        action,
+                        step,
+                        duration: done.duration,
+                    });
+                    self.state[i] = StepState::Succeeded;
+                    self.remaining[node.change] -= 1;
+                    if self.remaining[node.change] == 0 {
+                        self.succeeded.push((addr, action));
+                    }
+                    for &n in &self.schedule.successors[i] {
+                        self.waiting[n] -= 1;
+                        if self.waiting[n] == 0 && self.state[n] == StepState::Waiting {
+                            ready.push(n);
+                        }
+                    }
+                }
+                Err(e) => {
+                    (shared.events)(ApplyEvent::Failed {
+                        addr,
+                        action,
+                        step,
+                        error: e.clone(),
+                    });
+                    self.fail(i, e, shared.events);
+                }
+            }
+        }
+        ready
+    }
+
+    /// The state write for a successful step.
+    fn write_for(&self, i: usize, new: Option<&Value>) -> Result<Option<Write>, ProviderError> {
+        let change = self.change(i);
+        match self.schedule.steps[i].commit {
+            Commit::Nothing => Ok(None),
+            Commit::Remove => Ok(Some(Write::Remove(change.addr.clone()))),
+            Commit::Put => {
+                let value = new.cloned().ok_or_else(|| {
+                    ProviderError::permanent(format!(
+                        "the provider returned no value for {}",
+                        change.addr
+                    ))
+                })?;
+                let id = value
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(Some(Write::Put(ResourceRecord {
+                    addr: change.addr.clone(),
+                    provider: change.provider.clone(),
+                    id,
+                    value,
+                    dependencies: change.dependencies.clone(),
+                    schema_version: change.schema_version,
+                })))
+            }
+        }
+    }
+
+    /// Marks step `i` failed and skips everything that waits for it.
+    fn fail(
+        &mut self,
+        i: usize,
+        error: ProviderError,
+        events: &(dyn Fn(ApplyEvent) + Send + Sync),
+    ) {
+        let change = self.change(i);
+        self.state[i] = StepState::Failed;
+        self.failed
+            .entry(change.addr.clone())
+            .or_insert((error, change.span));
+        let because = change.addr.clone();
+        let mut stack: Vec<usize> = self.schedule.successors[i].clone();
+        while let Some(n) = stack.pop() {
+            if self.state[n] != StepState::Waiting {
+                continue;
+            }
+            self.state[n] = StepState::Skipped;
+            let addr = &self.change(n).addr;
+            if *addr != because
+                && !self.failed.contains_key(addr)
+                && !self.skipped.contains_key(addr)
+            {
+                self.skipped.insert(addr.clone(), because.clone());
+                events(ApplyEvent::Skipped {
+                    addr: addr.clone(),
+                    because: because.clone(),
+                });
+            }
+            stack.extend(self.schedule.successors[n].iter().copied());
+        }
+    }
+
+    /// The report, and the final values for evaluating outputs.
+    fn into_report(self) -> (ApplyReport, ValueTable) {
+        let mut succeeded = self.succeeded;
+        succeeded.sort();
+        let mut not_started = self.not_started;
+        not_started.sort();
+        not_started.dedup();
+        let report = ApplyReport {
+            succeeded,
+            failed: self
+                .failed
+                .into_iter()
+                .map(|(a, (e, s))| (a, e, s))
+                .collect(),
+            skipped: self.skipped.into_iter().collect(),
+            not_started,
+            cancelled: self.cancelled,
+            outputs: BTreeMap::new(),
+            output_errors: Vec::new(),
+            state_error: self.state_error,
+        };
+        (report, self.table)
+    }
+}
+
+/// Top-level attributes whose Planned value differs from the Prior one.
+fn changed_attributes(prior: &Value, planned: &Value) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let before = prior.as_map().unwrap_or(&empty);
+    let after = planned.as_map().unwrap_or(&empty);
+    after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// One state write.
+enum Write {
+    Put(ResourceRecord),
+    Remove(ResourceAddr),
+}
+
+/// Writes a batch of results; returns the writes that failed, by step. Removing a
+/// record that is not there counts as done.
+fn commit(store: &Store, writes: &[(usize, Write)]) -> BTreeMap<usize, StateError> {
+    let mut failures = BTreeMap::new();
+    for (i, w) in writes {
+        let result = match w {
+            Write::Put(record) => store.put(record),
+            Write::Remove(addr) => match store.remove(addr) {
+                Err(StateError::NoSuchResource(_)) => Ok(()),
+                other => other,
+            },
+        };
+        if let Err(e) = result {
+            failures.insert(*i, e);
+        }
+    }
+    failures
+}

@@ -1,0 +1,347 @@
+//! Refresh: reading what the cloud holds now (Refreshed values) for everything in the
+//! Prior state, and reading data sources.
+//!
+//! [`refresh`] groups the Prior records by (provider, resource type) and makes one
+//! [`Provider::read`] call per group with every id of that type — the provider chunks
+//! it into as few cloud calls as the API allows. Groups are read concurrently, at most
+//! `parallelism` at a time. Retryable and throttling errors of a whole call are retried
+//! per [`RetryPolicy::default`]; errors about single objects are reported with their
+//! address, and every failure is collected rather than stopping at the first.
+//!
+//! [`read_data_sources`] evaluates each data block's arguments — constants, or
+//! references to other data sources, read first — and calls [`Provider::read_data`].
+//!
+//! # Cancel safety
+//!
+//! Both functions only read; dropping their futures at any await point is safe.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt as _};
+use gig_dsl::addr::{Mode, ResourceAddr};
+use gig_dsl::config::Config;
+use gig_dsl::eval::eval;
+use gig_dsl::span::Span;
+use gig_dsl::value::Value;
+use gig_provider::{OpContext, Provider, ProviderError, ReadRequest};
+use gig_state::Snapshot;
+
+use crate::apply::RetryPolicy;
+use crate::values::ValueTable;
+
+/// A failed read of one instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadFailure {
+    /// The instance.
+    pub addr: ResourceAddr,
+    /// The provider's error, code and message intact.
+    pub error: ProviderError,
+    /// The block in the source (detached for refresh, which works from state).
+    pub span: Span,
+}
+
+/// Some reads failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{} read(s) failed; first: {}: {}", failures.len(), first_addr(failures), first_error(failures))]
+pub struct RefreshError {
+    /// Every failed read, sorted by address.
+    pub failures: Vec<ReadFailure>,
+    /// What was read successfully (`None`: the object is gone).
+    pub values: BTreeMap<ResourceAddr, Option<Value>>,
+}
+
+fn first_addr(f: &[ReadFailure]) -> String {
+    f.first().map(|f| f.addr.to_string()).unwrap_or_default()
+}
+
+fn first_error(f: &[ReadFailure]) -> String {
+    f.first().map(|f| f.error.to_string()).unwrap_or_default()
+}
+
+/// The outcome of reading one object: `None` when it is gone.
+type ReadResult = Result<Option<Value>, ProviderError>;
+
+/// Reads every resource in `prior` from its provider. The result has one entry per
+/// Prior resource: `Some(Refreshed)`, or `None` when the object no longer exists.
+pub async fn refresh(
+    prior: &Snapshot,
+    providers: &BTreeMap<String, Arc<dyn Provider>>,
+    parallelism: usize,
+) -> Result<BTreeMap<ResourceAddr, Option<Value>>, RefreshError> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&ResourceAddr>> = BTreeMap::new();
+    for (addr, record) in &prior.resources {
+        groups
+            .entry((record.provider.as_str(), addr.rtype.as_str()))
+            .or_default()
+            .push(addr);
+    }
+    let retry = RetryPolicy::default();
+    let reads = groups.into_iter().map(|((provider, rtype), addrs)| {
+        let provider_impl = providers.get(provider).cloned();
+        let retry = &retry;
+        async move {
+            let Some(p) = provider_impl else {
+                let e = ProviderError::permanent(format!("provider {provider} is not configured"));
+                return addrs
+                    .into_iter()
+                    .map(|a| (a.clone(), Err(e.clone())))
+                    .collect::<Vec<_>>();
+            };
+            let requests: Vec<ReadRequest> = addrs
+                .iter()
+                .map(|a| {
+                    let record = &prior.resources[*a];
+                    ReadRequest {
+                        address: a.to_string(),
+                        id: record.id.clone(),
+                        prior: record.value.clone(),
+                    }
+                })
+                .collect();
+            match read_with_retry(p.as_ref(), rtype, &requests, retry).await {
+                Ok(results) if results.len() == requests.len() => {
+                    addrs.into_iter().cloned().zip(results).collect()
+                }
+                Ok(results) => {
+                    let e = ProviderError::permanent(format!(
+                        "provider {provider} answered {} of {} reads of {rtype}",
+                        results.len(),
+                        requests.len()
+                    ));
+                    addrs
+                        .into_iter()
+                        .map(|a| (a.clone(), Err(e.clone())))
+                        .collect()
+                }
+                Err(e) => addrs
+                    .into_iter()
+                    .map(|a| (a.clone(), Err(e.clone())))
+                    .collect(),
+            }
+        }
+    });
+    let results: Vec<Vec<(ResourceAddr, ReadResult)>> = stream::iter(reads)
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+
+    let mut values = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (addr, result) in results.into_iter().flatten() {
+        match result {
+            Ok(v) => {
+                values.insert(addr, v);
+            }
+            Err(error) => failures.push(ReadFailure {
+                addr,
+                error,
+                span: Span::DETACHED,
+            }),
+        }
+    }
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        failures.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Err(RefreshError { failures, values })
+    }
+}
+
+/// One batched read, retrying retryable and throttling errors of the whole call.
+async fn read_with_retry(
+    p: &dyn Provider,
+    rtype: &str,
+    requests: &[ReadRequest],
+    retry: &RetryPolicy,
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let started = Instant::now();
+        let result = p.read(rtype, requests).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::debug!(
+                target: "gig::provider",
+                address = %rtype, operation = "read", count = requests.len(), duration_ms, attempt, outcome = "ok",
+                "provider call succeeded"
+            ),
+            Err(e) => tracing::warn!(
+                target: "gig::provider",
+                address = %rtype, operation = "read", count = requests.len(), duration_ms, attempt,
+                outcome = ?e.class, code = e.code.as_deref().unwrap_or(""), error = %e.message,
+                "provider call failed"
+            ),
+        }
+        match result {
+            Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
+                tokio::time::sleep(retry.delay(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Who is reading, for [`OpContext`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadContext {
+    /// Stack name.
+    pub stack: String,
+    /// Environment name.
+    pub env: String,
+    /// The most reads in flight at once.
+    pub parallelism: usize,
+}
+
+/// Reads every data source in `config`. A data source's arguments may reference other
+/// data sources, which are read first; any other reference, or an argument that is not
+/// known, fails that data source (and those that need it).
+pub async fn read_data_sources(
+    config: &Config,
+    providers: &BTreeMap<String, Arc<dyn Provider>>,
+    ctx: &ReadContext,
+) -> Result<BTreeMap<ResourceAddr, Value>, RefreshError> {
+    let data: Vec<_> = config
+        .resources
+        .iter()
+        .filter(|r| r.addr.mode == Mode::Data)
+        .collect();
+    let mut table = ValueTable::new();
+    let mut values: BTreeMap<ResourceAddr, Value> = BTreeMap::new();
+    let mut failures: Vec<ReadFailure> = Vec::new();
+    let mut pending: BTreeSet<usize> = (0..data.len()).collect();
+    let is_data_dep = |d: &ResourceAddr| d.mode == Mode::Data;
+    let depends_on = |r: &gig_dsl::config::ResourceConfig, other: &ResourceAddr| {
+        r.dependencies
+            .iter()
+            .any(|d| d.target == *other || (d.target.key.is_none() && other.group() == d.target))
+    };
+
+    while !pending.is_empty() {
+        // Ready: every data dependency has been read or has failed.
+        let ready: Vec<usize> = pending
+            .iter()
+            .copied()
+            .filter(|&i| {
+                data.iter().enumerate().all(|(j, other)| {
+                    j == i || !pending.contains(&j) || !depends_on(data[i], &other.addr)
+                })
+            })
+            .collect();
+        if ready.is_empty() {
+            for i in std::mem::take(&mut pending) {
+                failures.push(ReadFailure {
+                    addr: data[i].addr.clone(),
+                    error: ProviderError::permanent(format!(
+                        "{} is part of a dependency cycle",
+                        data[i].addr
+                    )),
+                    span: data[i].span,
+                });
+            }
+            break;
+        }
+        let mut jobs = Vec::new();
+        for &i in &ready {
+            pending.remove(&i);
+            let r = data[i];
+            let failed_dep = r.dependencies.iter().find(|d| {
+                failures.iter().any(|f| {
+                    f.addr == d.target || (d.target.key.is_none() && f.addr.group() == d.target)
+                })
+            });
+            let args = if let Some(dep) = failed_dep {
+                Err(ProviderError::permanent(format!(
+                    "{} needs {}, which could not be read",
+                    r.addr, dep.target
+                )))
+            } else if let Some(dep) = r.dependencies.iter().find(|d| !is_data_dep(&d.target)) {
+                Err(ProviderError::permanent(format!(
+                    "the arguments of {} refer to {}, which is not known at plan time",
+                    r.addr, dep.target
+                )))
+            } else {
+                match eval(&r.body, &table) {
+                    Ok(v) if v.is_known() => Ok(v),
+                    Ok(_) => Err(ProviderError::permanent(format!(
+                        "the arguments of {} are not known at plan time",
+                        r.addr
+                    ))),
+                    Err(d) => Err(ProviderError::permanent(format!(
+                        "gig::{}: {}",
+                        d.code, d.summary
+                    ))),
+                }
+            };
+            match (args, providers.get(&r.provider)) {
+                (Err(e), _) => failures.push(ReadFailure {
+                    addr: r.addr.clone(),
+                    error: e,
+                    span: r.span,
+                }),
+                (Ok(_), None) => failures.push(ReadFailure {
+                    addr: r.addr.clone(),
+                    error: ProviderError::permanent(format!(
+                        "provider {} is not configured",
+                        r.provider
+                    )),
+                    span: r.span,
+                }),
+                (Ok(args), Some(p)) => jobs.push((i, p.clone(), args)),
+            }
+        }
+        let reads = jobs.into_iter().map(|(i, p, args)| {
+            let r = data[i];
+            let op = OpContext { address: r.addr.to_string(), stack: ctx.stack.clone(), env: ctx.env.clone() };
+            async move {
+                let started = Instant::now();
+                let result = p.read_data(&op, &r.addr.rtype, &args).await;
+                let duration_ms = started.elapsed().as_millis() as u64;
+                match &result {
+                    Ok(_) => tracing::debug!(
+                        target: "gig::provider",
+                        address = %op.address, operation = "read_data", duration_ms, attempt = 1u32, outcome = "ok",
+                        "provider call succeeded"
+                    ),
+                    Err(e) => tracing::warn!(
+                        target: "gig::provider",
+                        address = %op.address, operation = "read_data", duration_ms, attempt = 1u32,
+                        outcome = ?e.class, code = e.code.as_deref().unwrap_or(""), error = %e.message,
+                        "provider call failed"
+                    ),
+                }
+                (i, result)
+            }
+        });
+        let results: Vec<(usize, Result<Value, ProviderError>)> = stream::iter(reads)
+            .buffer_unordered(ctx.parallelism.max(1))
+            .collect()
+            .await;
+        for (i, result) in results {
+            let r = data[i];
+            match result {
+                Ok(v) => {
+                    table.insert(r.addr.clone(), v.clone());
+                    values.insert(r.addr.clone(), v);
+                }
+                Err(error) => failures.push(ReadFailure {
+                    addr: r.addr.clone(),
+                    error,
+                    span: r.span,
+                }),
+            }
+        }
+    }
+
+    if failures.is_empty() {
+        Ok(values)
+    } else {
+        failures.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Err(RefreshError {
+            failures,
+            values: values.into_iter().map(|(a, v)| (a, Some(v))).collect(),
+        })
+    }
+}
