@@ -459,3 +459,188 @@ fn last_segment(path: &str) -> &str {
         .filter(|s| !s.is_empty())
         .unwrap_or(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use gig_dsl::addr::ResourceAddr;
+    use gig_dsl::config::{ExprKind, Lifecycle, ObjectEntry, ProviderConfig, ResourceConfig};
+    use gig_dsl::span::FileId;
+
+    use super::*;
+    use crate::plan::tests::registry;
+
+    fn sp(n: usize) -> Span {
+        Span::new(FileId(0), n, n + 1)
+    }
+
+    fn c(v: impl Into<Value>) -> Expr {
+        Expr::constant(v.into(), sp(900))
+    }
+
+    fn object(entries: Vec<(&str, Expr)>) -> Expr {
+        let entries = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| ObjectEntry {
+                key: k.into(),
+                key_span: sp(100 + i),
+                value: v,
+            })
+            .collect();
+        Expr {
+            kind: ExprKind::Object(entries),
+            span: sp(1),
+        }
+    }
+
+    fn resource(addr: &str, body: Expr) -> ResourceConfig {
+        let a = ResourceAddr::parse(addr).expect("test address");
+        ResourceConfig {
+            provider: a.provider().into(),
+            addr: a,
+            span: sp(1),
+            header_span: sp(2),
+            body,
+            dependencies: Vec::new(),
+            lifecycle: Lifecycle::default(),
+        }
+    }
+
+    fn config(resources: Vec<ResourceConfig>) -> Config {
+        let mut c = Config {
+            stack: "t".into(),
+            resources,
+            ..Config::default()
+        };
+        c.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
+        for r in &c.resources {
+            c.providers
+                .entry(r.provider.clone())
+                .or_insert_with(|| ProviderConfig {
+                    name: r.provider.clone(),
+                    settings: Value::Map(BTreeMap::new()),
+                    span: Span::DETACHED,
+                });
+        }
+        c
+    }
+
+    fn codes(d: &[Diagnostic]) -> Vec<(&str, u32, Option<&str>)> {
+        d.iter()
+            .map(|d| (d.code, d.span.start, d.help.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn valid_body_passes() {
+        let cfg = config(vec![resource(
+            "lab.network.a",
+            object(vec![("cidr", c("10.0.0.0/16")), ("dns", c(false))]),
+        )]);
+        assert_eq!(check(&cfg, &registry()), []);
+    }
+
+    #[test]
+    fn unknown_provider_and_type_suggest_close_names() {
+        let cfg = config(vec![
+            resource("labs.network.a", object(vec![])),
+            resource("lab.netwrk.b", object(vec![])),
+        ]);
+        let d = check(&cfg, &registry());
+        assert_eq!(
+            codes(&d),
+            [
+                ("E0310", 2, Some("did you mean `lab`?")),
+                ("E0311", 2, Some("did you mean `lab.network`?"))
+            ]
+        );
+    }
+
+    #[test]
+    fn attribute_problems_point_at_the_key_or_header() {
+        let cfg = config(vec![resource(
+            "lab.network.a",
+            object(vec![
+                ("cidrr", c("10.0.0.0/16")),
+                ("arn", c("x")),
+                ("dns", c("yes")),
+            ]),
+        )]);
+        let d = check(&cfg, &registry());
+        assert_eq!(
+            codes(&d),
+            [
+                ("E0312", 100, Some("did you mean `cidr`?")),
+                (
+                    "E0314",
+                    101,
+                    Some("remove this attribute; read it from the resource instead")
+                ),
+                ("E0315", 900, None),
+                ("E0313", 2, Some("add `cidr = …`")),
+            ]
+        );
+        assert_eq!(d[2].label, "expected bool, found string");
+    }
+
+    #[test]
+    fn nested_blocks_are_checked_against_their_object_type() {
+        let rules = Value::List(vec![Value::Map(
+            [
+                ("port".to_string(), Value::str("443")),
+                ("protocol".to_string(), Value::str("tcp")),
+            ]
+            .into_iter()
+            .collect(),
+        )]);
+        let cfg = config(vec![resource(
+            "lab.server.a",
+            object(vec![("network_id", c("n")), ("rules", c(rules))]),
+        )]);
+        let d = check(&cfg, &registry());
+        let details: Vec<&str> = d.iter().map(|d| d.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            [
+                "Attribute `rules[0].port` of `lab.server` must be a number, but this value is a string.",
+                "`lab.server` has no attribute `rules[0].protocol`.",
+            ]
+        );
+        assert_eq!(d[1].help.as_deref(), Some("did you mean `proto`?"));
+    }
+
+    #[test]
+    fn expanded_instances_report_once_and_unknown_settings_are_found() {
+        let mut cfg = config(vec![
+            resource("lab.network.n[0]", object(vec![])),
+            resource("lab.network.n[1]", object(vec![])),
+        ]);
+        if let Some(p) = cfg.providers.get_mut("lab") {
+            p.settings = Value::Map(
+                [("region".to_string(), Value::str("x"))]
+                    .into_iter()
+                    .collect(),
+            );
+            p.span = sp(7);
+        }
+        let d = check(&cfg, &registry());
+        assert_eq!(
+            codes(&d),
+            [("E0316", 7, None), ("E0313", 2, Some("add `cidr = …`"))]
+        );
+    }
+
+    #[test]
+    fn residual_shapes_are_checked_where_visible() {
+        let template = Expr {
+            kind: ExprKind::Template(Vec::new()),
+            span: sp(5),
+        };
+        let cfg = config(vec![resource(
+            "lab.network.a",
+            object(vec![("cidr", c("x")), ("dns", template)]),
+        )]);
+        let d = check(&cfg, &registry());
+        assert_eq!(codes(&d), [("E0315", 5, None)]);
+    }
+}

@@ -593,7 +593,7 @@ fn remove_path(m: &mut BTreeMap<String, Value>, segments: &[&str]) {
 }
 
 /// Differences between the current object and the planned one, for a staying object.
-fn diff_top(
+pub(crate) fn diff_top(
     current: &BTreeMap<String, Value>,
     planned: &BTreeMap<String, Value>,
     schema: Option<&ResourceSchema>,
@@ -886,4 +886,4 @@ fn key_path(path: &str, key: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

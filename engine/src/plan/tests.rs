@@ -115,19 +115,19 @@ pub(crate) fn registry() -> Registry {
     r
 }
 
-fn sp(n: usize) -> Span {
+pub(crate) fn sp(n: usize) -> Span {
     Span::new(FileId(0), n, n + 1)
 }
 
-fn c(v: impl Into<Value>) -> Expr {
+pub(crate) fn c(v: impl Into<Value>) -> Expr {
     Expr::constant(v.into(), sp(0))
 }
 
-fn list(xs: &[&str]) -> Expr {
+pub(crate) fn list(xs: &[&str]) -> Expr {
     c(Value::List(xs.iter().map(|x| Value::str(*x)).collect()))
 }
 
-fn map(kv: &[(&str, &str)]) -> Value {
+pub(crate) fn map(kv: &[(&str, &str)]) -> Value {
     Value::Map(
         kv.iter()
             .map(|(k, v)| (k.to_string(), Value::str(*v)))
@@ -135,7 +135,7 @@ fn map(kv: &[(&str, &str)]) -> Value {
     )
 }
 
-fn attr_of(addr: &str, attr: &str) -> Expr {
+pub(crate) fn attr_of(addr: &str, attr: &str) -> Expr {
     let a = ResourceAddr::parse(addr).expect("test address");
     let r = ResourceRef {
         module: a.module,
@@ -156,7 +156,7 @@ fn attr_of(addr: &str, attr: &str) -> Expr {
     }
 }
 
-fn resource(addr: &str, body: Vec<(&str, Expr)>) -> ResourceConfig {
+pub(crate) fn resource(addr: &str, body: Vec<(&str, Expr)>) -> ResourceConfig {
     let a = ResourceAddr::parse(addr).expect("test address");
     let mut deps = Vec::new();
     let entries: Vec<ObjectEntry> = body
@@ -193,7 +193,7 @@ fn resource(addr: &str, body: Vec<(&str, Expr)>) -> ResourceConfig {
     }
 }
 
-fn config(mut resources: Vec<ResourceConfig>) -> Config {
+pub(crate) fn config(mut resources: Vec<ResourceConfig>) -> Config {
     resources.sort_by(|a, b| a.addr.cmp(&b.addr));
     Config {
         stack: "lab".into(),
@@ -202,7 +202,7 @@ fn config(mut resources: Vec<ResourceConfig>) -> Config {
     }
 }
 
-fn state(records: &[(&str, Value)]) -> Snapshot {
+pub(crate) fn state(records: &[(&str, Value)]) -> Snapshot {
     let mut s = Snapshot::default();
     for (addr, v) in records {
         let a = ResourceAddr::parse(addr).expect("test address");
@@ -226,11 +226,11 @@ fn state(records: &[(&str, Value)]) -> Snapshot {
     s
 }
 
-fn obj(kv: Vec<(&str, Value)>) -> Value {
+pub(crate) fn obj(kv: Vec<(&str, Value)>) -> Value {
     Value::Map(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-fn run(
+pub(crate) fn run(
     config: &Config,
     prior: &Snapshot,
     refreshed: Option<&BTreeMap<ResourceAddr, Option<Value>>>,
@@ -251,7 +251,7 @@ fn run(
     })
 }
 
-fn network_value(id: &str) -> Value {
+pub(crate) fn network_value(id: &str) -> Value {
     obj(vec![
         ("id", Value::str(id)),
         ("arn", Value::str(format!("arn:{id}"))),
@@ -263,7 +263,7 @@ fn network_value(id: &str) -> Value {
     ])
 }
 
-fn network_config() -> ResourceConfig {
+pub(crate) fn network_config() -> ResourceConfig {
     resource(
         "lab.network.main",
         vec![
@@ -274,14 +274,14 @@ fn network_config() -> ResourceConfig {
     )
 }
 
-fn server_config() -> ResourceConfig {
+pub(crate) fn server_config() -> ResourceConfig {
     resource(
         "lab.server.web",
         vec![("network_id", attr_of("lab.network.main", "id"))],
     )
 }
 
-fn server_value(network: &str) -> Value {
+pub(crate) fn server_value(network: &str) -> Value {
     obj(vec![
         ("id", Value::str("srv-1")),
         ("ip", Value::str("10.0.0.5")),

@@ -74,3 +74,6 @@ pub(crate) fn importance(action: Action) -> u8 {
         Action::NoOp => 5,
     }
 }
+
+#[cfg(test)]
+mod tests;
