@@ -17,5 +17,7 @@ pub mod diag;
 pub mod eval;
 pub mod functions;
 pub mod lower;
+pub mod parse;
+pub mod source;
 pub mod span;
 pub mod value;
