@@ -21,9 +21,11 @@
 //!
 //! # Writes
 //!
-//! Every write is one sled transaction across the three trees followed by `flush()`
-//! (fsync), so it is durable before it returns and a crash leaves it either whole or
-//! absent. A `put` writes the record and its delta: bytes in proportion to the record,
+//! Every write is one sled transaction across the three trees followed by sled's
+//! `flush()` and an `fdatasync` of sled's log file (sled itself only issues
+//! `sync_file_range` on Linux, which survives a killed process but not necessarily a
+//! power cut). So a write is durable before it returns, and a crash leaves it either
+//! whole or absent. A `put` writes the record and its delta: bytes in proportion to the record,
 //! independent of how many other records the state holds.
 //!
 //! # Reading the past
@@ -79,6 +81,8 @@ pub struct Store {
     /// Key and value bytes handed to sled by committed writes, for the test that write
     /// volume per `put` does not grow with the size of the state.
     written: AtomicU64,
+    /// sled's log file, opened again to `fdatasync` it after each commit.
+    log_file: std::fs::File,
 }
 
 /// The header of one write session in the history tree.
@@ -138,6 +142,14 @@ impl Store {
         let resources = open_tree("resources")?;
         let meta = open_tree("meta")?;
         let history = open_tree("history")?;
+        let log_file = std::fs::File::open(dir.join("sled").join("db"))
+            .map_err(|e| storage(format!("cannot open the database log: {e}")))?;
+        // Make the directory entries of a new state durable too.
+        for d in [dir.join("sled"), dir.to_path_buf()] {
+            std::fs::File::open(&d)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| storage(format!("cannot sync {}: {e}", d.display())))?;
+        }
         let mut store = Store {
             dir: dir.to_path_buf(),
             lineage: String::new(),
@@ -147,6 +159,7 @@ impl Store {
             history,
             session: Mutex::new(None),
             written: AtomicU64::new(0),
+            log_file,
         };
         store.lineage = store.init_meta()?;
         Ok(store)
@@ -471,7 +484,7 @@ impl Store {
         })
     }
 
-    /// One transaction across the three trees, then a flush. `body` returns its result
+    /// One transaction across the three trees, then a flush and an `fdatasync`. `body` returns its result
     /// and the number of bytes it wrote.
     fn transact<T, F>(&self, body: F) -> Result<T, StateError>
     where
@@ -485,6 +498,9 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(self.storage(e)),
         };
         self.db.flush().map_err(|e| self.storage(e))?;
+        // sled 0.34 makes its log stable with `sync_file_range` on Linux, which neither
+        // flushes the device's write cache nor the file's size; `fdatasync` does both.
+        self.log_file.sync_data().map_err(|e| self.storage(e))?;
         self.written.fetch_add(written, Ordering::Relaxed);
         Ok(value)
     }
