@@ -556,7 +556,13 @@ impl<'a> Lowerer<'a> {
         // Lower every let and output of every instance, so mistakes in values nobody
         // references are still reported.
         for i in 0..self.insts.len() {
-            let lets: Vec<&str> = self.insts[i].lets.keys().copied().collect();
+            let mut lets: Vec<(Span, &str)> = self.insts[i]
+                .lets
+                .iter()
+                .map(|(k, (l, _))| (l.span, *k))
+                .collect();
+            lets.sort();
+            let lets: Vec<&str> = lets.into_iter().map(|(_, k)| k).collect();
             for name in lets {
                 self.let_value(i, name);
             }
@@ -1268,7 +1274,9 @@ impl<'a> Lowerer<'a> {
             );
             let settings = match body.as_const() {
                 Some(v) if v.is_known() => v.clone(),
-                _ => {
+                // An unknown constant stands for an error reported already.
+                Some(_) => Value::Map(BTreeMap::new()),
+                None => {
                     self.diags.push(
                         Diagnostic::error("E0190", "provider settings not known", p.body.span)
                             .with_detail(format!(
