@@ -1,0 +1,356 @@
+//! Golden plans: each directory under `tests/plan/` is one case.
+//!
+//! A case holds `main.gig` (the stack; `// param: name=value` lines pass params),
+//! optionally `prior.json` (a Snapshot in the state export layout) and `refreshed.json`
+//! (address → value, `null` for an object found gone; without it refresh is skipped),
+//! and the expected `plan.txt` (text rendering, then every diagnostic) and `plan.json`
+//! (the JSON rendering). A case whose name starts with `destroy_` plans a destroy.
+//! `UPDATE_GOLDEN=1 cargo test -p gig-engine --test plan_golden` rewrites the expected
+//! files. Every case is also checked for leaked secrets: no value of a param marked
+//! secret and no value stored under `$secret` may appear in any rendering.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gig_dsl::addr::ResourceAddr;
+use gig_dsl::load::{load_dir, LoadOptions};
+use gig_dsl::value::Value;
+use gig_engine::render::{self, MarkdownOptions, TextOptions};
+use gig_engine::{check, graph, plan};
+use gig_provider::{
+    AttrType, AttributeSchema as A, Provider, ProviderError, ProviderFactory, ProviderSchema,
+    Registry, ResourceSchema,
+};
+use gig_state::{ResourceRecord, Snapshot};
+
+/// A schema-only provider with the attribute kinds the planner treats specially:
+/// force-new, defaults, optional+computed, sets, maps, nested blocks, secrets.
+struct Lab(ProviderSchema);
+
+#[async_trait]
+impl ProviderFactory for Lab {
+    fn name(&self) -> &'static str {
+        "lab"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.0
+    }
+
+    async fn configure(&self, _settings: &Value) -> Result<Arc<dyn Provider>, ProviderError> {
+        Err(ProviderError::permanent("the lab provider is schema-only"))
+    }
+}
+
+fn lab() -> Lab {
+    let s = || AttrType::String;
+    let mut net = BTreeMap::new();
+    net.insert("cidr".into(), A::required(s(), "CIDR block.").force_new());
+    net.insert("name".into(), A::optional(s(), "Name."));
+    net.insert(
+        "tags".into(),
+        A::optional(AttrType::Map(Box::new(s())), "Tags."),
+    );
+    net.insert(
+        "zones".into(),
+        A::optional(AttrType::Set(Box::new(s())), "Zones, unordered."),
+    );
+    net.insert(
+        "dns".into(),
+        A::optional(AttrType::Bool, "DNS support.").default(true),
+    );
+    net.insert(
+        "mode".into(),
+        A::optional(s(), "Mode; the cloud picks one when unset.").also_computed(),
+    );
+    net.insert("id".into(), A::computed(s(), "Id."));
+    net.insert("arn".into(), A::computed(s(), "ARN."));
+    let mut rule = BTreeMap::new();
+    rule.insert("port".into(), A::required(AttrType::Number, "Port."));
+    rule.insert("proto".into(), A::optional(s(), "Protocol.").default("tcp"));
+    rule.insert(
+        "sources".into(),
+        A::optional(AttrType::Set(Box::new(s())), "Source CIDRs."),
+    );
+    let mut server = BTreeMap::new();
+    server.insert(
+        "network_id".into(),
+        A::required(s(), "Network.").force_new(),
+    );
+    server.insert("size".into(), A::optional(s(), "Size.").default("small"));
+    server.insert(
+        "password".into(),
+        A::optional(s(), "Admin password.").secret(),
+    );
+    server.insert(
+        "rule".into(),
+        A::optional(
+            AttrType::List(Box::new(AttrType::Object(rule))),
+            "Firewall rules.",
+        ),
+    );
+    server.insert("id".into(), A::computed(s(), "Id."));
+    server.insert("ip".into(), A::computed(s(), "Private IP."));
+    let res = |name: &str, attributes| ResourceSchema {
+        type_name: name.into(),
+        version: 2,
+        attributes,
+        ..ResourceSchema::default()
+    };
+    let mut resources = BTreeMap::new();
+    resources.insert("lab.network".into(), res("lab.network", net));
+    resources.insert("lab.server".into(), res("lab.server", server));
+    Lab(ProviderSchema {
+        name: "lab".into(),
+        resources,
+        ..ProviderSchema::default()
+    })
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(Arc::new(lab()));
+    r.register(Arc::new(gig_provider_random::RandomFactory::new()));
+    r.register(Arc::new(gig_provider_test::TestFactory::new(
+        gig_provider_test::TestOptions::default(),
+    )));
+    r
+}
+
+/// Reads a Snapshot from the state export layout (`Snapshot::to_json_raw`).
+fn read_snapshot(path: &Path) -> Snapshot {
+    let mut snap = Snapshot::default();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return snap;
+    };
+    let j: serde_json::Value = serde_json::from_str(&text).expect("prior.json parses");
+    snap.lineage = j["lineage"].as_str().unwrap_or("golden").to_string();
+    snap.serial = j["serial"].as_u64().unwrap_or(1);
+    for (addr, r) in j["resources"].as_object().into_iter().flatten() {
+        let addr = ResourceAddr::parse(addr).expect("address in prior.json");
+        let value = Value::from_json(&r["value"]);
+        let record = ResourceRecord {
+            provider: r["provider"]
+                .as_str()
+                .map_or_else(|| addr.provider().to_string(), str::to_string),
+            id: r["id"]
+                .as_str()
+                .or_else(|| value.get("id").and_then(Value::as_str))
+                .unwrap_or("")
+                .to_string(),
+            value,
+            dependencies: r["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().and_then(ResourceAddr::parse))
+                .collect(),
+            schema_version: r["schema_version"].as_u64().unwrap_or(0) as u32,
+            addr: addr.clone(),
+        };
+        snap.resources.insert(addr, record);
+    }
+    for (k, v) in j["outputs"].as_object().into_iter().flatten() {
+        snap.outputs.insert(k.clone(), Value::from_json(v));
+    }
+    snap
+}
+
+fn read_refreshed(path: &Path) -> Option<BTreeMap<ResourceAddr, Option<Value>>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let j: serde_json::Value = serde_json::from_str(&text).expect("refreshed.json parses");
+    Some(
+        j.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let addr = ResourceAddr::parse(k).expect("address in refreshed.json");
+                (
+                    addr,
+                    if v.is_null() {
+                        None
+                    } else {
+                        Some(Value::from_json(v))
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Values a case must never print: secret params and `$secret` values in its files.
+fn secrets_of(case: &Path, params: &[(String, String)], main: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in params {
+        if main.contains(&format!("param {name}:")) && main.contains("secret = true") {
+            out.push(value.clone());
+        }
+    }
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Secret(inner) => {
+                if let Some(s) = inner.as_str() {
+                    out.push(s.to_string());
+                }
+            }
+            Value::List(xs) => xs.iter().for_each(|x| collect(x, out)),
+            Value::Map(m) => m.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    for r in read_snapshot(&case.join("prior.json")).resources.values() {
+        collect(&r.value, &mut out);
+    }
+    out.retain(|s| s.len() >= 6);
+    out
+}
+
+struct Outcome {
+    text: String,
+    json: String,
+    markdown: String,
+}
+
+fn run_case(case: &Path) -> Outcome {
+    let main = std::fs::read_to_string(case.join("main.gig")).expect("main.gig");
+    let params: Vec<(String, String)> = main
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("// param:"))
+        .filter_map(|p| p.trim().split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let loaded = load_dir(
+        case,
+        &LoadOptions {
+            params,
+            ..LoadOptions::default()
+        },
+    );
+    let config = loaded.config.unwrap_or_else(|| {
+        panic!(
+            "{} does not load: {:#?}",
+            case.display(),
+            loaded.diagnostics
+        )
+    });
+    let registry = registry();
+    let prior = read_snapshot(&case.join("prior.json"));
+    let refreshed = read_refreshed(&case.join("refreshed.json"));
+    let destroy = case
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("destroy_"));
+
+    let mut diags = check::check(&config, &registry);
+    let (g, graph_diags) = graph::build(&config, &prior);
+    diags.extend(graph_diags);
+    let data = BTreeMap::new();
+    let input = plan::PlanInput {
+        config: &config,
+        graph: &g,
+        prior: &prior,
+        refreshed: refreshed.as_ref(),
+        data: &data,
+        registry: &registry,
+        destroy,
+    };
+    let (plan, plan_diags) = plan::plan(&input);
+    diags.extend(plan_diags);
+
+    let mut text = render::text(&plan, &TextOptions { color: false });
+    if !diags.is_empty() {
+        text.push_str("\nDiagnostics:\n");
+        for d in &diags {
+            let (line, col) = loaded.sources.line_col(d.span.file, d.span.start);
+            text.push_str(&format!(
+                "{:?}[gig::{}] {}:{}: {}: {}\n",
+                d.severity, d.code, line, col, d.summary, d.detail
+            ));
+            if !d.label.is_empty() {
+                text.push_str(&format!("  label: {}\n", d.label));
+            }
+            for l in &d.labels {
+                let (line, col) = loaded.sources.line_col(l.span.file, l.span.start);
+                text.push_str(&format!("  at {line}:{col}: {}\n", l.message));
+            }
+            if let Some(h) = &d.help {
+                text.push_str(&format!("  help: {h}\n"));
+            }
+        }
+    }
+    let json = serde_json::to_string_pretty(&render::json(&plan)).expect("json") + "\n";
+    let markdown = render::markdown(&plan, &MarkdownOptions::default());
+    Outcome {
+        text,
+        json,
+        markdown,
+    }
+}
+
+fn cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/plan exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("main.gig").is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn golden_plans() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    let all = cases();
+    assert!(
+        all.len() >= 12,
+        "expected at least 12 golden cases, found {}",
+        all.len()
+    );
+    for case in all {
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let outcome = run_case(&case);
+        let main = std::fs::read_to_string(case.join("main.gig")).unwrap_or_default();
+        let params: Vec<(String, String)> = main
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("// param:"))
+            .filter_map(|p| p.trim().split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        for secret in secrets_of(&case, &params, &main) {
+            for (what, out) in [
+                ("text", &outcome.text),
+                ("json", &outcome.json),
+                ("markdown", &outcome.markdown),
+            ] {
+                assert!(
+                    !out.contains(&secret),
+                    "{name}: the {what} rendering leaks a secret"
+                );
+            }
+        }
+        for (file, actual) in [("plan.txt", &outcome.text), ("plan.json", &outcome.json)] {
+            let path = case.join(file);
+            if update {
+                std::fs::write(&path, actual).expect("write golden");
+                continue;
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            if &expected != actual {
+                failures.push(format!(
+                    "{name}/{file} differs:\n--- expected\n{expected}\n--- actual\n{actual}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nRun with UPDATE_GOLDEN=1 to accept.",
+        failures.join("\n")
+    );
+}
