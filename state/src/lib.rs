@@ -145,15 +145,22 @@ pub struct LockInfo {
     pub since: String,
 }
 
+/// The current time as RFC 3339 in UTC with whole seconds (`2024-02-29T12:34:56Z`), the
+/// form used for [`LockInfo::since`] and [`HistoryEntry::started`].
+pub fn now_rfc3339() -> String {
+    time::now()
+}
+
 /// The text used for every field of a holder that could not be identified.
 const UNKNOWN: &str = "unknown";
 
 impl LockInfo {
     /// This process as a holder: its pid, the host name and the time now.
     ///
-    /// `command` is shown to whoever is refused the lock, so it must name the operation
+    /// `command` is shown to whoever is refused the lock, so it should name the operation
     /// and stack only (`gig apply stacks/giggatek`), never param values: those may be
-    /// secrets.
+    /// secrets. ([`Store::open`] also redacts `--param NAME=VALUE` values before writing
+    /// the lock record.)
     pub fn current(command: impl Into<String>) -> LockInfo {
         let host = hostname::get()
             .ok()

@@ -47,3 +47,42 @@ pub(crate) fn write_holder(dir: &Path, holder: &LockInfo) -> std::io::Result<Pat
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }
+
+/// Replaces the value of every `--param NAME=VALUE` (or `--param=NAME=VALUE`) in a
+/// command line with `(redacted)`: the lock record is shown to other users and a param
+/// may be secret. The command should not carry values in the first place; this is the
+/// second line of defence.
+pub(crate) fn redact_params(command: &str) -> String {
+    let assignment = |t: &str| match t.split_once('=') {
+        Some((name, _)) => format!("{name}=(redacted)"),
+        None => t.to_string(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut value_next = false;
+    for token in command.split(' ') {
+        if value_next {
+            out.push(assignment(token));
+            value_next = false;
+        } else if let Some(rest) = token.strip_prefix("--param=") {
+            out.push(format!("--param={}", assignment(rest)));
+        } else {
+            value_next = token == "--param";
+            out.push(token.to_string());
+        }
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_values_are_redacted_from_the_command() {
+        assert_eq!(
+            redact_params("gig apply stacks/x --param db_password=hunter2 --param=env=prod -a"),
+            "gig apply stacks/x --param db_password=(redacted) --param=env=(redacted) -a"
+        );
+        assert_eq!(redact_params("gig plan"), "gig plan");
+    }
+}

@@ -115,7 +115,8 @@ impl Store {
     ///
     /// A new directory is created with mode 0700 on Unix, since state holds secrets in
     /// clear. A lock record left by a holder that was killed does not block: the lock
-    /// itself is the kernel's `flock`, released when its process dies.
+    /// itself is the kernel's `flock`, released when its process dies. The holder's
+    /// `--param NAME=VALUE` values are redacted before its record is written.
     pub fn open(dir: &Path, holder: LockInfo) -> Result<Store, StateError> {
         let storage = |message: String| StateError::Storage {
             path: dir.to_path_buf(),
@@ -132,6 +133,10 @@ impl Store {
                 })
             }
             Err(e) => return Err(storage(format!("cannot open the database: {e}"))),
+        };
+        let holder = LockInfo {
+            command: lock::redact_params(&holder.command),
+            ..holder
         };
         lock::write_holder(dir, &holder)
             .map_err(|e| storage(format!("cannot write the lock record: {e}")))?;
