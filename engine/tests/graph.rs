@@ -214,3 +214,50 @@ fn dot_output_is_quoted_and_marks_data_sources() {
 "#;
     assert_eq!(g.to_dot(), expected);
 }
+
+#[test]
+fn cycle_in_gig_source_labels_each_reference_text() {
+    let src = r#"
+resource test.thing a {
+  ref = test.thing.b.id
+}
+
+resource test.thing b {
+  name = "b"
+  ref  = test.thing.c.arn
+}
+
+resource test.thing c {
+  depends_on = [test.thing.a]
+}
+"#;
+    let loaded = gig_dsl::load::load_str("cycle.gig", src, &gig_dsl::load::LoadOptions::default());
+    let config = loaded
+        .config
+        .unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
+    let (_, diags) = graph::build(&config, &Snapshot::default());
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let labels: Vec<(String, &str)> = diags[0]
+        .labels
+        .iter()
+        .map(|l| (loaded.sources.text(l.span).to_string(), l.message.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (
+                "test.thing.b".to_string(),
+                "`test.thing.a` references `test.thing.b` here"
+            ),
+            (
+                "test.thing.c".to_string(),
+                "`test.thing.b` references `test.thing.c` here"
+            ),
+            (
+                "test.thing.a".to_string(),
+                "`test.thing.c` depends on `test.thing.a` here"
+            ),
+        ]
+    );
+    assert_eq!(loaded.sources.text(diags[0].span), "resource test.thing a");
+}
