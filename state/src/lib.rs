@@ -89,6 +89,103 @@ impl Snapshot {
         self.to_json_with(false)
     }
 
+    /// Reads a raw export ([`Snapshot::to_json_raw`]) back, e.g. a backup to hand to
+    /// [`Store::load_backup`]. A redacted export is refused: its secrets are gone.
+    pub fn from_json_raw(json: &serde_json::Value) -> Result<Snapshot, StateError> {
+        let bad = |message: String| StateError::BadBackup { message };
+        if json
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            != Some(FORMAT_VERSION)
+        {
+            return Err(bad(format!("format_version is not {FORMAT_VERSION}")));
+        }
+        let lineage = json
+            .get("lineage")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| bad("lineage is missing or not a string".to_string()))?;
+        let serial = json
+            .get("serial")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| bad("serial is missing or not a whole number".to_string()))?;
+        let entries = json
+            .get("resources")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| bad("resources is missing or not an object".to_string()))?;
+        let parse_addr = |name: &str| {
+            ResourceAddr::parse(name)
+                .filter(|a| a.to_string() == name)
+                .ok_or_else(|| bad(format!("{name:?} is not a resource address")))
+        };
+        let mut resources = BTreeMap::new();
+        for (name, entry) in entries {
+            let addr = parse_addr(name)?;
+            let field = |key: &str| {
+                entry
+                    .get(key)
+                    .ok_or_else(|| bad(format!("resource {name}: {key} is missing")))
+            };
+            let text = |key: &str| {
+                field(key)?
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("resource {name}: {key} is not a string")))
+            };
+            let schema_version = field("schema_version")?
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| bad(format!("resource {name}: schema_version is not a u32")))?;
+            let dependencies = field("dependencies")?
+                .as_array()
+                .ok_or_else(|| bad(format!("resource {name}: dependencies is not a list")))?
+                .iter()
+                .map(|d| {
+                    d.as_str()
+                        .ok_or_else(|| {
+                            bad(format!("resource {name}: a dependency is not a string"))
+                        })
+                        .and_then(parse_addr)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let value = Value::from_json(field("value")?);
+            if holds_redacted(&value) {
+                return Err(bad(format!(
+                    "resource {name} holds a redacted secret: load a raw export, not a redacted one"
+                )));
+            }
+            let record = ResourceRecord {
+                addr: addr.clone(),
+                provider: text("provider")?,
+                id: text("id")?,
+                value,
+                dependencies,
+                schema_version,
+            };
+            resources.insert(addr, record);
+        }
+        let mut outputs = BTreeMap::new();
+        if let Some(entries) = json.get("outputs") {
+            let entries = entries
+                .as_object()
+                .ok_or_else(|| bad("outputs is not an object".to_string()))?;
+            for (name, v) in entries {
+                let value = Value::from_json(v);
+                if holds_redacted(&value) {
+                    return Err(bad(format!(
+                        "output {name} holds a redacted secret: load a raw export, not a redacted one"
+                    )));
+                }
+                outputs.insert(name.clone(), value);
+            }
+        }
+        Ok(Snapshot {
+            lineage: lineage.to_string(),
+            serial,
+            resources,
+            outputs,
+        })
+    }
+
     fn to_json_with(&self, redact: bool) -> serde_json::Value {
         let render = |v: &Value| {
             if redact {
@@ -129,6 +226,17 @@ impl Snapshot {
             "resources": resources,
             "outputs": outputs,
         })
+    }
+}
+
+/// Whether `v` holds the text a redacted export puts in place of a secret.
+fn holds_redacted(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == gig_dsl::value::REDACTED,
+        Value::List(xs) => xs.iter().any(holds_redacted),
+        Value::Map(m) => m.values().any(holds_redacted),
+        Value::Secret(inner) => holds_redacted(inner),
+        _ => false,
     }
 }
 
@@ -249,6 +357,22 @@ pub enum StateError {
         /// The address moved to.
         to: Box<ResourceAddr>,
     },
+    /// A backup belongs to another state.
+    #[error("state at {path} has lineage {state}; the backup has lineage {backup}")]
+    LineageMismatch {
+        /// The state directory.
+        path: PathBuf,
+        /// This state's lineage.
+        state: String,
+        /// The backup's lineage.
+        backup: String,
+    },
+    /// A backup (raw JSON export) could not be read.
+    #[error("cannot read the state backup: {message}")]
+    BadBackup {
+        /// What is wrong with it (names fields and addresses, never values).
+        message: String,
+    },
     /// No such history entry.
     #[error("no state version with serial {0}")]
     NoSuchSerial(u64),
@@ -301,6 +425,8 @@ pub trait StateBackend: Send + Sync {
     fn snapshot_at(&self, serial: u64) -> Result<Snapshot, StateError>;
     /// Writes the state of `serial` back as a new session; returns its serial.
     fn restore(&self, serial: u64) -> Result<u64, StateError>;
+    /// Writes a backup's resources and outputs as a new session; returns its serial.
+    fn load_backup(&self, backup: &Snapshot) -> Result<u64, StateError>;
     /// Forgets one resource in a session of its own; returns its serial.
     fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError>;
     /// Moves one resource to a new address in a session of its own; returns its serial.

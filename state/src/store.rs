@@ -71,7 +71,8 @@ const TAG_RESOURCE: u8 = 1;
 /// it removes the lock record and releases the lock.
 pub struct Store {
     dir: PathBuf,
-    lineage: String,
+    /// Fixed at creation; changes only when a never-written state loads a backup.
+    lineage: Mutex<String>,
     db: sled::Db,
     resources: sled::Tree,
     meta: sled::Tree,
@@ -157,7 +158,7 @@ impl Store {
         }
         let mut store = Store {
             dir: dir.to_path_buf(),
-            lineage: String::new(),
+            lineage: Mutex::new(String::new()),
             db,
             resources,
             meta,
@@ -166,7 +167,7 @@ impl Store {
             written: AtomicU64::new(0),
             log_file,
         };
-        store.lineage = store.init_meta()?;
+        store.lineage = Mutex::new(store.init_meta()?);
         Ok(store)
     }
 
@@ -176,8 +177,11 @@ impl Store {
     }
 
     /// The lineage: a random id fixed when this state was created.
-    pub fn lineage(&self) -> &str {
-        &self.lineage
+    pub fn lineage(&self) -> String {
+        self.lineage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The current serial (0 for a state never written).
@@ -208,7 +212,7 @@ impl Store {
         let resources = self.current_resources()?;
         let outputs = self.current_outputs()?;
         Ok(Snapshot {
-            lineage: self.lineage.clone(),
+            lineage: self.lineage(),
             serial,
             resources: resources
                 .into_values()
@@ -319,7 +323,7 @@ impl Store {
             }
         }
         Ok(Snapshot {
-            lineage: self.lineage.clone(),
+            lineage: self.lineage(),
             serial,
             resources: resources
                 .into_values()
@@ -334,13 +338,45 @@ impl Store {
     /// so a restore can itself be undone by restoring the serial before it.
     pub fn restore(&self, serial: u64) -> Result<u64, StateError> {
         let target = self.snapshot_at(serial)?;
+        self.write_back("restore", &target, false)
+    }
+
+    /// Loads a backup (a raw export read back with [`Snapshot::from_json_raw`]) as a new
+    /// session `restore backup` that writes only what differs; returns its serial.
+    ///
+    /// The backup must have this state's lineage, except that a state never written
+    /// (serial 0) takes the backup's lineage, so a lost state directory can be rebuilt
+    /// from a backup. Otherwise fails with [`StateError::LineageMismatch`]. The serial
+    /// continues from this state's, not the backup's.
+    pub fn load_backup(&self, backup: &Snapshot) -> Result<u64, StateError> {
+        let current_lineage = self.lineage();
+        let adopt = backup.lineage != current_lineage;
+        if adopt && (self.serial()? != 0 || backup.lineage.is_empty()) {
+            return Err(StateError::LineageMismatch {
+                path: self.dir.clone(),
+                state: current_lineage,
+                backup: backup.lineage.clone(),
+            });
+        }
+        self.write_back("restore backup", backup, adopt)
+    }
+
+    /// Makes the resources and outputs those of `target` in a new session `operation`
+    /// that changes only what differs, optionally taking `target`'s lineage (only ever
+    /// for a state at serial 0, checked again inside the transaction).
+    fn write_back(
+        &self,
+        operation: &str,
+        target: &Snapshot,
+        adopt_lineage: bool,
+    ) -> Result<u64, StateError> {
         let current = self.snapshot()?;
         let mut changes: Vec<(&ResourceAddr, Option<&ResourceRecord>)> = Vec::new();
         for (addr, record) in &current.resources {
-            if !target.resources.contains_key(addr) {
-                changes.push((addr, None));
-            } else if target.resources.get(addr) != Some(record) {
-                changes.push((addr, target.resources.get(addr)));
+            match target.resources.get(addr) {
+                None => changes.push((addr, None)),
+                Some(wanted) if wanted != record => changes.push((addr, Some(wanted))),
+                Some(_) => {}
             }
         }
         for (addr, record) in &target.resources {
@@ -349,7 +385,19 @@ impl Store {
             }
         }
         let outputs_differ = target.outputs != current.outputs;
-        let restored = self.new_session("restore", |tx| {
+        let written = self.new_session(operation, |tx| {
+            if adopt_lineage {
+                if tx.serial != 1 {
+                    return Err(ConflictableTransactionError::Abort(
+                        StateError::LineageMismatch {
+                            path: self.dir.clone(),
+                            state: current.lineage.clone(),
+                            backup: target.lineage.clone(),
+                        },
+                    ));
+                }
+                tx.insert(tx.meta, META_LINEAGE, target.lineage.as_bytes())?;
+            }
             for (addr, record) in &changes {
                 match record {
                     Some(record) => tx.put(record)?,
@@ -361,8 +409,11 @@ impl Store {
             }
             Ok(())
         })?;
+        if adopt_lineage {
+            *self.lineage.lock().unwrap_or_else(|e| e.into_inner()) = target.lineage.clone();
+        }
         self.close_session();
-        Ok(restored)
+        Ok(written)
     }
 
     /// Forgets one resource (the cloud object is left alone) in a session of its own,
@@ -605,6 +656,9 @@ impl StateBackend for Store {
     }
     fn restore(&self, serial: u64) -> Result<u64, StateError> {
         Store::restore(self, serial)
+    }
+    fn load_backup(&self, backup: &Snapshot) -> Result<u64, StateError> {
+        Store::load_backup(self, backup)
     }
     fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError> {
         Store::rm(self, addr)

@@ -480,3 +480,76 @@ fn the_store_is_usable_through_the_backend_trait() {
     assert_eq!(backend.snapshot().unwrap().resources.len(), 1);
     assert_eq!(backend.rm(&subnet("a")).unwrap(), 2);
 }
+
+#[test]
+fn a_raw_export_loads_back_as_a_backup() {
+    let source = Scratch::new("backup-source");
+    let store = open(&source.state());
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-1")).unwrap();
+    store
+        .put(&record(
+            &ResourceAddr::managed("aws.instance", "web")
+                .with_key(gig_dsl::addr::InstanceKey::Index(2)),
+            "i-2",
+        ))
+        .unwrap();
+    let mut outs = outputs(&[("vpc", "vpc-1")]);
+    outs.insert(
+        "db_password".to_string(),
+        Value::str("out-secret").into_secret(),
+    );
+    store.set_outputs(&outs).unwrap();
+    let raw = serde_json::to_string(&store.export_json_raw().unwrap()).unwrap();
+    let original = store.snapshot().unwrap();
+
+    // Into a lost (new) state directory: the backup's lineage is adopted.
+    let target = Scratch::new("backup-target");
+    let fresh = open(&target.state());
+    let backup = Snapshot::from_json_raw(&serde_json::from_str(&raw).unwrap()).unwrap();
+    assert_eq!(backup.resources, original.resources);
+    assert_eq!(backup.outputs, original.outputs);
+    assert_eq!(fresh.load_backup(&backup).unwrap(), 1);
+    let loaded = fresh.snapshot().unwrap();
+    assert_eq!(loaded.lineage, original.lineage);
+    assert_eq!(loaded.resources, original.resources);
+    assert_eq!(loaded.outputs, original.outputs);
+    assert_eq!(fresh.history().unwrap()[0].operation, "restore backup");
+    drop(fresh);
+    assert_eq!(
+        open(&target.state()).lineage(),
+        original.lineage,
+        "adoption is durable"
+    );
+
+    // Into the same state after later changes: only the differences are written.
+    store.begin("apply").unwrap();
+    store.remove(&subnet("a")).unwrap();
+    assert_eq!(store.load_backup(&backup).unwrap(), 3);
+    assert_eq!(store.history().unwrap()[2].changed, vec![subnet("a")]);
+    assert_eq!(store.snapshot().unwrap().resources, original.resources);
+
+    // Into another, already written state: refused.
+    let other = Scratch::new("backup-other");
+    let other = open(&other.state());
+    other.begin("apply").unwrap();
+    assert!(matches!(
+        other.load_backup(&backup),
+        Err(StateError::LineageMismatch { .. })
+    ));
+
+    // A redacted export has lost its secrets and is refused.
+    let redacted = store.export_json().unwrap();
+    match Snapshot::from_json_raw(&redacted) {
+        Err(err @ StateError::BadBackup { .. }) => {
+            assert!(err.to_string().contains("redacted"), "{err}");
+        }
+        other => panic!("expected BadBackup, got {other:?}"),
+    }
+    let mut broken: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    broken["resources"]["aws.subnet.private[\"a\"]"]["schema_version"] = serde_json::json!("one");
+    assert!(matches!(
+        Snapshot::from_json_raw(&broken),
+        Err(StateError::BadBackup { .. })
+    ));
+}
