@@ -564,3 +564,21 @@ fn destroy_deletes_everything_in_state_and_outputs_go_away() {
     let (p, _) = run(&cfg, &prior, None, false);
     assert_eq!(p.outputs[0].after, Some(Value::str("10.0.0.5")));
 }
+
+#[test]
+fn type_error_visible_only_with_real_values_is_reported_at_the_key() {
+    let server = resource(
+        "lab.server.web",
+        vec![
+            ("network_id", attr_of("lab.network.main", "id")),
+            ("size", attr_of("lab.network.main", "dns")),
+        ],
+    );
+    let cfg = config(vec![network_config(), server]);
+    let prior = state(&[("lab.network.main", network_value("net-1"))]);
+    let (_, diags) = run(&cfg, &prior, None, false);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].code, "E0315");
+    assert_eq!(diags[0].span, sp(11), "the key span of `size`");
+    assert_eq!(diags[0].label, "expected string, found bool");
+}
