@@ -15,6 +15,7 @@ pub mod ast;
 pub mod config;
 pub mod diag;
 pub mod eval;
+pub mod fmt;
 pub mod functions;
 pub mod lower;
 pub mod parse;

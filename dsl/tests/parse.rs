@@ -588,6 +588,25 @@ fn spans_point_at_the_source() {
     };
     assert_eq!(at(call.span), "cidrsubnet(x, 8, 1)");
     assert_eq!(file.span.end as usize, text.len());
+
+    // Spans stop at the last token, before a trailing comment.
+    let text = "let a = 1   // one\nresource t.x n { b = 2 /* two */ }\n";
+    let (file, _) = parse(text);
+    let Item::Let(l) = &file.items[0] else {
+        panic!("not a let")
+    };
+    assert_eq!(at_of(text, l.span), "let a = 1");
+    let Item::Resource(r) = &file.items[1] else {
+        panic!("not a resource")
+    };
+    let BodyEntry::Attribute(b) = &r.body.entries[0] else {
+        panic!("not an attribute")
+    };
+    assert_eq!(at_of(text, b.span), "b = 2");
+}
+
+fn at_of(text: &str, s: gig_dsl::span::Span) -> &str {
+    &text[s.start as usize..s.end as usize]
 }
 
 #[test]
@@ -779,7 +798,10 @@ fn invalid_utf8_is_reported_at_the_first_bad_byte() {
     let _ = std::fs::remove_file(&path);
     let diag = result.expect_err("invalid UTF-8 must be rejected");
     assert_eq!(diag.code, "E0006");
-    assert_eq!(positions(&sources, std::slice::from_ref(&diag)), ["E0006 2:13"]);
+    assert_eq!(
+        positions(&sources, std::slice::from_ref(&diag)),
+        ["E0006 2:13"]
+    );
     assert_eq!(sources.text(diag.span), "\u{fffd}");
     assert!(diag.detail.contains("0xE9"), "{}", diag.detail);
 }

@@ -45,9 +45,16 @@ impl<'d> Converter<'d> {
         }
     }
 
+    /// The pair's span in the file, without the blanks pest's implicit whitespace
+    /// leaves at its end (where a masked comment may hide).
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.base + s.start(), self.base + s.end())
+        let len = s.as_str().trim_end_matches([' ', '\t', '\n']).len();
+        Span::new(
+            self.file,
+            self.base + s.start(),
+            self.base + s.start() + len,
+        )
     }
 
     /// Converts one item pair.
