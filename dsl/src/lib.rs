@@ -17,6 +17,7 @@ pub mod diag;
 pub mod eval;
 pub mod fmt;
 pub mod functions;
+pub mod load;
 pub mod lower;
 pub mod parse;
 pub mod source;
