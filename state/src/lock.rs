@@ -8,6 +8,7 @@
 //! never blocks anyone.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::LockInfo;
 
@@ -46,6 +47,42 @@ pub(crate) fn write_holder(dir: &Path, holder: &LockInfo) -> std::io::Result<Pat
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// Waits, when dropped, until sled's lock on the database file is released.
+///
+/// Dropping a sled database does not close its file at once: sled's background threads
+/// still hold it for a moment. A process that drops a store and opens it again (a test,
+/// or a command that reopens state) would then find it locked by itself. This guard,
+/// dropped after every sled handle, probes the file lock until it can take it (and
+/// releases it again), for at most [`RELEASE_WAIT`]: it never hangs.
+pub(crate) struct Release {
+    db_file: PathBuf,
+}
+
+/// The longest a dropped store waits for sled to let go of its file.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+impl Release {
+    pub(crate) fn new(db_file: PathBuf) -> Release {
+        Release { db_file }
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + RELEASE_WAIT;
+        while Instant::now() < deadline {
+            let Ok(file) = std::fs::File::open(&self.db_file) else {
+                return;
+            };
+            if fs2::FileExt::try_lock_exclusive(&file).is_ok() {
+                // Closing the file releases the probe's lock.
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
 }
 
 /// Replaces the value of every `--param NAME=VALUE` (or `--param=NAME=VALUE`) in a

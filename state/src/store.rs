@@ -84,6 +84,9 @@ pub struct Store {
     written: AtomicU64,
     /// sled's log file, opened again to `fdatasync` it after each commit.
     log_file: std::fs::File,
+    /// Declared last so that it drops after every sled handle above: waits until sled's
+    /// lock is really released.
+    _release: lock::Release,
 }
 
 /// The header of one write session in the history tree.
@@ -99,6 +102,12 @@ struct ResourceDelta {
     addr: ResourceAddr,
     before: Option<ResourceRecord>,
     after: Option<ResourceRecord>,
+}
+
+/// The address of a [`ResourceDelta`], read without its records.
+#[derive(Deserialize)]
+struct DeltaAddr {
+    addr: ResourceAddr,
 }
 
 /// The outputs' net change in one session.
@@ -166,6 +175,7 @@ impl Store {
             session: Mutex::new(None),
             written: AtomicU64::new(0),
             log_file,
+            _release: lock::Release::new(dir.join("sled").join("db")),
         };
         store.lineage = Mutex::new(store.init_meta()?);
         Ok(store)
@@ -273,7 +283,8 @@ impl Store {
                     });
                 }
                 Some((serial, HistoryKey::Resource(name))) => {
-                    let delta: ResourceDelta =
+                    // Only the address is needed; serde skips the records unparsed.
+                    let delta: DeltaAddr =
                         decode(&self.dir, &format!("history/{serial}/{name}"), &value)?;
                     match entries.last_mut() {
                         Some(entry) if entry.serial == serial => entry.changed.push(delta.addr),
@@ -622,7 +633,8 @@ impl Store {
 
 impl Drop for Store {
     /// Removes the lock record while the lock is still held; the database (and with it
-    /// the lock) is closed right after, when the fields drop.
+    /// the lock) is closed right after, when the fields drop, and the last field waits
+    /// for the lock to be released.
     fn drop(&mut self) {
         let _ = self.db.flush();
         let _ = std::fs::remove_file(self.dir.join(lock::LOCK_FILE));

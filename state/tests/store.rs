@@ -417,16 +417,14 @@ fn a_corrupt_record_is_reported_with_its_key_and_without_its_bytes() {
         store.begin("apply").unwrap();
         store.put(&record(&subnet("a"), "a-1")).unwrap();
     }
-    {
-        let db = sled::open(scratch.state().join("sled")).unwrap();
+    common::with_raw_db(&scratch.state(), |db| {
         let tree = db.open_tree("resources").unwrap();
         tree.insert(
             subnet("a").to_string().as_bytes(),
             &b"{\"hunter2\": tru"[..],
         )
         .unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = open(&scratch.state());
     for err in [
         store.snapshot().unwrap_err(),
@@ -552,4 +550,57 @@ fn a_raw_export_loads_back_as_a_backup() {
         Snapshot::from_json_raw(&broken),
         Err(StateError::BadBackup { .. })
     ));
+}
+
+#[test]
+fn a_corrupt_serial_or_history_entry_is_reported_not_panicked() {
+    let scratch = Scratch::new("corrupt-meta");
+    {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store.put(&record(&subnet("a"), "a-1")).unwrap();
+    }
+    common::with_raw_db(&scratch.state(), |db| {
+        let history = db.open_tree("history").unwrap();
+        let (key, _) = history.iter().nth(1).unwrap().unwrap(); // the delta of session 1
+        history.insert(key, &b"[1,"[..]).unwrap();
+    });
+    {
+        let store = open(&scratch.state());
+        match store.history() {
+            Err(StateError::Corrupt { key, .. }) => {
+                assert_eq!(key, "history/1/aws.subnet.private[\"a\"]")
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(matches!(
+            store.snapshot_at(0),
+            Err(StateError::Corrupt { .. })
+        ));
+        // The current state does not depend on history and still reads.
+        assert_eq!(store.snapshot().unwrap().resources.len(), 1);
+    }
+    common::with_raw_db(&scratch.state(), |db| {
+        db.open_tree("meta")
+            .unwrap()
+            .insert("serial", &b"xyz"[..])
+            .unwrap();
+    });
+    match Store::open(&scratch.state(), LockInfo::current("gig plan")) {
+        Err(StateError::Corrupt { key, .. }) => assert_eq!(key, "meta/serial"),
+        other => panic!("expected Corrupt, got {:?}", other.err()),
+    }
+}
+
+/// Regression: sled closes its file a moment after a drop, so a reopen in the same
+/// process could find the state locked by itself.
+#[test]
+fn reopening_right_after_a_drop_is_not_refused() {
+    let scratch = Scratch::new("reopen");
+    for i in 0..30 {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store.put(&record(&subnet(&format!("{i}")), "x")).unwrap();
+    }
+    assert_eq!(open(&scratch.state()).serial().unwrap(), 30);
 }

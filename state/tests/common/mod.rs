@@ -76,3 +76,26 @@ pub fn record(addr: &ResourceAddr, id: &str) -> ResourceRecord {
         schema_version: 1,
     }
 }
+
+/// Opens the state's sled database directly (to damage it on purpose), runs `edit`, and
+/// returns once sled has really let go of its file lock.
+pub fn with_raw_db(state: &Path, edit: impl FnOnce(&sled::Db)) {
+    let db_dir = state.join("sled");
+    {
+        let db = sled::open(&db_dir).unwrap();
+        edit(&db);
+        db.flush().unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let file = std::fs::File::open(db_dir.join("db")).unwrap();
+        if fs2::FileExt::try_lock_exclusive(&file).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    panic!(
+        "sled kept its lock on {} after being dropped",
+        db_dir.display()
+    );
+}
