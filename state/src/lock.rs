@@ -49,13 +49,16 @@ pub(crate) fn write_holder(dir: &Path, holder: &LockInfo) -> std::io::Result<Pat
     Ok(path)
 }
 
-/// Waits, when dropped, until sled's lock on the database file is released.
+/// Waits, when dropped, until sled has closed the database file (and so released its
+/// lock).
 ///
 /// Dropping a sled database does not close its file at once: sled's background threads
 /// still hold it for a moment. A process that drops a store and opens it again (a test,
 /// or a command that reopens state) would then find it locked by itself. This guard,
-/// dropped after every sled handle, probes the file lock until it can take it (and
-/// releases it again), for at most [`RELEASE_WAIT`]: it never hangs.
+/// dropped after every sled handle, waits until no file descriptor of this process
+/// refers to the database file (read from `/proc/self/fd`), for at most
+/// [`RELEASE_WAIT`]: it never hangs, and it never waits for another process. Where
+/// `/proc` is missing it does not wait.
 pub(crate) struct Release {
     db_file: PathBuf,
 }
@@ -65,21 +68,24 @@ const RELEASE_WAIT: Duration = Duration::from_secs(5);
 
 impl Release {
     pub(crate) fn new(db_file: PathBuf) -> Release {
+        let db_file = std::fs::canonicalize(&db_file).unwrap_or(db_file);
         Release { db_file }
+    }
+
+    /// Whether a descriptor of this process still refers to the database file.
+    fn still_open(&self) -> bool {
+        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+            return false;
+        };
+        fds.flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == self.db_file))
     }
 }
 
 impl Drop for Release {
     fn drop(&mut self) {
         let deadline = Instant::now() + RELEASE_WAIT;
-        while Instant::now() < deadline {
-            let Ok(file) = std::fs::File::open(&self.db_file) else {
-                return;
-            };
-            if fs2::FileExt::try_lock_exclusive(&file).is_ok() {
-                // Closing the file releases the probe's lock.
-                return;
-            }
+        while self.still_open() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
