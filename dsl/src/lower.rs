@@ -648,11 +648,14 @@ impl<'a> Lowerer<'a> {
         else {
             return Expr::constant(Value::Unknown, Span::DETACHED);
         };
-        let what = self.describe(inst, &format!("let {name}"));
         match slot {
             Slot::Done(e) => e,
-            Slot::Busy => self.cycle(what, decl.name.span),
+            Slot::Busy => {
+                let what = self.describe(inst, &format!("let {name}"));
+                self.cycle(what, decl.name.span)
+            }
             Slot::Todo => {
+                let what = self.describe(inst, &format!("let {name}"));
                 self.set_let(inst, name, Slot::Busy);
                 self.stack.push(what);
                 let mut cx = Ctx::module(inst);
@@ -678,11 +681,14 @@ impl<'a> Lowerer<'a> {
         else {
             return Expr::constant(Value::Unknown, Span::DETACHED);
         };
-        let what = self.describe(inst, &format!("output {name}"));
         match slot {
             Slot::Done(e) => e,
-            Slot::Busy => self.cycle(what, decl.name.span),
+            Slot::Busy => {
+                let what = self.describe(inst, &format!("output {name}"));
+                self.cycle(what, decl.name.span)
+            }
             Slot::Todo => {
+                let what = self.describe(inst, &format!("output {name}"));
                 self.set_output(inst, name, Slot::Busy);
                 self.stack.push(what);
                 let mut cx = Ctx::module(inst);

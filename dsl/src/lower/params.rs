@@ -375,12 +375,15 @@ impl<'a> Lowerer<'a> {
         };
         let decl = state.decl;
         let secret = state.secret;
-        let what = self.describe(inst, &format!("param {name}"));
-        match state.slot.clone() {
-            Slot::Done(e) => return e,
-            Slot::Busy => return self.cycle(what, decl.name.span),
+        match &state.slot {
+            Slot::Done(e) => return e.clone(),
+            Slot::Busy => {
+                let what = self.describe(inst, &format!("param {name}"));
+                return self.cycle(what, decl.name.span);
+            }
             Slot::Todo => {}
         }
+        let what = self.describe(inst, &format!("param {name}"));
         let Some((parent, block)) = self.insts[inst].parent else {
             return Expr::constant(Value::Unknown, decl.name.span);
         };
