@@ -1,0 +1,116 @@
+//! Shared helpers of the engine benchmarks: loading generated source, planning, and
+//! reading the process's peak memory.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gig_dsl::config::Config;
+use gig_dsl::load::{load_str, LoadOptions};
+use gig_engine::graph;
+use gig_engine::model::Plan;
+use gig_engine::plan::{plan, PlanInput};
+use gig_provider::{ProviderFactory, Registry};
+use gig_state::Snapshot;
+
+/// Loads generated source as a stack; exits with the diagnostics when it does not load.
+pub fn load(text: &str) -> Config {
+    let loaded = load_str("bench.gig", text, &LoadOptions::default());
+    match loaded.config {
+        Some(c) => c,
+        None => {
+            for d in loaded.diagnostics.iter().take(5) {
+                eprintln!("{}: {} {}", d.code, d.summary, d.detail);
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Times of the planning phases.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlanTimes {
+    pub graph: Duration,
+    pub plan: Duration,
+}
+
+/// Builds the graph and plans without refresh; exits on an error diagnostic.
+pub fn plan_without_refresh(
+    config: &Config,
+    prior: &Snapshot,
+    registry: &Registry,
+) -> (Plan, PlanTimes) {
+    let t = Instant::now();
+    let (g, diags) = graph::build(config, prior);
+    let graph_time = t.elapsed();
+    fail_on_errors(&diags);
+    let data = BTreeMap::new();
+    let input = PlanInput {
+        config,
+        graph: &g,
+        prior,
+        refreshed: None,
+        data: &data,
+        registry,
+        destroy: false,
+    };
+    let t = Instant::now();
+    let (p, diags) = plan(&input);
+    let plan_time = t.elapsed();
+    fail_on_errors(&diags);
+    (
+        p,
+        PlanTimes {
+            graph: graph_time,
+            plan: plan_time,
+        },
+    )
+}
+
+fn fail_on_errors(diags: &[gig_dsl::diag::Diagnostic]) {
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        for d in errors.iter().take(5) {
+            eprintln!("{}: {} {}", d.code, d.summary, d.detail);
+        }
+        std::process::exit(1);
+    }
+}
+
+/// A registry holding one factory.
+pub fn registry(factory: Arc<dyn ProviderFactory>) -> Registry {
+    let mut r = Registry::new();
+    r.register(factory);
+    r
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MB.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A small deterministic generator (64-bit LCG), so every run builds the same graph.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number below `n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// Milliseconds with two decimals.
+pub fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
