@@ -358,6 +358,7 @@ impl Checker {
                     self.expr(x, inner, &format!("{path}[{i}]"), what, key_span);
                 }
             }
+            (ExprKind::For { key_expr: None, .. }, AttrType::List(_) | AttrType::Set(_)) => {}
             (ExprKind::List(_) | ExprKind::For { key_expr: None, .. }, _) => {
                 self.push(problem_diagnostic(&wrong(ValueKind::List), what, expr.span));
             }
@@ -642,5 +643,25 @@ mod tests {
         )]);
         let d = check(&cfg, &registry());
         assert_eq!(codes(&d), [("E0315", 5, None)]);
+    }
+
+    #[test]
+    fn list_comprehension_is_accepted_for_a_set_attribute() {
+        let comprehension = Expr {
+            kind: ExprKind::For {
+                key: None,
+                value: "s".into(),
+                collection: Box::new(c(Value::List(vec![]))),
+                key_expr: None,
+                value_expr: Box::new(Expr { kind: ExprKind::Local("s".into()), span: sp(6) }),
+                cond: None,
+            },
+            span: sp(5),
+        };
+        let cfg = config(vec![resource(
+            "lab.network.a",
+            object(vec![("cidr", c("10.0.0.0/16")), ("zones", comprehension)]),
+        )]);
+        assert_eq!(check(&cfg, &registry()), []);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod check;
+pub mod drift;
 pub mod events;
 pub mod graph;
 pub mod model;

@@ -1,2 +1,61 @@
-//! The gig command-line interface.
-fn main() {}
+//! The `gig` binary: parses flags, runs one command, maps its outcome to an exit code.
+//!
+//! Exit codes everywhere: 0 ok / no changes, 1 error, 2 changes or drift present
+//! (`plan --detailed-exitcode`, `drift`, `fmt --check`), 130 interrupted.
+
+mod args;
+mod commands;
+mod context;
+mod progress;
+mod report;
+mod sarif;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, StateCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    context::init_logging(cli.log_format);
+    let ui = context::Ui::detect(cli.no_color);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate(a) => commands::validate(&ui, a),
+            Command::Fmt(a) => commands::fmt(&ui, a),
+            Command::Plan(a) => commands::plan(&ui, a).await,
+            Command::Apply(a) => commands::apply(&ui, a).await,
+            Command::Destroy(a) => commands::destroy(&ui, a).await,
+            Command::Show(a) => commands::show(&ui, a),
+            Command::Output(a) => commands::output(&ui, a),
+            Command::Graph(a) => commands::graph(&ui, a),
+            Command::Import(a) => commands::import(&ui, a).await,
+            Command::Drift(a) => commands::drift(&ui, a).await,
+            Command::Check(a) => commands::check(&ui, a),
+            Command::State(s) => match s {
+                StateCommand::List(a) => commands::state_list(&ui, a),
+                StateCommand::Show(a) => commands::state_show(&ui, a),
+                StateCommand::Rm(a) => commands::state_rm(&ui, a),
+                StateCommand::Mv(a) => commands::state_mv(&ui, a),
+                StateCommand::History(a) => commands::state_history(&ui, a),
+                StateCommand::Restore(a) => commands::state_restore(&ui, a),
+                StateCommand::Export(a) => commands::state_export(&ui, a),
+            },
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Raw command-line arguments as clap parses them; validated into settings by each command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// gig: declarative infrastructure as code.
+#[derive(Debug, Parser)]
+#[command(name = "gig", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr: `text` for people, `json` for CI. Level from GIG_LOG (default warn).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Never use colour (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of plan-like commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// Machine-readable JSON.
+    Json,
+    /// Markdown for pull-request comments.
+    Markdown,
+}
+
+/// Output format of `gig validate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiagFormat {
+    /// Rendered against the source.
+    Text,
+    /// JSON diagnostics for editors and CI annotations.
+    Json,
+}
+
+/// Output format of `gig graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, lower and check a stack against provider schemas; no cloud access.
+    Validate(ValidateArgs),
+    /// Rewrite .gig files in canonical style.
+    Fmt(FmtArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the changes: plan and apply, or apply a saved plan file.
+    Apply(ApplyArgs),
+    /// Delete everything the stack manages.
+    Destroy(DestroyArgs),
+    /// Show a saved plan file.
+    Show(ShowArgs),
+    /// Print outputs recorded by the last apply.
+    Output(OutputArgs),
+    /// Print the resource dependency graph.
+    Graph(GraphArgs),
+    /// Inspect and edit state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Adopt an existing cloud object into state.
+    Import(ImportArgs),
+    /// Compare the cloud with the recorded state: exit 0 clean, 2 drift, 1 error.
+    Drift(DriftArgs),
+    /// Run the built-in policy checks alone.
+    Check(CheckArgs),
+}
+
+/// Output format of `gig drift`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DriftFormat {
+    /// Human-readable text.
+    Text,
+    /// Machine-readable JSON.
+    Json,
+    /// Markdown for an issue or chat message.
+    Markdown,
+    /// Prometheus text format for node_exporter's textfile collector.
+    Prometheus,
+}
+
+/// Output format of `gig check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Rendered against the source.
+    Text,
+    /// JSON diagnostics.
+    Json,
+    /// SARIF 2.1.0 for code-scanning upload.
+    Sarif,
+}
+
+/// `gig drift`
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+    pub format: DriftFormat,
+    /// Concurrent provider calls during refresh.
+    #[arg(long, default_value_t = 32)]
+    pub parallelism: usize,
+    /// Also write the output to this file (atomically), e.g. for the textfile collector.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `gig check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// Where the stack is and which environment.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// Stack directory (default: current directory).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Environment: reads env/NAME.gigvars and keeps a separate state.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Set a param: --param name=value (repeatable; overrides GIG_PARAM_name and gigvars).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// State directory (default: <DIR>/.gig/state/<ENV>, or GIG_STATE_DIR/<stack>/<env>).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `gig validate`
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
+    pub format: DiagFormat,
+}
+
+/// `gig fmt`
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or directories (directories are searched recursively for .gig and .gigvars).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Change nothing; exit 1 and list the files that would change.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `gig plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Save the plan to a file for `gig apply FILE`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Read the cloud before planning (default true).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub refresh: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit 2 when there are changes, 0 when none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the destruction of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Concurrent provider calls during refresh.
+    #[arg(long, default_value_t = 32)]
+    pub parallelism: usize,
+}
+
+/// `gig apply`
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The stack (or a saved plan file).
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Skip the interactive "yes" prompt.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Cap on concurrent provider calls.
+    #[arg(long, default_value_t = 32)]
+    pub parallelism: usize,
+    /// Read the cloud before planning (default true).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub refresh: bool,
+}
+
+/// `gig destroy`
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Skip the interactive "yes" prompt.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Cap on concurrent provider calls.
+    #[arg(long, default_value_t = 32)]
+    pub parallelism: usize,
+}
+
+/// `gig show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `gig plan --out`.
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `gig output`
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// One output's name; all when absent.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `gig graph`
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+/// `gig import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Resource address in the configuration, e.g. aws.vpc.main.
+    pub address: String,
+    /// The cloud id, e.g. vpc-0abc….
+    pub id: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `gig state …`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List resource addresses in state.
+    List(StateArgs),
+    /// Show one resource's recorded value (secrets redacted).
+    Show(StateAddrArgs),
+    /// Forget a resource (the cloud object is left alone).
+    Rm(StateAddrArgs),
+    /// Rename a resource's address.
+    Mv(StateMvArgs),
+    /// List write sessions.
+    History(StateArgs),
+    /// Bring state back to how it was after session SERIAL (as a new session).
+    Restore(StateRestoreArgs),
+    /// Print the whole state as JSON (secrets redacted).
+    Export(StateArgs),
+}
+
+/// State command with only a stack.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// State command with an address.
+#[derive(Debug, Args)]
+pub struct StateAddrArgs {
+    /// Resource address.
+    pub address: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `gig state mv`
+#[derive(Debug, Args)]
+pub struct StateMvArgs {
+    /// Current address.
+    pub from: String,
+    /// New address.
+    pub to: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `gig state restore`
+#[derive(Debug, Args)]
+pub struct StateRestoreArgs {
+    /// The serial to restore.
+    pub serial: u64,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}

@@ -1,0 +1,123 @@
+//! Rendering gig diagnostics with miette: the edge where plain-data spans become
+//! `NamedSource`/`SourceSpan`, and the JSON form for editors and CI.
+
+use std::fmt;
+use std::io::Write;
+
+use gig_dsl::diag::{Diagnostic, DiagnosticRecord, Severity};
+use gig_dsl::span::{SourceMap, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+/// A gig diagnostic bound to its source text, ready for miette.
+struct Rendered {
+    code: String,
+    severity: Severity,
+    message: String,
+    help: Option<String>,
+    source: Option<NamedSource<String>>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl miette::Diagnostic for Rendered {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Advice => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.source.is_none() || self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), span.len())
+}
+
+fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
+    let mut message = d.summary.clone();
+    let file = sources.get(d.span.file);
+    let mut labels = Vec::new();
+    let mut elsewhere = Vec::new();
+    if file.is_some() {
+        let text = if d.label.is_empty() { None } else { Some(d.label.clone()) };
+        labels.push(LabeledSpan::new_primary_with_span(text, source_span(d.span)));
+    }
+    for l in &d.labels {
+        if l.span.file == d.span.file && file.is_some() {
+            labels.push(LabeledSpan::new_with_span(Some(l.message.clone()), source_span(l.span)));
+        } else if let Some(other) = sources.get(l.span.file) {
+            let (line, col) = sources.line_col(l.span.file, l.span.start);
+            elsewhere.push(format!("{}:{line}:{col}: {}", other.path.display(), l.message));
+        }
+    }
+    if !d.detail.is_empty() {
+        message.push_str("\n  ");
+        message.push_str(&d.detail);
+    }
+    for e in elsewhere {
+        message.push_str("\n  also at ");
+        message.push_str(&e);
+    }
+    Rendered {
+        code: format!("gig::{}", d.code),
+        severity: d.severity,
+        message,
+        help: d.help.clone(),
+        source: file.map(|f| NamedSource::new(f.path.display().to_string(), f.text.clone())),
+        labels,
+    }
+}
+
+/// Writes every diagnostic, rendered against its source, to `out`.
+pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
+    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
+    sorted.sort_by(|a, b| (a.span.file, a.span.start, a.code).cmp(&(b.span.file, b.span.start, b.code)));
+    sorted.dedup_by(|a, b| a == b);
+    for d in sorted {
+        let mut s = String::new();
+        if handler.render_report(&mut s, &bind(d, sources)).is_err() {
+            s = format!("{}: {}\n", d.code, d.summary);
+        }
+        let _ = writeln!(out, "{s}");
+    }
+}
+
+/// The JSON form of diagnostics: an array of records.
+pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> serde_json::Value {
+    let records: Vec<DiagnosticRecord> = diags.iter().map(|d| DiagnosticRecord::new(d, sources)).collect();
+    serde_json::json!({ "diagnostics": records })
+}
