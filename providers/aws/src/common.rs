@@ -541,6 +541,11 @@ where
     out
 }
 
+/// A NotFound error without an AWS code (an object not visible yet, or gone).
+pub(crate) fn not_found(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorClass::NotFound, None, message)
+}
+
 /// Whether `err` carries the AWS code `code`.
 pub(crate) fn has_code(err: &ProviderError, code: &str) -> bool {
     err.code.as_deref() == Some(code)
@@ -629,7 +634,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    retry_on(&mut call, |e| is_not_found(e), 6).await
+    retry_on(&mut call, is_not_found, 6).await
 }
 
 /// Runs `call` again while `should_retry(err)` holds, up to `attempts` times in total with
@@ -658,6 +663,52 @@ where
             other => return other,
         }
     }
+}
+
+/// Reads one object right after a create or update through the batched `fetch` of its
+/// type, retrying while it is not visible yet (eventual consistency).
+pub(crate) async fn read_back<F, Fut>(
+    what: &str,
+    id: &str,
+    fetch: F,
+) -> Result<Value, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<BTreeMap<String, Value>, ProviderError>>,
+{
+    retry_not_found(|| async {
+        let mut found = fetch(vec![id.to_string()]).await?;
+        found
+            .remove(id)
+            .ok_or_else(|| not_found(format!("{what} {id} is not visible yet")))
+    })
+    .await
+}
+
+/// Whether `attr` is among the changed attributes of an update.
+pub(crate) fn changed(changed: &[String], attr: &str) -> bool {
+    changed.iter().any(|c| c == attr)
+}
+
+/// A client token for an idempotent create: a hex SHA-256 of the stack, env, address and
+/// planned value, 64 characters (the EC2 limit). A retry of the same create after a crash
+/// sends the same token, so AWS returns the object made the first time instead of a
+/// duplicate; a different planned value (a replacement) gives a different token. `salt`
+/// distinguishes deliberate re-creates of an identical value.
+pub(crate) fn client_token(ctx: &OpContext, planned: &Value, salt: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        ctx.stack.as_str(),
+        ctx.env.as_str(),
+        ctx.address.as_str(),
+        salt,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    h.update(planned.to_json().to_string().as_bytes());
+    hex::encode(h.finalize())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 // Helpers shared by every resource module; a few are used only by some services.
 #[allow(dead_code)]
 pub(crate) mod common;
+mod ec2;
 mod rds;
 
 use std::collections::BTreeMap;
@@ -84,6 +85,13 @@ pub(crate) trait DataSource: Send + Sync {
 
 fn resource_types() -> Vec<Arc<dyn ResourceType>> {
     vec![
+        Arc::new(ec2::vpc::Vpc),
+        Arc::new(ec2::subnet::Subnet),
+        Arc::new(ec2::internet_gateway::InternetGateway),
+        Arc::new(ec2::eip::Eip),
+        Arc::new(ec2::nat_gateway::NatGateway),
+        Arc::new(ec2::route_table::RouteTable),
+        Arc::new(ec2::route_table_association::RouteTableAssociation),
         Arc::new(rds::db_subnet_group::DbSubnetGroup),
         Arc::new(rds::db_instance::DbInstance),
     ]

@@ -330,6 +330,11 @@ pub fn s(v: &Value, name: &str) -> String {
     }
 }
 
+/// An attribute of a value (null when absent).
+pub fn a(v: &Value, name: &str) -> Value {
+    v.get(name).cloned().unwrap_or(Value::Null)
+}
+
 /// The top-level attributes whose values differ between two maps.
 pub fn changed(prior: &Value, planned: &Value) -> Vec<String> {
     let empty = BTreeMap::new();
@@ -357,19 +362,47 @@ pub fn with_defaults(rtype: &str, desired: &Value) -> Value {
     let schema = schema(rtype, false);
     let mut m = desired.as_map().cloned().unwrap_or_default();
     for (name, attr) in &schema.attributes {
-        if m.get(name).is_none_or(Value::is_null) {
-            if let Some(d) = &attr.default {
-                m.insert(name.clone(), d.clone());
+        match m.get_mut(name) {
+            Some(v) if !v.is_null() => fill_nested_defaults(v, &attr.ty),
+            _ => {
+                if let Some(d) = &attr.default {
+                    m.insert(name.clone(), d.clone());
+                }
             }
         }
     }
     Value::Map(m)
 }
 
+/// Fills schema defaults of unset attributes inside nested blocks, as the planner does.
+pub fn fill_nested_defaults(value: &mut Value, ty: &AttrType) {
+    match (value, ty) {
+        (Value::List(xs), AttrType::List(inner) | AttrType::Set(inner)) => {
+            xs.iter_mut().for_each(|x| fill_nested_defaults(x, inner));
+        }
+        (Value::Map(m), AttrType::Map(inner)) => {
+            m.values_mut().for_each(|x| fill_nested_defaults(x, inner))
+        }
+        (Value::Map(m), AttrType::Object(attrs)) => {
+            for (k, a) in attrs {
+                match m.get_mut(k) {
+                    Some(v) if !v.is_null() => fill_nested_defaults(v, &a.ty),
+                    _ => {
+                        if let Some(d) = &a.default {
+                            m.insert(k.clone(), d.clone());
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Asserts that a fresh apply would plan clean: for every settable attribute, the value
 /// read back equals the desired one, or the schema default when unset; unset attributes
-/// without a default must read back as null unless they are also computed. Set-typed
-/// attributes compare without regard to order. Returns the attributes compared.
+/// without a default must read back as null (or empty) unless they are also computed.
+/// Comparison follows [`same`]. Returns the attributes compared.
 pub fn assert_plans_clean(rtype: &str, desired: &Value, read: &Value) -> Vec<String> {
     let schema = schema(rtype, false);
     let mut compared = Vec::new();
@@ -378,7 +411,11 @@ pub fn assert_plans_clean(rtype: &str, desired: &Value, read: &Value) -> Vec<Str
             continue;
         }
         let want = match desired.get(name).filter(|v| !v.is_null()) {
-            Some(v) => v.clone(),
+            Some(v) => {
+                let mut v = v.clone();
+                fill_nested_defaults(&mut v, &attr.ty);
+                v
+            }
             None => match &attr.default {
                 Some(d) => d.clone(),
                 None if attr.computed => continue,
@@ -387,7 +424,7 @@ pub fn assert_plans_clean(rtype: &str, desired: &Value, read: &Value) -> Vec<Str
         };
         let got = read.get(name).cloned().unwrap_or(Value::Null);
         assert!(
-            same(&attr.ty, &want, &got),
+            same(&attr.ty, &got, &want),
             "{rtype}.{name}: desired {} but read back {}",
             want.display(),
             got.display()
@@ -397,13 +434,36 @@ pub fn assert_plans_clean(rtype: &str, desired: &Value, read: &Value) -> Vec<Str
     compared
 }
 
-/// Compares two values of type `ty`; sets (at any depth) without regard to order.
+/// Compares two values of type `ty` the way the planner does: null, absent and empty
+/// collections are equal; sets (at any depth) compare without regard to order; a nested
+/// computed attribute that `b` (the desired side) leaves unset never differs.
 pub fn same(ty: &AttrType, a: &Value, b: &Value) -> bool {
+    let absent = |v: &Value| match v.reveal() {
+        Value::Null => true,
+        Value::List(xs) => xs.is_empty(),
+        Value::Map(m) => m.is_empty(),
+        _ => false,
+    };
+    if absent(a) && absent(b) {
+        return true;
+    }
     match (ty, a.reveal(), b.reveal()) {
         (AttrType::Set(inner), Value::List(xs), Value::List(ys)) => {
+            let mut used = vec![false; ys.len()];
             xs.len() == ys.len()
-                && xs.iter().all(|x| ys.iter().any(|y| same(inner, x, y)))
-                && ys.iter().all(|y| xs.iter().any(|x| same(inner, x, y)))
+                && xs.iter().all(|x| {
+                    match ys
+                        .iter()
+                        .enumerate()
+                        .find(|(i, y)| !used[*i] && same(inner, x, y))
+                    {
+                        Some((i, _)) => {
+                            used[i] = true;
+                            true
+                        }
+                        None => false,
+                    }
+                })
         }
         (AttrType::List(inner), Value::List(xs), Value::List(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(inner, x, y))
@@ -414,15 +474,21 @@ pub fn same(ty: &AttrType, a: &Value, b: &Value) -> bool {
                 let xv = x.get(k).unwrap_or(&Value::Null);
                 let yv = y.get(k).unwrap_or(&Value::Null);
                 match attrs.get(k) {
+                    Some(a) if a.computed && yv.is_null() => true,
                     Some(a) => same(&a.ty, xv, yv),
                     None => xv == yv,
                 }
             })
         }
         (AttrType::Map(inner), Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, xv)| y.get(k).is_some_and(|yv| same(inner, xv, yv)))
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().all(|k| {
+                same(
+                    inner,
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
+            })
         }
         (_, x, y) => x == y,
     }

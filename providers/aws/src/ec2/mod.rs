@@ -1,0 +1,103 @@
+//! EC2 (and Auto Scaling) resource types and data sources, plus the EC2 helpers they
+//! share: filters, tag conversion and in-place tag updates.
+
+pub(crate) mod eip;
+pub(crate) mod internet_gateway;
+pub(crate) mod nat_gateway;
+pub(crate) mod route_table;
+pub(crate) mod route_table_association;
+pub(crate) mod subnet;
+pub(crate) mod vpc;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecification};
+use gig_dsl::value::Value;
+use gig_provider::ProviderError;
+
+use crate::common::{sdk_error, tag_diff, user_tags_of};
+use crate::Clients;
+
+/// A Describe filter `name = values`.
+pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().map(Into::into).collect()))
+        .build()
+}
+
+/// EC2 tags from a map.
+pub(crate) fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// A tag specification for a create call.
+pub(crate) fn tag_spec(
+    rtype: Ec2ResourceType,
+    tags: &BTreeMap<String, String>,
+) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rtype)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
+}
+
+/// EC2 tags as a map.
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Brings the user tags of `id` from `prior` to `planned` (CreateTags / DeleteTags only
+/// for what changed; gig's own tags are left alone).
+pub(crate) async fn sync_tags(
+    clients: &Clients,
+    id: &str,
+    prior: &Value,
+    planned: &Value,
+) -> Result<(), ProviderError> {
+    let (set, remove) = tag_diff(&user_tags_of(prior)?, &user_tags_of(planned)?);
+    if !set.is_empty() {
+        clients
+            .ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(ec2_tags(&set)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateTags", e))?;
+    }
+    if !remove.is_empty() {
+        let tags = remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        clients
+            .ec2
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteTags", e))?;
+    }
+    Ok(())
+}
+
+/// The ARN of an EC2 object, when the region and owner account are known.
+pub(crate) fn arn(clients: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Value {
+    match (clients.region.as_deref(), owner) {
+        (Some(region), Some(owner)) => {
+            Value::String(format!("arn:aws:ec2:{region}:{owner}:{kind}/{id}"))
+        }
+        _ => Value::Null,
+    }
+}
