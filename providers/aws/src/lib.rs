@@ -11,6 +11,7 @@
 #[allow(dead_code)]
 pub(crate) mod common;
 mod ec2;
+mod elasticache;
 mod rds;
 
 use std::collections::BTreeMap;
@@ -94,6 +95,8 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(ec2::route_table_association::RouteTableAssociation),
         Arc::new(rds::db_subnet_group::DbSubnetGroup),
         Arc::new(rds::db_instance::DbInstance),
+        Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
+        Arc::new(elasticache::replication_group::ReplicationGroupType),
     ]
 }
 

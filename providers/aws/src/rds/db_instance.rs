@@ -226,7 +226,7 @@ fn schema() -> ResourceSchema {
         .force_new(),
     );
     put("tags", common::tags_schema());
-    put("timeouts", common_timeouts_schema());
+    put("timeouts", timeouts_schema());
     put(
         "address",
         AttributeSchema::computed(Str, "Host name of the instance."),
@@ -278,7 +278,7 @@ fn schema() -> ResourceSchema {
 
 /// The `timeouts` block shared by the types that wait (`create`, `update`, `delete`
 /// as `30s`, `40m`, `2h`).
-pub(crate) fn common_timeouts_schema() -> AttributeSchema {
+pub(crate) fn timeouts_schema() -> AttributeSchema {
     use AttrType::{List, Object, String as Str};
     let mut inner = BTreeMap::new();
     for op in ["create", "update", "delete"] {
@@ -386,7 +386,7 @@ impl ResourceType for DbInstance {
                 .await
                 .map_err(|e| scrub(sdk_error("CreateDBInstance", e)))?;
         }
-        let timeout = common_timeout(planned, "create", CREATE_TIMEOUT);
+        let timeout = timeout_setting(planned, "create", CREATE_TIMEOUT);
         let db = wait_available(clients, &id, timeout, false).await?;
         if source.is_some() {
             // A replica is created with its source's settings; bring over what was asked for.
@@ -439,7 +439,7 @@ impl ResourceType for DbInstance {
             update_tags(clients, arn, request.prior, planned).await?;
         }
         let immediate = common::opt_bool(planned, "apply_immediately")?.unwrap_or(true);
-        let timeout = common_timeout(planned, "update", UPDATE_TIMEOUT);
+        let timeout = timeout_setting(planned, "update", UPDATE_TIMEOUT);
         let db = if api.is_empty() {
             describe_one(clients, request.id).await?
         } else {
@@ -475,7 +475,7 @@ impl ResourceType for DbInstance {
         if let Err(e) = call.send().await {
             return common::ignore_not_found(Err(sdk_error("DeleteDBInstance", e)));
         }
-        let timeout = common_timeout(prior, "delete", DELETE_TIMEOUT);
+        let timeout = timeout_setting(prior, "delete", DELETE_TIMEOUT);
         common::wait_until(
             &format!("DB instance {id} to be deleted"),
             timeout,
@@ -599,7 +599,7 @@ fn check_window(attr: &str, planned: &Value) -> Result<(), ProviderError> {
 }
 
 /// The `timeouts { <op> = "…" }` setting of a value, or the default.
-pub(crate) fn common_timeout(value: &Value, op: &str, default: Duration) -> Duration {
+pub(crate) fn timeout_setting(value: &Value, op: &str, default: Duration) -> Duration {
     value
         .get("timeouts")
         .and_then(Value::as_list)

@@ -1,0 +1,103 @@
+//! ElastiCache resource types (`aws.elasticache_subnet_group`,
+//! `aws.elasticache_replication_group`) and the ElastiCache tag calls they share.
+//!
+//! ElastiCache tags by ARN: ListTagsForResource reads them, AddTagsToResource and
+//! RemoveTagsFromResource change them. The user's `tags` attribute holds only the
+//! user's tags; gig's own `gig:*` tags are written on create and never touched after.
+
+pub(crate) mod replication_group;
+pub(crate) mod subnet_group;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticache::types::Tag;
+use gig_dsl::value::Value;
+use gig_provider::ProviderError;
+
+use crate::common::{self, sdk_error};
+use crate::Clients;
+
+/// All tags of an ElastiCache resource.
+pub(crate) async fn list_tags(
+    clients: &Clients,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let out = clients
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| sdk_error("ListTagsForResource", e))?;
+    Ok(out
+        .tag_list()
+        .iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .collect())
+}
+
+/// Tags in the SDK's shape.
+pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Brings the user's tags from Prior to Planned: removes the dropped keys, then
+/// writes the new and changed ones. gig's own tags are never in either map.
+pub(crate) async fn update_tags(
+    clients: &Clients,
+    arn: &str,
+    prior: &Value,
+    planned: &Value,
+) -> Result<(), ProviderError> {
+    let (set, remove) = common::tag_diff(
+        &common::user_tags_of(prior)?,
+        &common::user_tags_of(planned)?,
+    );
+    if !remove.is_empty() {
+        clients
+            .elasticache
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| sdk_error("RemoveTagsFromResource", e))?;
+    }
+    if !set.is_empty() {
+        clients
+            .elasticache
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(to_sdk_tags(set)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("AddTagsToResource", e))?;
+    }
+    Ok(())
+}
+
+/// Refuses names AWS would store lower-cased: 1 to `max` lower-case letters, digits or
+/// hyphens, starting with a letter, no two consecutive hyphens, no trailing hyphen.
+pub(crate) fn check_name(attr: &str, name: &str, max: usize) -> Result<(), ProviderError> {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(ProviderError::invalid_attribute(
+            attr,
+            format!(
+                "`{attr}` must be 1 to {max} lower-case letters, digits or hyphens, start with a letter, and have \
+                 no two consecutive hyphens and no trailing hyphen (AWS stores it lower-cased)"
+            ),
+        ))
+    }
+}
