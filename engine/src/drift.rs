@@ -171,8 +171,13 @@ pub fn json(report: &DriftReport) -> serde_json::Value {
     })
 }
 
-/// Markdown for an issue or chat message.
-pub fn markdown(report: &DriftReport) -> String {
+/// The longest markdown report [`markdown`] writes by default (GitHub's comment and issue
+/// body limit is 65,536 characters).
+pub const MARKDOWN_MAX_CHARS: usize = 65_000;
+
+/// Markdown for an issue or chat message, at most `max_chars` long: past it, the
+/// remaining resources are listed by address only, then cut with a note.
+pub fn markdown(report: &DriftReport, max_chars: usize) -> String {
     let total: usize = report.checked.values().sum();
     let mut out = String::new();
     if !report.has_drift() {
@@ -186,21 +191,35 @@ pub fn markdown(report: &DriftReport) -> String {
         report.env,
         report.drifted.len()
     );
-    for d in &report.drifted {
+    // Deleted resources first: they are the most urgent.
+    let mut ordered: Vec<&ResourceDrift> = report.drifted.iter().collect();
+    ordered.sort_by_key(|d| (d.kind != DriftKind::Deleted, d.addr.clone()));
+    const NOTE_RESERVE: usize = 200;
+    for (i, d) in ordered.iter().enumerate() {
+        let mut block = String::new();
         match d.kind {
             DriftKind::Deleted => {
-                let _ = writeln!(out, "- `{}` — **deleted**", d.addr);
+                let _ = writeln!(block, "- `{}` — **deleted**", d.addr);
             }
             DriftKind::Changed => {
-                let _ = writeln!(out, "<details><summary><code>{}</code> — {} attribute(s) changed</summary>\n\n```diff", d.addr, d.attributes.len());
+                let _ = writeln!(block, "<details><summary><code>{}</code> — {} attribute(s) changed</summary>\n\n```diff", d.addr, d.attributes.len());
                 for c in &d.attributes {
                     let (before, after) = show_change(c);
-                    let _ = writeln!(out, "- {} = {}", c.path, before.unwrap_or_else(|| "null".into()));
-                    let _ = writeln!(out, "+ {} = {}", c.path, after.unwrap_or_else(|| "null".into()));
+                    let _ = writeln!(block, "- {} = {}", c.path, before.unwrap_or_else(|| "null".into()));
+                    let _ = writeln!(block, "+ {} = {}", c.path, after.unwrap_or_else(|| "null".into()));
                 }
-                let _ = writeln!(out, "```\n\n</details>");
+                let _ = writeln!(block, "```\n\n</details>");
             }
         }
+        if out.len() + block.len() + NOTE_RESERVE > max_chars {
+            let _ = writeln!(
+                out,
+                "\n_{} more drifted resource(s) not shown: the report was cut to stay under {max_chars} characters. Run `gig drift` for the full list._",
+                ordered.len() - i
+            );
+            break;
+        }
+        out.push_str(&block);
     }
     out
 }

@@ -143,7 +143,7 @@ async fn make_plan(
     let Some(Stack { config, sources, warnings }) = context::load_stack(ui, stack_args, &registry)? else {
         return Ok(None);
     };
-    let config_digest = config_digest(&sources, stack_args)?;
+    let config_digest = config_digest(&sources, &config);
     let policy = gig_engine::policy::check(&config, &sources);
     if has_errors(&policy.findings) {
         ui.diagnostics(&policy.findings, &sources);
@@ -208,8 +208,9 @@ async fn make_plan(
 }
 
 /// A digest of everything that went into the configuration: every source file read and
-/// every param given on the command line or in the environment.
-fn config_digest(sources: &SourceMap, args: &StackArgs) -> anyhow::Result<String> {
+/// the final value of every declared param (secret ones included, hashed with the rest).
+/// Environment variables that name no param do not count.
+fn config_digest(sources: &SourceMap, config: &gig_dsl::config::Config) -> String {
     let mut h = Sha256::new();
     let mut files: Vec<_> = sources.iter().map(|(_, f)| (f.path.clone(), f.text.clone())).collect();
     files.sort();
@@ -219,17 +220,14 @@ fn config_digest(sources: &SourceMap, args: &StackArgs) -> anyhow::Result<String
         h.update(text.as_bytes());
         h.update([0]);
     }
-    let opts = context::load_options(args)?;
-    let mut params: Vec<_> = opts.params.iter().chain(opts.env_params.iter()).collect();
-    params.sort();
-    for (k, v) in params {
-        h.update(k.as_bytes());
+    for (name, param) in &config.params {
+        h.update(name.as_bytes());
         h.update([1]);
-        h.update(v.as_bytes());
+        h.update(param.value.to_json().to_string().as_bytes());
         h.update([0]);
     }
-    h.update(opts.env.unwrap_or_default().as_bytes());
-    Ok(hex::encode(h.finalize()))
+    h.update(config.env.clone().unwrap_or_default().as_bytes());
+    hex::encode(h.finalize())
 }
 
 fn print_plan(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
@@ -238,9 +236,16 @@ fn print_plan(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
         Format::Json => serde_json::to_string_pretty(&render::json(plan))?,
         Format::Markdown => render::markdown(plan, &render::MarkdownOptions::default()),
     };
+    write_stdout(&out)
+}
+
+/// Writes to stdout; a closed pipe (`gig show FILE | head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", out.trim_end())?;
-    Ok(())
+    match writeln!(stdout, "{}", text.trim_end()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 /// `gig plan`
@@ -301,7 +306,7 @@ async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
         ui.diagnostics(&diags, &sources);
         return Ok(ERROR);
     };
-    let digest = config_digest(&sources, &stack_args)?;
+    let digest = config_digest(&sources, &config);
     let store = context::open_state(&stack_args)?;
     let snapshot = store.snapshot()?;
     if let Some(stale) = file.staleness(&snapshot.lineage, snapshot.serial, &digest) {
@@ -320,6 +325,9 @@ async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
     let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
     let providers = context::configure_providers(&registry, &config, state_providers).await?;
     print_plan(ui, &file.plan, Format::Text)?;
+    if !file.plan.summary.has_changes() && file.plan.outputs.iter().all(|o| o.before == o.after) {
+        return Ok(OK);
+    }
     execute(ui, &file.plan, &providers, &store, &sources, args.parallelism, &stack_args).await
 }
 
@@ -626,6 +634,13 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
         return Ok(ERROR);
     };
+    let state_dir = context::state_dir(&args.stack);
+    if !state_dir.exists() {
+        bail!(
+            "no state at {}: nothing has been applied to this stack and env (check --env, --state-dir and GIG_STATE_DIR)",
+            state_dir.display()
+        );
+    }
     let store = context::open_state(&args.stack)?;
     let snapshot = store.snapshot()?;
     drop(store);
@@ -649,10 +664,10 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     let out = match args.format {
         DriftFormat::Text => gig_engine::drift::text(&report),
         DriftFormat::Json => format!("{}\n", serde_json::to_string_pretty(&gig_engine::drift::json(&report))?),
-        DriftFormat::Markdown => gig_engine::drift::markdown(&report),
+        DriftFormat::Markdown => gig_engine::drift::markdown(&report, gig_engine::drift::MARKDOWN_MAX_CHARS),
         DriftFormat::Prometheus => gig_engine::drift::prometheus(&report, timing),
     };
-    print!("{out}");
+    write_stdout(&out)?;
     if let Some(path) = &args.out {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &out).with_context(|| format!("writing {}", tmp.display()))?;

@@ -56,7 +56,7 @@ pub fn log(findings: &[Diagnostic], accepted: &[(Diagnostic, String)], sources: 
             json!({
                 "id": format!("gig::{code}"),
                 "shortDescription": { "text": summary },
-                "helpUri": format!("https://gig.invalid/docs/diagnostics/{code}.md"),
+                "help": { "text": format!("See docs/diagnostics/{code}.md in the gig repository.") },
             })
         })
         .collect();
