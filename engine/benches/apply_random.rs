@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{load, ms, peak_rss_mb, plan_without_refresh, registry, Lcg};
+use common::{load, ms, peak_rss_mb, plan_without_refresh, registry, thread_cpu, Lcg};
 use gig_engine::apply::{apply, ApplyOptions};
 use gig_provider::ProviderFactory as _;
 use gig_provider_random::RandomFactory;
@@ -113,9 +113,10 @@ fn orchestrate() {
     };
     println!();
     println!(
-        "scaling 1k -> 10k: apply {:.1}x, plan total {:.1}x, plan (planner only) {:.1}x",
+        "scaling 1k -> 10k: apply {:.1}x, plan total {:.1}x (CPU {:.1}x), planner only {:.1}x",
         get(10_000, true, "apply_ms") / get(1_000, true, "apply_ms"),
         get(10_000, false, "total_ms") / get(1_000, false, "total_ms"),
+        get(10_000, false, "cpu_ms") / get(1_000, false, "cpu_ms"),
         get(10_000, false, "plan_ms") / get(1_000, false, "plan_ms")
     );
 }
@@ -185,6 +186,7 @@ fn apply_phase(n: usize, dir: &Path) {
 
 fn plan_phase(n: usize, dir: &Path) {
     let text = source(n);
+    let cpu_start = thread_cpu();
     let start = Instant::now();
     let store = Store::open(dir, LockInfo::current("bench plan")).unwrap_or_else(|e| {
         eprintln!("{e}");
@@ -198,23 +200,26 @@ fn plan_phase(n: usize, dir: &Path) {
     let reg = registry(Arc::new(RandomFactory::new()));
     let (plan, times) = plan_without_refresh(&config, &prior, &reg);
     let total = start.elapsed();
+    let cpu = thread_cpu().saturating_sub(cpu_start);
     assert!(
         !plan.summary.has_changes(),
         "nothing to change: {:?}",
         plan.summary
     );
     println!(
-        "plan n={n} (refresh off, no changes): state read {} ms, load {} ms, graph {} ms, plan {} ms, total {} ms, peak RSS {:.0} MB",
+        "plan n={n} (refresh off, no changes): state read {} ms, load {} ms, graph {} ms, plan {} ms, total {} ms (CPU {} ms), peak RSS {:.0} MB",
         ms(snapshot_time),
         ms(load_time),
         ms(times.graph),
         ms(times.plan),
         ms(total),
+        ms(cpu),
         peak_rss_mb()
     );
     println!(
-        "RESULT total_ms={} plan_ms={} rss_mb={:.0}",
+        "RESULT total_ms={} cpu_ms={} plan_ms={} rss_mb={:.0}",
         ms(total),
+        ms(cpu),
         ms(times.plan),
         peak_rss_mb()
     );

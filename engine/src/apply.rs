@@ -197,7 +197,10 @@ pub async fn apply(
             }
             Some(first) = running.next() => {
                 let mut batch = vec![first];
-                while let Some(Some(done)) = running.next().now_or_never() {
+                // Take every step that has completed by now. Unconstrained: tokio's
+                // cooperative budget (128 operations per poll) would otherwise cut a wide
+                // layer of instant steps into several commit rounds.
+                while let Some(Some(done)) = tokio::task::unconstrained(running.next()).now_or_never() {
                     batch.push(done);
                 }
                 let ready = run.finish(batch, store, &shared);

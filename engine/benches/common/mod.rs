@@ -96,6 +96,19 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time this thread has run so far (from /proc/thread-self/schedstat): unlike wall
+/// time it does not grow when other processes compete for the cores.
+pub fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+        })
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 /// A small deterministic generator (64-bit LCG), so every run builds the same graph.
 pub struct Lcg(pub u64);
 
