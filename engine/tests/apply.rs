@@ -699,10 +699,10 @@ async fn create_before_destroy_creates_then_moves_dependents_then_deletes() {
     assert!(update.end <= delete.start);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn cancellation_lets_calls_in_flight_finish_and_starts_nothing_new() {
     let e = env(TestOptions {
-        latency: Duration::from_millis(150),
+        latency: Duration::from_millis(50),
         ..TestOptions::default()
     });
     let names: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
@@ -712,14 +712,18 @@ async fn cancellation_lets_calls_in_flight_finish_and_starts_nothing_new() {
         .collect();
     changes.push(change("z", Action::Create, &["t0"]));
     let p = plan(changes);
+    // Ctrl-C arrives as soon as the second call has started: both slots are busy.
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let _ = tx.send(true);
-        // Keep the sender alive until apply has finished.
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    });
-    let report = apply(&p, &e.providers, &e.store, &opts(2), rx, &|_| {}).await;
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |ev: ApplyEvent| {
+        if matches!(ev, ApplyEvent::Started { .. })
+            && started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1
+        {
+            let _ = tx.send(true);
+        }
+    };
+    let report = apply(&p, &e.providers, &e.store, &opts(2), rx, &on_event).await;
+    assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(report.cancelled);
     assert!(!report.is_success());
     // The two calls in flight (t0, t1 in address order) finished and were committed.
