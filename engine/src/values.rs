@@ -62,7 +62,10 @@ impl ValueTable {
     }
 
     /// All instances of the expanded resource `group` (an address without a key), as a
-    /// map by name key or a list by index. `None` when it has no instance in the table.
+    /// map by name key or a list by index. A group with no instance in the table is an
+    /// expansion over an empty collection (`count = 0`, `for x in []`): the planner and
+    /// apply insert every instance a residual expression can reach before evaluating it,
+    /// so "none here" means "none declared", and evaluates to an empty list.
     fn group(&self, group: &ResourceAddr) -> Option<Value> {
         let start = group.clone();
         let instances: Vec<(&InstanceKey, &Value)> = self
@@ -72,7 +75,7 @@ impl ValueTable {
             .filter_map(|(a, v)| a.key.as_ref().map(|k| (k, v)))
             .collect();
         if instances.is_empty() {
-            return None;
+            return Some(Value::List(Vec::new()));
         }
         if instances
             .iter()
@@ -158,7 +161,12 @@ mod tests {
             t.resource(&reference("test.thing.n")),
             Some(Value::List(vec![obj("n2"), obj("n10")]))
         );
-        assert_eq!(t.resource(&reference("test.thing.missing")), None);
+        // Regression: a `count = 0` listener referenced as a group made apply fail with
+        // "still unknown"; an expansion with no instances is an empty collection.
+        assert_eq!(
+            t.resource(&reference("test.thing.missing")),
+            Some(Value::List(Vec::new()))
+        );
         assert_eq!(t.resource(&reference("test.thing.s[\"c\"]")), None);
     }
 }

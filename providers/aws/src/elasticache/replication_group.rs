@@ -650,5 +650,21 @@ async fn to_value(
                 .unwrap_or(default),
         );
     }
+    // Engine version, subnet group and security groups live on the member clusters. When
+    // the member cluster's description leaves one out (a cluster still being created, or
+    // an API that does not report it), the response says nothing about it: keep what was
+    // recorded rather than report a change nobody made. A VPC cluster always has at least
+    // one security group, so an empty list is "not reported", never "none".
+    for k in ["engine_version", "subnet_group_name", "security_group_ids"] {
+        let reported = m.get(k).is_some_and(|v| match v {
+            Value::List(xs) => !xs.is_empty(),
+            v => !v.is_null(),
+        });
+        if !reported {
+            if let Some(recorded) = prior.get(k).filter(|v| !v.is_null()) {
+                m.insert(k.to_string(), recorded.clone());
+            }
+        }
+    }
     Ok(Value::Map(m))
 }
