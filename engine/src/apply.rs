@@ -592,7 +592,7 @@ impl<'a> Run<'a> {
             },
             Step::Update => {
                 let planned = self.resolve(change)?;
-                let changed = changed_attributes(&prior, &planned);
+                let changed = changed_attributes(change, &prior, &planned);
                 Request::Update {
                     id: id()?,
                     prior: prior.clone(),
@@ -851,16 +851,29 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Top-level attributes whose Planned value differs from the Prior one.
-fn changed_attributes(prior: &Value, planned: &Value) -> Vec<String> {
+/// Top-level attributes an update changes: those the planner found different (its
+/// comparison knows the schema: set order, null = absent = empty, computed values), plus
+/// those that were unknown at plan time and now differ from the Prior value.
+///
+/// Regression: comparing raw values here made a reordered set (RDS subnet ids) count as
+/// changed, so a tags-only update also called ModifyDBSubnetGroup.
+fn changed_attributes(change: &ResourceChange, prior: &Value, planned: &Value) -> Vec<String> {
     let empty = BTreeMap::new();
     let before = prior.as_map().unwrap_or(&empty);
     let after = planned.as_map().unwrap_or(&empty);
-    after
+    let planned_at_plan_time = change.planned.as_ref().and_then(Value::as_map);
+    let mut changed: std::collections::BTreeSet<String> = change
+        .attributes
         .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
+        .map(|a| a.path.split(['.', '[']).next().unwrap_or(&a.path).to_string())
+        .collect();
+    for (k, v) in after {
+        let was_unknown = planned_at_plan_time.and_then(|p| p.get(k)).is_some_and(Value::is_unknown);
+        if was_unknown && before.get(k) != Some(v) {
+            changed.insert(k.clone());
+        }
+    }
+    changed.into_iter().filter(|k| after.contains_key(k) || before.contains_key(k)).collect()
 }
 
 /// One state write.

@@ -79,7 +79,9 @@ pub struct ResourceChange {
     pub planned: Option<Value>,
     /// The residual body to evaluate at apply time when `planned` has unknowns.
     pub body: Option<Expr>,
-    /// Attribute differences (empty for no-op).
+    /// Attribute differences (empty for no-op). For an update, their top-level names
+    /// (plus attributes unknown at plan time that resolve to a new value) are what apply
+    /// passes to the provider as changed.
     pub attributes: Vec<AttrChange>,
     /// Attributes whose change forces replacement.
     pub replace_because: Vec<String>,
