@@ -374,6 +374,8 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// Auto Scaling.
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Systems Manager (Parameter Store).
+    pub ssm: aws_sdk_ssm::Client,
     /// The region the clients talk to, when known.
     pub region: Option<String>,
 }
@@ -436,6 +438,11 @@ impl Clients {
             ),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(&conf)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&conf)
                     .interceptor(log)
                     .build(),
             ),

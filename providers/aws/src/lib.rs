@@ -13,6 +13,7 @@ pub(crate) mod common;
 mod ec2;
 mod elasticache;
 mod rds;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -97,6 +98,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(rds::db_instance::DbInstance),
         Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
+        Arc::new(ssm::parameter::SsmParameter),
     ]
 }
 
