@@ -1102,6 +1102,32 @@ mod tests {
         assert_eq!(remove, vec!["b".to_string()]);
     }
 
+    #[test]
+    fn client_tokens_are_stable_per_address_and_value() {
+        let ctx = |address: &str| OpContext {
+            address: address.to_string(),
+            stack: "s".to_string(),
+            env: "default".to_string(),
+        };
+        let planned = object([("ami", Value::str("ami-1"))]);
+        let t = client_token(&ctx("aws.instance.web"), &planned, "");
+        assert_eq!(t.len(), 64, "EC2 accepts at most 64 characters");
+        assert_eq!(t, client_token(&ctx("aws.instance.web"), &planned, ""));
+        assert_ne!(t, client_token(&ctx("aws.instance.api"), &planned, ""));
+        assert_ne!(
+            t,
+            client_token(
+                &ctx("aws.instance.web"),
+                &object([("ami", Value::str("ami-2"))]),
+                ""
+            )
+        );
+        assert_ne!(
+            t,
+            client_token(&ctx("aws.instance.web"), &planned, "i-0123")
+        );
+    }
+
     #[tokio::test]
     async fn batched_read_chunks_by_fifty() {
         let requests: Vec<ReadRequest> = (0..120)

@@ -94,6 +94,10 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(ec2::nat_gateway::NatGateway),
         Arc::new(ec2::route_table::RouteTable),
         Arc::new(ec2::route_table_association::RouteTableAssociation),
+        Arc::new(ec2::security_group::SecurityGroup),
+        Arc::new(ec2::instance::Instance),
+        Arc::new(ec2::launch_template::LaunchTemplate),
+        Arc::new(ec2::autoscaling_group::AutoscalingGroup),
         Arc::new(rds::db_subnet_group::DbSubnetGroup),
         Arc::new(rds::db_instance::DbInstance),
         Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
@@ -103,7 +107,10 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
 }
 
 fn data_sources() -> Vec<Arc<dyn DataSource>> {
-    vec![]
+    vec![
+        Arc::new(ec2::data_ami::Ami),
+        Arc::new(ec2::data_availability_zones::AvailabilityZones),
+    ]
 }
 
 /// The `aws` provider factory.

@@ -1,11 +1,17 @@
 //! EC2 (and Auto Scaling) resource types and data sources, plus the EC2 helpers they
 //! share: filters, tag conversion and in-place tag updates.
 
+pub(crate) mod autoscaling_group;
+pub(crate) mod data_ami;
+pub(crate) mod data_availability_zones;
 pub(crate) mod eip;
+pub(crate) mod instance;
 pub(crate) mod internet_gateway;
+pub(crate) mod launch_template;
 pub(crate) mod nat_gateway;
 pub(crate) mod route_table;
 pub(crate) mod route_table_association;
+pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 
