@@ -8,22 +8,33 @@
 //!    comments, unclosed or mismatched delimiters, control characters, nesting deeper
 //!    than [`MAX_NESTING`]), and builds a *masked* copy of the text of the same length
 //!    in which comments and insignificant newlines are spaces.
-//! 2. pest (`grammar.pest`) parses the masked text one top-level item at a time. When
-//!    an item fails, its error is translated into words (`parse/errors.rs`), and
-//!    parsing resumes at the next line that starts with a top-level keyword. Errors in
-//!    an item that overlaps a scanner diagnostic are dropped: the scanner's account of
-//!    the problem is the useful one. pest never sees text past a point where nesting
-//!    went too deep, so its recursion stays bounded.
+//! 2. The masked text is parsed one top-level item at a time. A hand-written parser
+//!    (`parse/fast.rs`) reads the grammar's well-formed items straight into [`ast`]
+//!    nodes; it declines anything it is not sure to read exactly as pest would, and
+//!    any item it declines is parsed by pest (`grammar.pest`), the definition of the
+//!    language. When pest fails too, its error is translated into words
+//!    (`parse/errors.rs`), and parsing resumes at the next line that starts with a
+//!    top-level keyword. Errors in an item that overlaps a scanner diagnostic are
+//!    dropped: the scanner's account of the problem is the useful one. Neither parser
+//!    sees text past a point where nesting went too deep, so recursion stays bounded.
 //! 3. The pest pairs of each item become [`ast`] nodes (`parse/convert.rs`), which
 //!    checks what the grammar matches loosely: escapes, numbers, param types, output
 //!    and module forms, and that no expression is deeper than [`MAX_EXPR_DEPTH`].
+//!
+//! The hand-written parser exists for speed: pest's backtracking and pairs made it
+//! about ten times slower on large stacks (see docs/performance.md). Both give the
+//! same tree for every item the fast one accepts; [`parse_file_reference`] parses
+//! with pest alone so tests and the `parse_fast` fuzz target can check that.
 //!
 //! pest types never leave this module.
 
 mod convert;
 mod errors;
+mod fast;
 mod grammar;
 mod scan;
+#[cfg(test)]
+mod tests;
 
 use crate::ast;
 use crate::diag::Diagnostic;
@@ -49,6 +60,25 @@ const ITEM_KEYWORDS: [&str; 7] = [
 /// Parses one source file. Always returns a file (holding the items that parsed) and
 /// every diagnostic found, sorted by position.
 pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_with(file, text, Engine::Fast)
+}
+
+/// [`parse_file`] with pest alone, without the hand-written parser: the same result,
+/// more slowly. For tests and fuzzing that check the two parsers agree.
+pub fn parse_file_reference(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_with(file, text, Engine::PestOnly)
+}
+
+/// Which parsers read the items.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// The hand-written parser first, pest for the items it declines.
+    Fast,
+    /// pest for every item.
+    PestOnly,
+}
+
+fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagnostic>) {
     let mut out = ast::File {
         items: Vec::new(),
         comments: Vec::new(),
@@ -95,6 +125,13 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             .copied()
             .find(|&d| d >= pos)
             .unwrap_or(masked.len());
+        if engine == Engine::Fast {
+            if let Some((item, end)) = fast::parse_item(file, pos, &masked[pos..cut]) {
+                out.items.push(item);
+                pos += end;
+                continue;
+            }
+        }
         match grammar::parse_item(&masked[pos..cut]) {
             Ok(pair) => {
                 let end = pos + pair.as_span().end();

@@ -905,7 +905,7 @@ fn is_number_syntax(text: &str) -> bool {
 }
 
 /// The value of a number literal, if it is well formed and finite.
-fn parse_number(text: &str) -> Option<f64> {
+pub(super) fn parse_number(text: &str) -> Option<f64> {
     if !is_number_syntax(text) {
         return None;
     }
@@ -913,7 +913,7 @@ fn parse_number(text: &str) -> Option<f64> {
 }
 
 /// The character an escape sequence (`\n`, `\u{41}`, …) stands for.
-fn unescape(esc: &str) -> Result<char, &'static str> {
+pub(super) fn unescape(esc: &str) -> Result<char, &'static str> {
     let rest = esc.strip_prefix('\\').unwrap_or(esc);
     match rest {
         "n" => Ok('\n'),
