@@ -12,6 +12,7 @@
 pub(crate) mod common;
 mod ec2;
 mod elasticache;
+mod elbv2;
 mod rds;
 mod ssm;
 
@@ -103,6 +104,11 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
         Arc::new(ssm::parameter::SsmParameter),
+        Arc::new(elbv2::lb::Lb),
+        Arc::new(elbv2::target_group::TargetGroupType),
+        Arc::new(elbv2::listener::ListenerType),
+        Arc::new(elbv2::listener_rule::ListenerRuleType),
+        Arc::new(elbv2::target_group_attachment::TargetGroupAttachment),
     ]
 }
 

@@ -92,9 +92,10 @@ async fn every_setting_is_sent_and_read_back() {
         assert_eq!(created.get(attr), desired.get(attr), "{attr} round-trips");
     }
     // Member count and member-cluster settings: moto 5.2.5 ignores NumCacheClusters (one
-    // member) and does not describe a group's member clusters, so engine version, subnet
-    // group and security groups read back empty here. The provider reads them from the
-    // first member cluster, as on AWS: the call is made and its absence is not hidden.
+    // member) and does not describe a group's member clusters. The provider reads engine
+    // version, subnet group and security groups from the first member cluster, as on AWS;
+    // when that cluster does not report them, the recorded (Prior) values are kept, so here
+    // they come from the Planned value and an import (no Prior) shows them unknown (null).
     let members = created
         .get("member_clusters")
         .and_then(Value::as_list)
@@ -105,19 +106,37 @@ async fn every_setting_is_sent_and_read_back() {
         Some(&Value::from(members)),
         "count = members"
     );
-    assert_eq!(calls(&emu, "DescribeCacheClusters"), 1);
+    assert_eq!(
+        calls(&emu, "DescribeCacheClusters"),
+        1,
+        "the member cluster was asked for"
+    );
+    assert_eq!(
+        created.get("subnet_group_name"),
+        desired.get("subnet_group_name")
+    );
+    assert_eq!(
+        created.get("security_group_ids"),
+        desired.get("security_group_ids")
+    );
     let raw_members = raw
         .elasticache
         .describe_cache_clusters()
         .send()
         .await
         .unwrap();
+    let imported = emu
+        .provider()
+        .import(&emu.ctx("x"), T, "full")
+        .await
+        .unwrap()
+        .expect("found");
     if raw_members.cache_clusters().is_empty() {
-        assert_eq!(created.get("subnet_group_name"), Some(&Value::Null));
-        assert_eq!(created.get("security_group_ids"), Some(&val(json!([]))));
+        assert_eq!(imported.get("subnet_group_name"), Some(&Value::Null));
+        assert_eq!(imported.get("security_group_ids"), Some(&val(json!([]))));
     } else {
         assert_eq!(
-            created.get("subnet_group_name"),
+            imported.get("subnet_group_name"),
             desired.get("subnet_group_name")
         );
     }
@@ -325,4 +344,24 @@ async fn import_errors_and_read_cost() {
         "one listing of member clusters"
     );
     assert_eq!(calls(&emu, "ListTagsForResource"), 3);
+}
+
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+#[test]
+fn docs_pages_are_up_to_date() {
+    for t in [T] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/resources")
+            .join(gig_provider::docs::doc_file_name(t, false));
+        let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let got = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            got == want,
+            "{} is out of date; run this test with UPDATE_DOCS=1",
+            path.display()
+        );
+    }
 }

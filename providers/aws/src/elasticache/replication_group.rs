@@ -540,7 +540,8 @@ async fn wait_available(
 }
 
 /// The Refreshed value of a group. Engine version, subnet group and security groups come
-/// from its first member cluster (null / empty when that cluster cannot be described).
+/// from its first member cluster; what that cluster does not report keeps its value
+/// from `prior` (null / empty when there is none, as on import).
 async fn to_value(
     clients: &Clients,
     g: &ReplicationGroup,

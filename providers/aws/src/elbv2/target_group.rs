@@ -1,0 +1,474 @@
+//! `aws.lb_target_group`: a target group that load balancer listeners and rules forward to.
+//!
+//! The id is the target group ARN. Name, port, protocol, VPC and target type replace it;
+//! the `health_check` block changes in place (ModifyTargetGroup), and so does
+//! `deregistration_delay` (ModifyTargetGroupAttributes). A target group still used by a
+//! listener or rule cannot be deleted: right after that listener is deleted AWS may
+//! still say `ResourceInUse` for a moment, so the delete is retried for about 30 s
+//! before AWS's error is reported.
+//!
+//! Read cost: DescribeTargetGroups and DescribeTags take 20 ARNs per call; attributes
+//! need one DescribeTargetGroupAttributes per target group.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+use gig_dsl::value::Value;
+use gig_provider::{
+    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
+};
+
+use crate::common::{self, sdk_error};
+use crate::elbv2::{
+    arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
+};
+use crate::{Clients, ReadResults, ResourceType};
+
+const TYPE_NAME: &str = "aws.lb_target_group";
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// The `aws.lb_target_group` resource type.
+pub(crate) struct TargetGroupType;
+
+fn schema() -> ResourceSchema {
+    use AttrType::{Bool, Number, String as Str};
+    let opt = AttributeSchema::optional;
+    let health: BTreeMap<String, AttributeSchema> = [
+        (
+            "enabled",
+            opt(Bool, "Whether health checks run.").default(true),
+        ),
+        (
+            "path",
+            opt(Str, "Path requested (HTTP/HTTPS checks).").also_computed(),
+        ),
+        (
+            "port",
+            opt(Str, "Port checked, or `traffic-port`.").default("traffic-port"),
+        ),
+        (
+            "protocol",
+            opt(Str, "Protocol of the check (`HTTP`, `HTTPS`, `TCP`).").also_computed(),
+        ),
+        (
+            "interval",
+            opt(Number, "Seconds between checks.").default(30i64),
+        ),
+        (
+            "timeout",
+            opt(Number, "Seconds without an answer that fail a check.").also_computed(),
+        ),
+        (
+            "healthy_threshold",
+            opt(Number, "Successes before a target is healthy.").also_computed(),
+        ),
+        (
+            "unhealthy_threshold",
+            opt(Number, "Failures before a target is unhealthy.").also_computed(),
+        ),
+        (
+            "matcher",
+            opt(Str, "HTTP codes that count as success, e.g. `200-299`.").also_computed(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut a = BTreeMap::new();
+    let mut put = |k: &str, s: AttributeSchema| {
+        a.insert(k.to_string(), s);
+    };
+    put(
+        "id",
+        AttributeSchema::computed(Str, "The target group ARN."),
+    );
+    put(
+        "name",
+        AttributeSchema::required(Str, "Name: up to 32 letters, digits and hyphens.").force_new(),
+    );
+    put(
+        "port",
+        opt(
+            Number,
+            "Port targets receive traffic on (not for `lambda` targets).",
+        )
+        .force_new(),
+    );
+    put(
+        "protocol",
+        opt(
+            Str,
+            "`HTTP`, `HTTPS`, `TCP`, `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.",
+        )
+        .force_new(),
+    );
+    put(
+        "vpc_id",
+        opt(Str, "VPC of the targets (not for `lambda` targets).").force_new(),
+    );
+    put(
+        "target_type",
+        opt(Str, "`instance`, `ip`, `lambda` or `alb`.")
+            .default("instance")
+            .force_new(),
+    );
+    put(
+        "health_check",
+        opt(
+            AttrType::List(Box::new(AttrType::Object(health))),
+            "Health check settings. Change in place.",
+        )
+        .also_computed(),
+    );
+    put(
+        "deregistration_delay",
+        opt(
+            Number,
+            "Seconds to let in-flight requests finish when a target leaves.",
+        )
+        .default(300i64),
+    );
+    put("tags", common::tags_schema());
+    put(
+        "arn",
+        AttributeSchema::computed(Str, "ARN of the target group (same as `id`)."),
+    );
+    put(
+        "arn_suffix",
+        AttributeSchema::computed(Str, "The ARN's suffix used in CloudWatch metrics."),
+    );
+    put(
+        "load_balancer_arns",
+        AttributeSchema::computed(
+            AttrType::List(Box::new(Str)),
+            "Load balancers that route to this group.",
+        ),
+    );
+    ResourceSchema {
+        type_name: TYPE_NAME.into(),
+        description: "A load balancer target group. Health checks, deregistration delay and tags change in place; \
+                      name, port, protocol, VPC and target type replace it."
+            .into(),
+        version: 1,
+        attributes: a,
+        example: r#"resource aws.lb_target_group app {
+  name     = "giggatek-app"
+  port     = 8080
+  protocol = "HTTP"
+  vpc_id   = aws.vpc.main.id
+  health_check {
+    path    = "/healthz"
+    matcher = "200"
+  }
+  deregistration_delay = 30
+}"#
+        .into(),
+    }
+}
+
+#[async_trait]
+impl ResourceType for TargetGroupType {
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    async fn read(
+        &self,
+        clients: &Clients,
+        requests: &[ReadRequest],
+    ) -> Result<ReadResults, ProviderError> {
+        let found = describe(clients, &distinct_ids(requests)).await?;
+        let arns: Vec<String> = found.keys().cloned().collect();
+        let tags = describe_tags(clients, &arns).await?;
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            match found.get(&r.id) {
+                Some(tg) => out.push(to_value(clients, tg, &tags).await.map(Some)),
+                None => out.push(Ok(None)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Value, ProviderError> {
+        let hc = common::block(planned, "health_check")?;
+        let h = HealthCheck::from(hc)?;
+        let out = clients
+            .elbv2
+            .create_target_group()
+            .name(common::req_str(planned, "name")?)
+            .set_port(common::opt_i32(planned, "port")?)
+            .set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from))
+            .set_vpc_id(common::opt_str(planned, "vpc_id")?.map(str::to_string))
+            .target_type(TargetTypeEnum::from(
+                common::opt_str(planned, "target_type")?.unwrap_or("instance"),
+            ))
+            .set_health_check_enabled(h.enabled)
+            .set_health_check_path(h.path)
+            .set_health_check_port(h.port)
+            .set_health_check_protocol(h.protocol)
+            .set_health_check_interval_seconds(h.interval)
+            .set_health_check_timeout_seconds(h.timeout)
+            .set_healthy_threshold_count(h.healthy)
+            .set_unhealthy_threshold_count(h.unhealthy)
+            .set_matcher(h.matcher)
+            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateTargetGroup", e))?;
+        let tg = out.target_groups().first().cloned().ok_or_else(|| {
+            ProviderError::permanent("CreateTargetGroup returned no target group")
+        })?;
+        let arn = tg.target_group_arn.clone().unwrap_or_default();
+        if let Some(delay) = common::opt_i64(planned, "deregistration_delay")?.filter(|d| *d != 300)
+        {
+            set_delay(clients, &arn, delay).await?;
+        }
+        let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
+        to_value(clients, &tg, &tags).await
+    }
+
+    async fn update(
+        &self,
+        clients: &Clients,
+        _ctx: &OpContext,
+        request: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError> {
+        let (arn, planned) = (request.id, request.planned);
+        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        if has("health_check") {
+            let h = HealthCheck::from(common::block(planned, "health_check")?)?;
+            clients
+                .elbv2
+                .modify_target_group()
+                .target_group_arn(arn)
+                .set_health_check_enabled(h.enabled)
+                .set_health_check_path(h.path)
+                .set_health_check_port(h.port)
+                .set_health_check_protocol(h.protocol)
+                .set_health_check_interval_seconds(h.interval)
+                .set_health_check_timeout_seconds(h.timeout)
+                .set_healthy_threshold_count(h.healthy)
+                .set_unhealthy_threshold_count(h.unhealthy)
+                .set_matcher(h.matcher)
+                .send()
+                .await
+                .map_err(|e| sdk_error("ModifyTargetGroup", e))?;
+        }
+        if has("deregistration_delay") {
+            set_delay(
+                clients,
+                arn,
+                common::opt_i64(planned, "deregistration_delay")?.unwrap_or(300),
+            )
+            .await?;
+        }
+        if has("tags") {
+            update_tags(clients, arn, request.prior, planned).await?;
+        }
+        let tg = describe(clients, &[arn.to_string()])
+            .await?
+            .remove(arn)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::NotFound,
+                    Some("TargetGroupNotFound".into()),
+                    format!("target group {arn} disappeared"),
+                )
+            })?;
+        let tags = describe_tags(clients, &[arn.to_string()]).await?;
+        to_value(clients, &tg, &tags).await
+    }
+
+    async fn delete(
+        &self,
+        clients: &Clients,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Value,
+    ) -> Result<(), ProviderError> {
+        let mut call = || async {
+            let result = clients
+                .elbv2
+                .delete_target_group()
+                .target_group_arn(id)
+                .send()
+                .await;
+            common::ignore_not_found(
+                result
+                    .map(|_| ())
+                    .map_err(|e| sdk_error("DeleteTargetGroup", e)),
+            )
+        };
+        common::retry_on(&mut call, |e| common::has_code(e, "ResourceInUse"), 7).await
+    }
+}
+
+/// The `health_check` block in the SDK's terms (unset fields are left to AWS).
+struct HealthCheck {
+    enabled: Option<bool>,
+    path: Option<String>,
+    port: Option<String>,
+    protocol: Option<ProtocolEnum>,
+    interval: Option<i32>,
+    timeout: Option<i32>,
+    healthy: Option<i32>,
+    unhealthy: Option<i32>,
+    matcher: Option<Matcher>,
+}
+
+impl HealthCheck {
+    fn from(block: Option<&Value>) -> Result<HealthCheck, ProviderError> {
+        let Some(b) = block else {
+            return Ok(HealthCheck {
+                enabled: None,
+                path: None,
+                port: None,
+                protocol: None,
+                interval: None,
+                timeout: None,
+                healthy: None,
+                unhealthy: None,
+                matcher: None,
+            });
+        };
+        let s = |k: &str| -> Result<Option<String>, ProviderError> {
+            common::opt_str(b, k)
+                .map(|v| v.map(str::to_string))
+                .map_err(|e| common::on_attribute(e, "health_check"))
+        };
+        let n =
+            |k: &str| common::opt_i32(b, k).map_err(|e| common::on_attribute(e, "health_check"));
+        Ok(HealthCheck {
+            enabled: common::opt_bool(b, "enabled")?,
+            path: s("path")?,
+            port: s("port")?,
+            protocol: s("protocol")?.map(|p| ProtocolEnum::from(p.as_str())),
+            interval: n("interval")?,
+            timeout: n("timeout")?,
+            healthy: n("healthy_threshold")?,
+            unhealthy: n("unhealthy_threshold")?,
+            matcher: s("matcher")?.map(|m| Matcher::builder().http_code(m).build()),
+        })
+    }
+}
+
+async fn set_delay(clients: &Clients, arn: &str, seconds: i64) -> Result<(), ProviderError> {
+    clients
+        .elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key(DEREGISTRATION_DELAY)
+                .value(seconds.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_error("ModifyTargetGroupAttributes", e))?;
+    Ok(())
+}
+
+async fn describe(
+    clients: &Clients,
+    arns: &[String],
+) -> Result<BTreeMap<String, TargetGroup>, ProviderError> {
+    let found = describe_by_arns(arns, |chunk| async move {
+        let out = clients
+            .elbv2
+            .describe_target_groups()
+            .set_target_group_arns(Some(chunk))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeTargetGroups", e))?;
+        Ok(out.target_groups.unwrap_or_default())
+    })
+    .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|tg| Some((tg.target_group_arn.clone()?, tg)))
+        .collect())
+}
+
+async fn to_value(
+    clients: &Clients,
+    tg: &TargetGroup,
+    tags: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<Value, ProviderError> {
+    let arn = tg.target_group_arn.clone().unwrap_or_default();
+    let out = clients
+        .elbv2
+        .describe_target_group_attributes()
+        .target_group_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| sdk_error("DescribeTargetGroupAttributes", e))?;
+    let delay = out
+        .attributes()
+        .iter()
+        .find(|a| a.key.as_deref() == Some(DEREGISTRATION_DELAY))
+        .and_then(|a| a.value.as_deref()?.parse::<i64>().ok())
+        .map_or(Value::Null, Value::from);
+    let health = common::object([
+        (
+            "enabled",
+            Value::Bool(tg.health_check_enabled.unwrap_or(true)),
+        ),
+        ("path", common::opt_string(tg.health_check_path.as_deref())),
+        ("port", common::opt_string(tg.health_check_port.as_deref())),
+        (
+            "protocol",
+            common::opt_string(tg.health_check_protocol.as_ref().map(|p| p.as_str())),
+        ),
+        (
+            "interval",
+            common::opt_num(tg.health_check_interval_seconds),
+        ),
+        ("timeout", common::opt_num(tg.health_check_timeout_seconds)),
+        (
+            "healthy_threshold",
+            common::opt_num(tg.healthy_threshold_count),
+        ),
+        (
+            "unhealthy_threshold",
+            common::opt_num(tg.unhealthy_threshold_count),
+        ),
+        (
+            "matcher",
+            common::opt_string(tg.matcher.as_ref().and_then(|m| m.http_code.as_deref())),
+        ),
+    ]);
+    Ok(common::object([
+        ("id", Value::from(arn.clone())),
+        ("name", common::opt_string(tg.target_group_name.as_deref())),
+        ("port", common::opt_num(tg.port)),
+        (
+            "protocol",
+            common::opt_string(tg.protocol.as_ref().map(|p| p.as_str())),
+        ),
+        ("vpc_id", common::opt_string(tg.vpc_id.as_deref())),
+        (
+            "target_type",
+            common::opt_string(tg.target_type.as_ref().map(|t| t.as_str())),
+        ),
+        ("health_check", Value::List(vec![health])),
+        ("deregistration_delay", delay),
+        ("tags", tags_of(tags, &arn)),
+        ("arn_suffix", arn_suffix(&arn, "targetgroup")),
+        ("arn", Value::from(arn)),
+        (
+            "load_balancer_arns",
+            common::string_list(tg.load_balancer_arns()),
+        ),
+    ]))
+}
