@@ -1075,6 +1075,26 @@ mod tests {
     }
 
     #[test]
+    fn settings_schema_lists_every_setting() {
+        let keys: Vec<String> = settings_schema().into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "endpoint",
+                "max_attempts",
+                "profile",
+                "region",
+                "retry_mode"
+            ]
+        );
+        let creds = StaticCredentials {
+            access_key_id: "AKIA".to_string(),
+            secret_access_key: "very-secret".to_string(),
+        };
+        assert!(!format!("{creds:?}").contains("very-secret"));
+    }
+
+    #[test]
     fn getters_name_the_attribute() {
         let v = object([("a", Value::from(1i64)), ("t", Value::Map(BTreeMap::new()))]);
         let e = req_str(&v, "a").unwrap_err();
