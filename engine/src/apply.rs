@@ -18,7 +18,8 @@
 //! # Commits: durable before dependents start
 //!
 //! When a step completes, the executor takes every other step that has completed by
-//! then as well, writes all their results to the store (see [`commit`]), and only then
+//! then as well, writes all their results to the store in one durable batch
+//! ([`Store::commit`]: one transaction, one flush and `fdatasync`), and only then
 //! starts the steps that waited for them. A dependent therefore never starts before its
 //! dependency's New value is durable, while resources that finish together share one
 //! commit. docs/notes/apply.md discusses the trade-off.
@@ -44,7 +45,7 @@
 mod retry;
 mod schedule;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,7 +59,7 @@ use gig_dsl::eval::eval;
 use gig_dsl::span::Span;
 use gig_dsl::value::Value;
 use gig_provider::{ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
-use gig_state::{ResourceRecord, StateError, Store};
+use gig_state::{ResourceRecord, Store, Write};
 use tokio::sync::{watch, Semaphore};
 
 pub use crate::apply::retry::RetryPolicy;
@@ -697,8 +698,17 @@ impl<'a> Run<'a> {
             }
             outcomes.push((done, None));
         }
-        let state_failures = commit(store, &writes);
-        if let Some((_, e)) = state_failures.iter().next() {
+        // One transaction and one flush plus `fdatasync` for the whole batch: every
+        // write is durable before any dependent is released below. A failed commit
+        // writes nothing, so it fails every step of the batch.
+        let written: BTreeSet<usize> = writes.iter().map(|(i, _)| *i).collect();
+        let batch: Vec<Write> = writes.into_iter().map(|(_, w)| w).collect();
+        let state_failure = if batch.is_empty() {
+            None
+        } else {
+            store.commit(&batch).err()
+        };
+        if let Some(e) = &state_failure {
             self.state_error.get_or_insert_with(|| e.to_string());
         }
 
@@ -708,7 +718,8 @@ impl<'a> Run<'a> {
             let change = self.change(i);
             let node = &self.schedule.steps[i];
             let (addr, action, step) = (change.addr.clone(), change.action, node.step);
-            let result = match (prepare_error, state_failures.get(&i)) {
+            let failed_write = state_failure.as_ref().filter(|_| written.contains(&i));
+            let result = match (prepare_error, failed_write) {
                 (Some(e), _) => Err(e),
                 (None, Some(e)) => Err(ProviderError::new(
                     ErrorClass::Permanent,
@@ -865,62 +876,24 @@ fn changed_attributes(change: &ResourceChange, prior: &Value, planned: &Value) -
     let mut changed: std::collections::BTreeSet<String> = change
         .attributes
         .iter()
-        .map(|a| a.path.split(['.', '[']).next().unwrap_or(&a.path).to_string())
+        .map(|a| {
+            a.path
+                .split(['.', '['])
+                .next()
+                .unwrap_or(&a.path)
+                .to_string()
+        })
         .collect();
     for (k, v) in after {
-        let was_unknown = planned_at_plan_time.and_then(|p| p.get(k)).is_some_and(Value::is_unknown);
+        let was_unknown = planned_at_plan_time
+            .and_then(|p| p.get(k))
+            .is_some_and(Value::is_unknown);
         if was_unknown && before.get(k) != Some(v) {
             changed.insert(k.clone());
         }
     }
-    changed.into_iter().filter(|k| after.contains_key(k) || before.contains_key(k)).collect()
-}
-
-/// One state write.
-enum Write {
-    Put(ResourceRecord),
-    Remove(ResourceAddr),
-}
-
-/// Writer threads for one batch of commits.
-const COMMIT_THREADS: usize = 32;
-
-/// Writes a batch of results; returns the writes that failed, by step. Removing a
-/// record that is not there counts as done.
-///
-/// Each [`Store::put`] is flushed before it returns (~1 ms of fsync). The batch is
-/// written from up to [`COMMIT_THREADS`] threads at once so that concurrent flushes
-/// share their fsyncs (sled makes everything written so far durable in one flush);
-/// every write has returned — is durable — before this function does.
-fn commit(store: &Store, writes: &[(usize, Write)]) -> BTreeMap<usize, StateError> {
-    let write_one = |w: &Write| match w {
-        Write::Put(record) => store.put(record),
-        Write::Remove(addr) => match store.remove(addr) {
-            Err(StateError::NoSuchResource(_)) => Ok(()),
-            other => other,
-        },
-    };
-    if writes.len() <= 1 {
-        return writes
-            .iter()
-            .filter_map(|(i, w)| write_one(w).err().map(|e| (*i, e)))
-            .collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for _ in 0..writes.len().min(COMMIT_THREADS) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((i, w)) = writes.get(k) else { break };
-                if let Err(e) = write_one(w) {
-                    failures
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(*i, e);
-                }
-            });
-        }
-    });
-    failures.into_inner().unwrap_or_else(|e| e.into_inner())
+    changed
+        .into_iter()
+        .filter(|k| after.contains_key(k) || before.contains_key(k))
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! Measures the state store: put+flush latency, disk growth per put at 100 vs 10,000
-//! records, and read costs. Run with `cargo bench -p gig-state --bench store`; the
-//! figures go to docs/performance.md and docs/state.md.
+//! records, read costs, and the latency of batch commits. Run with
+//! `cargo bench -p gig-state --bench store`; the figures go to docs/performance.md and
+//! docs/state.md.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gig_dsl::addr::{InstanceKey, ResourceAddr};
 use gig_dsl::value::Value;
-use gig_state::{LockInfo, ResourceRecord, Store};
+use gig_state::{LockInfo, ResourceRecord, Store, Write};
 
 /// A record shaped like a subnet's: about 300 bytes of JSON.
 fn record(name: &str) -> ResourceRecord {
@@ -122,6 +123,30 @@ fn growth(existing: usize, n: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Commits `rounds` batches of `size` new records each (one transaction and one flush
+/// per batch) into a fresh state, reporting the latency per batch.
+fn batches(size: usize, rounds: usize) {
+    let dir = scratch(&format!("batch-{size}"));
+    let store = Store::open(&dir, LockInfo::current("bench")).expect("open");
+    store.begin("apply").expect("begin");
+    let latencies = (0..rounds)
+        .map(|b| {
+            let batch: Vec<Write> = (0..size)
+                .map(|i| Write::Put(record(&format!("{:06}", b * size + i))))
+                .collect();
+            let t = Instant::now();
+            store.commit(&batch).expect("commit");
+            t.elapsed()
+        })
+        .collect();
+    report(
+        &format!("commit of a batch of {size} records (one flush)"),
+        latencies,
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let dir = scratch("latency");
@@ -136,4 +161,7 @@ fn main() {
 
     growth(100, 1_000);
     growth(10_000, 1_000);
+    for size in [1, 20, 100, 1_000] {
+        batches(size, (20_000 / size).clamp(20, 200));
+    }
 }

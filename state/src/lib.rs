@@ -48,6 +48,15 @@ pub struct ResourceRecord {
     pub schema_version: u32,
 }
 
+/// One write of a batch committed with [`Store::commit`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// Records a resource (creates or replaces its record).
+    Put(ResourceRecord),
+    /// Forgets a resource; nothing happens when it is not in state.
+    Remove(ResourceAddr),
+}
+
 /// The whole state of one stack and env at one serial.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -417,6 +426,22 @@ pub trait StateBackend: Send + Sync {
     fn put(&self, record: &ResourceRecord) -> Result<(), StateError>;
     /// Durably removes one resource in the open session.
     fn remove(&self, addr: &ResourceAddr) -> Result<(), StateError>;
+    /// Durably applies a group of writes in the open session, all or nothing, in one
+    /// durable step where the backend can (see [`Store::commit`]). A `Remove` of an
+    /// address not in state does nothing. The default writes them one by one, each
+    /// durable on its own.
+    fn commit(&self, writes: &[Write]) -> Result<(), StateError> {
+        for w in writes {
+            match w {
+                Write::Put(record) => self.put(record)?,
+                Write::Remove(addr) => match self.remove(addr) {
+                    Ok(()) | Err(StateError::NoSuchResource(_)) => {}
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Ok(())
+    }
     /// Durably replaces the outputs in the open session.
     fn set_outputs(&self, outputs: &BTreeMap<String, Value>) -> Result<(), StateError>;
     /// Write sessions, oldest first.

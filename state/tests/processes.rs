@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{open, record, subnet, Scratch};
-use gig_state::{LockInfo, StateError, Store};
+use gig_state::{LockInfo, StateError, Store, Write as StateWrite};
 
 const ROLE: &str = "GIG_STATE_CHILD";
 const DIR: &str = "GIG_STATE_CHILD_DIR";
@@ -219,4 +219,77 @@ fn every_acknowledged_put_survives_kill_9() {
     store
         .put(&record(&subnet("after"), "subnet-after"))
         .unwrap();
+}
+
+/// Records per batch written by the child role `batches`.
+const BATCH: usize = 10;
+
+/// Child role `batches`: one session, then batches of [`BATCH`] records, acknowledging
+/// each batch on stdout after `commit` returns, until killed.
+fn write_batches_until_killed(dir: &Path) {
+    let store = Store::open(dir, LockInfo::current("gig apply")).unwrap();
+    store.begin("apply").unwrap();
+    for b in 0..100_000 {
+        let batch: Vec<StateWrite> = (0..BATCH)
+            .map(|i| {
+                let name = format!("{b:06}-{i}");
+                StateWrite::Put(record(&subnet(&name), &format!("subnet-{name}")))
+            })
+            .collect();
+        store.commit(&batch).unwrap();
+        say(&format!("ACK {b:06}"));
+    }
+}
+
+#[test]
+fn every_acknowledged_batch_survives_kill_9_whole() {
+    if let Some((_, dir)) = child_role() {
+        return write_batches_until_killed(&dir);
+    }
+    let scratch = Scratch::new("kill9-batch");
+    let dir = scratch.state();
+    let mut child = spawn_child(
+        "every_acknowledged_batch_survives_kill_9_whole",
+        "batches",
+        &dir,
+    );
+    let mut acked: Vec<String> = Vec::new();
+    let mut killed = false;
+    for line in lines_of(&mut child) {
+        let line = line.unwrap();
+        if let Some(b) = line.strip_prefix("ACK ") {
+            acked.push(b.to_string());
+        }
+        if acked.len() == 50 && !killed {
+            child.kill().unwrap(); // SIGKILL, mid-way through the batches
+            killed = true;
+        }
+    }
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    assert!(acked.len() >= 50);
+
+    let store = open(&dir);
+    let snapshot = store.snapshot().unwrap();
+    for b in &acked {
+        for i in 0..BATCH {
+            let name = format!("{b}-{i}");
+            let want = record(&subnet(&name), &format!("subnet-{name}"));
+            assert_eq!(
+                snapshot.resources.get(&want.addr),
+                Some(&want),
+                "acknowledged {name}"
+            );
+        }
+    }
+    // Batches land whole: at most one unacknowledged batch, never part of one.
+    let extra = snapshot.resources.len() - acked.len() * BATCH;
+    assert!(
+        extra == 0 || extra == BATCH,
+        "{extra} unacknowledged records"
+    );
+    let history = store.history().unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].changed.len(), snapshot.resources.len());
+    assert_eq!(store.snapshot_at(1).unwrap(), snapshot);
+    assert_eq!(store.snapshot_at(0).unwrap().resources.len(), 0);
 }
