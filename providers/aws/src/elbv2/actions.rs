@@ -20,12 +20,28 @@ use gig_provider::{AttrType, AttributeSchema, ProviderError};
 
 use crate::common;
 
-/// Condition kinds: (attribute name, AWS field name).
-const CONDITIONS: &[(&str, &str)] = &[
-    ("path_pattern", "path-pattern"),
-    ("host_header", "host-header"),
-    ("http_request_method", "http-request-method"),
-    ("source_ip", "source-ip"),
+/// Condition kinds: (attribute name, AWS field name, description).
+const CONDITIONS: &[(&str, &str, &str)] = &[
+    (
+        "path_pattern",
+        "path-pattern",
+        "Match the request path against patterns (`*` and `?` wildcards).",
+    ),
+    (
+        "host_header",
+        "host-header",
+        "Match the Host header against patterns (`*` and `?` wildcards).",
+    ),
+    (
+        "http_request_method",
+        "http-request-method",
+        "Match the HTTP method (`GET`, `POST` …).",
+    ),
+    (
+        "source_ip",
+        "source-ip",
+        "Match the client address against CIDR blocks.",
+    ),
 ];
 
 fn object(attrs: &[(&str, AttributeSchema)]) -> AttrType {
@@ -103,9 +119,9 @@ pub(crate) fn condition_schema() -> AttributeSchema {
         )
     };
     let mut attrs = BTreeMap::new();
-    for (name, _) in CONDITIONS {
+    for (name, _, description) in CONDITIONS {
         let mut b = values();
-        b.description = format!("Match on the request's {}.", name.replace('_', " "));
+        b.description = description.to_string();
         attrs.insert(name.to_string(), b);
     }
     AttributeSchema::required(
@@ -229,7 +245,7 @@ pub(crate) fn to_sdk_conditions(v: &Value) -> Result<Vec<RuleCondition>, Provide
         let mut kinds =
             CONDITIONS
                 .iter()
-                .filter_map(|(name, field)| match common::block(c, name) {
+                .filter_map(|(name, field, _)| match common::block(c, name) {
                     Ok(Some(b)) => {
                         Some(common::str_list(b, "values").map(|vals| (*name, *field, vals)))
                     }
@@ -288,7 +304,7 @@ pub(crate) fn from_sdk_conditions(conditions: &[RuleCondition]) -> Value {
         .iter()
         .filter_map(|c| {
             let field = c.field.as_deref()?;
-            let (name, _) = CONDITIONS.iter().find(|(_, f)| *f == field)?;
+            let (name, _, _) = CONDITIONS.iter().find(|(_, f, _)| *f == field)?;
             let configured = match *name {
                 "path_pattern" => c.path_pattern_config.as_ref().map(|x| x.values().to_vec()),
                 "host_header" => c.host_header_config.as_ref().map(|x| x.values().to_vec()),
@@ -303,7 +319,7 @@ pub(crate) fn from_sdk_conditions(conditions: &[RuleCondition]) -> Value {
                 .unwrap_or_else(|| c.values().to_vec());
             let mut m: BTreeMap<String, Value> = CONDITIONS
                 .iter()
-                .map(|(n, _)| (n.to_string(), Value::Null))
+                .map(|(n, _, _)| (n.to_string(), Value::Null))
                 .collect();
             m.insert(
                 name.to_string(),

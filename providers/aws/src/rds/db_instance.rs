@@ -628,7 +628,10 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
             _ => return None,
         };
     }
-    digits.is_empty().then_some(Duration::from_secs(total))
+    let any_unit = text
+        .chars()
+        .any(|c| !c.is_ascii_digit() && !c.is_whitespace());
+    (digits.is_empty() && any_unit).then_some(Duration::from_secs(total))
 }
 
 /// Describes instances by identifier, [`common::DESCRIBE_BATCH`] per call.
@@ -836,4 +839,31 @@ fn to_value(db: &SdkDbInstance, prior: &Value) -> Value {
         m.insert(k.to_string(), v.unwrap_or(default));
     }
     Value::Map(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{parse_duration, scrub_secret};
+    use gig_provider::ProviderError;
+
+    #[test]
+    fn durations_parse_like_terraform_timeouts() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("40m"), Some(Duration::from_secs(2400)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        for bad in ["", "m", "10", "5d", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_are_scrubbed_of_the_password() {
+        let e = ProviderError::permanent("MasterUserPassword hunter2 is not valid");
+        assert_eq!(
+            scrub_secret(e, Some("hunter2")).message,
+            "MasterUserPassword (secret) is not valid"
+        );
+    }
 }
