@@ -101,6 +101,7 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
     let masked = scan.masked.as_str();
     out.comments = scan.comments;
 
+    let mut scratch = fast::Scratch::default();
     let mut pos = 0;
     loop {
         pos = skip_blank(masked, pos);
@@ -126,7 +127,8 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
             .find(|&d| d >= pos)
             .unwrap_or(masked.len());
         if engine == Engine::Fast {
-            if let Some((item, end)) = fast::parse_item(file, pos, &masked[pos..cut]) {
+            if let Some((item, end)) = fast::parse_item(file, pos, &masked[pos..cut], &mut scratch)
+            {
                 out.items.push(item);
                 pos += end;
                 continue;
@@ -158,6 +160,7 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
         }
     }
 
+    out.items.shrink_to_fit();
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (out, diags)
 }

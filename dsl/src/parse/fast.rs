@@ -41,10 +41,28 @@ use crate::parse::convert::{parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
 use crate::span::{FileId, Span};
 
+/// Stacks the parser collects a node's children on before moving them into a vector
+/// of exactly their number. Growing each node's vector element by element would
+/// reallocate it several times and leave it up to four times too large (a string's
+/// single part in room for four), which made the tree of a large stack twice the size.
+/// One `Scratch` serves every item of a file.
+#[derive(Default)]
+pub(super) struct Scratch {
+    entries: Vec<BodyEntry>,
+    exprs: Vec<Expr>,
+    map: Vec<MapEntry>,
+    parts: Vec<TemplatePart>,
+}
+
 /// Parses the top-level item at the start of `text` (masked text, starting at a token,
 /// found at offset `base` of `file`). Returns the item and the offset in `text` where
 /// it ends, or `None` when pest should parse it instead.
-pub(super) fn parse_item(file: FileId, base: usize, text: &str) -> Option<(Item, usize)> {
+pub(super) fn parse_item(
+    file: FileId,
+    base: usize,
+    text: &str,
+    scratch: &mut Scratch,
+) -> Option<(Item, usize)> {
     let mut p = Parser {
         b: text.as_bytes(),
         s: text,
@@ -53,8 +71,15 @@ pub(super) fn parse_item(file: FileId, base: usize, text: &str) -> Option<(Item,
         pos: 0,
         last: 0,
         nesting: 0,
+        scratch,
     };
-    let item = p.item()?;
+    let item = p.item();
+    // A declined item may leave children behind.
+    p.scratch.entries.clear();
+    p.scratch.exprs.clear();
+    p.scratch.map.clear();
+    p.scratch.parts.clear();
+    let item = item?;
     // `item_line` requires a newline or the end of the text after the item.
     p.blanks();
     if p.pos < p.b.len() && p.b[p.pos] != b'\n' {
@@ -88,7 +113,7 @@ fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-struct Parser<'t> {
+struct Parser<'t, 's> {
     b: &'t [u8],
     s: &'t str,
     file: FileId,
@@ -98,9 +123,10 @@ struct Parser<'t> {
     last: usize,
     /// Expressions currently being parsed, one inside the other.
     nesting: usize,
+    scratch: &'s mut Scratch,
 }
 
-impl<'t> Parser<'t> {
+impl<'t> Parser<'t, '_> {
     // ------------------------------------------------------------ tokens
 
     /// The byte at the cursor; 0 at the end. Outside strings the masked text holds no
@@ -306,7 +332,8 @@ impl<'t> Parser<'t> {
         self.token(word.len());
         self.blanks();
         // `rtype` is compound-atomic: no blanks around its dots.
-        let mut rtype = vec![self.ident()?];
+        let mut rtype = Vec::with_capacity(2);
+        rtype.push(self.ident()?);
         while self.peek() == b'.' && is_ident_start(self.peek_at(1)) {
             self.token(1);
             rtype.push(self.ident()?);
@@ -417,17 +444,18 @@ impl<'t> Parser<'t> {
         let start = self.pos;
         self.expect(b'{')?;
         self.newlines();
-        let mut entries = Vec::new();
+        let first = self.scratch.entries.len();
         if !self.eat(b'}') {
             loop {
-                entries.push(self.entry()?);
+                let entry = self.entry()?;
+                self.scratch.entries.push(entry);
                 if self.separator()? {
                     break;
                 }
             }
         }
         Some(Body {
-            entries,
+            entries: take(&mut self.scratch.entries, first),
             span: self.span(start),
         })
     }
@@ -471,14 +499,15 @@ impl<'t> Parser<'t> {
 
     /// A body that may hold attributes only (param options, output blocks).
     fn attributes_only(&mut self) -> Option<Vec<Attribute>> {
-        self.body()?
-            .entries
-            .into_iter()
-            .map(|e| match e {
-                BodyEntry::Attribute(a) => Some(a),
-                BodyEntry::Block(_) => None,
-            })
-            .collect()
+        let entries = self.body()?.entries;
+        let mut attrs = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match entry {
+                BodyEntry::Attribute(a) => attrs.push(a),
+                BodyEntry::Block(_) => return None,
+            }
+        }
+        Some(attrs)
     }
 
     // ------------------------------------------------------------ expressions
@@ -707,15 +736,15 @@ impl<'t> Parser<'t> {
     /// Comma-separated expressions up to `close` (a trailing comma allowed); the
     /// opening bracket has been read.
     fn elements(&mut self, close: u8) -> Option<(Vec<Expr>, usize)> {
-        let mut items = Vec::new();
+        let first = self.scratch.exprs.len();
         let mut depth = 0;
         if self.eat(close) {
-            return Some((items, depth));
+            return Some((Vec::new(), depth));
         }
         loop {
             let d = self.expr()?;
             depth = depth.max(d.depth);
-            items.push(d.expr);
+            self.scratch.exprs.push(d.expr);
             self.blanks();
             if self.eat(b',') {
                 self.blanks();
@@ -727,7 +756,7 @@ impl<'t> Parser<'t> {
                 break;
             }
         }
-        Some((items, depth))
+        Some((take(&mut self.scratch.exprs, first), depth))
     }
 
     /// A list; `[` and the blanks after it have been read.
@@ -745,7 +774,7 @@ impl<'t> Parser<'t> {
 
     /// A map; `{` and the newlines after it have been read.
     fn map(&mut self, start: usize) -> Option<D> {
-        let mut entries = Vec::new();
+        let first = self.scratch.map.len();
         let mut depth = 0;
         if !self.eat(b'}') {
             loop {
@@ -767,7 +796,7 @@ impl<'t> Parser<'t> {
                 self.blanks();
                 let value = self.expr()?;
                 depth = depth.max(value.depth);
-                entries.push(MapEntry {
+                self.scratch.map.push(MapEntry {
                     key,
                     value: value.expr,
                 });
@@ -776,6 +805,7 @@ impl<'t> Parser<'t> {
                 }
             }
         }
+        let entries = take(&mut self.scratch.map, first);
         node(ExprKind::Map(entries), self.span(start), depth + 1)
     }
 
@@ -875,7 +905,7 @@ impl<'t> Parser<'t> {
         let start = self.pos;
         self.expect(b'"')?;
         let b = self.b;
-        let mut parts: Vec<TemplatePart> = Vec::new();
+        let first = self.scratch.parts.len();
         let mut depth = 0;
         loop {
             let i = self.pos;
@@ -891,11 +921,11 @@ impl<'t> Parser<'t> {
                     let len = escape_len(&b[i..])?;
                     let c = unescape(&self.s[i..i + len]).ok()?;
                     let mut buf = [0u8; 4];
-                    push_literal(&mut parts, c.encode_utf8(&mut buf));
+                    push_literal(&mut self.scratch.parts, first, c.encode_utf8(&mut buf));
                     self.token(len);
                 }
                 b'$' if b.get(i + 1) == Some(&b'$') && b.get(i + 2) == Some(&b'{') => {
-                    push_literal(&mut parts, "${");
+                    push_literal(&mut self.scratch.parts, first, "${");
                     self.token(3);
                 }
                 b'$' if b.get(i + 1) == Some(&b'{') => {
@@ -905,7 +935,7 @@ impl<'t> Parser<'t> {
                     self.blanks();
                     self.expect(b'}')?;
                     depth = depth.max(d.depth);
-                    parts.push(TemplatePart::Interpolation(d.expr));
+                    self.scratch.parts.push(TemplatePart::Interpolation(d.expr));
                 }
                 _ => {
                     let mut j = i + 1;
@@ -920,11 +950,12 @@ impl<'t> Parser<'t> {
                             _ => j += 1,
                         }
                     }
-                    push_literal(&mut parts, &self.s[i..j]);
+                    push_literal(&mut self.scratch.parts, first, &self.s[i..j]);
                     self.token(j - i);
                 }
             }
         }
+        let parts = take(&mut self.scratch.parts, first);
         node(ExprKind::Template(parts), self.span(start), depth + 1)
     }
 
@@ -982,8 +1013,15 @@ fn escape_len(b: &[u8]) -> Option<usize> {
     }
 }
 
-fn push_literal(parts: &mut Vec<TemplatePart>, s: &str) {
-    if let Some(TemplatePart::Literal(last)) = parts.last_mut() {
+/// Moves the elements from `first` on out of a scratch stack into a vector of their
+/// exact number. (`Vec::split_off(0)` would hand over the stack's whole buffer.)
+fn take<T>(stack: &mut Vec<T>, first: usize) -> Vec<T> {
+    stack.drain(first..).collect()
+}
+
+/// Appends literal text to the string whose parts start at `first`.
+fn push_literal(parts: &mut Vec<TemplatePart>, first: usize, s: &str) {
+    if let Some(TemplatePart::Literal(last)) = parts[first..].last_mut() {
         last.push_str(s);
     } else {
         parts.push(TemplatePart::Literal(s.to_string()));

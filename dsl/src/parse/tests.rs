@@ -409,6 +409,7 @@ fn fast_parser_takes_every_item_of_the_valid_corpus() {
     files_below(&data_dir().join("fmt"), &mut files);
     assert!(!files.is_empty());
     let mut taken = 0;
+    let mut scratch = super::fast::Scratch::default();
     for text in &files {
         let (reference, diags) = parse_file_reference(FileId(0), text);
         if !diags.is_empty() {
@@ -417,7 +418,8 @@ fn fast_parser_takes_every_item_of_the_valid_corpus() {
         let scan = super::scan::scan(FileId(0), text);
         for item in &reference.items {
             let start = item_span(item).start as usize;
-            let got = super::fast::parse_item(FileId(0), start, &scan.masked[start..]);
+            let got =
+                super::fast::parse_item(FileId(0), start, &scan.masked[start..], &mut scratch);
             assert!(
                 got.as_ref().is_some_and(|(i, _)| i == item),
                 "the fast parser declined or misread {:?}",
