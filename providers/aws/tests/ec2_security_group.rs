@@ -100,7 +100,7 @@ async fn security_group_rules_round_trip_and_change_in_place() {
             {"protocol": "tcp", "port": 3306, "from_security_groups": [s(&app, "id")]},
             {"protocol": "tcp", "from_port": 22, "to_port": 22, "self": true, "description": "ssh"}
         ],
-        "egress": [{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}],
+        "egress": [{"protocol": "all", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
         "tags": {"Name": "db"}
     });
     let db = emu
@@ -117,7 +117,8 @@ async fn security_group_rules_round_trip_and_change_in_place() {
         Some(3),
         "blocks read back as written"
     );
-    // Without a Prior to guide grouping (import), the same rules still plan clean.
+    // Without a Prior to guide grouping (import), the same rules still plan clean, in
+    // AWS's spelling of the protocol ("-1" for "all").
     let imported = emu
         .provider()
         .import(
@@ -127,9 +128,11 @@ async fn security_group_rules_round_trip_and_change_in_place() {
         )
         .await
         .unwrap();
+    let mut as_aws = desired.clone();
+    as_aws["egress"] = json!([{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]);
     assert_plans_clean(
         "aws.security_group",
-        &val(desired),
+        &val(as_aws),
         imported.as_ref().expect("imported"),
     );
 

@@ -23,9 +23,9 @@
 //! configuration declares it (`egress { protocol = "-1", cidr_blocks = ["0.0.0.0/0"] }`).
 //! A group without `egress` blocks therefore has no outbound rules, and plans clean.
 //!
-//! **Protocols** read back as AWS names them: `tcp`, `udp`, `icmp`, `icmpv6`, or `-1`
-//! for all (written `all` or `-1`; its ports read back as 0). Numbers 6, 17, 1 and 58 are
-//! accepted and normalised to names.
+//! **Protocols**: `tcp`, `udp`, `icmp`, `icmpv6`, or `-1` / `all` for all (its ports read
+//! back as 0); numbers 6, 17, 1 and 58 are accepted too. A rule matched to a configured
+//! block reads back in the configuration's spelling; others in AWS's (`-1`, names).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -748,7 +748,9 @@ impl Described {
                 };
                 if !atoms.is_empty() && atoms.iter().all(|a| remaining.contains(a)) {
                     remaining.retain(|a| !atoms.contains(a));
-                    if let Some(v) = block_value(&atoms, &self.id) {
+                    // Keep the configuration's spelling of an equivalent protocol ("all").
+                    let spelling = block.get("protocol").and_then(Value::as_str);
+                    if let Some(v) = block_value(&atoms, &self.id, spelling) {
                         blocks.entry(attr).or_default().push(v);
                     }
                 }
@@ -769,7 +771,7 @@ impl Described {
                 .push(a);
         }
         for ((egress, ..), atoms) in groups {
-            if let Some(v) = block_value(&atoms, &self.id) {
+            if let Some(v) = block_value(&atoms, &self.id, None) {
                 blocks
                     .entry(if egress { "egress" } else { "ingress" })
                     .or_default()
@@ -806,8 +808,9 @@ impl Described {
     }
 }
 
-/// One rule block from atoms sharing protocol, ports and description.
-fn block_value(atoms: &[Atom], own_id: &str) -> Option<Value> {
+/// One rule block from atoms sharing protocol, ports and description; `spelling` is the
+/// configuration's way of writing the same protocol, when known.
+fn block_value(atoms: &[Atom], own_id: &str, spelling: Option<&str>) -> Option<Value> {
     let first = atoms.first()?;
     let (from, to) = if first.protocol == "-1" {
         (0, 0)
@@ -827,7 +830,10 @@ fn block_value(atoms: &[Atom], own_id: &str) -> Option<Value> {
         }
     }
     let mut m = BTreeMap::new();
-    m.insert("protocol".to_string(), Value::str(&first.protocol));
+    let protocol = spelling
+        .filter(|p| normalize_protocol(p) == first.protocol)
+        .unwrap_or(&first.protocol);
+    m.insert("protocol".to_string(), Value::str(protocol));
     m.insert("from_port".to_string(), Value::from(i64::from(from)));
     m.insert("to_port".to_string(), Value::from(i64::from(to)));
     m.insert(
