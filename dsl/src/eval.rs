@@ -151,11 +151,13 @@ pub fn fold_in(expr: Expr, dir: Option<&Path>, diags: &mut Vec<Diagnostic>) -> E
 /// Folds one node whose children are already folded: evaluates it when it is closed,
 /// and picks the branch of a conditional whose condition is known.
 pub fn fold_node(expr: Expr, dir: Option<&Path>, diags: &mut Vec<Diagnostic>) -> Expr {
-    if let ExprKind::Conditional(c, a, b) = &expr.kind {
+    if let ExprKind::Conditional(c, _, _) = &expr.kind {
         if let Some(Value::Bool(cond)) = c.as_const() {
             if !c.as_const().is_some_and(Value::is_secret) {
-                let chosen = if *cond { a } else { b };
-                return (**chosen).clone();
+                let cond = *cond;
+                if let ExprKind::Conditional(_, a, b) = expr.kind {
+                    return if cond { *a } else { *b };
+                }
             }
         }
     }
@@ -163,12 +165,73 @@ pub fn fold_node(expr: Expr, dir: Option<&Path>, diags: &mut Vec<Diagnostic>) ->
         return expr;
     }
     let ctx = CallContext { dir };
-    match eval_with(&expr, &NoResources, &ctx) {
-        Ok(v) => Expr::constant(v, expr.span),
+    let span = expr.span;
+    match eval_folded(expr, &ctx) {
+        Ok(v) => Expr::constant(v, span),
         Err(d) => {
             diags.push(d);
-            Expr::constant(Value::Unknown, expr.span)
+            Expr::constant(Value::Unknown, span)
         }
+    }
+}
+
+/// Evaluates a foldable node (every child it evaluates is a constant) as [`eval_with`]
+/// would, but moves the children's values into the result instead of cloning them:
+/// folding a map literal of maps would otherwise copy each level once more. Nodes
+/// whose evaluation needs more than moving values (logic operators, interpolations,
+/// for-expressions) and nodes too large for the step budget take the general path.
+fn eval_folded(expr: Expr, ctx: &CallContext<'_>) -> Result<Value, Diagnostic> {
+    // `eval` takes one step for the node and one for each constant child.
+    let fits = |children: usize| (children as u64) < STEP_BUDGET;
+    let span = expr.span;
+    match expr.kind {
+        ExprKind::List(xs) if fits(xs.len()) => {
+            Ok(Value::List(xs.into_iter().map(into_const).collect()))
+        }
+        ExprKind::Object(es) if fits(es.len()) => {
+            let mut m = BTreeMap::new();
+            for e in es {
+                m.insert(e.key, into_const(e.value));
+            }
+            Ok(Value::Map(m))
+        }
+        ExprKind::Template(parts)
+            if parts.iter().all(|p| matches!(p, TemplatePart::Literal(_))) =>
+        {
+            let mut out = String::new();
+            for p in parts {
+                if let TemplatePart::Literal(s) = p {
+                    if out.is_empty() {
+                        out = s;
+                    } else {
+                        out.push_str(&s);
+                    }
+                }
+            }
+            Ok(Value::String(out))
+        }
+        ExprKind::Call(name, args) if fits(args.len()) => {
+            let spans: Vec<Span> = args.iter().map(|a| a.span).collect();
+            let vals = args.into_iter().map(into_const).collect();
+            functions::call(&name, vals, &spans, span, ctx)
+        }
+        // A constant is never a resource, so a missing attribute is an error.
+        ExprKind::GetAttr(x, name) => get_attr(into_const(*x), &name, false, span),
+        ExprKind::Index(a, b) => index(into_const(*a), into_const(*b), span),
+        ExprKind::Unary(op, x) => unary(op, into_const(*x), span),
+        ExprKind::Binary(op, a, b) if !matches!(op, BinaryOp::And | BinaryOp::Or) => {
+            binary(op, into_const(*a), into_const(*b), span)
+        }
+        kind => eval_with(&Expr { kind, span }, &NoResources, ctx),
+    }
+}
+
+/// The value of a constant expression. Only called on the children of foldable nodes,
+/// which are constants; anything else would be unknown.
+fn into_const(e: Expr) -> Value {
+    match e.kind {
+        ExprKind::Const(v) => v,
+        _ => Value::Unknown,
     }
 }
 

@@ -268,7 +268,13 @@ pub fn call(
         if args.iter().any(Value::is_unknown) {
             return Ok(wrap(Value::Unknown, secret));
         }
-        (args.iter().map(strip_secrets).collect::<Vec<_>>(), secret)
+        // Without a secret anywhere there is nothing to strip.
+        let vals = if secret {
+            args.iter().map(strip_secrets).collect::<Vec<_>>()
+        } else {
+            args
+        };
+        (vals, secret)
     };
     let a = Args {
         name: f.name,

@@ -961,18 +961,19 @@ impl<'a> Lowerer<'a> {
             start: decl.span.start,
             end: decl.name.span.end,
         };
-        let instances: Vec<(Option<InstanceKey>, Bindings)> = match &*expansion {
-            Expansion::Single => vec![(None, Vec::new())],
-            Expansion::Keys { instances, .. } => instances
-                .iter()
-                .map(|(k, b)| (Some(k.clone()), b.clone()))
-                .collect(),
+        let no_vars: Bindings = Vec::new();
+        let instances: Vec<(Option<&InstanceKey>, &Bindings)> = match &*expansion {
+            Expansion::Single => vec![(None, &no_vars)],
+            Expansion::Keys { instances, .. } => {
+                instances.iter().map(|(k, b)| (Some(k), b)).collect()
+            }
             Expansion::Failed => return,
         };
+        out.reserve(instances.len());
         for (ikey, vars) in instances {
             let mut cx = Ctx {
                 inst,
-                vars: &vars,
+                vars,
                 locals: Vec::new(),
                 const_only: false,
             };
@@ -982,14 +983,14 @@ impl<'a> Lowerer<'a> {
                 span: decl.body.span,
             };
             let mut dependencies = Vec::new();
-            let mut spans: Vec<(ResourceRef, Span)> = Vec::new();
+            let mut refs: Vec<(&ResourceRef, Span)> = Vec::new();
             body.walk(&mut |e| {
                 if let ExprKind::Resource(r) = &e.kind {
-                    spans.push((r.clone(), e.span));
+                    refs.push((r, e.span));
                 }
             });
-            for (r, span) in spans {
-                self.ref_targets(&r, &mut |target| {
+            for (r, span) in refs {
+                self.ref_targets(r, &mut |target| {
                     dependencies.push(Dependency {
                         target,
                         span,
@@ -1010,10 +1011,10 @@ impl<'a> Lowerer<'a> {
                 .sort_by(|a, b| (&a.target, a.kind, a.span).cmp(&(&b.target, b.kind, b.span)));
             dependencies.dedup_by(|a, b| a.target == b.target);
             let addr = ResourceAddr {
-                key: ikey,
+                key: ikey.cloned(),
                 ..base.clone()
             };
-            if let Some(d) = dependencies.iter().find(|d| d.target.group() == base) {
+            if let Some(d) = dependencies.iter().find(|d| same_group(&d.target, &base)) {
                 self.diags.push(
                     Diagnostic::error("E0164", "resource refers to itself", d.span)
                         .with_detail(format!(
@@ -1021,12 +1022,9 @@ impl<'a> Lowerer<'a> {
                         ))
                         .with_label("refers to the resource being defined"),
                 );
-                dependencies.retain(|d| d.target.group() != base);
+                dependencies.retain(|d| !same_group(&d.target, &base));
             }
-            let provider = meta
-                .provider
-                .clone()
-                .unwrap_or_else(|| base.provider().to_string());
+            let provider = meta.provider.unwrap_or_else(|| base.provider().to_string());
             out.push(ResourceConfig {
                 addr,
                 span: decl.span,
@@ -1034,7 +1032,7 @@ impl<'a> Lowerer<'a> {
                 provider,
                 body,
                 dependencies,
-                lifecycle: meta.lifecycle.clone(),
+                lifecycle: meta.lifecycle,
             });
         }
     }
@@ -1304,15 +1302,28 @@ impl<'a> Lowerer<'a> {
             );
         }
         for r in resources {
-            out.entry(r.provider.clone())
-                .or_insert_with(|| ProviderConfig {
-                    name: r.provider.clone(),
-                    settings: Value::Map(BTreeMap::new()),
-                    span: Span::DETACHED,
-                });
+            if !out.contains_key(&r.provider) {
+                out.insert(
+                    r.provider.clone(),
+                    ProviderConfig {
+                        name: r.provider.clone(),
+                        settings: Value::Map(BTreeMap::new()),
+                        span: Span::DETACHED,
+                    },
+                );
+            }
         }
         out
     }
+}
+
+/// Whether `addr` is an instance of the resource `group` (which has no key), compared
+/// without building `addr.group()`.
+fn same_group(addr: &ResourceAddr, group: &ResourceAddr) -> bool {
+    addr.mode == group.mode
+        && addr.name == group.name
+        && addr.rtype == group.rtype
+        && addr.module == group.module
 }
 
 /// Meta-arguments taken out of a resource body.
