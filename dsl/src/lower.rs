@@ -32,6 +32,7 @@ mod expr;
 mod params;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -130,8 +131,30 @@ pub fn lower(
     let mut lw = Lowerer::new(&tree, diags);
     let config = lw.run(opts, host);
     let mut diags = lw.diags;
+    release(tree);
     dedup_diagnostics(&mut diags);
     (config, diags)
+}
+
+/// Items in a module tree from which [`release`] frees it on another thread.
+const BACKGROUND_FREE_ITEMS: usize = 2_000;
+
+/// Frees the parsed files once lowering is done. A large stack's syntax tree is
+/// millions of small allocations, and freeing them took a sixth of lowering's time;
+/// nothing waits for that, so a large tree is handed to a short-lived thread that
+/// frees it while the caller goes on (if no thread can be started, it is freed here).
+fn release(tree: Tree) {
+    let items: usize = tree
+        .defs
+        .iter()
+        .flat_map(|d| &d.files)
+        .map(|f| f.items.len())
+        .sum();
+    if items >= BACKGROUND_FREE_ITEMS {
+        let _ = std::thread::Builder::new()
+            .name("gig-free-ast".to_string())
+            .spawn(move || drop(tree));
+    }
 }
 
 /// Removes repeated diagnostics (a module used twice reports its own mistakes once).
@@ -271,6 +294,118 @@ fn build_tree(
     }
 }
 
+// ------------------------------------------------------------------ lookups
+
+/// FxHash, the multiply-rotate hash of rustc: much cheaper than the standard SipHash
+/// for the short names lowering looks up once or more per reference. Lowering's hash
+/// maps are never iterated into anything a user sees without sorting first.
+#[derive(Clone, Copy, Default)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A hash map with [`FxHasher`].
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A hash set with [`FxHasher`].
+type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// How many names a [`NameMap`] holds before it hashes them.
+const SMALL_NAMES: usize = 8;
+
+/// Names seen in one block or map literal, each with a value (a span, an index).
+/// Blocks hold a handful of names, which a short array searched in order finds faster
+/// than hashing would (and without allocating); past [`SMALL_NAMES`] names the map
+/// switches to hashing so a huge generated block stays linear.
+struct NameMap<'n, V> {
+    small: [Option<(&'n str, V)>; SMALL_NAMES],
+    len: usize,
+    large: Option<FastMap<&'n str, V>>,
+}
+
+impl<'n, V: Copy> NameMap<'n, V> {
+    fn new() -> Self {
+        NameMap {
+            small: [None; SMALL_NAMES],
+            len: 0,
+            large: None,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<V> {
+        match &self.large {
+            Some(map) => map.get(name).copied(),
+            None => self.small[..self.len]
+                .iter()
+                .flatten()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v),
+        }
+    }
+
+    /// Sets `name` to `value`; returns the value it had, like [`HashMap::insert`].
+    fn insert(&mut self, name: &'n str, value: V) -> Option<V> {
+        if let Some(map) = &mut self.large {
+            return map.insert(name, value);
+        }
+        for (n, v) in self.small[..self.len].iter_mut().flatten() {
+            if *n == name {
+                return Some(std::mem::replace(v, value));
+            }
+        }
+        if self.len < self.small.len() {
+            self.small[self.len] = Some((name, value));
+            self.len += 1;
+        } else {
+            let mut map: FastMap<&'n str, V> = self.small.iter().flatten().copied().collect();
+            map.insert(name, value);
+            self.large = Some(map);
+        }
+        None
+    }
+}
+
 // ------------------------------------------------------------------ lowering state
 
 /// A lazily computed value.
@@ -324,19 +459,19 @@ struct Inst<'a> {
     path: Vec<String>,
     /// The module block that instantiated this module, and the instance declaring it.
     parent: Option<(usize, &'a ast::Module)>,
-    params: HashMap<&'a str, ParamState<'a>>,
-    lets: HashMap<&'a str, (&'a ast::Let, Slot<Expr>)>,
+    params: FastMap<&'a str, ParamState<'a>>,
+    lets: FastMap<&'a str, (&'a ast::Let, Slot<Expr>)>,
     /// Keyed by `TYPE.NAME` for managed resources, `data.TYPE.NAME` for data sources.
-    resources: HashMap<String, ResState<'a>>,
+    resources: FastMap<String, ResState<'a>>,
     /// First segments of managed resource types (`aws`), which start references.
-    prefixes: HashSet<&'a str>,
+    prefixes: FastSet<&'a str>,
     children: BTreeMap<String, usize>,
     outputs: BTreeMap<&'a str, (&'a ast::Output, Slot<Expr>)>,
 }
 
 struct Lowerer<'a> {
     insts: Vec<Inst<'a>>,
-    by_path: HashMap<Vec<String>, usize>,
+    by_path: FastMap<Vec<String>, usize>,
     files: Vec<&'a ast::File>,
     diags: Vec<Diagnostic>,
     /// Descriptions of the lazy values being computed, innermost last (for cycles).
@@ -367,10 +502,25 @@ impl<'v> Ctx<'v> {
 }
 
 fn res_key(mode: Mode, rtype: &str, name: &str) -> String {
-    match mode {
-        Mode::Managed => format!("{rtype}.{name}"),
-        Mode::Data => format!("data.{rtype}.{name}"),
-    }
+    let prefix = match mode {
+        Mode::Managed => "",
+        Mode::Data => "data.",
+    };
+    let mut key = String::with_capacity(prefix.len() + rtype.len() + 1 + name.len());
+    key.push_str(prefix);
+    key.push_str(rtype);
+    key.push('.');
+    key.push_str(name);
+    key
+}
+
+/// `PROVIDER.TYPE` from its two parts.
+fn dotted(provider: &str, rtype: &str) -> String {
+    let mut out = String::with_capacity(provider.len() + 1 + rtype.len());
+    out.push_str(provider);
+    out.push('.');
+    out.push_str(rtype);
+    out
 }
 
 fn mode_of(kind: ast::ResourceKind) -> Mode {
@@ -393,7 +543,7 @@ impl<'a> Lowerer<'a> {
     fn new(tree: &'a Tree, diags: Vec<Diagnostic>) -> Lowerer<'a> {
         let mut lw = Lowerer {
             insts: Vec::new(),
-            by_path: HashMap::new(),
+            by_path: FastMap::default(),
             files: Vec::new(),
             diags,
             stack: Vec::new(),
@@ -428,15 +578,15 @@ impl<'a> Lowerer<'a> {
             dir: def.dir.as_deref(),
             path: info.path.clone(),
             parent,
-            params: HashMap::new(),
-            lets: HashMap::new(),
-            resources: HashMap::new(),
-            prefixes: HashSet::new(),
+            params: FastMap::default(),
+            lets: FastMap::default(),
+            resources: FastMap::default(),
+            prefixes: FastSet::default(),
             children: info.children.clone(),
             outputs: BTreeMap::new(),
         };
-        let mut values: HashMap<&str, Span> = HashMap::new();
-        let mut modules: HashMap<&str, Span> = HashMap::new();
+        let mut values: FastMap<&str, Span> = FastMap::default();
+        let mut modules: FastMap<&str, Span> = FastMap::default();
         for file in &def.files {
             for item in &file.items {
                 match item {
@@ -469,7 +619,8 @@ impl<'a> Lowerer<'a> {
                             );
                             continue;
                         }
-                        let rtype = r.type_name();
+                        // Two parts, as checked above.
+                        let rtype = dotted(&r.rtype[0].name, &r.rtype[1].name);
                         let mode = mode_of(r.kind);
                         let key = res_key(mode, &rtype, &r.name.name);
                         if let Some(prev) = inst.resources.get(&key) {
@@ -824,7 +975,7 @@ impl<'a> Lowerer<'a> {
         let kname = head.key.as_ref().map(|k| k.name.clone());
         let vname = head.value.name.clone();
         let mut instances = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: FastSet<String> = FastSet::default();
         match v {
             Value::List(xs) => {
                 for (i, x) in xs.into_iter().enumerate() {
@@ -1069,10 +1220,10 @@ impl<'a> Lowerer<'a> {
         top: bool,
     ) -> (Vec<ObjectEntry>, Meta) {
         let mut meta = Meta::default();
-        let mut entries: Vec<ObjectEntry> = Vec::new();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut entries: Vec<ObjectEntry> = Vec::with_capacity(body.entries.len());
+        let mut seen: NameMap<'a, Span> = NameMap::new();
         // Index of the list entry collecting each nested block name.
-        let mut block_lists: HashMap<&str, usize> = HashMap::new();
+        let mut block_lists: NameMap<'a, usize> = NameMap::new();
         for entry in &body.entries {
             match entry {
                 ast::BodyEntry::Attribute(a) => {
@@ -1114,7 +1265,7 @@ impl<'a> Lowerer<'a> {
                         kind: ExprKind::Object(inner),
                         span: b.span,
                     };
-                    if let Some(&idx) = block_lists.get(name) {
+                    if let Some(idx) = block_lists.get(name) {
                         if let ExprKind::List(xs) = &mut entries[idx].value.kind {
                             xs.push(obj);
                             entries[idx].value.span = entries[idx].value.span.to(b.span);

@@ -14,7 +14,7 @@ use crate::functions::check_call;
 use crate::span::Span;
 use crate::value::Value;
 
-use super::{res_key, Ctx, Expansion, Lowerer};
+use super::{res_key, Ctx, Expansion, FastMap, Lowerer, SMALL_NAMES};
 
 impl<'a> Lowerer<'a> {
     /// Lowers one expression in `cx`, folding whatever is known.
@@ -24,6 +24,20 @@ impl<'a> Lowerer<'a> {
             ast::ExprKind::Null => return Expr::constant(Value::Null, span),
             ast::ExprKind::Bool(b) => return Expr::constant(Value::Bool(*b), span),
             ast::ExprKind::Number(n) => return Expr::constant(Value::Number(*n), span),
+            // What folding would make of a string without interpolations, sooner.
+            ast::ExprKind::Template(parts)
+                if parts
+                    .iter()
+                    .all(|p| matches!(p, ast::TemplatePart::Literal(_))) =>
+            {
+                let mut text = String::new();
+                for p in parts {
+                    if let ast::TemplatePart::Literal(s) = p {
+                        text.push_str(s);
+                    }
+                }
+                return Expr::constant(Value::String(text), span);
+            }
             ast::ExprKind::Template(parts) => ExprKind::Template(
                 parts
                     .iter()
@@ -118,7 +132,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lower_map(&mut self, entries: &[ast::MapEntry], cx: &mut Ctx<'_>) -> Vec<ObjectEntry> {
-        let mut out: Vec<ObjectEntry> = Vec::new();
+        let mut out: Vec<ObjectEntry> = Vec::with_capacity(entries.len());
+        // Where each key is in `out`, once the map is too large to search in order.
+        let mut index: Option<FastMap<String, usize>> =
+            (entries.len() > SMALL_NAMES).then(FastMap::default);
         for entry in entries {
             let (key, key_span) = match &entry.key {
                 ast::MapKey::Ident(id) => (id.name.clone(), id.span),
@@ -144,11 +161,18 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             };
-            if let Some(first) = out.iter().find(|e| e.key == key) {
+            let first = match &index {
+                Some(index) => index.get(&key).map(|&i| &out[i]),
+                None => out.iter().find(|e| e.key == key),
+            };
+            if let Some(first) = first {
                 let first = first.key_span;
                 self.diags
                     .push(super::duplicate_attr(&key, key_span, first));
                 continue;
+            }
+            if let Some(index) = &mut index {
+                index.insert(key.clone(), out.len());
             }
             let value = self.lower_expr(&entry.value, cx);
             out.push(ObjectEntry {
@@ -306,7 +330,7 @@ impl<'a> Lowerer<'a> {
             );
             return (Expr::constant(Value::Unknown, whole), chain.len());
         };
-        let rtype = format!("{}.{}", p.name, t.name);
+        let rtype = super::dotted(&p.name, &t.name);
         let key = res_key(mode, &rtype, &n.name);
         let ref_span = chain[used - 1].span;
         if !self.insts[inst].resources.contains_key(&key) {
