@@ -15,7 +15,7 @@ use crate::diag::{has_errors, Diagnostic};
 use crate::lower::{self, Host, LowerOptions, ModuleLoadError, ModuleSource};
 use crate::parse::parse_file;
 use crate::source::{read_source, source_from_bytes};
-use crate::span::{SourceMap, Span};
+use crate::span::{FileId, SourceMap, Span};
 
 /// What to load besides the files.
 #[derive(Clone, Debug, Default)]
@@ -186,22 +186,28 @@ fn stack_name(dir: &Path) -> String {
     .unwrap_or_else(|| "stack".to_string())
 }
 
+/// Reads every file into `sources`, then parses them all (on several threads when they
+/// are large, see [`crate::parse::parse_files`]).
 fn parse_files(
     files: &[PathBuf],
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ast::File> {
-    let mut out = Vec::new();
+    let mut ids = Vec::with_capacity(files.len());
     for path in files {
         match read_source(sources, path, path) {
-            Ok(id) => {
-                let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
-                let (file, parse_diags) = parse_file(id, &text);
-                diags.extend(parse_diags);
-                out.push(file);
-            }
+            Ok(id) => ids.push(id),
             Err(d) => diags.push(d),
         }
+    }
+    let texts: Vec<(FileId, &str)> = ids
+        .iter()
+        .map(|&id| (id, sources.get(id).map_or("", |f| f.text.as_str())))
+        .collect();
+    let mut out = Vec::with_capacity(texts.len());
+    for (file, parse_diags) in crate::parse::parse_files(&texts) {
+        diags.extend(parse_diags);
+        out.push(file);
     }
     out
 }

@@ -63,6 +63,61 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     parse_with(file, text, Engine::Fast)
 }
 
+/// Total size of text below which [`parse_files`] parses on the calling thread alone:
+/// smaller stacks parse in a few milliseconds, less than starting threads would save.
+pub const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// Parses several files, each as [`parse_file`] would, and returns the results in the
+/// order given. When the files hold at least [`PARALLEL_MIN_BYTES`] of text they are
+/// shared out among as many threads as the machine has cores (the calling thread one of
+/// them), each taking the next unparsed file; files are independent, so the results
+/// are the same either way.
+pub fn parse_files(files: &[(FileId, &str)]) -> Vec<(ast::File, Vec<Diagnostic>)> {
+    let total: usize = files.iter().map(|(_, text)| text.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len());
+    if threads < 2 || total < PARALLEL_MIN_BYTES {
+        return files
+            .iter()
+            .map(|&(file, text)| parse_file(file, text))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&(file, text)) = files.get(i) else {
+                return done;
+            };
+            done.push((i, parse_file(file, text)));
+        }
+    };
+    let mut parsed: Vec<(usize, (ast::File, Vec<Diagnostic>))> = std::thread::scope(|scope| {
+        // Threads get the stack of a main thread: the parser's recursion is bounded by
+        // MAX_NESTING but deep in a debug build.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut parsed = work();
+        for helper in helpers {
+            match helper.join() {
+                Ok(more) => parsed.extend(more),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        parsed
+    });
+    parsed.sort_by_key(|(i, _)| *i);
+    parsed.into_iter().map(|(_, result)| result).collect()
+}
+
 /// [`parse_file`] with pest alone, without the hand-written parser: the same result,
 /// more slowly. For tests and fuzzing that check the two parsers agree.
 pub fn parse_file_reference(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
