@@ -47,6 +47,44 @@ fn source(layers: usize, width: usize) -> String {
     s
 }
 
+/// Where the time beyond L × 50 ms went, averaged over layers: the calls' own overrun
+/// (timer granularity), the spread of start times within a layer (launching), and the
+/// gap from a layer's last end to the next layer's first start (commit and release).
+fn overheads(calls: &[gig_provider_test::Call], t0: Instant, layers: usize) -> String {
+    let layer_of = |address: &str| -> Option<usize> {
+        let rest = address.strip_prefix("test.thing.l")?;
+        rest.split('_').next()?.parse().ok()
+    };
+    let mut starts: Vec<Vec<Instant>> = vec![Vec::new(); layers];
+    let mut ends: Vec<Vec<Instant>> = vec![Vec::new(); layers];
+    let mut overrun = Duration::ZERO;
+    for c in calls {
+        if let Some(k) = layer_of(&c.address).filter(|k| *k < layers) {
+            starts[k].push(c.start);
+            ends[k].push(c.end);
+            overrun += (c.end - c.start).saturating_sub(LATENCY);
+        }
+    }
+    let first = |v: &Vec<Instant>| v.iter().min().copied().unwrap_or(t0);
+    let last = |v: &Vec<Instant>| v.iter().max().copied().unwrap_or(t0);
+    let mut spread = Duration::ZERO;
+    let mut gap = Duration::ZERO;
+    for k in 0..layers {
+        spread += last(&starts[k]) - first(&starts[k]);
+        if k + 1 < layers {
+            gap += first(&starts[k + 1]).saturating_duration_since(last(&ends[k]));
+        }
+    }
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
+    format!(
+        "per layer: first start after {:.2} ms, call overrun {:.2} ms (mean), start spread {:.2} ms, last end to next start {:.2} ms",
+        per(first(&starts[0]) - t0, 1),
+        per(overrun, calls.len()),
+        per(spread, layers),
+        per(gap, layers.saturating_sub(1))
+    )
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,6 +136,7 @@ fn main() {
             wall.as_secs_f64() / ideal.as_secs_f64(),
             factory.log().max_in_flight()
         );
+        println!("  {}", overheads(&factory.log().calls(), t, layers));
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -643,7 +643,7 @@ impl<'a> Run<'a> {
         if planned.values().any(Value::is_unknown) {
             let mut desired = BTreeMap::new();
             if let Some(body) = &change.body {
-                let value = eval(body, &self.table).map_err(|d| {
+                let value = eval(body, &self.table.projecting(body)).map_err(|d| {
                     ProviderError::new(
                         ErrorClass::Permanent,
                         Some(format!("gig::{}", d.code)),

@@ -30,7 +30,7 @@
 //! Deleting or replacing an instance with `lifecycle.prevent_destroy` is an error
 //! (`E0330`). Data sources take their values from [`PlanInput::data`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gig_dsl::addr::{Mode, ResourceAddr};
 use gig_dsl::config::{Config, ExprKind, Lifecycle, ResourceConfig};
@@ -39,7 +39,7 @@ use gig_dsl::eval::eval;
 use gig_dsl::span::Span;
 use gig_dsl::value::Value;
 use gig_provider::{AttrType, Registry, ResourceSchema};
-use gig_state::Snapshot;
+use gig_state::{ResourceRecord, Snapshot};
 
 use crate::check::{problem_diagnostic, value_problems};
 use crate::graph::ResourceGraph;
@@ -83,8 +83,15 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         changes: Vec::new(),
     };
     let mut data = BTreeMap::new();
+    // One hash per lookup instead of a binary search of address comparisons.
+    let by_addr: HashMap<&ResourceAddr, &ResourceConfig> = input
+        .config
+        .resources
+        .iter()
+        .map(|r| (&r.addr, r))
+        .collect();
     for addr in input.graph.order() {
-        let rc = input.config.resource(addr);
+        let rc = by_addr.get(addr).copied();
         match (addr.mode, rc) {
             (Mode::Data, Some(rc)) => {
                 let value = match input.data.get(addr) {
@@ -148,6 +155,11 @@ impl Planner<'_, '_> {
     /// `None` when never created or found gone.
     fn current(&self, addr: &ResourceAddr) -> Option<Value> {
         let record = self.input.prior.resources.get(addr)?;
+        self.current_of(addr, record)
+    }
+
+    /// [`Planner::current`] for the Prior `record` of `addr`.
+    fn current_of(&self, addr: &ResourceAddr, record: &ResourceRecord) -> Option<Value> {
         match self.input.refreshed.and_then(|r| r.get(addr)) {
             Some(Some(v)) => Some(v.clone()),
             Some(None) => None,
@@ -181,25 +193,33 @@ impl Planner<'_, '_> {
 
     fn managed(&mut self, rc: &ResourceConfig) {
         let addr = &rc.addr;
-        let schema = self.schema(addr).cloned();
-        let what = format!("`{addr}`");
+        // Borrowed from the input, not from `self`, so `self` stays free to change.
+        let input = self.input;
+        let schema = input
+            .registry
+            .resource_schema(&addr.rtype, addr.mode == Mode::Data);
 
-        // Desired.
-        let desired = match eval(&rc.body, &self.table) {
-            Ok(v) => v,
-            Err(d) => {
-                self.diags.push(d);
-                self.table.insert(addr.clone(), Value::Unknown);
-                return;
-            }
+        // Desired. A body known whole at lowering time is read, not evaluated.
+        let desired = match rc.body.as_const() {
+            Some(v) => v.clone(),
+            // References of the form `type.name.attr` resolve to just that attribute
+            // (see `ValueTable::projecting`).
+            None => match eval(&rc.body, &self.table.projecting(&rc.body)) {
+                Ok(v) => v,
+                Err(d) => {
+                    self.diags.push(d);
+                    self.table.insert(addr.clone(), Value::Unknown);
+                    return;
+                }
+            },
         };
-        let desired: BTreeMap<String, Value> = match desired.reveal() {
-            Value::Map(m) => m.clone(),
+        let desired: BTreeMap<String, Value> = match revealed(desired) {
+            Value::Map(m) => m,
             other => {
                 self.diags.push(
                     Diagnostic::error(E_BODY_NOT_OBJECT, "resource body is not an object", rc.span)
                         .with_detail(format!(
-                            "The body of {what} evaluated to a {}, not an object.",
+                            "The body of `{addr}` evaluated to a {}, not an object.",
                             other.kind()
                         ))
                         .with_label("in this resource"),
@@ -208,29 +228,24 @@ impl Planner<'_, '_> {
                 return;
             }
         };
-        if let Some(s) = &schema {
-            self.type_check(rc, &desired, s, &what);
+        if let Some(s) = schema {
+            self.type_check(rc, &desired, s);
         }
         let desired_unknown = desired.values().any(Value::is_unknown);
 
-        let current = self
-            .current(addr)
-            .map(|v| with_secret_attributes(v, schema.as_ref()));
-        let current_map = current.as_ref().and_then(|v| v.as_map().cloned());
-        let record = self.input.prior.resources.get(addr);
+        let record = input.prior.resources.get(addr);
+        let current = record
+            .and_then(|r| self.current_of(addr, r))
+            .map(|v| with_secret_attributes(v, schema));
+        let current_map = current.as_ref().and_then(Value::as_map);
 
         // Planned, assuming the object stays.
-        let mut planned = planned_value(
-            &desired,
-            schema.as_ref(),
-            current_map.as_ref(),
-            &rc.lifecycle,
-        );
+        let mut planned = planned_value(&desired, schema, current_map, &rc.lifecycle);
         let mut attributes = Vec::new();
-        let action = match &current_map {
+        let action = match current_map {
             None => Action::Create,
             Some(cur) => {
-                attributes = diff_top(cur, &planned, schema.as_ref(), &rc.lifecycle);
+                attributes = diff_top(cur, &planned, schema, &rc.lifecycle);
                 if attributes.is_empty() {
                     Action::NoOp
                 } else if attributes.iter().any(|c| c.forces_replacement) {
@@ -249,28 +264,35 @@ impl Planner<'_, '_> {
                 .collect();
             replace_because = forced.into_iter().collect();
             // A new object: everything the cloud assigns is unknown again.
-            planned = planned_value(&desired, schema.as_ref(), None, &rc.lifecycle);
+            planned = planned_value(&desired, schema, None, &rc.lifecycle);
         }
         if action == Action::Create {
-            attributes = create_attributes(&planned, schema.as_ref());
+            attributes = create_attributes(&planned, schema);
         }
         if matches!(action, Action::Replace) && rc.lifecycle.prevent_destroy {
             self.prevent_destroy(addr, rc, "replace");
         }
 
-        // What dependents see.
-        let seen = match (action, &current_map) {
+        // What dependents see: the current object with the planned attributes over it
+        // (each attribute cloned once), else the planned one, with every schema
+        // attribute present.
+        let mut seen = match (action, current_map) {
             (Action::NoOp | Action::Update, Some(cur)) => {
-                let mut m = cur.clone();
+                let mut m: BTreeMap<String, Value> = cur
+                    .iter()
+                    .filter(|(k, _)| !planned.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 m.extend(planned.iter().map(|(k, v)| (k.clone(), v.clone())));
                 m
             }
             _ => planned.clone(),
         };
-        let mut seen = seen;
-        if let Some(s) = &schema {
+        if let Some(s) = schema {
             for k in s.attributes.keys() {
-                seen.entry(k.clone()).or_insert(Value::Null);
+                if !seen.contains_key(k) {
+                    seen.insert(k.clone(), Value::Null);
+                }
             }
         }
         self.table.insert(addr.clone(), Value::Map(seen));
@@ -285,7 +307,7 @@ impl Planner<'_, '_> {
             } else {
                 None
             },
-            prior: if exists { current.clone() } else { None },
+            prior: if exists { current } else { None },
             planned: Some(Value::Map(planned)),
             body: desired_unknown.then(|| rc.body.clone()),
             attributes,
@@ -298,7 +320,7 @@ impl Planner<'_, '_> {
                 .into_iter()
                 .cloned()
                 .collect(),
-            schema_version: schema.as_ref().map_or(0, |s| s.version),
+            schema_version: schema.map_or(0, |s| s.version),
             span: rc.span,
         });
     }
@@ -376,7 +398,6 @@ impl Planner<'_, '_> {
         rc: &ResourceConfig,
         desired: &BTreeMap<String, Value>,
         schema: &ResourceSchema,
-        what: &str,
     ) {
         for (k, v) in desired {
             let Some(a) = schema.attributes.get(k) else {
@@ -389,7 +410,8 @@ impl Planner<'_, '_> {
             }
             let span = entry.map_or(rc.header_span, |e| e.key_span);
             for problem in value_problems(v, &a.ty, k) {
-                self.diags.push(problem_diagnostic(&problem, what, span));
+                let what = format!("`{}`", rc.addr);
+                self.diags.push(problem_diagnostic(&problem, &what, span));
             }
         }
     }
@@ -438,6 +460,14 @@ impl Planner<'_, '_> {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+}
+
+/// `v` with its secret wrappers removed at the top, by value (as [`Value::reveal`]).
+fn revealed(v: Value) -> Value {
+    match v {
+        Value::Secret(inner) => revealed(*inner),
+        v => v,
     }
 }
 

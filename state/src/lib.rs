@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod codec;
 mod lock;
 mod store;
 mod time;
@@ -41,6 +42,7 @@ pub struct ResourceRecord {
     /// The cloud's id.
     pub id: String,
     /// The New value returned by the provider (a map including `id`); secrets wrapped.
+    #[serde(with = "crate::codec")]
     pub value: Value,
     /// Instances it depended on when applied (to delete in reverse order).
     pub dependencies: Vec<ResourceAddr>,

@@ -104,14 +104,6 @@ struct ResourceDelta {
     after: Option<ResourceRecord>,
 }
 
-/// A [`ResourceDelta`] to write, borrowing its records (the same stored form).
-#[derive(Serialize)]
-struct ResourceDeltaRef<'a> {
-    addr: &'a ResourceAddr,
-    before: Option<&'a ResourceRecord>,
-    after: Option<&'a ResourceRecord>,
-}
-
 /// The address of a [`ResourceDelta`], read without its records.
 #[derive(Deserialize)]
 struct DeltaAddr {
@@ -761,17 +753,10 @@ impl<'a> SessionTx<'a> {
     fn put(&self, record: &ResourceRecord) -> TxResult<()> {
         let key = record.addr.to_string();
         let before = self.before(&key)?;
-        let delta = ResourceDeltaRef {
-            addr: &record.addr,
-            before: before.as_ref(),
-            after: Some(record),
-        };
-        self.insert(self.resources, key.as_bytes(), &encode(record))?;
-        self.insert(
-            self.history,
-            &self.delta_key(TAG_RESOURCE, &key),
-            &encode(&delta),
-        )
+        let after = encode(record);
+        let delta = encode_delta(&record.addr, before.as_ref(), &after);
+        self.insert(self.resources, key.as_bytes(), &after)?;
+        self.insert(self.history, &self.delta_key(TAG_RESOURCE, &key), &delta)
     }
 
     /// Removes the record at `addr` and writes its delta when it is present; does
@@ -897,6 +882,21 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The stored form of a [`ResourceDelta`] whose `after` record is already encoded as
+/// `after`: the bytes `encode` gives for the whole delta, without encoding the record
+/// a second time.
+fn encode_delta(addr: &ResourceAddr, before: Option<&ResourceRecord>, after: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 * after.len() + 64);
+    out.extend_from_slice(b"{\"addr\":");
+    out.extend_from_slice(&encode(addr));
+    out.extend_from_slice(b",\"before\":");
+    out.extend_from_slice(&encode(&before));
+    out.extend_from_slice(b",\"after\":");
+    out.extend_from_slice(after);
+    out.push(b'}');
+    out
+}
+
 /// Reads a stored value back, reporting a failure as [`StateError::Corrupt`]. The message
 /// keeps serde's category and position but never the stored bytes, which may be secret.
 fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T, StateError> {
@@ -1018,6 +1018,24 @@ mod tests {
             20 * new + 20 * update,
             "a batch writes what its puts would"
         );
+    }
+
+    #[test]
+    fn a_delta_encoded_around_its_record_is_the_encoded_delta() {
+        let before = record("a", "subnet-1");
+        let mut after = record("a", "subnet-2");
+        after.value = Value::List(vec![Value::Unknown, Value::str("pw").into_secret()]);
+        for b in [None, Some(before)] {
+            let whole = ResourceDelta {
+                addr: after.addr.clone(),
+                before: b.clone(),
+                after: Some(after.clone()),
+            };
+            assert_eq!(
+                encode_delta(&after.addr, b.as_ref(), &encode(&after)),
+                encode(&whole)
+            );
+        }
     }
 
     #[test]
