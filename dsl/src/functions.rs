@@ -276,6 +276,26 @@ pub fn call(
         };
         (vals, secret)
     };
+    // `merge` of maps (and nulls) takes the entries over instead of copying them, which
+    // matters for the common `merge(tags, { … })` on every resource; anything else
+    // takes the general path, which reports what is wrong.
+    if f.name == "merge"
+        && vals
+            .iter()
+            .all(|v| matches!(v, Value::Map(_) | Value::Null))
+    {
+        let mut out = BTreeMap::new();
+        for v in vals {
+            if let Value::Map(m) = v {
+                if out.is_empty() {
+                    out = m;
+                } else {
+                    out.extend(m);
+                }
+            }
+        }
+        return Ok(wrap(Value::Map(out), secret));
+    }
     let a = Args {
         name: f.name,
         vals: &vals,

@@ -451,6 +451,9 @@ struct ParamState<'a> {
 struct ResState<'a> {
     decl: &'a ast::Resource,
     rtype: String,
+    /// The first `count` attribute of the body, found while indexing (when the tree is
+    /// read in order) rather than when the expansion is first needed.
+    count: Option<&'a ast::Attribute>,
     slot: Slot<Rc<Expansion>>,
 }
 
@@ -631,7 +634,11 @@ impl<'a> Lowerer<'a> {
                         if mode == Mode::Managed {
                             inst.prefixes.insert(&r.rtype[0].name);
                         }
-                        inst.resources.insert(key, ResState { decl: r, rtype, slot: Slot::Todo });
+                        let count = r.body.entries.iter().find_map(|e| match e {
+                            ast::BodyEntry::Attribute(a) if a.name.name == "count" => Some(a),
+                            _ => None,
+                        });
+                        inst.resources.insert(key, ResState { decl: r, rtype, count, slot: Slot::Todo });
                     }
                     ast::Item::Module(m) => {
                         if let Some(first) = modules.insert(&m.name.name, m.name.span) {
@@ -899,7 +906,7 @@ impl<'a> Lowerer<'a> {
         self.set_expansion(inst, key, Slot::Busy);
         let what = self.describe(inst, &format!("expansion of {key}"));
         self.stack.push(what);
-        let e = Rc::new(self.compute_expansion(inst, decl));
+        let e = Rc::new(self.compute_expansion(inst, key, decl));
         self.stack.pop();
         self.set_expansion(inst, key, Slot::Done(e.clone()));
         e
@@ -911,11 +918,8 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn compute_expansion(&mut self, inst: usize, decl: &'a ast::Resource) -> Expansion {
-        let count = decl.body.entries.iter().find_map(|e| match e {
-            ast::BodyEntry::Attribute(a) if a.name.name == "count" => Some(a),
-            _ => None,
-        });
+    fn compute_expansion(&mut self, inst: usize, key: &str, decl: &'a ast::Resource) -> Expansion {
+        let count = self.insts[inst].resources.get(key).and_then(|r| r.count);
         if let (Some(head), Some(count)) = (&decl.for_each, count) {
             self.diags.push(
                 Diagnostic::error("E0158", "invalid count", count.name.span)
