@@ -105,8 +105,19 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
         if deep && depth(&stack, top_questions) <= MAX_NESTING {
             deep = false;
         }
-        let b = bytes[i];
         let in_string = matches!(stack.last(), Some(f) if f.ctx == Ctx::Str);
+        // Most bytes are none of the ones below; skip them in a tight loop.
+        let special = if in_string {
+            &STRING_SPECIAL
+        } else {
+            &CODE_SPECIAL
+        };
+        while i < bytes.len() && !special[usize::from(bytes[i])] {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         if in_string {
             match b {
                 b'"' => {
@@ -418,8 +429,31 @@ fn line_comment(
     end
 }
 
-fn is_bad_control(b: u8) -> bool {
+const fn is_bad_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0x7f
+}
+
+/// Bytes the scanner acts on outside strings: comment starts, quotes, delimiters, `?`,
+/// `,`, line ends and control characters.
+static CODE_SPECIAL: [bool; 256] = special_bytes(b"#/\"{[(}])?,\n\r");
+
+/// Bytes the scanner acts on inside strings: the closing quote, escapes, `$`, line
+/// ends and control characters.
+static STRING_SPECIAL: [bool; 256] = special_bytes(b"\"\\$\n\r");
+
+const fn special_bytes(list: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_bad_control(b as u8);
+        b += 1;
+    }
+    let mut i = 0;
+    while i < list.len() {
+        table[list[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 fn unterminated_string(span: Span) -> Diagnostic {
