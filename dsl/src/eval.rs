@@ -211,9 +211,20 @@ fn eval_folded(expr: Expr, ctx: &CallContext<'_>) -> Result<Value, Diagnostic> {
             Ok(Value::String(out))
         }
         ExprKind::Call(name, args) if fits(args.len()) => {
-            let spans: Vec<Span> = args.iter().map(|a| a.span).collect();
+            // Calls rarely have more than a few arguments: keep their spans on the stack.
+            let mut few = [Span::DETACHED; 4];
+            let many: Vec<Span>;
+            let spans: &[Span] = if args.len() <= few.len() {
+                for (slot, a) in few.iter_mut().zip(&args) {
+                    *slot = a.span;
+                }
+                &few[..args.len()]
+            } else {
+                many = args.iter().map(|a| a.span).collect();
+                &many
+            };
             let vals = args.into_iter().map(into_const).collect();
-            functions::call(&name, vals, &spans, span, ctx)
+            functions::call(&name, vals, spans, span, ctx)
         }
         // A constant is never a resource, so a missing attribute is an error.
         ExprKind::GetAttr(x, name) => get_attr(into_const(*x), &name, false, span),
@@ -525,6 +536,10 @@ impl Evaluator<'_> {
                             secret |= v.is_secret();
                             if v.is_unknown() {
                                 unknown = true;
+                                continue;
+                            }
+                            if let Value::String(s) = v.reveal() {
+                                out.push_str(s);
                                 continue;
                             }
                             match functions::scalar_to_string(&v) {

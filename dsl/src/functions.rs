@@ -208,6 +208,16 @@ pub fn lookup_fn(name: &str) -> Option<&'static FnSpec> {
 /// Checks that `name` exists and accepts `nargs` arguments (E0120, E0121).
 /// `span` is the call's span, `name_span` the function name's.
 pub fn check_call(name: &str, nargs: usize, span: Span, name_span: Span) -> Result<(), Diagnostic> {
+    checked_fn(name, nargs, span, name_span).map(|_| ())
+}
+
+/// [`check_call`], returning the function.
+fn checked_fn(
+    name: &str,
+    nargs: usize,
+    span: Span,
+    name_span: Span,
+) -> Result<&'static FnSpec, Diagnostic> {
     let Some(f) = lookup_fn(name) else {
         let mut d = Diagnostic::error("E0120", "unknown function", name_span)
             .with_detail(format!(
@@ -238,7 +248,7 @@ pub fn check_call(name: &str, nargs: usize, span: Span, name_span: Span) -> Resu
                 .with_help(format!("the signature is `{}`", f.signature)),
         );
     }
-    Ok(())
+    Ok(f)
 }
 
 /// Calls `name` with evaluated arguments. `spans` holds one span per argument (used to
@@ -250,10 +260,7 @@ pub fn call(
     span: Span,
     ctx: &CallContext<'_>,
 ) -> Result<Value, Diagnostic> {
-    check_call(name, args.len(), span, span)?;
-    let Some(f) = lookup_fn(name) else {
-        return Ok(Value::Unknown);
-    };
+    let f = checked_fn(name, args.len(), span, span)?;
     let (vals, secret) = if f.structural {
         if args.iter().any(|a| matches!(a.reveal(), Value::Unknown)) {
             return Ok(wrap(

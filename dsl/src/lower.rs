@@ -477,6 +477,8 @@ struct Lowerer<'a> {
     by_path: FastMap<Vec<String>, usize>,
     files: Vec<&'a ast::File>,
     diags: Vec<Diagnostic>,
+    /// A reusable buffer for resource keys looked up on every reference.
+    key_buf: String,
     /// Descriptions of the lazy values being computed, innermost last (for cycles).
     stack: Vec<String>,
 }
@@ -505,16 +507,21 @@ impl<'v> Ctx<'v> {
 }
 
 fn res_key(mode: Mode, rtype: &str, name: &str) -> String {
-    let prefix = match mode {
-        Mode::Managed => "",
-        Mode::Data => "data.",
-    };
-    let mut key = String::with_capacity(prefix.len() + rtype.len() + 1 + name.len());
-    key.push_str(prefix);
+    let mut key = String::new();
+    push_res_key(&mut key, mode, rtype, name);
+    key
+}
+
+/// Writes the key of `resources` for a resource into `key` (cleared first).
+fn push_res_key(key: &mut String, mode: Mode, rtype: &str, name: &str) {
+    key.clear();
+    if mode == Mode::Data {
+        key.push_str("data.");
+    }
+    key.reserve(rtype.len() + 1 + name.len());
     key.push_str(rtype);
     key.push('.');
     key.push_str(name);
-    key
 }
 
 /// `PROVIDER.TYPE` from its two parts.
@@ -549,6 +556,7 @@ impl<'a> Lowerer<'a> {
             by_path: FastMap::default(),
             files: Vec::new(),
             diags,
+            key_buf: String::new(),
             stack: Vec::new(),
         };
         for (idx, info) in tree.insts.iter().enumerate() {
@@ -1137,13 +1145,13 @@ impl<'a> Lowerer<'a> {
                 kind: ExprKind::Object(entries),
                 span: decl.body.span,
             };
-            let mut dependencies = Vec::new();
             let mut refs: Vec<(&ResourceRef, Span)> = Vec::new();
             body.walk(&mut |e| {
                 if let ExprKind::Resource(r) = &e.kind {
                     refs.push((r, e.span));
                 }
             });
+            let mut dependencies = Vec::with_capacity(refs.len() + meta.depends_on.len());
             for (r, span) in refs {
                 self.ref_targets(r, &mut |target| {
                     dependencies.push(Dependency {
@@ -1202,8 +1210,10 @@ impl<'a> Lowerer<'a> {
         let Some(&inst) = self.by_path.get(&r.module) else {
             return;
         };
-        let key = res_key(r.mode, &r.rtype, &r.name);
+        let mut key = std::mem::take(&mut self.key_buf);
+        push_res_key(&mut key, r.mode, &r.rtype, &r.name);
         let exp = self.expansion(inst, &key);
+        self.key_buf = key;
         match &*exp {
             Expansion::Single => f(addr),
             Expansion::Keys { instances, .. } => {
