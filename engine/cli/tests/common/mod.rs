@@ -103,3 +103,25 @@ pub fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// One HTTP request to the emulator on `endpoint` (`http://127.0.0.1:PORT`). JSON-protocol
+/// AWS calls pass `target` (X-Amz-Target); the emulator accepts any signature. Returns the
+/// response body.
+pub fn emulator_request(endpoint: &str, path: &str, service: &str, target: Option<&str>, body: &str) -> String {
+    use std::io::{Read, Write};
+    let port: u16 = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let target = target.map(|t| format!("X-Amz-Target: {t}\r\n")).unwrap_or_default();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{target}Content-Type: application/x-amz-json-1.1\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the emulator");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.split_whitespace().nth(1).is_some_and(|c| c.starts_with('2')), "{path}: {head}");
+    body.to_string()
+}
