@@ -653,7 +653,10 @@ mod tests {
                 value: "s".into(),
                 collection: Box::new(c(Value::List(vec![]))),
                 key_expr: None,
-                value_expr: Box::new(Expr { kind: ExprKind::Local("s".into()), span: sp(6) }),
+                value_expr: Box::new(Expr {
+                    kind: ExprKind::Local("s".into()),
+                    span: sp(6),
+                }),
                 cond: None,
             },
             span: sp(5),

@@ -68,13 +68,23 @@ pub fn detect(
     refreshed: &BTreeMap<ResourceAddr, Option<Value>>,
     registry: &Registry,
 ) -> DriftReport {
-    let mut report = DriftReport { stack: stack.to_string(), env: env.to_string(), ..DriftReport::default() };
+    let mut report = DriftReport {
+        stack: stack.to_string(),
+        env: env.to_string(),
+        ..DriftReport::default()
+    };
     let empty = BTreeMap::new();
     for (addr, record) in &prior.resources {
         *report.checked.entry(addr.rtype.clone()).or_default() += 1;
-        let Some(now) = refreshed.get(addr) else { continue };
+        let Some(now) = refreshed.get(addr) else {
+            continue;
+        };
         let Some(now) = now else {
-            report.drifted.push(ResourceDrift { addr: addr.clone(), kind: DriftKind::Deleted, attributes: Vec::new() });
+            report.drifted.push(ResourceDrift {
+                addr: addr.clone(),
+                kind: DriftKind::Deleted,
+                attributes: Vec::new(),
+            });
             continue;
         };
         let schema = registry.resource_schema(&addr.rtype, false);
@@ -82,7 +92,11 @@ pub fn detect(
         let after = now.as_map().unwrap_or(&empty);
         let attributes = crate::plan::diff_top(before, after, schema, &Lifecycle::default());
         if !attributes.is_empty() {
-            report.drifted.push(ResourceDrift { addr: addr.clone(), kind: DriftKind::Changed, attributes });
+            report.drifted.push(ResourceDrift {
+                addr: addr.clone(),
+                kind: DriftKind::Changed,
+                attributes,
+            });
         }
     }
     report
@@ -181,7 +195,11 @@ pub fn markdown(report: &DriftReport, max_chars: usize) -> String {
     let total: usize = report.checked.values().sum();
     let mut out = String::new();
     if !report.has_drift() {
-        let _ = writeln!(out, "**No drift** in `{}` / `{}`: {total} resources match.", report.stack, report.env);
+        let _ = writeln!(
+            out,
+            "**No drift** in `{}` / `{}`: {total} resources match.",
+            report.stack, report.env
+        );
         return out;
     }
     let _ = writeln!(
@@ -205,8 +223,18 @@ pub fn markdown(report: &DriftReport, max_chars: usize) -> String {
                 let _ = writeln!(block, "<details><summary><code>{}</code> — {} attribute(s) changed</summary>\n\n```diff", d.addr, d.attributes.len());
                 for c in &d.attributes {
                     let (before, after) = show_change(c);
-                    let _ = writeln!(block, "- {} = {}", c.path, before.unwrap_or_else(|| "null".into()));
-                    let _ = writeln!(block, "+ {} = {}", c.path, after.unwrap_or_else(|| "null".into()));
+                    let _ = writeln!(
+                        block,
+                        "- {} = {}",
+                        c.path,
+                        before.unwrap_or_else(|| "null".into())
+                    );
+                    let _ = writeln!(
+                        block,
+                        "+ {} = {}",
+                        c.path,
+                        after.unwrap_or_else(|| "null".into())
+                    );
                 }
                 let _ = writeln!(block, "```\n\n</details>");
             }
@@ -225,13 +253,16 @@ pub fn markdown(report: &DriftReport, max_chars: usize) -> String {
 }
 
 fn label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Prometheus text exposition format, for node_exporter's textfile collector.
 pub fn prometheus(report: &DriftReport, timing: CheckTiming) -> String {
     let (stack, env) = (label(&report.stack), label(&report.env));
-    let mut by_type: BTreeMap<&str, usize> = report.checked.keys().map(|t| (t.as_str(), 0)).collect();
+    let mut by_type: BTreeMap<&str, usize> =
+        report.checked.keys().map(|t| (t.as_str(), 0)).collect();
     for d in &report.drifted {
         *by_type.entry(d.addr.rtype.as_str()).or_default() += 1;
     }
@@ -239,18 +270,38 @@ pub fn prometheus(report: &DriftReport, timing: CheckTiming) -> String {
     out.push_str("# HELP gig_drift_resources Resources whose cloud state differs from gig's recorded state.\n");
     out.push_str("# TYPE gig_drift_resources gauge\n");
     for (t, n) in &by_type {
-        let _ = writeln!(out, "gig_drift_resources{{stack=\"{stack}\",env=\"{env}\",type=\"{}\"}} {n}", label(t));
+        let _ = writeln!(
+            out,
+            "gig_drift_resources{{stack=\"{stack}\",env=\"{env}\",type=\"{}\"}} {n}",
+            label(t)
+        );
     }
-    out.push_str("# HELP gig_drift_resources_checked Resources in state that the last check refreshed.\n");
+    out.push_str(
+        "# HELP gig_drift_resources_checked Resources in state that the last check refreshed.\n",
+    );
     out.push_str("# TYPE gig_drift_resources_checked gauge\n");
     for (t, n) in &report.checked {
-        let _ = writeln!(out, "gig_drift_resources_checked{{stack=\"{stack}\",env=\"{env}\",type=\"{}\"}} {n}", label(t));
+        let _ = writeln!(
+            out,
+            "gig_drift_resources_checked{{stack=\"{stack}\",env=\"{env}\",type=\"{}\"}} {n}",
+            label(t)
+        );
     }
-    out.push_str("# HELP gig_drift_last_check_timestamp_seconds Unix time of the last drift check.\n");
+    out.push_str(
+        "# HELP gig_drift_last_check_timestamp_seconds Unix time of the last drift check.\n",
+    );
     out.push_str("# TYPE gig_drift_last_check_timestamp_seconds gauge\n");
-    let _ = writeln!(out, "gig_drift_last_check_timestamp_seconds{{stack=\"{stack}\",env=\"{env}\"}} {:.3}", timing.timestamp);
+    let _ = writeln!(
+        out,
+        "gig_drift_last_check_timestamp_seconds{{stack=\"{stack}\",env=\"{env}\"}} {:.3}",
+        timing.timestamp
+    );
     out.push_str("# HELP gig_drift_check_duration_seconds How long the last drift check took.\n");
     out.push_str("# TYPE gig_drift_check_duration_seconds gauge\n");
-    let _ = writeln!(out, "gig_drift_check_duration_seconds{{stack=\"{stack}\",env=\"{env}\"}} {:.3}", timing.duration);
+    let _ = writeln!(
+        out,
+        "gig_drift_check_duration_seconds{{stack=\"{stack}\",env=\"{env}\"}} {:.3}",
+        timing.duration
+    );
     out
 }

@@ -57,7 +57,9 @@ pub enum PlanFileError {
         message: String,
     },
     /// Written by an incompatible version.
-    #[error("plan file {path} has format version {found}; this gig reads version {FORMAT_VERSION}")]
+    #[error(
+        "plan file {path} has format version {found}; this gig reads version {FORMAT_VERSION}"
+    )]
     Version {
         /// The file.
         path: PathBuf,
@@ -90,7 +92,10 @@ pub enum Staleness {
 impl PlanFile {
     /// Writes the file (pretty JSON) atomically: a temporary file renamed into place.
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
-        let io = |source| PlanFileError::Io { path: path.to_path_buf(), source };
+        let io = |source| PlanFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let text = serde_json::to_vec_pretty(self).map_err(|e| PlanFileError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -102,27 +107,48 @@ impl PlanFile {
 
     /// Reads and version-checks a file.
     pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
-        let text = std::fs::read(path).map_err(|source| PlanFileError::Io { path: path.to_path_buf(), source })?;
-        let head: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| PlanFileError::Format { path: path.to_path_buf(), message: e.to_string() })?;
-        let found = head.get("format_version").and_then(serde_json::Value::as_u64).ok_or_else(|| {
-            PlanFileError::Format { path: path.to_path_buf(), message: "no format_version".to_string() }
+        let text = std::fs::read(path).map_err(|source| PlanFileError::Io {
+            path: path.to_path_buf(),
+            source,
         })?;
+        let head: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| PlanFileError::Format {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let found = head
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| PlanFileError::Format {
+                path: path.to_path_buf(),
+                message: "no format_version".to_string(),
+            })?;
         if found != u64::from(FORMAT_VERSION) {
-            return Err(PlanFileError::Version { path: path.to_path_buf(), found: found as u32 });
+            return Err(PlanFileError::Version {
+                path: path.to_path_buf(),
+                found: found as u32,
+            });
         }
-        serde_json::from_value(head)
-            .map_err(|e| PlanFileError::Format { path: path.to_path_buf(), message: e.to_string() })
+        serde_json::from_value(head).map_err(|e| PlanFileError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// Whether the plan still applies to a state at (`lineage`, `serial`) and a
     /// configuration with `config_digest`.
     pub fn staleness(&self, lineage: &str, serial: u64, config_digest: &str) -> Option<Staleness> {
         if self.lineage != lineage && !self.lineage.is_empty() {
-            return Some(Staleness::Lineage { planned: self.lineage.clone(), current: lineage.to_string() });
+            return Some(Staleness::Lineage {
+                planned: self.lineage.clone(),
+                current: lineage.to_string(),
+            });
         }
         if self.serial != serial {
-            return Some(Staleness::Serial { planned: self.serial, current: serial });
+            return Some(Staleness::Serial {
+                planned: self.serial,
+                current: serial,
+            });
         }
         if self.config_digest != config_digest {
             return Some(Staleness::Config);

@@ -54,12 +54,16 @@ pub fn check(config: &Config, sources: &SourceMap) -> PolicyReport {
         match acceptance(sources, resource_span, finding.code) {
             Acceptance::Accepted(reason) => report.accepted.push((finding, reason)),
             Acceptance::MissingReason(span) => {
-                report.findings.push(finding.with_secondary(span, "accepted here, but without a reason"));
+                report
+                    .findings
+                    .push(finding.with_secondary(span, "accepted here, but without a reason"));
             }
             Acceptance::None => report.findings.push(finding),
         }
     }
-    report.findings.sort_by(|a, b| (a.span, a.code).cmp(&(b.span, b.code)));
+    report
+        .findings
+        .sort_by(|a, b| (a.span, a.code).cmp(&(b.span, b.code)));
     report
 }
 
@@ -74,7 +78,9 @@ fn attr(r: &ResourceConfig, name: &str) -> Option<(Value, Span)> {
 
 /// The objects of a nested block (or an object attribute), each with the best span known.
 fn blocks(r: &ResourceConfig, name: &str) -> Vec<(Value, Span)> {
-    let Some(entry) = r.body.entry(name) else { return Vec::new() };
+    let Some(entry) = r.body.entry(name) else {
+        return Vec::new();
+    };
     let elements: Vec<(&Expr, Span)> = match &entry.value.kind {
         ExprKind::List(items) => items.iter().map(|e| (e, e.span)).collect(),
         _ => vec![(&entry.value, entry.value.span)],
@@ -96,14 +102,18 @@ fn is(v: &Value, b: bool) -> bool {
 fn open_ingress(r: &ResourceConfig, out: &mut Raw) {
     for (rule, span) in blocks(r, "ingress") {
         let open = ["cidr_blocks", "ipv6_cidr_blocks"].iter().any(|k| {
-            rule.get(k)
-                .and_then(Value::as_list)
-                .is_some_and(|l| l.iter().any(|c| matches!(c.as_str(), Some("0.0.0.0/0" | "::/0"))))
+            rule.get(k).and_then(Value::as_list).is_some_and(|l| {
+                l.iter()
+                    .any(|c| matches!(c.as_str(), Some("0.0.0.0/0" | "::/0")))
+            })
         });
         if !open {
             continue;
         }
-        let protocol = rule.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
+        let protocol = rule
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("tcp");
         let (from, to) = match (rule.get("port"), rule.get("from_port"), rule.get("to_port")) {
             (Some(p), _, _) if p.as_i64().is_some() => (p.as_i64(), p.as_i64()),
             (_, f, t) => (f.and_then(Value::as_i64), t.and_then(Value::as_i64)),
@@ -134,7 +144,9 @@ fn open_ingress(r: &ResourceConfig, out: &mut Raw) {
 fn db_instance(r: &ResourceConfig, out: &mut Raw) {
     let replica = r.body.entry("replicate_source_db").is_some();
     match attr(r, "storage_encrypted") {
-        Some((v, span)) if is(&v, false) => out.push((r.span, unencrypted(r, span, "storage_encrypted"))),
+        Some((v, span)) if is(&v, false) => {
+            out.push((r.span, unencrypted(r, span, "storage_encrypted")))
+        }
         None if !replica => out.push((r.span, unencrypted(r, r.header_span, "storage_encrypted"))),
         _ => {}
     }
@@ -155,7 +167,8 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
     if replica {
         return;
     }
-    let (retention, span) = attr(r, "backup_retention_period").unwrap_or((Value::Number(1.0), r.header_span));
+    let (retention, span) =
+        attr(r, "backup_retention_period").unwrap_or((Value::Number(1.0), r.header_span));
     if let Some(days) = retention.as_i64() {
         if days < 7 {
             out.push((
@@ -175,8 +188,13 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
 fn unencrypted(r: &ResourceConfig, span: Span, attribute: &str) -> Diagnostic {
     Diagnostic::error("E0502", "data store without encryption", span)
         .with_label(format!("{attribute} is not true"))
-        .with_detail(format!("{} stores data unencrypted: {attribute} must be true.", r.addr))
-        .with_help(format!("set {attribute} = true (for an existing store this replaces it)"))
+        .with_detail(format!(
+            "{} stores data unencrypted: {attribute} must be true.",
+            r.addr
+        ))
+        .with_help(format!(
+            "set {attribute} = true (for an existing store this replaces it)"
+        ))
 }
 
 fn cache_encryption(r: &ResourceConfig, out: &mut Raw) {
@@ -194,7 +212,9 @@ fn imdsv2(r: &ResourceConfig, out: &mut Raw) {
     let required = options
         .iter()
         .any(|(v, _)| matches!(v.get("http_tokens").map(Value::reveal), Some(Value::String(s)) if s == "required"));
-    let unknown = options.iter().any(|(v, _)| v.get("http_tokens").is_some_and(Value::is_unknown));
+    let unknown = options
+        .iter()
+        .any(|(v, _)| v.get("http_tokens").is_some_and(Value::is_unknown));
     if required || unknown {
         return;
     }
@@ -213,8 +233,15 @@ fn imdsv2(r: &ResourceConfig, out: &mut Raw) {
 
 /// Resources referenced (to any depth of attribute access) from an attribute's expression.
 fn referenced(r: &ResourceConfig, name: &str) -> Vec<ResourceAddr> {
-    let Some(entry) = r.body.entry(name) else { return Vec::new() };
-    entry.value.references().into_iter().map(|rr| rr.addr()).collect()
+    let Some(entry) = r.body.entry(name) else {
+        return Vec::new();
+    };
+    entry
+        .value
+        .references()
+        .into_iter()
+        .map(|rr| rr.addr())
+        .collect()
 }
 
 fn public_data_subnets(config: &Config, out: &mut Raw) {
@@ -224,14 +251,24 @@ fn public_data_subnets(config: &Config, out: &mut Raw) {
         .iter()
         .filter(|r| r.addr.rtype == "aws.route_table")
         .filter(|r| {
-            r.body.entry("route").or(r.body.entry("routes")).is_some_and(|e| {
-                e.value.references().iter().any(|rr| rr.rtype == "aws.internet_gateway")
-            })
+            r.body
+                .entry("route")
+                .or(r.body.entry("routes"))
+                .is_some_and(|e| {
+                    e.value
+                        .references()
+                        .iter()
+                        .any(|rr| rr.rtype == "aws.internet_gateway")
+                })
         })
         .map(|r| r.addr.clone())
         .collect();
     let mut public_subnets = BTreeSet::new();
-    for r in config.resources.iter().filter(|r| r.addr.rtype == "aws.route_table_association") {
+    for r in config
+        .resources
+        .iter()
+        .filter(|r| r.addr.rtype == "aws.route_table_association")
+    {
         let tables = referenced(r, "route_table_id");
         if tables.iter().any(|t| matches_any(t, &public_tables)) {
             public_subnets.extend(referenced(r, "subnet_id"));
@@ -243,7 +280,12 @@ fn public_data_subnets(config: &Config, out: &mut Raw) {
     let groups: BTreeMap<ResourceAddr, &ResourceConfig> = config
         .resources
         .iter()
-        .filter(|r| matches!(r.addr.rtype.as_str(), "aws.db_subnet_group" | "aws.elasticache_subnet_group"))
+        .filter(|r| {
+            matches!(
+                r.addr.rtype.as_str(),
+                "aws.db_subnet_group" | "aws.elasticache_subnet_group"
+            )
+        })
         .map(|r| (r.addr.clone(), r))
         .collect();
     for r in &config.resources {
@@ -252,9 +294,15 @@ fn public_data_subnets(config: &Config, out: &mut Raw) {
             "aws.elasticache_replication_group" => "subnet_group_name",
             _ => continue,
         };
-        let Some(entry) = r.body.entry(group_attr) else { continue };
+        let Some(entry) = r.body.entry(group_attr) else {
+            continue;
+        };
         for g in referenced(r, group_attr) {
-            let Some(group) = groups.iter().find(|(a, _)| same_resource(a, &g)).map(|(_, r)| *r) else {
+            let Some(group) = groups
+                .iter()
+                .find(|(a, _)| same_resource(a, &g))
+                .map(|(_, r)| *r)
+            else {
                 continue;
             };
             let public: Vec<String> = referenced(group, "subnet_ids")
@@ -298,23 +346,37 @@ enum Acceptance {
 
 /// Looks for `gig:accept CODE -- reason` inside the resource block or on the line above it.
 fn acceptance(sources: &SourceMap, resource: Span, code: &str) -> Acceptance {
-    let Some(file) = sources.get(resource.file) else { return Acceptance::None };
+    let Some(file) = sources.get(resource.file) else {
+        return Acceptance::None;
+    };
     let text = &file.text;
     let start = resource.start as usize;
     let end = (resource.end as usize).min(text.len());
     let line_above = text[..start.min(text.len())].trim_end_matches([' ', '\t']);
     let line_above = line_above.strip_suffix('\n').unwrap_or(line_above);
     let above_start = line_above.rfind('\n').map_or(0, |i| i + 1);
-    for (offset, region) in [(above_start, &text[above_start..start.min(text.len())]), (start, &text[start..end])] {
+    for (offset, region) in [
+        (above_start, &text[above_start..start.min(text.len())]),
+        (start, &text[start..end]),
+    ] {
         let mut pos = 0;
         for line in region.split_inclusive('\n') {
             if let Some(i) = line.find("gig:accept") {
                 let rest = line[i + "gig:accept".len()..].trim();
                 if let Some(after) = rest.strip_prefix(code) {
-                    let reason = after.trim().trim_start_matches("--").trim().trim_matches('"').trim();
+                    let reason = after
+                        .trim()
+                        .trim_start_matches("--")
+                        .trim()
+                        .trim_matches('"')
+                        .trim();
                     if reason.is_empty() {
                         let at = offset + pos + i;
-                        return Acceptance::MissingReason(Span::new(resource.file, at, at + "gig:accept".len()));
+                        return Acceptance::MissingReason(Span::new(
+                            resource.file,
+                            at,
+                            at + "gig:accept".len(),
+                        ));
                     }
                     return Acceptance::Accepted(reason.to_string());
                 }

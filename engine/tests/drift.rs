@@ -8,8 +8,8 @@ use gig_dsl::addr::ResourceAddr;
 use gig_dsl::value::Value;
 use gig_engine::drift::{self, CheckTiming, DriftKind};
 use gig_provider::{
-    AttrType, AttributeSchema as A, Provider, ProviderError, ProviderFactory, ProviderSchema, Registry,
-    ResourceSchema,
+    AttrType, AttributeSchema as A, Provider, ProviderError, ProviderFactory, ProviderSchema,
+    Registry, ResourceSchema,
 };
 use gig_state::{ResourceRecord, Snapshot};
 
@@ -31,18 +31,35 @@ impl ProviderFactory for Lab {
 fn registry() -> Registry {
     let s = AttrType::String;
     let mut attributes = BTreeMap::new();
-    attributes.insert("cidrs".to_string(), A::optional(AttrType::Set(Box::new(s.clone())), "CIDRs."));
-    attributes.insert("tags".to_string(), A::optional(AttrType::Map(Box::new(s.clone())), "Tags."));
-    attributes.insert("password".to_string(), A::optional(s.clone(), "Password.").secret());
+    attributes.insert(
+        "cidrs".to_string(),
+        A::optional(AttrType::Set(Box::new(s.clone())), "CIDRs."),
+    );
+    attributes.insert(
+        "tags".to_string(),
+        A::optional(AttrType::Map(Box::new(s.clone())), "Tags."),
+    );
+    attributes.insert(
+        "password".to_string(),
+        A::optional(s.clone(), "Password.").secret(),
+    );
     attributes.insert("status".to_string(), A::computed(s.clone(), "Status."));
     attributes.insert("id".to_string(), A::computed(s, "Id."));
     let mut resources = BTreeMap::new();
     resources.insert(
         "lab.thing".to_string(),
-        ResourceSchema { type_name: "lab.thing".into(), attributes, ..ResourceSchema::default() },
+        ResourceSchema {
+            type_name: "lab.thing".into(),
+            attributes,
+            ..ResourceSchema::default()
+        },
     );
     let mut r = Registry::new();
-    r.register(Arc::new(Lab(ProviderSchema { name: "lab".into(), resources, ..ProviderSchema::default() })));
+    r.register(Arc::new(Lab(ProviderSchema {
+        name: "lab".into(),
+        resources,
+        ..ProviderSchema::default()
+    })));
     r
 }
 
@@ -51,7 +68,11 @@ fn val(j: serde_json::Value) -> Value {
 }
 
 fn prior(values: &[(&str, serde_json::Value)]) -> Snapshot {
-    let mut s = Snapshot { lineage: "l".into(), serial: 1, ..Snapshot::default() };
+    let mut s = Snapshot {
+        lineage: "l".into(),
+        serial: 1,
+        ..Snapshot::default()
+    };
     for (addr, v) in values {
         let addr = ResourceAddr::parse(addr).unwrap();
         s.resources.insert(
@@ -87,29 +108,47 @@ fn normalisation_and_computed_values_are_not_drift() {
 #[test]
 fn changed_and_deleted_objects_are_reported_with_secrets_redacted() {
     let p = prior(&[
-        ("lab.thing.a", serde_json::json!({"id": "i", "tags": {"Name": "a"}, "password": {"$secret": "hunter22"}})),
+        (
+            "lab.thing.a",
+            serde_json::json!({"id": "i", "tags": {"Name": "a"}, "password": {"$secret": "hunter22"}}),
+        ),
         ("lab.thing.b", serde_json::json!({"id": "j"})),
     ]);
     let mut refreshed = BTreeMap::new();
     refreshed.insert(
         ResourceAddr::parse("lab.thing.a").unwrap(),
-        Some(val(serde_json::json!({"id": "i", "tags": {"Name": "x"}, "password": "changed-by-hand"}))),
+        Some(val(
+            serde_json::json!({"id": "i", "tags": {"Name": "x"}, "password": "changed-by-hand"}),
+        )),
     );
     refreshed.insert(ResourceAddr::parse("lab.thing.b").unwrap(), None);
     let report = drift::detect("s", "e", &p, &refreshed, &registry());
     let kinds: Vec<(String, DriftKind, Vec<String>)> = report
         .drifted
         .iter()
-        .map(|d| (d.addr.to_string(), d.kind, d.attributes.iter().map(|a| a.path.clone()).collect()))
+        .map(|d| {
+            (
+                d.addr.to_string(),
+                d.kind,
+                d.attributes.iter().map(|a| a.path.clone()).collect(),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
         [
-            ("lab.thing.a".to_string(), DriftKind::Changed, vec!["password".to_string(), "tags.Name".to_string()]),
+            (
+                "lab.thing.a".to_string(),
+                DriftKind::Changed,
+                vec!["password".to_string(), "tags.Name".to_string()]
+            ),
             ("lab.thing.b".to_string(), DriftKind::Deleted, vec![]),
         ]
     );
-    let timing = CheckTiming { timestamp: 1_700_000_000.0, duration: 1.5 };
+    let timing = CheckTiming {
+        timestamp: 1_700_000_000.0,
+        duration: 1.5,
+    };
     let outputs = [
         drift::text(&report),
         drift::json(&report).to_string(),
@@ -117,31 +156,67 @@ fn changed_and_deleted_objects_are_reported_with_secrets_redacted() {
         drift::prometheus(&report, timing),
     ];
     for out in &outputs {
-        assert!(!out.contains("hunter22") && !out.contains("changed-by-hand"), "secret leaked:\n{out}");
+        assert!(
+            !out.contains("hunter22") && !out.contains("changed-by-hand"),
+            "secret leaked:\n{out}"
+        );
     }
-    assert!(outputs[1].contains("\"kind\":\"deleted\""), "{}", outputs[1]);
+    assert!(
+        outputs[1].contains("\"kind\":\"deleted\""),
+        "{}",
+        outputs[1]
+    );
     let prom = &outputs[3];
-    assert!(prom.contains("gig_drift_resources{stack=\"s\",env=\"e\",type=\"lab.thing\"} 2\n"), "{prom}");
-    assert!(prom.contains("gig_drift_last_check_timestamp_seconds{stack=\"s\",env=\"e\"} 1700000000.000\n"), "{prom}");
-    assert!(prom.contains("# TYPE gig_drift_check_duration_seconds gauge\n"), "{prom}");
+    assert!(
+        prom.contains("gig_drift_resources{stack=\"s\",env=\"e\",type=\"lab.thing\"} 2\n"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(
+            "gig_drift_last_check_timestamp_seconds{stack=\"s\",env=\"e\"} 1700000000.000\n"
+        ),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("# TYPE gig_drift_check_duration_seconds gauge\n"),
+        "{prom}"
+    );
 }
 
 #[test]
 fn markdown_stays_under_its_limit_and_says_what_was_cut() {
     let values: Vec<(String, serde_json::Value)> = (0..3000)
-        .map(|i| (format!("lab.thing.t{i:04}"), serde_json::json!({"id": "i", "tags": {"Name": "old"}})))
+        .map(|i| {
+            (
+                format!("lab.thing.t{i:04}"),
+                serde_json::json!({"id": "i", "tags": {"Name": "old"}}),
+            )
+        })
         .collect();
-    let refs: Vec<(&str, serde_json::Value)> = values.iter().map(|(a, v)| (a.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, serde_json::Value)> = values
+        .iter()
+        .map(|(a, v)| (a.as_str(), v.clone()))
+        .collect();
     let p = prior(&refs);
     let refreshed = p
         .resources
         .keys()
-        .map(|a| (a.clone(), Some(val(serde_json::json!({"id": "i", "tags": {"Name": "new-value-set-by-hand"}})))))
+        .map(|a| {
+            (
+                a.clone(),
+                Some(val(
+                    serde_json::json!({"id": "i", "tags": {"Name": "new-value-set-by-hand"}}),
+                )),
+            )
+        })
         .collect();
     let report = drift::detect("s", "e", &p, &refreshed, &registry());
     assert_eq!(report.drifted.len(), 3000);
     let md = drift::markdown(&report, drift::MARKDOWN_MAX_CHARS);
     assert!(md.len() <= drift::MARKDOWN_MAX_CHARS, "{} chars", md.len());
     assert!(md.starts_with("**Drift**"), "summary kept");
-    assert!(md.contains("more drifted resource(s) not shown"), "cut is announced");
+    assert!(
+        md.contains("more drifted resource(s) not shown"),
+        "cut is announced"
+    );
 }

@@ -39,7 +39,18 @@ fn a_2000_resource_plan_fits_a_pr_comment_and_keeps_the_summary() {
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(p.summary.add, 2000);
     let md = markdown(&p, &MarkdownOptions::default());
-    assert!(md.chars().count() <= 65_000, "{} characters", md.chars().count());
-    assert!(md.contains("2000 to add"), "summary kept: {}", &md[..md.len().min(400)]);
-    assert!(md.contains("not shown") || md.contains("cut") || md.contains("omitted"), "says what was cut");
+    assert!(
+        md.chars().count() <= 65_000,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(
+        md.contains("2000 to add"),
+        "summary kept: {}",
+        &md[..md.len().min(400)]
+    );
+    assert!(
+        md.contains("not shown") || md.contains("cut") || md.contains("omitted"),
+        "says what was cut"
+    );
 }

@@ -16,13 +16,25 @@ fn expectations(text: &str) -> Vec<String> {
 #[test]
 fn policy_cases() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir).expect("tests/policy").flatten().map(|e| e.path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/policy")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     cases.sort();
-    assert!(cases.len() >= 8, "expected the policy corpus, found {} files", cases.len());
+    assert!(
+        cases.len() >= 8,
+        "expected the policy corpus, found {} files",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for path in cases {
         let text = std::fs::read_to_string(&path).expect("readable case");
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let loaded = load_str(&name, &text, &LoadOptions::default());
         let Some(config) = loaded.config else {
             failures.push(format!("{name}: does not lower: {:?}", loaded.diagnostics));
@@ -44,8 +56,16 @@ fn policy_cases() {
             failures.push(format!("{name}: expected {want:?}, got {got:?}"));
         }
         for (finding, reason) in &report.accepted {
-            assert!(!reason.is_empty(), "{name}: {} accepted without a reason", finding.code);
+            assert!(
+                !reason.is_empty(),
+                "{name}: {} accepted without a reason",
+                finding.code
+            );
         }
     }
-    assert!(failures.is_empty(), "policy cases failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "policy cases failed:\n{}",
+        failures.join("\n")
+    );
 }
