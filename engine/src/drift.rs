@@ -111,14 +111,19 @@ pub struct CheckTiming {
     pub duration: f64,
 }
 
+/// One attribute difference: `+ path = v` for an added set element, `- path = v` for a
+/// removed one, `path = before -> after` otherwise.
 fn attr_line(c: &AttrChange) -> String {
-    let (before, after) = show_change(c);
-    format!(
-        "{} = {} -> {}",
-        c.path,
-        before.unwrap_or_else(|| "null".to_string()),
-        after.unwrap_or_else(|| "null".to_string())
-    )
+    match show_change(c) {
+        (None, Some(after)) => format!("+ {} = {after}", c.path),
+        (Some(before), None) => format!("- {} = {before}", c.path),
+        (before, after) => format!(
+            "~ {} = {} -> {}",
+            c.path,
+            before.unwrap_or_else(|| "null".to_string()),
+            after.unwrap_or_else(|| "null".to_string())
+        ),
+    }
 }
 
 /// Human-readable report.
@@ -223,18 +228,12 @@ pub fn markdown(report: &DriftReport, max_chars: usize) -> String {
                 let _ = writeln!(block, "<details><summary><code>{}</code> — {} attribute(s) changed</summary>\n\n```diff", d.addr, d.attributes.len());
                 for c in &d.attributes {
                     let (before, after) = show_change(c);
-                    let _ = writeln!(
-                        block,
-                        "- {} = {}",
-                        c.path,
-                        before.unwrap_or_else(|| "null".into())
-                    );
-                    let _ = writeln!(
-                        block,
-                        "+ {} = {}",
-                        c.path,
-                        after.unwrap_or_else(|| "null".into())
-                    );
+                    if let Some(before) = before {
+                        let _ = writeln!(block, "- {} = {before}", c.path);
+                    }
+                    if let Some(after) = after {
+                        let _ = writeln!(block, "+ {} = {after}", c.path);
+                    }
                 }
                 let _ = writeln!(block, "```\n\n</details>");
             }

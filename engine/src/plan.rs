@@ -840,6 +840,40 @@ impl Differ {
             return whole(out);
         }
         match (b, a, ty) {
+            // Sets: one entry per element removed (`- ingress = {…}`) and per element
+            // added (`+ ingress = {…}`), so a reviewer sees the rule that changed rather
+            // than two whole sets.
+            (Value::List(bs), Value::List(xs), Some(AttrType::Set(inner))) => {
+                let secret = self.secret;
+                let shown = |v: &Value| {
+                    if secret {
+                        self::secret(v.clone())
+                    } else {
+                        v.clone()
+                    }
+                };
+                let mut element = |before: Option<&Value>, after: Option<&Value>| {
+                    out.push(AttrChange {
+                        path: path.to_string(),
+                        before: before.map(shown),
+                        after: after.map(shown),
+                        forces_replacement: self.force,
+                        secret,
+                    })
+                };
+                for x in bs
+                    .iter()
+                    .filter(|x| !xs.iter().any(|y| same(Some(x), Some(y), Some(inner))))
+                {
+                    element(Some(x), None);
+                }
+                for y in xs
+                    .iter()
+                    .filter(|y| !bs.iter().any(|x| same(Some(x), Some(y), Some(inner))))
+                {
+                    element(None, Some(y));
+                }
+            }
             (_, _, Some(AttrType::Set(_))) => whole(out),
             (Value::Map(bm), Value::Map(am), Some(AttrType::Object(attrs))) => {
                 let keys: BTreeSet<&String> = bm.keys().chain(am.keys()).collect();

@@ -217,6 +217,10 @@ pub struct ApplyArgs {
     /// Read the cloud before planning (default true).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub refresh: bool,
+    /// Change nothing in the cloud: record what the cloud holds now (Refreshed) as the
+    /// state, adopting drift; objects found gone are forgotten.
+    #[arg(long)]
+    pub refresh_only: bool,
 }
 
 /// `gig destroy`

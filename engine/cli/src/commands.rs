@@ -21,8 +21,9 @@ use gig_state::{ResourceRecord, Snapshot, Store};
 use sha2::{Digest, Sha256};
 
 use crate::args::{
-    ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs, Format, GraphArgs, ImportArgs, OutputArgs, PlanArgs,
-    ShowArgs, StackArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
+    ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
+    Format, GraphArgs, ImportArgs, OutputArgs, PlanArgs, ShowArgs, StackArgs, StateAddrArgs,
+    StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
 };
 use crate::context::{self, Stack, Ui};
 use crate::report;
@@ -43,7 +44,10 @@ pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
     let registry = context::registry();
     let (sources, config, diags) = context::load_checked(&args.stack, &registry)?;
     match args.format {
-        DiagFormat::Json => println!("{}", serde_json::to_string_pretty(&report::to_json(&diags, &sources))?),
+        DiagFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::to_json(&diags, &sources))?
+        ),
         DiagFormat::Text => ui.diagnostics(&diags, &sources),
     }
     if has_errors(&diags) || config.is_none() {
@@ -81,7 +85,8 @@ pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
             Ok(formatted) if formatted != text => {
                 changed.push(path.clone());
                 if !args.check {
-                    std::fs::write(path, formatted).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(path, formatted)
+                        .with_context(|| format!("writing {}", path.display()))?;
                 }
             }
             Ok(_) => {}
@@ -97,7 +102,11 @@ pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
     if failed {
         return Ok(ERROR);
     }
-    Ok(if args.check && !changed.is_empty() { ERROR } else { OK })
+    Ok(if args.check && !changed.is_empty() {
+        ERROR
+    } else {
+        OK
+    })
 }
 
 fn collect_source_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -108,7 +117,10 @@ fn collect_source_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<(
     let entries = std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?;
     for entry in entries {
         let p = entry?.path();
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with('.') || name == "target" {
             continue;
         }
@@ -140,7 +152,12 @@ async fn make_plan(
     parallelism: usize,
 ) -> anyhow::Result<Option<Planned>> {
     let registry = context::registry();
-    let Some(Stack { config, sources, warnings }) = context::load_stack(ui, stack_args, &registry)? else {
+    let Some(Stack {
+        config,
+        sources,
+        warnings,
+    }) = context::load_stack(ui, stack_args, &registry)?
+    else {
         return Ok(None);
     };
     let config_digest = config_digest(&sources, &config);
@@ -204,7 +221,14 @@ async fn make_plan(
     if has_errors(&diags) {
         return Ok(None);
     }
-    Ok(Some(Planned { plan, sources, snapshot, store, providers, config_digest }))
+    Ok(Some(Planned {
+        plan,
+        sources,
+        snapshot,
+        store,
+        providers,
+        config_digest,
+    }))
 }
 
 /// A digest of everything that went into the configuration: every source file read and
@@ -212,7 +236,10 @@ async fn make_plan(
 /// Environment variables that name no param do not count.
 fn config_digest(sources: &SourceMap, config: &gig_dsl::config::Config) -> String {
     let mut h = Sha256::new();
-    let mut files: Vec<_> = sources.iter().map(|(_, f)| (f.path.clone(), f.text.clone())).collect();
+    let mut files: Vec<_> = sources
+        .iter()
+        .map(|(_, f)| (f.path.clone(), f.text.clone()))
+        .collect();
     files.sort();
     for (path, text) in files {
         h.update(path.display().to_string().as_bytes());
@@ -250,7 +277,15 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 /// `gig plan`
 pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
-    let Some(p) = make_plan(ui, &args.stack, args.refresh, args.destroy, args.parallelism).await? else {
+    let Some(p) = make_plan(
+        ui,
+        &args.stack,
+        args.refresh,
+        args.destroy,
+        args.parallelism,
+    )
+    .await?
+    else {
         return Ok(ERROR);
     };
     print_plan(ui, &p.plan, args.format)?;
@@ -267,16 +302,27 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             plan: p.plan.clone(),
         };
         file.write(out)?;
-        eprintln!("Saved the plan to {}. Apply exactly it with: gig apply {}", out.display(), out.display());
+        eprintln!(
+            "Saved the plan to {}. Apply exactly it with: gig apply {}",
+            out.display(),
+            out.display()
+        );
     }
     let changes = p.plan.summary.has_changes();
-    Ok(if args.detailed_exitcode && changes { CHANGES } else { OK })
+    Ok(if args.detailed_exitcode && changes {
+        CHANGES
+    } else {
+        OK
+    })
 }
 
 /// `gig apply [DIR | PLANFILE]`
 pub async fn apply(ui: &Ui, args: ApplyArgs) -> anyhow::Result<u8> {
     if args.stack.dir.is_file() {
         return apply_saved(ui, &args).await;
+    }
+    if args.refresh_only {
+        return apply_refresh_only(ui, &args).await;
     }
     let Some(p) = make_plan(ui, &args.stack, args.refresh, false, args.parallelism).await? else {
         return Ok(ERROR);
@@ -289,7 +335,71 @@ pub async fn apply(ui: &Ui, args: ApplyArgs) -> anyhow::Result<u8> {
         println!("Apply cancelled.");
         return Ok(ERROR);
     }
-    execute(ui, &p.plan, &p.providers, &p.store, &p.sources, args.parallelism, &args.stack).await
+    execute(
+        ui,
+        &p.plan,
+        &p.providers,
+        &p.store,
+        &p.sources,
+        args.parallelism,
+        &args.stack,
+    )
+    .await
+}
+
+/// `gig apply --refresh-only`: shows the drift, then records Refreshed values as state.
+async fn apply_refresh_only(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
+    let registry = context::registry();
+    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+        return Ok(ERROR);
+    };
+    let store = context::open_state(&args.stack)?;
+    let snapshot = store.snapshot()?;
+    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
+    let providers = context::configure_providers(&registry, &stack.config, state_providers).await?;
+    let refreshed =
+        match gig_engine::refresh::refresh(&snapshot, &providers, args.parallelism).await {
+            Ok(values) => values,
+            Err(err) => {
+                ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
+                return Ok(ERROR);
+            }
+        };
+    let env = context::env_name(&args.stack);
+    let report =
+        gig_engine::drift::detect(&stack.config.stack, &env, &snapshot, &refreshed, &registry);
+    if !report.has_drift() {
+        write_stdout("No drift: the state already matches the cloud.")?;
+        return Ok(OK);
+    }
+    write_stdout(&gig_engine::drift::text(&report).replace(
+        "`gig apply` brings them back to the configuration.",
+        "Applying records these values as the state; the cloud is not changed.",
+    ))?;
+    if !args.auto_approve && !confirm(ui, "record these values in the state")? {
+        println!("Nothing recorded.");
+        return Ok(ERROR);
+    }
+    store.begin("refresh")?;
+    let mut writes = Vec::new();
+    for d in &report.drifted {
+        match (refreshed.get(&d.addr), snapshot.resources.get(&d.addr)) {
+            (Some(Some(value)), Some(record)) => {
+                writes.push(gig_state::Write::Put(ResourceRecord {
+                    value: value.clone(),
+                    ..record.clone()
+                }));
+            }
+            (Some(None), _) => writes.push(gig_state::Write::Remove(d.addr.clone())),
+            _ => {}
+        }
+    }
+    store.commit(&writes)?;
+    println!(
+        "Recorded {} resource(s) as they are in the cloud.",
+        writes.len()
+    );
+    Ok(OK)
 }
 
 async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
@@ -317,7 +427,9 @@ async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
             Staleness::Serial { planned, current } => format!(
                 "the state changed since the plan was made (serial {planned} then, {current} now)"
             ),
-            Staleness::Config => "the configuration or its params changed since the plan was made".to_string(),
+            Staleness::Config => {
+                "the configuration or its params changed since the plan was made".to_string()
+            }
         };
         eprintln!("error[gig::E0350]: the saved plan is stale and was not applied\n  {why}.\n  help: run `gig plan --out FILE` again and apply the new file.");
         return Ok(ERROR);
@@ -328,7 +440,16 @@ async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
     if !file.plan.summary.has_changes() && file.plan.outputs.iter().all(|o| o.before == o.after) {
         return Ok(OK);
     }
-    execute(ui, &file.plan, &providers, &store, &sources, args.parallelism, &stack_args).await
+    execute(
+        ui,
+        &file.plan,
+        &providers,
+        &store,
+        &sources,
+        args.parallelism,
+        &stack_args,
+    )
+    .await
 }
 
 /// `gig destroy`
@@ -344,12 +465,23 @@ pub async fn destroy(ui: &Ui, args: DestroyArgs) -> anyhow::Result<u8> {
         println!("Destroy cancelled.");
         return Ok(ERROR);
     }
-    execute(ui, &p.plan, &p.providers, &p.store, &p.sources, args.parallelism, &args.stack).await
+    execute(
+        ui,
+        &p.plan,
+        &p.providers,
+        &p.store,
+        &p.sources,
+        args.parallelism,
+        &args.stack,
+    )
+    .await
 }
 
 fn confirm(ui: &Ui, what: &str) -> anyhow::Result<bool> {
     if !ui.stdin_tty {
-        bail!("refusing to {what} without confirmation: stdin is not a terminal; pass --auto-approve");
+        bail!(
+            "refusing to {what} without confirmation: stdin is not a terminal; pass --auto-approve"
+        );
     }
     print!("\nDo you want to {what} these changes? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
@@ -382,7 +514,8 @@ async fn execute(
     });
     let progress = crate::progress::Progress::new(ui, plan);
     let on_event = |e: ApplyEvent| progress.event(e);
-    let report: ApplyReport = gig_engine::apply::apply(plan, providers, store, &opts, cancel_rx, &on_event).await;
+    let report: ApplyReport =
+        gig_engine::apply::apply(plan, providers, store, &opts, cancel_rx, &on_event).await;
     progress.finish();
     let diags = failure_diagnostics(&report);
     ui.diagnostics(&diags, sources);
@@ -390,7 +523,15 @@ async fn execute(
         eprintln!("skipped {addr}: it needs {because}, which failed");
     }
     if !report.not_started.is_empty() {
-        eprintln!("not started: {}", report.not_started.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "not started: {}",
+            report
+                .not_started
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     for (name, reason) in &report.output_errors {
         eprintln!("output {name} could not be evaluated: {reason}");
@@ -431,14 +572,30 @@ fn failure_diagnostics(report: &ApplyReport) -> Vec<Diagnostic> {
     report
         .failed
         .iter()
-        .map(|(addr, error, span)| provider_diagnostic("E0401", "the provider rejected a change", addr, error, *span))
+        .map(|(addr, error, span)| {
+            provider_diagnostic(
+                "E0401",
+                "the provider rejected a change",
+                addr,
+                error,
+                *span,
+            )
+        })
         .collect()
 }
 
 fn read_failure_diagnostics(failures: &[gig_engine::refresh::ReadFailure]) -> Vec<Diagnostic> {
     failures
         .iter()
-        .map(|f| provider_diagnostic("E0402", "reading from the provider failed", &f.addr, &f.error, f.span))
+        .map(|f| {
+            provider_diagnostic(
+                "E0402",
+                "reading from the provider failed",
+                &f.addr,
+                &f.error,
+                f.span,
+            )
+        })
         .collect()
 }
 
@@ -449,23 +606,35 @@ fn provider_diagnostic(
     error: &gig_provider::ProviderError,
     span: gig_dsl::span::Span,
 ) -> Diagnostic {
-    let cloud_code = error.code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+    let cloud_code = error
+        .code
+        .as_deref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
     Diagnostic::error(code, summary, span)
         .with_label(format!("{addr} failed here"))
         .with_detail(format!("{addr}: {}{cloud_code}", error.message))
 }
 
-fn print_outputs(outputs: &BTreeMap<String, Value>, only: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let selected: BTreeMap<&String, &Value> =
-        outputs.iter().filter(|(k, _)| only.is_none_or(|o| o == k.as_str())).collect();
+fn print_outputs(
+    outputs: &BTreeMap<String, Value>,
+    only: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let selected: BTreeMap<&String, &Value> = outputs
+        .iter()
+        .filter(|(k, _)| only.is_none_or(|o| o == k.as_str()))
+        .collect();
     if let Some(name) = only {
         if selected.is_empty() {
             bail!("no output named `{name}`");
         }
     }
     if json {
-        let map: serde_json::Map<String, serde_json::Value> =
-            selected.iter().map(|(k, v)| ((*k).clone(), v.to_json_redacted())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = selected
+            .iter()
+            .map(|(k, v)| ((*k).clone(), v.to_json_redacted()))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&map)?);
     } else if !selected.is_empty() {
         if only.is_none() {
@@ -534,7 +703,9 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         bail!("{addr} is already in state; use `gig state rm` first to re-import");
     }
     let providers = context::configure_providers(&registry, &stack.config, []).await?;
-    let provider = providers.get(&rc.provider).context("provider not configured")?;
+    let provider = providers
+        .get(&rc.provider)
+        .context("provider not configured")?;
     let ctx = OpContext {
         address: addr.to_string(),
         stack: stack.config.stack.clone(),
@@ -545,7 +716,9 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         .await
         .map_err(|e| anyhow::anyhow!("importing {addr} ({}): {e}", args.id))?
         .with_context(|| format!("{} has no object with id {}", addr.rtype, args.id))?;
-    let schema_version = registry.resource_schema(&addr.rtype, false).map_or(0, |s| s.version);
+    let schema_version = registry
+        .resource_schema(&addr.rtype, false)
+        .map_or(0, |s| s.version);
     store.begin("import")?;
     store.put(&ResourceRecord {
         addr: addr.clone(),
@@ -555,12 +728,17 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         dependencies: rc.dependencies.iter().map(|d| d.target.clone()).collect(),
         schema_version,
     })?;
-    println!("Imported {addr} (id {}). Run `gig plan` to see any differences from the configuration.", args.id);
+    println!(
+        "Imported {addr} (id {}). Run `gig plan` to see any differences from the configuration.",
+        args.id
+    );
     Ok(OK)
 }
 
 fn parse_addr(s: &str) -> anyhow::Result<ResourceAddr> {
-    ResourceAddr::parse(s).with_context(|| format!("`{s}` is not a resource address (e.g. aws.vpc.main or aws.subnet.private[\"a\"])"))
+    ResourceAddr::parse(s).with_context(|| {
+        format!("`{s}` is not a resource address (e.g. aws.vpc.main or aws.subnet.private[\"a\"])")
+    })
 }
 
 /// `gig state list`
@@ -576,7 +754,10 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
     let addr = parse_addr(&args.address)?;
     let snapshot = context::open_state(&args.stack)?.snapshot()?;
-    let rec = snapshot.resources.get(&addr).with_context(|| format!("no resource {addr} in state"))?;
+    let rec = snapshot
+        .resources
+        .get(&addr)
+        .with_context(|| format!("no resource {addr} in state"))?;
     let shown = serde_json::json!({
         "address": addr.to_string(),
         "provider": rec.provider,
@@ -608,7 +789,13 @@ pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
 /// `gig state history`
 pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     for h in context::open_state(&args.stack)?.history()? {
-        println!("{:>5}  {}  {:<10} {} resources", h.serial, h.started, h.operation, h.changed.len());
+        println!(
+            "{:>5}  {}  {:<10} {} resources",
+            h.serial,
+            h.started,
+            h.operation,
+            h.changed.len()
+        );
     }
     Ok(OK)
 }
@@ -616,7 +803,10 @@ pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 /// `gig state restore SERIAL`
 pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
     let serial = context::open_state(&args.stack)?.restore(args.serial)?;
-    println!("Restored the state of serial {} as serial {serial}.", args.serial);
+    println!(
+        "Restored the state of serial {} as serial {serial}.",
+        args.serial
+    );
     Ok(OK)
 }
 
@@ -646,15 +836,17 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     drop(store);
     let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
     let providers = context::configure_providers(&registry, &stack.config, state_providers).await?;
-    let refreshed = match gig_engine::refresh::refresh(&snapshot, &providers, args.parallelism).await {
-        Ok(values) => values,
-        Err(err) => {
-            ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
-            return Ok(ERROR);
-        }
-    };
+    let refreshed =
+        match gig_engine::refresh::refresh(&snapshot, &providers, args.parallelism).await {
+            Ok(values) => values,
+            Err(err) => {
+                ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
+                return Ok(ERROR);
+            }
+        };
     let env = context::env_name(&args.stack);
-    let report = gig_engine::drift::detect(&stack.config.stack, &env, &snapshot, &refreshed, &registry);
+    let report =
+        gig_engine::drift::detect(&stack.config.stack, &env, &snapshot, &refreshed, &registry);
     let timing = gig_engine::drift::CheckTiming {
         timestamp: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -663,8 +855,13 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     };
     let out = match args.format {
         DriftFormat::Text => gig_engine::drift::text(&report),
-        DriftFormat::Json => format!("{}\n", serde_json::to_string_pretty(&gig_engine::drift::json(&report))?),
-        DriftFormat::Markdown => gig_engine::drift::markdown(&report, gig_engine::drift::MARKDOWN_MAX_CHARS),
+        DriftFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&gig_engine::drift::json(&report))?
+        ),
+        DriftFormat::Markdown => {
+            gig_engine::drift::markdown(&report, gig_engine::drift::MARKDOWN_MAX_CHARS)
+        }
         DriftFormat::Prometheus => gig_engine::drift::prometheus(&report, timing),
     };
     write_stdout(&out)?;
@@ -697,12 +894,19 @@ pub fn check(ui: &Ui, args: CheckArgs) -> anyhow::Result<u8> {
             );
         }
         CheckFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&report::to_json(&report.findings, &stack.sources))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report::to_json(&report.findings, &stack.sources))?
+            );
         }
         CheckFormat::Sarif => {
             let sarif = crate::sarif::log(&report.findings, &report.accepted, &stack.sources);
             println!("{}", serde_json::to_string_pretty(&sarif)?);
         }
     }
-    Ok(if has_errors(&report.findings) { ERROR } else { OK })
+    Ok(if has_errors(&report.findings) {
+        ERROR
+    } else {
+        OK
+    })
 }

@@ -32,7 +32,8 @@ impl Ui {
     /// Reads the environment: NO_COLOR, --no-color and whether streams are terminals.
     pub fn detect(no_color: bool) -> Ui {
         let stdout_tty = std::io::stdout().is_terminal();
-        let color = stdout_tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color =
+            stdout_tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Ui {
             color,
             stdin_tty: std::io::stdin().is_terminal(),
@@ -51,9 +52,13 @@ impl Ui {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GIG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }
@@ -86,9 +91,16 @@ pub fn load_options(args: &StackArgs) -> anyhow::Result<LoadOptions> {
         params.push((k.trim().to_string(), v.to_string()));
     }
     let env_params = std::env::vars()
-        .filter_map(|(k, v)| k.strip_prefix("GIG_PARAM_").map(|name| (name.to_string(), v)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("GIG_PARAM_")
+                .map(|name| (name.to_string(), v))
+        })
         .collect();
-    Ok(LoadOptions { env: args.env.clone(), params, env_params })
+    Ok(LoadOptions {
+        env: args.env.clone(),
+        params,
+        env_params,
+    })
 }
 
 /// Loads and lowers a stack and checks it against provider schemas, returning every
@@ -98,7 +110,11 @@ pub fn load_checked(
     registry: &Registry,
 ) -> anyhow::Result<(SourceMap, Option<Config>, Vec<Diagnostic>)> {
     let opts = load_options(args)?;
-    let Loaded { sources, config, mut diagnostics } = gig_dsl::load::load_dir(&args.dir, &opts);
+    let Loaded {
+        sources,
+        config,
+        mut diagnostics,
+    } = gig_dsl::load::load_dir(&args.dir, &opts);
     if let Some(config) = &config {
         diagnostics.extend(gig_engine::check::check(config, registry));
     }
@@ -109,7 +125,11 @@ pub fn load_checked(
 pub fn load_stack(ui: &Ui, args: &StackArgs, registry: &Registry) -> anyhow::Result<Option<Stack>> {
     let (sources, config, diagnostics) = load_checked(args, registry)?;
     match config {
-        Some(config) if !has_errors(&diagnostics) => Ok(Some(Stack { config, sources, warnings: diagnostics })),
+        Some(config) if !has_errors(&diagnostics) => Ok(Some(Stack {
+            config,
+            sources,
+            warnings: diagnostics,
+        })),
         _ => {
             ui.diagnostics(&diagnostics, &sources);
             Ok(None)
@@ -138,15 +158,24 @@ pub fn state_dir(args: &StackArgs) -> PathBuf {
 /// The stack's name: its directory's name.
 pub fn stack_name(dir: &Path) -> String {
     let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    abs.file_name().map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())
+    abs.file_name()
+        .map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Opens (and locks) the state of this stack and env. The lock record names the command
 /// and stack directory only: flags (which may carry param values) are never recorded.
 pub fn open_state(args: &StackArgs) -> anyhow::Result<Store> {
     let dir = state_dir(args);
-    let subcommand: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).take(2).collect();
-    let command = format!("gig {} ({})", subcommand.first().map_or("", String::as_str), args.dir.display());
+    let subcommand: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .take(2)
+        .collect();
+    let command = format!(
+        "gig {} ({})",
+        subcommand.first().map_or("", String::as_str),
+        args.dir.display()
+    );
     Store::open(&dir, LockInfo::current(command)).map_err(anyhow::Error::from)
 }
 
@@ -162,7 +191,9 @@ pub async fn configure_providers(
     names.dedup();
     let mut out = BTreeMap::new();
     for name in names {
-        let factory = registry.get(&name).with_context(|| format!("unknown provider `{name}`"))?;
+        let factory = registry
+            .get(&name)
+            .with_context(|| format!("unknown provider `{name}`"))?;
         let settings = config
             .providers
             .get(&name)

@@ -20,7 +20,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     context::init_logging(cli.log_format);
     let ui = context::Ui::detect(cli.no_color);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

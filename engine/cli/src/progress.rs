@@ -18,16 +18,25 @@ pub struct Progress {
 impl Progress {
     /// A bar sized to the plan's changes when stderr is a terminal.
     pub fn new(ui: &Ui, plan: &Plan) -> Progress {
-        let total = plan.changes.iter().filter(|c| c.action != Action::NoOp).count() as u64;
+        let total = plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .count() as u64;
         let bar = ui.stderr_tty.then(|| {
             let bar = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {msg}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {msg}")
+            {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { bar, lines: Mutex::new(()) }
+        Progress {
+            bar,
+            lines: Mutex::new(()),
+        }
     }
 
     /// Prints one event.
@@ -56,17 +65,46 @@ impl Progress {
 /// One line for an event, and whether it ends a change (for the bar's count).
 fn describe(event: &ApplyEvent) -> (String, bool) {
     match event {
-        ApplyEvent::Started { addr, step, .. } => (format!("{addr}: {}...", progressive(*step)), false),
-        ApplyEvent::Finished { addr, action, step, duration } => {
-            let last = !(*action == Action::Replace && is_first_step(*step, event));
-            (format!("{addr}: {} after {:.1}s", past(*step), duration.as_secs_f64()), last)
+        ApplyEvent::Started { addr, step, .. } => {
+            (format!("{addr}: {}...", progressive(*step)), false)
         }
-        ApplyEvent::Failed { addr, step, error, .. } => (format!("{addr}: {} failed: {error}", step.name()), true),
-        ApplyEvent::Retrying { addr, step, attempt, error, delay } => (
-            format!("{addr}: {} attempt {attempt} failed ({error}); retrying in {:.1}s", step.name(), delay.as_secs_f64()),
+        ApplyEvent::Finished {
+            addr,
+            action,
+            step,
+            duration,
+        } => {
+            let last = !(*action == Action::Replace && is_first_step(*step, event));
+            (
+                format!(
+                    "{addr}: {} after {:.1}s",
+                    past(*step),
+                    duration.as_secs_f64()
+                ),
+                last,
+            )
+        }
+        ApplyEvent::Failed {
+            addr, step, error, ..
+        } => (format!("{addr}: {} failed: {error}", step.name()), true),
+        ApplyEvent::Retrying {
+            addr,
+            step,
+            attempt,
+            error,
+            delay,
+        } => (
+            format!(
+                "{addr}: {} attempt {attempt} failed ({error}); retrying in {:.1}s",
+                step.name(),
+                delay.as_secs_f64()
+            ),
             false,
         ),
-        ApplyEvent::Skipped { addr, because } => (format!("{addr}: skipped, it needs {because}, which failed"), true),
+        ApplyEvent::Skipped { addr, because } => (
+            format!("{addr}: skipped, it needs {because}, which failed"),
+            true,
+        ),
     }
 }
 

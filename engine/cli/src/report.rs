@@ -46,7 +46,9 @@ impl miette::Diagnostic for Rendered {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -71,15 +73,29 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
     let mut labels = Vec::new();
     let mut elsewhere = Vec::new();
     if file.is_some() {
-        let text = if d.label.is_empty() { None } else { Some(d.label.clone()) };
-        labels.push(LabeledSpan::new_primary_with_span(text, source_span(d.span)));
+        let text = if d.label.is_empty() {
+            None
+        } else {
+            Some(d.label.clone())
+        };
+        labels.push(LabeledSpan::new_primary_with_span(
+            text,
+            source_span(d.span),
+        ));
     }
     for l in &d.labels {
         if l.span.file == d.span.file && file.is_some() {
-            labels.push(LabeledSpan::new_with_span(Some(l.message.clone()), source_span(l.span)));
+            labels.push(LabeledSpan::new_with_span(
+                Some(l.message.clone()),
+                source_span(l.span),
+            ));
         } else if let Some(other) = sources.get(l.span.file) {
             let (line, col) = sources.line_col(l.span.file, l.span.start);
-            elsewhere.push(format!("{}:{line}:{col}: {}", other.path.display(), l.message));
+            elsewhere.push(format!(
+                "{}:{line}:{col}: {}",
+                other.path.display(),
+                l.message
+            ));
         }
     }
     if !d.detail.is_empty() {
@@ -102,10 +118,16 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
 
 /// Writes every diagnostic, rendered against its source, to `out`.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
     let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
-    sorted.sort_by(|a, b| (a.span.file, a.span.start, a.code).cmp(&(b.span.file, b.span.start, b.code)));
+    sorted.sort_by(|a, b| {
+        (a.span.file, a.span.start, a.code).cmp(&(b.span.file, b.span.start, b.code))
+    });
     sorted.dedup_by(|a, b| a == b);
     for d in sorted {
         let mut s = String::new();
@@ -118,6 +140,9 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut 
 
 /// The JSON form of diagnostics: an array of records.
 pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> serde_json::Value {
-    let records: Vec<DiagnosticRecord> = diags.iter().map(|d| DiagnosticRecord::new(d, sources)).collect();
+    let records: Vec<DiagnosticRecord> = diags
+        .iter()
+        .map(|d| DiagnosticRecord::new(d, sources))
+        .collect();
     serde_json::json!({ "diagnostics": records })
 }

@@ -61,7 +61,11 @@ pub fn log(findings: &[Diagnostic], accepted: &[(Diagnostic, String)], sources: 
         })
         .collect();
     let mut results: Vec<J> = findings.iter().map(|d| result(d, sources, None)).collect();
-    results.extend(accepted.iter().map(|(d, reason)| result(d, sources, Some(reason))));
+    results.extend(
+        accepted
+            .iter()
+            .map(|(d, reason)| result(d, sources, Some(reason))),
+    );
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
