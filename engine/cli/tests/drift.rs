@@ -1,0 +1,272 @@
+//! Drift detection end to end: apply the reference stack, change the cloud behind gig's
+//! back with a separate AWS client (an SG rule, a tag, the DB backup retention, a
+//! terminated instance), and check that `gig drift` reports exactly those changes — and
+//! the target group attachment the termination took with it — in every format (golden files, `UPDATE_GOLDEN=1` rewrites them), that
+//! `gig apply` repairs them, and that `gig drift` is then clean.
+//!
+//! The emulator is seeded (`/moto-api/seed`) so its ids, and so the golden files, are the
+//! same on every run; the check timestamp and duration are masked.
+
+mod common;
+#[path = "../../../providers/aws/tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Tag};
+use common::Gig;
+
+const STACK: &str = "stacks/giggatek";
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/drift")
+}
+
+fn mask(format: &str, out: &str) -> String {
+    if format != "prometheus" {
+        return out.to_string();
+    }
+    out.lines()
+        .map(|l| {
+            if l.starts_with("gig_drift_last_check_timestamp_seconds{")
+                || l.starts_with("gig_drift_check_duration_seconds{")
+            {
+                format!("{} <masked>", l.rsplit_once(' ').map_or(l, |(k, _)| k))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = golden_dir().join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_dir()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)"
+    );
+}
+
+async fn one_id(ec2: &aws_sdk_ec2::Client, kind: &str, address: &str) -> String {
+    let filter = Filter::builder()
+        .name("tag:gig:address")
+        .values(address)
+        .build();
+    match kind {
+        "vpc" => ec2
+            .describe_vpcs()
+            .filters(filter)
+            .send()
+            .await
+            .unwrap()
+            .vpcs()[0]
+            .vpc_id()
+            .unwrap()
+            .to_string(),
+        "sg" => ec2
+            .describe_security_groups()
+            .filters(filter)
+            .send()
+            .await
+            .unwrap()
+            .security_groups()[0]
+            .group_id()
+            .unwrap()
+            .to_string(),
+        _ => {
+            let out = ec2
+                .describe_instances()
+                .filters(filter)
+                .send()
+                .await
+                .unwrap();
+            out.reservations()[0].instances()[0]
+                .instance_id()
+                .unwrap()
+                .to_string()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reports_exactly_the_out_of_band_changes_and_apply_repairs_them() {
+    let emu = support::Emu::start().await;
+    common::emulator_request(&emu.endpoint, "/moto-api/seed?a=42", "moto", None, "");
+    let gig = Gig::new().with_endpoint(&emu.endpoint);
+    // One call at a time, so the seeded emulator hands out the same ids on every run.
+    gig.run(&[
+        "apply",
+        STACK,
+        "--env",
+        "staging",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+    ])
+    .expect_code(0);
+    let clean = gig
+        .run(&["drift", STACK, "--env", "staging"])
+        .expect_code(0);
+    assert!(clean.stdout.starts_with("No drift"), "{}", clean.stdout);
+
+    // Someone changes four things by hand.
+    let clients = emu.clients().await;
+    let ec2 = &clients.ec2;
+    let sg = one_id(ec2, "sg", "aws.security_group.app").await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(8443)
+                .to_port(8443)
+                .ip_ranges(IpRange::builder().cidr_ip("10.99.0.0/16").build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("add an SG rule");
+    let vpc = one_id(ec2, "vpc", "aws.vpc.main").await;
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(Tag::builder().key("Name").value("renamed-by-hand").build())
+        .send()
+        .await
+        .expect("retag the VPC");
+    clients
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier("giggatek-staging-mysql")
+        .backup_retention_period(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("shorten DB backups");
+    let instance = one_id(ec2, "instance", "aws.instance.app[\"frontend\"]").await;
+    ec2.terminate_instances()
+        .instance_ids(&instance)
+        .send()
+        .await
+        .expect("terminate an instance");
+
+    // Exactly those four, exit 2, in every format.
+    for (format, file) in [
+        ("text", "drift.txt"),
+        ("json", "drift.json"),
+        ("markdown", "drift.md"),
+        ("prometheus", "drift.prom"),
+    ] {
+        let run = gig
+            .run(&["drift", STACK, "--env", "staging", "--format", format])
+            .expect_code(2);
+        golden(file, &mask(format, &run.stdout));
+    }
+    let json = gig
+        .run(&["drift", STACK, "--env", "staging", "--format", "json"])
+        .expect_code(2);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let mut drifted: Vec<(String, String)> = report["drifted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["address"].as_str().unwrap().to_string(),
+                d["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    drifted.sort();
+    assert_eq!(
+        drifted,
+        [
+            ("aws.db_instance.main".to_string(), "changed".to_string()),
+            (
+                "aws.instance.app[\"frontend\"]".to_string(),
+                "deleted".to_string()
+            ),
+            // Terminating an instance deregisters it from its target group (on AWS as
+            // well): the attachment is gone too, and drift says so.
+            (
+                "aws.lb_target_group_attachment.app[\"frontend\"]".to_string(),
+                "deleted".to_string()
+            ),
+            ("aws.security_group.app".to_string(), "changed".to_string()),
+            ("aws.vpc.main".to_string(), "changed".to_string()),
+        ]
+    );
+
+    // The metrics file is written atomically where the collector reads it.
+    let prom = gig.state_root.path().join("gig_drift.prom");
+    gig.run(&[
+        "drift",
+        STACK,
+        "--env",
+        "staging",
+        "--format",
+        "prometheus",
+        "--out",
+        prom.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    assert!(std::fs::read_to_string(&prom)
+        .unwrap()
+        .contains("gig_drift_resources{stack=\"giggatek\",env=\"staging\",type=\"aws.vpc\"} 1"));
+
+    // Apply brings the cloud back to the configuration; drift is clean again.
+    gig.run(&["apply", STACK, "--env", "staging", "--auto-approve"])
+        .expect_code(0);
+    let run = gig.run(&["drift", STACK, "--env", "staging"]);
+    assert_eq!(run.code, 0, "after repair:\n{}", run.all());
+    gig.run(&["plan", STACK, "--env", "staging", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // Adopting drift instead: `apply --refresh-only` records the cloud's values in state
+    // without changing the cloud; drift is then clean, and the plan shows the way back to
+    // the configuration.
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(Tag::builder().key("Name").value("adopted").build())
+        .send()
+        .await
+        .expect("retag the VPC");
+    let run = gig
+        .run(&[
+            "apply",
+            STACK,
+            "--env",
+            "staging",
+            "--refresh-only",
+            "--auto-approve",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("tags.Name") && run.stdout.contains("Recorded 1 resource"),
+        "{}",
+        run.stdout
+    );
+    gig.run(&["drift", STACK, "--env", "staging"])
+        .expect_code(0);
+    let plan = gig
+        .run(&["plan", STACK, "--env", "staging", "--detailed-exitcode"])
+        .expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("~ tags.Name = \"adopted\" -> \"giggatek-staging\""),
+        "{}",
+        plan.stdout
+    );
+}
