@@ -618,9 +618,12 @@ where
             Err(e) if e.is_retryable() => last = format!("error: {e}"),
             Err(e) => return Err(e),
         }
+        // The timeout is the user's bound on the whole wait (`timeouts { … }`): running
+        // out is final for this apply, not a transient error to retry (which would
+        // multiply the bound by the engine's retry count).
         if started.elapsed() + pause > timeout {
             return Err(ProviderError::new(
-                ErrorClass::Retryable,
+                ErrorClass::Permanent,
                 None,
                 format!(
                     "timed out after {}s waiting for {what} (last state: {last})",
