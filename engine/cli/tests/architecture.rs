@@ -6,17 +6,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// Each workspace crate's direct normal (non-dev) dependencies.
 fn dependencies() -> BTreeMap<String, Vec<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let mut map = BTreeMap::new();
     for p in meta["packages"].as_array().expect("packages") {
@@ -33,10 +46,15 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
 }
 
 fn assert_no_dep(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: &[&str]) {
-    let Some(list) = deps.get(krate) else { panic!("crate {krate} not in workspace") };
+    let Some(list) = deps.get(krate) else {
+        panic!("crate {krate} not in workspace")
+    };
     for d in list {
         for f in forbidden {
-            assert!(!d.starts_with(f), "{krate} must not depend on {d} (forbidden prefix {f})");
+            assert!(
+                !d.starts_with(f),
+                "{krate} must not depend on {d} (forbidden prefix {f})"
+            );
         }
     }
 }
@@ -44,16 +62,84 @@ fn assert_no_dep(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: &
 #[test]
 fn dependencies_point_one_way() {
     let deps = dependencies();
-    let io_and_ui = ["tokio", "sled", "aws-", "miette", "clap", "indicatif", "anyhow"];
+    let io_and_ui = [
+        "tokio",
+        "sled",
+        "aws-",
+        "miette",
+        "clap",
+        "indicatif",
+        "anyhow",
+    ];
     assert_no_dep(&deps, "gig-dsl", &io_and_ui);
     assert_no_dep(&deps, "gig-dsl", &["gig-"]);
-    assert_no_dep(&deps, "gig-provider", &["tokio", "sled", "aws-", "miette", "clap", "anyhow", "gig-state", "gig-engine"]);
-    assert_no_dep(&deps, "gig-state", &["tokio", "aws-", "miette", "clap", "anyhow", "gig-engine", "gig-provider"]);
-    assert_no_dep(&deps, "gig-engine", &["aws-", "miette", "clap", "indicatif", "anyhow", "gig-provider-aws", "gig-cli"]);
+    assert_no_dep(
+        &deps,
+        "gig-provider",
+        &[
+            "tokio",
+            "sled",
+            "aws-",
+            "miette",
+            "clap",
+            "anyhow",
+            "gig-state",
+            "gig-engine",
+        ],
+    );
+    assert_no_dep(
+        &deps,
+        "gig-state",
+        &[
+            "tokio",
+            "aws-",
+            "miette",
+            "clap",
+            "anyhow",
+            "gig-engine",
+            "gig-provider",
+        ],
+    );
+    assert_no_dep(
+        &deps,
+        "gig-engine",
+        &[
+            "aws-",
+            "miette",
+            "clap",
+            "indicatif",
+            "anyhow",
+            "gig-provider-aws",
+            "gig-cli",
+        ],
+    );
     for p in ["gig-provider-random", "gig-provider-test"] {
-        assert_no_dep(&deps, p, &["aws-", "sled", "miette", "clap", "anyhow", "gig-engine", "gig-state"]);
+        assert_no_dep(
+            &deps,
+            p,
+            &[
+                "aws-",
+                "sled",
+                "miette",
+                "clap",
+                "anyhow",
+                "gig-engine",
+                "gig-state",
+            ],
+        );
     }
-    assert_no_dep(&deps, "gig-provider-aws", &["sled", "miette", "clap", "anyhow", "gig-engine", "gig-state"]);
+    assert_no_dep(
+        &deps,
+        "gig-provider-aws",
+        &[
+            "sled",
+            "miette",
+            "clap",
+            "anyhow",
+            "gig-engine",
+            "gig-state",
+        ],
+    );
     for (krate, list) in &deps {
         if krate != "gig-provider-aws" {
             assert!(
@@ -65,7 +151,9 @@ fn dependencies_point_one_way() {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name();
@@ -95,5 +183,8 @@ fn every_rust_file_says_what_it_is_for() {
         })
         .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` line: {missing:?}"
+    );
 }

@@ -30,8 +30,15 @@ use gig_provider::{Provider, ProviderFactory, Registry};
 use gig_state::{LockInfo, Snapshot, Store};
 
 fn identifiers(addr: &ResourceAddr, v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = ["id", "arn"].iter().filter_map(|k| v.get(k).and_then(Value::as_str)).map(str::to_string).collect();
-    if matches!(addr.rtype.as_str(), "aws.db_subnet_group" | "aws.elasticache_subnet_group") {
+    let mut out: Vec<String> = ["id", "arn"]
+        .iter()
+        .filter_map(|k| v.get(k).and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    if matches!(
+        addr.rtype.as_str(),
+        "aws.db_subnet_group" | "aws.elasticache_subnet_group"
+    ) {
         out.extend(v.get("name").and_then(Value::as_str).map(str::to_string));
     }
     out
@@ -43,7 +50,10 @@ fn strings(v: &Value, out: &mut BTreeSet<String>) {
             out.insert(s.clone());
         }
         Value::List(xs) => xs.iter().for_each(|x| strings(x, out)),
-        Value::Map(m) => m.iter().filter(|(k, _)| !k.starts_with("tags")).for_each(|(_, x)| strings(x, out)),
+        Value::Map(m) => m
+            .iter()
+            .filter(|(k, _)| !k.starts_with("tags"))
+            .for_each(|(_, x)| strings(x, out)),
         _ => {}
     }
 }
@@ -55,14 +65,25 @@ fn uses(state: &Snapshot) -> Vec<(ResourceAddr, ResourceAddr)> {
         // A resource's own identity and free text are not references to others.
         let mut own = ur.value.clone();
         if let Value::Map(m) = &mut own {
-            for k in ["id", "arn", "name", "identifier", "description", "replication_group_id"] {
+            for k in [
+                "id",
+                "arn",
+                "name",
+                "identifier",
+                "description",
+                "replication_group_id",
+            ] {
                 m.remove(k);
             }
         }
         let mut values = BTreeSet::new();
         strings(&own, &mut values);
         for (r, rr) in &state.resources {
-            if r != u && identifiers(r, &rr.value).iter().any(|id| values.contains(id)) {
+            if r != u
+                && identifiers(r, &rr.value)
+                    .iter()
+                    .any(|id| values.contains(id))
+            {
                 pairs.push((u.clone(), r.clone()));
             }
         }
@@ -70,7 +91,11 @@ fn uses(state: &Snapshot) -> Vec<(ResourceAddr, ResourceAddr)> {
     pairs
 }
 
-async fn run(plan: &Plan, providers: &BTreeMap<String, Arc<dyn Provider>>, store: &Store) -> Vec<(ResourceAddr, Step, bool, Instant)> {
+async fn run(
+    plan: &Plan,
+    providers: &BTreeMap<String, Arc<dyn Provider>>,
+    store: &Store,
+) -> Vec<(ResourceAddr, Step, bool, Instant)> {
     let events = Mutex::new(Vec::new());
     let record = |e: ApplyEvent| {
         let now = Instant::now();
@@ -82,7 +107,11 @@ async fn run(plan: &Plan, providers: &BTreeMap<String, Arc<dyn Provider>>, store
         }
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = ApplyOptions { stack: "giggatek".into(), env: "staging".into(), ..ApplyOptions::default() };
+    let opts = ApplyOptions {
+        stack: "giggatek".into(),
+        env: "staging".into(),
+        ..ApplyOptions::default()
+    };
     let report = apply(plan, providers, store, &opts, rx, &record).await;
     assert!(report.state_error.is_none(), "{report:?}");
     events.into_inner().unwrap()
@@ -95,12 +124,22 @@ fn make_plan(registry: &Registry, store: &Store, destroy: bool) -> Plan {
         env_params: Vec::new(),
     };
     let loaded = load_dir(&common::repo().join("stacks/giggatek"), &opts);
-    let config = loaded.config.unwrap_or_else(|| panic!("giggatek lowers: {:?}", loaded.diagnostics));
+    let config = loaded
+        .config
+        .unwrap_or_else(|| panic!("giggatek lowers: {:?}", loaded.diagnostics));
     let prior = store.snapshot().expect("snapshot");
     let (graph, diags) = gig_engine::graph::build(&config, &prior);
     assert!(diags.is_empty(), "{diags:?}");
     let data = BTreeMap::new();
-    let input = PlanInput { config: &config, graph: &graph, prior: &prior, refreshed: None, data: &data, registry, destroy };
+    let input = PlanInput {
+        config: &config,
+        graph: &graph,
+        prior: &prior,
+        refreshed: None,
+        data: &data,
+        registry,
+        destroy,
+    };
     let (p, diags) = plan(&input);
     assert!(!gig_dsl::diag::has_errors(&diags), "{diags:?}");
     p
@@ -115,48 +154,90 @@ async fn full_stack_destroy_respects_real_aws_delete_order() {
     registry.register(Arc::new(gig_provider_aws::AwsFactory::new()));
     let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
     providers.insert("aws".into(), emu.provider());
-    providers.insert("random".into(), random.configure(&Value::Map(BTreeMap::new())).await.expect("random"));
+    providers.insert(
+        "random".into(),
+        random
+            .configure(&Value::Map(BTreeMap::new()))
+            .await
+            .expect("random"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), LockInfo::current("audit test")).expect("state");
 
     let created = make_plan(&registry, &store, false);
     run(&created, &providers, &store).await;
     let applied = store.snapshot().unwrap();
-    assert!(applied.resources.len() > 30, "applied {} resources", applied.resources.len());
+    assert!(
+        applied.resources.len() > 30,
+        "applied {} resources",
+        applied.resources.len()
+    );
     let pairs = uses(&applied);
     for (u, r) in [
         ("aws.instance.app[\"frontend\"]", "aws.security_group.app"),
-        ("aws.instance.app[\"frontend\"]", "aws.subnet.app[\"us-east-1a\"]"),
-        ("aws.nat_gateway.main[\"us-east-1a\"]", "aws.eip.nat[\"us-east-1a\"]"),
+        (
+            "aws.instance.app[\"frontend\"]",
+            "aws.subnet.app[\"us-east-1a\"]",
+        ),
+        (
+            "aws.nat_gateway.main[\"us-east-1a\"]",
+            "aws.eip.nat[\"us-east-1a\"]",
+        ),
         ("aws.internet_gateway.main", "aws.vpc.main"),
     ] {
-        let pair = (ResourceAddr::parse(u).unwrap(), ResourceAddr::parse(r).unwrap());
+        let pair = (
+            ResourceAddr::parse(u).unwrap(),
+            ResourceAddr::parse(r).unwrap(),
+        );
         assert!(pairs.contains(&pair), "the audit sees {u} using {r}");
     }
 
     emu.recorder().clear();
     let destroy = make_plan(&registry, &store, true);
     let events = run(&destroy, &providers, &store).await;
-    let started: BTreeMap<&ResourceAddr, Instant> =
-        events.iter().filter(|e| e.1 == Step::Delete && !e.2).map(|e| (&e.0, e.3)).collect();
-    let finished: BTreeMap<&ResourceAddr, Instant> =
-        events.iter().filter(|e| e.1 == Step::Delete && e.2).map(|e| (&e.0, e.3)).collect();
+    let started: BTreeMap<&ResourceAddr, Instant> = events
+        .iter()
+        .filter(|e| e.1 == Step::Delete && !e.2)
+        .map(|e| (&e.0, e.3))
+        .collect();
+    let finished: BTreeMap<&ResourceAddr, Instant> = events
+        .iter()
+        .filter(|e| e.1 == Step::Delete && e.2)
+        .map(|e| (&e.0, e.3))
+        .collect();
     let mut violations = Vec::new();
     for (u, r) in &pairs {
-        let Some(r_start) = started.get(r) else { continue };
+        let Some(r_start) = started.get(r) else {
+            continue;
+        };
         match finished.get(u) {
             Some(u_done) if u_done <= r_start => {}
-            Some(_) => violations.push(format!("{r} deleted while {u}, which uses it, was still being deleted")),
-            None => violations.push(format!("{r} deleted although {u}, which uses it, still exists")),
+            Some(_) => violations.push(format!(
+                "{r} deleted while {u}, which uses it, was still being deleted"
+            )),
+            None => violations.push(format!(
+                "{r} deleted although {u}, which uses it, still exists"
+            )),
         }
     }
-    assert!(violations.is_empty(), "delete-order violations:\n{}", violations.join("\n"));
-    assert!(finished.len() > 25, "the destroy deleted {} resources", finished.len());
+    assert!(
+        violations.is_empty(),
+        "delete-order violations:\n{}",
+        violations.join("\n")
+    );
+    assert!(
+        finished.len() > 25,
+        "the destroy deleted {} resources",
+        finished.len()
+    );
 
     let ops = emu.recorder().operations();
     let first = |op: &str| ops.iter().position(|o| o == op);
     let detach = first("DetachInternetGateway").expect("IGW detached");
     if let Some(vpc) = first("DeleteVpc") {
-        assert!(detach < vpc, "IGW detached before the VPC is deleted: {ops:?}");
+        assert!(
+            detach < vpc,
+            "IGW detached before the VPC is deleted: {ops:?}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use common::{stack, Gig};
 fn giggatek_validates_in_every_env() {
     let gig = Gig::new();
     for env in ["staging", "production"] {
-        let run = gig.run(&["validate", "stacks/giggatek", "--env", env]).expect_code(0);
+        let run = gig
+            .run(&["validate", "stacks/giggatek", "--env", env])
+            .expect_code(0);
         assert!(run.stdout.contains("Valid:"), "{}", run.stdout);
     }
 }
@@ -23,39 +25,86 @@ fn stacks_are_formatted() {
 fn fmt_check_lists_files_that_would_change_and_fmt_fixes_them() {
     let dir = stack(&[("main.gig", "let   x =1\n"), ("ok.gig", "let y = 2\n")]);
     let gig = Gig::new();
-    let run = gig.run_in(dir.path(), &["fmt", "--check", "."]).expect_code(1);
-    assert!(run.stdout.contains("main.gig") && !run.stdout.contains("ok.gig"), "{}", run.stdout);
-    assert_eq!(std::fs::read_to_string(dir.path().join("main.gig")).unwrap(), "let   x =1\n");
+    let run = gig
+        .run_in(dir.path(), &["fmt", "--check", "."])
+        .expect_code(1);
+    assert!(
+        run.stdout.contains("main.gig") && !run.stdout.contains("ok.gig"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.gig")).unwrap(),
+        "let   x =1\n"
+    );
     gig.run_in(dir.path(), &["fmt", "."]).expect_code(0);
-    assert_eq!(std::fs::read_to_string(dir.path().join("main.gig")).unwrap(), "let x = 1\n");
-    gig.run_in(dir.path(), &["fmt", "--check", "."]).expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.gig")).unwrap(),
+        "let x = 1\n"
+    );
+    gig.run_in(dir.path(), &["fmt", "--check", "."])
+        .expect_code(0);
 }
 
 /// Issue: a plan on empty state without data sources works offline and without credentials.
 #[test]
 fn giggatek_plans_offline_on_empty_state() {
-    let gig = Gig::new().env("AWS_ACCESS_KEY_ID", "").env("AWS_SECRET_ACCESS_KEY", "");
+    let gig = Gig::new()
+        .env("AWS_ACCESS_KEY_ID", "")
+        .env("AWS_SECRET_ACCESS_KEY", "");
     for env in ["staging", "production"] {
         let run = gig
-            .run(&["plan", "stacks/giggatek", "--env", env, "--detailed-exitcode"])
+            .run(&[
+                "plan",
+                "stacks/giggatek",
+                "--env",
+                env,
+                "--detailed-exitcode",
+            ])
             .expect_code(2);
-        assert!(run.stdout.contains("to add, 0 to change, 0 to replace, 0 to destroy"), "{}", run.stdout);
+        assert!(
+            run.stdout
+                .contains("to add, 0 to change, 0 to replace, 0 to destroy"),
+            "{}",
+            run.stdout
+        );
         assert!(!run.stdout.contains("will be updated") && !run.stdout.contains("destroyed"));
-        assert!(run.stdout.contains("aws.db_instance.main will be created"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("aws.db_instance.main will be created"),
+            "{}",
+            run.stdout
+        );
     }
 }
 
 #[test]
 fn validate_reports_json_diagnostics_with_positions() {
-    let dir = stack(&[("main.gig", "resource aws.vpc main {\n  cidr_blok = \"10.0.0.0/16\"\n}\n")]);
-    let run = Gig::new().run_in(dir.path(), &["validate", ".", "--format", "json"]).expect_code(1);
+    let dir = stack(&[(
+        "main.gig",
+        "resource aws.vpc main {\n  cidr_blok = \"10.0.0.0/16\"\n}\n",
+    )]);
+    let run = Gig::new()
+        .run_in(dir.path(), &["validate", ".", "--format", "json"])
+        .expect_code(1);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
     let diags = json["diagnostics"].as_array().expect("array");
-    let unknown = diags.iter().find(|d| d["code"] == "gig::E0312").expect("unknown attribute diagnostic");
+    let unknown = diags
+        .iter()
+        .find(|d| d["code"] == "gig::E0312")
+        .expect("unknown attribute diagnostic");
     assert_eq!(unknown["line"], 2);
     assert_eq!(unknown["column"], 3);
-    assert!(unknown["help"].as_str().unwrap_or_default().contains("cidr_block"), "{unknown}");
-    assert!(diags.iter().any(|d| d["code"] == "gig::E0313"), "missing required cidr_block: {json}");
+    assert!(
+        unknown["help"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cidr_block"),
+        "{unknown}"
+    );
+    assert!(
+        diags.iter().any(|d| d["code"] == "gig::E0313"),
+        "missing required cidr_block: {json}"
+    );
 }
 
 #[test]
@@ -65,7 +114,10 @@ fn bad_input_gets_a_coded_diagnostic_not_a_panic() {
         ("utf8", b"let x = \"\xff\xfe\"\n".to_vec()),
         ("unterminated", b"let x = \"abc\n".to_vec()),
         ("deep", deep.into_bytes()),
-        ("let_cycle", b"let a = b\nlet b = a\nresource random.id x { byte_length = a }\n".to_vec()),
+        (
+            "let_cycle",
+            b"let a = b\nlet b = a\nresource random.id x { byte_length = a }\n".to_vec(),
+        ),
         ("module_self", b"module me from \".\" {}\n".to_vec()),
         ("module_missing", b"module m from \"./nope\" {}\n".to_vec()),
     ];
@@ -74,7 +126,11 @@ fn bad_input_gets_a_coded_diagnostic_not_a_panic() {
         std::fs::write(dir.path().join("main.gig"), bytes).unwrap();
         let run = Gig::new().run_in(dir.path(), &["validate", "."]);
         assert_eq!(run.code, 1, "{name}: {}", run.all());
-        assert!(run.stderr.contains("gig::E"), "{name}: no coded diagnostic: {}", run.stderr);
+        assert!(
+            run.stderr.contains("gig::E"),
+            "{name}: no coded diagnostic: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -99,21 +155,43 @@ output auth = header
     )]);
     let gig = Gig::new().env("GIG_PARAM_token", "s3cr3t-t0ken-value");
     for format in ["text", "json", "markdown"] {
-        let run = gig.run_in(dir.path(), &["plan", ".", "--format", format]).expect_code(0);
-        assert!(!run.all().contains("s3cr3t-t0ken-value"), "{format} leaked the secret:\n{}", run.all());
+        let run = gig
+            .run_in(dir.path(), &["plan", ".", "--format", format])
+            .expect_code(0);
+        assert!(
+            !run.all().contains("s3cr3t-t0ken-value"),
+            "{format} leaked the secret:\n{}",
+            run.all()
+        );
         assert!(run.stdout.contains("(secret)"), "{format}: {}", run.stdout);
     }
-    let run = gig.run_in(dir.path(), &["apply", ".", "--auto-approve"]).expect_code(0);
-    assert!(!run.all().contains("s3cr3t-t0ken-value"), "apply leaked the secret:\n{}", run.all());
-    for args in [&["output", "."][..], &["state", "export", "."], &["state", "show", "random.id.a", "."]] {
+    let run = gig
+        .run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    assert!(
+        !run.all().contains("s3cr3t-t0ken-value"),
+        "apply leaked the secret:\n{}",
+        run.all()
+    );
+    for args in [
+        &["output", "."][..],
+        &["state", "export", "."],
+        &["state", "show", "random.id.a", "."],
+    ] {
         let run = gig.run_in(dir.path(), args).expect_code(0);
-        assert!(!run.all().contains("s3cr3t-t0ken-value"), "{args:?} leaked the secret:\n{}", run.all());
+        assert!(
+            !run.all().contains("s3cr3t-t0ken-value"),
+            "{args:?} leaked the secret:\n{}",
+            run.all()
+        );
     }
 }
 
 #[test]
 fn apply_refuses_without_a_terminal_or_auto_approve() {
     let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
-    let run = Gig::new().run_in(dir.path(), &["apply", "."]).expect_code(1);
+    let run = Gig::new()
+        .run_in(dir.path(), &["apply", "."])
+        .expect_code(1);
     assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
 }

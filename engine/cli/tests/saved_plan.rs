@@ -30,15 +30,30 @@ fn saved_plan_applied_on_unchanged_state_matches_the_plan() {
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
     let plan_arg = plan.to_str().unwrap();
-    let shown = gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg, "--format", "json"]).expect_code(0);
+    let shown = gig
+        .run_in(
+            dir.path(),
+            &["plan", ".", "--out", plan_arg, "--format", "json"],
+        )
+        .expect_code(0);
     let planned: serde_json::Value = serde_json::from_str(&shown.stdout).expect("plan JSON");
-    let show = gig.run_in(dir.path(), &["show", plan_arg, "--format", "json"]).expect_code(0);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&show.stdout).unwrap(), planned, "show renders the saved plan");
+    let show = gig
+        .run_in(dir.path(), &["show", plan_arg, "--format", "json"])
+        .expect_code(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&show.stdout).unwrap(),
+        planned,
+        "show renders the saved plan"
+    );
 
     gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(0);
     let after = state(&gig, dir.path());
-    let mut addresses: Vec<String> =
-        after["resources"].as_object().expect("resources").keys().cloned().collect();
+    let mut addresses: Vec<String> = after["resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .cloned()
+        .collect();
     addresses.sort();
     let mut planned_addresses: Vec<String> = planned["resource_changes"]
         .as_array()
@@ -49,7 +64,8 @@ fn saved_plan_applied_on_unchanged_state_matches_the_plan() {
         .collect();
     planned_addresses.sort();
     assert_eq!(addresses, planned_addresses);
-    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"]).expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(0);
 }
 
 #[test]
@@ -58,14 +74,20 @@ fn saved_plan_is_refused_after_the_state_changed() {
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg]).expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
     // Another apply lands first.
-    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"]).expect_code(0);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
     let before = state(&gig, dir.path());
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);
     assert!(run.stderr.contains("serial"), "{}", run.stderr);
-    assert_eq!(state(&gig, dir.path()), before, "a refused plan changes nothing");
+    assert_eq!(
+        state(&gig, dir.path()),
+        before,
+        "a refused plan changes nothing"
+    );
 }
 
 #[test]
@@ -74,10 +96,19 @@ fn saved_plan_is_refused_after_the_configuration_changed() {
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg]).expect_code(0);
-    std::fs::write(dir.path().join("main.gig"), STACK.replace("size: number = 8", "size: number = 16")).unwrap();
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
+    std::fs::write(
+        dir.path().join("main.gig"),
+        STACK.replace("size: number = 8", "size: number = 16"),
+    )
+    .unwrap();
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
-    assert!(run.stderr.contains("gig::E0350") && run.stderr.contains("configuration"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gig::E0350") && run.stderr.contains("configuration"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -86,7 +117,8 @@ fn saved_plan_is_refused_when_a_param_changed() {
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg]).expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
     let gig = Gig { ..gig }.env("GIG_PARAM_size", "12");
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);

@@ -8,7 +8,10 @@ use std::process::Command;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// What one gig command did.
@@ -31,7 +34,11 @@ impl Run {
     /// Panics with the whole output unless the exit code is `code`.
     #[track_caller]
     pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -55,9 +62,12 @@ impl Gig {
     /// Points the AWS provider at an emulator with static test credentials.
     pub fn with_endpoint(mut self, endpoint: &str) -> Gig {
         self.env.push(("AWS_ENDPOINT_URL".into(), endpoint.into()));
-        self.env.push(("AWS_ACCESS_KEY_ID".into(), "testing".into()));
-        self.env.push(("AWS_SECRET_ACCESS_KEY".into(), "testing".into()));
-        self.env.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
+        self.env
+            .push(("AWS_ACCESS_KEY_ID".into(), "testing".into()));
+        self.env
+            .push(("AWS_SECRET_ACCESS_KEY".into(), "testing".into()));
+        self.env
+            .push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
         self
     }
 
@@ -70,8 +80,16 @@ impl Gig {
     /// Runs `gig ARGS…` in `cwd`.
     pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gig"));
-        cmd.args(args).current_dir(cwd).env("GIG_STATE_DIR", self.state_root.path());
-        for k in ["AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "GIG_LOG"] {
+        cmd.args(args)
+            .current_dir(cwd)
+            .env("GIG_STATE_DIR", self.state_root.path());
+        for k in [
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "GIG_LOG",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
@@ -93,7 +111,10 @@ impl Gig {
 
 /// Writes `files` (name, text) into a new temporary stack directory.
 pub fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("stack").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("stack")
+        .tempdir()
+        .expect("temp dir");
     for (name, text) in files {
         let path = dir.path().join(name);
         if let Some(parent) = path.parent() {
@@ -107,10 +128,22 @@ pub fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
 /// One HTTP request to the emulator on `endpoint` (`http://127.0.0.1:PORT`). JSON-protocol
 /// AWS calls pass `target` (X-Amz-Target); the emulator accepts any signature. Returns the
 /// response body.
-pub fn emulator_request(endpoint: &str, path: &str, service: &str, target: Option<&str>, body: &str) -> String {
+pub fn emulator_request(
+    endpoint: &str,
+    path: &str,
+    service: &str,
+    target: Option<&str>,
+    body: &str,
+) -> String {
     use std::io::{Read, Write};
-    let port: u16 = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
-    let target = target.map(|t| format!("X-Amz-Target: {t}\r\n")).unwrap_or_default();
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let target = target
+        .map(|t| format!("X-Amz-Target: {t}\r\n"))
+        .unwrap_or_default();
     let req = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{target}Content-Type: application/x-amz-json-1.1\r\n\
          Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
@@ -122,6 +155,11 @@ pub fn emulator_request(endpoint: &str, path: &str, service: &str, target: Optio
     let mut resp = String::new();
     s.read_to_string(&mut resp).expect("read");
     let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(head.split_whitespace().nth(1).is_some_and(|c| c.starts_with('2')), "{path}: {head}");
+    assert!(
+        head.split_whitespace()
+            .nth(1)
+            .is_some_and(|c| c.starts_with('2')),
+        "{path}: {head}"
+    );
     body.to_string()
 }
