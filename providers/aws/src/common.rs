@@ -1020,9 +1020,72 @@ pub(crate) fn t_str_set() -> AttrType {
     AttrType::Set(Box::new(AttrType::String))
 }
 
+/// The `timeouts` block shared by the types that wait (`create`, `update`, `delete`
+/// as `30s`, `40m`, `2h`).
+pub(crate) fn timeouts_schema() -> AttributeSchema {
+    use AttrType::{List, Object, String as Str};
+    let mut inner = BTreeMap::new();
+    for op in ["create", "update", "delete"] {
+        inner.insert(
+            op.to_string(),
+            AttributeSchema::optional(Str, &format!("How long to wait for the {op}, e.g. `40m`.")),
+        );
+    }
+    AttributeSchema::optional(
+        List(Box::new(Object(inner))),
+        "Waiting limits (gig setting): `timeouts { delete = \"90m\" }`.",
+    )
+}
+
+/// The `timeouts { <op> = "…" }` setting of a value, or the default.
+pub(crate) fn timeout_setting(value: &Value, op: &str, default: Duration) -> Duration {
+    value
+        .get("timeouts")
+        .and_then(Value::as_list)
+        .and_then(|l| l.first())
+        .and_then(|t| t.get(op))
+        .and_then(Value::as_str)
+        .and_then(parse_duration)
+        .unwrap_or(default)
+}
+
+/// Parses `90s`, `40m`, `2h` (and combinations such as `1h30m`).
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().ok()?;
+        digits.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+    }
+    let any_unit = text
+        .chars()
+        .any(|c| !c.is_ascii_digit() && !c.is_whitespace());
+    (digits.is_empty() && any_unit).then_some(Duration::from_secs(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_like_terraform_timeouts() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("40m"), Some(Duration::from_secs(2400)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        for bad in ["", "m", "10", "5d", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn classify_codes() {
@@ -1191,6 +1254,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(e.message.contains("last state: pending"), "{}", e.message);
-        assert!(e.is_retryable());
+        // Running out of the user's timeout is final, not retried by the engine.
+        assert!(!e.is_retryable());
     }
 }

@@ -25,9 +25,8 @@ use gig_provider::{
     UpdateRequest,
 };
 
-use crate::common::{self, sdk_error, Poll};
+use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
 use crate::elasticache::{check_name, list_tags, to_sdk_tags, update_tags};
-use crate::rds::db_instance::{timeout_setting, timeouts_schema};
 use crate::{Clients, ReadResults, ResourceType};
 
 const TYPE_NAME: &str = "aws.elasticache_replication_group";

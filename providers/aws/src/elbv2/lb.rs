@@ -24,11 +24,10 @@ use gig_provider::{
     UpdateRequest,
 };
 
-use crate::common::{self, sdk_error, Poll};
+use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
 use crate::elbv2::{
     arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
 };
-use crate::rds::db_instance::{timeout_setting, timeouts_schema};
 use crate::{Clients, ReadResults, ResourceType};
 
 const TYPE_NAME: &str = "aws.lb";
