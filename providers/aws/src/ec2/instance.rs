@@ -40,7 +40,7 @@ use crate::common::{
     sorted_string_list, str_list, t_str_set, tags_schema, tags_value, wait_until, Poll,
     DESCRIBE_BATCH,
 };
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
+use crate::ec2::{arn, filter, metadata_options_value, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
 
 /// The `aws.instance` resource type.
@@ -755,23 +755,11 @@ pub(crate) async fn read_instances(
             ])
         });
         let metadata = i.metadata_options().map(|m| {
-            object([
-                (
-                    "http_tokens",
-                    m.http_tokens()
-                        .map_or(Value::Null, |t| Value::str(t.as_str())),
-                ),
-                (
-                    "http_endpoint",
-                    m.http_endpoint()
-                        .map_or(Value::Null, |t| Value::str(t.as_str())),
-                ),
-                (
-                    "http_put_response_hop_limit",
-                    m.http_put_response_hop_limit()
-                        .map_or(Value::Null, |n| Value::from(i64::from(n))),
-                ),
-            ])
+            metadata_options_value(
+                m.http_tokens().map(|t| t.as_str()),
+                m.http_endpoint().map(|e| e.as_str()),
+                m.http_put_response_hop_limit(),
+            )
         });
         let profile = i
             .iam_instance_profile()

@@ -25,10 +25,10 @@ use gig_provider::{
 
 use crate::common::{
     all_tags, batched_read, block, changed, client_token, has_code, id_schema, ignore_not_found,
-    object, on_attribute, opt_i32, opt_str, read_back, sdk_error, sorted_string_list, str_list,
-    t_str_set, tags_schema, tags_value,
+    on_attribute, opt_i32, opt_str, read_back, sdk_error, sorted_string_list, str_list, t_str_set,
+    tags_schema, tags_value,
 };
-use crate::ec2::{sync_tags, tag_map, tag_spec};
+use crate::ec2::{metadata_options_value, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
 
 /// The `aws.launch_template` resource type.
@@ -356,23 +356,11 @@ pub(crate) async fn read_templates(
             .and_then(|b| String::from_utf8(b).ok())
             .map_or(Value::Null, Value::String);
         let metadata = data.and_then(|d| d.metadata_options()).map(|m| {
-            object([
-                (
-                    "http_tokens",
-                    m.http_tokens()
-                        .map_or(Value::Null, |t| Value::str(t.as_str())),
-                ),
-                (
-                    "http_endpoint",
-                    m.http_endpoint()
-                        .map_or(Value::Null, |t| Value::str(t.as_str())),
-                ),
-                (
-                    "http_put_response_hop_limit",
-                    m.http_put_response_hop_limit()
-                        .map_or(Value::Null, |n| Value::from(i64::from(n))),
-                ),
-            ])
+            metadata_options_value(
+                m.http_tokens().map(|t| t.as_str()),
+                m.http_endpoint().map(|e| e.as_str()),
+                m.http_put_response_hop_limit(),
+            )
         });
         let profile = data
             .and_then(|d| d.iam_instance_profile())

@@ -98,6 +98,26 @@ pub(crate) async fn sync_tags(
     Ok(())
 }
 
+/// The `metadata_options` block as read back from an instance or a launch template:
+/// the token setting, the endpoint setting and the hop limit, each null when absent.
+pub(crate) fn metadata_options_value(
+    http_tokens: Option<&str>,
+    http_endpoint: Option<&str>,
+    hop_limit: Option<i32>,
+) -> Value {
+    crate::common::object([
+        ("http_tokens", http_tokens.map_or(Value::Null, Value::str)),
+        (
+            "http_endpoint",
+            http_endpoint.map_or(Value::Null, Value::str),
+        ),
+        (
+            "http_put_response_hop_limit",
+            hop_limit.map_or(Value::Null, |n| Value::from(i64::from(n))),
+        ),
+    ])
+}
+
 /// The ARN of an EC2 object, when the region and owner account are known.
 pub(crate) fn arn(clients: &Clients, owner: Option<&str>, kind: &str, id: &str) -> Value {
     match (clients.region.as_deref(), owner) {
