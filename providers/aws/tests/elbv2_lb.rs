@@ -6,7 +6,7 @@ mod support;
 use gig_dsl::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
-use support::{assert_plans_clean, calls, val, with_defaults, Emu};
+use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
 const T: &str = "aws.lb";
 
@@ -56,12 +56,6 @@ async fn protection(emu: &Emu, arn: &str) -> String {
         .iter()
         .find(|a| a.key() == Some("deletion_protection.enabled"));
     attr.and_then(|a| a.value()).unwrap_or_default().to_string()
-}
-
-fn with(v: &Value, changes: serde_json::Value) -> Value {
-    let mut m = v.as_map().cloned().unwrap_or_default();
-    m.extend(val(changes).as_map().cloned().unwrap_or_default());
-    Value::Map(m)
 }
 
 #[tokio::test]
@@ -347,18 +341,5 @@ async fn refresh_costs_one_describe_per_twenty() {
 /// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
-    let t = T;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/resources")
-        .join(gig_provider::docs::doc_file_name(t, false));
-    let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let got = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} is out of date; run this test with UPDATE_DOCS=1",
-        path.display()
-    );
+    support::assert_doc_page_up_to_date(T);
 }

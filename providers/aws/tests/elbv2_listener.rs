@@ -7,7 +7,7 @@ mod support;
 use gig_dsl::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
-use support::{assert_plans_clean, calls, val, with_defaults, Emu};
+use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
 const L: &str = "aws.lb_listener";
 const R: &str = "aws.lb_listener_rule";
@@ -56,12 +56,6 @@ async fn setup(emu: &Emu) -> (String, Vec<String>) {
             .to_string(),
         tgs,
     )
-}
-
-fn with(v: &Value, changes: serde_json::Value) -> Value {
-    let mut m = v.as_map().cloned().unwrap_or_default();
-    m.extend(val(changes).as_map().cloned().unwrap_or_default());
-    Value::Map(m)
 }
 
 fn forward(tg: &str) -> serde_json::Value {
@@ -306,18 +300,6 @@ async fn rule_round_trip_priorities_and_changes() {
 #[test]
 fn docs_pages_are_up_to_date() {
     for t in [L, R] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../docs/resources")
-            .join(gig_provider::docs::doc_file_name(t, false));
-        let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
-        if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let got = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            got == want,
-            "{} is out of date; run this test with UPDATE_DOCS=1",
-            path.display()
-        );
+        support::assert_doc_page_up_to_date(t);
     }
 }

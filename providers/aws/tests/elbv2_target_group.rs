@@ -7,7 +7,7 @@ mod support;
 use gig_dsl::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
-use support::{assert_plans_clean, calls, val, with_defaults, Emu};
+use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
 const TG: &str = "aws.lb_target_group";
 const ATT: &str = "aws.lb_target_group_attachment";
@@ -34,12 +34,6 @@ async fn instances(emu: &Emu, n: i32) -> Vec<String> {
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect()
-}
-
-fn with(v: &Value, changes: serde_json::Value) -> Value {
-    let mut m = v.as_map().cloned().unwrap_or_default();
-    m.extend(val(changes).as_map().cloned().unwrap_or_default());
-    Value::Map(m)
 }
 
 fn health(path: &str, interval: i64) -> serde_json::Value {
@@ -335,18 +329,6 @@ async fn refresh_of_many_groups_costs_one_describe_per_twenty() {
 #[test]
 fn docs_pages_are_up_to_date() {
     for t in [TG, ATT] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../docs/resources")
-            .join(gig_provider::docs::doc_file_name(t, false));
-        let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
-        if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let got = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            got == want,
-            "{} is out of date; run this test with UPDATE_DOCS=1",
-            path.display()
-        );
+        support::assert_doc_page_up_to_date(t);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use gig_dsl::value::Value;
 use gig_provider::{ReadRequest, UpdateRequest};
 use serde_json::json;
-use support::{assert_plans_clean, calls, val, with_defaults, Emu};
+use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
 const T: &str = "aws.db_instance";
 const PASSWORD: &str = "Pw-Never-Shown-7731";
@@ -65,14 +65,6 @@ fn desired(id: &str, subnet_group: &str, sg: &str) -> Value {
         m.insert("password".into(), Value::str(PASSWORD).into_secret());
     }
     v
-}
-
-fn with(v: &Value, changes: serde_json::Value) -> Value {
-    let mut m = v.as_map().cloned().unwrap_or_default();
-    for (k, x) in val(changes).as_map().cloned().unwrap_or_default() {
-        m.insert(k, x);
-    }
-    Value::Map(m)
 }
 
 #[tokio::test]
@@ -537,18 +529,5 @@ async fn the_password_never_appears_in_errors_or_logs() {
 /// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
-    let t = T;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/resources")
-        .join(gig_provider::docs::doc_file_name(t, false));
-    let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let got = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} is out of date; run this test with UPDATE_DOCS=1",
-        path.display()
-    );
+    support::assert_doc_page_up_to_date(T);
 }

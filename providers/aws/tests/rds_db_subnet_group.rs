@@ -275,18 +275,5 @@ async fn many_groups_are_read_with_one_listing_plus_tags() {
 /// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
-    let t = T;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/resources")
-        .join(gig_provider::docs::doc_file_name(t, false));
-    let want = gig_provider::docs::render_resource_docs(&support::schema(t, false));
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let got = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} is out of date; run this test with UPDATE_DOCS=1",
-        path.display()
-    );
+    support::assert_doc_page_up_to_date(T);
 }

@@ -394,17 +394,5 @@ fn schema_marks_value_secret_and_identity_force_new() {
 /// rewrites it.
 #[test]
 fn docs_page_is_up_to_date() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/resources")
-        .join(gig_provider::docs::doc_file_name(T, false));
-    let want = gig_provider::docs::render_resource_docs(&support::schema(T, false));
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let got = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} is out of date; run this test with UPDATE_DOCS=1",
-        path.display()
-    );
+    support::assert_doc_page_up_to_date(T);
 }

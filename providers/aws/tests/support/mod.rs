@@ -314,6 +314,31 @@ pub fn val(j: serde_json::Value) -> Value {
     Value::from_json(&j)
 }
 
+/// `v` with the top-level attributes of `changes` set (added or replaced).
+pub fn with(v: &Value, changes: serde_json::Value) -> Value {
+    let mut m = v.as_map().cloned().unwrap_or_default();
+    m.extend(val(changes).as_map().cloned().unwrap_or_default());
+    Value::Map(m)
+}
+
+/// Fails unless `docs/resources/<page of rtype>` is the page rendered from the schema;
+/// with `UPDATE_DOCS=1` in the environment the page is written first.
+pub fn assert_doc_page_up_to_date(rtype: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/resources")
+        .join(gig_provider::docs::doc_file_name(rtype, false));
+    let want = gig_provider::docs::render_resource_docs(&schema(rtype, false));
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        got == want,
+        "{} is out of date; run this test with UPDATE_DOCS=1",
+        path.display()
+    );
+}
+
 /// The `id` of a value.
 pub fn id(v: &Value) -> String {
     v.get("id")
