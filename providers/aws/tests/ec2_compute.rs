@@ -5,19 +5,10 @@ mod support;
 
 use gig_dsl::value::Value;
 use serde_json::json;
-use support::{a, assert_plans_clean, ctx, s, val, with_defaults, Emu};
+use support::{a, assert_plans_clean, ctx, planned_for, s, val, with_defaults, Emu};
 
 /// Amazon Linux 2023 x86_64 in moto's us-east-1 image list.
 const AMI: &str = "ami-03c3da4cfa8e8943a";
-
-fn planned_for(rtype: &str, desired: serde_json::Value, id: &Value) -> Value {
-    let mut m = with_defaults(rtype, &val(desired))
-        .as_map()
-        .cloned()
-        .unwrap_or_default();
-    m.insert("id".into(), id.clone());
-    Value::Map(m)
-}
 
 struct Net {
     vpc: Value,

@@ -6,25 +6,7 @@ mod support;
 use gig_dsl::value::Value;
 use gig_provider::ErrorClass;
 use serde_json::json;
-use support::{a, assert_plans_clean, ctx, s, val, with_defaults, Emu};
-
-/// Planned value for an update: the desired attributes plus defaults and the id.
-fn planned_for(rtype: &str, desired: serde_json::Value, id: &Value) -> Value {
-    let mut m = with_defaults(rtype, &val(desired))
-        .as_map()
-        .cloned()
-        .unwrap_or_default();
-    m.insert("id".into(), id.clone());
-    Value::Map(m)
-}
-
-async fn vpc(emu: &Emu, cidr: &str) -> Value {
-    emu.create(
-        "aws.vpc",
-        &with_defaults("aws.vpc", &val(json!({ "cidr_block": cidr }))),
-    )
-    .await
-}
+use support::{a, assert_plans_clean, ctx, planned_for, s, val, vpc, with_defaults, Emu};
 
 #[tokio::test]
 async fn subnet_lifecycle_and_errors() {

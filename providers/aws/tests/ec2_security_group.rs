@@ -8,24 +8,7 @@ use std::collections::BTreeMap;
 use gig_dsl::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
-use support::{a, assert_plans_clean, ctx, s, val, with_defaults, Emu};
-
-fn planned_for(desired: serde_json::Value, id: &Value) -> Value {
-    let mut m = with_defaults("aws.security_group", &val(desired))
-        .as_map()
-        .cloned()
-        .unwrap_or_default();
-    m.insert("id".into(), id.clone());
-    Value::Map(m)
-}
-
-async fn vpc(emu: &Emu, cidr: &str) -> Value {
-    emu.create(
-        "aws.vpc",
-        &with_defaults("aws.vpc", &val(json!({ "cidr_block": cidr }))),
-    )
-    .await
-}
+use support::{a, assert_plans_clean, ctx, planned_for, s, val, vpc, with_defaults, Emu};
 
 /// Rule id → (direction, protocol, from, to, source) as AWS lists them.
 async fn rules(emu: &Emu, group: &str) -> BTreeMap<String, String> {
@@ -166,7 +149,7 @@ async fn security_group_rules_round_trip_and_change_in_place() {
         .update(
             "aws.security_group",
             &read,
-            &planned_for(desired2.clone(), &a(&db, "id")),
+            &planned_for("aws.security_group", desired2.clone(), &a(&db, "id")),
         )
         .await;
     assert_plans_clean("aws.security_group", &val(desired2), &updated);

@@ -339,6 +339,26 @@ pub fn assert_doc_page_up_to_date(rtype: &str) {
     );
 }
 
+/// The Planned value of `rtype` for `desired` (schema defaults filled in) with the `id`
+/// of the object already created, as the engine passes it to update.
+pub fn planned_for(rtype: &str, desired: serde_json::Value, id: &Value) -> Value {
+    let mut m = with_defaults(rtype, &val(desired))
+        .as_map()
+        .cloned()
+        .unwrap_or_default();
+    m.insert("id".into(), id.clone());
+    Value::Map(m)
+}
+
+/// Creates an `aws.vpc` with `cidr` and returns its New value.
+pub async fn vpc(emu: &Emu, cidr: &str) -> Value {
+    emu.create(
+        "aws.vpc",
+        &with_defaults("aws.vpc", &val(serde_json::json!({ "cidr_block": cidr }))),
+    )
+    .await
+}
+
 /// The `id` of a value.
 pub fn id(v: &Value) -> String {
     v.get("id")
