@@ -17,8 +17,8 @@ use gig_provider::{
 };
 
 use crate::common::{
-    all_tags, batched_read, changed, id_schema, ignore_not_found, list, on_attribute, opt_str,
-    read_back, req_str, retry_not_found, retry_on, sdk_error, tags_schema, tags_value,
+    all_tags, batched_read, changed, delete_when_unused, id_schema, ignore_not_found, list,
+    on_attribute, opt_str, read_back, req_str, retry_not_found, sdk_error, tags_schema, tags_value,
 };
 use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
@@ -192,14 +192,7 @@ impl ResourceType for RouteTable {
                 .map(|_| ())
                 .map_err(|e| sdk_error("DeleteRouteTable", e))
         };
-        ignore_not_found(
-            retry_on(
-                &mut call,
-                |e| e.code.as_deref() == Some("DependencyViolation"),
-                6,
-            )
-            .await,
-        )
+        delete_when_unused(&mut call, 6).await
     }
 }
 

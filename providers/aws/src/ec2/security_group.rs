@@ -40,10 +40,9 @@ use gig_provider::{
 };
 
 use crate::common::{
-    all_tags, changed, chunks, client_token, has_code, id_schema, ignore_not_found, list,
-    on_attribute, opt_bool, opt_i32, opt_str, read_back, req_str, retry_not_found, retry_on,
-    sdk_error, sorted_string_list, str_list, tags_schema, tags_value, DESCRIBE_BATCH, TAG_ADDRESS,
-    TAG_STACK,
+    all_tags, changed, chunks, client_token, delete_when_unused, has_code, id_schema, list,
+    on_attribute, opt_bool, opt_i32, opt_str, read_back, req_str, retry_not_found, sdk_error,
+    sorted_string_list, str_list, tags_schema, tags_value, DESCRIBE_BATCH, TAG_ADDRESS, TAG_STACK,
 };
 use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
@@ -326,7 +325,7 @@ impl ResourceType for SecurityGroup {
                 .map(|_| ())
                 .map_err(|e| sdk_error("DeleteSecurityGroup", e))
         };
-        ignore_not_found(retry_on(&mut call, |e| has_code(e, "DependencyViolation"), 7).await)
+        delete_when_unused(&mut call, 7).await
     }
 }
 

@@ -13,8 +13,8 @@ use gig_provider::{
 };
 
 use crate::common::{
-    all_tags, batched_read, changed, id_schema, ignore_not_found, on_attribute, opt_bool, opt_str,
-    read_back, req_str, retry_on, sdk_error, tags_schema, tags_value, wait_until, Poll,
+    all_tags, batched_read, changed, delete_when_unused, id_schema, on_attribute, opt_bool,
+    opt_str, read_back, req_str, sdk_error, tags_schema, tags_value, wait_until, Poll,
 };
 use crate::ec2::{filter, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
@@ -184,14 +184,7 @@ impl ResourceType for Subnet {
                 .map(|_| ())
                 .map_err(|e| sdk_error("DeleteSubnet", e))
         };
-        ignore_not_found(
-            retry_on(
-                &mut call,
-                |e| e.code.as_deref() == Some("DependencyViolation"),
-                7,
-            )
-            .await,
-        )
+        delete_when_unused(&mut call, 7).await
     }
 }
 

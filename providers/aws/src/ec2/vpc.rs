@@ -17,8 +17,8 @@ use gig_provider::{
 };
 
 use crate::common::{
-    all_tags, batched_read, id_schema, ignore_not_found, not_found, opt_bool, opt_str, req_str,
-    retry_not_found, retry_on, sdk_error, tags_schema, tags_value, wait_until, Poll,
+    all_tags, batched_read, delete_when_unused, id_schema, not_found, opt_bool, opt_str, req_str,
+    retry_not_found, sdk_error, tags_schema, tags_value, wait_until, Poll,
 };
 use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
@@ -190,14 +190,7 @@ impl ResourceType for Vpc {
                 .map(|_| ())
                 .map_err(|e| sdk_error("DeleteVpc", e))
         };
-        ignore_not_found(
-            retry_on(
-                &mut call,
-                |e| e.code.as_deref() == Some("DependencyViolation"),
-                6,
-            )
-            .await,
-        )
+        delete_when_unused(&mut call, 6).await
     }
 }
 
