@@ -6,7 +6,7 @@
 mod support;
 
 use gig_dsl::value::Value;
-use gig_provider::{ErrorClass, ReadRequest, UpdateRequest};
+use gig_provider::{ErrorClass, UpdateRequest};
 use serde_json::json;
 use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
@@ -308,19 +308,7 @@ async fn import_errors_and_read_cost() {
     assert_eq!(err.attribute.as_deref(), Some("replication_group_id"));
     assert!(emu.recorder().calls().is_empty());
 
-    let mut requests: Vec<ReadRequest> = made
-        .iter()
-        .map(|v| ReadRequest {
-            address: "x".into(),
-            id: support::id(v),
-            prior: v.clone(),
-        })
-        .collect();
-    requests.push(ReadRequest {
-        address: "y".into(),
-        id: "gone".into(),
-        prior: Value::Null,
-    });
+    let requests = support::read_requests_with_one_gone(&made);
     emu.recorder().clear();
     let out = emu.provider().read(T, &requests).await.unwrap();
     for (v, r) in made.iter().zip(&out) {

@@ -4,7 +4,7 @@
 mod support;
 
 use gig_dsl::value::Value;
-use gig_provider::{ErrorClass, ReadRequest, UpdateRequest};
+use gig_provider::{ErrorClass, UpdateRequest};
 use serde_json::json;
 use support::{assert_plans_clean, calls, val, with_defaults, Emu};
 
@@ -240,19 +240,7 @@ async fn many_groups_are_read_with_one_listing_plus_tags() {
         let desired = val(json!({"name": format!("g{i}"), "subnet_ids": [subnets[0], subnets[1]]}));
         made.push(emu.create(T, &with_defaults(T, &desired)).await);
     }
-    let mut requests: Vec<ReadRequest> = made
-        .iter()
-        .map(|v| ReadRequest {
-            address: "x".into(),
-            id: support::id(v),
-            prior: v.clone(),
-        })
-        .collect();
-    requests.push(ReadRequest {
-        address: "gone".into(),
-        id: "gone".into(),
-        prior: Value::Null,
-    });
+    let requests = support::read_requests_with_one_gone(&made);
     emu.recorder().clear();
     let out = emu.provider().read(T, &requests).await.unwrap();
     assert_eq!(out.len(), 6);

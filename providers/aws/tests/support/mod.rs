@@ -359,6 +359,25 @@ pub async fn vpc(emu: &Emu, cidr: &str) -> Value {
     .await
 }
 
+/// Read requests for the objects in `made` (address `x`) followed by one for an id that
+/// does not exist (address `y`), as the engine sends them on refresh.
+pub fn read_requests_with_one_gone(made: &[Value]) -> Vec<ReadRequest> {
+    let mut requests: Vec<ReadRequest> = made
+        .iter()
+        .map(|v| ReadRequest {
+            address: "x".into(),
+            id: id(v),
+            prior: v.clone(),
+        })
+        .collect();
+    requests.push(ReadRequest {
+        address: "y".into(),
+        id: "gone".into(),
+        prior: Value::Null,
+    });
+    requests
+}
+
 /// The `id` of a value.
 pub fn id(v: &Value) -> String {
     v.get("id")
