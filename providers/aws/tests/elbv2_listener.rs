@@ -17,19 +17,7 @@ async fn setup(emu: &Emu) -> (String, Vec<String>) {
     let raw = emu.clients().await;
     let out = raw.ec2.describe_subnets().send().await.unwrap();
     let vpc = out.subnets()[0].vpc_id().unwrap().to_string();
-    let ids: Vec<String> = out
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_id().map(str::to_string))
-        .collect();
-    let lb = raw
-        .elbv2
-        .create_load_balancer()
-        .name("web")
-        .set_subnets(Some(ids))
-        .send()
-        .await
-        .unwrap();
+    let lb = support::raw_load_balancer(emu, "web").await;
     let mut tgs = Vec::new();
     for name in ["blue", "green"] {
         let tg = raw
@@ -49,13 +37,7 @@ async fn setup(emu: &Emu) -> (String, Vec<String>) {
                 .to_string(),
         );
     }
-    (
-        lb.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_string(),
-        tgs,
-    )
+    (lb, tgs)
 }
 
 fn forward(tg: &str) -> serde_json::Value {

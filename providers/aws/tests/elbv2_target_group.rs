@@ -163,24 +163,7 @@ async fn a_group_in_use_is_not_deleted() {
         )
         .await;
     let raw = emu.clients().await;
-    let subnets = raw.ec2.describe_subnets().send().await.unwrap();
-    let ids: Vec<String> = subnets
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_id().map(str::to_string))
-        .collect();
-    let lb = raw
-        .elbv2
-        .create_load_balancer()
-        .name("user")
-        .set_subnets(Some(ids))
-        .send()
-        .await
-        .unwrap();
-    let lb_arn = lb.load_balancers()[0]
-        .load_balancer_arn()
-        .unwrap()
-        .to_string();
+    let lb_arn = support::raw_load_balancer(&emu, "user").await;
     let action = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .target_group_arn(support::id(&created))

@@ -378,6 +378,30 @@ pub fn read_requests_with_one_gone(made: &[Value]) -> Vec<ReadRequest> {
     requests
 }
 
+/// Creates a load balancer named `name` over every default subnet straight through the
+/// SDK (not through gig) and returns its ARN.
+pub async fn raw_load_balancer(emu: &Emu, name: &str) -> String {
+    let raw = emu.clients().await;
+    let subnets = raw.ec2.describe_subnets().send().await.unwrap();
+    let ids: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect();
+    let lb = raw
+        .elbv2
+        .create_load_balancer()
+        .name(name)
+        .set_subnets(Some(ids))
+        .send()
+        .await
+        .unwrap();
+    lb.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string()
+}
+
 /// The `id` of a value.
 pub fn id(v: &Value) -> String {
     v.get("id")
