@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use gig_dsl::load::{load_dir, LoadOptions};
 
+// The same allocator as the `gig` binary, so the figures are what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FILES: usize = 20;
 
 fn generate(n: usize) -> Vec<String> {

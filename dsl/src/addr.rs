@@ -75,7 +75,10 @@ impl ResourceAddr {
 
     /// The address without its instance key (the resource block it came from).
     pub fn group(&self) -> ResourceAddr {
-        ResourceAddr { key: None, ..self.clone() }
+        ResourceAddr {
+            key: None,
+            ..self.clone()
+        }
     }
 
     /// Parses the display form back. Returns `None` when malformed.

@@ -150,7 +150,11 @@ pub struct Resource {
 impl Resource {
     /// `aws.subnet`
     pub fn type_name(&self) -> String {
-        self.rtype.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+        self.rtype
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
     }
 }
 

@@ -36,7 +36,10 @@ pub struct Config {
 impl Config {
     /// The resource instance at `addr`.
     pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceConfig> {
-        self.resources.binary_search_by(|r| r.addr.cmp(addr)).ok().map(|i| &self.resources[i])
+        self.resources
+            .binary_search_by(|r| r.addr.cmp(addr))
+            .ok()
+            .map(|i| &self.resources[i])
     }
 }
 
@@ -233,7 +236,10 @@ pub enum ExprKind {
 impl Expr {
     /// A constant.
     pub fn constant(value: Value, span: Span) -> Expr {
-        Expr { kind: ExprKind::Const(value), span }
+        Expr {
+            kind: ExprKind::Const(value),
+            span,
+        }
     }
 
     /// The value when wholly known at lowering time.
@@ -285,7 +291,13 @@ impl Expr {
                     x.walk(f);
                 }
             }),
-            ExprKind::For { collection, key_expr, value_expr, cond, .. } => {
+            ExprKind::For {
+                collection,
+                key_expr,
+                value_expr,
+                cond,
+                ..
+            } => {
                 collection.walk(f);
                 if let Some(k) = key_expr {
                     k.walk(f);

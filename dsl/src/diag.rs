@@ -66,7 +66,10 @@ impl Diagnostic {
 
     /// A warning with the given code, summary and primary span.
     pub fn warning(code: &'static str, summary: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, summary, span) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, summary, span)
+        }
     }
 
     /// Sets the detail sentence(s).
@@ -83,7 +86,10 @@ impl Diagnostic {
 
     /// Adds a secondary labelled span.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -139,8 +145,11 @@ impl DiagnosticRecord {
             ),
             None => (String::new(), (0, 0), (0, 0)),
         };
-        let message =
-            if d.detail.is_empty() { d.summary.clone() } else { format!("{}: {}", d.summary, d.detail) };
+        let message = if d.detail.is_empty() {
+            d.summary.clone()
+        } else {
+            format!("{}: {}", d.summary, d.detail)
+        };
         DiagnosticRecord {
             code: format!("gig::{}", d.code),
             severity: d.severity,

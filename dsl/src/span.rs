@@ -25,11 +25,19 @@ pub struct Span {
 impl Span {
     /// A span covering `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// A span for values that did not come from a file (command-line params, defaults).
-    pub const DETACHED: Span = Span { file: FileId(u32::MAX), start: 0, end: 0 };
+    pub const DETACHED: Span = Span {
+        file: FileId(u32::MAX),
+        start: 0,
+        end: 0,
+    };
 
     /// Whether this span points into no file.
     pub fn is_detached(&self) -> bool {
@@ -38,7 +46,11 @@ impl Span {
 
     /// The smallest span covering both `self` and `other` (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// Length in bytes.
@@ -75,7 +87,10 @@ impl SourceMap {
 
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: impl Into<PathBuf>, text: String) -> FileId {
-        self.files.push(SourceFile { path: path.into(), text });
+        self.files.push(SourceFile {
+            path: path.into(),
+            text,
+        });
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -86,17 +101,25 @@ impl SourceMap {
 
     /// The id of an already loaded path.
     pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files.iter().position(|f| f.path == path).map(|i| FileId(i as u32))
+        self.files
+            .iter()
+            .position(|f| f.path == path)
+            .map(|i| FileId(i as u32))
     }
 
     /// All files with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, file: FileId, offset: u32) -> (usize, usize) {
-        let Some(f) = self.get(file) else { return (0, 0) };
+        let Some(f) = self.get(file) else {
+            return (0, 0);
+        };
         let offset = (offset as usize).min(f.text.len());
         let before = &f.text[..floor_char_boundary(&f.text, offset)];
         let line = before.matches('\n').count() + 1;

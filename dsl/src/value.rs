@@ -157,7 +157,9 @@ impl Value {
 
     /// The number as i64 when it is whole.
     pub fn as_i64(&self) -> Option<i64> {
-        self.as_f64().filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15).map(|n| n as i64)
+        self.as_f64()
+            .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+            .map(|n| n as i64)
     }
 
     /// The bool inside, looking through secrets.
@@ -207,9 +209,11 @@ impl Value {
             Value::Number(n) => number_to_json(*n),
             Value::String(s) => J::String(s.clone()),
             Value::List(xs) => J::Array(xs.iter().map(|x| x.to_json_with(redact)).collect()),
-            Value::Map(m) => {
-                J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json_with(redact))).collect())
-            }
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json_with(redact)))
+                    .collect(),
+            ),
             Value::Unknown => serde_json::json!({"$unknown": true}),
             Value::Secret(_) if redact => J::String(REDACTED.to_string()),
             Value::Secret(v) => serde_json::json!({"$secret": v.to_json_with(false)}),
@@ -234,7 +238,11 @@ impl Value {
                         return Value::Unknown;
                     }
                 }
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                Value::Map(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                        .collect(),
+                )
             }
         }
     }
@@ -254,8 +262,10 @@ impl Value {
                 format!("[{}]", items.join(", "))
             }
             Value::Map(m) => {
-                let items: Vec<String> =
-                    m.iter().map(|(k, v)| format!("{k} = {}", v.display())).collect();
+                let items: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", v.display()))
+                    .collect();
                 format!("{{ {} }}", items.join(", "))
             }
         }

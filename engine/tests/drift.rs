@@ -223,7 +223,10 @@ fn markdown_stays_under_its_limit_and_says_what_was_cut() {
 
 #[test]
 fn a_set_element_added_by_hand_is_reported_alone() {
-    let p = prior(&[("lab.thing.a", serde_json::json!({"id": "i", "cidrs": ["10.0.0.0/8", "192.168.0.0/16"]}))]);
+    let p = prior(&[(
+        "lab.thing.a",
+        serde_json::json!({"id": "i", "cidrs": ["10.0.0.0/8", "192.168.0.0/16"]}),
+    )]);
     let mut refreshed = BTreeMap::new();
     refreshed.insert(
         ResourceAddr::parse("lab.thing.a").unwrap(),
@@ -232,6 +235,13 @@ fn a_set_element_added_by_hand_is_reported_alone() {
     let report = drift::detect("s", "e", &p, &refreshed, &registry());
     let attrs = &report.drifted[0].attributes;
     assert_eq!(attrs.len(), 1, "{attrs:?}");
-    assert_eq!((attrs[0].before.clone(), attrs[0].after.clone()), (None, Some(Value::str("172.16.0.0/12"))));
-    assert!(drift::text(&report).contains("    + cidrs = \"172.16.0.0/12\"\n"), "{}", drift::text(&report));
+    assert_eq!(
+        (attrs[0].before.clone(), attrs[0].after.clone()),
+        (None, Some(Value::str("172.16.0.0/12")))
+    );
+    assert!(
+        drift::text(&report).contains("    + cidrs = \"172.16.0.0/12\"\n"),
+        "{}",
+        drift::text(&report)
+    );
 }

@@ -62,8 +62,17 @@ impl ProviderError {
     }
 
     /// An error with a class, code and message.
-    pub fn new(class: ErrorClass, code: Option<String>, message: impl Into<String>) -> ProviderError {
-        ProviderError { class, code, message: message.into(), attribute: None }
+    pub fn new(
+        class: ErrorClass,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> ProviderError {
+        ProviderError {
+            class,
+            code,
+            message: message.into(),
+            attribute: None,
+        }
     }
 
     /// A permanent error about one attribute's value.
@@ -146,7 +155,12 @@ pub trait Provider: Send + Sync {
     ) -> Result<Vec<Result<Option<Value>, ProviderError>>, ProviderError>;
 
     /// Creates an object from its Planned value; returns the New value (with `id`).
-    async fn create(&self, ctx: &OpContext, rtype: &str, planned: &Value) -> Result<Value, ProviderError>;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        planned: &Value,
+    ) -> Result<Value, ProviderError>;
 
     /// Updates an object in place; returns the New value.
     async fn update(
@@ -157,20 +171,42 @@ pub trait Provider: Send + Sync {
     ) -> Result<Value, ProviderError>;
 
     /// Deletes an object. Deleting something already gone is success.
-    async fn delete(&self, ctx: &OpContext, rtype: &str, id: &str, prior: &Value) -> Result<(), ProviderError>;
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        id: &str,
+        prior: &Value,
+    ) -> Result<(), ProviderError>;
 
     /// Reads an existing object by its cloud id so it can be adopted into state.
     /// The default reads through [`Provider::read`].
-    async fn import(&self, ctx: &OpContext, rtype: &str, id: &str) -> Result<Option<Value>, ProviderError> {
-        let request = ReadRequest { address: ctx.address.clone(), id: id.to_string(), prior: Value::Null };
+    async fn import(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        id: &str,
+    ) -> Result<Option<Value>, ProviderError> {
+        let request = ReadRequest {
+            address: ctx.address.clone(),
+            id: id.to_string(),
+            prior: Value::Null,
+        };
         let mut out = self.read(rtype, std::slice::from_ref(&request)).await?;
         out.pop().unwrap_or(Ok(None))
     }
 
     /// Reads a data source from its arguments; returns its value.
-    async fn read_data(&self, ctx: &OpContext, dtype: &str, args: &Value) -> Result<Value, ProviderError> {
+    async fn read_data(
+        &self,
+        ctx: &OpContext,
+        dtype: &str,
+        args: &Value,
+    ) -> Result<Value, ProviderError> {
         let _ = (ctx, args);
-        Err(ProviderError::permanent(format!("data source {dtype} is not supported")))
+        Err(ProviderError::permanent(format!(
+            "data source {dtype} is not supported"
+        )))
     }
 }
 
@@ -219,6 +255,10 @@ impl Registry {
     pub fn resource_schema(&self, rtype: &str, data: bool) -> Option<&ResourceSchema> {
         let (provider, _) = rtype.split_once('.')?;
         let schema = self.get(provider)?.schema();
-        if data { schema.data_sources.get(rtype) } else { schema.resources.get(rtype) }
+        if data {
+            schema.data_sources.get(rtype)
+        } else {
+            schema.resources.get(rtype)
+        }
     }
 }

@@ -97,12 +97,20 @@ impl AttributeSchema {
 
     /// A required attribute of type `ty`.
     pub fn required(ty: AttrType, description: &str) -> AttributeSchema {
-        AttributeSchema { required: true, optional: false, ..AttributeSchema::optional(ty, description) }
+        AttributeSchema {
+            required: true,
+            optional: false,
+            ..AttributeSchema::optional(ty, description)
+        }
     }
 
     /// A read-only attribute the provider sets.
     pub fn computed(ty: AttrType, description: &str) -> AttributeSchema {
-        AttributeSchema { computed: true, optional: false, ..AttributeSchema::optional(ty, description) }
+        AttributeSchema {
+            computed: true,
+            optional: false,
+            ..AttributeSchema::optional(ty, description)
+        }
     }
 
     /// Marks it force-new.
