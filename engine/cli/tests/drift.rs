@@ -122,6 +122,64 @@ async fn drift_reports_exactly_the_out_of_band_changes_and_apply_repairs_them() 
         .expect_code(0);
     assert!(clean.stdout.starts_with("No drift"), "{}", clean.stdout);
 
+    // The generated database password never appears in any output or log.
+    let password = {
+        let dir = gig.state_root.path().join("giggatek/staging");
+        let store = gig_state::Store::open(
+            &dir,
+            gig_state::LockInfo::current("test: read the password"),
+        )
+        .expect("state opens");
+        let raw = store.export_json_raw().expect("raw export");
+        raw["resources"]["random.password.db"]["value"]["result"]["$secret"]
+            .as_str()
+            .expect("the generated password in raw state")
+            .to_string()
+    };
+    assert!(password.len() >= 32);
+    for args in [
+        &["plan", STACK, "--env", "staging"][..],
+        &["plan", STACK, "--env", "staging", "--format", "json"],
+        &["plan", STACK, "--env", "staging", "--format", "markdown"],
+        &[
+            "plan",
+            STACK,
+            "--env",
+            "staging",
+            "--destroy",
+            "--format",
+            "json",
+        ],
+        &["--log-format", "json", "plan", STACK, "--env", "staging"],
+        &["output", STACK, "--env", "staging"],
+        &["output", STACK, "--env", "staging", "--json"],
+        &["state", "export", STACK, "--env", "staging"],
+        &[
+            "state",
+            "show",
+            "random.password.db",
+            STACK,
+            "--env",
+            "staging",
+        ],
+        &[
+            "state",
+            "show",
+            "aws.db_instance.main",
+            STACK,
+            "--env",
+            "staging",
+        ],
+        &["drift", STACK, "--env", "staging", "--format", "json"],
+    ] {
+        let out = gig.run_logged(args);
+        assert!(out.len() > 10, "{args:?} printed something");
+        assert!(
+            !out.contains(&password),
+            "the generated password leaked from {args:?}"
+        );
+    }
+
     // Someone changes four things by hand.
     let clients = emu.clients().await;
     let ec2 = &clients.ec2;

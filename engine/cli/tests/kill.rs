@@ -45,27 +45,51 @@ fn state_survives_kill_9_of_an_apply() {
     let status = child.wait().expect("reap");
     assert!(!status.success(), "the apply was killed before it finished");
 
-    let list = gig.run_in(dir.path(), &["state", "list", "."]).expect_code(0);
+    let list = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
     let recorded: Vec<&str> = list.stdout.lines().collect();
-    assert!(!recorded.is_empty() && recorded.len() < 4000, "killed mid-way: {} recorded", recorded.len());
+    assert!(
+        !recorded.is_empty() && recorded.len() < 4000,
+        "killed mid-way: {} recorded",
+        recorded.len()
+    );
     // The chain is committed in order: what is recorded is a prefix, each record intact.
     for (i, line) in recorded.iter().enumerate() {
         let (addr, id) = line.split_once('\t').expect("address and id");
-        assert_eq!(addr, format!("random.id.r{i:04}"), "recorded in dependency order");
+        assert_eq!(
+            addr,
+            format!("random.id.r{i:04}"),
+            "recorded in dependency order"
+        );
         assert!(!id.is_empty());
     }
-    let before = gig.run_in(dir.path(), &["state", "export", "."]).expect_code(0);
+    let before = gig
+        .run_in(dir.path(), &["state", "export", "."])
+        .expect_code(0);
     let before: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
 
     // The next apply creates only the rest; what was recorded stays as it was.
-    let run = gig.run_in(dir.path(), &["apply", ".", "--auto-approve"]).expect_code(0);
+    let run = gig
+        .run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
     let expected = format!("{} succeeded", 4000 - recorded.len());
-    assert!(run.stdout.contains(&expected), "expected `{expected}`: {}", run.stdout.lines().last().unwrap_or(""));
-    let after = gig.run_in(dir.path(), &["state", "export", "."]).expect_code(0);
+    assert!(
+        run.stdout.contains(&expected),
+        "expected `{expected}`: {}",
+        run.stdout.lines().last().unwrap_or("")
+    );
+    let after = gig
+        .run_in(dir.path(), &["state", "export", "."])
+        .expect_code(0);
     let after: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
     for (addr, rec) in before["resources"].as_object().unwrap() {
-        assert_eq!(&after["resources"][addr], rec, "{addr} unchanged by the second apply");
+        assert_eq!(
+            &after["resources"][addr], rec,
+            "{addr} unchanged by the second apply"
+        );
     }
     assert_eq!(after["resources"].as_object().unwrap().len(), 4000);
-    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"]).expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(0);
 }

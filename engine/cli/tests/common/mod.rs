@@ -163,3 +163,24 @@ pub fn emulator_request(
     );
     body.to_string()
 }
+
+impl Gig {
+    /// Runs `gig ARGS…` in the repository root with every log at debug level, and
+    /// returns stdout and stderr (logs included) together.
+    pub fn run_logged(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gig"));
+        cmd.args(args)
+            .current_dir(repo())
+            .env("GIG_STATE_DIR", self.state_root.path());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.env("GIG_LOG", "debug");
+        let out = cmd.output().expect("running gig");
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
