@@ -203,6 +203,20 @@ impl AwsProvider {
             .await
     }
 
+    /// The clients, once a region is known: without one no AWS call can be signed, and
+    /// retrying would not help, so it is a permanent error saying where to set it.
+    async fn ready(&self) -> Result<&Clients, ProviderError> {
+        let clients = self.clients().await;
+        if clients.region.is_none() {
+            return Err(ProviderError::invalid_attribute(
+                "region",
+                "no AWS region is configured: set `region` in the `provider aws { … }` block, \
+                 or AWS_REGION / a profile's region in the environment",
+            ));
+        }
+        Ok(clients)
+    }
+
     fn resource(&self, rtype: &str) -> Result<&Arc<dyn ResourceType>, ProviderError> {
         self.resources
             .get(rtype)
@@ -221,7 +235,7 @@ impl Provider for AwsProvider {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        r.read(self.clients().await, requests).await
+        r.read(self.ready().await?, requests).await
     }
 
     async fn create(
@@ -231,7 +245,7 @@ impl Provider for AwsProvider {
         planned: &Value,
     ) -> Result<Value, ProviderError> {
         let r = self.resource(rtype)?;
-        r.create(self.clients().await, ctx, planned).await
+        r.create(self.ready().await?, ctx, planned).await
     }
 
     async fn update(
@@ -241,7 +255,7 @@ impl Provider for AwsProvider {
         request: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
         let r = self.resource(rtype)?;
-        r.update(self.clients().await, ctx, request).await
+        r.update(self.ready().await?, ctx, request).await
     }
 
     async fn delete(
@@ -252,7 +266,7 @@ impl Provider for AwsProvider {
         prior: &Value,
     ) -> Result<(), ProviderError> {
         let r = self.resource(rtype)?;
-        r.delete(self.clients().await, ctx, id, prior).await
+        r.delete(self.ready().await?, ctx, id, prior).await
     }
 
     async fn read_data(
@@ -265,6 +279,6 @@ impl Provider for AwsProvider {
             .data
             .get(dtype)
             .ok_or_else(|| ProviderError::permanent(format!("unknown data source {dtype}")))?;
-        d.read(self.clients().await, ctx, args).await
+        d.read(self.ready().await?, ctx, args).await
     }
 }
