@@ -119,7 +119,7 @@ fn saved_plan_is_refused_when_a_param_changed() {
     let plan_arg = plan.to_str().unwrap();
     gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
         .expect_code(0);
-    let gig = Gig { ..gig }.env("GIG_PARAM_size", "12");
+    let gig = gig.env("GIG_PARAM_size", "12");
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);
 }
