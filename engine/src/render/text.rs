@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
+use gig_dsl::value::Value;
+
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
-use crate::render::{action_phrase, show, show_change};
+use crate::render::{action_phrase, show};
 
 /// Options of the text renderer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,8 +156,39 @@ fn resource(out: &mut String, c: &ResourceChange, p: &Painter) {
     out.push('\n');
 }
 
+/// Longest one-line rendering of a list before it is broken one element per line.
+const LIST_WIDTH: usize = 80;
+
+/// A value laid out for reading: multi-line strings as a heredoc, long lists one element
+/// per line; everything else on one line. Secrets and unknowns keep their markers.
+fn layout(value: &Value, secret: bool) -> String {
+    if secret && !matches!(value, Value::Unknown) {
+        return gig_dsl::value::REDACTED.to_string();
+    }
+    match value {
+        Value::String(s) if s.contains('\n') => {
+            let mut text = String::from("<<EOT\n");
+            for line in s.trim_end_matches('\n').lines() {
+                let _ = writeln!(text, "          {line}");
+            }
+            text.push_str("        EOT");
+            text
+        }
+        Value::List(items) if items.len() > 1 && value.display().len() > LIST_WIDTH => {
+            let mut text = String::from("[\n");
+            for item in items {
+                let _ = writeln!(text, "          {},", item.display());
+            }
+            text.push_str("        ]");
+            text
+        }
+        v => v.display(),
+    }
+}
+
 fn attribute(out: &mut String, a: &AttrChange, width: usize, p: &Painter) {
-    let (before, after) = show_change(a);
+    let before = a.before.as_ref().map(|v| layout(v, a.secret));
+    let after = a.after.as_ref().map(|v| layout(v, a.secret));
     let (sym, value) = match (before, after) {
         (None, Some(after)) => ("+", after),
         (Some(before), None) => ("-", before),
@@ -210,5 +243,42 @@ impl Painter {
             _ => RED,
         };
         self.paint(style, sym)
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_break_per_element_and_multiline_strings_become_heredocs() {
+        let rule = |port: i64| {
+            Value::Map(
+                [
+                    (
+                        "description".to_string(),
+                        Value::str("a rule with a long description"),
+                    ),
+                    ("from_port".to_string(), Value::from(port)),
+                ]
+                .into_iter()
+                .collect(),
+            )
+        };
+        let list = Value::List(vec![rule(80), rule(443)]);
+        assert_eq!(
+            layout(&list, false),
+            "[\n          { description = \"a rule with a long description\", from_port = 80 },\n          \
+             { description = \"a rule with a long description\", from_port = 443 },\n        ]"
+        );
+        assert_eq!(
+            layout(&Value::List(vec![Value::from(1), Value::from(2)]), false),
+            "[1, 2]"
+        );
+        assert_eq!(
+            layout(&Value::str("#!/bin/bash\nset -e\n"), false),
+            "<<EOT\n          #!/bin/bash\n          set -e\n        EOT"
+        );
+        assert_eq!(layout(&Value::str("a\nb"), true), "(secret)");
     }
 }
