@@ -882,6 +882,27 @@ impl<'a> Printer<'a> {
 
     /// The expression starting at column `col` of a line indented `level` deep; may
     /// span several lines.
+    /// A for-expression: `head`, then each (separator, expression) part, an optional
+    /// `if` filter, and the closing bracket; each part knows the column it starts at.
+    fn for_expr(
+        &mut self,
+        head: String,
+        parts: &[(&str, &Expr)],
+        cond: Option<&Expr>,
+        close: char,
+        level: usize,
+        col: usize,
+    ) -> String {
+        let mut s = head;
+        for (sep, part) in parts.iter().copied().chain(cond.map(|c| (" if ", c))) {
+            s.push_str(sep);
+            let text = self.expr(part, level, end_col(col, &s));
+            s.push_str(&text);
+        }
+        s.push(close);
+        s
+    }
+
     fn expr(&mut self, e: &Expr, level: usize, col: usize) -> String {
         let commented = self.comments_inside(e);
         if !commented {
@@ -1041,19 +1062,9 @@ impl<'a> Printer<'a> {
                 body,
                 cond,
             } => {
-                let mut s = format!("[for {} in ", for_vars(key, value));
-                let coll = self.expr(collection, level, end_col(col, &s));
-                s.push_str(&coll);
-                s.push_str(" : ");
-                let b = self.expr(body, level, end_col(col, &s));
-                s.push_str(&b);
-                if let Some(c) = cond {
-                    s.push_str(" if ");
-                    let c = self.expr(c, level, end_col(col, &s));
-                    s.push_str(&c);
-                }
-                s.push(']');
-                s
+                let head = format!("[for {} in ", for_vars(key, value));
+                let parts = [("", &**collection), (" : ", &**body)];
+                self.for_expr(head, &parts, cond.as_deref(), ']', level, col)
             }
             ExprKind::ForMap {
                 key,
@@ -1063,22 +1074,13 @@ impl<'a> Printer<'a> {
                 value_expr,
                 cond,
             } => {
-                let mut s = format!("{{for {} in ", for_vars(key, value));
-                let coll = self.expr(collection, level, end_col(col, &s));
-                s.push_str(&coll);
-                s.push_str(" : ");
-                let k = self.expr(key_expr, level, end_col(col, &s));
-                s.push_str(&k);
-                s.push_str(" => ");
-                let v = self.expr(value_expr, level, end_col(col, &s));
-                s.push_str(&v);
-                if let Some(c) = cond {
-                    s.push_str(" if ");
-                    let c = self.expr(c, level, end_col(col, &s));
-                    s.push_str(&c);
-                }
-                s.push('}');
-                s
+                let head = format!("{{for {} in ", for_vars(key, value));
+                let parts = [
+                    ("", &**collection),
+                    (" : ", &**key_expr),
+                    (" => ", &**value_expr),
+                ];
+                self.for_expr(head, &parts, cond.as_deref(), '}', level, col)
             }
             ExprKind::Null | ExprKind::Bool(_) | ExprKind::Number(_) | ExprKind::Var(_) => {
                 self.flat_unchecked(e).unwrap_or_default()

@@ -126,8 +126,13 @@ fn attr_line(c: &AttrChange) -> String {
     }
 }
 
-/// Human-readable report.
+/// Human-readable report, ending with advice on `gig apply`.
 pub fn text(report: &DriftReport) -> String {
+    text_with_advice(report, "`gig apply` brings them back to the configuration.")
+}
+
+/// Human-readable report whose summary line ends with `advice`.
+pub fn text_with_advice(report: &DriftReport, advice: &str) -> String {
     let total: usize = report.checked.values().sum();
     if !report.has_drift() {
         return format!("No drift: {total} resources match the recorded state.\n");
@@ -148,7 +153,7 @@ pub fn text(report: &DriftReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\nDrift: {} of {total} resources differ from the recorded state. `gig apply` brings them back to the configuration.",
+        "\nDrift: {} of {total} resources differ from the recorded state. {advice}",
         report.drifted.len()
     );
     out

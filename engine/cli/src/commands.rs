@@ -38,6 +38,7 @@ const CHANGES: u8 = 2;
 const INTERRUPTED: u8 = 130;
 
 type Providers = BTreeMap<String, Arc<dyn Provider>>;
+type Refreshed = BTreeMap<ResourceAddr, Option<Value>>;
 
 /// `gig validate`
 pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
@@ -355,25 +356,24 @@ async fn apply_refresh_only(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
     };
     let store = context::open_state(&args.stack)?;
     let snapshot = store.snapshot()?;
-    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
-    let providers = context::configure_providers(&registry, &stack.config, state_providers).await?;
-    let refreshed =
-        match gig_engine::refresh::refresh(&snapshot, &providers, args.parallelism).await {
-            Ok(values) => values,
-            Err(err) => {
-                ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
-                return Ok(ERROR);
-            }
-        };
-    let env = context::env_name(&args.stack);
-    let report =
-        gig_engine::drift::detect(&stack.config.stack, &env, &snapshot, &refreshed, &registry);
+    let Some((refreshed, report)) = refresh_and_detect(
+        ui,
+        &registry,
+        &stack,
+        &snapshot,
+        &args.stack,
+        args.parallelism,
+    )
+    .await?
+    else {
+        return Ok(ERROR);
+    };
     if !report.has_drift() {
         write_stdout("No drift: the state already matches the cloud.")?;
         return Ok(OK);
     }
-    write_stdout(&gig_engine::drift::text(&report).replace(
-        "`gig apply` brings them back to the configuration.",
+    write_stdout(&gig_engine::drift::text_with_advice(
+        &report,
         "Applying records these values as the state; the cloud is not changed.",
     ))?;
     if !args.auto_approve && !confirm(ui, "record these values in the state")? {
@@ -817,6 +817,31 @@ pub fn state_export(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     Ok(OK)
 }
 
+/// Refreshes everything in `snapshot` and compares Refreshed with Prior: what `gig drift`
+/// and `gig apply --refresh-only` share. `Ok(None)` when reads failed (diagnostics printed).
+async fn refresh_and_detect(
+    ui: &Ui,
+    registry: &gig_provider::Registry,
+    stack: &Stack,
+    snapshot: &Snapshot,
+    stack_args: &StackArgs,
+    parallelism: usize,
+) -> anyhow::Result<Option<(Refreshed, gig_engine::drift::DriftReport)>> {
+    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
+    let providers = context::configure_providers(registry, &stack.config, state_providers).await?;
+    let refreshed = match gig_engine::refresh::refresh(snapshot, &providers, parallelism).await {
+        Ok(values) => values,
+        Err(err) => {
+            ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
+            return Ok(None);
+        }
+    };
+    let env = context::env_name(stack_args);
+    let report =
+        gig_engine::drift::detect(&stack.config.stack, &env, snapshot, &refreshed, registry);
+    Ok(Some((refreshed, report)))
+}
+
 /// `gig drift`
 pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
@@ -834,19 +859,18 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     let store = context::open_state(&args.stack)?;
     let snapshot = store.snapshot()?;
     drop(store);
-    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
-    let providers = context::configure_providers(&registry, &stack.config, state_providers).await?;
-    let refreshed =
-        match gig_engine::refresh::refresh(&snapshot, &providers, args.parallelism).await {
-            Ok(values) => values,
-            Err(err) => {
-                ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
-                return Ok(ERROR);
-            }
-        };
-    let env = context::env_name(&args.stack);
-    let report =
-        gig_engine::drift::detect(&stack.config.stack, &env, &snapshot, &refreshed, &registry);
+    let Some((_, report)) = refresh_and_detect(
+        ui,
+        &registry,
+        &stack,
+        &snapshot,
+        &args.stack,
+        args.parallelism,
+    )
+    .await?
+    else {
+        return Ok(ERROR);
+    };
     let timing = gig_engine::drift::CheckTiming {
         timestamp: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

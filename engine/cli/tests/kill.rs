@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{stack, Gig};
 
@@ -20,11 +20,8 @@ fn state_survives_kill_9_of_an_apply() {
     }
     let dir = stack(&[("main.gig", &src)]);
     let gig = Gig::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gig"))
-        .args(["apply", ".", "--auto-approve"])
-        .current_dir(dir.path())
-        .env("GIG_STATE_DIR", gig.state_root.path())
-        .env("NO_COLOR", "1")
+    let mut child = gig
+        .command(dir.path(), &["apply", ".", "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -79,6 +79,17 @@ impl Gig {
 
     /// Runs `gig ARGS…` in `cwd`.
     pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let out = self.command(cwd, args).output().expect("running gig");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The `gig ARGS…` command in `cwd` with this context's state root and environment
+    /// (and none of the caller's AWS or logging settings).
+    pub fn command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gig"));
         cmd.args(args)
             .current_dir(cwd)
@@ -95,12 +106,7 @@ impl Gig {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("running gig");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 
     /// Runs `gig ARGS…` in the repository root.
@@ -168,19 +174,15 @@ impl Gig {
     /// Runs `gig ARGS…` in the repository root with every log at debug level, and
     /// returns stdout and stderr (logs included) together.
     pub fn run_logged(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gig"));
-        cmd.args(args)
-            .current_dir(repo())
-            .env("GIG_STATE_DIR", self.state_root.path());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd.env("GIG_LOG", "debug");
-        let out = cmd.output().expect("running gig");
+        let run = self
+            .command(&repo(), args)
+            .env("GIG_LOG", "debug")
+            .output()
+            .expect("running gig");
         format!(
             "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
         )
     }
 }
