@@ -141,10 +141,10 @@ fn split_phases(n: usize, runs: usize) -> (Duration, Duration) {
     let mut lower_times = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
-        let inputs: Vec<(gig_dsl::span::FileId, &str)> = texts
+        let inputs: Vec<(gig_core::span::FileId, &str)> = texts
             .iter()
             .enumerate()
-            .map(|(i, t)| (gig_dsl::span::FileId(i as u32), t.as_str()))
+            .map(|(i, t)| (gig_core::span::FileId(i as u32), t.as_str()))
             .collect();
         let files: Vec<gig_dsl::ast::File> = gig_dsl::parse::parse_files(&inputs)
             .into_iter()

@@ -4,7 +4,7 @@
 //! works on this tree. Comments are kept beside the tree in [`File::comments`] so the
 //! formatter can put them back.
 
-use crate::span::Span;
+use gig_core::span::Span;
 
 /// One parsed `.gig` (or `.gigvars`) file.
 #[derive(Clone, Debug, PartialEq)]

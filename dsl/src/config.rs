@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{InstanceKey, Mode, ResourceAddr};
 use crate::ast::{BinaryOp, UnaryOp};
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 /// A whole stack after lowering.
 #[derive(Clone, Debug, Default)]

@@ -30,10 +30,10 @@ use std::path::Path;
 
 use crate::ast::{BinaryOp, UnaryOp};
 use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart};
-use crate::diag::{suggest, Diagnostic};
 use crate::functions::{self, wrap, CallContext};
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 /// How many expression nodes and loop iterations one evaluation may visit.
 pub const STEP_BUDGET: u64 = 5_000_000;
@@ -751,7 +751,7 @@ fn get_attr(v: Value, name: &str, resource: bool, span: Span) -> Result<Value, D
                     "Only objects have attributes, but `.{name}` is used on a {kind}."
                 ))
                 .with_label(format!("this is a {kind}"));
-            if kind == crate::value::ValueKind::List {
+            if kind == gig_core::value::ValueKind::List {
                 d = d.with_help(format!(
                     "pick an element first (`x[0].{name}`) or use `[for x in … : x.{name}]`"
                 ));
@@ -881,8 +881,8 @@ fn binary(op: BinaryOp, l: Value, r: Value, span: Span) -> Result<Value, Diagnos
             let (Value::Number(a), Value::Number(b)) = (&l, &r) else {
                 let mut d = mismatch("two numbers");
                 if op == BinaryOp::Add
-                    && (l.kind() == crate::value::ValueKind::String
-                        || r.kind() == crate::value::ValueKind::String)
+                    && (l.kind() == gig_core::value::ValueKind::String
+                        || r.kind() == gig_core::value::ValueKind::String)
                 {
                     d = d.with_help("join strings with a template: \"${a}${b}\"");
                 }
@@ -921,9 +921,9 @@ fn binary(op: BinaryOp, l: Value, r: Value, span: Span) -> Result<Value, Diagnos
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::Mode;
     use crate::config::ObjectEntry;
-    use crate::span::FileId;
+    use gig_core::addr::Mode;
+    use gig_core::span::FileId;
 
     fn sp(a: usize) -> Span {
         Span::new(FileId(0), a, a + 1)

@@ -24,9 +24,9 @@ use crate::ast::{
     Block, BodyEntry, Comment, Expr, ExprKind, File, Item, MapKey, Output, Param, ResourceKind,
     TemplatePart, TypeExpr, UnaryOp,
 };
-use crate::diag::{has_errors, Diagnostic};
 use crate::parse::parse_file;
-use crate::span::FileId;
+use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::span::FileId;
 
 /// The line width the printer keeps to where it can.
 pub const WIDTH: usize = 100;

@@ -27,9 +27,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use ipnet::IpNet;
 
-use crate::diag::{suggest, Diagnostic};
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 /// The largest file `file()` reads.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -888,7 +888,7 @@ fn f_values(a: &Args<'_>) -> Result<Value, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::FileId;
+    use gig_core::span::FileId;
 
     fn sp() -> Span {
         Span::new(FileId(0), 0, 1)

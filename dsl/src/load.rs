@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use crate::ast;
 use crate::config::Config;
-use crate::diag::{has_errors, Diagnostic};
 use crate::lower::{self, Host, LowerOptions, ModuleLoadError, ModuleSource};
 use crate::parse::parse_file;
 use crate::source::{read_source, source_from_bytes};
-use crate::span::{FileId, SourceMap, Span};
+use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::span::{FileId, SourceMap, Span};
 
 /// What to load besides the files.
 #[derive(Clone, Debug, Default)]
@@ -239,7 +239,7 @@ fn unknown_env(env: &str, dir: &Path, envs: &[String]) -> Diagnostic {
             envs.join(", ")
         )
     });
-    if let Some(s) = crate::diag::suggest(env, envs.iter().map(String::as_str)) {
+    if let Some(s) = gig_core::diag::suggest(env, envs.iter().map(String::as_str)) {
         d = d.with_help(format!("did you mean `--env {s}`?"));
     }
     d

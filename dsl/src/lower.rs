@@ -36,15 +36,15 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::addr::{InstanceKey, Mode, ResourceAddr};
 use crate::ast;
 use crate::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
     ProviderConfig, ResourceConfig, ResourceRef,
 };
-use crate::diag::{suggest, Diagnostic};
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 /// The deepest chain of nested modules.
 pub const MAX_MODULE_DEPTH: usize = 16;
@@ -1101,7 +1101,7 @@ impl<'a> Lowerer<'a> {
     /// Whether an unknown constant stands for an error already reported. Lowering turns
     /// failed subtrees into unknown constants; those must not be reported twice.
     fn failed_quietly(&self, e: &Expr) -> bool {
-        e.as_const() == Some(&Value::Unknown) && crate::diag::has_errors(&self.diags)
+        e.as_const() == Some(&Value::Unknown) && gig_core::diag::has_errors(&self.diags)
     }
 
     fn lower_resource(&mut self, inst: usize, key: &str, out: &mut Vec<ResourceConfig>) {
@@ -1319,7 +1319,7 @@ impl<'a> Lowerer<'a> {
             let e = self.lower_expr(item, cx);
             match e.kind {
                 ExprKind::Resource(r) => out.push((r, item.span)),
-                ExprKind::Const(Value::Unknown) if crate::diag::has_errors(&self.diags) => {}
+                ExprKind::Const(Value::Unknown) if gig_core::diag::has_errors(&self.diags) => {}
                 _ => self.diags.push(
                     Diagnostic::error("E0159", "invalid depends_on", item.span)
                         .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`.")

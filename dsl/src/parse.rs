@@ -37,8 +37,8 @@ mod scan;
 mod tests;
 
 use crate::ast;
-use crate::diag::Diagnostic;
-use crate::span::{FileId, Span};
+use gig_core::diag::Diagnostic;
+use gig_core::span::{FileId, Span};
 
 /// Deepest nesting of brackets, braces, parentheses, string interpolations and
 /// conditionals the parser accepts (diagnostic E0004).

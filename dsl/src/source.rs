@@ -8,8 +8,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::diag::Diagnostic;
-use crate::span::{FileId, SourceMap, Span};
+use gig_core::diag::Diagnostic;
+use gig_core::span::{FileId, SourceMap, Span};
 
 /// Largest source file gig reads: 8 MiB, far beyond any hand-written configuration,
 /// small enough that parsing stays well under a second.

@@ -19,11 +19,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use gig_core::diag::{Diagnostic, Severity};
+use gig_core::span::{SourceMap, Span};
 use gig_dsl::config::{Config, DependencyKind};
-use gig_dsl::diag::{Diagnostic, Severity};
 use gig_dsl::eval::render;
 use gig_dsl::load::{load_dir, load_str, LoadOptions, Loaded};
-use gig_dsl::span::{SourceMap, Span};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")

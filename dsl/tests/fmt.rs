@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use gig_core::span::FileId;
 use gig_dsl::fmt::{format_source, WIDTH};
 use gig_dsl::parse::{parse_file, MAX_NESTING};
-use gig_dsl::span::FileId;
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,14 +10,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use gig_core::diag::Diagnostic;
+use gig_core::span::{FileId, SourceMap};
 use gig_dsl::ast::{
     Body, BodyEntry, Expr, ExprKind, File, Item, MapKey, ResourceKind, TemplatePart, TypeExpr,
     UnaryOp,
 };
-use gig_dsl::diag::Diagnostic;
 use gig_dsl::parse::{parse_file, MAX_EXPR_DEPTH, MAX_NESTING};
 use gig_dsl::source::{read_source, source_from_bytes, MAX_SOURCE_BYTES};
-use gig_dsl::span::{FileId, SourceMap};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -574,7 +574,7 @@ fn spans_point_at_the_source() {
     let Item::Resource(r) = &file.items[0] else {
         panic!("not a resource")
     };
-    let at = |s: gig_dsl::span::Span| &text[s.start as usize..s.end as usize];
+    let at = |s: gig_core::span::Span| &text[s.start as usize..s.end as usize];
     assert_eq!(at(r.span), text.trim_end());
     assert_eq!(at(r.rtype[1].span), "vpc");
     assert_eq!(at(r.name.span), "main");
@@ -605,7 +605,7 @@ fn spans_point_at_the_source() {
     assert_eq!(at_of(text, b.span), "b = 2");
 }
 
-fn at_of(text: &str, s: gig_dsl::span::Span) -> &str {
+fn at_of(text: &str, s: gig_core::span::Span) -> &str {
     &text[s.start as usize..s.end as usize]
 }
 

@@ -148,7 +148,7 @@ fn apply_phase(n: usize, dir: &Path) {
 
     let rt = runtime();
     let random = rt
-        .block_on(factory.configure(&gig_dsl::value::Value::Null))
+        .block_on(factory.configure(&gig_core::value::Value::Null))
         .unwrap_or_else(|e| {
             eprintln!("{e}");
             std::process::exit(1)

@@ -53,11 +53,11 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use futures::FutureExt as _;
-use gig_dsl::addr::ResourceAddr;
-use gig_dsl::diag::Diagnostic;
+use gig_core::addr::ResourceAddr;
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
+use gig_core::value::Value;
 use gig_dsl::eval::eval;
-use gig_dsl::span::Span;
-use gig_dsl::value::Value;
 use gig_provider::{ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
 use gig_state::{ResourceRecord, Store, Write};
 use tokio::sync::{watch, Semaphore};

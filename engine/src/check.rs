@@ -13,11 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gig_dsl::addr::Mode;
+use gig_core::addr::Mode;
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::Span;
+use gig_core::value::{Value, ValueKind};
 use gig_dsl::config::{Config, Expr, ExprKind, ObjectEntry};
-use gig_dsl::diag::{suggest, Diagnostic};
-use gig_dsl::span::Span;
-use gig_dsl::value::{Value, ValueKind};
 use gig_provider::{AttrType, AttributeSchema, Registry};
 
 /// Diagnostic code: no provider with this name is known.
@@ -463,9 +463,9 @@ fn last_segment(path: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use gig_dsl::addr::ResourceAddr;
+    use gig_core::addr::ResourceAddr;
+    use gig_core::span::FileId;
     use gig_dsl::config::{ExprKind, Lifecycle, ObjectEntry, ProviderConfig, ResourceConfig};
-    use gig_dsl::span::FileId;
 
     use super::*;
     use crate::plan::tests::registry;

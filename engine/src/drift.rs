@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use gig_dsl::config::Lifecycle;
-use gig_dsl::value::Value;
 use gig_provider::Registry;
 use gig_state::Snapshot;
 use serde::Serialize;
@@ -170,7 +170,7 @@ pub fn json(report: &DriftReport) -> serde_json::Value {
                 .iter()
                 .map(|c| {
                     let redact = |v: &Option<Value>| match v {
-                        Some(_) if c.secret => serde_json::Value::String(gig_dsl::value::REDACTED.to_string()),
+                        Some(_) if c.secret => serde_json::Value::String(gig_core::value::REDACTED.to_string()),
                         Some(v) => v.to_json_redacted(),
                         None => serde_json::Value::Null,
                     };

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
 use gig_provider::ProviderError;
 
 use crate::model::Action;

@@ -17,10 +17,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use gig_dsl::addr::{Mode, ResourceAddr};
+use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
 use gig_dsl::config::{Config, DependencyKind};
-use gig_dsl::diag::Diagnostic;
-use gig_dsl::span::Span;
 use gig_state::Snapshot;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
+use gig_core::value::Value;
 use gig_dsl::config::{Expr, Lifecycle};
-use gig_dsl::diag::Diagnostic;
-use gig_dsl::span::Span;
-use gig_dsl::value::Value;
 use serde::{Deserialize, Serialize};
 
 /// What happens to one resource instance.

@@ -32,12 +32,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use gig_dsl::addr::{Mode, ResourceAddr};
+use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
+use gig_core::value::Value;
 use gig_dsl::config::{Config, ExprKind, Lifecycle, ResourceConfig};
-use gig_dsl::diag::Diagnostic;
 use gig_dsl::eval::eval;
-use gig_dsl::span::Span;
-use gig_dsl::value::Value;
 use gig_provider::{AttrType, Registry, ResourceSchema};
 use gig_state::{ResourceRecord, Snapshot};
 

@@ -20,12 +20,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
+use gig_core::diag::Diagnostic;
+use gig_core::span::{SourceMap, Span};
+use gig_core::value::Value;
 use gig_dsl::config::{Config, Expr, ExprKind, ResourceConfig};
-use gig_dsl::diag::Diagnostic;
 use gig_dsl::eval::{eval, NoResources};
-use gig_dsl::span::{SourceMap, Span};
-use gig_dsl::value::Value;
 
 /// The outcome of the policy checks.
 #[derive(Clone, Debug, Default)]

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt as _};
-use gig_dsl::addr::{Mode, ResourceAddr};
+use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::span::Span;
+use gig_core::value::Value;
 use gig_dsl::config::Config;
 use gig_dsl::eval::eval;
-use gig_dsl::span::Span;
-use gig_dsl::value::Value;
 use gig_provider::{OpContext, Provider, ProviderError, ReadRequest};
 use gig_state::Snapshot;
 

@@ -15,10 +15,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use gig_dsl::addr::{InstanceKey, ResourceAddr};
+use gig_core::addr::{InstanceKey, ResourceAddr};
+use gig_core::value::Value;
 use gig_dsl::config::{Expr, ExprKind, ResourceRef, TemplatePart};
 use gig_dsl::eval::Scope;
-use gig_dsl::value::Value;
 
 /// Values of resource instances by address.
 ///

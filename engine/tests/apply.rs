@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gig_dsl::addr::{Mode, ResourceAddr};
+use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::span::{FileId, Span};
+use gig_core::value::Value;
 use gig_dsl::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, ResourceConfig,
     ResourceRef,
 };
-use gig_dsl::span::{FileId, Span};
-use gig_dsl::value::Value;
 use gig_engine::apply::{apply, ApplyOptions, ApplyReport, RetryPolicy};
 use gig_engine::events::ApplyEvent;
 use gig_engine::model::{Action, OutputChange, Plan, ResourceChange};

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gig_dsl::addr::ResourceAddr;
-use gig_dsl::value::Value;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use gig_engine::drift::{self, CheckTiming, DriftKind};
 use gig_provider::{
     AttrType, AttributeSchema as A, Provider, ProviderError, ProviderFactory, ProviderSchema,

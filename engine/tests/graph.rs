@@ -1,10 +1,10 @@
 //! Resource graph behaviour: order, cycles with every edge labelled, DOT output.
 
-use gig_dsl::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::span::{FileId, Span};
 use gig_dsl::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ResourceConfig,
 };
-use gig_dsl::span::{FileId, Span};
 use gig_engine::graph::{self, EdgeOrigin};
 use gig_state::{ResourceRecord, Snapshot};
 
@@ -57,7 +57,7 @@ fn record(a: &str, deps: &[&str]) -> ResourceRecord {
         provider: addr.provider().to_string(),
         addr,
         id: format!("id-{a}"),
-        value: gig_dsl::value::Value::Null,
+        value: gig_core::value::Value::Null,
         dependencies: deps.iter().map(|d| crate::addr(d)).collect(),
         schema_version: 0,
     }

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use gig_dsl::load::{load_dir, LoadOptions};
-use gig_dsl::value::Value;
 use gig_engine::render::{self, MarkdownOptions, TextOptions};
 use gig_engine::{check, graph, plan};
 use gig_provider::{

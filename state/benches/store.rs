@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gig_dsl::addr::{InstanceKey, ResourceAddr};
-use gig_dsl::value::Value;
+use gig_core::addr::{InstanceKey, ResourceAddr};
+use gig_core::value::Value;
 use gig_state::{LockInfo, ResourceRecord, Store, Write};
 
 /// A record shaped like a subnet's: about 300 bytes of JSON.

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use gig_dsl::addr::ResourceAddr;
-use gig_dsl::value::Value;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use serde::{Deserialize, Serialize};
 
 pub use crate::store::Store;
@@ -243,7 +243,7 @@ impl Snapshot {
 /// Whether `v` holds the text a redacted export puts in place of a secret.
 fn holds_redacted(v: &Value) -> bool {
     match v {
-        Value::String(s) => s == gig_dsl::value::REDACTED,
+        Value::String(s) => s == gig_core::value::REDACTED,
         Value::List(xs) => xs.iter().any(holds_redacted),
         Value::Map(m) => m.values().any(holds_redacted),
         Value::Secret(inner) => holds_redacted(inner),

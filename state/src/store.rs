@@ -40,8 +40,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use gig_dsl::addr::ResourceAddr;
-use gig_dsl::value::Value;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{
@@ -936,7 +936,7 @@ mod tests {
 
     fn record(name: &str, id: &str) -> ResourceRecord {
         let addr = ResourceAddr::managed("aws.subnet", "private")
-            .with_key(gig_dsl::addr::InstanceKey::Name(name.to_string()));
+            .with_key(gig_core::addr::InstanceKey::Name(name.to_string()));
         let mut value = BTreeMap::new();
         value.insert("id".to_string(), Value::str(id));
         value.insert("cidr_block".to_string(), Value::str("10.0.1.0/24"));

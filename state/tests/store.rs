@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{open, record, subnet, Scratch};
-use gig_dsl::addr::ResourceAddr;
-use gig_dsl::value::Value;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use gig_state::{LockInfo, Snapshot, StateBackend, StateError, Store, Write};
 
 fn outputs(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
@@ -23,7 +23,7 @@ fn records_and_outputs_round_trip_through_reopen() {
     let scratch = Scratch::new("roundtrip");
     let a = record(&subnet("a"), "subnet-a");
     let b = record(
-        &ResourceAddr::managed("aws.vpc", "main").with_key(gig_dsl::addr::InstanceKey::Index(3)),
+        &ResourceAddr::managed("aws.vpc", "main").with_key(gig_core::addr::InstanceKey::Index(3)),
         "vpc-1",
     );
     let outs = outputs(&[("vpc_id", "vpc-1")]);
@@ -488,7 +488,7 @@ fn a_raw_export_loads_back_as_a_backup() {
     store
         .put(&record(
             &ResourceAddr::managed("aws.instance", "web")
-                .with_key(gig_dsl::addr::InstanceKey::Index(2)),
+                .with_key(gig_core::addr::InstanceKey::Index(2)),
             "i-2",
         ))
         .unwrap();

@@ -10,7 +10,7 @@ use std::path::Path;
 use gig_dsl::fmt::format_source;
 use gig_dsl::parse::parse_file;
 use gig_dsl::source::source_from_bytes;
-use gig_dsl::span::{FileId, SourceMap};
+use gig_core::span::{FileId, SourceMap};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 #![no_main]
 
 use gig_dsl::parse::{parse_file, parse_file_reference};
-use gig_dsl::span::FileId;
+use gig_core::span::FileId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,14 +5,14 @@
 //! resource type and name, a module and output, …) and the rest are applied to the
 //! resolved value as ordinary attribute accesses and indexes.
 
-use crate::addr::{InstanceKey, Mode};
 use crate::ast;
 use crate::config::{Expr, ExprKind, ObjectEntry, ResourceRef, TemplatePart};
-use crate::diag::{suggest, Diagnostic};
 use crate::eval::fold_node;
 use crate::functions::check_call;
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::addr::{InstanceKey, Mode};
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 use super::{res_key, Ctx, Expansion, FastMap, Lowerer, SMALL_NAMES};
 

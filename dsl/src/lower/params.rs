@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ast;
 use crate::config::{Expr, ParamValue};
-use crate::diag::{suggest, Diagnostic, Severity};
-use crate::span::Span;
-use crate::value::Value;
+use gig_core::diag::{suggest, Diagnostic, Severity};
+use gig_core::span::Span;
+use gig_core::value::Value;
 
 use super::{Ctx, LowerOptions, Lowerer, Slot};
 

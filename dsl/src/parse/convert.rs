@@ -13,9 +13,9 @@ use crate::ast::{
     MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
     TypeExpr, UnaryOp,
 };
-use crate::diag::{suggest, Diagnostic};
 use crate::parse::MAX_EXPR_DEPTH;
-use crate::span::{FileId, Span};
+use gig_core::diag::{suggest, Diagnostic};
+use gig_core::span::{FileId, Span};
 
 use super::grammar::Rule;
 

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-use crate::diag::Diagnostic;
-use crate::span::{FileId, Span};
+use gig_core::diag::Diagnostic;
+use gig_core::span::{FileId, Span};
 
 use super::grammar::Rule;
 

@@ -39,7 +39,7 @@ use crate::ast::{
 };
 use crate::parse::convert::{parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
-use crate::span::{FileId, Span};
+use gig_core::span::{FileId, Span};
 
 /// Stacks the parser collects a node's children on before moving them into a vector
 /// of exactly their number. Growing each node's vector element by element would

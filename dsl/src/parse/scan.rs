@@ -16,8 +16,8 @@
 //! are source positions.
 
 use crate::ast::Comment;
-use crate::diag::Diagnostic;
-use crate::span::{FileId, Span};
+use gig_core::diag::Diagnostic;
+use gig_core::span::{FileId, Span};
 
 use super::MAX_NESTING;
 

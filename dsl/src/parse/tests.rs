@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{parse_file, parse_file_reference};
-use crate::span::FileId;
+use gig_core::span::FileId;
 
 /// Corner cases where a PEG choice, a separator or a span could go either way.
 const CASES: &[&str] = &[
@@ -431,7 +431,7 @@ fn fast_parser_takes_every_item_of_the_valid_corpus() {
     assert!(taken > 100, "only {taken} items checked");
 }
 
-fn item_span(item: &crate::ast::Item) -> crate::span::Span {
+fn item_span(item: &crate::ast::Item) -> gig_core::span::Span {
     use crate::ast::Item;
     match item {
         Item::Param(p) => p.span,

@@ -69,7 +69,7 @@ pub fn plan_without_refresh(
     )
 }
 
-fn fail_on_errors(diags: &[gig_dsl::diag::Diagnostic]) {
+fn fail_on_errors(diags: &[gig_core::diag::Diagnostic]) {
     let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         for d in errors.iter().take(5) {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use gig_dsl::addr::{Mode, ResourceAddr};
-use gig_dsl::diag::{has_errors, Diagnostic};
-use gig_dsl::span::SourceMap;
-use gig_dsl::value::Value;
+use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::span::SourceMap;
+use gig_core::value::Value;
 use gig_engine::apply::{ApplyOptions, ApplyReport};
 use gig_engine::events::ApplyEvent;
 use gig_engine::model::Plan;
@@ -604,7 +604,7 @@ fn provider_diagnostic(
     summary: &str,
     addr: &ResourceAddr,
     error: &gig_provider::ProviderError,
-    span: gig_dsl::span::Span,
+    span: gig_core::span::Span,
 ) -> Diagnostic {
     let cloud_code = error
         .code

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::span::SourceMap;
 use gig_dsl::config::Config;
-use gig_dsl::diag::{has_errors, Diagnostic};
 use gig_dsl::load::{LoadOptions, Loaded};
-use gig_dsl::span::SourceMap;
 use gig_provider::{Provider, Registry};
 use gig_state::{LockInfo, Store};
 
@@ -198,7 +198,7 @@ pub async fn configure_providers(
             .providers
             .get(&name)
             .map(|p| p.settings.clone())
-            .unwrap_or(gig_dsl::value::Value::Map(Default::default()));
+            .unwrap_or(gig_core::value::Value::Map(Default::default()));
         let provider = factory
             .configure(&settings)
             .await

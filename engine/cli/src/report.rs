@@ -4,8 +4,8 @@
 use std::fmt;
 use std::io::Write;
 
-use gig_dsl::diag::{Diagnostic, DiagnosticRecord, Severity};
-use gig_dsl::span::{SourceMap, Span};
+use gig_core::diag::{Diagnostic, DiagnosticRecord, Severity};
+use gig_core::span::{SourceMap, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 
 /// A gig diagnostic bound to its source text, ready for miette.

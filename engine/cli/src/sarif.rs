@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use gig_dsl::diag::{Diagnostic, Severity};
-use gig_dsl::span::SourceMap;
+use gig_core::diag::{Diagnostic, Severity};
+use gig_core::span::SourceMap;
 use serde_json::{json, Value as J};
 
 fn level(s: Severity) -> &'static str {

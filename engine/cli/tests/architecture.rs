@@ -59,6 +59,16 @@ fn assert_no_dep(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: &
     }
 }
 
+/// Fails when `krate` depends on a gig crate outside `allowed`.
+fn assert_only_gig_deps(deps: &BTreeMap<String, Vec<String>>, krate: &str, allowed: &[&str]) {
+    for d in &deps[krate] {
+        assert!(
+            !d.starts_with("gig-") || allowed.contains(&d.as_str()),
+            "{krate} may depend only on {allowed:?} among gig crates, but depends on {d}"
+        );
+    }
+}
+
 #[test]
 fn dependencies_point_one_way() {
     let deps = dependencies();
@@ -71,8 +81,26 @@ fn dependencies_point_one_way() {
         "indicatif",
         "anyhow",
     ];
+    // The shared vocabulary sits below everything and depends on no gig crate.
+    assert_no_dep(&deps, "gig-core", &io_and_ui);
+    assert_no_dep(&deps, "gig-core", &["gig-", "pest", "sled", "petgraph"]);
+    // The language front end knows only the vocabulary.
     assert_no_dep(&deps, "gig-dsl", &io_and_ui);
-    assert_no_dep(&deps, "gig-dsl", &["gig-"]);
+    assert_only_gig_deps(&deps, "gig-dsl", &["gig-core"]);
+    // Providers and state speak the vocabulary, not the language front end.
+    for krate in [
+        "gig-provider",
+        "gig-provider-random",
+        "gig-provider-test",
+        "gig-provider-aws",
+        "gig-state",
+    ] {
+        assert_no_dep(&deps, krate, &["gig-dsl", "pest"]);
+        assert!(
+            deps[krate].iter().any(|d| d == "gig-core"),
+            "{krate} should take Value, addresses and diagnostics from gig-core"
+        );
+    }
     assert_no_dep(
         &deps,
         "gig-provider",
@@ -172,7 +200,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_rust_file_says_what_it_is_for() {
     let root = workspace_root();
     let mut files = Vec::new();
-    for dir in ["dsl", "engine", "providers", "state"] {
+    for dir in ["core", "dsl", "engine", "providers", "state"] {
         rust_files(&root.join(dir), &mut files);
     }
     let missing: Vec<String> = files

@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
+use gig_core::value::Value;
 use gig_dsl::load::{load_dir, LoadOptions};
-use gig_dsl::value::Value;
 use gig_engine::apply::{apply, ApplyOptions};
 use gig_engine::events::{ApplyEvent, Step};
 use gig_engine::model::Plan;
@@ -141,7 +141,7 @@ fn make_plan(registry: &Registry, store: &Store, destroy: bool) -> Plan {
         destroy,
     };
     let (p, diags) = plan(&input);
-    assert!(!gig_dsl::diag::has_errors(&diags), "{diags:?}");
+    assert!(!gig_core::diag::has_errors(&diags), "{diags:?}");
     p
 }
 

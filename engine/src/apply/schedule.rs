@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gig_dsl::addr::ResourceAddr;
+use gig_core::addr::ResourceAddr;
 
 use crate::events::Step;
 use crate::model::{Action, ResourceChange};
@@ -189,8 +189,8 @@ fn dependencies(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gig_core::span::Span;
     use gig_dsl::config::Lifecycle;
-    use gig_dsl::span::Span;
 
     fn change(name: &str, action: Action, deps: &[&str], cbd: bool) -> ResourceChange {
         ResourceChange {
@@ -303,9 +303,9 @@ mod tests {
     #[test]
     fn group_dependencies_mean_every_instance() {
         let mut a0 = change("a", Action::Create, &[], false);
-        a0.addr = a0.addr.with_key(gig_dsl::addr::InstanceKey::Index(0));
+        a0.addr = a0.addr.with_key(gig_core::addr::InstanceKey::Index(0));
         let mut a1 = change("a", Action::Create, &[], false);
-        a1.addr = a1.addr.with_key(gig_dsl::addr::InstanceKey::Index(1));
+        a1.addr = a1.addr.with_key(gig_core::addr::InstanceKey::Index(1));
         let b = change("b", Action::Create, &["a"], false);
         let s = Schedule::build(&[a0, a1, b]);
         assert_eq!(s.predecessors, vec![0, 0, 2]);

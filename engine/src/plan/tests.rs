@@ -5,13 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use gig_dsl::addr::{InstanceKey, ResourceAddr};
+use gig_core::addr::{InstanceKey, ResourceAddr};
+use gig_core::span::{FileId, Span};
+use gig_core::value::Value;
 use gig_dsl::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
     ResourceConfig, ResourceRef,
 };
-use gig_dsl::span::{FileId, Span};
-use gig_dsl::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, Provider, ProviderError, ProviderFactory, ProviderSchema, Registry,
     ResourceSchema,
@@ -235,7 +235,7 @@ pub(crate) fn run(
     prior: &Snapshot,
     refreshed: Option<&BTreeMap<ResourceAddr, Option<Value>>>,
     destroy: bool,
-) -> (Plan, Vec<gig_dsl::diag::Diagnostic>) {
+) -> (Plan, Vec<gig_core::diag::Diagnostic>) {
     let registry = registry();
     let (g, diags) = graph::build(config, prior);
     assert!(diags.is_empty(), "{diags:?}");

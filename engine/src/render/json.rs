@@ -1,7 +1,7 @@
 //! The machine plan (`gig plan --format json`), documented in docs/plan-json.md.
 
-use gig_dsl::addr::Mode;
-use gig_dsl::value::{Value, REDACTED};
+use gig_core::addr::Mode;
+use gig_core::value::{Value, REDACTED};
 use serde_json::{json, Map, Value as J};
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};

@@ -1,7 +1,7 @@
 //! Renderers of a [`crate::model::Plan`]: human text, machine JSON, pull-request markdown.
 //!
 //! All three render the same structured plan, deterministically, and none ever prints a
-//! secret: values of changes marked secret, and any [`gig_dsl::value::Value::Secret`]
+//! secret: values of changes marked secret, and any [`gig_core::value::Value::Secret`]
 //! inside a value, are shown as `(secret)`.
 
 mod json;
@@ -12,7 +12,7 @@ pub use self::json::{json, FORMAT_VERSION};
 pub use self::markdown::{markdown, MarkdownOptions};
 pub use self::text::{text, TextOptions};
 
-use gig_dsl::value::{Value, REDACTED};
+use gig_core::value::{Value, REDACTED};
 
 use crate::model::{Action, AttrChange, ResourceChange};
 

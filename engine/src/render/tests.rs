@@ -1,6 +1,6 @@
 //! Renderer behaviour on plans made by the planner from hand-built configurations.
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 
 use super::{json, markdown, text, MarkdownOptions, TextOptions};
 use crate::model::Plan;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
 use crate::render::{action_phrase, show};
@@ -163,7 +163,7 @@ const LIST_WIDTH: usize = 80;
 /// per line; everything else on one line. Secrets and unknowns keep their markers.
 fn layout(value: &Value, secret: bool) -> String {
     if secret && !matches!(value, Value::Unknown) {
-        return gig_dsl::value::REDACTED.to_string();
+        return gig_core::value::REDACTED.to_string();
     }
     match value {
         Value::String(s) if s.contains('\n') => {

@@ -33,7 +33,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest};
 
 use crate::ReadResults;
@@ -89,7 +89,7 @@ impl fmt::Debug for StaticCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticCredentials")
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &gig_dsl::value::REDACTED)
+            .field("secret_access_key", &gig_core::value::REDACTED)
             .finish()
     }
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use serde_json::json;
 use support::{a, assert_plans_clean, ctx, planned_for, s, val, with_defaults, Emu};
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ErrorClass;
 use serde_json::json;
 use support::{a, assert_plans_clean, ctx, planned_for, s, val, vpc, with_defaults, Emu};

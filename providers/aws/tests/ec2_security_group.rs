@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
 use support::{a, assert_plans_clean, ctx, planned_for, s, val, vpc, with_defaults, Emu};

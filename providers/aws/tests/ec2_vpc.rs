@@ -60,7 +60,7 @@ async fn vpc_lifecycle() {
         .update(
             "aws.vpc",
             &created,
-            &gig_dsl::value::Value::Map(planned2_full),
+            &gig_core::value::Value::Map(planned2_full),
         )
         .await;
     assert_eq!(updated.get("id"), created.get("id"));
@@ -151,7 +151,7 @@ async fn vpc_refresh_is_batched() {
         .chain(std::iter::once(gig_provider::ReadRequest {
             address: "aws.vpc.gone".into(),
             id: "vpc-0123456789abcdef0".into(),
-            prior: gig_dsl::value::Value::Null,
+            prior: gig_core::value::Value::Null,
         }))
         .collect();
     let out = emu.provider().read("aws.vpc", &requests).await.unwrap();

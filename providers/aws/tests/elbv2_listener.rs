@@ -4,7 +4,7 @@
 
 mod support;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ReadRequest;
 use serde_json::json;
 use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};

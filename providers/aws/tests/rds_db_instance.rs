@@ -7,7 +7,7 @@ mod support;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{ReadRequest, UpdateRequest};
 use serde_json::json;
 use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};

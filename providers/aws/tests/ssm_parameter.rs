@@ -5,7 +5,7 @@
 mod support;
 
 use aws_sdk_ssm::types::ParameterType;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{ErrorClass, ProviderError, ReadRequest};
 use serde_json::json;
 use support::{assert_plans_clean, calls, val, with_defaults, Emu};

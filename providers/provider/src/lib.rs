@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 
 pub use crate::schema::{AttrType, AttributeSchema, ProviderSchema, ResourceSchema};
 

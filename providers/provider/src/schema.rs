@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use serde::Serialize;
 
 /// Everything a provider offers.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, ResourceSchema};
 use rand::RngCore as _;
 

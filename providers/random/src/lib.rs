@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     ErrorClass, OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest,
     UpdateRequest,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, ResourceSchema};
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
@@ -234,7 +234,7 @@ mod tests {
             // The redacted rendering shows the marker in place of the password.
             assert_eq!(
                 v.to_json_redacted()["result"],
-                serde_json::json!(gig_dsl::value::REDACTED)
+                serde_json::json!(gig_core::value::REDACTED)
             );
         }
     }

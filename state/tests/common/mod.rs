@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use gig_dsl::addr::{InstanceKey, ResourceAddr};
-use gig_dsl::value::Value;
+use gig_core::addr::{InstanceKey, ResourceAddr};
+use gig_core::value::Value;
 use gig_state::{LockInfo, ResourceRecord, Store};
 
 /// A directory under the system temp dir, removed on drop.

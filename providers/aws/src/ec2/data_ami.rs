@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, OpContext, ProviderError, ResourceSchema};
 
 use crate::common::{list, opt_bool, req_str, sdk_error, str_list, t_str_list};

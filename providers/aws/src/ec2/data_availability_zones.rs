@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, OpContext, ProviderError, ResourceSchema};
 
 use crate::common::{opt_str, sdk_error, string_list, t_str_list};

@@ -18,7 +18,7 @@ use aws_sdk_ec2::types::{
     RequestLaunchTemplateData, ResourceType as Ec2ResourceType,
 };
 use base64::Engine as _;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

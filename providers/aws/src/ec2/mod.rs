@@ -18,7 +18,7 @@ pub(crate) mod vpc;
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecification};
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{sdk_error, tag_diff, user_tags_of};

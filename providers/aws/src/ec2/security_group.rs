@@ -34,7 +34,7 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, ResourceType as Ec2ResourceType, SecurityGroupRule,
     UserIdGroupPair,
 };
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -11,7 +11,7 @@ pub(crate) mod subnet_group;
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticache::types::Tag;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};

@@ -15,7 +15,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     HttpRequestMethodConditionConfig, PathPatternConditionConfig, RedirectActionConfig,
     RedirectActionStatusCodeEnum, RuleCondition, SourceIpConditionConfig,
 };
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError};
 
 use crate::common;

@@ -18,7 +18,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum,
     LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
     UpdateRequest,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Rule, RulePriorityPair};
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
     UpdateRequest,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
     UpdateRequest,
@@ -541,7 +541,7 @@ fn string(v: &Value, name: &str) -> Result<Option<String>, ProviderError> {
 /// Replaces every occurrence of the password in an error message with `(secret)`.
 fn scrub_secret(mut e: ProviderError, secret: Option<&str>) -> ProviderError {
     if let Some(s) = secret.filter(|s| !s.is_empty()) {
-        e.message = e.message.replace(s, gig_dsl::value::REDACTED);
+        e.message = e.message.replace(s, gig_core::value::REDACTED);
     }
     e
 }

@@ -11,7 +11,7 @@ pub(crate) mod db_subnet_group;
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};

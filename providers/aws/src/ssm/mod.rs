@@ -10,7 +10,7 @@ pub(crate) mod parameter;
 use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag};
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use aws_sdk_ssm::types::{
     Parameter, ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
 };
-use gig_dsl::value::Value;
+use gig_core::value::Value;
 use gig_provider::{
     AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
     UpdateRequest,
@@ -572,7 +572,7 @@ where
 /// Replaces every occurrence of `secret` in an error's message with `(secret)`.
 fn scrub(mut e: ProviderError, secret: &str) -> ProviderError {
     if !secret.is_empty() {
-        e.message = e.message.replace(secret, gig_dsl::value::REDACTED);
+        e.message = e.message.replace(secret, gig_core::value::REDACTED);
     }
     e
 }
