@@ -12,5 +12,6 @@
 
 pub mod addr;
 pub mod diag;
+pub mod path;
 pub mod span;
 pub mod value;

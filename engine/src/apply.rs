@@ -126,6 +126,22 @@ impl ApplyReport {
             && self.output_errors.is_empty()
             && self.state_error.is_none()
     }
+
+    /// Every failed change as a diagnostic at its resource block (`E0401`), with the
+    /// cloud's code and message intact.
+    pub fn failure_diagnostics(&self) -> Vec<gig_core::diag::Diagnostic> {
+        self.failed
+            .iter()
+            .map(|(addr, error, span)| {
+                error.diagnostic(
+                    "E0401",
+                    "the provider rejected a change",
+                    &addr.to_string(),
+                    *span,
+                )
+            })
+            .collect()
+    }
 }
 
 /// Carries out `plan`. See the [module documentation](self) for ordering, commits,
@@ -862,9 +878,10 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Top-level attributes an update changes: those the planner found different (its
-/// comparison knows the schema: set order, null = absent = empty, computed values), plus
-/// those that were unknown at plan time and now differ from the Prior value.
+/// Top-level attributes an update changes: those the planner found different
+/// (`change.updated`; its comparison knows the schema: set order, null = absent = empty,
+/// computed values), plus those that were unknown at plan time and now differ from the
+/// Prior value.
 ///
 /// Regression: comparing raw values here made a reordered set (RDS subnet ids) count as
 /// changed, so a tags-only update also called ModifyDBSubnetGroup.
@@ -873,17 +890,7 @@ fn changed_attributes(change: &ResourceChange, prior: &Value, planned: &Value) -
     let before = prior.as_map().unwrap_or(&empty);
     let after = planned.as_map().unwrap_or(&empty);
     let planned_at_plan_time = change.planned.as_ref().and_then(Value::as_map);
-    let mut changed: std::collections::BTreeSet<String> = change
-        .attributes
-        .iter()
-        .map(|a| {
-            a.path
-                .split(['.', '['])
-                .next()
-                .unwrap_or(&a.path)
-                .to_string()
-        })
-        .collect();
+    let mut changed: std::collections::BTreeSet<String> = change.updated.iter().cloned().collect();
     for (k, v) in after {
         let was_unknown = planned_at_plan_time
             .and_then(|p| p.get(k))

@@ -174,7 +174,7 @@ pub fn json(report: &DriftReport) -> serde_json::Value {
                         Some(v) => v.to_json_redacted(),
                         None => serde_json::Value::Null,
                     };
-                    serde_json::json!({ "path": c.path, "recorded": redact(&c.before), "actual": redact(&c.after) })
+                    serde_json::json!({ "path": c.path.to_string(), "recorded": redact(&c.before), "actual": redact(&c.after) })
                 })
                 .collect();
             serde_json::json!({

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod events;
 pub mod graph;
 pub mod model;
+pub mod pipeline;
 pub mod plan;
 pub mod planfile;
 pub mod policy;

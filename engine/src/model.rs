@@ -2,13 +2,19 @@
 //!
 //! Apply executes a [`Plan`] and never re-reads the configuration: each change carries
 //! the residual body expression needed to resolve values that are *unknown until
-//! apply* from its dependencies' New values. Display-only fields (`attributes`,
-//! `replace_because`) never change what apply does.
+//! apply* from its dependencies' New values.
+//!
+//! What apply reads of a [`ResourceChange`]: `addr`, `provider`, `action`, `id`,
+//! `prior`, `planned`, `body`, `updated`, `lifecycle.create_before_destroy`,
+//! `dependencies`, `schema_version` and `span` (to place errors). Display-only fields
+//! (`attributes`, `replace_because`, the rest of `lifecycle`) never change what apply
+//! does; of a [`Plan`], apply reads `stack`, `changes`, `outputs` and `destroy`.
 
 use std::collections::BTreeMap;
 
 use gig_core::addr::ResourceAddr;
 use gig_core::diag::Diagnostic;
+use gig_core::path::AttrPath;
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::{Expr, Lifecycle};
@@ -50,8 +56,8 @@ impl Action {
 /// One attribute-level difference, for display.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttrChange {
-    /// Attribute path, e.g. `tags.Name` or `ingress[0].port`.
-    pub path: String,
+    /// Where the difference is, e.g. `tags.Name` or `ingress[0].port`.
+    pub path: AttrPath,
     /// Prior value (`None` on create).
     pub before: Option<Value>,
     /// Planned value (`None` on delete; may be or contain [`Value::Unknown`]).
@@ -79,11 +85,13 @@ pub struct ResourceChange {
     pub planned: Option<Value>,
     /// The residual body to evaluate at apply time when `planned` has unknowns.
     pub body: Option<Expr>,
-    /// Attribute differences (empty for no-op). For an update, their top-level names
-    /// (plus attributes unknown at plan time that resolve to a new value) are what apply
-    /// passes to the provider as changed.
+    /// Attribute differences, for display only (empty for no-op).
     pub attributes: Vec<AttrChange>,
-    /// Attributes whose change forces replacement.
+    /// For an update in place: the top-level attributes it changes, sorted, as the
+    /// planner computed them. Apply passes these (plus attributes unknown at plan time
+    /// that resolve to a new value) to the provider as changed. Empty for other actions.
+    pub updated: Vec<String>,
+    /// Attributes whose change forces replacement, for display only.
     pub replace_because: Vec<String>,
     /// Lifecycle options from config (default for deletes of removed resources).
     pub lifecycle: Lifecycle,

@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gig_core::addr::{Mode, ResourceAddr};
 use gig_core::diag::Diagnostic;
+use gig_core::path::{AttrPath, Step};
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::{Config, ExprKind, Lifecycle, ResourceConfig};
@@ -260,7 +261,7 @@ impl Planner<'_, '_> {
             let forced: BTreeSet<String> = attributes
                 .iter()
                 .filter(|c| c.forces_replacement)
-                .map(|c| top_name(&c.path).to_string())
+                .filter_map(|c| c.path.attribute_name().map(str::to_string))
                 .collect();
             replace_because = forced.into_iter().collect();
             // A new object: everything the cloud assigns is unknown again.
@@ -310,6 +311,15 @@ impl Planner<'_, '_> {
             prior: if exists { current } else { None },
             planned: Some(Value::Map(planned)),
             body: desired_unknown.then(|| rc.body.clone()),
+            updated: if action == Action::Update {
+                let names: BTreeSet<String> = attributes
+                    .iter()
+                    .filter_map(|c| c.path.attribute_name().map(str::to_string))
+                    .collect();
+                names.into_iter().collect()
+            } else {
+                Vec::new()
+            },
             attributes,
             replace_because,
             lifecycle: rc.lifecycle.clone(),
@@ -350,7 +360,7 @@ impl Planner<'_, '_> {
                             .and_then(|s| s.attributes.get(k))
                             .is_some_and(|a| a.secret);
                     AttrChange {
-                        path: k.clone(),
+                        path: AttrPath::attribute(k),
                         before: Some(if secret {
                             self::secret(v.clone())
                         } else {
@@ -373,6 +383,7 @@ impl Planner<'_, '_> {
             planned: None,
             body: None,
             attributes,
+            updated: Vec::new(),
             replace_because: Vec::new(),
             lifecycle: rc.map(|r| r.lifecycle.clone()).unwrap_or_default(),
             dependencies: record.dependencies.clone(),
@@ -652,19 +663,25 @@ pub(crate) fn diff_top(
             secret: attr.is_some_and(|a| a.secret),
         };
         d.diff(
-            k,
+            &AttrPath::attribute(k),
             current.get(k.as_str()),
             planned.get(k.as_str()),
             attr.map(|a| &a.ty),
             &mut out,
         );
     }
-    out.retain(|c| {
-        !lifecycle
-            .ignore_changes
-            .iter()
-            .any(|i| path_within(&c.path, i))
-    });
+    let ignored: Vec<AttrPath> = lifecycle
+        .ignore_changes
+        .iter()
+        .map(|i| {
+            AttrPath::from(
+                i.split('.')
+                    .map(|k| Step::Key(k.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    out.retain(|c| !ignored.iter().any(|i| c.path.starts_with(i)));
     out
 }
 
@@ -682,7 +699,7 @@ fn create_attributes(
                     .and_then(|s| s.attributes.get(k))
                     .is_some_and(|a| a.secret);
             AttrChange {
-                path: k.clone(),
+                path: AttrPath::attribute(k),
                 before: None,
                 after: Some(if secret {
                     self::secret(v.clone())
@@ -694,19 +711,6 @@ fn create_attributes(
             }
         })
         .collect()
-}
-
-/// Whether `path` is `prefix` or inside it (`tags.Name` is inside `tags`).
-fn path_within(path: &str, prefix: &str) -> bool {
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-}
-
-/// The top-level attribute name of a path.
-fn top_name(path: &str) -> &str {
-    path.split(['.', '[']).next().unwrap_or(path)
 }
 
 /// Null, or an empty list or map: all mean "not set".
@@ -803,7 +807,7 @@ struct Differ {
 impl Differ {
     fn diff(
         &self,
-        path: &str,
+        path: &AttrPath,
         before: Option<&Value>,
         after: Option<&Value>,
         ty: Option<&AttrType>,
@@ -826,7 +830,7 @@ impl Differ {
                 })
             };
             out.push(AttrChange {
-                path: path.to_string(),
+                path: path.clone(),
                 before: show(before),
                 after: show(after),
                 forces_replacement: self.force,
@@ -854,7 +858,7 @@ impl Differ {
                 };
                 let mut element = |before: Option<&Value>, after: Option<&Value>| {
                     out.push(AttrChange {
-                        path: path.to_string(),
+                        path: path.clone(),
                         before: before.map(shown),
                         after: after.map(shown),
                         forces_replacement: self.force,
@@ -889,7 +893,7 @@ impl Differ {
                         secret: self.secret || attr.is_some_and(|a| a.secret),
                     };
                     nested.diff(
-                        &key_path(path, k),
+                        &path.key(k),
                         bm.get(k.as_str()),
                         am.get(k.as_str()),
                         attr.map(|a| &a.ty),
@@ -909,7 +913,7 @@ impl Differ {
                 let keys: BTreeSet<&String> = bm.keys().chain(am.keys()).collect();
                 for k in keys {
                     self.diff(
-                        &key_path(path, k),
+                        &path.key(k),
                         bm.get(k.as_str()),
                         am.get(k.as_str()),
                         inner,
@@ -927,25 +931,11 @@ impl Differ {
                     _ => None,
                 };
                 for (i, (x, y)) in bs.iter().zip(as_).enumerate() {
-                    self.diff(&format!("{path}[{i}]"), Some(x), Some(y), inner, out);
+                    self.diff(&path.index(i), Some(x), Some(y), inner, out);
                 }
             }
             _ => whole(out),
         }
-    }
-}
-
-/// `path.key`, or `path["key"]` when the key is not a plain name.
-fn key_path(path: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !key.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        format!("{path}.{key}")
-    } else {
-        format!("{path}[{key:?}]")
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Plan;
@@ -87,6 +89,62 @@ pub enum Staleness {
     },
     /// The configuration changed since the plan was made.
     Config,
+}
+
+impl PlanFileError {
+    /// The error as a diagnostic: `E0351` for another version's file, `E0352` for a
+    /// damaged one; unreadable files keep their I/O error.
+    pub fn diagnostic(&self) -> Diagnostic {
+        match self {
+            PlanFileError::Version { path, found } => Diagnostic::error(
+                "E0351",
+                "the plan file was written by another gig version",
+                Span::DETACHED,
+            )
+            .with_detail(format!(
+                "{} has plan file format version {found}; this gig reads version {FORMAT_VERSION}.",
+                path.display()
+            ))
+            .with_help("run `gig plan --out FILE` again with this gig and apply the new file"),
+            PlanFileError::Format { path, message } => Diagnostic::error(
+                "E0352",
+                "the plan file is damaged or not a gig plan",
+                Span::DETACHED,
+            )
+            .with_detail(format!("{}: {message}.", path.display()))
+            .with_help("run `gig plan --out FILE` again and apply the new file"),
+            PlanFileError::Io { path, source } => Diagnostic::error(
+                "E0352",
+                "the plan file is damaged or not a gig plan",
+                Span::DETACHED,
+            )
+            .with_detail(format!("{} could not be read: {source}.", path.display())),
+        }
+    }
+}
+
+impl Staleness {
+    /// Why the saved plan was refused, as the `E0350` diagnostic.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let why = match self {
+            Staleness::Lineage { planned, current } => format!(
+                "It was made against state lineage {planned}, but the state's lineage is {current}."
+            ),
+            Staleness::Serial { planned, current } => format!(
+                "The state changed since the plan was made (serial {planned} then, {current} now)."
+            ),
+            Staleness::Config => {
+                "The configuration or its params changed since the plan was made.".to_string()
+            }
+        };
+        Diagnostic::error(
+            "E0350",
+            "the saved plan is stale and was not applied",
+            Span::DETACHED,
+        )
+        .with_detail(why)
+        .with_help("run `gig plan --out FILE` again and apply the new file")
+    }
 }
 
 impl PlanFile {

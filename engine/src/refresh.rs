@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt as _};
 use gig_core::addr::{Mode, ResourceAddr};
+use gig_core::diag::Diagnostic;
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::Config;
@@ -40,6 +41,19 @@ pub struct ReadFailure {
     pub error: ProviderError,
     /// The block in the source (detached for refresh, which works from state).
     pub span: Span,
+}
+
+impl ReadFailure {
+    /// The failure as a diagnostic at the resource block that caused it (`E0402`), with
+    /// the cloud's code and message intact.
+    pub fn diagnostic(&self) -> Diagnostic {
+        self.error.diagnostic(
+            "E0402",
+            "reading from the provider failed",
+            &self.addr.to_string(),
+            self.span,
+        )
+    }
 }
 
 /// Some reads failed.
@@ -195,14 +209,41 @@ pub struct ReadContext {
     pub parallelism: usize,
 }
 
+/// What reading the data sources produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataRead {
+    /// Every data source read successfully.
+    pub values: BTreeMap<ResourceAddr, Value>,
+    /// Reads the provider failed, sorted by address.
+    pub failures: Vec<ReadFailure>,
+    /// User mistakes found on the way: arguments not known at plan time (`E0403`), data
+    /// sources that need each other (`E0404`), arguments that do not evaluate.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl DataRead {
+    /// Whether every data source was read.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty() && self.diagnostics.is_empty()
+    }
+
+    /// The user mistakes, then the provider failures as diagnostics at their blocks.
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        let mut out = self.diagnostics;
+        out.extend(self.failures.iter().map(ReadFailure::diagnostic));
+        out
+    }
+}
+
 /// Reads every data source in `config`. A data source's arguments may reference other
 /// data sources, which are read first; any other reference, or an argument that is not
-/// known, fails that data source (and those that need it).
+/// known, is a user mistake reported as a diagnostic at the data block. A data source
+/// that needs one that could not be read is not read and not reported again.
 pub async fn read_data_sources(
     config: &Config,
     providers: &BTreeMap<String, Arc<dyn Provider>>,
     ctx: &ReadContext,
-) -> Result<BTreeMap<ResourceAddr, Value>, RefreshError> {
+) -> DataRead {
     let data: Vec<_> = config
         .resources
         .iter()
@@ -211,6 +252,9 @@ pub async fn read_data_sources(
     let mut table = ValueTable::new();
     let mut values: BTreeMap<ResourceAddr, Value> = BTreeMap::new();
     let mut failures: Vec<ReadFailure> = Vec::new();
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    // Data sources not read: failed, wrong, or needing one that was not read.
+    let mut unread: BTreeSet<ResourceAddr> = BTreeSet::new();
     let mut pending: BTreeSet<usize> = (0..data.len()).collect();
     let is_data_dep = |d: &ResourceAddr| d.mode == Mode::Data;
     let depends_on = |r: &gig_dsl::config::ResourceConfig, other: &ResourceAddr| {
@@ -231,15 +275,21 @@ pub async fn read_data_sources(
             })
             .collect();
         if ready.is_empty() {
+            let cycle: Vec<String> = pending.iter().map(|&i| data[i].addr.to_string()).collect();
             for i in std::mem::take(&mut pending) {
-                failures.push(ReadFailure {
-                    addr: data[i].addr.clone(),
-                    error: ProviderError::permanent(format!(
-                        "{} is part of a dependency cycle",
-                        data[i].addr
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0404",
+                        "data sources depend on each other in a cycle",
+                        data[i].span,
+                    )
+                    .with_label("this data source is part of the cycle")
+                    .with_detail(format!(
+                        "{} cannot be read before the data sources it needs, and each of {} needs another of them.",
+                        data[i].addr,
+                        cycle.join(", ")
                     )),
-                    span: data[i].span,
-                });
+                );
             }
             break;
         }
@@ -247,48 +297,59 @@ pub async fn read_data_sources(
         for &i in &ready {
             pending.remove(&i);
             let r = data[i];
-            let failed_dep = r.dependencies.iter().find(|d| {
-                failures.iter().any(|f| {
-                    f.addr == d.target || (d.target.key.is_none() && f.addr.group() == d.target)
-                })
+            let failed_dep = r.dependencies.iter().any(|d| {
+                unread
+                    .iter()
+                    .any(|u| *u == d.target || (d.target.key.is_none() && u.group() == d.target))
             });
-            let args = if let Some(dep) = failed_dep {
-                Err(ProviderError::permanent(format!(
-                    "{} needs {}, which could not be read",
+            if failed_dep {
+                unread.insert(r.addr.clone());
+                continue;
+            }
+            let args = if let Some(dep) = r.dependencies.iter().find(|d| !is_data_dep(&d.target)) {
+                Err(Diagnostic::error(
+                    "E0403",
+                    "a data source's arguments are not known at plan time",
+                    dep.span,
+                )
+                .with_label("a managed resource, known only after apply")
+                .with_detail(format!(
+                    "Data sources are read while planning, but the arguments of {} refer to {}, whose values exist only after apply.",
                     r.addr, dep.target
-                )))
-            } else if let Some(dep) = r.dependencies.iter().find(|d| !is_data_dep(&d.target)) {
-                Err(ProviderError::permanent(format!(
-                    "the arguments of {} refer to {}, which is not known at plan time",
-                    r.addr, dep.target
-                )))
+                ))
+                .with_help("use constants, params or other data sources in a data block's arguments"))
             } else {
                 match eval(&r.body, &table) {
                     Ok(v) if v.is_known() => Ok(v),
-                    Ok(_) => Err(ProviderError::permanent(format!(
-                        "the arguments of {} are not known at plan time",
+                    Ok(_) => Err(Diagnostic::error(
+                        "E0403",
+                        "a data source's arguments are not known at plan time",
+                        r.span,
+                    )
+                    .with_label("arguments with values known only after apply")
+                    .with_detail(format!(
+                        "Data sources are read while planning, but some arguments of {} are not known until apply.",
                         r.addr
                     ))),
-                    Err(d) => Err(ProviderError::permanent(format!(
-                        "gig::{}: {}",
-                        d.code, d.summary
-                    ))),
+                    Err(d) => Err(d),
                 }
             };
             match (args, providers.get(&r.provider)) {
-                (Err(e), _) => failures.push(ReadFailure {
-                    addr: r.addr.clone(),
-                    error: e,
-                    span: r.span,
-                }),
-                (Ok(_), None) => failures.push(ReadFailure {
-                    addr: r.addr.clone(),
-                    error: ProviderError::permanent(format!(
-                        "provider {} is not configured",
-                        r.provider
-                    )),
-                    span: r.span,
-                }),
+                (Err(d), _) => {
+                    unread.insert(r.addr.clone());
+                    diagnostics.push(d);
+                }
+                (Ok(_), None) => {
+                    unread.insert(r.addr.clone());
+                    failures.push(ReadFailure {
+                        addr: r.addr.clone(),
+                        error: ProviderError::permanent(format!(
+                            "provider {} is not configured",
+                            r.provider
+                        )),
+                        span: r.span,
+                    });
+                }
                 (Ok(args), Some(p)) => jobs.push((i, p.clone(), args)),
             }
         }
@@ -326,22 +387,22 @@ pub async fn read_data_sources(
                     table.insert(r.addr.clone(), v.clone());
                     values.insert(r.addr.clone(), v);
                 }
-                Err(error) => failures.push(ReadFailure {
-                    addr: r.addr.clone(),
-                    error,
-                    span: r.span,
-                }),
+                Err(error) => {
+                    unread.insert(r.addr.clone());
+                    failures.push(ReadFailure {
+                        addr: r.addr.clone(),
+                        error,
+                        span: r.span,
+                    });
+                }
             }
         }
     }
 
-    if failures.is_empty() {
-        Ok(values)
-    } else {
-        failures.sort_by(|a, b| a.addr.cmp(&b.addr));
-        Err(RefreshError {
-            failures,
-            values: values.into_iter().map(|(a, v)| (a, Some(v))).collect(),
-        })
+    failures.sort_by(|a, b| a.addr.cmp(&b.addr));
+    DataRead {
+        values,
+        failures,
+        diagnostics,
     }
 }

@@ -70,6 +70,7 @@ fn change(name: &str, action: Action, deps: &[&str]) -> ResourceChange {
         planned,
         body: None,
         attributes: Vec::new(),
+        updated: Vec::new(),
         replace_because: Vec::new(),
         lifecycle: Lifecycle::default(),
         dependencies: deps.iter().map(|d| addr(d)).collect(),
@@ -928,9 +929,9 @@ async fn data_sources_are_read_in_dependency_order() {
         env: "default".into(),
         parallelism: 4,
     };
-    let values = read_data_sources(&config, &e.providers, &ctx)
-        .await
-        .unwrap();
+    let read = read_data_sources(&config, &e.providers, &ctx).await;
+    assert!(read.is_complete(), "{read:?}");
+    let values = read.values;
     assert_eq!(
         values[&data_addr("second")]
             .get("value")

@@ -130,7 +130,7 @@ fn changed_and_deleted_objects_are_reported_with_secrets_redacted() {
             (
                 d.addr.to_string(),
                 d.kind,
-                d.attributes.iter().map(|a| a.path.clone()).collect(),
+                d.attributes.iter().map(|a| a.path.to_string()).collect(),
             )
         })
         .collect();

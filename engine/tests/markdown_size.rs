@@ -1,10 +1,9 @@
 //! Issue: "a 2,000-resource plan stays under 65,000 characters and keeps the summary".
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gig_dsl::load::{load_str, LoadOptions};
-use gig_engine::plan::{plan, PlanInput};
+use gig_dsl::load::LoadOptions;
+use gig_engine::pipeline::{self, PlanOptions, Stack};
 use gig_engine::render::{markdown, MarkdownOptions};
 use gig_provider::Registry;
 use gig_state::Snapshot;
@@ -18,25 +17,23 @@ fn a_2000_resource_plan_fits_a_pr_comment_and_keeps_the_summary() {
             i % 7
         ));
     }
-    let loaded = load_str("big.gig", &src, &LoadOptions::default());
-    let config = loaded.config.expect("the generated stack lowers");
-    let prior = Snapshot::default();
-    let (graph, diags) = gig_engine::graph::build(&config, &prior);
-    assert!(diags.is_empty(), "{diags:?}");
     let mut registry = Registry::new();
     registry.register(Arc::new(gig_provider_random::RandomFactory::new()));
-    let data = BTreeMap::new();
-    let input = PlanInput {
-        config: &config,
-        graph: &graph,
-        prior: &prior,
-        refreshed: None,
-        data: &data,
-        registry: &registry,
-        destroy: false,
-    };
-    let (p, diags) = plan(&input);
-    assert!(diags.is_empty(), "{diags:?}");
+    let loaded = pipeline::load_str("big.gig", &src, &LoadOptions::default(), &registry);
+    let stack = Stack::from_loaded(loaded).expect("the generated stack lowers");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let outcome = runtime
+        .block_on(pipeline::plan_stack(
+            &stack,
+            &Snapshot::default(),
+            &registry,
+            &PlanOptions::default(),
+        ))
+        .expect("random configures");
+    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    let p = outcome.plan.expect("planned");
     assert_eq!(p.summary.add, 2000);
     let md = markdown(&p, &MarkdownOptions::default());
     assert!(

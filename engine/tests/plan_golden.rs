@@ -16,18 +16,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
-use gig_dsl::load::{load_dir, LoadOptions};
-use gig_engine::render::{self, MarkdownOptions, TextOptions};
-use gig_engine::{check, graph, plan};
+use gig_dsl::load::LoadOptions;
+use gig_engine::pipeline::{self, PlanOptions, Stack};
+use gig_engine::render::{self, MarkdownOptions};
 use gig_provider::{
-    AttrType, AttributeSchema as A, Provider, ProviderError, ProviderFactory, ProviderSchema,
-    Registry, ResourceSchema,
+    AttrType, AttributeSchema as A, OpContext, Provider, ProviderError, ProviderFactory,
+    ProviderSchema, ReadRequest, Registry, ResourceSchema, UpdateRequest,
 };
 use gig_state::{ResourceRecord, Snapshot};
 
-/// A schema-only provider with the attribute kinds the planner treats specially:
-/// force-new, defaults, optional+computed, sets, maps, nested blocks, secrets.
-struct Lab(ProviderSchema);
+/// A provider with the attribute kinds the planner treats specially: force-new,
+/// defaults, optional+computed, sets, maps, nested blocks, secrets. It only reads: a
+/// case's `refreshed.json` is what the cloud holds (instances it does not name are
+/// unchanged since Prior).
+struct Lab(ProviderSchema, Refreshed);
+
+type Refreshed = BTreeMap<ResourceAddr, Option<Value>>;
 
 #[async_trait]
 impl ProviderFactory for Lab {
@@ -40,11 +44,58 @@ impl ProviderFactory for Lab {
     }
 
     async fn configure(&self, _settings: &Value) -> Result<Arc<dyn Provider>, ProviderError> {
-        Err(ProviderError::permanent("the lab provider is schema-only"))
+        Ok(Arc::new(LabCloud(self.1.clone())))
     }
 }
 
-fn lab() -> Lab {
+/// The lab provider configured: answers reads from the case's `refreshed.json`.
+struct LabCloud(Refreshed);
+
+#[async_trait]
+impl Provider for LabCloud {
+    async fn read(
+        &self,
+        _rtype: &str,
+        requests: &[ReadRequest],
+    ) -> Result<Vec<Result<Option<Value>, ProviderError>>, ProviderError> {
+        Ok(requests
+            .iter()
+            .map(|r| {
+                let addr = ResourceAddr::parse(&r.address).expect("address");
+                Ok(self
+                    .0
+                    .get(&addr)
+                    .cloned()
+                    .unwrap_or_else(|| Some(r.prior.clone())))
+            })
+            .collect())
+    }
+
+    async fn create(&self, _: &OpContext, _: &str, _: &Value) -> Result<Value, ProviderError> {
+        Err(ProviderError::permanent("the lab provider only plans"))
+    }
+
+    async fn update(
+        &self,
+        _: &OpContext,
+        _: &str,
+        _: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError> {
+        Err(ProviderError::permanent("the lab provider only plans"))
+    }
+
+    async fn delete(
+        &self,
+        _: &OpContext,
+        _: &str,
+        _: &str,
+        _: &Value,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::permanent("the lab provider only plans"))
+    }
+}
+
+fn lab(refreshed: Refreshed) -> Lab {
     let s = || AttrType::String;
     let mut net = BTreeMap::new();
     net.insert("cidr".into(), A::required(s(), "CIDR block.").force_new());
@@ -102,16 +153,19 @@ fn lab() -> Lab {
     let mut resources = BTreeMap::new();
     resources.insert("lab.network".into(), res("lab.network", net));
     resources.insert("lab.server".into(), res("lab.server", server));
-    Lab(ProviderSchema {
-        name: "lab".into(),
-        resources,
-        ..ProviderSchema::default()
-    })
+    Lab(
+        ProviderSchema {
+            name: "lab".into(),
+            resources,
+            ..ProviderSchema::default()
+        },
+        refreshed,
+    )
 }
 
-fn registry() -> Registry {
+fn registry(refreshed: Refreshed) -> Registry {
     let mut r = Registry::new();
-    r.register(Arc::new(lab()));
+    r.register(Arc::new(lab(refreshed)));
     r.register(Arc::new(gig_provider_random::RandomFactory::new()));
     r.register(Arc::new(gig_provider_test::TestFactory::new(
         gig_provider_test::TestOptions::default(),
@@ -221,48 +275,49 @@ fn run_case(case: &Path) -> Outcome {
         .filter_map(|p| p.trim().split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let loaded = load_dir(
+    let prior = read_snapshot(&case.join("prior.json"));
+    let refreshed = read_refreshed(&case.join("refreshed.json"));
+    let registry = registry(refreshed.clone().unwrap_or_default());
+    let loaded = pipeline::load_dir(
         case,
         &LoadOptions {
             params,
             ..LoadOptions::default()
         },
+        &registry,
     );
-    let config = loaded.config.unwrap_or_else(|| {
-        panic!(
-            "{} does not load: {:#?}",
-            case.display(),
-            loaded.diagnostics
-        )
+    let sources = loaded.sources.clone();
+    let stack = Stack::from_loaded(loaded).unwrap_or_else(|(_, diagnostics)| {
+        panic!("{} does not load: {diagnostics:#?}", case.display())
     });
-    let registry = registry();
-    let prior = read_snapshot(&case.join("prior.json"));
-    let refreshed = read_refreshed(&case.join("refreshed.json"));
     let destroy = case
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("destroy_"));
-
-    let mut diags = check::check(&config, &registry);
-    let (g, graph_diags) = graph::build(&config, &prior);
-    diags.extend(graph_diags);
-    let data = BTreeMap::new();
-    let input = plan::PlanInput {
-        config: &config,
-        graph: &g,
-        prior: &prior,
-        refreshed: refreshed.as_ref(),
-        data: &data,
-        registry: &registry,
+    let options = PlanOptions {
+        refresh: refreshed.is_some(),
         destroy,
+        ..PlanOptions::default()
     };
-    let (plan, plan_diags) = plan::plan(&input);
-    diags.extend(plan_diags);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let outcome = runtime
+        .block_on(pipeline::plan_stack(&stack, &prior, &registry, &options))
+        .expect("the lab providers configure");
+    let diags = outcome.diagnostics;
+    let plan = outcome.plan.unwrap_or_else(|| {
+        panic!(
+            "{} stopped at {:?}: {diags:#?}",
+            case.display(),
+            outcome.stopped
+        )
+    });
 
-    let mut text = render::text(&plan, &TextOptions { color: false });
+    let mut text = render::text(&plan).into_plain();
     if !diags.is_empty() {
         text.push_str("\nDiagnostics:\n");
         for d in &diags {
-            let (line, col) = loaded.sources.line_col(d.span.file, d.span.start);
+            let (line, col) = sources.line_col(d.span.file, d.span.start);
             text.push_str(&format!(
                 "{:?}[gig::{}] {}:{}: {}: {}\n",
                 d.severity, d.code, line, col, d.summary, d.detail
@@ -271,7 +326,7 @@ fn run_case(case: &Path) -> Outcome {
                 text.push_str(&format!("  label: {}\n", d.label));
             }
             for l in &d.labels {
-                let (line, col) = loaded.sources.line_col(l.span.file, l.span.start);
+                let (line, col) = sources.line_col(l.span.file, l.span.start);
                 text.push_str(&format!("  at {line}:{col}: {}\n", l.message));
             }
             if let Some(h) = &d.help {

@@ -3,27 +3,22 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gig_dsl::config::Config;
 use gig_dsl::load::{load_str, LoadOptions};
-use gig_engine::graph;
 use gig_engine::model::Plan;
-use gig_engine::plan::{plan, PlanInput};
+use gig_engine::pipeline::{self, PlanOptions, Stack};
 use gig_provider::{ProviderFactory, Registry};
 use gig_state::Snapshot;
 
 /// Loads generated source as a stack; exits with the diagnostics when it does not load.
-pub fn load(text: &str) -> Config {
-    let loaded = load_str("bench.gig", text, &LoadOptions::default());
-    match loaded.config {
-        Some(c) => c,
-        None => {
-            for d in loaded.diagnostics.iter().take(5) {
-                eprintln!("{}: {} {}", d.code, d.summary, d.detail);
-            }
+pub fn load(text: &str) -> Stack {
+    match Stack::from_loaded(load_str("bench.gig", text, &LoadOptions::default())) {
+        Ok(stack) => stack,
+        Err((_, diagnostics)) => {
+            fail_on_errors(&diagnostics);
+            eprintln!("the generated stack did not load");
             std::process::exit(1);
         }
     }
@@ -36,35 +31,38 @@ pub struct PlanTimes {
     pub plan: Duration,
 }
 
-/// Builds the graph and plans without refresh; exits on an error diagnostic.
+/// Plans through the engine's pipeline without refresh; exits on an error diagnostic.
 pub fn plan_without_refresh(
-    config: &Config,
+    stack: &Stack,
     prior: &Snapshot,
     registry: &Registry,
 ) -> (Plan, PlanTimes) {
-    let t = Instant::now();
-    let (g, diags) = graph::build(config, prior);
-    let graph_time = t.elapsed();
-    fail_on_errors(&diags);
-    let data = BTreeMap::new();
-    let input = PlanInput {
-        config,
-        graph: &g,
-        prior,
-        refreshed: None,
-        data: &data,
-        registry,
-        destroy: false,
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("cannot start tokio: {e}");
+            std::process::exit(1)
+        });
+    let options = PlanOptions {
+        refresh: false,
+        ..PlanOptions::default()
     };
-    let t = Instant::now();
-    let (p, diags) = plan(&input);
-    let plan_time = t.elapsed();
-    fail_on_errors(&diags);
+    let outcome = runtime
+        .block_on(pipeline::plan_stack(stack, prior, registry, &options))
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(1)
+        });
+    fail_on_errors(&outcome.diagnostics);
+    let Some(plan) = outcome.plan else {
+        eprintln!("planning stopped at {:?}", outcome.stopped);
+        std::process::exit(1);
+    };
     (
-        p,
+        plan,
         PlanTimes {
-            graph: graph_time,
-            plan: plan_time,
+            graph: outcome.times.graph,
+            plan: outcome.times.plan,
         },
     )
 }

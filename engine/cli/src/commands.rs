@@ -4,29 +4,30 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use gig_core::addr::{Mode, ResourceAddr};
-use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::diag::has_errors;
 use gig_core::span::SourceMap;
 use gig_core::value::Value;
+use gig_dsl::load::Loaded;
 use gig_engine::apply::{ApplyOptions, ApplyReport};
 use gig_engine::events::ApplyEvent;
 use gig_engine::model::Plan;
-use gig_engine::planfile::{PlanFile, Staleness, FORMAT_VERSION};
+use gig_engine::pipeline::{self, PlanOptions, Providers, Refreshed, Stack, Stage};
+use gig_engine::planfile::{PlanFile, FORMAT_VERSION};
 use gig_engine::render;
-use gig_provider::{OpContext, Provider};
+use gig_provider::OpContext;
 use gig_state::{ResourceRecord, Snapshot, Store};
-use sha2::{Digest, Sha256};
 
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
-    Format, GraphArgs, ImportArgs, OutputArgs, PlanArgs, ShowArgs, StackArgs, StateAddrArgs,
-    StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
+    Format, GraphArgs, ImportArgs, OutputArgs, PlanArgs, ShowArgs, StateAddrArgs, StateArgs,
+    StateMvArgs, StateRestoreArgs, ValidateArgs,
 };
-use crate::context::{self, Stack, Ui};
+use crate::context::{self, Ui};
 use crate::report;
+use crate::settings::{ApplySettings, ApplySource, PlanSettings, StackSettings};
 
 /// Exit code: success, no changes.
 const OK: u8 = 0;
@@ -37,13 +38,15 @@ const CHANGES: u8 = 2;
 /// Exit code: interrupted.
 const INTERRUPTED: u8 = 130;
 
-type Providers = BTreeMap<String, Arc<dyn Provider>>;
-type Refreshed = BTreeMap<ResourceAddr, Option<Value>>;
-
 /// `gig validate`
 pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let registry = context::registry();
-    let (sources, config, diags) = context::load_checked(&args.stack, &registry)?;
+    let Loaded {
+        sources,
+        config,
+        diagnostics: diags,
+    } = context::load_checked(&settings, &registry);
     match args.format {
         DiagFormat::Json => println!(
             "{}",
@@ -134,133 +137,48 @@ fn collect_source_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<(
     Ok(())
 }
 
-/// Everything a plan run produced.
+/// Everything a successful plan run produced.
 struct Planned {
     plan: Plan,
-    sources: SourceMap,
+    stack: Stack,
     snapshot: Snapshot,
     store: Store,
     providers: Providers,
-    config_digest: String,
 }
 
-/// Loads, refreshes and plans. `Ok(None)` when diagnostics were printed.
+/// Loads, refreshes and plans through the engine's pipeline, printing every diagnostic.
+/// `Ok(None)` when the run stopped on a user mistake.
 async fn make_plan(
     ui: &Ui,
-    stack_args: &StackArgs,
-    refresh: bool,
-    destroy: bool,
-    parallelism: usize,
+    settings: &StackSettings,
+    options: &PlanOptions,
 ) -> anyhow::Result<Option<Planned>> {
     let registry = context::registry();
-    let Some(Stack {
-        config,
-        sources,
-        warnings,
-    }) = context::load_stack(ui, stack_args, &registry)?
-    else {
+    let Some(stack) = context::load_stack(ui, settings, &registry) else {
         return Ok(None);
     };
-    let config_digest = config_digest(&sources, &config);
-    let policy = gig_engine::policy::check(&config, &sources);
-    if has_errors(&policy.findings) {
-        ui.diagnostics(&policy.findings, &sources);
-        eprintln!("Policy checks failed; nothing was planned. Fix the findings or accept them with `# gig:accept CODE -- reason`.");
-        return Ok(None);
-    }
-    let store = context::open_state(stack_args)?;
+    let store = context::open_state(settings)?;
     let snapshot = store.snapshot()?;
-    let (graph, graph_diags) = gig_engine::graph::build(&config, &snapshot);
-    if has_errors(&graph_diags) {
-        ui.diagnostics(&graph_diags, &sources);
-        return Ok(None);
+    let outcome = pipeline::plan_stack(&stack, &snapshot, &registry, options).await?;
+    ui.diagnostics(&outcome.diagnostics, &stack.sources);
+    if outcome.stopped == Some(Stage::Policy) {
+        eprintln!("Policy checks failed; nothing was planned. Fix the findings or accept them with `# gig:accept CODE -- reason`.");
     }
-    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
-    let providers = context::configure_providers(&registry, &config, state_providers).await?;
-    let refreshed = if refresh && !snapshot.resources.is_empty() {
-        match gig_engine::refresh::refresh(&snapshot, &providers, parallelism).await {
-            Ok(values) => Some(values),
-            Err(err) => {
-                ui.diagnostics(&read_failure_diagnostics(&err.failures), &sources);
-                return Ok(None);
-            }
-        }
-    } else {
-        None
-    };
-    let data = if destroy {
-        BTreeMap::new()
-    } else {
-        let ctx = gig_engine::refresh::ReadContext {
-            stack: config.stack.clone(),
-            env: context::env_name(stack_args),
-            parallelism,
-        };
-        match gig_engine::refresh::read_data_sources(&config, &providers, &ctx).await {
-            Ok(data) => data,
-            Err(err) => {
-                ui.diagnostics(&read_failure_diagnostics(&err.failures), &sources);
-                return Ok(None);
-            }
-        }
-    };
-    let input = gig_engine::plan::PlanInput {
-        config: &config,
-        graph: &graph,
-        prior: &snapshot,
-        refreshed: refreshed.as_ref(),
-        data: &data,
-        registry: &registry,
-        destroy,
-    };
-    let (mut plan, mut diags) = gig_engine::plan::plan(&input);
-    plan.env = context::env_name(stack_args);
-    plan.diagnostics.extend(policy.findings.iter().cloned());
-    diags.extend(warnings);
-    diags.extend(policy.findings);
-    ui.diagnostics(&diags, &sources);
-    if has_errors(&diags) {
+    let (Some(plan), None) = (outcome.plan, outcome.stopped) else {
         return Ok(None);
-    }
+    };
     Ok(Some(Planned {
         plan,
-        sources,
+        stack,
         snapshot,
         store,
-        providers,
-        config_digest,
+        providers: outcome.providers,
     }))
-}
-
-/// A digest of everything that went into the configuration: every source file read and
-/// the final value of every declared param (secret ones included, hashed with the rest).
-/// Environment variables that name no param do not count.
-fn config_digest(sources: &SourceMap, config: &gig_dsl::config::Config) -> String {
-    let mut h = Sha256::new();
-    let mut files: Vec<_> = sources
-        .iter()
-        .map(|(_, f)| (f.path.clone(), f.text.clone()))
-        .collect();
-    files.sort();
-    for (path, text) in files {
-        h.update(path.display().to_string().as_bytes());
-        h.update([0]);
-        h.update(text.as_bytes());
-        h.update([0]);
-    }
-    for (name, param) in &config.params {
-        h.update(name.as_bytes());
-        h.update([1]);
-        h.update(param.value.to_json().to_string().as_bytes());
-        h.update([0]);
-    }
-    h.update(config.env.clone().unwrap_or_default().as_bytes());
-    hex::encode(h.finalize())
 }
 
 fn print_plan(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
     let out = match format {
-        Format::Text => render::text(plan, &render::TextOptions { color: ui.color }),
+        Format::Text => report::styled(&render::text(plan), ui.color),
         Format::Json => serde_json::to_string_pretty(&render::json(plan))?,
         Format::Markdown => render::markdown(plan, &render::MarkdownOptions::default()),
     };
@@ -278,28 +196,21 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 /// `gig plan`
 pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
-    let Some(p) = make_plan(
-        ui,
-        &args.stack,
-        args.refresh,
-        args.destroy,
-        args.parallelism,
-    )
-    .await?
-    else {
+    let settings = PlanSettings::new(&args)?;
+    let Some(p) = make_plan(ui, &settings.stack, &settings.options).await? else {
         return Ok(ERROR);
     };
-    print_plan(ui, &p.plan, args.format)?;
-    if let Some(out) = &args.out {
+    print_plan(ui, &p.plan, settings.format)?;
+    if let Some(out) = &settings.out {
         let file = PlanFile {
             format_version: FORMAT_VERSION,
             gig_version: env!("CARGO_PKG_VERSION").to_string(),
-            stack_dir: args.stack.dir.clone(),
-            state_dir: context::state_dir(&args.stack),
-            env: context::env_name(&args.stack),
+            stack_dir: settings.stack.dir.clone(),
+            state_dir: settings.stack.state_dir.clone(),
+            env: settings.stack.env.clone(),
             lineage: p.snapshot.lineage.clone(),
             serial: p.snapshot.serial,
-            config_digest: p.config_digest.clone(),
+            config_digest: p.stack.config_digest(),
             plan: p.plan.clone(),
         };
         file.write(out)?;
@@ -310,7 +221,7 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
         );
     }
     let changes = p.plan.summary.has_changes();
-    Ok(if args.detailed_exitcode && changes {
+    Ok(if settings.detailed_exitcode && changes {
         CHANGES
     } else {
         OK
@@ -319,21 +230,37 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
 
 /// `gig apply [DIR | PLANFILE]`
 pub async fn apply(ui: &Ui, args: ApplyArgs) -> anyhow::Result<u8> {
-    if args.stack.dir.is_file() {
-        return apply_saved(ui, &args).await;
+    let settings = ApplySettings::new(&args)?;
+    match &settings.source {
+        ApplySource::PlanFile(path) => apply_saved(ui, &settings, path).await,
+        ApplySource::RefreshOnly => apply_refresh_only(ui, &settings).await,
+        ApplySource::Stack => plan_and_apply(ui, &settings).await,
     }
-    if args.refresh_only {
-        return apply_refresh_only(ui, &args).await;
-    }
-    let Some(p) = make_plan(ui, &args.stack, args.refresh, false, args.parallelism).await? else {
+}
+
+/// `gig destroy`
+pub async fn destroy(ui: &Ui, args: DestroyArgs) -> anyhow::Result<u8> {
+    plan_and_apply(ui, &ApplySettings::destroy(&args)?).await
+}
+
+/// Plans, shows the plan, asks, applies: `gig apply DIR` and `gig destroy`.
+async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8> {
+    let Some(p) = make_plan(ui, &settings.stack, &settings.options).await? else {
         return Ok(ERROR);
     };
     print_plan(ui, &p.plan, Format::Text)?;
-    if !p.plan.summary.has_changes() && p.plan.outputs.iter().all(|o| o.before == o.after) {
+    let destroy = settings.options.destroy;
+    let outputs_change = !destroy && p.plan.outputs.iter().any(|o| o.before != o.after);
+    if !p.plan.summary.has_changes() && !outputs_change {
         return Ok(OK);
     }
-    if !args.auto_approve && !confirm(ui, "apply")? {
-        println!("Apply cancelled.");
+    let (verb, cancelled) = if destroy {
+        ("destroy", "Destroy cancelled.")
+    } else {
+        ("apply", "Apply cancelled.")
+    };
+    if !settings.auto_approve && !confirm(ui, verb)? {
+        println!("{cancelled}");
         return Ok(ERROR);
     }
     execute(
@@ -341,30 +268,22 @@ pub async fn apply(ui: &Ui, args: ApplyArgs) -> anyhow::Result<u8> {
         &p.plan,
         &p.providers,
         &p.store,
-        &p.sources,
-        args.parallelism,
-        &args.stack,
+        &p.stack.sources,
+        settings,
     )
     .await
 }
 
 /// `gig apply --refresh-only`: shows the drift, then records Refreshed values as state.
-async fn apply_refresh_only(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
+async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8> {
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+    let Some(stack) = context::load_stack(ui, &settings.stack, &registry) else {
         return Ok(ERROR);
     };
-    let store = context::open_state(&args.stack)?;
+    let store = context::open_state(&settings.stack)?;
     let snapshot = store.snapshot()?;
-    let Some((refreshed, report)) = refresh_and_detect(
-        ui,
-        &registry,
-        &stack,
-        &snapshot,
-        &args.stack,
-        args.parallelism,
-    )
-    .await?
+    let Some((refreshed, report)) =
+        refresh_and_detect(ui, &registry, &stack, &snapshot, &settings.options).await?
     else {
         return Ok(ERROR);
     };
@@ -376,7 +295,7 @@ async fn apply_refresh_only(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
         &report,
         "Applying records these values as the state; the cloud is not changed.",
     ))?;
-    if !args.auto_approve && !confirm(ui, "record these values in the state")? {
+    if !settings.auto_approve && !confirm(ui, "record these values in the state")? {
         println!("Nothing recorded.");
         return Ok(ERROR);
     }
@@ -402,77 +321,52 @@ async fn apply_refresh_only(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
     Ok(OK)
 }
 
-async fn apply_saved(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<u8> {
-    let file = PlanFile::read(&args.stack.dir)?;
-    let mut stack_args = args.stack.clone();
-    stack_args.dir = file.stack_dir.clone();
-    stack_args.state_dir = Some(file.state_dir.clone());
+/// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
+/// the state and the configuration.
+async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
+    let file = match PlanFile::read(path) {
+        Ok(file) => file,
+        Err(err) => {
+            ui.diagnostics(&[err.diagnostic()], &SourceMap::new());
+            return Ok(ERROR);
+        }
+    };
+    let mut stack_settings = settings.stack.clone();
+    stack_settings.dir = file.stack_dir.clone();
+    stack_settings.state_dir = file.state_dir.clone();
     if file.env != "default" {
-        stack_args.env = Some(file.env.clone());
+        stack_settings.env = file.env.clone();
+        stack_settings.load.env = Some(file.env.clone());
     }
     let registry = context::registry();
-    let (sources, config, diags) = context::load_checked(&stack_args, &registry)?;
-    let Some(config) = config.filter(|_| !has_errors(&diags)) else {
-        ui.diagnostics(&diags, &sources);
+    let Some(stack) = context::load_stack(ui, &stack_settings, &registry) else {
         return Ok(ERROR);
     };
-    let digest = config_digest(&sources, &config);
-    let store = context::open_state(&stack_args)?;
+    let store = context::open_state(&stack_settings)?;
     let snapshot = store.snapshot()?;
-    if let Some(stale) = file.staleness(&snapshot.lineage, snapshot.serial, &digest) {
-        let why = match stale {
-            Staleness::Lineage { planned, current } => {
-                format!("it was made against state lineage {planned}, but the state's lineage is {current}")
-            }
-            Staleness::Serial { planned, current } => format!(
-                "the state changed since the plan was made (serial {planned} then, {current} now)"
-            ),
-            Staleness::Config => {
-                "the configuration or its params changed since the plan was made".to_string()
-            }
-        };
-        eprintln!("error[gig::E0350]: the saved plan is stale and was not applied\n  {why}.\n  help: run `gig plan --out FILE` again and apply the new file.");
+    if let Some(stale) = file.staleness(&snapshot.lineage, snapshot.serial, &stack.config_digest())
+    {
+        ui.diagnostics(&[stale.diagnostic()], &SourceMap::new());
         return Ok(ERROR);
     }
     let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
-    let providers = context::configure_providers(&registry, &config, state_providers).await?;
+    let providers =
+        pipeline::configure_providers(&registry, &stack.config, state_providers).await?;
     print_plan(ui, &file.plan, Format::Text)?;
     if !file.plan.summary.has_changes() && file.plan.outputs.iter().all(|o| o.before == o.after) {
         return Ok(OK);
     }
+    let settings = ApplySettings {
+        stack: stack_settings,
+        ..settings.clone()
+    };
     execute(
         ui,
         &file.plan,
         &providers,
         &store,
-        &sources,
-        args.parallelism,
-        &stack_args,
-    )
-    .await
-}
-
-/// `gig destroy`
-pub async fn destroy(ui: &Ui, args: DestroyArgs) -> anyhow::Result<u8> {
-    let Some(p) = make_plan(ui, &args.stack, true, true, args.parallelism).await? else {
-        return Ok(ERROR);
-    };
-    print_plan(ui, &p.plan, Format::Text)?;
-    if !p.plan.summary.has_changes() {
-        return Ok(OK);
-    }
-    if !args.auto_approve && !confirm(ui, "destroy")? {
-        println!("Destroy cancelled.");
-        return Ok(ERROR);
-    }
-    execute(
-        ui,
-        &p.plan,
-        &p.providers,
-        &p.store,
-        &p.sources,
-        args.parallelism,
-        &args.stack,
+        &stack.sources,
+        &settings,
     )
     .await
 }
@@ -496,13 +390,12 @@ async fn execute(
     providers: &Providers,
     store: &Store,
     sources: &SourceMap,
-    parallelism: usize,
-    stack: &StackArgs,
+    settings: &ApplySettings,
 ) -> anyhow::Result<u8> {
     let opts = ApplyOptions {
-        parallelism: parallelism.max(1),
+        parallelism: settings.options.parallelism,
         stack: plan.stack.clone(),
-        env: context::env_name(stack),
+        env: settings.stack.env.clone(),
         ..ApplyOptions::default()
     };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
@@ -517,7 +410,7 @@ async fn execute(
     let report: ApplyReport =
         gig_engine::apply::apply(plan, providers, store, &opts, cancel_rx, &on_event).await;
     progress.finish();
-    let diags = failure_diagnostics(&report);
+    let diags = report.failure_diagnostics();
     ui.diagnostics(&diags, sources);
     for (addr, because) in &report.skipped {
         eprintln!("skipped {addr}: it needs {because}, which failed");
@@ -566,56 +459,6 @@ async fn execute(
     })
 }
 
-/// Provider failures as diagnostics at the resource block that caused them, with the
-/// cloud's code and message intact.
-fn failure_diagnostics(report: &ApplyReport) -> Vec<Diagnostic> {
-    report
-        .failed
-        .iter()
-        .map(|(addr, error, span)| {
-            provider_diagnostic(
-                "E0401",
-                "the provider rejected a change",
-                addr,
-                error,
-                *span,
-            )
-        })
-        .collect()
-}
-
-fn read_failure_diagnostics(failures: &[gig_engine::refresh::ReadFailure]) -> Vec<Diagnostic> {
-    failures
-        .iter()
-        .map(|f| {
-            provider_diagnostic(
-                "E0402",
-                "reading from the provider failed",
-                &f.addr,
-                &f.error,
-                f.span,
-            )
-        })
-        .collect()
-}
-
-fn provider_diagnostic(
-    code: &'static str,
-    summary: &str,
-    addr: &ResourceAddr,
-    error: &gig_provider::ProviderError,
-    span: gig_core::span::Span,
-) -> Diagnostic {
-    let cloud_code = error
-        .code
-        .as_deref()
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default();
-    Diagnostic::error(code, summary, span)
-        .with_label(format!("{addr} failed here"))
-        .with_detail(format!("{addr}: {}{cloud_code}", error.message))
-}
-
 fn print_outputs(
     outputs: &BTreeMap<String, Value>,
     only: Option<&str>,
@@ -652,14 +495,21 @@ fn print_outputs(
 
 /// `gig show FILE`
 pub fn show(ui: &Ui, args: ShowArgs) -> anyhow::Result<u8> {
-    let file = PlanFile::read(&args.plan)?;
+    let file = match PlanFile::read(&args.plan) {
+        Ok(file) => file,
+        Err(err) => {
+            ui.diagnostics(&[err.diagnostic()], &SourceMap::new());
+            return Ok(ERROR);
+        }
+    };
     print_plan(ui, &file.plan, args.format)?;
     Ok(OK)
 }
 
 /// `gig output`
 pub fn output(_ui: &Ui, args: OutputArgs) -> anyhow::Result<u8> {
-    let store = context::open_state(&args.stack)?;
+    let settings = StackSettings::new(&args.stack)?;
+    let store = context::open_state(&settings)?;
     let snapshot = store.snapshot()?;
     print_outputs(&snapshot.outputs, args.name.as_deref(), args.json)?;
     Ok(OK)
@@ -667,12 +517,13 @@ pub fn output(_ui: &Ui, args: OutputArgs) -> anyhow::Result<u8> {
 
 /// `gig graph`
 pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
-    let snapshot = if context::state_dir(&args.stack).exists() {
-        context::open_state(&args.stack)?.snapshot()?
+    let snapshot = if settings.state_dir.exists() {
+        context::open_state(&settings)?.snapshot()?
     } else {
         Snapshot::default()
     };
@@ -687,29 +538,30 @@ pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
 
 /// `gig import ADDR ID`
 pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let addr = parse_addr(&args.address)?;
     if addr.mode == Mode::Data {
         bail!("{addr} is a data source; only managed resources can be imported");
     }
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
     let Some(rc) = stack.config.resource(&addr) else {
         bail!("{addr} is not declared in the configuration; add its resource block first");
     };
-    let store = context::open_state(&args.stack)?;
+    let store = context::open_state(&settings)?;
     if store.snapshot()?.resources.contains_key(&addr) {
         bail!("{addr} is already in state; use `gig state rm` first to re-import");
     }
-    let providers = context::configure_providers(&registry, &stack.config, []).await?;
+    let providers = pipeline::configure_providers(&registry, &stack.config, []).await?;
     let provider = providers
         .get(&rc.provider)
         .context("provider not configured")?;
     let ctx = OpContext {
         address: addr.to_string(),
         stack: stack.config.stack.clone(),
-        env: context::env_name(&args.stack),
+        env: settings.env.clone(),
     };
     let value = provider
         .import(&ctx, &addr.rtype, &args.id)
@@ -743,7 +595,8 @@ fn parse_addr(s: &str) -> anyhow::Result<ResourceAddr> {
 
 /// `gig state list`
 pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    let snapshot = context::open_state(&args.stack)?.snapshot()?;
+    let settings = StackSettings::new(&args.stack)?;
+    let snapshot = context::open_state(&settings)?.snapshot()?;
     for (addr, rec) in &snapshot.resources {
         println!("{addr}\t{}", rec.id);
     }
@@ -752,8 +605,9 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 
 /// `gig state show ADDR`
 pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let addr = parse_addr(&args.address)?;
-    let snapshot = context::open_state(&args.stack)?.snapshot()?;
+    let snapshot = context::open_state(&settings)?.snapshot()?;
     let rec = snapshot
         .resources
         .get(&addr)
@@ -772,23 +626,26 @@ pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
 
 /// `gig state rm ADDR`
 pub fn state_rm(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let addr = parse_addr(&args.address)?;
-    context::open_state(&args.stack)?.rm(&addr)?;
+    context::open_state(&settings)?.rm(&addr)?;
     println!("Removed {addr} from state. The cloud object was left alone.");
     Ok(OK)
 }
 
 /// `gig state mv FROM TO`
 pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let (from, to) = (parse_addr(&args.from)?, parse_addr(&args.to)?);
-    context::open_state(&args.stack)?.mv(&from, &to)?;
+    context::open_state(&settings)?.mv(&from, &to)?;
     println!("Moved {from} to {to}.");
     Ok(OK)
 }
 
 /// `gig state history`
 pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    for h in context::open_state(&args.stack)?.history()? {
+    let settings = StackSettings::new(&args.stack)?;
+    for h in context::open_state(&settings)?.history()? {
         println!(
             "{:>5}  {}  {:<10} {} resources",
             h.serial,
@@ -802,7 +659,8 @@ pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 
 /// `gig state restore SERIAL`
 pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
-    let serial = context::open_state(&args.stack)?.restore(args.serial)?;
+    let settings = StackSettings::new(&args.stack)?;
+    let serial = context::open_state(&settings)?.restore(args.serial)?;
     println!(
         "Restored the state of serial {} as serial {serial}.",
         args.serial
@@ -812,51 +670,42 @@ pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
 
 /// `gig state export`
 pub fn state_export(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    let json = context::open_state(&args.stack)?.export_json()?;
+    let settings = StackSettings::new(&args.stack)?;
+    let json = context::open_state(&settings)?.export_json()?;
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(OK)
 }
 
-/// Refreshes everything in `snapshot` and compares Refreshed with Prior: what `gig drift`
-/// and `gig apply --refresh-only` share. `Ok(None)` when reads failed (diagnostics printed).
+/// Refreshes everything in `snapshot` and compares Refreshed with Prior, printing read
+/// failures: what `gig drift` and `gig apply --refresh-only` share. `Ok(None)` when reads
+/// failed.
 async fn refresh_and_detect(
     ui: &Ui,
     registry: &gig_provider::Registry,
     stack: &Stack,
     snapshot: &Snapshot,
-    stack_args: &StackArgs,
-    parallelism: usize,
+    options: &PlanOptions,
 ) -> anyhow::Result<Option<(Refreshed, gig_engine::drift::DriftReport)>> {
-    let state_providers = snapshot.resources.values().map(|r| r.provider.clone());
-    let providers = context::configure_providers(registry, &stack.config, state_providers).await?;
-    let refreshed = match gig_engine::refresh::refresh(snapshot, &providers, parallelism).await {
-        Ok(values) => values,
-        Err(err) => {
-            ui.diagnostics(&read_failure_diagnostics(&err.failures), &stack.sources);
-            return Ok(None);
-        }
-    };
-    let env = context::env_name(stack_args);
-    let report =
-        gig_engine::drift::detect(&stack.config.stack, &env, snapshot, &refreshed, registry);
-    Ok(Some((refreshed, report)))
+    let outcome = pipeline::detect_drift(stack, snapshot, registry, options).await?;
+    ui.diagnostics(&outcome.diagnostics, &stack.sources);
+    Ok(outcome.drift)
 }
 
 /// `gig drift`
 pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let started = std::time::Instant::now();
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
-    let state_dir = context::state_dir(&args.stack);
-    if !state_dir.exists() {
+    if !settings.state_dir.exists() {
         bail!(
             "no state at {}: nothing has been applied to this stack and env (check --env, --state-dir and GIG_STATE_DIR)",
-            state_dir.display()
+            settings.state_dir.display()
         );
     }
-    let store = context::open_state(&args.stack)?;
+    let store = context::open_state(&settings)?;
     let snapshot = store.snapshot()?;
     drop(store);
     let Some((_, report)) = refresh_and_detect(
@@ -864,8 +713,11 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
         &registry,
         &stack,
         &snapshot,
-        &args.stack,
-        args.parallelism,
+        &PlanOptions {
+            parallelism: args.parallelism.max(1),
+            env: settings.env.clone(),
+            ..PlanOptions::default()
+        },
     )
     .await?
     else {
@@ -899,8 +751,9 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
 
 /// `gig check`
 pub fn check(ui: &Ui, args: CheckArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::new(&args.stack)?;
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &args.stack, &registry)? else {
+    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
     let report = gig_engine::policy::check(&stack.config, &stack.sources);

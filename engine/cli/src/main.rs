@@ -9,6 +9,7 @@ mod context;
 mod progress;
 mod report;
 mod sarif;
+mod settings;
 
 use std::process::ExitCode;
 

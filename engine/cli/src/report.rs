@@ -1,5 +1,6 @@
-//! Rendering gig diagnostics with miette: the edge where plain-data spans become
-//! `NamedSource`/`SourceSpan`, and the JSON form for editors and CI.
+//! Rendering for the terminal: gig diagnostics with miette (the edge where plain-data
+//! spans become `NamedSource`/`SourceSpan`), their JSON form for editors and CI, and
+//! the engine's styled text in ANSI colours.
 
 use std::fmt;
 use std::io::Write;
@@ -145,4 +146,32 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> serde_json::Value {
         .map(|d| DiagnosticRecord::new(d, sources))
         .collect();
     serde_json::json!({ "diagnostics": records })
+}
+
+/// The engine's styled text for a terminal: ANSI colours when `color`, plain otherwise.
+pub fn styled(text: &gig_engine::render::Styled, color: bool) -> String {
+    use gig_engine::render::Style;
+    if !color {
+        return text.plain().to_string();
+    }
+    let mut out = String::with_capacity(text.plain().len() + 64);
+    for (piece, style) in text.pieces() {
+        let code = match style {
+            None => {
+                out.push_str(piece);
+                continue;
+            }
+            Some(Style::Create) => "\x1b[32m",
+            Some(Style::Update) => "\x1b[33m",
+            Some(Style::Delete) => "\x1b[31m",
+            Some(Style::Replace) => "\x1b[35m",
+            Some(Style::Muted) => "\x1b[2m",
+            Some(Style::Heading) => "\x1b[1m",
+            Some(Style::Danger) => "\x1b[1m\x1b[31m",
+        };
+        out.push_str(code);
+        out.push_str(piece);
+        out.push_str("\x1b[0m");
+    }
+    out
 }

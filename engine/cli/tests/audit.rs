@@ -21,11 +21,11 @@ use std::time::Instant;
 
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
-use gig_dsl::load::{load_dir, LoadOptions};
+use gig_dsl::load::LoadOptions;
 use gig_engine::apply::{apply, ApplyOptions};
 use gig_engine::events::{ApplyEvent, Step};
 use gig_engine::model::Plan;
-use gig_engine::plan::{plan, PlanInput};
+use gig_engine::pipeline::{self, PlanOptions, Stack};
 use gig_provider::{Provider, ProviderFactory, Registry};
 use gig_state::{LockInfo, Snapshot, Store};
 
@@ -117,32 +117,29 @@ async fn run(
     events.into_inner().unwrap()
 }
 
-fn make_plan(registry: &Registry, store: &Store, destroy: bool) -> Plan {
+async fn make_plan(registry: &Registry, store: &Store, destroy: bool) -> Plan {
     let opts = LoadOptions {
         env: Some("staging".into()),
         params: vec![("cache_delete_timeout".into(), "20s".into())],
         env_params: Vec::new(),
     };
-    let loaded = load_dir(&common::repo().join("stacks/giggatek"), &opts);
-    let config = loaded
-        .config
-        .unwrap_or_else(|| panic!("giggatek lowers: {:?}", loaded.diagnostics));
+    let loaded = pipeline::load_dir(&common::repo().join("stacks/giggatek"), &opts, registry);
+    let stack = Stack::from_loaded(loaded)
+        .unwrap_or_else(|(_, diagnostics)| panic!("giggatek lowers: {diagnostics:?}"));
     let prior = store.snapshot().expect("snapshot");
-    let (graph, diags) = gig_engine::graph::build(&config, &prior);
-    assert!(diags.is_empty(), "{diags:?}");
-    let data = BTreeMap::new();
-    let input = PlanInput {
-        config: &config,
-        graph: &graph,
-        prior: &prior,
-        refreshed: None,
-        data: &data,
-        registry,
+    let options = PlanOptions {
+        refresh: false,
         destroy,
+        env: "staging".into(),
+        ..PlanOptions::default()
     };
-    let (p, diags) = plan(&input);
-    assert!(!gig_core::diag::has_errors(&diags), "{diags:?}");
-    p
+    let outcome = pipeline::plan_stack(&stack, &prior, registry, &options)
+        .await
+        .expect("providers configure");
+    match (outcome.plan, outcome.stopped) {
+        (Some(plan), None) => plan,
+        _ => panic!("giggatek plans: {:?}", outcome.diagnostics),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +161,7 @@ async fn full_stack_destroy_respects_real_aws_delete_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), LockInfo::current("audit test")).expect("state");
 
-    let created = make_plan(&registry, &store, false);
+    let created = make_plan(&registry, &store, false).await;
     run(&created, &providers, &store).await;
     let applied = store.snapshot().unwrap();
     assert!(
@@ -193,7 +190,7 @@ async fn full_stack_destroy_respects_real_aws_delete_order() {
     }
 
     emu.recorder().clear();
-    let destroy = make_plan(&registry, &store, true);
+    let destroy = make_plan(&registry, &store, true).await;
     let events = run(&destroy, &providers, &store).await;
     let started: BTreeMap<&ResourceAddr, Instant> = events
         .iter()

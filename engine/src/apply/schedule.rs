@@ -202,6 +202,7 @@ mod tests {
             planned: None,
             body: None,
             attributes: Vec::new(),
+            updated: Vec::new(),
             replace_because: Vec::new(),
             lifecycle: Lifecycle {
                 create_before_destroy: cbd,

@@ -356,7 +356,7 @@ fn tag_change_updates_in_place_with_leaf_paths() {
     let (p, _) = run(&cfg, &prior, None, false);
     let ch = &p.changes[0];
     assert_eq!(ch.action, Action::Update);
-    let paths: Vec<&str> = ch.attributes.iter().map(|a| a.path.as_str()).collect();
+    let paths: Vec<String> = ch.attributes.iter().map(|a| a.path.to_string()).collect();
     assert_eq!(paths, ["tags.Env", "tags.Name"]);
     assert_eq!(ch.attributes[1].before, Some(Value::str("main")));
     assert_eq!(ch.attributes[1].after, Some(Value::str("renamed")));

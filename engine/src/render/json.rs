@@ -82,7 +82,7 @@ fn attribute(a: &AttrChange) -> J {
         Some(v) => known_json(v),
     };
     json!({
-        "path": a.path,
+        "path": a.path.to_string(),
         "before": side(&a.before),
         "after": side(&a.after),
         "after_unknown": a.after.as_ref().is_some_and(Value::is_unknown),

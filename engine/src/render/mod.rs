@@ -6,11 +6,13 @@
 
 mod json;
 mod markdown;
+mod styled;
 mod text;
 
 pub use self::json::{json, FORMAT_VERSION};
 pub use self::markdown::{markdown, MarkdownOptions};
-pub use self::text::{text, TextOptions};
+pub use self::styled::{Style, Styled};
+pub use self::text::text;
 
 use gig_core::value::{Value, REDACTED};
 

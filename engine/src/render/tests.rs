@@ -2,7 +2,7 @@
 
 use gig_core::value::Value;
 
-use super::{json, markdown, text, MarkdownOptions, TextOptions};
+use super::{json, markdown, text, MarkdownOptions, Style};
 use crate::model::Plan;
 use crate::plan::tests::{
     c, config, network_config, network_value, obj, resource, run, server_config, server_value,
@@ -48,7 +48,7 @@ fn mixed_plan() -> Plan {
 
 #[test]
 fn text_shows_actions_reasons_and_summary() {
-    let out = text(&mixed_plan(), &TextOptions { color: false });
+    let out = text(&mixed_plan()).into_plain();
     let expected = r#"gig will perform the following actions. Symbols:
     + create
     ~ update in place
@@ -95,13 +95,23 @@ fn text_without_changes_says_so_and_colour_is_opt_in() {
     ]);
     let (p, _) = run(&cfg, &prior, None, false);
     assert_eq!(
-        text(&p, &TextOptions { color: false }),
+        text(&p).into_plain(),
         "No changes. Infrastructure matches the configuration.\n"
     );
-    let plain = text(&mixed_plan(), &TextOptions { color: false });
-    assert!(!plain.contains('\x1b'));
-    let coloured = text(&mixed_plan(), &TextOptions { color: true });
-    assert!(coloured.contains("\x1b[31m"));
+    let rendered = text(&mixed_plan());
+    assert!(
+        !rendered.plain().contains('\x1b'),
+        "the engine writes no escape codes"
+    );
+    let deleted: Vec<&str> = rendered
+        .pieces()
+        .filter(|(_, style)| *style == Some(Style::Delete))
+        .map(|(piece, _)| piece)
+        .collect();
+    assert!(
+        deleted.contains(&"  -"),
+        "the delete symbol is styled: {deleted:?}"
+    );
 }
 
 #[test]
@@ -121,12 +131,16 @@ fn no_renderer_prints_a_secret() {
         .find(|c| c.addr.name == "web")
         .expect("web change");
     assert!(
-        web.attributes.iter().any(|a| a.path == "password")
-            || web.attributes.iter().all(|a| a.path != "password")
+        web.attributes
+            .iter()
+            .any(|a| a.path.to_string() == "password")
+            || web
+                .attributes
+                .iter()
+                .all(|a| a.path.to_string() != "password")
     );
     for out in [
-        text(&p, &TextOptions { color: false }),
-        text(&p, &TextOptions { color: true }),
+        text(&p).into_plain(),
         serde_json::to_string(&json(&p)).expect("json"),
         markdown(&p, &MarkdownOptions::default()),
         markdown(&p, &MarkdownOptions { max_chars: 800 }),

@@ -6,27 +6,13 @@ use std::fmt::Write as _;
 use gig_core::value::Value;
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
+use crate::render::styled::{Style, Styled};
 use crate::render::{action_phrase, show};
 
-/// Options of the text renderer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TextOptions {
-    /// Use ANSI colours (only when writing to a terminal that wants them).
-    pub color: bool,
-}
-
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const MAGENTA: &str = "\x1b[35m";
-const DIM: &str = "\x1b[2m";
-
-/// Renders `plan` for a terminal or a log.
-pub fn text(plan: &Plan, opts: &TextOptions) -> String {
-    let p = Painter { color: opts.color };
-    let mut out = String::new();
+/// Renders `plan` for a terminal or a log: plain text with styled ranges, which the
+/// caller shows in colour or not.
+pub fn text(plan: &Plan) -> Styled {
+    let mut out = Styled::new();
     let changing: Vec<&ResourceChange> = plan
         .changes
         .iter()
@@ -40,9 +26,9 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
     }
 
     if !changing.is_empty() {
-        legend(&mut out, &changing, &p);
+        legend(&mut out, &changing);
         for c in &changing {
-            resource(&mut out, c, &p);
+            resource(&mut out, c);
         }
     }
 
@@ -58,7 +44,9 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
                 (Some(b), Some(a)) => ("~", format!("{b} -> {a}")),
                 (None, None) => continue,
             };
-            let _ = writeln!(out, "  {} {:width$} = {text}", p.mark(sym), o.name);
+            out.push_str("  ");
+            out.push_styled(mark_style(sym), sym);
+            let _ = writeln!(out, " {:width$} = {text}", o.name);
         }
         out.push('\n');
     }
@@ -68,42 +56,33 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .collect();
     if !destructive.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(
-                &format!("{BOLD}{RED}"),
-                "Destructive changes (check these before applying):"
-            )
+        out.push_styled(
+            Style::Danger,
+            "Destructive changes (check these before applying):",
         );
+        out.push('\n');
         for c in destructive {
             let what = if c.action == Action::Delete {
                 "destroy"
             } else {
                 "replace"
             };
-            let _ = writeln!(
-                out,
-                "  {} {} ({what})",
-                p.symbol(c.action.symbol(c.lifecycle.create_before_destroy)),
-                c.addr
-            );
+            out.push_str("  ");
+            symbol(&mut out, c.action.symbol(c.lifecycle.create_before_destroy));
+            let _ = writeln!(out, " {} ({what})", c.addr);
         }
         out.push('\n');
     }
 
     let s = plan.summary;
-    let _ = writeln!(
-        out,
-        "{}",
-        p.paint(
-            BOLD,
-            &format!(
-                "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
-                s.add, s.change, s.replace, s.destroy
-            )
-        )
+    out.push_styled(
+        Style::Heading,
+        &format!(
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+            s.add, s.change, s.replace, s.destroy
+        ),
     );
+    out.push('\n');
     out
 }
 
@@ -115,43 +94,56 @@ fn output_changes(o: &OutputChange) -> bool {
     }
 }
 
-fn legend(out: &mut String, changing: &[&ResourceChange], p: &Painter) {
+fn legend(out: &mut Styled, changing: &[&ResourceChange]) {
     out.push_str("gig will perform the following actions. Symbols:\n");
     let has = |f: &dyn Fn(&ResourceChange) -> bool| changing.iter().any(|c| f(c));
     if has(&|c| c.action == Action::Create) {
-        let _ = writeln!(out, "  {} create", p.symbol("+"));
+        legend_line(out, "+", "create");
     }
     if has(&|c| c.action == Action::Update) {
-        let _ = writeln!(out, "  {} update in place", p.symbol("~"));
+        legend_line(out, "~", "update in place");
     }
     if has(&|c| c.action == Action::Replace && !c.lifecycle.create_before_destroy) {
-        let _ = writeln!(out, "  {} replace (destroy, then create)", p.symbol("-/+"));
+        legend_line(out, "-/+", "replace (destroy, then create)");
     }
     if has(&|c| c.action == Action::Replace && c.lifecycle.create_before_destroy) {
-        let _ = writeln!(out, "  {} replace (create, then destroy)", p.symbol("+/-"));
+        legend_line(out, "+/-", "replace (create, then destroy)");
     }
     if has(&|c| c.action == Action::Delete) {
-        let _ = writeln!(out, "  {} destroy", p.symbol("-"));
+        legend_line(out, "-", "destroy");
     }
     out.push('\n');
 }
 
-fn resource(out: &mut String, c: &ResourceChange, p: &Painter) {
+fn legend_line(out: &mut Styled, sym: &str, meaning: &str) {
+    out.push_str("  ");
+    symbol(out, sym);
+    let _ = writeln!(out, " {meaning}");
+}
+
+fn resource(out: &mut Styled, c: &ResourceChange) {
     let header = format!("# {} {}", c.addr, action_phrase(c));
-    let header = match c.action {
-        Action::Delete | Action::Replace => p.paint(&format!("{BOLD}{RED}"), &header),
-        _ => p.paint(BOLD, &header),
+    let style = match c.action {
+        Action::Delete | Action::Replace => Style::Danger,
+        _ => Style::Heading,
     };
-    let _ = writeln!(out, "{header}");
+    out.push_styled(style, &header);
+    out.push('\n');
     let sym = c.action.symbol(c.lifecycle.create_before_destroy);
     let id =
         c.id.as_ref()
             .map(|id| format!(" (id {id:?})"))
             .unwrap_or_default();
-    let _ = writeln!(out, "{} {}{id}", p.symbol(sym), c.addr);
-    let width = c.attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+    symbol(out, sym);
+    let _ = writeln!(out, " {}{id}", c.addr);
+    let width = c
+        .attributes
+        .iter()
+        .map(|a| a.path.to_string().len())
+        .max()
+        .unwrap_or(0);
     for a in &c.attributes {
-        attribute(out, a, width, p);
+        attribute(out, a, width);
     }
     out.push('\n');
 }
@@ -186,7 +178,7 @@ fn layout(value: &Value, secret: bool) -> String {
     }
 }
 
-fn attribute(out: &mut String, a: &AttrChange, width: usize, p: &Painter) {
+fn attribute(out: &mut Styled, a: &AttrChange, width: usize) {
     let before = a.before.as_ref().map(|v| layout(v, a.secret));
     let after = a.after.as_ref().map(|v| layout(v, a.secret));
     let (sym, value) = match (before, after) {
@@ -195,54 +187,34 @@ fn attribute(out: &mut String, a: &AttrChange, width: usize, p: &Painter) {
         (Some(before), Some(after)) => ("~", format!("{before} -> {after}")),
         (None, None) => ("~", "null".to_string()),
     };
-    let note = if a.forces_replacement {
-        format!(
-            " {}",
-            p.paint(&format!("{BOLD}{RED}"), "# forces replacement")
-        )
-    } else {
-        String::new()
+    out.push_str("      ");
+    out.push_styled(mark_style(sym), sym);
+    let _ = write!(out, " {:width$} = {value}", a.path.to_string());
+    if a.forces_replacement {
+        out.push(' ');
+        out.push_styled(Style::Danger, "# forces replacement");
+    }
+    out.push('\n');
+}
+
+/// An action's symbol, right-aligned in three columns.
+fn symbol(out: &mut Styled, sym: &str) {
+    let style = match sym {
+        "+" => Style::Create,
+        "~" => Style::Update,
+        "-" => Style::Delete,
+        "-/+" | "+/-" => Style::Replace,
+        _ => Style::Muted,
     };
-    let _ = writeln!(
-        out,
-        "      {} {:width$} = {value}{note}",
-        p.mark(sym),
-        a.path
-    );
+    out.push_styled(style, &format!("{sym:>3}"));
 }
 
-struct Painter {
-    color: bool,
-}
-
-impl Painter {
-    fn paint(&self, style: &str, s: &str) -> String {
-        if self.color {
-            format!("{style}{s}{RESET}")
-        } else {
-            s.to_string()
-        }
-    }
-
-    fn symbol(&self, sym: &str) -> String {
-        let style = match sym {
-            "+" => GREEN,
-            "~" => YELLOW,
-            "-" => RED,
-            "-/+" | "+/-" => MAGENTA,
-            _ => DIM,
-        };
-        self.paint(style, &format!("{sym:>3}"))
-    }
-
-    /// An attribute's `+`, `~` or `-`, unpadded.
-    fn mark(&self, sym: &str) -> String {
-        let style = match sym {
-            "+" => GREEN,
-            "~" => YELLOW,
-            _ => RED,
-        };
-        self.paint(style, sym)
+/// The style of an attribute's `+`, `~` or `-`.
+fn mark_style(sym: &str) -> Style {
+    match sym {
+        "+" => Style::Create,
+        "~" => Style::Update,
+        _ => Style::Delete,
     }
 }
 

@@ -19,6 +19,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use gig_core::diag::Diagnostic;
+use gig_core::span::Span;
 use gig_core::value::Value;
 
 pub use crate::schema::{AttrType, AttributeSchema, ProviderSchema, ResourceSchema};
@@ -88,6 +90,25 @@ impl ProviderError {
     /// Whether retrying could help.
     pub fn is_retryable(&self) -> bool {
         matches!(self.class, ErrorClass::Retryable | ErrorClass::Throttled)
+    }
+
+    /// This error as a diagnostic at `span`, the block of the resource at `address`
+    /// whose operation failed, with the cloud's code and message intact in the detail.
+    pub fn diagnostic(
+        &self,
+        code: &'static str,
+        summary: &str,
+        address: &str,
+        span: Span,
+    ) -> Diagnostic {
+        let cloud_code = self
+            .code
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        Diagnostic::error(code, summary, span)
+            .with_label(format!("{address} failed here"))
+            .with_detail(format!("{address}: {}{cloud_code}", self.message))
     }
 }
 

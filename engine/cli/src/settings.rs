@@ -1,0 +1,178 @@
+//! Settings: each command's raw arguments ([`crate::args`]) validated once into what the
+//! command acts on. Commands read settings, never raw flags or the environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use gig_dsl::load::LoadOptions;
+use gig_engine::pipeline::PlanOptions;
+
+use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, StackArgs};
+
+/// Where the stack is, which environment, its params and where its state lives.
+#[derive(Clone, Debug)]
+pub struct StackSettings {
+    /// The stack directory.
+    pub dir: PathBuf,
+    /// The environment name (`default` when none was given).
+    pub env: String,
+    /// Lowering options: env, `--param` values and `GIG_PARAM_*` variables.
+    pub load: LoadOptions,
+    /// The state directory of this stack and env.
+    pub state_dir: PathBuf,
+}
+
+impl StackSettings {
+    /// Validates the stack flags, reading `GIG_PARAM_*` and `GIG_STATE_DIR` from the
+    /// environment.
+    pub fn new(args: &StackArgs) -> anyhow::Result<StackSettings> {
+        let mut params = Vec::new();
+        for p in &args.params {
+            let Some((k, v)) = p.split_once('=') else {
+                bail!("--param expects NAME=VALUE, got `{p}`");
+            };
+            params.push((k.trim().to_string(), v.to_string()));
+        }
+        let env_params = std::env::vars()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("GIG_PARAM_")
+                    .map(|name| (name.to_string(), v))
+            })
+            .collect();
+        let env = args.env.clone().unwrap_or_else(|| "default".to_string());
+        let state_dir = match &args.state_dir {
+            Some(dir) => dir.clone(),
+            None => match std::env::var_os("GIG_STATE_DIR") {
+                Some(root) => PathBuf::from(root).join(stack_name(&args.dir)).join(&env),
+                None => args.dir.join(".gig").join("state").join(&env),
+            },
+        };
+        Ok(StackSettings {
+            dir: args.dir.clone(),
+            env,
+            load: LoadOptions {
+                env: args.env.clone(),
+                params,
+                env_params,
+            },
+            state_dir,
+        })
+    }
+}
+
+/// The stack's name: its directory's name.
+pub fn stack_name(dir: &Path) -> String {
+    let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    abs.file_name()
+        .map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The most concurrent provider calls: at least one.
+fn parallelism(n: usize) -> anyhow::Result<usize> {
+    if n == 0 {
+        bail!("--parallelism must be at least 1");
+    }
+    Ok(n)
+}
+
+/// `gig plan`
+#[derive(Clone, Debug)]
+pub struct PlanSettings {
+    /// The stack.
+    pub stack: StackSettings,
+    /// What the plan run does.
+    pub options: PlanOptions,
+    /// How to print the plan.
+    pub format: Format,
+    /// Where to save the plan.
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes.
+    pub detailed_exitcode: bool,
+}
+
+impl PlanSettings {
+    /// Validates `gig plan` flags.
+    pub fn new(args: &PlanArgs) -> anyhow::Result<PlanSettings> {
+        let stack = StackSettings::new(&args.stack)?;
+        Ok(PlanSettings {
+            options: PlanOptions {
+                refresh: args.refresh,
+                destroy: args.destroy,
+                parallelism: parallelism(args.parallelism)?,
+                env: stack.env.clone(),
+            },
+            stack,
+            format: args.format,
+            out: args.out.clone(),
+            detailed_exitcode: args.detailed_exitcode,
+        })
+    }
+}
+
+/// What `gig apply` applies.
+#[derive(Clone, Debug)]
+pub enum ApplySource {
+    /// Plan the stack now, then apply.
+    Stack,
+    /// Apply exactly this saved plan file.
+    PlanFile(PathBuf),
+    /// Record Refreshed values as the state (`--refresh-only`).
+    RefreshOnly,
+}
+
+/// `gig apply` and `gig destroy`
+#[derive(Clone, Debug)]
+pub struct ApplySettings {
+    /// The stack (for a plan file: the flags given, before the file's own settings).
+    pub stack: StackSettings,
+    /// What to apply.
+    pub source: ApplySource,
+    /// The plan run before applying (also the apply's parallelism).
+    pub options: PlanOptions,
+    /// Skip the confirmation prompt.
+    pub auto_approve: bool,
+}
+
+impl ApplySettings {
+    /// Validates `gig apply` flags.
+    pub fn new(args: &ApplyArgs) -> anyhow::Result<ApplySettings> {
+        let stack = StackSettings::new(&args.stack)?;
+        let source = if args.stack.dir.is_file() {
+            if args.refresh_only {
+                bail!("--refresh-only plans from the stack; it cannot be used with a plan file");
+            }
+            ApplySource::PlanFile(args.stack.dir.clone())
+        } else if args.refresh_only {
+            ApplySource::RefreshOnly
+        } else {
+            ApplySource::Stack
+        };
+        Ok(ApplySettings {
+            options: PlanOptions {
+                refresh: args.refresh,
+                destroy: false,
+                parallelism: parallelism(args.parallelism)?,
+                env: stack.env.clone(),
+            },
+            stack,
+            source,
+            auto_approve: args.auto_approve,
+        })
+    }
+
+    /// Validates `gig destroy` flags: a destroy plan after a refresh.
+    pub fn destroy(args: &DestroyArgs) -> anyhow::Result<ApplySettings> {
+        let stack = StackSettings::new(&args.stack)?;
+        Ok(ApplySettings {
+            options: PlanOptions {
+                refresh: true,
+                destroy: true,
+                parallelism: parallelism(args.parallelism)?,
+                env: stack.env.clone(),
+            },
+            stack,
+            source: ApplySource::Stack,
+            auto_approve: args.auto_approve,
+        })
+    }
+}

@@ -1,0 +1,385 @@
+//! The plan pipeline: the one road from a stack to a [`Plan`], shared by every command,
+//! test and benchmark.
+//!
+//! ```text
+//! load (dsl) ─▶ check (schemas) ─▶ policy ─▶ graph ─▶ configure providers
+//!            ─▶ refresh (Prior → Refreshed) ─▶ data sources ─▶ plan (pure)
+//! ```
+//!
+//! [`load_dir`] and [`load_str`] run the first two stages and return every diagnostic
+//! they found. [`plan_stack`] runs the rest. A stage that finds a user mistake stops the
+//! pipeline and says which stage it was ([`PlanOutcome::stopped`]); every diagnostic found
+//! until then — warnings, policy findings, read failures at their resource blocks — is
+//! in [`PlanOutcome::diagnostics`]. Infrastructure failures outside any resource (a
+//! provider that cannot be configured) are a typed [`PipelineError`].
+//!
+//! The CLI adds only flags, rendering and exit codes on top of this module.
+//!
+//! # Cancel safety
+//!
+//! [`plan_stack`] only reads (state is passed in; the cloud is only read); dropping its
+//! future at any await point leaves nothing behind.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gig_core::addr::ResourceAddr;
+use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::span::SourceMap;
+use gig_core::value::Value;
+use gig_dsl::config::Config;
+use gig_dsl::load::{LoadOptions, Loaded};
+use gig_provider::{Provider, ProviderError, Registry};
+use gig_state::Snapshot;
+use sha2::{Digest, Sha256};
+
+use crate::drift::DriftReport;
+use crate::model::Plan;
+use crate::refresh::{ReadContext, ReadFailure};
+
+/// Configured providers by name.
+pub type Providers = BTreeMap<String, Arc<dyn Provider>>;
+
+/// Refreshed values by address (`None`: the object is gone).
+pub type Refreshed = BTreeMap<ResourceAddr, Option<Value>>;
+
+/// A loaded stack whose configuration passed the schema checks.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// The lowered configuration (Desired).
+    pub config: Config,
+    /// Its sources, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// Warnings found while loading and checking.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Stack {
+    /// The stack when `loaded` has a configuration and no error diagnostics; otherwise
+    /// the sources and every diagnostic, for the caller to report.
+    pub fn from_loaded(loaded: Loaded) -> Result<Stack, (SourceMap, Vec<Diagnostic>)> {
+        match loaded.config {
+            Some(config) if !has_errors(&loaded.diagnostics) => Ok(Stack {
+                config,
+                sources: loaded.sources,
+                warnings: loaded.diagnostics,
+            }),
+            _ => Err((loaded.sources, loaded.diagnostics)),
+        }
+    }
+
+    /// A digest of everything that went into the configuration: every source file read
+    /// and the final value of every declared param (secret ones included, hashed with the
+    /// rest), and the env. Environment variables that name no param do not count.
+    pub fn config_digest(&self) -> String {
+        config_digest(&self.sources, &self.config)
+    }
+}
+
+/// Loads a stack directory and checks it against the providers' schemas.
+pub fn load_dir(dir: &Path, opts: &LoadOptions, registry: &Registry) -> Loaded {
+    checked(gig_dsl::load::load_dir(dir, opts), registry)
+}
+
+/// Loads one in-memory source as a stack (tests and benchmarks) and checks it.
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions, registry: &Registry) -> Loaded {
+    checked(gig_dsl::load::load_str(name, text, opts), registry)
+}
+
+fn checked(mut loaded: Loaded, registry: &Registry) -> Loaded {
+    if let Some(config) = &loaded.config {
+        loaded
+            .diagnostics
+            .extend(crate::check::check(config, registry));
+    }
+    loaded
+}
+
+/// What a plan run does besides diffing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Read every Prior object from the cloud first (`--refresh`).
+    pub refresh: bool,
+    /// Plan the deletion of everything in state.
+    pub destroy: bool,
+    /// The most provider reads in flight at once.
+    pub parallelism: usize,
+    /// Environment name, for tags and provider calls.
+    pub env: String,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            refresh: true,
+            destroy: false,
+            parallelism: 32,
+            env: "default".to_string(),
+        }
+    }
+}
+
+/// The stage at which a plan run stopped on a user mistake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// A built-in policy check failed (and was not accepted).
+    Policy,
+    /// The resource graph has a cycle or a bad reference.
+    Graph,
+    /// Reading Prior objects from the cloud failed.
+    Refresh,
+    /// Reading a data source failed, or its arguments are wrong.
+    Data,
+    /// The planner found an error (for example `prevent_destroy`).
+    Plan,
+}
+
+/// Wall time of each stage, for logs and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageTimes {
+    /// Policy checks.
+    pub policy: Duration,
+    /// Building the graph.
+    pub graph: Duration,
+    /// Configuring providers.
+    pub configure: Duration,
+    /// Refresh.
+    pub refresh: Duration,
+    /// Data sources.
+    pub data: Duration,
+    /// The pure planner.
+    pub plan: Duration,
+}
+
+/// Everything a plan run produced.
+pub struct PlanOutcome {
+    /// The plan, when the planner ran. When the planner itself found errors (such as
+    /// `prevent_destroy`), the plan is kept for display but `stopped` is set and the
+    /// plan must not be applied.
+    pub plan: Option<Plan>,
+    /// Where the run stopped, when it did.
+    pub stopped: Option<Stage>,
+    /// Every diagnostic found: load warnings, policy findings, read failures at their
+    /// resource blocks, planner diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The providers configured for this run (apply reuses them).
+    pub providers: Providers,
+    /// Refreshed values, when refresh ran and succeeded.
+    pub refreshed: Option<Refreshed>,
+    /// Stage timings.
+    pub times: StageTimes,
+}
+
+/// An infrastructure failure outside any resource.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The stack or its state names a provider gig does not have.
+    #[error("unknown provider `{name}`")]
+    UnknownProvider {
+        /// The provider's name.
+        name: String,
+    },
+    /// A provider could not be configured.
+    #[error("configuring provider `{name}`: {error}")]
+    Configure {
+        /// The provider's name.
+        name: String,
+        /// Why.
+        error: ProviderError,
+    },
+}
+
+/// Plans `stack` against the Prior state `prior`: policy, graph, providers, refresh,
+/// data sources and the pure planner, in that order.
+pub async fn plan_stack(
+    stack: &Stack,
+    prior: &Snapshot,
+    registry: &Registry,
+    opts: &PlanOptions,
+) -> Result<PlanOutcome, PipelineError> {
+    let config = &stack.config;
+    let mut outcome = PlanOutcome {
+        plan: None,
+        stopped: None,
+        diagnostics: stack.warnings.clone(),
+        providers: Providers::new(),
+        refreshed: None,
+        times: StageTimes::default(),
+    };
+    let stop = |mut outcome: PlanOutcome, stage: Stage| {
+        outcome.stopped = Some(stage);
+        Ok(outcome)
+    };
+
+    let t = Instant::now();
+    let policy = crate::policy::check(config, &stack.sources);
+    outcome.times.policy = t.elapsed();
+    let policy_failed = has_errors(&policy.findings);
+    let policy_findings = policy.findings.clone();
+    outcome.diagnostics.extend(policy.findings);
+    if policy_failed {
+        return stop(outcome, Stage::Policy);
+    }
+
+    let t = Instant::now();
+    let (graph, graph_diags) = crate::graph::build(config, prior);
+    outcome.times.graph = t.elapsed();
+    let graph_failed = has_errors(&graph_diags);
+    outcome.diagnostics.extend(graph_diags);
+    if graph_failed {
+        return stop(outcome, Stage::Graph);
+    }
+
+    let t = Instant::now();
+    let state_providers = prior.resources.values().map(|r| r.provider.clone());
+    outcome.providers = configure_providers(registry, config, state_providers).await?;
+    outcome.times.configure = t.elapsed();
+
+    let t = Instant::now();
+    if opts.refresh && !prior.resources.is_empty() {
+        match crate::refresh::refresh(prior, &outcome.providers, opts.parallelism).await {
+            Ok(values) => outcome.refreshed = Some(values),
+            Err(err) => {
+                outcome
+                    .diagnostics
+                    .extend(err.failures.iter().map(ReadFailure::diagnostic));
+                outcome.times.refresh = t.elapsed();
+                return stop(outcome, Stage::Refresh);
+            }
+        }
+    }
+    outcome.times.refresh = t.elapsed();
+
+    let t = Instant::now();
+    let data = if opts.destroy {
+        BTreeMap::new()
+    } else {
+        let ctx = ReadContext {
+            stack: config.stack.clone(),
+            env: opts.env.clone(),
+            parallelism: opts.parallelism,
+        };
+        let read = crate::refresh::read_data_sources(config, &outcome.providers, &ctx).await;
+        outcome.times.data = t.elapsed();
+        if !read.is_complete() {
+            outcome.diagnostics.extend(read.into_diagnostics());
+            return stop(outcome, Stage::Data);
+        }
+        read.values
+    };
+
+    let t = Instant::now();
+    let input = crate::plan::PlanInput {
+        config,
+        graph: &graph,
+        prior,
+        refreshed: outcome.refreshed.as_ref(),
+        data: &data,
+        registry,
+        destroy: opts.destroy,
+    };
+    let (mut plan, plan_diags) = crate::plan::plan(&input);
+    outcome.times.plan = t.elapsed();
+    plan.env = opts.env.clone();
+    plan.diagnostics.extend(policy_findings);
+    let plan_failed = has_errors(&plan_diags);
+    outcome.diagnostics.extend(plan_diags);
+    outcome.plan = Some(plan);
+    if plan_failed {
+        return stop(outcome, Stage::Plan);
+    }
+    Ok(outcome)
+}
+
+/// Configures every provider the configuration uses, plus `extra` (the providers of
+/// resources only in state). Makes no cloud call: configuring only reads settings.
+pub async fn configure_providers(
+    registry: &Registry,
+    config: &Config,
+    extra: impl IntoIterator<Item = String>,
+) -> Result<Providers, PipelineError> {
+    let mut names: Vec<String> = config.providers.keys().cloned().collect();
+    names.extend(extra);
+    names.sort();
+    names.dedup();
+    let mut out = Providers::new();
+    for name in names {
+        let factory = registry
+            .get(&name)
+            .ok_or_else(|| PipelineError::UnknownProvider { name: name.clone() })?;
+        let settings = config
+            .providers
+            .get(&name)
+            .map_or_else(|| Value::Map(BTreeMap::new()), |p| p.settings.clone());
+        let provider =
+            factory
+                .configure(&settings)
+                .await
+                .map_err(|error| PipelineError::Configure {
+                    name: name.clone(),
+                    error,
+                })?;
+        out.insert(name, provider);
+    }
+    Ok(out)
+}
+
+/// See [`Stack::config_digest`].
+fn config_digest(sources: &SourceMap, config: &Config) -> String {
+    let mut h = Sha256::new();
+    let mut files: Vec<_> = sources
+        .iter()
+        .map(|(_, f)| (f.path.clone(), f.text.clone()))
+        .collect();
+    files.sort();
+    for (path, text) in files {
+        h.update(path.display().to_string().as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+    }
+    for (name, param) in &config.params {
+        h.update(name.as_bytes());
+        h.update([1]);
+        h.update(param.value.to_json().to_string().as_bytes());
+        h.update([0]);
+    }
+    h.update(config.env.clone().unwrap_or_default().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// What a drift check produced.
+pub struct DriftOutcome {
+    /// Refreshed values and the differences from Prior; `None` when reads failed.
+    pub drift: Option<(Refreshed, DriftReport)>,
+    /// Read failures at their resource blocks.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Refreshes everything in `prior` and compares Refreshed with Prior: `gig drift` and
+/// `gig apply --refresh-only`.
+pub async fn detect_drift(
+    stack: &Stack,
+    prior: &Snapshot,
+    registry: &Registry,
+    opts: &PlanOptions,
+) -> Result<DriftOutcome, PipelineError> {
+    let state_providers = prior.resources.values().map(|r| r.provider.clone());
+    let providers = configure_providers(registry, &stack.config, state_providers).await?;
+    match crate::refresh::refresh(prior, &providers, opts.parallelism).await {
+        Ok(refreshed) => {
+            let report =
+                crate::drift::detect(&stack.config.stack, &opts.env, prior, &refreshed, registry);
+            Ok(DriftOutcome {
+                drift: Some((refreshed, report)),
+                diagnostics: Vec::new(),
+            })
+        }
+        Err(err) => Ok(DriftOutcome {
+            drift: None,
+            diagnostics: err.failures.iter().map(ReadFailure::diagnostic).collect(),
+        }),
+    }
+}
