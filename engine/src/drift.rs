@@ -30,7 +30,7 @@ pub enum DriftKind {
 }
 
 /// One drifted resource.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceDrift {
     /// The resource.
     pub addr: ResourceAddr,
@@ -41,7 +41,7 @@ pub struct ResourceDrift {
 }
 
 /// The result of a drift check.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DriftReport {
     /// Stack name.
     pub stack: String,

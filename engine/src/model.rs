@@ -54,7 +54,7 @@ impl Action {
 }
 
 /// One attribute-level difference, for display.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AttrChange {
     /// Where the difference is, e.g. `tags.Name` or `ingress[0].port`.
     pub path: AttrPath,
@@ -69,7 +69,7 @@ pub struct AttrChange {
 }
 
 /// The planned change to one resource instance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceChange {
     /// The instance.
     pub addr: ResourceAddr,
@@ -104,7 +104,7 @@ pub struct ResourceChange {
 }
 
 /// An output's planned value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutputChange {
     /// Output name.
     pub name: String,
@@ -119,7 +119,7 @@ pub struct OutputChange {
 }
 
 /// Counts for the summary line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Creates.
     pub add: usize,
@@ -139,7 +139,7 @@ impl Summary {
 }
 
 /// A plan: every resource's change in a deterministic order (sorted by address).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     /// Stack name.
     pub stack: String,
@@ -156,7 +156,6 @@ pub struct Plan {
     /// Whether this is a destroy plan.
     pub destroy: bool,
     /// Warnings and policy findings attached to the plan (errors stop planning).
-    /// Not read back from plan files.
-    #[serde(skip_deserializing, default)]
+    /// Not saved in plan files.
     pub diagnostics: Vec<Diagnostic>,
 }

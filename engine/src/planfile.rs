@@ -4,6 +4,11 @@
 //! was made from, and the lineage and serial of the state it was made against. Apply
 //! refuses a file whose state has moved on or whose configuration changed since.
 //! Plan files contain secret values in clear (apply needs them): treat them like state.
+//!
+//! The file has its own schema ([`schema`], docs/plan-file.md), versioned as a whole by
+//! [`FORMAT_VERSION`]; a file of any other version is refused (`E0351`), never guessed at.
+
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -12,12 +17,14 @@ use gig_core::span::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Plan;
+use crate::planfile::schema::FilePlan;
 
-/// The version of the file format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the file format this build writes and reads. Version 1 serialized
+/// the engine's internal types directly; version 2 is the designed schema.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything needed to apply a plan later, and to know whether it is still valid.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlanFile {
     /// [`FORMAT_VERSION`] at the time of writing.
     pub format_version: u32,
@@ -37,6 +44,21 @@ pub struct PlanFile {
     pub config_digest: String,
     /// The plan itself.
     pub plan: Plan,
+}
+
+/// A plan file as stored: the header and the plan in the file's own schema.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    format_version: u32,
+    gig_version: String,
+    stack_dir: PathBuf,
+    state_dir: PathBuf,
+    env: String,
+    lineage: String,
+    serial: u64,
+    config_digest: String,
+    plan: FilePlan,
 }
 
 /// Why a plan file cannot be used.
@@ -66,7 +88,9 @@ pub enum PlanFileError {
         /// The file.
         path: PathBuf,
         /// The version found.
-        found: u32,
+        found: u64,
+        /// The gig version that wrote it, when the file says.
+        written_by: Option<String>,
     },
 }
 
@@ -96,14 +120,23 @@ impl PlanFileError {
     /// damaged one; unreadable files keep their I/O error.
     pub fn diagnostic(&self) -> Diagnostic {
         match self {
-            PlanFileError::Version { path, found } => Diagnostic::error(
+            PlanFileError::Version {
+                path,
+                found,
+                written_by,
+            } => Diagnostic::error(
                 "E0351",
                 "the plan file was written by another gig version",
                 Span::DETACHED,
             )
             .with_detail(format!(
-                "{} has plan file format version {found}; this gig reads version {FORMAT_VERSION}.",
-                path.display()
+                "{} has plan file format version {found}{}; this gig ({}) reads format version {FORMAT_VERSION}.",
+                path.display(),
+                written_by
+                    .as_ref()
+                    .map(|v| format!(" (written by gig {v})"))
+                    .unwrap_or_default(),
+                env!("CARGO_PKG_VERSION"),
             ))
             .with_help("run `gig plan --out FILE` again with this gig and apply the new file"),
             PlanFileError::Format { path, message } => Diagnostic::error(
@@ -154,7 +187,18 @@ impl PlanFile {
             path: path.to_path_buf(),
             source,
         };
-        let text = serde_json::to_vec_pretty(self).map_err(|e| PlanFileError::Format {
+        let stored = Stored {
+            format_version: FORMAT_VERSION,
+            gig_version: self.gig_version.clone(),
+            stack_dir: self.stack_dir.clone(),
+            state_dir: self.state_dir.clone(),
+            env: self.env.clone(),
+            lineage: self.lineage.clone(),
+            serial: self.serial,
+            config_digest: self.config_digest.clone(),
+            plan: FilePlan::from_plan(&self.plan),
+        };
+        let text = serde_json::to_vec_pretty(&stored).map_err(|e| PlanFileError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -165,31 +209,41 @@ impl PlanFile {
 
     /// Reads and version-checks a file.
     pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+        let format = |message: String| PlanFileError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
         let text = std::fs::read(path).map_err(|source| PlanFileError::Io {
             path: path.to_path_buf(),
             source,
         })?;
         let head: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| PlanFileError::Format {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_slice(&text).map_err(|e| format(e.to_string()))?;
         let found = head
             .get("format_version")
             .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| PlanFileError::Format {
-                path: path.to_path_buf(),
-                message: "no format_version".to_string(),
-            })?;
+            .ok_or_else(|| format("it has no format_version".to_string()))?;
         if found != u64::from(FORMAT_VERSION) {
             return Err(PlanFileError::Version {
                 path: path.to_path_buf(),
-                found: found as u32,
+                found,
+                written_by: head
+                    .get("gig_version")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
             });
         }
-        serde_json::from_value(head).map_err(|e| PlanFileError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        let stored: Stored = serde_json::from_value(head).map_err(|e| format(e.to_string()))?;
+        Ok(PlanFile {
+            format_version: stored.format_version,
+            gig_version: stored.gig_version,
+            stack_dir: stored.stack_dir,
+            state_dir: stored.state_dir,
+            env: stored.env,
+            lineage: stored.lineage,
+            serial: stored.serial,
+            config_digest: stored.config_digest,
+            plan: stored.plan.into_plan().map_err(format)?,
         })
     }
 

@@ -123,3 +123,63 @@ fn saved_plan_is_refused_when_a_param_changed() {
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);
 }
+
+/// A plan file of another format version is refused with E0351 naming both versions,
+/// by `show` and `apply` alike; nothing is applied.
+#[test]
+fn a_plan_file_of_another_format_version_is_refused_naming_both_versions() {
+    let dir = stack(&[("main.gig", STACK)]);
+    let gig = Gig::new();
+    let plan = dir.path().join("p.plan");
+    let plan_arg = plan.to_str().unwrap();
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
+    let current = file["format_version"].as_u64().expect("format_version");
+    file["format_version"] = serde_json::json!(current + 1);
+    file["gig_version"] = serde_json::json!("9.9.9");
+    std::fs::write(&plan, serde_json::to_vec(&file).unwrap()).unwrap();
+    for command in ["show", "apply"] {
+        let run = gig.run_in(dir.path(), &[command, plan_arg]).expect_code(1);
+        assert!(
+            run.stderr.contains("gig::E0351"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains(&format!("format version {}", current + 1))
+                && run.stderr.contains(&format!("format version {current}."))
+                && run.stderr.contains("gig 9.9.9"),
+            "{command} names both versions: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        state(&gig, dir.path())["resources"]
+            .as_object()
+            .is_none_or(|r| r.is_empty()),
+        "nothing was applied"
+    );
+}
+
+/// A damaged plan file is refused with E0352, not a JSON parser dump.
+#[test]
+fn a_damaged_plan_file_is_refused_with_a_code() {
+    let dir = stack(&[("main.gig", STACK)]);
+    let gig = Gig::new();
+    let plan = dir.path().join("p.plan");
+    let plan_arg = plan.to_str().unwrap();
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
+    file["plan"]["changes"][0]["action"] = serde_json::json!("obliterate");
+    std::fs::write(&plan, serde_json::to_vec(&file).unwrap()).unwrap();
+    let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
+    assert!(run.stderr.contains("gig::E0352"), "{}", run.stderr);
+    std::fs::write(&plan, "not a plan").unwrap();
+    let run = gig.run_in(dir.path(), &["show", plan_arg]).expect_code(1);
+    assert!(run.stderr.contains("gig::E0352"), "{}", run.stderr);
+}
