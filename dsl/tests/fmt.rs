@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use expect_test::expect_file;
 use gig_core::span::FileId;
 use gig_dsl::fmt::{format_source, WIDTH};
 use gig_dsl::parse::{parse_file, MAX_NESTING};
@@ -68,33 +69,14 @@ fn format(text: &str) -> String {
 #[test]
 fn cases_match_expected_output() {
     let dir = manifest_dir().join("tests/data/fmt");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut cases = Vec::new();
     gig_files(&dir, &mut cases);
     cases.retain(|p| !p.to_string_lossy().ends_with(".expected.gig"));
     assert!(cases.len() >= 8, "only {} formatter cases", cases.len());
-    let mut failures = Vec::new();
     for case in cases {
         let input = std::fs::read_to_string(&case).expect("read case");
-        let got = format(&input);
-        let expected_path = case.with_extension("expected.gig");
-        if update {
-            std::fs::write(&expected_path, &got).expect("write expected");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!(
-                "{}:\n--- expected\n{expected}--- got\n{got}",
-                case.display()
-            ));
-        }
+        expect_file![case.with_extension("expected.gig")].assert_eq(&format(&input));
     }
-    assert!(
-        failures.is_empty(),
-        "{}\n(run with UPDATE_EXPECT=1 to accept)",
-        failures.join("\n")
-    );
 }
 
 #[test]
