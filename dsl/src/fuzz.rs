@@ -9,7 +9,7 @@
 //! used to mutate inputs live here too, shared by the budgeted test and the parser's
 //! agreement tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gig_core::span::{FileId, SourceMap};
 
@@ -48,6 +48,26 @@ pub fn parse_fast(data: &[u8]) {
 pub fn parse_lower(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = load_str("fuzz.gig", &text, &LoadOptions::default());
+}
+
+/// Every file below `dir`, depth first in path order; none where `dir` cannot be read.
+/// The test corpora are read with it, so inputs come in the same order everywhere.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .flat_map(|path| {
+            if path.is_dir() {
+                files_below(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
 }
 
 /// A small deterministic generator (xorshift64*): the same seed gives the same inputs

@@ -12,25 +12,17 @@ use std::path::{Path, PathBuf};
 use expect_test::expect_file;
 use gig_core::span::FileId;
 use gig_dsl::fmt::{format_source, WIDTH};
+use gig_dsl::fuzz::files_below;
 use gig_dsl::parse::{parse_file, MAX_NESTING};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every `.gig` file below `dir`, in path order.
 fn gig_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            gig_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "gig") {
-            out.push(path);
-        }
-    }
+    let files = files_below(dir).into_iter();
+    out.extend(files.filter(|p| p.extension().is_some_and(|e| e == "gig")));
 }
 
 /// The debug form of a parsed file with every span removed, for comparing meaning.

@@ -12,9 +12,9 @@
 //! test within a few seconds in a debug build; docs/notes/parser-fast-path.md says how
 //! to run the real fuzzer for longer.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use gig_dsl::fuzz::{Rng, PIECES};
+use gig_dsl::fuzz::{files_below, Rng, PIECES};
 
 /// How many generated inputs each target runs on.
 const INPUTS_PER_TARGET: usize = 3_000;
@@ -22,30 +22,14 @@ const INPUTS_PER_TARGET: usize = 3_000;
 /// The generator's seed; changing it changes every input.
 const SEED: u64 = 0x6A09_E667_F3BC_C908;
 
-/// Every `.gig` file below `dir`, in path order.
-fn gig_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            gig_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "gig") {
-            out.push(path);
-        }
-    }
-}
-
 /// The corpus the inputs are made from.
 fn corpus() -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut paths = Vec::new();
-    gig_files(&root.join("tests/data"), &mut paths);
-    gig_files(&root.join("../stacks"), &mut paths);
+    let mut paths = files_below(&root.join("tests/data"));
+    paths.extend(files_below(&root.join("../stacks")));
     let files: Vec<Vec<u8>> = paths
         .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "gig"))
         .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
         .collect();
     assert!(files.len() >= 50, "only {} corpus files", files.len());

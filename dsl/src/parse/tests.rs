@@ -204,15 +204,8 @@ fn data_dir() -> PathBuf {
 
 /// Every text file below `dir`.
 fn files_below(dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            files_below(&path, out);
-        } else if let Ok(bytes) = std::fs::read(&path) {
+    for path in crate::fuzz::files_below(dir) {
+        if let Ok(bytes) = std::fs::read(&path) {
             out.push(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
