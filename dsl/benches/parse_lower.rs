@@ -3,7 +3,9 @@
 //! Each generated resource references one to three earlier ones, and every 50th is a
 //! `for` expansion over three availability zones. The stack is written to a temporary
 //! directory as 20 files and loaded with `load_dir`, as `gig plan` would. Reports the
-//! median of several runs and the process's peak resident memory (VmHWM).
+//! median of several runs and the process's peak resident memory (VmHWM), then parsing
+//! and lowering alone, and the two pest paths: items the hand-written parser declines
+//! (pest alone) and items with syntax errors (explained by pest).
 //!
 //! Run: `cargo bench -p gig-dsl --bench parse_lower`.
 
@@ -11,6 +13,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gig_core::diag::Diagnostic;
+use gig_core::span::FileId;
+use gig_dsl::ast::File;
 use gig_dsl::load::{load_dir, LoadOptions};
 
 // The same allocator as the `gig` binary, so the figures are what users get.
@@ -166,6 +171,36 @@ fn split_phases(n: usize, runs: usize) -> (Duration, Duration) {
     (parse_times[runs / 2], lower_times[runs / 2])
 }
 
+/// Median times of the pest paths over the generated texts: parsing with pest alone,
+/// as for items the hand-written parser declines, and parsing a copy in which every
+/// resource has a syntax error, so that every item takes the error path.
+fn pest_paths(n: usize, runs: usize) -> (Duration, Duration) {
+    let texts = generate(n);
+    let broken: Vec<String> = texts
+        .iter()
+        .map(|t| t.replace("cidr_block", "cidr_block ="))
+        .collect();
+    let median = |texts: &[String], parse: fn(FileId, &str) -> (File, Vec<Diagnostic>)| {
+        let mut times = Vec::new();
+        let mut errors = 0;
+        for _ in 0..runs {
+            let start = Instant::now();
+            errors = 0;
+            for (i, t) in texts.iter().enumerate() {
+                errors += parse(FileId(i as u32), t).1.len();
+            }
+            times.push(start.elapsed());
+        }
+        times.sort();
+        (times[runs / 2], errors)
+    };
+    let (alone, errors) = median(&texts, gig_dsl::parse::parse_file_reference);
+    assert_eq!(errors, 0, "the generated stack has syntax errors");
+    let (failing, errors) = median(&broken, gig_dsl::parse::parse_file);
+    assert!(errors >= n.min(100 * FILES), "only {errors} syntax errors");
+    (alone, failing)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let mut medians = Vec::new();
@@ -183,6 +218,12 @@ fn main() {
             "  of which parse {:.2} ms, lower {:.2} ms (medians)",
             parse.as_secs_f64() * 1000.0,
             lower.as_secs_f64() * 1000.0
+        );
+        let (alone, failing) = pest_paths(n, runs);
+        println!(
+            "  pest alone {:.2} ms, every item a syntax error {:.2} ms (medians)",
+            alone.as_secs_f64() * 1000.0,
+            failing.as_secs_f64() * 1000.0
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

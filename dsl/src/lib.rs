@@ -15,6 +15,8 @@ pub mod config;
 pub mod eval;
 pub mod fmt;
 pub mod functions;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod load;
 pub mod lower;
 pub mod parse;

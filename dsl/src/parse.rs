@@ -199,9 +199,6 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
                 pos = end;
             }
             Err(err) => {
-                // pest records which tokens it expected only when asked, which triples
-                // the cost of parsing; ask only to explain an item that failed.
-                let err = parse_item_detailed(&masked[pos..cut]).unwrap_or(err);
                 let resume = next_item_line(text, masked, pos);
                 let (diag, at) = errors::translate(file, pos, masked, &err);
                 // A scanner diagnostic between the item's start and where pest gave up
@@ -218,19 +215,6 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
     out.items.shrink_to_fit();
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (out, diags)
-}
-
-/// Parses a failing item again with pest's error detail on. The setting is global, so
-/// a lock keeps one thread from switching it off under another's detailed parse.
-fn parse_item_detailed(text: &str) -> Option<Box<pest::error::Error<grammar::Rule>>> {
-    static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = DETAIL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    pest::set_error_detail(true);
-    let err = grammar::parse_item(text).err();
-    pest::set_error_detail(false);
-    err
 }
 
 /// Skips spaces, tabs and newlines.

@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use expect_test::expect_file;
 use gig_core::diag::{Diagnostic, Severity};
 use gig_core::span::{SourceMap, Span};
 use gig_dsl::config::{Config, DependencyKind};
@@ -199,7 +200,6 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
 
 #[test]
 fn ok_cases_lower_to_their_expected_config() {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut failures = Vec::new();
     let all = cases(&data_dir().join("ok"));
     assert!(!all.is_empty(), "no ok cases");
@@ -219,20 +219,7 @@ fn ok_cases_lower_to_their_expected_config() {
             ));
             continue;
         };
-        let got = summary(cfg, &loaded.sources);
-        let expected_path = case.with_extension("expected");
-        if update {
-            std::fs::write(&expected_path, &got).expect("write expected");
-            continue;
-        }
-        let want = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if want != got {
-            failures.push(format!(
-                "{}: summary differs from {} (UPDATE_EXPECT=1 rewrites it)\n--- got ---\n{got}\n--- want ---\n{want}",
-                case.display(),
-                expected_path.display()
-            ));
-        }
+        expect_file![case.with_extension("expected")].assert_eq(&summary(cfg, &loaded.sources));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -9,27 +9,20 @@
 
 use std::path::{Path, PathBuf};
 
+use expect_test::expect_file;
 use gig_core::span::FileId;
 use gig_dsl::fmt::{format_source, WIDTH};
+use gig_dsl::fuzz::files_below;
 use gig_dsl::parse::{parse_file, MAX_NESTING};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every `.gig` file below `dir`, in path order.
 fn gig_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            gig_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "gig") {
-            out.push(path);
-        }
-    }
+    let files = files_below(dir).into_iter();
+    out.extend(files.filter(|p| p.extension().is_some_and(|e| e == "gig")));
 }
 
 /// The debug form of a parsed file with every span removed, for comparing meaning.
@@ -68,33 +61,14 @@ fn format(text: &str) -> String {
 #[test]
 fn cases_match_expected_output() {
     let dir = manifest_dir().join("tests/data/fmt");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut cases = Vec::new();
     gig_files(&dir, &mut cases);
     cases.retain(|p| !p.to_string_lossy().ends_with(".expected.gig"));
     assert!(cases.len() >= 8, "only {} formatter cases", cases.len());
-    let mut failures = Vec::new();
     for case in cases {
         let input = std::fs::read_to_string(&case).expect("read case");
-        let got = format(&input);
-        let expected_path = case.with_extension("expected.gig");
-        if update {
-            std::fs::write(&expected_path, &got).expect("write expected");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!(
-                "{}:\n--- expected\n{expected}--- got\n{got}",
-                case.display()
-            ));
-        }
+        expect_file![case.with_extension("expected.gig")].assert_eq(&format(&input));
     }
-    assert!(
-        failures.is_empty(),
-        "{}\n(run with UPDATE_EXPECT=1 to accept)",
-        failures.join("\n")
-    );
 }
 
 #[test]

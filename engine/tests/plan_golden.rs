@@ -5,7 +5,7 @@
 //! (address → value, `null` for an object found gone; without it refresh is skipped),
 //! and the expected `plan.txt` (text rendering, then every diagnostic) and `plan.json`
 //! (the JSON rendering). A case whose name starts with `destroy_` plans a destroy.
-//! `UPDATE_GOLDEN=1 cargo test -p gig-engine --test plan_golden` rewrites the expected
+//! `UPDATE_EXPECT=1 cargo test -p gig-engine --test plan_golden` rewrites the expected
 //! files. Every case is also checked for leaked secrets: no value of a param marked
 //! secret and no value stored under `$secret` may appear in any rendering.
 
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use expect_test::expect_file;
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
 use gig_dsl::load::LoadOptions;
@@ -356,8 +357,6 @@ fn cases() -> Vec<PathBuf> {
 
 #[test]
 fn golden_plans() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut failures = Vec::new();
     let all = cases();
     assert!(
         all.len() >= 12,
@@ -389,23 +388,7 @@ fn golden_plans() {
                 );
             }
         }
-        for (file, actual) in [("plan.txt", &outcome.text), ("plan.json", &outcome.json)] {
-            let path = case.join(file);
-            if update {
-                std::fs::write(&path, actual).expect("write golden");
-                continue;
-            }
-            let expected = std::fs::read_to_string(&path).unwrap_or_default();
-            if &expected != actual {
-                failures.push(format!(
-                    "{name}/{file} differs:\n--- expected\n{expected}\n--- actual\n{actual}"
-                ));
-            }
-        }
+        expect_file![case.join("plan.txt")].assert_eq(&outcome.text);
+        expect_file![case.join("plan.json")].assert_eq(&outcome.json);
     }
-    assert!(
-        failures.is_empty(),
-        "{}\n\nRun with UPDATE_GOLDEN=1 to accept.",
-        failures.join("\n")
-    );
 }

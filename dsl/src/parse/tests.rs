@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{parse_file, parse_file_reference};
+use crate::fuzz::{Rng, PIECES};
 use gig_core::span::FileId;
 
 /// Corner cases where a PEG choice, a separator or a span could go either way.
@@ -203,15 +204,8 @@ fn data_dir() -> PathBuf {
 
 /// Every text file below `dir`.
 fn files_below(dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            files_below(&path, out);
-        } else if let Ok(bytes) = std::fs::read(&path) {
+    for path in crate::fuzz::files_below(dir) {
+        if let Ok(bytes) = std::fs::read(&path) {
             out.push(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
@@ -268,79 +262,6 @@ fn check(text: &str) {
         "the parsers disagree on {text:?}:\nfast: {fast:#?}\npest: {reference:#?}"
     );
 }
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
-
-/// Pieces inserted by mutation: tokens, separators and keywords of the grammar.
-const PIECES: &[&str] = &[
-    "{",
-    "}",
-    "[",
-    "]",
-    "(",
-    ")",
-    "\"",
-    "${",
-    "$${",
-    "\\",
-    "\\u{41}",
-    ",",
-    "\n",
-    " ",
-    "=",
-    "==",
-    "=>",
-    "?",
-    ":",
-    ".",
-    "!",
-    "-",
-    "+",
-    "*",
-    "<=",
-    "&&",
-    "for ",
-    " in ",
-    " if ",
-    "true",
-    "null",
-    "1.5e3",
-    "0x1",
-    "x",
-    "_a9",
-    "#",
-    "//",
-    "/*",
-    "*/",
-    "resource ",
-    "let ",
-    "param ",
-    "output ",
-    "module ",
-    "data ",
-    "provider ",
-    "é",
-    "\t",
-    "\r",
-];
 
 /// Applies one random edit to `text`, on character boundaries.
 fn mutate(rng: &mut Rng, text: &str) -> String {

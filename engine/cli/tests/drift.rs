@@ -1,8 +1,9 @@
 //! Drift detection end to end: apply the reference stack, change the cloud behind gig's
 //! back with a separate AWS client (an SG rule, a tag, the DB backup retention, a
 //! terminated instance), and check that `gig drift` reports exactly those changes — and
-//! the target group attachment the termination took with it — in every format (golden files, `UPDATE_GOLDEN=1` rewrites them), that
-//! `gig apply` repairs them, and that `gig drift` is then clean.
+//! the target group attachment the termination took with it — in every format (golden
+//! files under `tests/drift/`; `UPDATE_EXPECT=1` rewrites them), that `gig apply`
+//! repairs them, and that `gig drift` is then clean.
 //!
 //! The emulator is seeded (`/moto-api/seed`) so its ids, and so the golden files, are the
 //! same on every run; the check timestamp and duration are masked.
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Tag};
 use common::Gig;
+use expect_test::expect_file;
 
 const STACK: &str = "stacks/giggatek";
 
@@ -39,25 +41,6 @@ fn mask(format: &str, out: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = golden_dir().join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(golden_dir()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden {}; run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual, expected,
-        "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)"
-    );
 }
 
 async fn one_id(ec2: &aws_sdk_ec2::Client, kind: &str, address: &str) -> String {
@@ -230,7 +213,7 @@ async fn drift_reports_exactly_the_out_of_band_changes_and_apply_repairs_them() 
         let run = gig
             .run(&["drift", STACK, "--env", "staging", "--format", format])
             .expect_code(2);
-        golden(file, &mask(format, &run.stdout));
+        expect_file![golden_dir().join(file)].assert_eq(&mask(format, &run.stdout));
     }
     let json = gig
         .run(&["drift", STACK, "--env", "staging", "--format", "json"])

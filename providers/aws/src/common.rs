@@ -834,12 +834,6 @@ pub(crate) fn opt_i32(v: &Value, name: &str) -> Result<Option<i32>, ProviderErro
     }
 }
 
-/// A required bool attribute.
-pub(crate) fn req_bool(v: &Value, name: &str) -> Result<bool, ProviderError> {
-    opt_bool(v, name)?
-        .ok_or_else(|| ProviderError::invalid_attribute(name, format!("`{name}` is required")))
-}
-
 /// An optional bool attribute.
 pub(crate) fn opt_bool(v: &Value, name: &str) -> Result<Option<bool>, ProviderError> {
     match attr(v, name) {
@@ -904,11 +898,6 @@ pub(crate) fn block<'a>(v: &'a Value, name: &str) -> Result<Option<&'a Value>, P
     }
 }
 
-/// The `id` of a value, or an empty string.
-pub(crate) fn id_of(v: &Value) -> &str {
-    v.get("id").and_then(Value::as_str).unwrap_or("")
-}
-
 // ---------------------------------------------------------------------------------------
 // Value builders
 // ---------------------------------------------------------------------------------------
@@ -937,11 +926,6 @@ pub(crate) fn string_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> 
 pub(crate) fn sorted_string_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
     let set: BTreeSet<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
     Value::List(set.into_iter().map(Value::String).collect())
-}
-
-/// A map of strings.
-pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1017,11 +1001,6 @@ pub(crate) fn tags_schema() -> AttributeSchema {
 /// The schema of the computed `id` attribute.
 pub(crate) fn id_schema(what: &str) -> AttributeSchema {
     AttributeSchema::computed(AttrType::String, &format!("The {what} id."))
-}
-
-/// Shorthand for a string attribute type.
-pub(crate) fn t_str() -> AttrType {
-    AttrType::String
 }
 
 /// Shorthand for a list-of-strings attribute type.

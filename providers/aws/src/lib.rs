@@ -7,8 +7,7 @@
 
 #![warn(missing_docs)]
 
-// Helpers shared by every resource module; a few are used only by some services.
-#[allow(dead_code)]
+// Helpers shared by every resource module.
 pub(crate) mod common;
 mod ec2;
 mod elasticache;

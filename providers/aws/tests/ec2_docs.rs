@@ -1,10 +1,13 @@
 //! The reference pages docs/resources/aws.<type>.md of the EC2 / Auto Scaling types and
 //! data sources are generated from their schemas; this test fails when one is out of
-//! date. `UPDATE_DOCS=1 cargo test -p gig-provider-aws --test ec2_docs` rewrites them.
+//! date. `UPDATE_EXPECT=1 cargo test -p gig-provider-aws --test ec2_docs` rewrites them.
+//! The other types' pages are checked by their own test files.
+
+mod support;
 
 use std::path::PathBuf;
 
-use gig_provider::docs::{doc_file_name, render_data_source_docs, render_resource_docs};
+use gig_provider::docs::orphan_pages;
 use gig_provider::ProviderFactory;
 use gig_provider_aws::AwsFactory;
 
@@ -24,41 +27,22 @@ const RESOURCES: &[&str] = &[
 const DATA_SOURCES: &[&str] = &["aws.ami", "aws.availability_zones"];
 
 #[test]
-fn ec2_resource_pages_match_the_schemas() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/resources");
-    let update = std::env::var_os("UPDATE_DOCS").is_some();
-    let factory = AwsFactory::new();
-    let schema = factory.schema();
-    let mut stale = Vec::new();
-    let pages = RESOURCES
-        .iter()
-        .map(|t| {
-            (
-                doc_file_name(t, false),
-                render_resource_docs(&schema.resources[*t]),
-            )
-        })
-        .chain(DATA_SOURCES.iter().map(|t| {
-            (
-                doc_file_name(t, true),
-                render_data_source_docs(&schema.data_sources[*t]),
-            )
-        }));
-    for (file, want) in pages {
-        let path = dir.join(&file);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &want).unwrap();
-            } else {
-                stale.push(file);
-            }
-        }
+fn docs_pages_match_the_schemas() {
+    for t in RESOURCES {
+        support::assert_doc_page_up_to_date(t);
     }
-    assert!(
-        stale.is_empty(),
-        "out of date: {stale:?}; run with UPDATE_DOCS=1 to regenerate"
-    );
+    for t in DATA_SOURCES {
+        support::assert_doc_page_up_to_date(&format!("data.{t}"));
+    }
+}
+
+/// A page left behind by a type that no longer exists must be deleted by hand.
+#[test]
+fn no_docs_page_outlives_its_type() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/resources");
+    let factory = AwsFactory::new();
+    let orphans = orphan_pages(&dir, factory.schema());
+    assert!(orphans.is_empty(), "pages of no type: {orphans:?}");
 }
 
 #[test]

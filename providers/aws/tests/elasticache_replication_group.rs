@@ -328,7 +328,7 @@ async fn import_errors_and_read_cost() {
     assert_eq!(calls(&emu, "ListTagsForResource"), 3);
 }
 
-/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_EXPECT=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
     support::assert_doc_page_up_to_date(T);

@@ -242,7 +242,7 @@ async fn import_errors_and_read_cost() {
     );
 }
 
-/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_EXPECT=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
     support::assert_doc_page_up_to_date(T);

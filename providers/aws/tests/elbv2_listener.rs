@@ -278,7 +278,7 @@ async fn rule_round_trip_priorities_and_changes() {
     emu.delete(R, &updated).await;
 }
 
-/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_EXPECT=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
     for t in [L, R] {

@@ -308,7 +308,7 @@ async fn refresh_of_many_groups_costs_one_describe_per_twenty() {
     assert_eq!(calls(&emu, "DescribeTargetGroupAttributes"), 3);
 }
 
-/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_EXPECT=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
     for t in [TG, ATT] {

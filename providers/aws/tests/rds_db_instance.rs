@@ -526,7 +526,7 @@ async fn the_password_never_appears_in_errors_or_logs() {
     assert!(!log.contains(NEW_PASSWORD), "new password in a log line");
 }
 
-/// docs/resources/<type>.md is generated from the schema; `UPDATE_DOCS=1` rewrites it.
+/// docs/resources/<type>.md is generated from the schema; `UPDATE_EXPECT=1` rewrites it.
 #[test]
 fn docs_pages_are_up_to_date() {
     support::assert_doc_page_up_to_date(T);

@@ -390,7 +390,7 @@ fn schema_marks_value_secret_and_identity_force_new() {
     assert_eq!(s.attributes["tier"].default, Some(Value::str("Standard")));
 }
 
-/// docs/resources/aws.ssm_parameter.md is generated from the schema; `UPDATE_DOCS=1`
+/// docs/resources/aws.ssm_parameter.md is generated from the schema; `UPDATE_EXPECT=1`
 /// rewrites it.
 #[test]
 fn docs_page_is_up_to_date() {

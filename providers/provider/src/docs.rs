@@ -1,8 +1,9 @@
 //! Reference pages for docs/resources/, generated from resource schemas.
 //!
 //! Every provider's docs come from the same generator so that the pages always say what
-//! the code does: a test in each provider crate calls [`sync_docs`] and fails when a page
-//! is out of date (set `UPDATE_DOCS=1` to rewrite the pages instead).
+//! the code does: a test in each provider crate compares the [`pages`] of its schema with
+//! the files in docs/resources/ as expect-test goldens (`UPDATE_EXPECT=1` rewrites them)
+//! and fails on any [`orphan_pages`] left behind by a type that no longer exists.
 //!
 //! Page layout: title, description, example, an argument table (type, required,
 //! default, force-new), one table per nested block, and the read-only attributes.
@@ -32,53 +33,41 @@ pub fn render_data_source_docs(schema: &ResourceSchema) -> String {
     render(schema, true)
 }
 
-/// Compares (or, with `update`, rewrites) the pages of every type of `schema` in `dir`.
-/// Pages named after the provider (`<name>.*.md`, `data.<name>.*.md`) that no type
-/// produces any more are stale too (and removed on update). Returns the stale paths,
-/// sorted; with `update` they have been rewritten or removed.
-pub fn sync_docs(
-    dir: &Path,
-    schema: &ProviderSchema,
-    update: bool,
-) -> std::io::Result<Vec<PathBuf>> {
-    let mut pages: BTreeMap<String, String> = BTreeMap::new();
+/// Every page of `schema`, resources and data sources alike: file name → text.
+pub fn pages(schema: &ProviderSchema) -> BTreeMap<String, String> {
+    let mut pages = BTreeMap::new();
     for (name, r) in &schema.resources {
         pages.insert(doc_file_name(name, false), render_resource_docs(r));
     }
     for (name, d) in &schema.data_sources {
         pages.insert(doc_file_name(name, true), render_data_source_docs(d));
     }
-    let mut stale = Vec::new();
-    for (file, text) in &pages {
-        let path = dir.join(file);
-        let current = std::fs::read_to_string(&path).ok();
-        if current.as_deref() != Some(text.as_str()) {
-            if update {
-                std::fs::create_dir_all(dir)?;
-                std::fs::write(&path, text)?;
-            }
-            stale.push(path);
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        let prefixes = [
-            format!("{}.", schema.name),
-            format!("data.{}.", schema.name),
-        ];
-        for entry in entries.flatten() {
+    pages
+}
+
+/// The pages in `dir` named after the provider (`<name>.*.md`, `data.<name>.*.md`) that
+/// no type of `schema` produces any more, sorted. A directory that cannot be read has
+/// none.
+pub fn orphan_pages(dir: &Path, schema: &ProviderSchema) -> Vec<PathBuf> {
+    let pages = pages(schema);
+    let prefixes = [
+        format!("{}.", schema.name),
+        format!("data.{}.", schema.name),
+    ];
+    let mut orphans: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
             let file = entry.file_name().to_string_lossy().to_string();
             let ours =
                 prefixes.iter().any(|p| file.starts_with(p.as_str())) && file.ends_with(".md");
-            if ours && !pages.contains_key(&file) {
-                if update {
-                    std::fs::remove_file(entry.path())?;
-                }
-                stale.push(entry.path());
-            }
-        }
-    }
-    stale.sort();
-    Ok(stale)
+            ours && !pages.contains_key(&file)
+        })
+        .map(|entry| entry.path())
+        .collect();
+    orphans.sort();
+    orphans
 }
 
 /// A short name for a type: `string`, `list(string)`, `set(object)`.
@@ -103,7 +92,7 @@ fn render(schema: &ResourceSchema, data: bool) -> String {
         schema.type_name.clone()
     };
     let _ = writeln!(out, "# {heading}\n");
-    let _ = writeln!(out, "<!-- Generated from the provider schema; do not edit. Run the provider's docs test with UPDATE_DOCS=1 to refresh. -->\n");
+    let _ = writeln!(out, "<!-- Generated from the provider schema; do not edit. Run the provider's docs test with UPDATE_EXPECT=1 to refresh. -->\n");
     if !schema.description.trim().is_empty() {
         let _ = writeln!(out, "{}\n", schema.description.trim());
     }
@@ -295,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn sync_reports_and_rewrites_stale_pages() {
+    fn every_type_has_a_page_and_pages_of_gone_types_are_orphans() {
         let dir = std::env::temp_dir().join(format!("gig-docs-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut schema = ProviderSchema {
@@ -303,15 +292,22 @@ mod tests {
             ..ProviderSchema::default()
         };
         schema.resources.insert("x.thing".to_string(), sample());
+        schema.data_sources.insert("x.thing".to_string(), sample());
+        let pages = pages(&schema);
+        assert_eq!(
+            pages.keys().collect::<Vec<_>>(),
+            ["data.x.thing.md", "x.thing.md"]
+        );
+        assert!(pages["data.x.thing.md"].starts_with("# data x.thing\n"));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("x.gone.md"), "old").unwrap();
-        std::fs::write(dir.join("other.page.md"), "not ours").unwrap();
-        let stale = sync_docs(&dir, &schema, false).unwrap();
-        assert_eq!(stale, vec![dir.join("x.gone.md"), dir.join("x.thing.md")]);
-        let stale = sync_docs(&dir, &schema, true).unwrap();
-        assert_eq!(stale.len(), 2);
-        assert!(sync_docs(&dir, &schema, false).unwrap().is_empty());
-        assert!(dir.join("other.page.md").exists());
+        for file in ["x.gone.md", "data.x.gone.md", "x.thing.md", "other.page.md"] {
+            std::fs::write(dir.join(file), "text").unwrap();
+        }
+        assert_eq!(
+            orphan_pages(&dir, &schema),
+            vec![dir.join("data.x.gone.md"), dir.join("x.gone.md")]
+        );
         let _ = std::fs::remove_dir_all(&dir);
+        assert!(orphan_pages(&dir, &schema).is_empty());
     }
 }

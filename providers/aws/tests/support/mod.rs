@@ -321,22 +321,19 @@ pub fn with(v: &Value, changes: serde_json::Value) -> Value {
     Value::Map(m)
 }
 
-/// Fails unless `docs/resources/<page of rtype>` is the page rendered from the schema;
-/// with `UPDATE_DOCS=1` in the environment the page is written first.
-pub fn assert_doc_page_up_to_date(rtype: &str) {
+/// Fails unless `docs/resources/<page>.md` is the page rendered from the schema, where
+/// `page` is a resource type (`aws.vpc`) or `data.` and a data source (`data.aws.ami`);
+/// `UPDATE_EXPECT=1` rewrites the file instead.
+pub fn assert_doc_page_up_to_date(page: &str) {
+    let file = format!("{page}.md");
+    let pages = gig_provider::docs::pages(AwsFactory::new().schema());
+    let Some(want) = pages.get(&file) else {
+        panic!("no type of the AWS provider has a page {file}");
+    };
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../docs/resources")
-        .join(gig_provider::docs::doc_file_name(rtype, false));
-    let want = gig_provider::docs::render_resource_docs(&schema(rtype, false));
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &want).unwrap();
-    }
-    let got = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} is out of date; run this test with UPDATE_DOCS=1",
-        path.display()
-    );
+        .join(&file);
+    expect_test::expect_file![path].assert_eq(want);
 }
 
 /// The Planned value of `rtype` for `desired` (schema defaults filled in) with the `id`
