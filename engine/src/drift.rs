@@ -6,6 +6,9 @@
 //! and values the cloud computes never show as drift. It is pure: the refresh happens
 //! before, and the check time and duration are passed in for the renderers.
 
+// Pure: no clock, randomness, environment or I/O (clippy.toml lists what is denied).
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -30,6 +30,9 @@
 //! Deleting or replacing an instance with `lifecycle.prevent_destroy` is an error
 //! (`E0330`). Data sources take their values from [`PlanInput::data`].
 
+// Pure: no clock, randomness, environment or I/O (clippy.toml lists what is denied).
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gig_core::addr::{Mode, ResourceAddr};

@@ -18,6 +18,9 @@
 //! the line just above its header): `# gig:accept E0501 -- reason`. An acceptance
 //! without a reason does not count, and is itself reported.
 
+// Pure: no clock, randomness, environment or I/O (clippy.toml lists what is denied).
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::ResourceAddr;
