@@ -430,7 +430,7 @@ async fn execute(
         eprintln!("output {name} could not be evaluated: {reason}");
     }
     if let Some(err) = &report.state_error {
-        eprintln!("error: writing state failed, apply stopped: {err}");
+        ui.error(&format!("writing state failed, apply stopped: {err}"));
     }
     let verb = if plan.destroy { "Destroy" } else { "Apply" };
     let outcome = if report.cancelled {

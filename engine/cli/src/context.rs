@@ -39,6 +39,15 @@ impl Ui {
         }
     }
 
+    /// Prints an error that is not about the sources to stderr, rendered like diagnostics.
+    pub fn error(&self, message: &str) {
+        report::error(
+            message,
+            self.stderr_tty && self.color,
+            &mut std::io::stderr().lock(),
+        );
+    }
+
     /// Prints diagnostics to stderr against their sources.
     pub fn diagnostics(&self, diags: &[Diagnostic], sources: &SourceMap) {
         let color = self.color && self.stderr_tty;

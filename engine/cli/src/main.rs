@@ -1,7 +1,7 @@
 //! The `gig` binary: parses flags, runs one command, maps its outcome to an exit code.
 //!
-//! Exit codes everywhere: 0 ok / no changes, 1 error, 2 changes or drift present
-//! (`plan --detailed-exitcode`, `drift`, `fmt --check`), 130 interrupted.
+//! Exit codes everywhere: 0 ok / no changes, 1 error (usage errors included), 2 changes
+//! or drift present (`plan --detailed-exitcode`, `drift`), 130 interrupted.
 
 mod args;
 mod commands;
@@ -23,7 +23,15 @@ use crate::args::{Cli, Command, StateCommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Exit 2 means "changes or drift present" to CI, so a usage error must not use
+    // clap's default exit code 2: it exits 1 like every other error.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+        }
+    };
     context::init_logging(cli.log_format);
     let ui = context::Ui::detect(cli.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -32,7 +40,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            ui.error(&format!("cannot start the async runtime: {err}"));
             return ExitCode::from(1);
         }
     };
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            ui.error(&format!("{err:#}"));
             ExitCode::from(1)
         }
     }

@@ -11,7 +11,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 
 /// A gig diagnostic bound to its source text, ready for miette.
 struct Rendered {
-    code: String,
+    code: Option<String>,
     severity: Severity,
     message: String,
     help: Option<String>,
@@ -35,7 +35,9 @@ impl std::error::Error for Rendered {}
 
 impl miette::Diagnostic for Rendered {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -108,7 +110,7 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
         message.push_str(&e);
     }
     Rendered {
-        code: format!("gig::{}", d.code),
+        code: Some(format!("gig::{}", d.code)),
         severity: d.severity,
         message,
         help: d.help.clone(),
@@ -117,14 +119,36 @@ fn bind(d: &Diagnostic, sources: &SourceMap) -> Rendered {
     }
 }
 
-/// Writes every diagnostic, rendered against its source, to `out`.
-pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
+fn handler(color: bool) -> GraphicalReportHandler {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
+    GraphicalReportHandler::new_themed(theme).with_width(110)
+}
+
+/// Writes an error that is not about the sources (a typed failure: state, plan file,
+/// provider set-up, usage) in the same form as diagnostics, to `out`.
+pub fn error(message: &str, color: bool, out: &mut dyn Write) {
+    let rendered = Rendered {
+        code: None,
+        severity: Severity::Error,
+        message: message.to_string(),
+        help: None,
+        source: None,
+        labels: Vec::new(),
+    };
+    let mut s = String::new();
+    if handler(color).render_report(&mut s, &rendered).is_err() {
+        s = format!("error: {message}\n");
+    }
+    let _ = writeln!(out, "{s}");
+}
+
+/// Writes every diagnostic, rendered against its source, to `out`.
+pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
+    let handler = handler(color);
     let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
     sorted.sort_by(|a, b| {
         (a.span.file, a.span.start, a.code).cmp(&(b.span.file, b.span.start, b.code))

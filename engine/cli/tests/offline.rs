@@ -195,3 +195,23 @@ fn apply_refuses_without_a_terminal_or_auto_approve() {
         .expect_code(1);
     assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
 }
+
+/// Regression: clap's usage errors exited 2, which CI reads as "changes/drift present"
+/// (`gig drift --format promethus` made the drift cron report drift).
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let gig = Gig::new();
+    let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
+    for args in [
+        &["drift", ".", "--format", "promethus"][..],
+        &["plan", ".", "--no-such-flag"],
+        &["plan", ".", "--parallelism", "many"],
+        &["no-such-command"],
+        &["apply", ".", "--parallelism", "0"],
+    ] {
+        let run = gig.run_in(dir.path(), args).expect_code(1);
+        assert!(!run.stderr.is_empty(), "{args:?} explains itself");
+    }
+    gig.run_in(dir.path(), &["--help"]).expect_code(0);
+    gig.run_in(dir.path(), &["--version"]).expect_code(0);
+}
