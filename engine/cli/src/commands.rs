@@ -28,6 +28,7 @@ use crate::args::{
 use crate::context::{self, Ui};
 use crate::report;
 use crate::settings::{ApplySettings, ApplySource, PlanSettings, StackSettings};
+use crate::signals::{self, InFlight, INTERRUPTED};
 
 /// Exit code: success, no changes.
 const OK: u8 = 0;
@@ -35,8 +36,6 @@ const OK: u8 = 0;
 const ERROR: u8 = 1;
 /// Exit code: changes or drift present.
 const CHANGES: u8 = 2;
-/// Exit code: interrupted.
-const INTERRUPTED: u8 = 130;
 
 /// `gig validate`
 pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
@@ -399,14 +398,13 @@ async fn execute(
         ..ApplyOptions::default()
     };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupt received: finishing calls in flight, starting nothing new.");
-            let _ = cancel_tx.send(true);
-        }
-    });
+    let in_flight = InFlight::default();
+    signals::watch_interrupts(cancel_tx, in_flight.clone());
     let progress = crate::progress::Progress::new(ui, plan);
-    let on_event = |e: ApplyEvent| progress.event(e);
+    let on_event = |e: ApplyEvent| {
+        in_flight.event(&e);
+        progress.event(e);
+    };
     let report: ApplyReport =
         gig_engine::apply::apply(plan, providers, store, &opts, cancel_rx, &on_event).await;
     progress.finish();

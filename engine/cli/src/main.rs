@@ -10,6 +10,7 @@ mod progress;
 mod report;
 mod sarif;
 mod settings;
+mod signals;
 
 use std::process::ExitCode;
 

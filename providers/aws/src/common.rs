@@ -68,12 +68,35 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// Adaptive retry mode (client-side rate limiting) instead of standard.
     pub adaptive_retry: bool,
+    /// Bounds on every AWS call, so a hung endpoint fails in bounded time.
+    pub timeouts: Timeouts,
     /// Static credentials instead of the environment chain. Not settable from `.gig`
     /// (keys do not belong in configuration); used by embedders and tests.
     pub static_credentials: Option<StaticCredentials>,
     /// Records every call made through these settings' clients. Not settable from
     /// `.gig`; used by tests and by embedders that count calls.
     pub recorder: Option<CallRecorder>,
+}
+
+/// How long one AWS call may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (default 10 s).
+    pub connect: Duration,
+    /// Waiting for response data once a request is sent (default 60 s).
+    pub read: Duration,
+    /// One call with all its SDK retries (default 5 min).
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+            operation: Duration::from_secs(300),
+        }
+    }
 }
 
 /// An access key pair. Its `Debug` form never shows the secret.
@@ -122,6 +145,23 @@ impl AwsSettings {
             }
             out.max_attempts = n as u32;
         }
+        for (key, slot) in [
+            ("connect_timeout", &mut out.timeouts.connect),
+            ("read_timeout", &mut out.timeouts.read),
+            ("operation_timeout", &mut out.timeouts.operation),
+        ] {
+            if let Some(text) = opt_str(settings, key)? {
+                *slot =
+                    parse_duration(text)
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| {
+                            ProviderError::invalid_attribute(
+                        key,
+                        format!("{key} must be a duration such as \"30s\" or \"5m\", got {text:?}"),
+                    )
+                        })?;
+            }
+        }
         match opt_str(settings, "retry_mode")? {
             None | Some("standard") => {}
             Some("adaptive") => out.adaptive_retry = true,
@@ -167,6 +207,30 @@ pub(crate) fn settings_schema() -> BTreeMap<String, AttributeSchema> {
             "Attempts per AWS call, including the first (1–20).",
         )
         .default(5i64),
+    );
+    s.insert(
+        "connect_timeout".to_string(),
+        AttributeSchema::optional(
+            AttrType::String,
+            "How long connecting to an AWS endpoint may take, e.g. \"10s\".",
+        )
+        .default("10s"),
+    );
+    s.insert(
+        "read_timeout".to_string(),
+        AttributeSchema::optional(
+            AttrType::String,
+            "How long gig waits for an answer once a request is sent, e.g. \"60s\".",
+        )
+        .default("60s"),
+    );
+    s.insert(
+        "operation_timeout".to_string(),
+        AttributeSchema::optional(
+            AttrType::String,
+            "How long one AWS call may take with all its retries, e.g. \"5m\". A hung endpoint fails after this.",
+        )
+        .default("5m"),
     );
     s.insert(
         "retry_mode".to_string(),
@@ -378,6 +442,35 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     /// The region the clients talk to, when known.
     pub region: Option<String>,
+    /// The endpoint override every client uses, when one is set.
+    pub endpoint: Option<String>,
+}
+
+impl Clients {
+    /// Where the clients send requests, for error messages.
+    pub fn endpoint_description(&self) -> String {
+        match (&self.endpoint, &self.region) {
+            (Some(url), _) => url.clone(),
+            (None, Some(region)) => format!("the AWS endpoints of {region}"),
+            (None, None) => "the AWS endpoints".to_string(),
+        }
+    }
+
+    /// `err` with the endpoint named, when it is a local failure (a timeout, a refused or
+    /// dropped connection) rather than an answer from AWS.
+    pub fn locate(&self, err: ProviderError) -> ProviderError {
+        if err.code.is_some() || err.class != ErrorClass::Retryable {
+            return err;
+        }
+        ProviderError {
+            message: format!(
+                "{} (endpoint: {})",
+                err.message,
+                self.endpoint_description()
+            ),
+            ..err
+        }
+    }
 }
 
 impl Clients {
@@ -411,6 +504,14 @@ impl Clients {
         }
         .with_max_attempts(attempts);
         loader = loader.retry_config(retry);
+        loader = loader.timeout_config(
+            aws_smithy_types::timeout::TimeoutConfig::builder()
+                .connect_timeout(settings.timeouts.connect)
+                .read_timeout(settings.timeouts.read)
+                .operation_attempt_timeout(settings.timeouts.read + settings.timeouts.connect)
+                .operation_timeout(settings.timeouts.operation)
+                .build(),
+        );
         let conf = loader.load().await;
         let log = CallLog {
             recorder: settings.recorder.clone(),
@@ -447,6 +548,7 @@ impl Clients {
                     .build(),
             ),
             region: conf.region().map(|r| r.to_string()),
+            endpoint: conf.endpoint_url().map(str::to_string),
         }
     }
 }
@@ -1139,9 +1241,12 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "connect_timeout",
                 "endpoint",
                 "max_attempts",
+                "operation_timeout",
                 "profile",
+                "read_timeout",
                 "region",
                 "retry_mode"
             ]

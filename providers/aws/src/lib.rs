@@ -26,7 +26,9 @@ use gig_provider::{
 };
 use tokio::sync::OnceCell;
 
-pub use crate::common::{AwsSettings, CallRecord, CallRecorder, Clients, StaticCredentials};
+pub use crate::common::{
+    AwsSettings, CallRecord, CallRecorder, Clients, StaticCredentials, Timeouts,
+};
 
 /// Result of a batched read: one entry per request, `Ok(None)` when gone.
 pub(crate) type ReadResults = Vec<Result<Option<Value>, ProviderError>>;
@@ -234,7 +236,10 @@ impl Provider for AwsProvider {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        r.read(self.ready().await?, requests).await
+        let clients = self.ready().await?;
+        r.read(clients, requests)
+            .await
+            .map_err(|e| clients.locate(e))
     }
 
     async fn create(
@@ -244,7 +249,10 @@ impl Provider for AwsProvider {
         planned: &Value,
     ) -> Result<Value, ProviderError> {
         let r = self.resource(rtype)?;
-        r.create(self.ready().await?, ctx, planned).await
+        let clients = self.ready().await?;
+        r.create(clients, ctx, planned)
+            .await
+            .map_err(|e| clients.locate(e))
     }
 
     async fn update(
@@ -254,7 +262,10 @@ impl Provider for AwsProvider {
         request: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
         let r = self.resource(rtype)?;
-        r.update(self.ready().await?, ctx, request).await
+        let clients = self.ready().await?;
+        r.update(clients, ctx, request)
+            .await
+            .map_err(|e| clients.locate(e))
     }
 
     async fn delete(
@@ -265,7 +276,10 @@ impl Provider for AwsProvider {
         prior: &Value,
     ) -> Result<(), ProviderError> {
         let r = self.resource(rtype)?;
-        r.delete(self.ready().await?, ctx, id, prior).await
+        let clients = self.ready().await?;
+        r.delete(clients, ctx, id, prior)
+            .await
+            .map_err(|e| clients.locate(e))
     }
 
     async fn read_data(
@@ -278,6 +292,9 @@ impl Provider for AwsProvider {
             .data
             .get(dtype)
             .ok_or_else(|| ProviderError::permanent(format!("unknown data source {dtype}")))?;
-        d.read(self.ready().await?, ctx, args).await
+        let clients = self.ready().await?;
+        d.read(clients, ctx, args)
+            .await
+            .map_err(|e| clients.locate(e))
     }
 }

@@ -35,7 +35,7 @@ use gig_provider::{
     AttrType, OpContext, Provider, ProviderFactory, ReadRequest, ResourceSchema, UpdateRequest,
 };
 use gig_provider_aws::{
-    AwsFactory, AwsProvider, AwsSettings, CallRecorder, Clients, StaticCredentials,
+    AwsFactory, AwsProvider, AwsSettings, CallRecorder, Clients, StaticCredentials, Timeouts,
 };
 
 /// The region every test uses.
@@ -204,6 +204,7 @@ impl Emu {
             profile: None,
             max_attempts: 5,
             adaptive_retry: false,
+            timeouts: Timeouts::default(),
             static_credentials: Some(StaticCredentials {
                 access_key_id: "testing".to_string(),
                 secret_access_key: "testing".to_string(),
