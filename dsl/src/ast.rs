@@ -319,6 +319,17 @@ pub enum TemplatePart {
     Interpolation(Expr),
 }
 
+/// A heredoc string: its text as a template, after indentation is stripped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heredoc {
+    /// The marker, such as `EOT`.
+    pub marker: String,
+    /// Whether it was written `<<-`, which strips the lines' common indentation.
+    pub strip: bool,
+    /// The text, ending with a newline unless empty.
+    pub parts: Vec<TemplatePart>,
+}
+
 /// A key in a map literal.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapKey {
@@ -359,6 +370,10 @@ pub enum ExprKind {
     GetAttr(Box<Expr>, Ident),
     /// `expr[index]`
     Index(Box<Expr>, Box<Expr>),
+    /// `expr[*]`: the accesses that follow apply to every element.
+    Splat(Box<Expr>),
+    /// `<<EOT` … `EOT` or `<<-EOT` … `EOT`.
+    Heredoc(Heredoc),
     /// `name(args…)`
     Call(Ident, Vec<Expr>),
     /// `!x`, `-x`

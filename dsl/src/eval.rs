@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::ast::{BinaryOp, UnaryOp};
-use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart};
+use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart, SPLAT_ELEMENT};
 use crate::functions::{self, wrap, CallContext};
 use gig_core::diag::{suggest, Diagnostic};
 use gig_core::span::Span;
@@ -367,6 +367,18 @@ pub fn render(expr: &Expr) -> String {
             }
             s.push('"');
             s
+        }
+        ExprKind::For {
+            key,
+            value,
+            collection,
+            key_expr,
+            value_expr,
+            cond,
+        } if key.is_none() && key_expr.is_none() && cond.is_none() && value == SPLAT_ELEMENT => {
+            // The splat's element variable renders as `[*]`, so the body reads
+            // `[*].id` and the whole as `collection[*].id`, as written.
+            format!("{}{}", render(collection), render(value_expr))
         }
         ExprKind::For {
             key,

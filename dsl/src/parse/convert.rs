@@ -9,8 +9,8 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Ident, Item, Let,
-    MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
     TypeExpr, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
@@ -457,6 +457,7 @@ impl<'d> Converter<'d> {
             Rule::for_list => self.for_list(pair),
             Rule::for_map => self.for_map(pair),
             Rule::string => self.string(pair),
+            Rule::heredoc => self.heredoc(pair),
             Rule::number => self.number(pair),
             Rule::call => self.call(pair),
             rule => self.atom(rule, pair),
@@ -737,6 +738,10 @@ impl<'d> Converter<'d> {
                     let depth = d.depth + 1;
                     d = self.node(ExprKind::GetAttr(Box::new(d.expr), name), span, depth);
                 }
+                Rule::splat => {
+                    let depth = d.depth + 1;
+                    d = self.node(ExprKind::Splat(Box::new(d.expr)), span, depth);
+                }
                 Rule::index => {
                     let Some(index) = p.into_inner().next() else {
                         continue;
@@ -827,6 +832,120 @@ impl<'d> Converter<'d> {
         }
         self.node(ExprKind::Template(parts), span, depth + 1)
     }
+}
+
+impl Converter<'_> {
+    /// A heredoc: its lines, with the common indentation stripped for `<<-`.
+    #[inline(never)]
+    fn heredoc(&mut self, pair: Pair<'_, Rule>) -> D {
+        let span = self.span(&pair);
+        let mut strip = false;
+        let mut marker = String::new();
+        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        let mut depth = 0;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::heredoc_strip => strip = true,
+                Rule::ident => marker = p.as_str().to_string(),
+                Rule::heredoc_line => {
+                    let mut line = Vec::new();
+                    for part in p.into_inner() {
+                        match part.as_rule() {
+                            Rule::hd_text => push_literal(&mut line, part.as_str()),
+                            Rule::str_dollar => push_literal(&mut line, "${"),
+                            Rule::str_interp => {
+                                let Some(inner) = part.into_inner().next() else {
+                                    continue;
+                                };
+                                let d = self.expr(inner);
+                                depth = depth.max(d.depth);
+                                line.push(TemplatePart::Interpolation(d.expr));
+                            }
+                            _ => {}
+                        }
+                    }
+                    end_heredoc_line(&mut line);
+                    lines.push(line);
+                }
+                _ => {}
+            }
+        }
+        let parts = heredoc_parts(lines, strip);
+        self.node(
+            ExprKind::Heredoc(Heredoc {
+                marker,
+                strip,
+                parts,
+            }),
+            span,
+            depth + 1,
+        )
+    }
+}
+
+/// Appends literal text to a template, merging it with a literal before it.
+fn push_literal(parts: &mut Vec<TemplatePart>, s: &str) {
+    if let Some(TemplatePart::Literal(last)) = parts.last_mut() {
+        last.push_str(s);
+    } else {
+        parts.push(TemplatePart::Literal(s.to_string()));
+    }
+}
+
+/// Drops the carriage return of a `\r\n` line end from a heredoc line's text.
+pub(super) fn end_heredoc_line(line: &mut Vec<TemplatePart>) {
+    if let Some(TemplatePart::Literal(s)) = line.last_mut() {
+        if s.ends_with('\r') {
+            s.pop();
+            if s.is_empty() {
+                line.pop();
+            }
+        }
+    }
+}
+
+/// Joins a heredoc's lines into one template, each line ending with a newline. With
+/// `strip` (`<<-`), first removes the indentation common to every line that holds more
+/// than blanks (a line starting with an interpolation has none); lines of blanks lose
+/// as much of it as they have.
+pub(super) fn heredoc_parts(mut lines: Vec<Vec<TemplatePart>>, strip: bool) -> Vec<TemplatePart> {
+    let indent = |line: &[TemplatePart]| match line.first() {
+        Some(TemplatePart::Literal(s)) => s.len() - s.trim_start_matches([' ', '\t']).len(),
+        _ => 0,
+    };
+    let blank = |line: &[TemplatePart]| match line {
+        [] => true,
+        [TemplatePart::Literal(s)] => s.trim_start_matches([' ', '\t']).is_empty(),
+        _ => false,
+    };
+    if strip {
+        let common = lines
+            .iter()
+            .filter(|l| !blank(l))
+            .map(|l| indent(l))
+            .min()
+            .unwrap_or(0);
+        for line in &mut lines {
+            let n = indent(line).min(common);
+            if let Some(TemplatePart::Literal(s)) = line.first_mut() {
+                s.drain(..n);
+                if s.is_empty() {
+                    line.remove(0);
+                }
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for line in lines {
+        for part in line {
+            match part {
+                TemplatePart::Literal(s) => push_literal(&mut parts, &s),
+                interp => parts.push(interp),
+            }
+        }
+        push_literal(&mut parts, "\n");
+    }
+    parts
 }
 
 fn null(span: Span) -> Expr {

@@ -33,11 +33,11 @@
 //! target compares them on arbitrary input.
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Ident, Item, Let,
-    MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
     TypeExpr, UnaryOp,
 };
-use crate::parse::convert::{parse_number, unescape};
+use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::span::{FileId, Span};
 
@@ -627,7 +627,7 @@ impl<'t> Parser<'t, '_> {
         Some(d)
     }
 
-    /// `primary (. ident | [ expr ])*`
+    /// `primary (. ident | [*] | [ expr ])*`
     fn postfix(&mut self) -> Option<D> {
         let mut d = self.primary()?;
         loop {
@@ -647,6 +647,17 @@ impl<'t> Parser<'t, '_> {
                 b'[' => {
                     self.token(1);
                     self.blanks();
+                    if self.eat(b'*') {
+                        self.blanks();
+                        self.expect(b']')?;
+                        let span = Span {
+                            end: (self.base + self.last) as u32,
+                            ..d.expr.span
+                        };
+                        let depth = d.depth + 1;
+                        d = node(ExprKind::Splat(Box::new(d.expr)), span, depth)?;
+                        continue;
+                    }
                     let index = self.expr()?;
                     self.blanks();
                     self.expect(b']')?;
@@ -689,6 +700,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             b'"' => self.string(),
+            b'<' => self.heredoc(),
             b'0'..=b'9' => self.number(),
             c if is_ident_start(c) => {
                 let word = self.word();
@@ -957,6 +969,86 @@ impl<'t> Parser<'t, '_> {
         }
         let parts = take(&mut self.scratch.parts, first);
         node(ExprKind::Template(parts), self.span(start), depth + 1)
+    }
+
+    /// A heredoc, read as the grammar's `heredoc` rule reads it: the opening line, then
+    /// body lines up to the first that starts (after blanks) with the marker.
+    fn heredoc(&mut self) -> Option<D> {
+        let start = self.pos;
+        let b = self.b;
+        if b.get(start + 1) != Some(&b'<') {
+            return None;
+        }
+        self.token(2);
+        let strip = self.eat(b'-');
+        let marker = self.ident()?.name;
+        self.blanks();
+        self.expect(b'\n')?;
+        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        let mut depth = 0;
+        loop {
+            let line_start = self.pos;
+            let mut i = line_start;
+            while matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            if b[i..].starts_with(marker.as_bytes())
+                && !b.get(i + marker.len()).copied().is_some_and(is_ident_char)
+            {
+                self.pos = i;
+                self.token(marker.len());
+                break;
+            }
+            let mut line = Vec::new();
+            loop {
+                let i = self.pos;
+                match *b.get(i)? {
+                    b'\n' => {
+                        self.token(1);
+                        break;
+                    }
+                    b'$' if b.get(i + 1) == Some(&b'$') && b.get(i + 2) == Some(&b'{') => {
+                        push_literal(&mut line, 0, "${");
+                        self.token(3);
+                    }
+                    b'$' if b.get(i + 1) == Some(&b'{') => {
+                        self.token(2);
+                        self.blanks();
+                        let d = self.expr()?;
+                        self.blanks();
+                        self.expect(b'}')?;
+                        depth = depth.max(d.depth);
+                        line.push(TemplatePart::Interpolation(d.expr));
+                    }
+                    _ => {
+                        let mut j = i + 1;
+                        while j < b.len() {
+                            match b[j] {
+                                b'\n' => break,
+                                b'$' if b.get(j + 1) == Some(&b'{')
+                                    || (b.get(j + 1) == Some(&b'$')
+                                        && b.get(j + 2) == Some(&b'{')) =>
+                                {
+                                    break
+                                }
+                                _ => j += 1,
+                            }
+                        }
+                        push_literal(&mut line, 0, &self.s[i..j]);
+                        self.token(j - i);
+                    }
+                }
+            }
+            end_heredoc_line(&mut line);
+            lines.push(line);
+        }
+        let parts = heredoc_parts(lines, strip);
+        let kind = ExprKind::Heredoc(Heredoc {
+            marker,
+            strip,
+            parts,
+        });
+        node(kind, self.span(start), depth + 1)
     }
 
     /// A number: matched as loosely as the grammar's `number` rule, then checked.
