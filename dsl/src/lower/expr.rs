@@ -34,6 +34,9 @@ impl<'a> Lowerer<'a> {
             | ast::ExprKind::GetAttr(..)
             | ast::ExprKind::Index(..)
             | ast::ExprKind::Splat(..) => return self.lower_path(e, cx),
+            ast::ExprKind::Call(name, args) if name.name == "try" && !args.is_empty() => {
+                return self.lower_try(args, span, cx)
+            }
             ast::ExprKind::Call(name, args) => {
                 if let Err(d) = check_call(&name.name, args.len(), span, name.span) {
                     self.diags.push(d);
@@ -105,6 +108,40 @@ impl<'a> Lowerer<'a> {
             }
             ast::ExprKind::Paren(x) => return self.lower_expr(x, cx),
         };
+        let dir = self.insts[cx.inst].dir;
+        fold_node(Expr { kind, span }, dir, &mut self.diags)
+    }
+
+    /// `try(a, b, …)`. Each argument is lowered (and so folded) in turn; one whose
+    /// lowering fails only with errors `try` recovers from is dropped with its errors,
+    /// and errors of any other kind (an undefined name) are reported as usual. What
+    /// remains is evaluated lazily at plan time, or folds to its first argument.
+    fn lower_try(&mut self, args: &[ast::Expr], span: Span, cx: &mut Ctx<'_>) -> Expr {
+        let mut kept = Vec::new();
+        let mut last = None;
+        for a in args {
+            let mark = self.diags.len();
+            let x = self.lower_expr(a, cx);
+            let errors = self.diags.split_off(mark);
+            if !errors.is_empty() && errors.iter().all(crate::functions::try_recovers) {
+                last = errors.into_iter().last();
+                continue;
+            }
+            self.diags.extend(errors);
+            kept.push(x);
+        }
+        if kept.is_empty() {
+            if let Some(d) = last {
+                self.diags.push(d);
+            }
+            return Expr::constant(Value::Unknown, span);
+        }
+        // A first argument known now is the result; the others are never evaluated,
+        // so the call does not depend on what they refer to.
+        if kept[0].as_const().is_some_and(Value::is_known) {
+            return kept.swap_remove(0);
+        }
+        let kind = ExprKind::Call("try".to_string(), kept);
         let dir = self.insts[cx.inst].dir;
         fold_node(Expr { kind, span }, dir, &mut self.diags)
     }
