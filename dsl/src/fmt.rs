@@ -1218,14 +1218,7 @@ fn unary(op: UnaryOp) -> &'static str {
 }
 
 fn type_expr(t: &TypeExpr) -> String {
-    match t {
-        TypeExpr::String(_) => "string".into(),
-        TypeExpr::Number(_) => "number".into(),
-        TypeExpr::Bool(_) => "bool".into(),
-        TypeExpr::Any(_) => "any".into(),
-        TypeExpr::List(inner, _) => format!("list({})", type_expr(inner)),
-        TypeExpr::Map(inner, _) => format!("map({})", type_expr(inner)),
-    }
+    t.to_string()
 }
 
 fn type_span_end(t: &TypeExpr) -> usize {
@@ -1233,7 +1226,7 @@ fn type_span_end(t: &TypeExpr) -> usize {
         TypeExpr::String(s) | TypeExpr::Number(s) | TypeExpr::Bool(s) | TypeExpr::Any(s) => {
             s.end as usize
         }
-        TypeExpr::List(_, s) | TypeExpr::Map(_, s) => s.end as usize,
+        TypeExpr::List(_, s) | TypeExpr::Map(_, s) | TypeExpr::Object(_, s) => s.end as usize,
     }
 }
 

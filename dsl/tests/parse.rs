@@ -121,6 +121,14 @@ fn type_sexp(t: &TypeExpr) -> String {
         TypeExpr::Any(_) => "any".into(),
         TypeExpr::List(t, _) => format!("list({})", type_sexp(t)),
         TypeExpr::Map(t, _) => format!("map({})", type_sexp(t)),
+        TypeExpr::Object(fields, _) => format!(
+            "object({})",
+            fields
+                .iter()
+                .map(|f| format!("{}={}", f.name.name, type_sexp(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     }
 }
 
@@ -346,6 +354,19 @@ fn params_with_types_defaults_and_options() {
             "(param z :any description=\"Z.\")",
         )
     );
+}
+
+#[test]
+fn object_types() {
+    assert_eq!(
+        sexp("param s: object({ min = number, max = list(string) }) = { min = 1 }"),
+        "(param s :object(min=number max=list(string)) ={min=1})"
+    );
+    assert_eq!(
+        sexp("param s: object({\n  a = bool\n  b = object({ c = any })\n})"),
+        "(param s :object(a=bool b=object(c=any)))"
+    );
+    assert_eq!(sexp("param s: object({})"), "(param s :object())");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use pest::iterators::Pair;
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
     Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, UnaryOp,
+    TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Diagnostic};
@@ -271,13 +271,45 @@ impl<'d> Converter<'d> {
         };
         let name = self.ident(name);
         let takes_arg = matches!(name.name.as_str(), "list" | "map");
+        let mut fields = None;
         let arg = inner.next().map(|p| {
-            if takes_arg {
+            if p.as_rule() == Rule::type_object {
+                fields = Some(self.type_fields(p));
+                TypeExpr::Any(span)
+            } else if takes_arg {
                 self.type_expr(p)
             } else {
                 TypeExpr::Any(span)
             }
         });
+        if name.name == "object" {
+            return match fields {
+                Some(fields) => TypeExpr::Object(fields, span),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error("E0012", "object type without fields", span)
+                            .with_label("fields expected in braces")
+                            .with_detail("An object type lists its fields and their types in braces, as `object({ min = number, max = number })`.")
+                            .with_help("write the fields as `object({ name = TYPE, … })`"),
+                    );
+                    TypeExpr::Any(span)
+                }
+            };
+        }
+        if fields.is_some() {
+            self.diags.push(
+                Diagnostic::error("E0012", "unexpected fields", span)
+                    .with_label("only `object` takes fields")
+                    .with_detail(format!(
+                        "Fields in braces belong to `object({{ … }})`, not to `{}`.",
+                        name.name
+                    ))
+                    .with_help(
+                        "write `object({ name = TYPE, … })`, or `map(T)` for a map of one type",
+                    ),
+            );
+            return TypeExpr::Any(span);
+        }
         let no_arg = |this: &mut Self, ty: TypeExpr| {
             if arg.is_some() {
                 this.diags.push(
@@ -300,9 +332,10 @@ impl<'d> Converter<'d> {
             "list" => TypeExpr::List(Box::new(arg.unwrap_or(TypeExpr::Any(span))), span),
             "map" => TypeExpr::Map(Box::new(arg.unwrap_or(TypeExpr::Any(span))), span),
             other => {
-                const TYPES: [&str; 6] = ["string", "number", "bool", "any", "list", "map"];
+                const TYPES: [&str; 7] =
+                    ["string", "number", "bool", "any", "list", "map", "object"];
                 let mut d = Diagnostic::error("E0012", "unknown type", name.span).with_label("not a type").with_detail(
-                    format!("`{other}` is not a type; the types are string, number, bool, any, list(T) and map(T)."),
+                    format!("`{other}` is not a type; the types are string, number, bool, any, list(T), map(T) and object({{ name = T, … }})."),
                 );
                 if let Some(s) = suggest(other, TYPES) {
                     d = d.with_help(format!("did you mean `{s}`?"));
@@ -311,6 +344,34 @@ impl<'d> Converter<'d> {
                 TypeExpr::Any(span)
             }
         }
+    }
+
+    /// The fields of `object({ … })`; a name given twice is E0012.
+    fn type_fields(&mut self, pair: Pair<'_, Rule>) -> Vec<TypeField> {
+        let mut fields: Vec<TypeField> = Vec::new();
+        for field in pair.into_inner() {
+            let mut inner = field.into_inner();
+            let (Some(name), Some(ty)) = (inner.next(), inner.next()) else {
+                continue;
+            };
+            let name = self.ident(name);
+            let ty = self.type_expr(ty);
+            if let Some(first) = fields.iter().find(|f| f.name.name == name.name) {
+                self.diags.push(
+                    Diagnostic::error("E0012", "duplicate object field", name.span)
+                        .with_label("given again here")
+                        .with_detail(format!(
+                            "The object type names the field `{}` twice.",
+                            name.name
+                        ))
+                        .with_secondary(first.name.span, "first given here")
+                        .with_help("remove one of them"),
+                );
+                continue;
+            }
+            fields.push(TypeField { name, ty });
+        }
+        fields
     }
 
     fn body(&mut self, pair: Pair<'_, Rule>) -> Body {

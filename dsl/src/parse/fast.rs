@@ -35,7 +35,7 @@
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
     Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, UnaryOp,
+    TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
@@ -301,6 +301,15 @@ impl<'t> Parser<'t, '_> {
         let mut arg = None;
         if self.eat(b'(') {
             self.blanks();
+            if self.peek() == b'{' {
+                if name.name != "object" {
+                    return None;
+                }
+                let fields = self.type_fields()?;
+                self.blanks();
+                self.expect(b')')?;
+                return Some(TypeExpr::Object(fields, self.span(start)));
+            }
             arg = Some(self.type_expr()?);
             self.blanks();
             self.expect(b')')?;
@@ -320,6 +329,31 @@ impl<'t> Parser<'t, '_> {
                 span,
             )),
             _ => None,
+        }
+    }
+
+    /// `{ name = TYPE (sep name = TYPE)* sep? }` of an object type; declines a
+    /// repeated name, which pest's path reports.
+    fn type_fields(&mut self) -> Option<Vec<TypeField>> {
+        self.expect(b'{')?;
+        self.newlines();
+        let mut fields: Vec<TypeField> = Vec::new();
+        if self.eat(b'}') {
+            return Some(fields);
+        }
+        loop {
+            let name = self.ident()?;
+            self.blanks();
+            self.expect(b'=')?;
+            self.blanks();
+            let ty = self.type_expr()?;
+            if fields.iter().any(|f| f.name.name == name.name) {
+                return None;
+            }
+            fields.push(TypeField { name, ty });
+            if self.separator()? {
+                return Some(fields);
+            }
         }
     }
 
