@@ -375,19 +375,12 @@ pub fn render(expr: &Expr) -> String {
             key_expr,
             value_expr,
             cond,
-        } if key.is_none() && key_expr.is_none() && cond.is_none() && value == SPLAT_ELEMENT => {
-            // The splat's element variable renders as `[*]`, so the body reads
-            // `[*].id` and the whole as `collection[*].id`, as written.
-            format!("{}{}", render(collection), render(value_expr))
-        }
-        ExprKind::For {
-            key,
-            value,
-            collection,
-            key_expr,
-            value_expr,
-            cond,
         } => {
+            if key.is_none() && key_expr.is_none() && cond.is_none() && value == SPLAT_ELEMENT {
+                // The splat's element variable renders as `[*]`, so the body reads
+                // `[*].id` and the whole as `collection[*].id`, as written.
+                return format!("{}{}", render(collection), render(value_expr));
+            }
             let vars = match key {
                 Some(k) => format!("{k}, {value}"),
                 None => value.clone(),

@@ -851,23 +851,14 @@ impl<'d> Converter<'d> {
         let span = self.span(&pair);
         let mut parts: Vec<TemplatePart> = Vec::new();
         let mut depth = 0;
-        let push_lit = |parts: &mut Vec<TemplatePart>, s: &str| {
-            if let Some(TemplatePart::Literal(last)) = parts.last_mut() {
-                last.push_str(s);
-            } else {
-                parts.push(TemplatePart::Literal(s.to_string()));
-            }
-        };
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::str_text => push_lit(&mut parts, p.as_str()),
-                Rule::str_dollar => push_lit(&mut parts, "${"),
                 Rule::str_escape => {
                     let esc_span = self.span(&p);
                     match unescape(p.as_str()) {
                         Ok(c) => {
                             let mut buf = [0u8; 4];
-                            push_lit(&mut parts, c.encode_utf8(&mut buf));
+                            push_literal(&mut parts, c.encode_utf8(&mut buf));
                         }
                         Err(why) => {
                             self.diags.push(
@@ -876,26 +867,38 @@ impl<'d> Converter<'d> {
                                     .with_detail(format!("`{}` {why}", p.as_str()))
                                     .with_help("the escapes are \\n \\t \\r \\\" \\\\ \\$ and \\u{…}; write `\\\\` for a backslash"),
                             );
-                            push_lit(&mut parts, p.as_str());
+                            push_literal(&mut parts, p.as_str());
                         }
                     }
                 }
-                Rule::str_interp => {
-                    let Some(inner) = p.into_inner().next() else {
-                        continue;
-                    };
-                    let d = self.expr(inner);
-                    depth = depth.max(d.depth);
-                    parts.push(TemplatePart::Interpolation(d.expr));
-                }
-                _ => {}
+                _ => self.template_part(p, &mut parts, &mut depth),
             }
         }
         self.node(ExprKind::Template(parts), span, depth + 1)
     }
-}
 
-impl Converter<'_> {
+    /// Text, `$${` or `${ expr }` of a string or heredoc, appended to `parts`; `depth`
+    /// grows to the deepest interpolation's.
+    fn template_part(
+        &mut self,
+        p: Pair<'_, Rule>,
+        parts: &mut Vec<TemplatePart>,
+        depth: &mut usize,
+    ) {
+        match p.as_rule() {
+            Rule::str_text | Rule::hd_text => push_literal(parts, p.as_str()),
+            Rule::str_dollar => push_literal(parts, "${"),
+            Rule::str_interp => {
+                if let Some(inner) = p.into_inner().next() {
+                    let d = self.expr(inner);
+                    *depth = (*depth).max(d.depth);
+                    parts.push(TemplatePart::Interpolation(d.expr));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A heredoc: its lines, with the common indentation stripped for `<<-`.
     #[inline(never)]
     fn heredoc(&mut self, pair: Pair<'_, Rule>) -> D {
@@ -911,19 +914,7 @@ impl Converter<'_> {
                 Rule::heredoc_line => {
                     let mut line = Vec::new();
                     for part in p.into_inner() {
-                        match part.as_rule() {
-                            Rule::hd_text => push_literal(&mut line, part.as_str()),
-                            Rule::str_dollar => push_literal(&mut line, "${"),
-                            Rule::str_interp => {
-                                let Some(inner) = part.into_inner().next() else {
-                                    continue;
-                                };
-                                let d = self.expr(inner);
-                                depth = depth.max(d.depth);
-                                line.push(TemplatePart::Interpolation(d.expr));
-                            }
-                            _ => {}
-                        }
+                        self.template_part(part, &mut line, &mut depth);
                     }
                     end_heredoc_line(&mut line);
                     lines.push(line);

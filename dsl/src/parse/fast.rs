@@ -975,27 +975,12 @@ impl<'t> Parser<'t, '_> {
                     self.token(3);
                 }
                 b'$' if b.get(i + 1) == Some(&b'{') => {
-                    self.token(2);
-                    self.blanks();
-                    let d = self.expr()?;
-                    self.blanks();
-                    self.expect(b'}')?;
+                    let d = self.interpolation()?;
                     depth = depth.max(d.depth);
                     self.scratch.parts.push(TemplatePart::Interpolation(d.expr));
                 }
                 _ => {
-                    let mut j = i + 1;
-                    while j < b.len() {
-                        match b[j] {
-                            b'"' | b'\\' | b'\n' => break,
-                            b'$' if b.get(j + 1) == Some(&b'{')
-                                || (b.get(j + 1) == Some(&b'$') && b.get(j + 2) == Some(&b'{')) =>
-                            {
-                                break
-                            }
-                            _ => j += 1,
-                        }
-                    }
+                    let j = literal_end(b, i, b"\"\\\n");
                     push_literal(&mut self.scratch.parts, first, &self.s[i..j]);
                     self.token(j - i);
                 }
@@ -1003,6 +988,16 @@ impl<'t> Parser<'t, '_> {
         }
         let parts = take(&mut self.scratch.parts, first);
         node(ExprKind::Template(parts), self.span(start), depth + 1)
+    }
+
+    /// `${ expr }` of a string or heredoc, the cursor at `$`.
+    fn interpolation(&mut self) -> Option<D> {
+        self.token(2);
+        self.blanks();
+        let d = self.expr()?;
+        self.blanks();
+        self.expect(b'}')?;
+        Some(d)
     }
 
     /// A heredoc, read as the grammar's `heredoc` rule reads it: the opening line, then
@@ -1046,28 +1041,12 @@ impl<'t> Parser<'t, '_> {
                         self.token(3);
                     }
                     b'$' if b.get(i + 1) == Some(&b'{') => {
-                        self.token(2);
-                        self.blanks();
-                        let d = self.expr()?;
-                        self.blanks();
-                        self.expect(b'}')?;
+                        let d = self.interpolation()?;
                         depth = depth.max(d.depth);
                         line.push(TemplatePart::Interpolation(d.expr));
                     }
                     _ => {
-                        let mut j = i + 1;
-                        while j < b.len() {
-                            match b[j] {
-                                b'\n' => break,
-                                b'$' if b.get(j + 1) == Some(&b'{')
-                                    || (b.get(j + 1) == Some(&b'$')
-                                        && b.get(j + 2) == Some(&b'{')) =>
-                                {
-                                    break
-                                }
-                                _ => j += 1,
-                            }
-                        }
+                        let j = literal_end(b, i, b"\n");
                         push_literal(&mut line, 0, &self.s[i..j]);
                         self.token(j - i);
                     }
@@ -1143,6 +1122,24 @@ fn escape_len(b: &[u8]) -> Option<usize> {
 /// exact number. (`Vec::split_off(0)` would hand over the stack's whole buffer.)
 fn take<T>(stack: &mut Vec<T>, first: usize) -> Vec<T> {
     stack.drain(first..).collect()
+}
+
+/// Where literal text of a string or heredoc that starts at `i` ends: at the first of
+/// the `stops` bytes, `${` or `$${` after `i`, or at the end.
+fn literal_end(b: &[u8], i: usize, stops: &[u8]) -> usize {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            c if stops.contains(&c) => break,
+            b'$' if b.get(j + 1) == Some(&b'{')
+                || (b.get(j + 1) == Some(&b'$') && b.get(j + 2) == Some(&b'{')) =>
+            {
+                break
+            }
+            _ => j += 1,
+        }
+    }
+    j
 }
 
 /// Appends literal text to the string whose parts start at `first`.

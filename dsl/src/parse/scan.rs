@@ -111,52 +111,24 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
         if deep && depth(&stack, top_questions) <= MAX_NESTING {
             deep = false;
         }
+        let top = stack.last().map(|f| f.ctx);
+        // A heredoc ends at the first line that starts with its marker.
         if let Some(f) = stack.last().filter(|f| f.ctx == Ctx::Heredoc) {
-            let marker = &text[f.marker.0..f.marker.1];
             if bytes[i - 1] == b'\n' {
-                if let Some(end) = heredoc_end(text, i, marker) {
+                if let Some(end) = heredoc_end(text, i, &text[f.marker.0..f.marker.1]) {
                     stack.pop();
                     i = end;
                     continue;
                 }
             }
-            while i < bytes.len() && !HEREDOC_SPECIAL[usize::from(bytes[i])] {
-                i += 1;
-            }
-            let Some(&b) = bytes.get(i) else {
-                break;
-            };
-            match b {
-                b'$' if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') => {
-                    i += 3;
-                }
-                b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                    push(
-                        &mut stack,
-                        Ctx::Interp,
-                        i,
-                        top_questions,
-                        &mut deep,
-                        &mut too_deep,
-                        &mut diagnostics,
-                        file,
-                    );
-                    i += 2;
-                }
-                _ if is_bad_control(b) => {
-                    diagnostics.push(control_char(span(i, i + 1), b));
-                    i += 1;
-                }
-                _ => i += 1,
-            }
-            continue;
         }
-        let in_string = matches!(stack.last(), Some(f) if f.ctx == Ctx::Str);
+        let heredoc = top == Some(Ctx::Heredoc);
+        let in_string = heredoc || top == Some(Ctx::Str);
         // Most bytes are none of the ones below; skip them in a tight loop.
-        let special = if in_string {
-            &STRING_SPECIAL
-        } else {
-            &CODE_SPECIAL
+        let special = match top {
+            Some(Ctx::Str) => &STRING_SPECIAL,
+            Some(Ctx::Heredoc) => &HEREDOC_SPECIAL,
+            _ => &CODE_SPECIAL,
         };
         while i < bytes.len() && !special[usize::from(bytes[i])] {
             i += 1;
@@ -165,12 +137,13 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
             break;
         };
         if in_string {
+            // A heredoc's body is a string without quotes, escapes or line ends.
             match b {
-                b'"' => {
+                b'"' if !heredoc => {
                     stack.pop();
                     i += 1;
                 }
-                b'\\' => {
+                b'\\' if !heredoc => {
                     // An escape: skip the escaped character unless it ends the line.
                     match text[i + 1..].chars().next() {
                         None | Some('\n') => i += 1,
@@ -194,7 +167,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     );
                     i += 2;
                 }
-                b'\n' => {
+                b'\n' if !heredoc => {
                     let frame = stack.pop();
                     let start = frame.map_or(i, |f| f.at);
                     let end = if i > 0 && bytes[i - 1] == b'\r' {
@@ -205,7 +178,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     diagnostics.push(unterminated_string(span(start, end)));
                     // The newline itself is handled in the enclosing context.
                 }
-                b'\r' if bytes.get(i + 1) == Some(&b'\n') => i += 1,
+                b'\r' if !heredoc && bytes.get(i + 1) == Some(&b'\n') => i += 1,
                 _ if is_bad_control(b) => {
                     diagnostics.push(control_char(span(i, i + 1), b));
                     i += 1;
