@@ -69,6 +69,39 @@ pub enum TypeExpr {
     List(Box<TypeExpr>, Span),
     /// `map(T)` (or bare `map` = `map(any)`)
     Map(Box<TypeExpr>, Span),
+    /// `object({ name = T, … })`: a map with exactly these keys.
+    Object(Vec<TypeField>, Span),
+}
+
+impl std::fmt::Display for TypeExpr {
+    /// The type as `gig fmt` writes it: `list(string)`, `object({ min = number })`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypeExpr::String(_) => f.write_str("string"),
+            TypeExpr::Number(_) => f.write_str("number"),
+            TypeExpr::Bool(_) => f.write_str("bool"),
+            TypeExpr::Any(_) => f.write_str("any"),
+            TypeExpr::List(t, _) => write!(f, "list({t})"),
+            TypeExpr::Map(t, _) => write!(f, "map({t})"),
+            TypeExpr::Object(fields, _) => {
+                f.write_str("object({")?;
+                for (i, field) in fields.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{} = {}", field.name.name, field.ty)?;
+                }
+                f.write_str(if fields.is_empty() { "})" } else { " })" })
+            }
+        }
+    }
+}
+
+/// One field of an object type: `min = number`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeField {
+    /// The field's name.
+    pub name: Ident,
+    /// Its type.
+    pub ty: TypeExpr,
 }
 
 /// `param NAME: TYPE = DEFAULT { … }`
@@ -319,6 +352,17 @@ pub enum TemplatePart {
     Interpolation(Expr),
 }
 
+/// A heredoc string: its text as a template, after indentation is stripped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heredoc {
+    /// The marker, such as `EOT`.
+    pub marker: String,
+    /// Whether it was written `<<-`, which strips the lines' common indentation.
+    pub strip: bool,
+    /// The text, ending with a newline unless empty.
+    pub parts: Vec<TemplatePart>,
+}
+
 /// A key in a map literal.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapKey {
@@ -359,6 +403,10 @@ pub enum ExprKind {
     GetAttr(Box<Expr>, Ident),
     /// `expr[index]`
     Index(Box<Expr>, Box<Expr>),
+    /// `expr[*]`: the accesses that follow apply to every element.
+    Splat(Box<Expr>),
+    /// `<<EOT` … `EOT` or `<<-EOT` … `EOT`.
+    Heredoc(Heredoc),
     /// `name(args…)`
     Call(Ident, Vec<Expr>),
     /// `!x`, `-x`

@@ -189,6 +189,11 @@ pub enum TemplatePart {
     Interpolation(Expr),
 }
 
+/// The element variable of the `for` a splat lowers to (`x[*].id` is
+/// `[for [*] in x : [*].id]`): not an identifier, so no user's name can shadow it or be
+/// shadowed by it, and it renders back as the splat.
+pub const SPLAT_ELEMENT: &str = "[*]";
+
 /// Kinds of lowered expression.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ExprKind {

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::ast::{BinaryOp, UnaryOp};
-use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart};
+use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart, SPLAT_ELEMENT};
 use crate::functions::{self, wrap, CallContext};
 use gig_core::diag::{suggest, Diagnostic};
 use gig_core::span::Span;
@@ -376,6 +376,11 @@ pub fn render(expr: &Expr) -> String {
             value_expr,
             cond,
         } => {
+            if key.is_none() && key_expr.is_none() && cond.is_none() && value == SPLAT_ELEMENT {
+                // The splat's element variable renders as `[*]`, so the body reads
+                // `[*].id` and the whole as `collection[*].id`, as written.
+                return format!("{}{}", render(collection), render(value_expr));
+            }
             let vars = match key {
                 Some(k) => format!("{k}, {value}"),
                 None => value.clone(),
@@ -431,6 +436,27 @@ impl Evaluator<'_> {
         Ok(())
     }
 
+    /// `try(a, b, …)`: the first argument that evaluates without an error `try`
+    /// recovers from ([`functions::try_recovers`]); when that argument is unknown
+    /// anywhere inside, unknown, since it might still fail once known. When every
+    /// argument fails, the last one's error.
+    fn eval_try(&mut self, args: &[Expr], span: Span) -> Result<Value, Diagnostic> {
+        let mut last = None;
+        for a in args {
+            match self.eval(a) {
+                Ok(v) if v.is_unknown() => return Ok(wrap(Value::Unknown, v.is_secret())),
+                Ok(v) => return Ok(v),
+                Err(d) if functions::try_recovers(&d) => last = Some(d),
+                Err(d) => return Err(d),
+            }
+        }
+        match last {
+            Some(d) => Err(d),
+            // No arguments: the call reports its arity.
+            None => functions::call("try", Vec::new(), &[], span, self.ctx),
+        }
+    }
+
     fn eval(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
         self.step(e.span)?;
         match &e.kind {
@@ -466,6 +492,7 @@ impl Evaluator<'_> {
                 let i = self.eval(i)?;
                 index(v, i, e.span)
             }
+            ExprKind::Call(name, args) if name == "try" => self.eval_try(args, e.span),
             ExprKind::Call(name, args) => {
                 let vals = args
                     .iter()
@@ -1194,5 +1221,75 @@ mod tests {
             cond: None,
         });
         assert_eq!(eval(&outer, &NoResources).unwrap_err().code, "E0119");
+    }
+
+    fn vpc_attr(name: &str) -> Expr {
+        e(ExprKind::GetAttr(
+            Box::new(e(ExprKind::Resource(vpc_ref()))),
+            name.into(),
+        ))
+    }
+
+    fn try_of(args: Vec<Expr>) -> Expr {
+        e(ExprKind::Call("try".into(), args))
+    }
+
+    #[test]
+    fn try_takes_the_first_argument_that_evaluates() {
+        // Indexing a string fails (E0105), so the fallback is used.
+        let bad = e(ExprKind::Index(
+            Box::new(vpc_attr("cidr_block")),
+            Box::new(c(Value::from("x"))),
+        ));
+        let fallback = c(Value::from("d"));
+        assert_eq!(
+            eval(&try_of(vec![bad.clone(), fallback.clone()]), &OneVpc).unwrap(),
+            Value::from("d")
+        );
+        assert_eq!(
+            eval(&try_of(vec![vpc_attr("id"), fallback.clone()]), &OneVpc).unwrap(),
+            Value::from("vpc-1")
+        );
+        // Unknown stays unknown: the argument might still fail once known.
+        assert_eq!(
+            eval(&try_of(vec![vpc_attr("id"), fallback]), &NoResources).unwrap(),
+            Value::Unknown
+        );
+        // When every argument fails, the last one's error is reported.
+        let err = eval(&try_of(vec![bad.clone(), bad]), &OneVpc).unwrap_err();
+        assert_eq!(err.code, "E0105");
+    }
+
+    #[test]
+    fn splat_over_an_expanded_resource_lists_instances_in_key_order() {
+        struct Subnets;
+        impl Scope for Subnets {
+            fn resource(&self, _r: &ResourceRef) -> Option<Value> {
+                let subnet = |id: &str| Value::Map([("id".to_string(), Value::from(id))].into());
+                Some(Value::Map(
+                    [
+                        ("b".to_string(), subnet("subnet-b")),
+                        ("a".to_string(), subnet("subnet-a")),
+                    ]
+                    .into(),
+                ))
+            }
+        }
+        let splat = e(ExprKind::For {
+            key: None,
+            value: SPLAT_ELEMENT.into(),
+            collection: Box::new(e(ExprKind::Resource(vpc_ref()))),
+            key_expr: None,
+            value_expr: Box::new(e(ExprKind::GetAttr(
+                Box::new(e(ExprKind::Local(SPLAT_ELEMENT.into()))),
+                "id".into(),
+            ))),
+            cond: None,
+        });
+        assert_eq!(
+            eval(&splat, &Subnets).unwrap(),
+            Value::List(vec![Value::from("subnet-a"), Value::from("subnet-b")])
+        );
+        assert_eq!(render(&splat), "aws.vpc.main[*].id");
     }
 }

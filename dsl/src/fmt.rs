@@ -21,8 +21,8 @@
 //! several lines, which the output preserves, so formatting is idempotent.
 
 use crate::ast::{
-    Block, BodyEntry, Comment, Expr, ExprKind, File, Item, MapKey, Output, Param, ResourceKind,
-    TemplatePart, TypeExpr, UnaryOp,
+    Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, Item, MapKey, Output, Param,
+    ResourceKind, TemplatePart, TypeExpr, UnaryOp,
 };
 use crate::parse::parse_file;
 use gig_core::diag::{has_errors, Diagnostic};
@@ -790,6 +790,8 @@ impl<'a> Printer<'a> {
             ExprKind::Index(x, i) => {
                 format!("{}[{}]", self.flat_unchecked(x)?, self.flat_unchecked(i)?)
             }
+            ExprKind::Splat(x) => format!("{}[*]", self.flat_unchecked(x)?),
+            ExprKind::Heredoc(_) => return None,
             ExprKind::Call(f, args) => {
                 if self.spans_lines(e) {
                     return None;
@@ -1034,6 +1036,8 @@ impl<'a> Printer<'a> {
                 format!("{sc} ? {sa} : {sb}")
             }
             ExprKind::Paren(x) => format!("({})", self.expr(x, level, col + 1)),
+            ExprKind::Splat(x) => format!("{}[*]", self.expr(x, level, col)),
+            ExprKind::Heredoc(h) => self.heredoc(h, level),
             ExprKind::Template(parts) => {
                 let mut s = String::from("\"");
                 for (i, part) in parts.iter().enumerate() {
@@ -1089,6 +1093,55 @@ impl<'a> Printer<'a> {
     }
 }
 
+impl Printer<'_> {
+    /// A heredoc: `<<EOT` keeps its text as it is; `<<-EOT` indents every line that is
+    /// not blank one level deeper than the line the heredoc starts on. The closing marker
+    /// goes at that line's indentation.
+    fn heredoc(&mut self, h: &Heredoc, level: usize) -> String {
+        let ind = INDENT.repeat(level);
+        let mut lines: Vec<String> = vec![String::new()];
+        for part in &h.parts {
+            match part {
+                TemplatePart::Literal(l) => {
+                    let mut pieces = l.split('\n');
+                    if let (Some(first), Some(line)) = (pieces.next(), lines.last_mut()) {
+                        line.push_str(&first.replace("${", "$${"));
+                    }
+                    lines.extend(pieces.map(|p| p.replace("${", "$${")));
+                }
+                TemplatePart::Interpolation(x) => {
+                    let inner = self.expr(x, level + 1, 0);
+                    if let Some(line) = lines.last_mut() {
+                        line.push_str("${");
+                        line.push_str(&inner);
+                        line.push('}');
+                    }
+                }
+            }
+        }
+        // The text ends with a newline, which leaves an empty last piece.
+        if lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+        let blank = |l: &String| l.trim_start_matches([' ', '\t']).is_empty();
+        // Blank lines are indented too unless every line is blank, so that reading the
+        // output strips exactly what was added.
+        let all_blank = lines.iter().all(blank);
+        let mut out = format!("<<{}{}\n", if h.strip { "-" } else { "" }, h.marker);
+        for line in &lines {
+            if h.strip && !(line.is_empty() || all_blank) {
+                out.push_str(&ind);
+                out.push_str(INDENT);
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&ind);
+        out.push_str(&h.marker);
+        out
+    }
+}
+
 /// Text with Windows line endings turned into `\n` (block comments, verbatim code).
 fn no_cr(s: &str) -> String {
     s.replace("\r\n", "\n")
@@ -1111,9 +1164,14 @@ fn contains_container(e: &Expr) -> bool {
             TemplatePart::Interpolation(x) => contains_container(x),
             TemplatePart::Literal(_) => false,
         }),
-        ExprKind::GetAttr(x, _) | ExprKind::Unary(_, x) | ExprKind::Paren(x) => {
-            contains_container(x)
-        }
+        ExprKind::GetAttr(x, _)
+        | ExprKind::Unary(_, x)
+        | ExprKind::Paren(x)
+        | ExprKind::Splat(x) => contains_container(x),
+        ExprKind::Heredoc(h) => h.parts.iter().any(|p| match p {
+            TemplatePart::Interpolation(x) => contains_container(x),
+            TemplatePart::Literal(_) => false,
+        }),
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
             contains_container(a) || contains_container(b)
         }
@@ -1160,14 +1218,7 @@ fn unary(op: UnaryOp) -> &'static str {
 }
 
 fn type_expr(t: &TypeExpr) -> String {
-    match t {
-        TypeExpr::String(_) => "string".into(),
-        TypeExpr::Number(_) => "number".into(),
-        TypeExpr::Bool(_) => "bool".into(),
-        TypeExpr::Any(_) => "any".into(),
-        TypeExpr::List(inner, _) => format!("list({})", type_expr(inner)),
-        TypeExpr::Map(inner, _) => format!("map({})", type_expr(inner)),
-    }
+    t.to_string()
 }
 
 fn type_span_end(t: &TypeExpr) -> usize {
@@ -1175,7 +1226,7 @@ fn type_span_end(t: &TypeExpr) -> usize {
         TypeExpr::String(s) | TypeExpr::Number(s) | TypeExpr::Bool(s) | TypeExpr::Any(s) => {
             s.end as usize
         }
-        TypeExpr::List(_, s) | TypeExpr::Map(_, s) => s.end as usize,
+        TypeExpr::List(_, s) | TypeExpr::Map(_, s) | TypeExpr::Object(_, s) => s.end as usize,
     }
 }
 

@@ -91,6 +91,15 @@ const fn spec(
 
 /// Every function, sorted by name.
 pub const FUNCTIONS: &[FnSpec] = &[
+    spec("abs", 1, Some(1), "abs(number)", false, f_abs),
+    spec(
+        "base64decode",
+        1,
+        Some(1),
+        "base64decode(string)",
+        false,
+        f_base64decode,
+    ),
     spec(
         "base64encode",
         1,
@@ -99,6 +108,7 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_base64encode,
     ),
+    spec("ceil", 1, Some(1), "ceil(number)", false, f_ceil),
     spec(
         "cidrhost",
         2,
@@ -116,6 +126,7 @@ pub const FUNCTIONS: &[FnSpec] = &[
         f_cidrsubnet,
     ),
     spec("coalesce", 1, None, "coalesce(value, …)", true, f_coalesce),
+    spec("compact", 1, Some(1), "compact(list)", false, f_compact),
     spec("concat", 1, None, "concat(list, …)", true, f_concat),
     spec(
         "contains",
@@ -134,10 +145,27 @@ pub const FUNCTIONS: &[FnSpec] = &[
         true,
         f_element,
     ),
+    spec(
+        "endswith",
+        2,
+        Some(2),
+        "endswith(string, suffix)",
+        false,
+        f_endswith,
+    ),
     spec("file", 1, Some(1), "file(path)", false, f_file),
     spec("flatten", 1, Some(1), "flatten(list)", false, f_flatten),
+    spec("floor", 1, Some(1), "floor(number)", false, f_floor),
     spec("format", 1, None, "format(spec, value, …)", false, f_format),
     spec("join", 2, Some(2), "join(separator, list)", false, f_join),
+    spec(
+        "jsondecode",
+        1,
+        Some(1),
+        "jsondecode(string)",
+        false,
+        f_jsondecode,
+    ),
     spec(
         "jsonencode",
         1,
@@ -183,6 +211,15 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_replace,
     ),
+    spec("sha256", 1, Some(1), "sha256(string)", false, f_sha256),
+    spec(
+        "slice",
+        3,
+        Some(3),
+        "slice(list, start, end)",
+        false,
+        f_slice,
+    ),
     spec(
         "split",
         2,
@@ -191,10 +228,53 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_split,
     ),
+    spec(
+        "startswith",
+        2,
+        Some(2),
+        "startswith(string, prefix)",
+        false,
+        f_startswith,
+    ),
+    spec(
+        "substr",
+        3,
+        Some(3),
+        "substr(string, offset, length)",
+        false,
+        f_substr,
+    ),
+    spec(
+        "templatefile",
+        2,
+        Some(2),
+        "templatefile(path, vars)",
+        false,
+        f_templatefile,
+    ),
+    spec("tolist", 1, Some(1), "tolist(list)", false, f_tolist),
     spec("tonumber", 1, Some(1), "tonumber(value)", false, f_tonumber),
+    spec("toset", 1, Some(1), "toset(list)", false, f_toset),
     spec("tostring", 1, Some(1), "tostring(value)", false, f_tostring),
+    spec(
+        "trimspace",
+        1,
+        Some(1),
+        "trimspace(string)",
+        false,
+        f_trimspace,
+    ),
+    spec("try", 1, None, "try(expression, …)", true, f_try),
     spec("upper", 1, Some(1), "upper(string)", false, f_upper),
     spec("values", 1, Some(1), "values(map)", true, f_values),
+    spec(
+        "zipmap",
+        2,
+        Some(2),
+        "zipmap(keys, values)",
+        false,
+        f_zipmap,
+    ),
 ];
 
 /// The function called `name`, if there is one.
@@ -623,19 +703,27 @@ fn f_element(a: &Args<'_>) -> Result<Value, Diagnostic> {
 }
 
 fn f_file(a: &Args<'_>) -> Result<Value, Diagnostic> {
-    let rel = a.str(0)?;
+    read_text(a, 0).map(Value::String)
+}
+
+/// Reads the file named by argument `i`, relative to the calling module's directory: at
+/// most [`MAX_FILE_BYTES`] of UTF-8 text (E0124 otherwise).
+fn read_text(a: &Args<'_>, i: usize) -> Result<String, Diagnostic> {
+    let rel = a.str(i)?;
     let Some(dir) = a.ctx.dir else {
-        return Err(Diagnostic::error("E0124", "cannot read file", a.span(0))
-            .with_detail(
-                "`file` reads paths relative to the stack directory, and these sources have none.",
-            )
+        return Err(Diagnostic::error("E0124", "cannot read file", a.span(i))
+            .with_detail(format!(
+                "`{}` reads paths relative to the stack directory, and these sources have none.",
+                a.name
+            ))
             .with_label("no directory to read from"));
     };
     let path: PathBuf = dir.join(rel);
     let fail = |why: String| {
-        Diagnostic::error("E0124", "cannot read file", a.span(0))
+        Diagnostic::error("E0124", "cannot read file", a.span(i))
             .with_detail(format!(
-                "`file` could not read `{}`: {why}.",
+                "`{}` could not read `{}`: {why}.",
+                a.name,
                 path.display()
             ))
             .with_label("this file")
@@ -648,9 +736,298 @@ fn f_file(a: &Args<'_>) -> Result<Value, Diagnostic> {
         return Err(fail(format!("it is larger than {MAX_FILE_BYTES} bytes")));
     }
     let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
-    String::from_utf8(bytes)
-        .map(Value::String)
-        .map_err(|_| fail("it is not valid UTF-8 text".to_string()))
+    String::from_utf8(bytes).map_err(|_| fail("it is not valid UTF-8 text".to_string()))
+}
+
+/// `templatefile(path, vars)`: the file's text with each `${name}` replaced by
+/// `vars[name]` (a string, number or bool) and each `$${` by a literal `${`. Only names
+/// are interpolated; an unknown name is E0125, pointing at the call.
+fn f_templatefile(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let vars = a.map(1)?;
+    let text = read_text(a, 0)?;
+    let path = a.str(0)?;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("$${") {
+            out.push_str("${");
+            rest = after;
+            continue;
+        }
+        let Some(after) = rest.strip_prefix("${") else {
+            out.push('$');
+            rest = &rest[1..];
+            continue;
+        };
+        let Some(close) = after.find('}') else {
+            return Err(a.value_err(
+                0,
+                format!("The template `{path}` has a `${{` that is never closed with `}}`."),
+            ));
+        };
+        let name = after[..close].trim();
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_name {
+            return Err(a.value_err(
+                0,
+                format!(
+                    "The template `{path}` interpolates `${{{}}}`; templates interpolate names of `vars` only, such as `${{port}}`.",
+                    &after[..close]
+                ),
+            ));
+        }
+        let Some(v) = vars.get(name) else {
+            let mut d = Diagnostic::error("E0125", "unknown template variable", a.call)
+                .with_detail(format!(
+                    "The template `{path}` uses `${{{name}}}`, but `vars` has no key `{name}`."
+                ))
+                .with_label("this call's vars lack a name the template uses");
+            if let Some(s) = suggest(name, vars.keys().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else {
+                d = d.with_help(format!("add `{name} = …` to the vars map"));
+            }
+            return Err(d);
+        };
+        let Some(text) = scalar_to_string(v) else {
+            return Err(a.value_err(
+                1,
+                format!(
+                    "The template variable `{name}` is a {}; only strings, numbers and bools can be interpolated.",
+                    v.kind()
+                ),
+            ));
+        };
+        out.push_str(&text);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(Value::String(out))
+}
+
+/// `try` with every argument already evaluated without error: the first. (Evaluation
+/// calls `try` lazily, see `crate::eval`; this is what folding constants reaches.)
+fn f_try(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(a.get(0).clone())
+}
+
+/// Whether `try` recovers from this error: a failure of evaluating a value (types,
+/// indexes, keys, attributes, function arguments), not a mistake in the configuration's
+/// structure such as an undefined name or an unknown function.
+pub fn try_recovers(d: &Diagnostic) -> bool {
+    matches!(
+        d.code,
+        "E0101"
+            | "E0102"
+            | "E0103"
+            | "E0104"
+            | "E0105"
+            | "E0106"
+            | "E0107"
+            | "E0108"
+            | "E0109"
+            | "E0110"
+            | "E0122"
+            | "E0123"
+            | "E0124"
+            | "E0125"
+    )
+}
+
+fn f_abs(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Number(a.num(0)?.abs()))
+}
+
+fn f_ceil(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Number(a.num(0)?.ceil()))
+}
+
+fn f_floor(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Number(a.num(0)?.floor()))
+}
+
+fn f_base64decode(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(a.str(0)?)
+        .map_err(|_| a.value_err(0, "The argument of `base64decode` is not valid base64."))?;
+    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+        a.value_err(
+            0,
+            "The decoded bytes of `base64decode` are not UTF-8 text; gig strings hold text only.",
+        )
+    })
+}
+
+fn f_sha256(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    use sha2::Digest as _;
+    Ok(Value::String(hex::encode(sha2::Sha256::digest(
+        a.str(0)?.as_bytes(),
+    ))))
+}
+
+fn f_compact(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::List(
+        a.list(0)?
+            .iter()
+            .filter(|x| !matches!(x, Value::Null) && x.as_str() != Some(""))
+            .cloned()
+            .collect(),
+    ))
+}
+
+fn f_startswith(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Bool(a.str(0)?.starts_with(a.str(1)?)))
+}
+
+fn f_endswith(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::Bool(a.str(0)?.ends_with(a.str(1)?)))
+}
+
+fn f_trimspace(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    Ok(Value::String(a.str(0)?.trim().to_string()))
+}
+
+/// `substr(string, offset, length)` in characters; a negative offset counts from the
+/// end, a length of -1 takes the rest; a range past the end is cut at the end.
+fn f_substr(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let text = a.str(0)?;
+    let chars = text.chars().count() as i64;
+    let mut offset = a.int(1)?;
+    let length = a.int(2)?;
+    if offset < 0 {
+        offset += chars;
+    }
+    if offset < 0 || offset > chars {
+        return Err(a.value_err(
+            1,
+            format!("The offset of `substr` must be within the string's {chars} characters."),
+        ));
+    }
+    if length < -1 {
+        return Err(a.value_err(
+            2,
+            "The length of `substr` must be -1 (the rest) or not negative.",
+        ));
+    }
+    let take = if length == -1 {
+        usize::MAX
+    } else {
+        length as usize
+    };
+    Ok(Value::String(
+        text.chars().skip(offset as usize).take(take).collect(),
+    ))
+}
+
+/// `slice(list, start, end)`: elements `start` up to but not including `end`.
+fn f_slice(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let xs = a.list(0)?;
+    let start = a.int(1)?;
+    let end = a.int(2)?;
+    let len = xs.len() as i64;
+    if start < 0 || start > len {
+        return Err(a.value_err(
+            1,
+            format!("The start of `slice` must be from 0 to the list's length, {len}."),
+        ));
+    }
+    if end < start || end > len {
+        return Err(a.value_err(
+            2,
+            format!("The end of `slice` must be from the start to the list's length, {len}."),
+        ));
+    }
+    Ok(Value::List(xs[start as usize..end as usize].to_vec()))
+}
+
+fn f_tolist(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    match a.get(0) {
+        Value::Null => Ok(Value::Null),
+        _ => Ok(Value::List(a.list(0)?.to_vec())),
+    }
+}
+
+/// `toset(list)`: the distinct elements; strings and numbers sorted (as a set has no
+/// order, this gives a deterministic one), other elements in first-occurrence order.
+fn f_toset(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let mut out: Vec<Value> = Vec::new();
+    for x in a.list(0)? {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    if out.iter().all(|x| matches!(x, Value::String(_))) {
+        out.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+    } else if out.iter().all(|x| matches!(x, Value::Number(_))) {
+        out.sort_by(|x, y| {
+            x.as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    Ok(Value::List(out))
+}
+
+fn f_zipmap(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    let keys = a.list(0)?;
+    let values = a.list(1)?;
+    if keys.len() != values.len() {
+        return Err(a.value_err(
+            1,
+            format!(
+                "`zipmap` needs as many values as keys, but there are {} keys and {} values.",
+                keys.len(),
+                values.len()
+            ),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in keys.iter().zip(values) {
+        let Value::String(k) = k else {
+            return Err(a.value_err(
+                0,
+                format!(
+                    "The keys of `zipmap` must be strings, but one is a {}.",
+                    k.kind()
+                ),
+            ));
+        };
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(Value::Map(out))
+}
+
+fn f_jsondecode(a: &Args<'_>) -> Result<Value, Diagnostic> {
+    fn convert(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            J::String(s) => Value::String(s.clone()),
+            J::Array(xs) => Value::List(xs.iter().map(convert).collect()),
+            J::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), convert(v))).collect()),
+        }
+    }
+    let parsed: serde_json::Value = serde_json::from_str(a.str(0)?).map_err(|e| {
+        a.value_err(
+            0,
+            format!(
+                "The argument of `jsondecode` is not valid JSON: {} at line {}, column {}.",
+                match e.classify() {
+                    serde_json::error::Category::Eof => "it ends too early",
+                    serde_json::error::Category::Syntax => "a syntax error",
+                    _ => "a value gig cannot hold",
+                },
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    Ok(convert(&parsed))
 }
 
 fn flatten_into(xs: &[Value], out: &mut Vec<Value>) {
@@ -1216,5 +1593,81 @@ mod tests {
             "E0121"
         );
         assert!(check_call("lookup", 3, sp(), sp()).is_ok());
+    }
+
+    #[test]
+    fn new_functions_reject_bad_values() {
+        let abc = || list(&["a", "b", "c"]);
+        assert_eq!(ok("slice", vec![abc(), n(0.0), n(3.0)]), abc());
+        assert_eq!(code("slice", vec![abc(), n(2.0), n(1.0)]), "E0123");
+        assert_eq!(code("slice", vec![abc(), n(0.0), n(4.0)]), "E0123");
+        assert_eq!(code("slice", vec![abc(), n(0.5), n(1.0)]), "E0123");
+        assert_eq!(ok("substr", vec![s("héllo"), n(1.0), n(3.0)]), s("éll"));
+        assert_eq!(ok("substr", vec![s("abc"), n(1.0), n(10.0)]), s("bc"));
+        assert_eq!(code("substr", vec![s("abc"), n(4.0), n(1.0)]), "E0123");
+        assert_eq!(code("substr", vec![s("abc"), n(0.0), n(-2.0)]), "E0123");
+        assert_eq!(code("zipmap", vec![list(&["a"]), abc()]), "E0123");
+        assert_eq!(
+            code(
+                "zipmap",
+                vec![Value::List(vec![n(1.0)]), Value::List(vec![n(1.0)])]
+            ),
+            "E0123"
+        );
+        assert_eq!(code("jsondecode", vec![s("{\"a\": ")]), "E0123");
+        assert_eq!(
+            ok("jsondecode", vec![s("{\"$secret\": \"x\"}")]),
+            map(&[("$secret", s("x"))])
+        );
+        assert_eq!(code("base64decode", vec![s("not base64!")]), "E0123");
+        assert_eq!(code("base64decode", vec![s("/w==")]), "E0123");
+        assert_eq!(code("abs", vec![s("1")]), "E0122");
+        assert_eq!(
+            ok("toset", vec![Value::List(vec![n(3.0), n(1.0), n(3.0)])]),
+            Value::List(vec![n(1.0), n(3.0)])
+        );
+        assert_eq!(ok("tolist", vec![Value::Null]), Value::Null);
+        assert_eq!(code("tolist", vec![s("a")]), "E0122");
+        assert_eq!(
+            ok(
+                "compact",
+                vec![Value::List(vec![Value::Null, s(""), s("x")])]
+            ),
+            list(&["x"])
+        );
+        assert_eq!(ok("try", vec![s("a"), s("b")]), s("a"));
+    }
+
+    #[test]
+    fn templatefile_interpolates_names_of_vars() {
+        let dir = std::env::temp_dir().join(format!("gig-tpl-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.tpl"), "a=${a} b=${ b } $${a} $x ${").unwrap();
+        std::fs::write(dir.join("ok.tpl"), "a=${a} b=${ b } $${a} $x").unwrap();
+        let ctx = CallContext { dir: Some(&dir) };
+        let vars = map(&[("a", s("1")), ("b", n(2.0))]);
+        let run_in = |file: &str, vars: Value| {
+            call(
+                "templatefile",
+                vec![s(file), vars],
+                &[sp(), sp()],
+                sp(),
+                &ctx,
+            )
+        };
+        assert_eq!(
+            run_in("ok.tpl", vars.clone()).unwrap(),
+            s("a=1 b=2 ${a} $x")
+        );
+        assert_eq!(run_in("t.tpl", vars.clone()).unwrap_err().code, "E0123");
+        let missing = run_in("ok.tpl", map(&[("a", s("1"))])).unwrap_err();
+        assert_eq!(missing.code, "E0125");
+        let list_var = map(&[("a", list(&["x"])), ("b", n(2.0))]);
+        assert_eq!(run_in("ok.tpl", list_var).unwrap_err().code, "E0123");
+        assert_eq!(
+            run_in("ok.tpl", Value::Map([("a".into(), Value::Unknown)].into())).unwrap(),
+            Value::Unknown
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,5 +1,5 @@
 //! Parser tests: every construct parses into the expected tree, and every syntax
-//! diagnostic (E0001–E0017) comes with the expected code and position.
+//! diagnostic (E0001–E0018) comes with the expected code and position.
 //!
 //! Error cases live in `tests/data/err/parse_<name>.gig`. Each starts with one or more
 //! lines `// expect: E0001 3:5` giving a diagnostic's code and the 1-based line and
@@ -121,6 +121,14 @@ fn type_sexp(t: &TypeExpr) -> String {
         TypeExpr::Any(_) => "any".into(),
         TypeExpr::List(t, _) => format!("list({})", type_sexp(t)),
         TypeExpr::Map(t, _) => format!("map({})", type_sexp(t)),
+        TypeExpr::Object(fields, _) => format!(
+            "object({})",
+            fields
+                .iter()
+                .map(|f| format!("{}={}", f.name.name, type_sexp(&f.ty)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     }
 }
 
@@ -233,6 +241,23 @@ fn expr(e: &Expr) -> String {
                 .unwrap_or_default()
         ),
         ExprKind::Paren(e) => format!("(paren {})", expr(e)),
+        ExprKind::Splat(e) => format!("(splat {})", expr(e)),
+        ExprKind::Heredoc(h) => {
+            let parts: Vec<String> = h
+                .parts
+                .iter()
+                .map(|p| match p {
+                    TemplatePart::Literal(s) => format!("{s:?}"),
+                    TemplatePart::Interpolation(e) => expr(e),
+                })
+                .collect();
+            format!(
+                "(heredoc{} {} {})",
+                if h.strip { "-" } else { "" },
+                h.marker,
+                parts.join(" ")
+            )
+        }
     }
 }
 
@@ -252,7 +277,18 @@ fn depth(e: &Expr) -> usize {
                     TemplatePart::Literal(_) => None,
                 })
                 .collect(),
-            ExprKind::GetAttr(e, _) | ExprKind::Unary(_, e) | ExprKind::Paren(e) => vec![e],
+            ExprKind::Heredoc(h) => h
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    TemplatePart::Interpolation(e) => Some(e),
+                    TemplatePart::Literal(_) => None,
+                })
+                .collect(),
+            ExprKind::GetAttr(e, _)
+            | ExprKind::Unary(_, e)
+            | ExprKind::Paren(e)
+            | ExprKind::Splat(e) => vec![e],
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
             ExprKind::Call(_, args) => args.iter().collect(),
             ExprKind::Conditional(a, b, c) => vec![a, b, c],
@@ -318,6 +354,19 @@ fn params_with_types_defaults_and_options() {
             "(param z :any description=\"Z.\")",
         )
     );
+}
+
+#[test]
+fn object_types() {
+    assert_eq!(
+        sexp("param s: object({ min = number, max = list(string) }) = { min = 1 }"),
+        "(param s :object(min=number max=list(string)) ={min=1})"
+    );
+    assert_eq!(
+        sexp("param s: object({\n  a = bool\n  b = object({ c = any })\n})"),
+        "(param s :object(a=bool b=object(c=any)))"
+    );
+    assert_eq!(sexp("param s: object({})"), "(param s :object())");
 }
 
 #[test]
@@ -466,6 +515,79 @@ fn conditionals_are_right_associative() {
     assert_eq!(
         sexp("a = x == 1 || y ? \"a\" : \"b\""),
         "(assign a (? (|| (== x 1) y) \"a\" \"b\"))"
+    );
+}
+
+#[test]
+fn conditionals_over_several_lines() {
+    for text in [
+        "a = c\n  ? 1\n  : 2",
+        "a = c ?\n  1 :\n  2",
+        "a = c # why\n  ? 1 # yes\n  : 2 # no",
+        "a = (c\n  ? 1\n  : 2)",
+    ] {
+        let (file, diags) = parse(text);
+        assert_eq!(diags, Vec::<String>::new(), "{text:?}");
+        let got: Vec<String> = file.items.iter().map(item_sexp).collect();
+        assert!(
+            got == ["(assign a (? c 1 2))"] || got == ["(assign a (paren (? c 1 2)))"],
+            "{text:?} parsed as {got:?}"
+        );
+    }
+    assert_eq!(
+        sexp("resource a.b c {\n  x = c\n    ? d\n    : e\n  y = 1\n}"),
+        "(resource a.b c {x=(? c d e) y=1})"
+    );
+    // A `:` ends a line without continuing it when no `?` is pending.
+    assert_eq!(
+        sexp("a = {\n  for k, v in m :\n  k => v\n}"),
+        "(assign a (for-map k v m k v))"
+    );
+}
+
+#[test]
+fn heredocs() {
+    assert_eq!(
+        sexp("a = <<EOT\nx ${y} \\n $${z}\n  w\nEOT\nb = 1"),
+        "(assign a (heredoc EOT \"x \" y \" \\\\n ${z}\\n  w\\n\"))\n(assign b 1)"
+    );
+    // `<<-` strips the indentation common to the lines that are not blank.
+    assert_eq!(
+        sexp("a = <<-EOT\n    one\n\n      two\n  EOT"),
+        "(assign a (heredoc- EOT \"one\\n\\n  two\\n\"))"
+    );
+    assert_eq!(
+        sexp("a = <<-EOT\n  ${x}\n  y\n  EOT"),
+        "(assign a (heredoc- EOT x \"\\ny\\n\"))"
+    );
+    // Windows line ends, an empty heredoc, and one closing before `)`.
+    assert_eq!(
+        sexp("a = <<EOT\r\nx\r\nEOT\r\n"),
+        "(assign a (heredoc EOT \"x\\n\"))"
+    );
+    assert_eq!(sexp("a = <<E\nE"), "(assign a (heredoc E ))");
+    assert_eq!(
+        sexp("a = f(<<EOT\nx\nEOT\n, 2)"),
+        "(assign a (call f (heredoc EOT \"x\\n\") 2))"
+    );
+    // A line that only starts like the marker does not end the heredoc; `#` is text.
+    assert_eq!(
+        sexp("a = <<EOT\nEOTX # not a comment\nEOT"),
+        "(assign a (heredoc EOT \"EOTX # not a comment\\n\"))"
+    );
+    assert_eq!(parse("a = <<EOT\nx\n").1, ["E0018 1:5"]);
+    assert_eq!(parse("a = <<EOT x\nEOT").1.len(), 1);
+}
+
+#[test]
+fn splats() {
+    assert_eq!(
+        sexp("a = aws.subnet.private[*].id"),
+        "(assign a (. (splat (. (. aws subnet) private)) id))"
+    );
+    assert_eq!(
+        sexp("a = xs[ * ][0].b[*]"),
+        "(assign a (splat (. (idx (splat xs) 0) b)))"
     );
 }
 
@@ -729,7 +851,7 @@ fn every_parser_code_is_covered_and_documented() {
     }
     let this = include_str!("parse.rs");
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/diagnostics");
-    for n in 1..=17 {
+    for n in 1..=18 {
         let code = format!("E{n:04}");
         assert!(
             corpus.contains(&format!("// expect: {code}")) || this.contains(&format!("\"{code}")),

@@ -6,7 +6,7 @@
 //! resolved value as ordinary attribute accesses and indexes.
 
 use crate::ast;
-use crate::config::{Expr, ExprKind, ObjectEntry, ResourceRef, TemplatePart};
+use crate::config::{Expr, ExprKind, ObjectEntry, ResourceRef, TemplatePart, SPLAT_ELEMENT};
 use crate::eval::fold_node;
 use crate::functions::check_call;
 use gig_core::addr::{InstanceKey, Mode};
@@ -24,37 +24,18 @@ impl<'a> Lowerer<'a> {
             ast::ExprKind::Null => return Expr::constant(Value::Null, span),
             ast::ExprKind::Bool(b) => return Expr::constant(Value::Bool(*b), span),
             ast::ExprKind::Number(n) => return Expr::constant(Value::Number(*n), span),
-            // What folding would make of a string without interpolations, sooner.
-            ast::ExprKind::Template(parts)
-                if parts
-                    .iter()
-                    .all(|p| matches!(p, ast::TemplatePart::Literal(_))) =>
-            {
-                let mut text = String::new();
-                for p in parts {
-                    if let ast::TemplatePart::Literal(s) = p {
-                        text.push_str(s);
-                    }
-                }
-                return Expr::constant(Value::String(text), span);
-            }
-            ast::ExprKind::Template(parts) => ExprKind::Template(
-                parts
-                    .iter()
-                    .map(|p| match p {
-                        ast::TemplatePart::Literal(s) => TemplatePart::Literal(s.clone()),
-                        ast::TemplatePart::Interpolation(x) => {
-                            TemplatePart::Interpolation(self.lower_expr(x, cx))
-                        }
-                    })
-                    .collect(),
-            ),
+            ast::ExprKind::Template(parts) => return self.lower_template(parts, span, cx),
+            ast::ExprKind::Heredoc(h) => return self.lower_template(&h.parts, span, cx),
             ast::ExprKind::List(xs) => {
                 ExprKind::List(xs.iter().map(|x| self.lower_expr(x, cx)).collect())
             }
             ast::ExprKind::Map(entries) => ExprKind::Object(self.lower_map(entries, cx)),
-            ast::ExprKind::Var(_) | ast::ExprKind::GetAttr(..) | ast::ExprKind::Index(..) => {
-                return self.lower_path(e, cx)
+            ast::ExprKind::Var(_)
+            | ast::ExprKind::GetAttr(..)
+            | ast::ExprKind::Index(..)
+            | ast::ExprKind::Splat(..) => return self.lower_path(e, cx),
+            ast::ExprKind::Call(name, args) if name.name == "try" && !args.is_empty() => {
+                return self.lower_try(args, span, cx)
             }
             ast::ExprKind::Call(name, args) => {
                 if let Err(d) = check_call(&name.name, args.len(), span, name.span) {
@@ -131,6 +112,75 @@ impl<'a> Lowerer<'a> {
         fold_node(Expr { kind, span }, dir, &mut self.diags)
     }
 
+    /// `try(a, b, …)`. Each argument is lowered (and so folded) in turn; one whose
+    /// lowering fails only with errors `try` recovers from is dropped with its errors,
+    /// and errors of any other kind (an undefined name) are reported as usual. What
+    /// remains is evaluated lazily at plan time, or folds to its first argument.
+    fn lower_try(&mut self, args: &[ast::Expr], span: Span, cx: &mut Ctx<'_>) -> Expr {
+        let mut kept = Vec::new();
+        let mut last = None;
+        for a in args {
+            let mark = self.diags.len();
+            let x = self.lower_expr(a, cx);
+            let errors = self.diags.split_off(mark);
+            if !errors.is_empty() && errors.iter().all(crate::functions::try_recovers) {
+                last = errors.into_iter().last();
+                continue;
+            }
+            self.diags.extend(errors);
+            kept.push(x);
+        }
+        if kept.is_empty() {
+            if let Some(d) = last {
+                self.diags.push(d);
+            }
+            return Expr::constant(Value::Unknown, span);
+        }
+        // A first argument known now is the result; the others are never evaluated,
+        // so the call does not depend on what they refer to.
+        if kept[0].as_const().is_some_and(Value::is_known) {
+            return kept.swap_remove(0);
+        }
+        let kind = ExprKind::Call("try".to_string(), kept);
+        let dir = self.insts[cx.inst].dir;
+        fold_node(Expr { kind, span }, dir, &mut self.diags)
+    }
+
+    /// Lowers a string or heredoc.
+    fn lower_template(
+        &mut self,
+        parts: &[ast::TemplatePart],
+        span: Span,
+        cx: &mut Ctx<'_>,
+    ) -> Expr {
+        // What folding would make of a string without interpolations, sooner.
+        if parts
+            .iter()
+            .all(|p| matches!(p, ast::TemplatePart::Literal(_)))
+        {
+            let mut text = String::new();
+            for p in parts {
+                if let ast::TemplatePart::Literal(s) = p {
+                    text.push_str(s);
+                }
+            }
+            return Expr::constant(Value::String(text), span);
+        }
+        let kind = ExprKind::Template(
+            parts
+                .iter()
+                .map(|p| match p {
+                    ast::TemplatePart::Literal(s) => TemplatePart::Literal(s.clone()),
+                    ast::TemplatePart::Interpolation(x) => {
+                        TemplatePart::Interpolation(self.lower_expr(x, cx))
+                    }
+                })
+                .collect(),
+        );
+        let dir = self.insts[cx.inst].dir;
+        fold_node(Expr { kind, span }, dir, &mut self.diags)
+    }
+
     fn lower_map(&mut self, entries: &[ast::MapEntry], cx: &mut Ctx<'_>) -> Vec<ObjectEntry> {
         let mut out: Vec<ObjectEntry> = Vec::with_capacity(entries.len());
         // Where each key is in `out`, once the map is too large to search in order.
@@ -200,9 +250,43 @@ impl<'a> Lowerer<'a> {
         chain.reverse();
         let (base, used) = match &cur.kind {
             ast::ExprKind::Var(id) => self.resolve_root(id, &chain, cx),
+            ast::ExprKind::Splat(x) => return self.lower_splat(x, &chain, cur.span, cx),
             _ => (self.lower_expr(cur, cx), 0),
         };
         self.apply_accessors(base, &chain[used.min(chain.len())..], cx)
+    }
+
+    /// `x[*].a.b` is `[for v in x : v.a.b]`: the accesses after the splat apply to each
+    /// element of `x`, in order (a map, such as a resource expanded with `for`, gives
+    /// its values in key order). A splat over a resource thus refers to the resource as
+    /// a whole, and depends on every instance, as a `for` over it does.
+    fn lower_splat(
+        &mut self,
+        x: &ast::Expr,
+        chain: &[&ast::Expr],
+        splat_span: Span,
+        cx: &mut Ctx<'_>,
+    ) -> Expr {
+        let collection = Box::new(self.lower_expr(x, cx));
+        let element = Expr {
+            kind: ExprKind::Local(SPLAT_ELEMENT.to_string()),
+            span: splat_span,
+        };
+        let depth = cx.locals.len();
+        cx.locals.push(SPLAT_ELEMENT.to_string());
+        let value_expr = Box::new(self.apply_accessors(element, chain, cx));
+        cx.locals.truncate(depth);
+        let span = chain.last().map_or(splat_span, |n| n.span);
+        let kind = ExprKind::For {
+            key: None,
+            value: SPLAT_ELEMENT.to_string(),
+            collection,
+            key_expr: None,
+            value_expr,
+            cond: None,
+        };
+        let dir = self.insts[cx.inst].dir;
+        fold_node(Expr { kind, span }, dir, &mut self.diags)
     }
 
     fn apply_accessors(&mut self, mut base: Expr, chain: &[&ast::Expr], cx: &mut Ctx<'_>) -> Expr {

@@ -27,19 +27,58 @@ pub(super) fn type_matches(v: &Value, ty: &ast::TypeExpr) -> bool {
         | (Value::Bool(_), ast::TypeExpr::Bool(_)) => true,
         (Value::List(xs), ast::TypeExpr::List(t, _)) => xs.iter().all(|x| type_matches(x, t)),
         (Value::Map(m), ast::TypeExpr::Map(t, _)) => m.values().all(|x| type_matches(x, t)),
+        (Value::Map(m), ast::TypeExpr::Object(fields, _)) => {
+            m.len() == fields.len()
+                && fields
+                    .iter()
+                    .all(|f| m.get(&f.name.name).is_some_and(|x| type_matches(x, &f.ty)))
+        }
         _ => false,
     }
 }
 
 /// The type as written: `list(string)`.
 pub(super) fn type_name(ty: &ast::TypeExpr) -> String {
-    match ty {
-        ast::TypeExpr::String(_) => "string".into(),
-        ast::TypeExpr::Number(_) => "number".into(),
-        ast::TypeExpr::Bool(_) => "bool".into(),
-        ast::TypeExpr::Any(_) => "any".into(),
-        ast::TypeExpr::List(t, _) => format!("list({})", type_name(t)),
-        ast::TypeExpr::Map(t, _) => format!("map({})", type_name(t)),
+    ty.to_string()
+}
+
+/// Where `v` first fails to fit `ty`, in words naming kinds and keys, never values;
+/// `at` is the path inside the param value (`None` for the value itself).
+fn mismatch(v: &Value, ty: &ast::TypeExpr, at: Option<&str>) -> Option<String> {
+    let here = |what: String| match at {
+        Some(path) => format!("`{path}` {what}"),
+        None => format!("its value {what}"),
+    };
+    let inner = |key: &str| match at {
+        Some(path) => format!("{path}.{key}"),
+        None => key.to_string(),
+    };
+    match (v.reveal(), ty) {
+        (Value::Map(m), ast::TypeExpr::Object(fields, _)) => {
+            if let Some(f) = fields.iter().find(|f| !m.contains_key(&f.name.name)) {
+                return Some(here(format!("has no field `{}`", f.name.name)));
+            }
+            if let Some(k) = m
+                .keys()
+                .find(|k| !fields.iter().any(|f| &f.name.name == *k))
+            {
+                return Some(here(format!(
+                    "has a field `{k}` that the type does not declare"
+                )));
+            }
+            fields
+                .iter()
+                .find_map(|f| mismatch(m.get(&f.name.name)?, &f.ty, Some(&inner(&f.name.name))))
+        }
+        (Value::Map(m), ast::TypeExpr::Map(t, _)) => {
+            m.iter().find_map(|(k, x)| mismatch(x, t, Some(&inner(k))))
+        }
+        (Value::List(xs), ast::TypeExpr::List(t, _)) => xs
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| mismatch(x, t, Some(&inner(&i.to_string())))),
+        _ if type_matches(v, ty) => None,
+        _ => Some(here(format!("is a {}", shape(v)))),
     }
 }
 
@@ -210,10 +249,10 @@ impl<'a> Lowerer<'a> {
         self.diags.push(
             Diagnostic::error("E0182", "param value has the wrong type", span)
                 .with_detail(format!(
-                    "The param `{}` is declared `{}`, but its value is a {}.",
+                    "The param `{}` is declared `{}`, but {}.",
                     decl.name.name,
                     type_name(ty),
-                    shape(v)
+                    mismatch(v, ty, None).unwrap_or_else(|| "its value does not fit".into())
                 ))
                 .with_label(format!("expected {}", type_name(ty))),
         );
@@ -272,15 +311,17 @@ impl<'a> Lowerer<'a> {
                     return None;
                 }
             },
-            Some(ast::TypeExpr::List(..) | ast::TypeExpr::Map(..)) => match as_expr(self, host) {
-                Some(v) => Some(v),
-                None => {
-                    self.diags.push(fail(
-                        "a gig list or map expression such as `[\"a\", \"b\"]`",
-                    ));
-                    return None;
+            Some(ast::TypeExpr::List(..) | ast::TypeExpr::Map(..) | ast::TypeExpr::Object(..)) => {
+                match as_expr(self, host) {
+                    Some(v) => Some(v),
+                    None => {
+                        self.diags.push(fail(
+                            "a gig list or map expression such as `[\"a\", \"b\"]`",
+                        ));
+                        return None;
+                    }
                 }
-            },
+            }
             Some(ast::TypeExpr::Any(_)) | None => {
                 if let Ok(n) = trimmed.parse::<f64>().map_err(|_| ()).and_then(|n| {
                     if n.is_finite() {

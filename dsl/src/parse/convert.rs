@@ -9,9 +9,9 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Ident, Item, Let,
-    MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
+    TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Diagnostic};
@@ -271,13 +271,45 @@ impl<'d> Converter<'d> {
         };
         let name = self.ident(name);
         let takes_arg = matches!(name.name.as_str(), "list" | "map");
+        let mut fields = None;
         let arg = inner.next().map(|p| {
-            if takes_arg {
+            if p.as_rule() == Rule::type_object {
+                fields = Some(self.type_fields(p));
+                TypeExpr::Any(span)
+            } else if takes_arg {
                 self.type_expr(p)
             } else {
                 TypeExpr::Any(span)
             }
         });
+        if name.name == "object" {
+            return match fields {
+                Some(fields) => TypeExpr::Object(fields, span),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error("E0012", "object type without fields", span)
+                            .with_label("fields expected in braces")
+                            .with_detail("An object type lists its fields and their types in braces, as `object({ min = number, max = number })`.")
+                            .with_help("write the fields as `object({ name = TYPE, … })`"),
+                    );
+                    TypeExpr::Any(span)
+                }
+            };
+        }
+        if fields.is_some() {
+            self.diags.push(
+                Diagnostic::error("E0012", "unexpected fields", span)
+                    .with_label("only `object` takes fields")
+                    .with_detail(format!(
+                        "Fields in braces belong to `object({{ … }})`, not to `{}`.",
+                        name.name
+                    ))
+                    .with_help(
+                        "write `object({ name = TYPE, … })`, or `map(T)` for a map of one type",
+                    ),
+            );
+            return TypeExpr::Any(span);
+        }
         let no_arg = |this: &mut Self, ty: TypeExpr| {
             if arg.is_some() {
                 this.diags.push(
@@ -300,9 +332,10 @@ impl<'d> Converter<'d> {
             "list" => TypeExpr::List(Box::new(arg.unwrap_or(TypeExpr::Any(span))), span),
             "map" => TypeExpr::Map(Box::new(arg.unwrap_or(TypeExpr::Any(span))), span),
             other => {
-                const TYPES: [&str; 6] = ["string", "number", "bool", "any", "list", "map"];
+                const TYPES: [&str; 7] =
+                    ["string", "number", "bool", "any", "list", "map", "object"];
                 let mut d = Diagnostic::error("E0012", "unknown type", name.span).with_label("not a type").with_detail(
-                    format!("`{other}` is not a type; the types are string, number, bool, any, list(T) and map(T)."),
+                    format!("`{other}` is not a type; the types are string, number, bool, any, list(T), map(T) and object({{ name = T, … }})."),
                 );
                 if let Some(s) = suggest(other, TYPES) {
                     d = d.with_help(format!("did you mean `{s}`?"));
@@ -311,6 +344,34 @@ impl<'d> Converter<'d> {
                 TypeExpr::Any(span)
             }
         }
+    }
+
+    /// The fields of `object({ … })`; a name given twice is E0012.
+    fn type_fields(&mut self, pair: Pair<'_, Rule>) -> Vec<TypeField> {
+        let mut fields: Vec<TypeField> = Vec::new();
+        for field in pair.into_inner() {
+            let mut inner = field.into_inner();
+            let (Some(name), Some(ty)) = (inner.next(), inner.next()) else {
+                continue;
+            };
+            let name = self.ident(name);
+            let ty = self.type_expr(ty);
+            if let Some(first) = fields.iter().find(|f| f.name.name == name.name) {
+                self.diags.push(
+                    Diagnostic::error("E0012", "duplicate object field", name.span)
+                        .with_label("given again here")
+                        .with_detail(format!(
+                            "The object type names the field `{}` twice.",
+                            name.name
+                        ))
+                        .with_secondary(first.name.span, "first given here")
+                        .with_help("remove one of them"),
+                );
+                continue;
+            }
+            fields.push(TypeField { name, ty });
+        }
+        fields
     }
 
     fn body(&mut self, pair: Pair<'_, Rule>) -> Body {
@@ -457,6 +518,7 @@ impl<'d> Converter<'d> {
             Rule::for_list => self.for_list(pair),
             Rule::for_map => self.for_map(pair),
             Rule::string => self.string(pair),
+            Rule::heredoc => self.heredoc(pair),
             Rule::number => self.number(pair),
             Rule::call => self.call(pair),
             rule => self.atom(rule, pair),
@@ -737,6 +799,10 @@ impl<'d> Converter<'d> {
                     let depth = d.depth + 1;
                     d = self.node(ExprKind::GetAttr(Box::new(d.expr), name), span, depth);
                 }
+                Rule::splat => {
+                    let depth = d.depth + 1;
+                    d = self.node(ExprKind::Splat(Box::new(d.expr)), span, depth);
+                }
                 Rule::index => {
                     let Some(index) = p.into_inner().next() else {
                         continue;
@@ -785,23 +851,14 @@ impl<'d> Converter<'d> {
         let span = self.span(&pair);
         let mut parts: Vec<TemplatePart> = Vec::new();
         let mut depth = 0;
-        let push_lit = |parts: &mut Vec<TemplatePart>, s: &str| {
-            if let Some(TemplatePart::Literal(last)) = parts.last_mut() {
-                last.push_str(s);
-            } else {
-                parts.push(TemplatePart::Literal(s.to_string()));
-            }
-        };
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::str_text => push_lit(&mut parts, p.as_str()),
-                Rule::str_dollar => push_lit(&mut parts, "${"),
                 Rule::str_escape => {
                     let esc_span = self.span(&p);
                     match unescape(p.as_str()) {
                         Ok(c) => {
                             let mut buf = [0u8; 4];
-                            push_lit(&mut parts, c.encode_utf8(&mut buf));
+                            push_literal(&mut parts, c.encode_utf8(&mut buf));
                         }
                         Err(why) => {
                             self.diags.push(
@@ -810,23 +867,137 @@ impl<'d> Converter<'d> {
                                     .with_detail(format!("`{}` {why}", p.as_str()))
                                     .with_help("the escapes are \\n \\t \\r \\\" \\\\ \\$ and \\u{…}; write `\\\\` for a backslash"),
                             );
-                            push_lit(&mut parts, p.as_str());
+                            push_literal(&mut parts, p.as_str());
                         }
                     }
                 }
-                Rule::str_interp => {
-                    let Some(inner) = p.into_inner().next() else {
-                        continue;
-                    };
-                    let d = self.expr(inner);
-                    depth = depth.max(d.depth);
-                    parts.push(TemplatePart::Interpolation(d.expr));
-                }
-                _ => {}
+                _ => self.template_part(p, &mut parts, &mut depth),
             }
         }
         self.node(ExprKind::Template(parts), span, depth + 1)
     }
+
+    /// Text, `$${` or `${ expr }` of a string or heredoc, appended to `parts`; `depth`
+    /// grows to the deepest interpolation's.
+    fn template_part(
+        &mut self,
+        p: Pair<'_, Rule>,
+        parts: &mut Vec<TemplatePart>,
+        depth: &mut usize,
+    ) {
+        match p.as_rule() {
+            Rule::str_text | Rule::hd_text => push_literal(parts, p.as_str()),
+            Rule::str_dollar => push_literal(parts, "${"),
+            Rule::str_interp => {
+                if let Some(inner) = p.into_inner().next() {
+                    let d = self.expr(inner);
+                    *depth = (*depth).max(d.depth);
+                    parts.push(TemplatePart::Interpolation(d.expr));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A heredoc: its lines, with the common indentation stripped for `<<-`.
+    #[inline(never)]
+    fn heredoc(&mut self, pair: Pair<'_, Rule>) -> D {
+        let span = self.span(&pair);
+        let mut strip = false;
+        let mut marker = String::new();
+        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        let mut depth = 0;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::heredoc_strip => strip = true,
+                Rule::ident => marker = p.as_str().to_string(),
+                Rule::heredoc_line => {
+                    let mut line = Vec::new();
+                    for part in p.into_inner() {
+                        self.template_part(part, &mut line, &mut depth);
+                    }
+                    end_heredoc_line(&mut line);
+                    lines.push(line);
+                }
+                _ => {}
+            }
+        }
+        let parts = heredoc_parts(lines, strip);
+        self.node(
+            ExprKind::Heredoc(Heredoc {
+                marker,
+                strip,
+                parts,
+            }),
+            span,
+            depth + 1,
+        )
+    }
+}
+
+/// Appends literal text to a template, merging it with a literal before it.
+fn push_literal(parts: &mut Vec<TemplatePart>, s: &str) {
+    if let Some(TemplatePart::Literal(last)) = parts.last_mut() {
+        last.push_str(s);
+    } else {
+        parts.push(TemplatePart::Literal(s.to_string()));
+    }
+}
+
+/// Drops the carriage return of a `\r\n` line end from a heredoc line's text.
+pub(super) fn end_heredoc_line(line: &mut Vec<TemplatePart>) {
+    if let Some(TemplatePart::Literal(s)) = line.last_mut() {
+        if s.ends_with('\r') {
+            s.pop();
+            if s.is_empty() {
+                line.pop();
+            }
+        }
+    }
+}
+
+/// Joins a heredoc's lines into one template, each line ending with a newline. With
+/// `strip` (`<<-`), first removes the indentation common to every line that holds more
+/// than blanks (a line starting with an interpolation has none); lines of blanks lose
+/// as much of it as they have.
+pub(super) fn heredoc_parts(mut lines: Vec<Vec<TemplatePart>>, strip: bool) -> Vec<TemplatePart> {
+    let indent = |line: &[TemplatePart]| match line.first() {
+        Some(TemplatePart::Literal(s)) => s.len() - s.trim_start_matches([' ', '\t']).len(),
+        _ => 0,
+    };
+    let blank = |line: &[TemplatePart]| match line {
+        [] => true,
+        [TemplatePart::Literal(s)] => s.trim_start_matches([' ', '\t']).is_empty(),
+        _ => false,
+    };
+    if strip {
+        let common = lines
+            .iter()
+            .filter(|l| !blank(l))
+            .map(|l| indent(l))
+            .min()
+            .unwrap_or(0);
+        for line in &mut lines {
+            let n = indent(line).min(common);
+            if let Some(TemplatePart::Literal(s)) = line.first_mut() {
+                s.drain(..n);
+                if s.is_empty() {
+                    line.remove(0);
+                }
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for line in lines {
+        for part in line {
+            match part {
+                TemplatePart::Literal(s) => push_literal(&mut parts, &s),
+                interp => parts.push(interp),
+            }
+        }
+        push_literal(&mut parts, "\n");
+    }
+    parts
 }
 
 fn null(span: Span) -> Expr {

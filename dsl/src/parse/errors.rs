@@ -19,7 +19,7 @@ use super::grammar::Rule;
 const OPERATORS: [&str; 13] = [
     "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%",
 ];
-const EXPR_STARTS: [&str; 9] = ["!", "-", "(", "[", "{", "\"", "true", "false", "null"];
+const EXPR_STARTS: [&str; 10] = ["!", "-", "(", "[", "{", "\"", "<<", "true", "false", "null"];
 const ITEM_WORDS: [&str; 7] = [
     "param", "let", "provider", "resource", "data", "module", "output",
 ];

@@ -33,11 +33,11 @@
 //! target compares them on arbitrary input.
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Ident, Item, Let,
-    MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
+    TypeExpr, TypeField, UnaryOp,
 };
-use crate::parse::convert::{parse_number, unescape};
+use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::span::{FileId, Span};
 
@@ -301,6 +301,15 @@ impl<'t> Parser<'t, '_> {
         let mut arg = None;
         if self.eat(b'(') {
             self.blanks();
+            if self.peek() == b'{' {
+                if name.name != "object" {
+                    return None;
+                }
+                let fields = self.type_fields()?;
+                self.blanks();
+                self.expect(b')')?;
+                return Some(TypeExpr::Object(fields, self.span(start)));
+            }
             arg = Some(self.type_expr()?);
             self.blanks();
             self.expect(b')')?;
@@ -320,6 +329,31 @@ impl<'t> Parser<'t, '_> {
                 span,
             )),
             _ => None,
+        }
+    }
+
+    /// `{ name = TYPE (sep name = TYPE)* sep? }` of an object type; declines a
+    /// repeated name, which pest's path reports.
+    fn type_fields(&mut self) -> Option<Vec<TypeField>> {
+        self.expect(b'{')?;
+        self.newlines();
+        let mut fields: Vec<TypeField> = Vec::new();
+        if self.eat(b'}') {
+            return Some(fields);
+        }
+        loop {
+            let name = self.ident()?;
+            self.blanks();
+            self.expect(b'=')?;
+            self.blanks();
+            let ty = self.type_expr()?;
+            if fields.iter().any(|f| f.name.name == name.name) {
+                return None;
+            }
+            fields.push(TypeField { name, ty });
+            if self.separator()? {
+                return Some(fields);
+            }
         }
     }
 
@@ -627,7 +661,7 @@ impl<'t> Parser<'t, '_> {
         Some(d)
     }
 
-    /// `primary (. ident | [ expr ])*`
+    /// `primary (. ident | [*] | [ expr ])*`
     fn postfix(&mut self) -> Option<D> {
         let mut d = self.primary()?;
         loop {
@@ -647,6 +681,17 @@ impl<'t> Parser<'t, '_> {
                 b'[' => {
                     self.token(1);
                     self.blanks();
+                    if self.eat(b'*') {
+                        self.blanks();
+                        self.expect(b']')?;
+                        let span = Span {
+                            end: (self.base + self.last) as u32,
+                            ..d.expr.span
+                        };
+                        let depth = d.depth + 1;
+                        d = node(ExprKind::Splat(Box::new(d.expr)), span, depth)?;
+                        continue;
+                    }
                     let index = self.expr()?;
                     self.blanks();
                     self.expect(b']')?;
@@ -689,6 +734,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             b'"' => self.string(),
+            b'<' => self.heredoc(),
             b'0'..=b'9' => self.number(),
             c if is_ident_start(c) => {
                 let word = self.word();
@@ -929,27 +975,12 @@ impl<'t> Parser<'t, '_> {
                     self.token(3);
                 }
                 b'$' if b.get(i + 1) == Some(&b'{') => {
-                    self.token(2);
-                    self.blanks();
-                    let d = self.expr()?;
-                    self.blanks();
-                    self.expect(b'}')?;
+                    let d = self.interpolation()?;
                     depth = depth.max(d.depth);
                     self.scratch.parts.push(TemplatePart::Interpolation(d.expr));
                 }
                 _ => {
-                    let mut j = i + 1;
-                    while j < b.len() {
-                        match b[j] {
-                            b'"' | b'\\' | b'\n' => break,
-                            b'$' if b.get(j + 1) == Some(&b'{')
-                                || (b.get(j + 1) == Some(&b'$') && b.get(j + 2) == Some(&b'{')) =>
-                            {
-                                break
-                            }
-                            _ => j += 1,
-                        }
-                    }
+                    let j = literal_end(b, i, b"\"\\\n");
                     push_literal(&mut self.scratch.parts, first, &self.s[i..j]);
                     self.token(j - i);
                 }
@@ -957,6 +988,80 @@ impl<'t> Parser<'t, '_> {
         }
         let parts = take(&mut self.scratch.parts, first);
         node(ExprKind::Template(parts), self.span(start), depth + 1)
+    }
+
+    /// `${ expr }` of a string or heredoc, the cursor at `$`.
+    fn interpolation(&mut self) -> Option<D> {
+        self.token(2);
+        self.blanks();
+        let d = self.expr()?;
+        self.blanks();
+        self.expect(b'}')?;
+        Some(d)
+    }
+
+    /// A heredoc, read as the grammar's `heredoc` rule reads it: the opening line, then
+    /// body lines up to the first that starts (after blanks) with the marker.
+    fn heredoc(&mut self) -> Option<D> {
+        let start = self.pos;
+        let b = self.b;
+        if b.get(start + 1) != Some(&b'<') {
+            return None;
+        }
+        self.token(2);
+        let strip = self.eat(b'-');
+        let marker = self.ident()?.name;
+        self.blanks();
+        self.expect(b'\n')?;
+        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        let mut depth = 0;
+        loop {
+            let line_start = self.pos;
+            let mut i = line_start;
+            while matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            if b[i..].starts_with(marker.as_bytes())
+                && !b.get(i + marker.len()).copied().is_some_and(is_ident_char)
+            {
+                self.pos = i;
+                self.token(marker.len());
+                break;
+            }
+            let mut line = Vec::new();
+            loop {
+                let i = self.pos;
+                match *b.get(i)? {
+                    b'\n' => {
+                        self.token(1);
+                        break;
+                    }
+                    b'$' if b.get(i + 1) == Some(&b'$') && b.get(i + 2) == Some(&b'{') => {
+                        push_literal(&mut line, 0, "${");
+                        self.token(3);
+                    }
+                    b'$' if b.get(i + 1) == Some(&b'{') => {
+                        let d = self.interpolation()?;
+                        depth = depth.max(d.depth);
+                        line.push(TemplatePart::Interpolation(d.expr));
+                    }
+                    _ => {
+                        let j = literal_end(b, i, b"\n");
+                        push_literal(&mut line, 0, &self.s[i..j]);
+                        self.token(j - i);
+                    }
+                }
+            }
+            end_heredoc_line(&mut line);
+            lines.push(line);
+        }
+        let parts = heredoc_parts(lines, strip);
+        let kind = ExprKind::Heredoc(Heredoc {
+            marker,
+            strip,
+            parts,
+        });
+        node(kind, self.span(start), depth + 1)
     }
 
     /// A number: matched as loosely as the grammar's `number` rule, then checked.
@@ -1017,6 +1122,24 @@ fn escape_len(b: &[u8]) -> Option<usize> {
 /// exact number. (`Vec::split_off(0)` would hand over the stack's whole buffer.)
 fn take<T>(stack: &mut Vec<T>, first: usize) -> Vec<T> {
     stack.drain(first..).collect()
+}
+
+/// Where literal text of a string or heredoc that starts at `i` ends: at the first of
+/// the `stops` bytes, `${` or `$${` after `i`, or at the end.
+fn literal_end(b: &[u8], i: usize, stops: &[u8]) -> usize {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            c if stops.contains(&c) => break,
+            b'$' if b.get(j + 1) == Some(&b'{')
+                || (b.get(j + 1) == Some(&b'$') && b.get(j + 2) == Some(&b'{')) =>
+            {
+                break
+            }
+            _ => j += 1,
+        }
+    }
+    j
 }
 
 /// Appends literal text to the string whose parts start at `first`.

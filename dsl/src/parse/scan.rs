@@ -41,6 +41,8 @@ enum Ctx {
     Paren,
     Interp,
     Str,
+    /// The body of a heredoc (`<<EOT` … `EOT`).
+    Heredoc,
 }
 
 impl Ctx {
@@ -51,6 +53,7 @@ impl Ctx {
             Ctx::Paren => "(",
             Ctx::Interp => "${",
             Ctx::Str => "\"",
+            Ctx::Heredoc => "<<",
         }
     }
 
@@ -60,6 +63,7 @@ impl Ctx {
             Ctx::Bracket => "]",
             Ctx::Paren => ")",
             Ctx::Str => "\"",
+            Ctx::Heredoc => "the closing marker",
         }
     }
 
@@ -76,6 +80,8 @@ struct Frame {
     base: usize,
     /// Number of `?` seen in the current expression at this level.
     questions: usize,
+    /// For a heredoc, the byte range of its marker (`EOT`) in the text.
+    marker: (usize, usize),
 }
 
 /// Current nesting depth: delimiters plus pending conditionals at every level.
@@ -105,12 +111,24 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
         if deep && depth(&stack, top_questions) <= MAX_NESTING {
             deep = false;
         }
-        let in_string = matches!(stack.last(), Some(f) if f.ctx == Ctx::Str);
+        let top = stack.last().map(|f| f.ctx);
+        // A heredoc ends at the first line that starts with its marker.
+        if let Some(f) = stack.last().filter(|f| f.ctx == Ctx::Heredoc) {
+            if bytes[i - 1] == b'\n' {
+                if let Some(end) = heredoc_end(text, i, &text[f.marker.0..f.marker.1]) {
+                    stack.pop();
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        let heredoc = top == Some(Ctx::Heredoc);
+        let in_string = heredoc || top == Some(Ctx::Str);
         // Most bytes are none of the ones below; skip them in a tight loop.
-        let special = if in_string {
-            &STRING_SPECIAL
-        } else {
-            &CODE_SPECIAL
+        let special = match top {
+            Some(Ctx::Str) => &STRING_SPECIAL,
+            Some(Ctx::Heredoc) => &HEREDOC_SPECIAL,
+            _ => &CODE_SPECIAL,
         };
         while i < bytes.len() && !special[usize::from(bytes[i])] {
             i += 1;
@@ -119,12 +137,13 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
             break;
         };
         if in_string {
+            // A heredoc's body is a string without quotes, escapes or line ends.
             match b {
-                b'"' => {
+                b'"' if !heredoc => {
                     stack.pop();
                     i += 1;
                 }
-                b'\\' => {
+                b'\\' if !heredoc => {
                     // An escape: skip the escaped character unless it ends the line.
                     match text[i + 1..].chars().next() {
                         None | Some('\n') => i += 1,
@@ -148,7 +167,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     );
                     i += 2;
                 }
-                b'\n' => {
+                b'\n' if !heredoc => {
                     let frame = stack.pop();
                     let start = frame.map_or(i, |f| f.at);
                     let end = if i > 0 && bytes[i - 1] == b'\r' {
@@ -159,7 +178,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     diagnostics.push(unterminated_string(span(start, end)));
                     // The newline itself is handled in the enclosing context.
                 }
-                b'\r' if bytes.get(i + 1) == Some(&b'\n') => i += 1,
+                b'\r' if !heredoc && bytes.get(i + 1) == Some(&b'\n') => i += 1,
                 _ if is_bad_control(b) => {
                     diagnostics.push(control_char(span(i, i + 1), b));
                     i += 1;
@@ -268,7 +287,11 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         // If an opener this closes is further out, close up to it;
                         // otherwise take it as a typo closing the innermost one.
                         match stack.iter().rposition(|f| want(f.ctx)) {
-                            Some(pos) if !stack[pos + 1..].iter().any(|f| f.ctx == Ctx::Str) => {
+                            Some(pos)
+                                if !stack[pos + 1..]
+                                    .iter()
+                                    .any(|f| matches!(f.ctx, Ctx::Str | Ctx::Heredoc)) =>
+                            {
                                 stack.truncate(pos)
                             }
                             _ => {
@@ -303,12 +326,41 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                 );
                 i += 1;
             }
+            b'<' => match heredoc_start(bytes, i) {
+                Some((marker, body)) => {
+                    push(
+                        &mut stack,
+                        Ctx::Heredoc,
+                        i,
+                        top_questions,
+                        &mut deep,
+                        &mut too_deep,
+                        &mut diagnostics,
+                        file,
+                    );
+                    if let Some(f) = stack.last_mut() {
+                        f.marker = marker;
+                    }
+                    // A carriage return before the opening line's newline is masked
+                    // like any other outside a heredoc's body.
+                    for m in &mut masked[marker.1..body] {
+                        if *m == b'\r' {
+                            *m = b' ';
+                        }
+                    }
+                    i = body;
+                }
+                None => i += 1,
+            },
             b',' => {
                 reset_questions(&mut stack, &mut top_questions);
                 i += 1;
             }
             b'\n' => {
-                if stack.last().is_some_and(|f| f.ctx.ignores_newlines()) {
+                let pending = stack.last().map_or(top_questions, |f| f.questions);
+                if stack.last().is_some_and(|f| f.ctx.ignores_newlines())
+                    || continues_conditional(&masked, i, pending)
+                {
                     masked[i] = b' ';
                 } else {
                     reset_questions(&mut stack, &mut top_questions);
@@ -328,9 +380,22 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
         }
     }
 
-    for f in stack.iter().rev() {
+    // Delimiters around an unterminated heredoc are unclosed only because the heredoc
+    // took the rest of the file; the heredoc's diagnostic is the one to read.
+    let heredoc = stack.iter().position(|f| f.ctx == Ctx::Heredoc);
+    for f in stack[heredoc.unwrap_or(0)..].iter().rev() {
         diagnostics.push(match f.ctx {
             Ctx::Str => unterminated_string(span(f.at, bytes.len())),
+            Ctx::Heredoc => {
+                let marker = &text[f.marker.0..f.marker.1];
+                Diagnostic::error("E0018", "unterminated heredoc", span(f.at, f.marker.1))
+                    .with_label("this heredoc is never closed")
+                    .with_detail(format!(
+                        "A heredoc that starts with `{}` ends at the first line that starts with `{marker}`, and no line does.",
+                        &text[f.at..f.marker.1]
+                    ))
+                    .with_help(format!("add a line holding only `{marker}` where the text should end"))
+            }
             ctx => Diagnostic::error(
                 "E0008",
                 "unclosed delimiter",
@@ -374,6 +439,7 @@ fn push(
         at,
         base,
         questions: 0,
+        marker: (0, 0),
     });
     check_depth(base, at, deep, too_deep, diagnostics, file);
 }
@@ -407,6 +473,70 @@ fn reset_questions(stack: &mut [Frame], top_questions: &mut usize) {
     }
 }
 
+/// Whether the newline at `i` sits inside a conditional written over several lines:
+/// the line before it ends with `?` (or with `:` while a `?` is pending), or the line
+/// after it starts with `?` (or `:` while a `?` is pending). Such a newline is masked,
+/// so `cond\n  ? a\n  : b` reads as one expression. Comments are already masked when
+/// the line before is looked at; the line after is looked at for blanks only.
+fn continues_conditional(masked: &[u8], i: usize, pending: usize) -> bool {
+    let joins = |b: u8| b == b'?' || (b == b':' && pending > 0);
+    let before = masked[..i]
+        .iter()
+        .rev()
+        .find(|&&b| !matches!(b, b' ' | b'\t' | b'\r'));
+    let after = masked[i + 1..]
+        .iter()
+        .find(|&&b| !matches!(b, b' ' | b'\t' | b'\r'));
+    before.is_some_and(|&b| joins(b)) || after.is_some_and(|&b| joins(b))
+}
+
+/// Whether a heredoc starts at `i` (`<<EOT` or `<<-EOT`, then blanks and a newline):
+/// the marker's byte range and the offset where the body starts.
+fn heredoc_start(bytes: &[u8], i: usize) -> Option<((usize, usize), usize)> {
+    let mut j = i + 2;
+    if bytes.get(i + 1) != Some(&b'<') {
+        return None;
+    }
+    if bytes.get(j) == Some(&b'-') {
+        j += 1;
+    }
+    let start = j;
+    if !bytes
+        .get(j)
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+    {
+        return None;
+    }
+    while bytes
+        .get(j)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        j += 1;
+    }
+    let end = j;
+    while matches!(bytes.get(j), Some(b' ' | b'\t' | b'\r')) {
+        j += 1;
+    }
+    (bytes.get(j) == Some(&b'\n')).then_some(((start, end), j + 1))
+}
+
+/// Whether the line starting at `i` ends the heredoc with `marker`: it starts, after
+/// blanks, with the marker not followed by an identifier character. Returns the offset
+/// just past the marker.
+fn heredoc_end(text: &str, i: usize, marker: &str) -> Option<usize> {
+    let line = &text[i..];
+    let trimmed = line.trim_start_matches([' ', '\t']);
+    let rest = trimmed.strip_prefix(marker)?;
+    if rest
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    Some(i + (line.len() - rest.len()))
+}
+
 /// Records the line comment at `i` and masks it; returns the offset of the newline.
 fn line_comment(
     text: &str,
@@ -434,8 +564,12 @@ const fn is_bad_control(b: u8) -> bool {
 }
 
 /// Bytes the scanner acts on outside strings: comment starts, quotes, delimiters, `?`,
-/// `,`, line ends and control characters.
-static CODE_SPECIAL: [bool; 256] = special_bytes(b"#/\"{[(}])?,\n\r");
+/// `,`, `<` (heredocs), line ends and control characters.
+static CODE_SPECIAL: [bool; 256] = special_bytes(b"#/\"{[(}])?,<\n\r");
+
+/// Bytes the scanner acts on inside a heredoc's body: `$`, line ends and control
+/// characters.
+static HEREDOC_SPECIAL: [bool; 256] = special_bytes(b"$\n");
 
 /// Bytes the scanner acts on inside strings: the closing quote, escapes, `$`, line
 /// ends and control characters.
@@ -460,7 +594,9 @@ fn unterminated_string(span: Span) -> Diagnostic {
     Diagnostic::error("E0002", "unterminated string", span)
         .with_label("this string is never closed")
         .with_detail("A string must end with `\"` on the line where it starts.")
-        .with_help("add the closing `\"`; write a line break inside a string as `\\n`")
+        .with_help(
+            "add the closing `\"`; write a line break inside a string as `\\n`, or write text over several lines as a heredoc (`<<EOT`)",
+        )
 }
 
 fn control_char(span: Span, b: u8) -> Diagnostic {
