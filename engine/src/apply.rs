@@ -27,7 +27,9 @@
 //! # Failures, retries and cancellation
 //!
 //! Providers classify their errors. Retryable and throttling errors are retried per
-//! [`RetryPolicy`] (the concurrency slot is released while waiting). A permanent error
+//! [`RetryPolicy`] (the concurrency slot is released while waiting), except that a
+//! create is re-sent only after throttling: after a timeout, a dropped connection or a
+//! server error its object may exist, and sending it again could make a second one. A permanent error
 //! fails the step: independent branches carry on, and every step that (transitively)
 //! waits for the failed one is skipped and reported with the failed instance. State
 //! keeps everything that succeeded.
@@ -402,7 +404,11 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
         log_call(&job, attempt, duration_ms, &result);
         match result {
             Ok(v) => return done(Ok(v), true, first_start),
-            Err(e) if e.is_retryable() && attempt < shared.retry.max_attempts => {
+            Err(e)
+                if e.is_retryable()
+                    && attempt < shared.retry.max_attempts
+                    && may_reissue(&job, &e) =>
+            {
                 let delay = shared.retry.delay(attempt);
                 (shared.events)(ApplyEvent::Retrying {
                     addr: job.addr.clone(),
@@ -418,9 +424,28 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
                     _ = stop.wait_for(|s| *s) => {}
                 }
             }
+            Err(e) if !may_reissue(&job, &e) => {
+                let e = ProviderError {
+                    message: format!(
+                        "{} (the create was not sent again: it may have succeeded unseen, and \
+                         creating again could make a second object)",
+                        e.message
+                    ),
+                    ..e
+                };
+                return done(Err(e), true, first_start);
+            }
             Err(e) => return done(Err(e), true, first_start),
         }
     }
+}
+
+/// Whether a failed call may be sent again. A create that failed for a reason other than
+/// throttling (a timeout, a dropped connection, a server error) may have made its object
+/// before the answer was lost, so it is never re-issued: the provider's SDK already
+/// retried what it knows to be safe. Throttling rejects a request before it is processed.
+fn may_reissue(job: &Job, e: &ProviderError) -> bool {
+    job.step != Step::Create || e.class != ErrorClass::Retryable
 }
 
 async fn call(job: &Job) -> Result<Option<Value>, ProviderError> {

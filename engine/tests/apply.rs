@@ -477,11 +477,11 @@ async fn a_permanent_failure_skips_dependents_and_keeps_what_succeeded() {
 }
 
 #[tokio::test]
-async fn throttled_and_retryable_errors_are_retried_until_success() {
+async fn throttled_creates_and_retryable_updates_are_retried_until_success() {
     let e = env(TestOptions {
         fail: vec![
             FailRule::transient(Operation::Create, "test.thing.a", ErrorClass::Throttled, 2),
-            FailRule::transient(Operation::Create, "test.thing.b", ErrorClass::Retryable, 3),
+            FailRule::transient(Operation::Create, "test.thing.b", ErrorClass::Throttled, 3),
         ],
         ..TestOptions::default()
     });
@@ -522,7 +522,7 @@ async fn retries_stop_after_max_attempts() {
         fail: vec![FailRule::transient(
             Operation::Create,
             "test.thing.a",
-            ErrorClass::Retryable,
+            ErrorClass::Throttled,
             100,
         )],
         ..TestOptions::default()
@@ -533,7 +533,7 @@ async fn retries_stop_after_max_attempts() {
     ]);
     let (report, _) = run(&e, &p, 8).await;
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].1.class, ErrorClass::Retryable);
+    assert_eq!(report.failed[0].1.class, ErrorClass::Throttled);
     assert_eq!(report.skipped, vec![(addr("b"), addr("a"))]);
     assert_eq!(
         e.factory
@@ -543,6 +543,41 @@ async fn retries_stop_after_max_attempts() {
         4
     );
     assert!(state_addrs(&e.store).is_empty());
+}
+
+/// Regression: a create that failed with a retryable error (a timeout or a dropped
+/// connection after the request was sent) was sent again, which makes a second object
+/// when the first attempt succeeded unseen. Deletes, being idempotent, are still retried.
+#[tokio::test]
+async fn a_create_with_an_unknown_outcome_is_never_sent_again() {
+    let e = env(TestOptions {
+        fail: vec![
+            FailRule::transient(Operation::Create, "test.thing.a", ErrorClass::Retryable, 1),
+            FailRule::transient(
+                Operation::Delete,
+                "test.thing.old",
+                ErrorClass::Retryable,
+                1,
+            ),
+        ],
+        ..TestOptions::default()
+    });
+    assert!(run(&e, &plan(vec![change("old", Action::Create, &[])]), 8)
+        .await
+        .0
+        .is_success());
+    let old = from_state(&e.store, change("old", Action::Delete, &[]));
+    let (report, _) = run(&e, &plan(vec![change("a", Action::Create, &[]), old]), 8).await;
+    let log = e.factory.log();
+    assert_eq!(log.calls_for(Operation::Create, "test.thing.a").len(), 1);
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        report.failed[0].1.message.contains("not sent again"),
+        "{}",
+        report.failed[0].1.message
+    );
+    assert_eq!(log.calls_for(Operation::Delete, "test.thing.old").len(), 2);
+    assert_eq!(report.succeeded, vec![(addr("old"), Action::Delete)]);
 }
 
 #[tokio::test]
