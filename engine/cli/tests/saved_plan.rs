@@ -19,6 +19,16 @@ resource random.id b {
 output a = random.id.a.hex
 "#;
 
+/// The test stack in a new directory, planned with `--out p.plan`.
+fn saved_plan() -> (tempfile::TempDir, Gig, std::path::PathBuf) {
+    let dir = stack(&[("main.gig", STACK)]);
+    let gig = Gig::new();
+    let plan = dir.path().join("p.plan");
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan.to_str().unwrap()])
+        .expect_code(0);
+    (dir, gig, plan)
+}
+
 fn state(gig: &Gig, dir: &std::path::Path) -> serde_json::Value {
     let run = gig.run_in(dir, &["state", "export", "."]).expect_code(0);
     serde_json::from_str(&run.stdout).expect("state JSON")
@@ -70,12 +80,8 @@ fn saved_plan_applied_on_unchanged_state_matches_the_plan() {
 
 #[test]
 fn saved_plan_is_refused_after_the_state_changed() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
-        .expect_code(0);
     // Another apply lands first.
     gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
         .expect_code(0);
@@ -92,12 +98,8 @@ fn saved_plan_is_refused_after_the_state_changed() {
 
 #[test]
 fn saved_plan_is_refused_after_the_configuration_changed() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
-        .expect_code(0);
     std::fs::write(
         dir.path().join("main.gig"),
         STACK.replace("size: number = 8", "size: number = 16"),
@@ -113,12 +115,8 @@ fn saved_plan_is_refused_after_the_configuration_changed() {
 
 #[test]
 fn saved_plan_is_refused_when_a_param_changed() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
-        .expect_code(0);
     let gig = gig.env("GIG_PARAM_size", "12");
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);
@@ -128,12 +126,8 @@ fn saved_plan_is_refused_when_a_param_changed() {
 /// by `show` and `apply` alike; nothing is applied.
 #[test]
 fn a_plan_file_of_another_format_version_is_refused_naming_both_versions() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
-        .expect_code(0);
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
     let current = file["format_version"].as_u64().expect("format_version");
@@ -167,12 +161,8 @@ fn a_plan_file_of_another_format_version_is_refused_naming_both_versions() {
 /// A damaged plan file is refused with E0352, not a JSON parser dump.
 #[test]
 fn a_damaged_plan_file_is_refused_with_a_code() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
-        .expect_code(0);
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
     file["plan"]["changes"][0]["action"] = serde_json::json!("obliterate");
