@@ -711,12 +711,14 @@ fn f_file(a: &Args<'_>) -> Result<Value, Diagnostic> {
 fn read_text(a: &Args<'_>, i: usize) -> Result<String, Diagnostic> {
     let rel = a.str(i)?;
     let Some(dir) = a.ctx.dir else {
-        return Err(Diagnostic::error(Code::E0124, "cannot read file", a.span(i))
-            .with_detail(format!(
+        return Err(
+            Diagnostic::error(Code::E0124, "cannot read file", a.span(i))
+                .with_detail(format!(
                 "`{}` reads paths relative to the stack directory, and these sources have none.",
                 a.name
             ))
-            .with_label("no directory to read from"));
+                .with_label("no directory to read from"),
+        );
     };
     let path: PathBuf = dir.join(rel);
     let fail = |why: String| {
