@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::span::{SourceMap, Span};
 
+mod code;
+
+pub use code::{Code, UnknownCode};
+
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,7 +36,7 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Stable code such as `E0101`; rendered as `gig::E0101`.
-    pub code: &'static str,
+    pub code: Code,
     /// Error, warning or advice.
     pub severity: Severity,
     /// Short fixed summary; never contains user text.
@@ -51,7 +55,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error with the given code, summary and primary span.
-    pub fn error(code: &'static str, summary: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn error(code: Code, summary: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -65,7 +69,7 @@ impl Diagnostic {
     }
 
     /// A warning with the given code, summary and primary span.
-    pub fn warning(code: &'static str, summary: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn warning(code: Code, summary: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, summary, span)

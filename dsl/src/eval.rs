@@ -31,7 +31,7 @@ use std::path::Path;
 use crate::ast::{BinaryOp, UnaryOp};
 use crate::config::{Expr, ExprKind, ResourceRef, TemplatePart, SPLAT_ELEMENT};
 use crate::functions::{self, wrap, CallContext};
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -421,14 +421,14 @@ fn open(v: Value) -> (Value, bool) {
     }
 }
 
-fn type_error(code: &'static str, summary: &str, span: Span, detail: String) -> Diagnostic {
+fn type_error(code: Code, summary: &str, span: Span, detail: String) -> Diagnostic {
     Diagnostic::error(code, summary, span).with_detail(detail)
 }
 
 impl Evaluator<'_> {
     fn step(&mut self, span: Span) -> Result<(), Diagnostic> {
         if self.budget == 0 {
-            return Err(Diagnostic::error("E0119", "evaluation too large", span).with_detail(format!(
+            return Err(Diagnostic::error(Code::E0119, "evaluation too large", span).with_detail(format!(
                 "Evaluating this expression took more than {STEP_BUDGET} steps; reduce the size of the collections it iterates over."
             )));
         }
@@ -469,7 +469,7 @@ impl Evaluator<'_> {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| {
-                    Diagnostic::error("E0110", "unbound variable", e.span).with_detail(format!(
+                    Diagnostic::error(Code::E0110, "unbound variable", e.span).with_detail(format!(
                         "The variable `{name}` is not bound by an enclosing for-expression."
                     ))
                 }),
@@ -540,7 +540,7 @@ impl Evaluator<'_> {
                     Value::Bool(false) => Ok(wrap(self.eval(b)?, secret)),
                     Value::Unknown => Ok(wrap(Value::Unknown, secret)),
                     other => Err(type_error(
-                        "E0102",
+                        Code::E0102,
                         "condition is not a bool",
                         c.span,
                         format!(
@@ -573,7 +573,7 @@ impl Evaluator<'_> {
                                 Some(s) => out.push_str(&s),
                                 None => {
                                     return Err(type_error(
-                                        "E0107",
+                                        Code::E0107,
                                         "value cannot be interpolated",
                                         x.span,
                                         format!(
@@ -614,7 +614,7 @@ impl Evaluator<'_> {
                     Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
                     other => {
                         return Err(type_error(
-                            "E0108",
+                            Code::E0108,
                             "cannot iterate over this value",
                             collection.span,
                             format!(
@@ -675,7 +675,7 @@ impl Evaluator<'_> {
                     }
                     other => {
                         return Err(type_error(
-                            "E0102",
+                            Code::E0102,
                             "condition is not a bool",
                             c.span,
                             format!("The `if` filter of a for-expression must be true or false, but this is a {}.", other.kind()),
@@ -695,14 +695,14 @@ impl Evaluator<'_> {
                             continue;
                         }
                         _ if ks => {
-                            return Err(Diagnostic::error("E0108", "secret used as a map key", kx.span)
+                            return Err(Diagnostic::error(Code::E0108, "secret used as a map key", kx.span)
                                 .with_detail("A secret cannot become a map key, because keys are shown in plans."))
                         }
                         other => match functions::scalar_to_string(&other) {
                             Some(s) => s,
                             None => {
                                 return Err(type_error(
-                                    "E0108",
+                                    Code::E0108,
                                     "map key is not a string",
                                     kx.span,
                                     format!("The key of a map for-expression must be a string, but this is a {}.", other.kind()),
@@ -711,7 +711,7 @@ impl Evaluator<'_> {
                         },
                     };
                     if map.insert(kstr.clone(), out).is_some() {
-                        return Err(Diagnostic::error("E0109", "duplicate key in for-expression", kx.span)
+                        return Err(Diagnostic::error(Code::E0109, "duplicate key in for-expression", kx.span)
                             .with_detail(format!("Two elements produce the key `{kstr}`; each key of a map may appear once."))
                             .with_label("this key repeats"));
                     }
@@ -743,7 +743,7 @@ fn from_resource(x: &Expr) -> bool {
 
 fn logic_error(op: BinaryOp, kind: String, span: Span) -> Diagnostic {
     type_error(
-        "E0101",
+        Code::E0101,
         "operator cannot be applied to this type",
         span,
         format!(
@@ -762,7 +762,7 @@ fn get_attr(v: Value, name: &str, resource: bool, span: Span) -> Result<Value, D
             Some(x) => x,
             None if resource => Value::Unknown,
             None => {
-                let mut d = Diagnostic::error("E0104", "no such attribute", span)
+                let mut d = Diagnostic::error(Code::E0104, "no such attribute", span)
                     .with_detail(format!("The object has no attribute `{name}`."))
                     .with_label("not an attribute of this object");
                 if let Some(s) = suggest(name, m.keys().map(String::as_str)) {
@@ -773,7 +773,7 @@ fn get_attr(v: Value, name: &str, resource: bool, span: Span) -> Result<Value, D
         },
         other => {
             let kind = other.kind();
-            let mut d = Diagnostic::error("E0104", "attribute access on a non-object", span)
+            let mut d = Diagnostic::error(Code::E0104, "attribute access on a non-object", span)
                 .with_detail(format!(
                     "Only objects have attributes, but `.{name}` is used on a {kind}."
                 ))
@@ -801,7 +801,7 @@ fn index(v: Value, i: Value, span: Span) -> Result<Value, Diagnostic> {
             if n.fract() != 0.0 || *n < 0.0 || *n >= xs.len() as f64 {
                 let len = xs.len();
                 let shown = if is { "(secret)".to_string() } else { functions::number_to_string(*n) };
-                return Err(Diagnostic::error("E0103", "index out of range", span)
+                return Err(Diagnostic::error(Code::E0103, "index out of range", span)
                     .with_detail(format!("The list has {len} element(s), so index {shown} does not exist; indexes are whole numbers from 0."))
                     .with_label("no such element"));
             }
@@ -811,7 +811,7 @@ fn index(v: Value, i: Value, span: Span) -> Result<Value, Diagnostic> {
             Some(x) => x,
             None => {
                 let shown = if is { "(secret)" } else { k.as_str() };
-                let mut d = Diagnostic::error("E0103", "key not found", span)
+                let mut d = Diagnostic::error(Code::E0103, "key not found", span)
                     .with_detail(format!("The map has no key `{shown}`."))
                     .with_label("no such key")
                     .with_help("use lookup(map, key, default) to fall back to a default");
@@ -825,7 +825,7 @@ fn index(v: Value, i: Value, span: Span) -> Result<Value, Diagnostic> {
         },
         (v, i) => {
             return Err(type_error(
-                "E0105",
+                Code::E0105,
                 "cannot index this value",
                 span,
                 format!(
@@ -853,7 +853,7 @@ fn unary(op: UnaryOp, v: Value, span: Span) -> Result<Value, Diagnostic> {
                 UnaryOp::Neg => ("-", "a number"),
             };
             return Err(type_error(
-                "E0101",
+                Code::E0101,
                 "operator cannot be applied to this type",
                 span,
                 format!("`{sym}` needs {want}, but got a {}.", v.kind()),
@@ -873,7 +873,7 @@ fn binary(op: BinaryOp, l: Value, r: Value, span: Span) -> Result<Value, Diagnos
     let r = functions::strip_secrets(&r);
     let mismatch = |want: &str| {
         type_error(
-            "E0101",
+            Code::E0101,
             "operator cannot be applied to these types",
             span,
             format!(
@@ -916,7 +916,7 @@ fn binary(op: BinaryOp, l: Value, r: Value, span: Span) -> Result<Value, Diagnos
                 return Err(d);
             };
             if matches!(op, BinaryOp::Div | BinaryOp::Rem) && *b == 0.0 {
-                return Err(Diagnostic::error("E0106", "division by zero", span)
+                return Err(Diagnostic::error(Code::E0106, "division by zero", span)
                     .with_detail(format!("The right-hand side of `{}` is zero.", op.symbol()))
                     .with_label("divides by zero"));
             }
@@ -928,7 +928,7 @@ fn binary(op: BinaryOp, l: Value, r: Value, span: Span) -> Result<Value, Diagnos
                 _ => a % b,
             };
             if !n.is_finite() {
-                return Err(Diagnostic::error("E0106", "number out of range", span)
+                return Err(Diagnostic::error(Code::E0106, "number out of range", span)
                     .with_detail("The result of this arithmetic is too large to represent."));
             }
             Value::Number(n)
@@ -1024,7 +1024,7 @@ mod tests {
             &NoResources,
         )
         .unwrap_err();
-        assert_eq!(err.code, "E0101");
+        assert_eq!(err.code, Code::E0101);
         assert!(
             err.detail.contains("string") && err.detail.contains("number"),
             "{}",
@@ -1034,7 +1034,7 @@ mod tests {
             eval(&bin(BinaryOp::Div, n(1.0), n(0.0)), &NoResources)
                 .unwrap_err()
                 .code,
-            "E0106"
+            Code::E0106
         );
     }
 
@@ -1077,7 +1077,7 @@ mod tests {
             Box::new(n(1.0)),
             Box::new(n(2.0)),
         ));
-        assert_eq!(eval(&bad, &NoResources).unwrap_err().code, "E0102");
+        assert_eq!(eval(&bad, &NoResources).unwrap_err().code, Code::E0102);
     }
 
     #[test]
@@ -1134,7 +1134,7 @@ mod tests {
         }]));
         let get = e(ExprKind::GetAttr(Box::new(obj), "vpcid".into()));
         let err = eval(&get, &NoResources).unwrap_err();
-        assert_eq!(err.code, "E0104");
+        assert_eq!(err.code, Code::E0104);
         assert_eq!(err.help.as_deref(), Some("did you mean `vpc_id`?"));
     }
 
@@ -1143,12 +1143,15 @@ mod tests {
         let list = c(Value::List(vec![Value::from("a"), Value::from("b")]));
         let ix = |i: Expr| e(ExprKind::Index(Box::new(list.clone()), Box::new(i)));
         assert_eq!(eval(&ix(n(1.0)), &NoResources).unwrap(), Value::from("b"));
-        assert_eq!(eval(&ix(n(2.0)), &NoResources).unwrap_err().code, "E0103");
+        assert_eq!(
+            eval(&ix(n(2.0)), &NoResources).unwrap_err().code,
+            Code::E0103
+        );
         assert_eq!(
             eval(&ix(c(Value::from("x"))), &NoResources)
                 .unwrap_err()
                 .code,
-            "E0105"
+            Code::E0105
         );
     }
 
@@ -1184,7 +1187,7 @@ mod tests {
             value_expr: Box::new(e(ExprKind::Local("x".into()))),
             cond: None,
         });
-        assert_eq!(eval(&dup, &NoResources).unwrap_err().code, "E0109");
+        assert_eq!(eval(&dup, &NoResources).unwrap_err().code, Code::E0109);
         // A residual subtree stays residual; its constant siblings fold.
         let residual = bin(
             BinaryOp::Add,
@@ -1220,7 +1223,7 @@ mod tests {
             value_expr: Box::new(inner),
             cond: None,
         });
-        assert_eq!(eval(&outer, &NoResources).unwrap_err().code, "E0119");
+        assert_eq!(eval(&outer, &NoResources).unwrap_err().code, Code::E0119);
     }
 
     fn vpc_attr(name: &str) -> Expr {
@@ -1257,7 +1260,7 @@ mod tests {
         );
         // When every argument fails, the last one's error is reported.
         let err = eval(&try_of(vec![bad.clone(), bad]), &OneVpc).unwrap_err();
-        assert_eq!(err.code, "E0105");
+        assert_eq!(err.code, Code::E0105);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use ipnet::IpNet;
 
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -299,7 +299,7 @@ fn checked_fn(
     name_span: Span,
 ) -> Result<&'static FnSpec, Diagnostic> {
     let Some(f) = lookup_fn(name) else {
-        let mut d = Diagnostic::error("E0120", "unknown function", name_span)
+        let mut d = Diagnostic::error(Code::E0120, "unknown function", name_span)
             .with_detail(format!(
                 "There is no function called `{name}` in gig's standard library."
             ))
@@ -318,7 +318,7 @@ fn checked_fn(
             None => format!("at least {}", f.min_args),
         };
         return Err(
-            Diagnostic::error("E0121", "wrong number of arguments", span)
+            Diagnostic::error(Code::E0121, "wrong number of arguments", span)
                 .with_detail(format!(
                     "`{name}` takes {expected} argument{}, but {nargs} {} given.",
                     if expected == "1" { "" } else { "s" },
@@ -473,7 +473,7 @@ impl<'a> Args<'a> {
             .vals
             .get(i)
             .map_or("nothing".to_string(), |v| v.kind().to_string());
-        Diagnostic::error("E0122", "wrong argument type", self.span(i))
+        Diagnostic::error(Code::E0122, "wrong argument type", self.span(i))
             .with_detail(format!(
                 "Argument {} of `{}` must be {want}, but it is a {got}.",
                 i + 1,
@@ -483,7 +483,7 @@ impl<'a> Args<'a> {
     }
 
     fn value_err(&self, i: usize, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic::error("E0123", "invalid function argument", self.span(i))
+        Diagnostic::error(Code::E0123, "invalid function argument", self.span(i))
             .with_detail(detail.into())
             .with_label(format!("invalid argument to `{}`", self.name))
     }
@@ -711,16 +711,18 @@ fn f_file(a: &Args<'_>) -> Result<Value, Diagnostic> {
 fn read_text(a: &Args<'_>, i: usize) -> Result<String, Diagnostic> {
     let rel = a.str(i)?;
     let Some(dir) = a.ctx.dir else {
-        return Err(Diagnostic::error("E0124", "cannot read file", a.span(i))
-            .with_detail(format!(
+        return Err(
+            Diagnostic::error(Code::E0124, "cannot read file", a.span(i))
+                .with_detail(format!(
                 "`{}` reads paths relative to the stack directory, and these sources have none.",
                 a.name
             ))
-            .with_label("no directory to read from"));
+                .with_label("no directory to read from"),
+        );
     };
     let path: PathBuf = dir.join(rel);
     let fail = |why: String| {
-        Diagnostic::error("E0124", "cannot read file", a.span(i))
+        Diagnostic::error(Code::E0124, "cannot read file", a.span(i))
             .with_detail(format!(
                 "`{}` could not read `{}`: {why}.",
                 a.name,
@@ -780,7 +782,7 @@ fn f_templatefile(a: &Args<'_>) -> Result<Value, Diagnostic> {
             ));
         }
         let Some(v) = vars.get(name) else {
-            let mut d = Diagnostic::error("E0125", "unknown template variable", a.call)
+            let mut d = Diagnostic::error(Code::E0125, "unknown template variable", a.call)
                 .with_detail(format!(
                     "The template `{path}` uses `${{{name}}}`, but `vars` has no key `{name}`."
                 ))
@@ -820,20 +822,20 @@ fn f_try(a: &Args<'_>) -> Result<Value, Diagnostic> {
 pub fn try_recovers(d: &Diagnostic) -> bool {
     matches!(
         d.code,
-        "E0101"
-            | "E0102"
-            | "E0103"
-            | "E0104"
-            | "E0105"
-            | "E0106"
-            | "E0107"
-            | "E0108"
-            | "E0109"
-            | "E0110"
-            | "E0122"
-            | "E0123"
-            | "E0124"
-            | "E0125"
+        Code::E0101
+            | Code::E0102
+            | Code::E0103
+            | Code::E0104
+            | Code::E0105
+            | Code::E0106
+            | Code::E0107
+            | Code::E0108
+            | Code::E0109
+            | Code::E0110
+            | Code::E0122
+            | Code::E0123
+            | Code::E0124
+            | Code::E0125
     )
 }
 
@@ -1283,7 +1285,7 @@ mod tests {
         }
     }
 
-    fn code(name: &str, args: Vec<Value>) -> &'static str {
+    fn code(name: &str, args: Vec<Value>) -> Code {
         match run(name, args) {
             Ok(v) => panic!("{name} unexpectedly gave {v:?}"),
             Err(d) => d.code,
@@ -1361,34 +1363,40 @@ mod tests {
     fn cidrsubnet_errors() {
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(256.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/16"), n(17.0), n(0.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/16"), n(-1.0), n(0.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0), n(-1.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.5), n(1.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("not a cidr"), n(8.0), n(1.0)]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             code("cidrsubnet", vec![s("10.0.0.0/33"), n(1.0), n(1.0)]),
-            "E0123"
+            Code::E0123
         );
-        assert_eq!(code("cidrsubnet", vec![n(1.0), n(8.0), n(1.0)]), "E0122");
-        assert_eq!(code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0)]), "E0121");
+        assert_eq!(
+            code("cidrsubnet", vec![n(1.0), n(8.0), n(1.0)]),
+            Code::E0122
+        );
+        assert_eq!(
+            code("cidrsubnet", vec![s("10.0.0.0/16"), n(8.0)]),
+            Code::E0121
+        );
     }
 
     #[test]
@@ -1418,9 +1426,18 @@ mod tests {
             ok("cidrhost", vec![s("::/0"), n(-1.0)]),
             s("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
         );
-        assert_eq!(code("cidrhost", vec![s("10.0.1.0/24"), n(256.0)]), "E0123");
-        assert_eq!(code("cidrhost", vec![s("10.0.1.0/24"), n(-257.0)]), "E0123");
-        assert_eq!(code("cidrhost", vec![s("10.0.1.7/32"), n(1.0)]), "E0123");
+        assert_eq!(
+            code("cidrhost", vec![s("10.0.1.0/24"), n(256.0)]),
+            Code::E0123
+        );
+        assert_eq!(
+            code("cidrhost", vec![s("10.0.1.0/24"), n(-257.0)]),
+            Code::E0123
+        );
+        assert_eq!(
+            code("cidrhost", vec![s("10.0.1.7/32"), n(1.0)]),
+            Code::E0123
+        );
     }
 
     #[test]
@@ -1433,10 +1450,10 @@ mod tests {
             s("a-3-[\"x\"]-\"q\"-%")
         );
         assert_eq!(ok("format", vec![s("%s"), Value::Bool(true)]), s("true"));
-        assert_eq!(code("format", vec![s("%s %s"), s("a")]), "E0123");
-        assert_eq!(code("format", vec![s("%s"), s("a"), s("b")]), "E0123");
-        assert_eq!(code("format", vec![s("%x"), s("a")]), "E0123");
-        assert_eq!(code("format", vec![s("%d"), n(1.5)]), "E0123");
+        assert_eq!(code("format", vec![s("%s %s"), s("a")]), Code::E0123);
+        assert_eq!(code("format", vec![s("%s"), s("a"), s("b")]), Code::E0123);
+        assert_eq!(code("format", vec![s("%x"), s("a")]), Code::E0123);
+        assert_eq!(code("format", vec![s("%d"), n(1.5)]), Code::E0123);
     }
 
     #[test]
@@ -1448,19 +1465,19 @@ mod tests {
         );
         assert_eq!(
             code("join", vec![s(","), Value::List(vec![list(&["a"])])]),
-            "E0123"
+            Code::E0123
         );
         assert_eq!(
             ok("split", vec![s(","), s("a,b,,c")]),
             list(&["a", "b", "", "c"])
         );
         assert_eq!(ok("split", vec![s(","), s("")]), Value::List(vec![]));
-        assert_eq!(code("split", vec![s(""), s("abc")]), "E0123");
+        assert_eq!(code("split", vec![s(""), s("abc")]), Code::E0123);
         assert_eq!(ok("replace", vec![s("a-b-c"), s("-"), s("_")]), s("a_b_c"));
-        assert_eq!(code("replace", vec![s("abc"), s(""), s("x")]), "E0123");
+        assert_eq!(code("replace", vec![s("abc"), s(""), s("x")]), Code::E0123);
         assert_eq!(ok("lower", vec![s("AbC")]), s("abc"));
         assert_eq!(ok("upper", vec![s("AbC")]), s("ABC"));
-        assert_eq!(code("upper", vec![n(1.0)]), "E0122");
+        assert_eq!(code("upper", vec![n(1.0)]), Code::E0122);
     }
 
     #[test]
@@ -1468,11 +1485,11 @@ mod tests {
         let m = map(&[("a", n(1.0)), ("b", n(2.0))]);
         assert_eq!(ok("lookup", vec![m.clone(), s("b")]), n(2.0));
         assert_eq!(ok("lookup", vec![m.clone(), s("z"), n(9.0)]), n(9.0));
-        assert_eq!(code("lookup", vec![m.clone(), s("z")]), "E0123");
+        assert_eq!(code("lookup", vec![m.clone(), s("z")]), Code::E0123);
         assert_eq!(ok("length", vec![m.clone()]), n(2.0));
         assert_eq!(ok("length", vec![s("héllo")]), n(5.0));
         assert_eq!(ok("length", vec![list(&["a", "b", "c"])]), n(3.0));
-        assert_eq!(code("length", vec![n(3.0)]), "E0122");
+        assert_eq!(code("length", vec![n(3.0)]), Code::E0122);
         assert_eq!(
             ok("concat", vec![list(&["a"]), list(&["b", "c"])]),
             list(&["a", "b", "c"])
@@ -1507,9 +1524,12 @@ mod tests {
             list(&["a", "b", "c"])
         );
         assert_eq!(ok("element", vec![list(&["a", "b"]), n(3.0)]), s("b"));
-        assert_eq!(code("element", vec![Value::List(vec![]), n(0.0)]), "E0123");
+        assert_eq!(
+            code("element", vec![Value::List(vec![]), n(0.0)]),
+            Code::E0123
+        );
         assert_eq!(ok("coalesce", vec![Value::Null, s(""), s("x")]), s("x"));
-        assert_eq!(code("coalesce", vec![Value::Null]), "E0123");
+        assert_eq!(code("coalesce", vec![Value::Null]), Code::E0123);
     }
 
     #[test]
@@ -1528,13 +1548,13 @@ mod tests {
             ok("range", vec![n(3.0), n(0.0), n(-1.0)]),
             Value::List(vec![n(3.0), n(2.0), n(1.0)])
         );
-        assert_eq!(code("range", vec![n(0.0), n(1e9)]), "E0123");
-        assert_eq!(code("range", vec![n(0.0), n(5.0), n(0.0)]), "E0123");
+        assert_eq!(code("range", vec![n(0.0), n(1e9)]), Code::E0123);
+        assert_eq!(code("range", vec![n(0.0), n(5.0), n(0.0)]), Code::E0123);
         assert_eq!(ok("tostring", vec![n(8080.0)]), s("8080"));
         assert_eq!(ok("tostring", vec![n(0.5)]), s("0.5"));
         assert_eq!(ok("tonumber", vec![s("42")]), n(42.0));
-        assert_eq!(code("tonumber", vec![s("forty")]), "E0123");
-        assert_eq!(code("tonumber", vec![s("inf")]), "E0123");
+        assert_eq!(code("tonumber", vec![s("forty")]), Code::E0123);
+        assert_eq!(code("tonumber", vec![s("inf")]), Code::E0123);
     }
 
     #[test]
@@ -1553,8 +1573,8 @@ mod tests {
         let got = call("file", vec![s("hello.txt")], &[sp()], sp(), &ctx).unwrap();
         assert_eq!(got, s("hi\n"));
         let missing = call("file", vec![s("nope.txt")], &[sp()], sp(), &ctx).unwrap_err();
-        assert_eq!(missing.code, "E0124");
-        assert_eq!(code("file", vec![s("hello.txt")]), "E0124");
+        assert_eq!(missing.code, Code::E0124);
+        assert_eq!(code("file", vec![s("hello.txt")]), Code::E0124);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1586,11 +1606,11 @@ mod tests {
     #[test]
     fn unknown_function_suggests_a_close_name() {
         let d = check_call("cidrsubnets", 3, sp(), sp()).unwrap_err();
-        assert_eq!(d.code, "E0120");
+        assert_eq!(d.code, Code::E0120);
         assert_eq!(d.help.as_deref(), Some("did you mean `cidrsubnet`?"));
         assert_eq!(
             check_call("lookup", 4, sp(), sp()).unwrap_err().code,
-            "E0121"
+            Code::E0121
         );
         assert!(check_call("lookup", 3, sp(), sp()).is_ok());
     }
@@ -1599,35 +1619,35 @@ mod tests {
     fn new_functions_reject_bad_values() {
         let abc = || list(&["a", "b", "c"]);
         assert_eq!(ok("slice", vec![abc(), n(0.0), n(3.0)]), abc());
-        assert_eq!(code("slice", vec![abc(), n(2.0), n(1.0)]), "E0123");
-        assert_eq!(code("slice", vec![abc(), n(0.0), n(4.0)]), "E0123");
-        assert_eq!(code("slice", vec![abc(), n(0.5), n(1.0)]), "E0123");
+        assert_eq!(code("slice", vec![abc(), n(2.0), n(1.0)]), Code::E0123);
+        assert_eq!(code("slice", vec![abc(), n(0.0), n(4.0)]), Code::E0123);
+        assert_eq!(code("slice", vec![abc(), n(0.5), n(1.0)]), Code::E0123);
         assert_eq!(ok("substr", vec![s("héllo"), n(1.0), n(3.0)]), s("éll"));
         assert_eq!(ok("substr", vec![s("abc"), n(1.0), n(10.0)]), s("bc"));
-        assert_eq!(code("substr", vec![s("abc"), n(4.0), n(1.0)]), "E0123");
-        assert_eq!(code("substr", vec![s("abc"), n(0.0), n(-2.0)]), "E0123");
-        assert_eq!(code("zipmap", vec![list(&["a"]), abc()]), "E0123");
+        assert_eq!(code("substr", vec![s("abc"), n(4.0), n(1.0)]), Code::E0123);
+        assert_eq!(code("substr", vec![s("abc"), n(0.0), n(-2.0)]), Code::E0123);
+        assert_eq!(code("zipmap", vec![list(&["a"]), abc()]), Code::E0123);
         assert_eq!(
             code(
                 "zipmap",
                 vec![Value::List(vec![n(1.0)]), Value::List(vec![n(1.0)])]
             ),
-            "E0123"
+            Code::E0123
         );
-        assert_eq!(code("jsondecode", vec![s("{\"a\": ")]), "E0123");
+        assert_eq!(code("jsondecode", vec![s("{\"a\": ")]), Code::E0123);
         assert_eq!(
             ok("jsondecode", vec![s("{\"$secret\": \"x\"}")]),
             map(&[("$secret", s("x"))])
         );
-        assert_eq!(code("base64decode", vec![s("not base64!")]), "E0123");
-        assert_eq!(code("base64decode", vec![s("/w==")]), "E0123");
-        assert_eq!(code("abs", vec![s("1")]), "E0122");
+        assert_eq!(code("base64decode", vec![s("not base64!")]), Code::E0123);
+        assert_eq!(code("base64decode", vec![s("/w==")]), Code::E0123);
+        assert_eq!(code("abs", vec![s("1")]), Code::E0122);
         assert_eq!(
             ok("toset", vec![Value::List(vec![n(3.0), n(1.0), n(3.0)])]),
             Value::List(vec![n(1.0), n(3.0)])
         );
         assert_eq!(ok("tolist", vec![Value::Null]), Value::Null);
-        assert_eq!(code("tolist", vec![s("a")]), "E0122");
+        assert_eq!(code("tolist", vec![s("a")]), Code::E0122);
         assert_eq!(
             ok(
                 "compact",
@@ -1659,11 +1679,11 @@ mod tests {
             run_in("ok.tpl", vars.clone()).unwrap(),
             s("a=1 b=2 ${a} $x")
         );
-        assert_eq!(run_in("t.tpl", vars.clone()).unwrap_err().code, "E0123");
+        assert_eq!(run_in("t.tpl", vars.clone()).unwrap_err().code, Code::E0123);
         let missing = run_in("ok.tpl", map(&[("a", s("1"))])).unwrap_err();
-        assert_eq!(missing.code, "E0125");
+        assert_eq!(missing.code, Code::E0125);
         let list_var = map(&[("a", list(&["x"])), ("b", n(2.0))]);
-        assert_eq!(run_in("ok.tpl", list_var).unwrap_err().code, "E0123");
+        assert_eq!(run_in("ok.tpl", list_var).unwrap_err().code, Code::E0123);
         assert_eq!(
             run_in("ok.tpl", Value::Map([("a".into(), Value::Unknown)].into())).unwrap(),
             Value::Unknown

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::lower::{self, Host, LowerOptions, ModuleLoadError, ModuleSource};
 use crate::parse::parse_file;
 use crate::source::{read_source, source_from_bytes};
-use gig_core::diag::{has_errors, Diagnostic};
+use gig_core::diag::{has_errors, Code, Diagnostic};
 use gig_core::span::{FileId, SourceMap, Span};
 
 /// What to load besides the files.
@@ -62,7 +62,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
     let files = match stack_files(dir) {
         Ok(files) if files.is_empty() => {
             diags.push(
-                Diagnostic::error("E0200", "no .gig files", Span::DETACHED)
+                Diagnostic::error(Code::E0200, "no .gig files", Span::DETACHED)
                     .with_detail(format!(
                         "The directory `{}` holds no `.gig` file, so there is no stack to load.",
                         dir.display()
@@ -74,7 +74,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
         Ok(files) => files,
         Err(err) => {
             diags.push(
-                Diagnostic::error("E0201", "cannot read stack directory", Span::DETACHED)
+                Diagnostic::error(Code::E0201, "cannot read stack directory", Span::DETACHED)
                     .with_detail(format!(
                         "Reading the directory `{}` failed: {err}.",
                         dir.display()
@@ -230,7 +230,7 @@ pub fn stack_envs(dir: &Path) -> Vec<String> {
 }
 
 fn unknown_env(env: &str, dir: &Path, envs: &[String]) -> Diagnostic {
-    let mut d = Diagnostic::error("E0184", "unknown environment", Span::DETACHED).with_detail(if envs.is_empty() {
+    let mut d = Diagnostic::error(Code::E0184, "unknown environment", Span::DETACHED).with_detail(if envs.is_empty() {
         format!("`--env {env}` needs the file `{}`, and this stack defines no environments.", dir.join("env").join(format!("{env}.gigvars")).display())
     } else {
         format!(

@@ -42,7 +42,7 @@ use crate::config::{
     ProviderConfig, ResourceConfig, ResourceRef,
 };
 use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -206,7 +206,7 @@ fn build_tree(
         }
         let Some(base) = tree.defs[def].dir.clone() else {
             diags.push(
-                Diagnostic::error("E0170", "module directory not found", source_span)
+                Diagnostic::error(Code::E0170, "module directory not found", source_span)
                     .with_detail("These sources were not read from a directory, so module paths cannot be resolved.")
                     .with_label("cannot be resolved"),
             );
@@ -214,7 +214,7 @@ fn build_tree(
         };
         let dir = base.join(&source);
         let missing = |why: &str| {
-            Diagnostic::error("E0170", "module directory not found", source_span)
+            Diagnostic::error(Code::E0170, "module directory not found", source_span)
                 .with_detail(format!("The module `{name}` reads `{}`, which {why}.", dir.display()))
                 .with_label("no module here")
                 .with_help("module paths are relative to the directory of the file that declares the module")
@@ -234,7 +234,7 @@ fn build_tree(
             let mut names: Vec<&str> = chain[pos..].iter().map(|(_, l)| l.as_str()).collect();
             names.push(&source);
             diags.push(
-                Diagnostic::error("E0171", "module includes itself", source_span)
+                Diagnostic::error(Code::E0171, "module includes itself", source_span)
                     .with_detail(format!(
                         "The module `{name}` would include a directory that is already being included: {}.",
                         names.join(" → ")
@@ -245,7 +245,7 @@ fn build_tree(
         }
         if tree.insts[inst].path.len() + 1 > MAX_MODULE_DEPTH {
             diags.push(
-                Diagnostic::error("E0176", "modules nested too deeply", source_span)
+                Diagnostic::error(Code::E0176, "modules nested too deeply", source_span)
                     .with_detail(format!(
                         "Modules may nest at most {MAX_MODULE_DEPTH} levels deep."
                     ))
@@ -541,7 +541,7 @@ fn mode_of(kind: ast::ResourceKind) -> Mode {
 }
 
 fn duplicate(kind: &str, name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error("E0154", "duplicate declaration", span)
+    Diagnostic::error(Code::E0154, "duplicate declaration", span)
         .with_detail(format!(
             "The {kind} `{name}` is declared more than once in this module."
         ))
@@ -620,7 +620,7 @@ impl<'a> Lowerer<'a> {
                         if r.rtype.len() != 2 {
                             let span = r.rtype.first().map_or(r.span, |f| f.span.to(r.rtype[r.rtype.len() - 1].span));
                             self.diags.push(
-                                Diagnostic::error("E0165", "malformed resource type", span)
+                                Diagnostic::error(Code::E0165, "malformed resource type", span)
                                     .with_detail(format!(
                                         "A resource type has two parts, the provider and the type (`aws.subnet`), but `{}` has {}.",
                                         r.type_name(),
@@ -662,7 +662,7 @@ impl<'a> Lowerer<'a> {
                         inst.outputs.insert(&o.name.name, (o, Slot::Todo));
                     }
                     ast::Item::Provider(p) if !info.path.is_empty() => self.diags.push(
-                        Diagnostic::error("E0191", "provider block in a module", p.name.span)
+                        Diagnostic::error(Code::E0191, "provider block in a module", p.name.span)
                             .with_detail(format!(
                                 "Modules use the providers configured by the root module, so `provider {}` belongs in the stack's own files.",
                                 p.name.name
@@ -671,7 +671,7 @@ impl<'a> Lowerer<'a> {
                     ),
                     ast::Item::Provider(_) => {}
                     ast::Item::Assign(a) => self.diags.push(
-                        Diagnostic::error("E0188", "assignment outside a gigvars file", a.name.span)
+                        Diagnostic::error(Code::E0188, "assignment outside a gigvars file", a.name.span)
                             .with_detail(format!(
                                 "`{} = …` at the top level sets a param, which only `env/<ENV>.gigvars` files may do.",
                                 a.name.name
@@ -692,7 +692,7 @@ impl<'a> Lowerer<'a> {
                 "secret" => match opt.value.kind {
                     ast::ExprKind::Bool(b) => secret = b,
                     _ => self.diags.push(
-                        Diagnostic::error("E0189", "invalid param option", opt.value.span)
+                        Diagnostic::error(Code::E0189, "invalid param option", opt.value.span)
                             .with_detail(
                                 "The `secret` option of a param must be `true` or `false`.",
                             )
@@ -701,7 +701,7 @@ impl<'a> Lowerer<'a> {
                 },
                 "description" => {}
                 other => {
-                    let mut d = Diagnostic::error("E0189", "invalid param option", opt.name.span)
+                    let mut d = Diagnostic::error(Code::E0189, "invalid param option", opt.name.span)
                         .with_detail(format!("`{other}` is not a param option; params accept `secret` and `description`."))
                         .with_label("unknown option");
                     if let Some(s) = suggest(other, ["secret", "description"]) {
@@ -795,7 +795,7 @@ impl<'a> Lowerer<'a> {
         let mut chain: Vec<&str> = self.stack[pos..].iter().map(String::as_str).collect();
         chain.push(&what);
         self.diags.push(
-            Diagnostic::error("E0153", "cycle between values", span)
+            Diagnostic::error(Code::E0153, "cycle between values", span)
                 .with_detail(format!(
                     "These values are defined in terms of each other: {}.",
                     chain.join(" → ")
@@ -862,7 +862,7 @@ impl<'a> Lowerer<'a> {
                 for opt in &decl.options {
                     if !matches!(opt.name.name.as_str(), "secret" | "description" | "value") {
                         self.diags.push(
-                            Diagnostic::error("E0194", "invalid output option", opt.name.span)
+                            Diagnostic::error(Code::E0194, "invalid output option", opt.name.span)
                                 .with_detail(format!(
                                     "`{}` is not an output option; outputs accept `value`, `secret` and `description`.",
                                     opt.name.name
@@ -930,7 +930,7 @@ impl<'a> Lowerer<'a> {
         let count = self.insts[inst].resources.get(key).and_then(|r| r.count);
         if let (Some(head), Some(count)) = (&decl.for_each, count) {
             self.diags.push(
-                Diagnostic::error("E0158", "invalid count", count.name.span)
+                Diagnostic::error(Code::E0158, "invalid count", count.name.span)
                     .with_detail("A resource can be expanded by `for` or by `count`, not both.")
                     .with_label("count given here")
                     .with_secondary(head.span, "for given here"),
@@ -947,7 +947,7 @@ impl<'a> Lowerer<'a> {
                 Some(n) if (0..=MAX_INSTANCES as i64).contains(&n) && !v.is_secret() => n,
                 _ => {
                     self.diags.push(
-                        Diagnostic::error("E0158", "invalid count", count.value.span)
+                        Diagnostic::error(Code::E0158, "invalid count", count.value.span)
                             .with_detail(format!(
                                 "`count` must be a whole number from 0 to {MAX_INSTANCES}, but this is a {}.",
                                 v.kind()
@@ -978,7 +978,7 @@ impl<'a> Lowerer<'a> {
         };
         if v.is_secret() {
             self.diags.push(
-                Diagnostic::error("E0156", "invalid expansion collection", head.collection.span)
+                Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
                     .with_detail("A secret cannot expand a resource: instance keys appear in addresses and plans.")
                     .with_label("this is secret"),
             );
@@ -993,7 +993,7 @@ impl<'a> Lowerer<'a> {
                 for (i, x) in xs.into_iter().enumerate() {
                     let Value::String(s) = &x else {
                         self.diags.push(
-                            Diagnostic::error("E0156", "invalid expansion collection", head.collection.span)
+                            Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
                                 .with_detail(format!(
                                     "Expanding over a list keys each instance by its element, so the elements must be strings, but element {i} is a {}.",
                                     x.kind()
@@ -1005,7 +1005,7 @@ impl<'a> Lowerer<'a> {
                     };
                     if !seen.insert(s.clone()) {
                         self.diags.push(
-                            Diagnostic::error("E0157", "duplicate instance key", head.collection.span)
+                            Diagnostic::error(Code::E0157, "duplicate instance key", head.collection.span)
                                 .with_detail(format!(
                                     "The element `{s}` appears more than once, and each instance needs its own key."
                                 ))
@@ -1035,7 +1035,7 @@ impl<'a> Lowerer<'a> {
             other => {
                 self.diags.push(
                     Diagnostic::error(
-                        "E0156",
+                        Code::E0156,
                         "invalid expansion collection",
                         head.collection.span,
                     )
@@ -1051,7 +1051,7 @@ impl<'a> Lowerer<'a> {
         if instances.len() > MAX_INSTANCES {
             self.diags.push(
                 Diagnostic::error(
-                    "E0156",
+                    Code::E0156,
                     "invalid expansion collection",
                     head.collection.span,
                 )
@@ -1086,7 +1086,7 @@ impl<'a> Lowerer<'a> {
                     format!("it depends on {}, known only after apply", refs.join(", "))
                 };
                 self.diags.push(
-                    Diagnostic::error("E0155", "expansion not known at plan time", e.span)
+                    Diagnostic::error(Code::E0155, "expansion not known at plan time", e.span)
                         .with_detail(format!(
                             "The value of {what} must be known before any resource exists, but {because}."
                         ))
@@ -1179,7 +1179,7 @@ impl<'a> Lowerer<'a> {
             };
             if let Some(d) = dependencies.iter().find(|d| same_group(&d.target, &base)) {
                 self.diags.push(
-                    Diagnostic::error("E0164", "resource refers to itself", d.span)
+                    Diagnostic::error(Code::E0164, "resource refers to itself", d.span)
                         .with_detail(format!(
                             "`{base}` uses its own attributes (directly or through a let), so it would have to exist before it is created."
                         ))
@@ -1308,7 +1308,7 @@ impl<'a> Lowerer<'a> {
     fn depends_on(&mut self, value: &'a ast::Expr, cx: &mut Ctx<'_>) -> Vec<(ResourceRef, Span)> {
         let ast::ExprKind::List(items) = &value.kind else {
             self.diags.push(
-                Diagnostic::error("E0159", "invalid depends_on", value.span)
+                Diagnostic::error(Code::E0159, "invalid depends_on", value.span)
                     .with_detail("`depends_on` takes a list of resource references such as `[aws.vpc.main]`.")
                     .with_label("not a list"),
             );
@@ -1321,7 +1321,7 @@ impl<'a> Lowerer<'a> {
                 ExprKind::Resource(r) => out.push((r, item.span)),
                 ExprKind::Const(Value::Unknown) if gig_core::diag::has_errors(&self.diags) => {}
                 _ => self.diags.push(
-                    Diagnostic::error("E0159", "invalid depends_on", item.span)
+                    Diagnostic::error(Code::E0159, "invalid depends_on", item.span)
                         .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`.")
                         .with_label("not a resource reference"),
                 ),
@@ -1342,7 +1342,7 @@ impl<'a> Lowerer<'a> {
         }
         .or_else(|| {
             self.diags.push(
-                Diagnostic::error("E0161", "invalid provider argument", value.span)
+                Diagnostic::error(Code::E0161, "invalid provider argument", value.span)
                     .with_detail("`provider` names the provider that manages the resource, such as `provider = aws`.")
                     .with_label("not a provider name"),
             );
@@ -1447,7 +1447,7 @@ impl<'a> Lowerer<'a> {
                 Some(_) => Value::Map(BTreeMap::new()),
                 None => {
                     self.diags.push(
-                        Diagnostic::error("E0190", "provider settings not known", p.body.span)
+                        Diagnostic::error(Code::E0190, "provider settings not known", p.body.span)
                             .with_detail(format!(
                                 "The settings of provider `{}` must be known before any resource exists; they cannot use resource attributes.",
                                 p.name.name
@@ -1500,14 +1500,14 @@ struct Meta {
 }
 
 fn duplicate_attr(name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error("E0192", "duplicate attribute", span)
+    Diagnostic::error(Code::E0192, "duplicate attribute", span)
         .with_detail(format!("`{name}` is set more than once in this block."))
         .with_label("set again here")
         .with_secondary(first, "first set here")
 }
 
 fn lifecycle_error(span: Span, detail: String) -> Diagnostic {
-    Diagnostic::error("E0160", "invalid lifecycle option", span)
+    Diagnostic::error(Code::E0160, "invalid lifecycle option", span)
         .with_detail(format!(
             "{detail} A lifecycle block accepts `prevent_destroy`, `create_before_destroy` (bools) and `ignore_changes` (a list of attribute names)."
         ))

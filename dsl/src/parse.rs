@@ -37,7 +37,7 @@ mod scan;
 mod tests;
 
 use crate::ast;
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::{FileId, Span};
 
 /// Deepest nesting of brackets, braces, parentheses, string interpolations and
@@ -165,7 +165,7 @@ fn parse_with(file: FileId, text: &str, engine: Engine) -> (ast::File, Vec<Diagn
         }
         if diags.len() >= MAX_ERRORS {
             diags.push(
-                Diagnostic::error("E0017", "too many syntax errors", Span::new(file, pos, pos))
+                Diagnostic::error(Code::E0017, "too many syntax errors", Span::new(file, pos, pos))
                     .with_label("parsing stopped here")
                     .with_detail(format!(
                         "The parser stopped after {MAX_ERRORS} errors in this file; the rest of the file was not checked."

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::{FileId, SourceMap, Span};
 
 /// Largest source file gig reads: 8 MiB, far beyond any hand-written configuration,
@@ -36,15 +36,17 @@ pub fn read_source(
         }
         Err(err) => {
             let id = sources.add(display_path, String::new());
-            return Err(
-                Diagnostic::error("E0016", "cannot read source file", Span::new(id, 0, 0))
-                    .with_label("this file")
-                    .with_detail(format!(
-                        "Reading `{}` failed: {err}.",
-                        display_path.display()
-                    ))
-                    .with_help("check that the file exists and is readable"),
-            );
+            return Err(Diagnostic::error(
+                Code::E0016,
+                "cannot read source file",
+                Span::new(id, 0, 0),
+            )
+            .with_label("this file")
+            .with_detail(format!(
+                "Reading `{}` failed: {err}.",
+                display_path.display()
+            ))
+            .with_help("check that the file exists and is readable"));
         }
     };
     source_from_bytes(sources, display_path, bytes)
@@ -77,7 +79,7 @@ pub fn source_from_bytes(
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let id = sources.add(display_path, text);
             let span = Span::new(id, bad, bad + '\u{fffd}'.len_utf8());
-            Err(Diagnostic::error("E0006", "invalid UTF-8", span)
+            Err(Diagnostic::error(Code::E0006, "invalid UTF-8", span)
                 .with_label("not UTF-8")
                 .with_detail(format!(
                     "Source files must be UTF-8; the byte sequence {} is not.",
@@ -95,7 +97,7 @@ pub(crate) fn too_large(span: Span, len: u64) -> Diagnostic {
     } else {
         format!("Source files may have at most {MAX_SOURCE_BYTES} bytes (8 MiB).")
     };
-    Diagnostic::error("E0005", "source file too large", span)
+    Diagnostic::error(Code::E0005, "source file too large", span)
         .with_label("this file")
         .with_detail(detail)
         .with_help("split the configuration into several files, or move data into a file read with `file(…)`")

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use expect_test::expect_file;
+use gig_core::diag::Code;
 use gig_core::span::FileId;
 use gig_dsl::fmt::{format_source, WIDTH};
 use gig_dsl::fuzz::files_below;
@@ -114,9 +115,15 @@ fn crlf_input_formats_like_lf() {
 #[test]
 fn sources_that_do_not_parse_are_errors() {
     let diags = format_source(FileId(0), "let a = [1, 2").expect_err("must not format");
-    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["E0008"]);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::E0008]
+    );
     let diags = format_source(FileId(0), "let a 1").expect_err("must not format");
-    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["E0001"]);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::E0001]
+    );
 }
 
 #[test]

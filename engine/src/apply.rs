@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use futures::FutureExt as _;
 use gig_core::addr::ResourceAddr;
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::eval::eval;
@@ -136,7 +136,7 @@ impl ApplyReport {
             .iter()
             .map(|(addr, error, span)| {
                 error.diagnostic(
-                    "E0401",
+                    Code::E0401,
                     "the provider rejected a change",
                     &addr.to_string(),
                     *span,

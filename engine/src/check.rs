@@ -14,26 +14,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::Mode;
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::{Value, ValueKind};
 use gig_dsl::config::{Config, Expr, ExprKind, ObjectEntry};
 use gig_provider::{AttrType, AttributeSchema, Registry};
-
-/// Diagnostic code: no provider with this name is known.
-pub const E_UNKNOWN_PROVIDER: &str = "E0310";
-/// Diagnostic code: the provider has no resource or data-source type with this name.
-pub const E_UNKNOWN_TYPE: &str = "E0311";
-/// Diagnostic code: the type has no attribute with this name.
-pub const E_UNKNOWN_ATTRIBUTE: &str = "E0312";
-/// Diagnostic code: a required attribute or setting is not set.
-pub const E_MISSING_REQUIRED: &str = "E0313";
-/// Diagnostic code: an attribute the provider computes is set in the configuration.
-pub const E_COMPUTED_SET: &str = "E0314";
-/// Diagnostic code: a value has the wrong type.
-pub const E_WRONG_TYPE: &str = "E0315";
-/// Diagnostic code: the provider block has a setting the provider does not accept.
-pub const E_UNKNOWN_SETTING: &str = "E0316";
 
 /// Checks `config` against the schemas in `registry`; returns every problem found.
 pub fn check(config: &Config, registry: &Registry) -> Vec<Diagnostic> {
@@ -52,16 +37,13 @@ pub fn check(config: &Config, registry: &Registry) -> Vec<Diagnostic> {
             } else {
                 &provider.resources
             };
-            let mut d = Diagnostic::error(
-                E_UNKNOWN_TYPE,
-                format!("unknown {kind} type"),
-                r.header_span,
-            )
-            .with_detail(format!(
-                "The `{}` provider has no {kind} type `{}`.",
-                r.provider, r.addr.rtype
-            ))
-            .with_label(format!("unknown {kind} type"));
+            let mut d =
+                Diagnostic::error(Code::E0311, format!("unknown {kind} type"), r.header_span)
+                    .with_detail(format!(
+                        "The `{}` provider has no {kind} type `{}`.",
+                        r.provider, r.addr.rtype
+                    ))
+                    .with_label(format!("unknown {kind} type"));
             if let Some(s) = suggest(&r.addr.rtype, types.keys().map(String::as_str)) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
@@ -143,14 +125,14 @@ pub fn type_name(ty: &AttrType) -> String {
 pub fn problem_diagnostic(problem: &ValueProblem, what: &str, span: Span) -> Diagnostic {
     match problem {
         ValueProblem::WrongType { path, expected, found } => {
-            Diagnostic::error(E_WRONG_TYPE, "value of the wrong type", span)
+            Diagnostic::error(Code::E0315, "value of the wrong type", span)
                 .with_detail(format!(
                     "Attribute `{path}` of {what} must be a {expected}, but this value is a {found}."
                 ))
                 .with_label(format!("expected {expected}, found {found}"))
         }
         ValueProblem::UnknownKey { path, suggestion } => {
-            let mut d = Diagnostic::error(E_UNKNOWN_ATTRIBUTE, "unknown attribute", span)
+            let mut d = Diagnostic::error(Code::E0312, "unknown attribute", span)
                 .with_detail(format!("{what} has no attribute `{path}`."))
                 .with_label("unknown attribute");
             if let Some(s) = suggestion {
@@ -159,13 +141,13 @@ pub fn problem_diagnostic(problem: &ValueProblem, what: &str, span: Span) -> Dia
             d
         }
         ValueProblem::MissingRequired { path } => {
-            Diagnostic::error(E_MISSING_REQUIRED, "missing required attribute", span)
+            Diagnostic::error(Code::E0313, "missing required attribute", span)
                 .with_detail(format!("Attribute `{path}` of {what} is required but not set."))
                 .with_label(format!("`{path}` is not set"))
                 .with_help(format!("add `{} = …`", last_segment(path)))
         }
         ValueProblem::ComputedSet { path } => {
-            Diagnostic::error(E_COMPUTED_SET, "attribute is set by the provider", span)
+            Diagnostic::error(Code::E0314, "attribute is set by the provider", span)
                 .with_detail(format!(
                     "Attribute `{path}` of {what} is computed by the provider and cannot be set in the configuration."
                 ))
@@ -188,7 +170,7 @@ fn check_providers(config: &Config, registry: &Registry, c: &mut Checker) {
             provider.span
         };
         let Some(factory) = registry.get(name) else {
-            let mut d = Diagnostic::error(E_UNKNOWN_PROVIDER, "unknown provider", span)
+            let mut d = Diagnostic::error(Code::E0310, "unknown provider", span)
                 .with_detail(format!(
                     "No provider named `{name}` is available. Known providers: {}.",
                     registry
@@ -211,7 +193,7 @@ fn check_providers(config: &Config, registry: &Registry, c: &mut Checker) {
                 match settings.get(key) {
                     None => {
                         let mut d =
-                            Diagnostic::error(E_UNKNOWN_SETTING, "unknown provider setting", span)
+                            Diagnostic::error(Code::E0316, "unknown provider setting", span)
                                 .with_detail(format!(
                                     "The `{name}` provider has no setting `{key}`."
                                 ))
@@ -255,7 +237,7 @@ fn check_providers(config: &Config, registry: &Registry, c: &mut Checker) {
 #[derive(Default)]
 struct Checker {
     diags: Vec<Diagnostic>,
-    seen: BTreeSet<(&'static str, Span, String, String)>,
+    seen: BTreeSet<(Code, Span, String, String)>,
 }
 
 impl Checker {
@@ -526,7 +508,7 @@ mod tests {
         c
     }
 
-    fn codes(d: &[Diagnostic]) -> Vec<(&str, u32, Option<&str>)> {
+    fn codes(d: &[Diagnostic]) -> Vec<(Code, u32, Option<&str>)> {
         d.iter()
             .map(|d| (d.code, d.span.start, d.help.as_deref()))
             .collect()
@@ -551,8 +533,8 @@ mod tests {
         assert_eq!(
             codes(&d),
             [
-                ("E0310", 2, Some("did you mean `lab`?")),
-                ("E0311", 2, Some("did you mean `lab.network`?"))
+                (Code::E0310, 2, Some("did you mean `lab`?")),
+                (Code::E0311, 2, Some("did you mean `lab.network`?"))
             ]
         );
     }
@@ -571,14 +553,14 @@ mod tests {
         assert_eq!(
             codes(&d),
             [
-                ("E0312", 100, Some("did you mean `cidr`?")),
+                (Code::E0312, 100, Some("did you mean `cidr`?")),
                 (
-                    "E0314",
+                    Code::E0314,
                     101,
                     Some("remove this attribute; read it from the resource instead")
                 ),
-                ("E0315", 900, None),
-                ("E0313", 2, Some("add `cidr = …`")),
+                (Code::E0315, 900, None),
+                (Code::E0313, 2, Some("add `cidr = …`")),
             ]
         );
         assert_eq!(d[2].label, "expected bool, found string");
@@ -627,7 +609,10 @@ mod tests {
         let d = check(&cfg, &registry());
         assert_eq!(
             codes(&d),
-            [("E0316", 7, None), ("E0313", 2, Some("add `cidr = …`"))]
+            [
+                (Code::E0316, 7, None),
+                (Code::E0313, 2, Some("add `cidr = …`"))
+            ]
         );
     }
 
@@ -642,7 +627,7 @@ mod tests {
             object(vec![("cidr", c("x")), ("dns", template)]),
         )]);
         let d = check(&cfg, &registry());
-        assert_eq!(codes(&d), [("E0315", 5, None)]);
+        assert_eq!(codes(&d), [(Code::E0315, 5, None)]);
     }
 
     #[test]

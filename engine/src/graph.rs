@@ -18,18 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use gig_core::addr::{Mode, ResourceAddr};
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_dsl::config::{Config, DependencyKind};
 use gig_state::Snapshot;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-
-/// Diagnostic code: the dependencies form a cycle.
-pub const E_CYCLE: &str = "E0301";
-/// Diagnostic code: a dependency names an instance that does not exist.
-pub const E_UNKNOWN_DEPENDENCY: &str = "E0302";
 
 /// One resource instance in the graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,7 +125,7 @@ pub fn build(config: &Config, prior: &Snapshot) -> (ResourceGraph, Vec<Diagnosti
                 _ => {
                     diags.push(
                         Diagnostic::error(
-                            E_UNKNOWN_DEPENDENCY,
+                            Code::E0302,
                             "dependency on an unknown resource",
                             dep.span,
                         )
@@ -406,7 +401,7 @@ impl ResourceGraph {
                 .resource(&self.graph[first].addr)
                 .map(|r| r.header_span)
                 .unwrap_or(Span::DETACHED);
-            let mut d = Diagnostic::error(E_CYCLE, "dependency cycle", primary)
+            let mut d = Diagnostic::error(Code::E0301, "dependency cycle", primary)
                 .with_detail(format!(
                     "These resources depend on each other in a cycle, so none of them can be created first: {} → {}.",
                     names.join(" → "),

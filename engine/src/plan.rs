@@ -36,7 +36,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gig_core::addr::{Mode, ResourceAddr};
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::path::{AttrPath, Step};
 use gig_core::span::Span;
 use gig_core::value::Value;
@@ -49,11 +49,6 @@ use crate::check::{problem_diagnostic, value_problems};
 use crate::graph::ResourceGraph;
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange, Summary};
 use crate::values::ValueTable;
-
-/// Diagnostic code: the plan would destroy an instance protected by `prevent_destroy`.
-pub const E_PREVENT_DESTROY: &str = "E0330";
-/// Diagnostic code: a resource body did not evaluate to an object.
-pub const E_BODY_NOT_OBJECT: &str = "E0331";
 
 /// Everything the planner reads. Nothing else influences the plan.
 pub struct PlanInput<'a> {
@@ -221,7 +216,7 @@ impl Planner<'_, '_> {
             Value::Map(m) => m,
             other => {
                 self.diags.push(
-                    Diagnostic::error(E_BODY_NOT_OBJECT, "resource body is not an object", rc.span)
+                    Diagnostic::error(Code::E0331, "resource body is not an object", rc.span)
                         .with_detail(format!(
                             "The body of `{addr}` evaluated to a {}, not an object.",
                             other.kind()
@@ -397,7 +392,7 @@ impl Planner<'_, '_> {
 
     fn prevent_destroy(&mut self, addr: &ResourceAddr, rc: &ResourceConfig, verb: &str) {
         self.diags.push(
-            Diagnostic::error(E_PREVENT_DESTROY, "plan would destroy a protected resource", rc.header_span)
+            Diagnostic::error(Code::E0330, "plan would destroy a protected resource", rc.header_span)
                 .with_detail(format!(
                     "`{addr}` has `lifecycle {{ prevent_destroy = true }}`, but this plan would {verb} it."
                 ))

@@ -12,7 +12,7 @@ pub mod schema;
 
 use std::path::{Path, PathBuf};
 
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +125,7 @@ impl PlanFileError {
                 found,
                 written_by,
             } => Diagnostic::error(
-                "E0351",
+                Code::E0351,
                 "the plan file was written by another gig version",
                 Span::DETACHED,
             )
@@ -140,14 +140,14 @@ impl PlanFileError {
             ))
             .with_help("run `gig plan --out FILE` again with this gig and apply the new file"),
             PlanFileError::Format { path, message } => Diagnostic::error(
-                "E0352",
+                Code::E0352,
                 "the plan file is damaged or not a gig plan",
                 Span::DETACHED,
             )
             .with_detail(format!("{}: {message}.", path.display()))
             .with_help("run `gig plan --out FILE` again and apply the new file"),
             PlanFileError::Io { path, source } => Diagnostic::error(
-                "E0352",
+                Code::E0352,
                 "the plan file is damaged or not a gig plan",
                 Span::DETACHED,
             )
@@ -171,7 +171,7 @@ impl Staleness {
             }
         };
         Diagnostic::error(
-            "E0350",
+            Code::E0350,
             "the saved plan is stale and was not applied",
             Span::DETACHED,
         )

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::ResourceAddr;
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::{SourceMap, Span};
 use gig_core::value::Value;
 use gig_dsl::config::{Config, Expr, ExprKind, ResourceConfig};
@@ -64,9 +64,7 @@ pub fn check(config: &Config, sources: &SourceMap) -> PolicyReport {
             Acceptance::None => report.findings.push(finding),
         }
     }
-    report
-        .findings
-        .sort_by(|a, b| (a.span, a.code).cmp(&(b.span, b.code)));
+    report.findings.sort_by_key(|d| (d.span, d.code));
     report
 }
 
@@ -133,7 +131,7 @@ fn open_ingress(r: &ResourceConfig, out: &mut Raw) {
         };
         out.push((
             r.span,
-            Diagnostic::error("E0501", "security group open to the internet on a non-web port", span)
+            Diagnostic::error(Code::E0501, "security group open to the internet on a non-web port", span)
                 .with_label("ingress from 0.0.0.0/0 or ::/0")
                 .with_detail(format!(
                     "{} allows {protocol} {ports} from anywhere. Only ports 80 and 443 may be open to the internet; other traffic must come from a known CIDR or another security group.",
@@ -157,7 +155,7 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
         if is(&v, true) {
             out.push((
                 r.span,
-                Diagnostic::error("E0503", "database reachable from the internet", span)
+                Diagnostic::error(Code::E0503, "database reachable from the internet", span)
                     .with_label("publicly_accessible = true")
                     .with_detail(format!(
                         "{} is publicly accessible: AWS gives it a public DNS name and address. Databases belong in private subnets, reached from the app tier.",
@@ -176,7 +174,7 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
         if days < 7 {
             out.push((
                 r.span,
-                Diagnostic::warning("E0505", "database backups kept fewer than 7 days", span)
+                Diagnostic::warning(Code::E0505, "database backups kept fewer than 7 days", span)
                     .with_label(format!("{days} days"))
                     .with_detail(format!(
                         "{} keeps automated backups for {days} days (AWS's default is 1 when unset). The platform's rule is at least 7.",
@@ -189,7 +187,7 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
 }
 
 fn unencrypted(r: &ResourceConfig, span: Span, attribute: &str) -> Diagnostic {
-    Diagnostic::error("E0502", "data store without encryption", span)
+    Diagnostic::error(Code::E0502, "data store without encryption", span)
         .with_label(format!("{attribute} is not true"))
         .with_detail(format!(
             "{} stores data unencrypted: {attribute} must be true.",
@@ -224,7 +222,7 @@ fn imdsv2(r: &ResourceConfig, out: &mut Raw) {
     let span = options.first().map_or(r.header_span, |(_, s)| *s);
     out.push((
         r.span,
-        Diagnostic::warning("E0506", "instance metadata reachable without IMDSv2", span)
+        Diagnostic::warning(Code::E0506, "instance metadata reachable without IMDSv2", span)
             .with_label("http_tokens is not \"required\"")
             .with_detail(format!(
                 "{} allows IMDSv1, whose unauthenticated requests let a server-side request forgery read instance credentials.",
@@ -318,7 +316,7 @@ fn public_data_subnets(config: &Config, out: &mut Raw) {
             }
             out.push((
                 r.span,
-                Diagnostic::error("E0504", "data store in a subnet routed to the internet", entry.value.span)
+                Diagnostic::error(Code::E0504, "data store in a subnet routed to the internet", entry.value.span)
                     .with_label("this subnet group includes public subnets")
                     .with_detail(format!(
                         "{} is placed through {} in subnets whose route table sends traffic to an internet gateway ({}). Databases and caches belong in private subnets.",
@@ -348,7 +346,7 @@ enum Acceptance {
 }
 
 /// Looks for `gig:accept CODE -- reason` inside the resource block or on the line above it.
-fn acceptance(sources: &SourceMap, resource: Span, code: &str) -> Acceptance {
+fn acceptance(sources: &SourceMap, resource: Span, code: Code) -> Acceptance {
     let Some(file) = sources.get(resource.file) else {
         return Acceptance::None;
     };
@@ -366,7 +364,7 @@ fn acceptance(sources: &SourceMap, resource: Span, code: &str) -> Acceptance {
         for line in region.split_inclusive('\n') {
             if let Some(i) = line.find("gig:accept") {
                 let rest = line[i + "gig:accept".len()..].trim();
-                if let Some(after) = rest.strip_prefix(code) {
+                if let Some(after) = rest.strip_prefix(code.as_str()) {
                     let reason = after
                         .trim()
                         .trim_start_matches("--")

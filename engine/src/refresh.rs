@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt as _};
 use gig_core::addr::{Mode, ResourceAddr};
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::Config;
@@ -48,7 +48,7 @@ impl ReadFailure {
     /// the cloud's code and message intact.
     pub fn diagnostic(&self) -> Diagnostic {
         self.error.diagnostic(
-            "E0402",
+            Code::E0402,
             "reading from the provider failed",
             &self.addr.to_string(),
             self.span,
@@ -279,7 +279,7 @@ pub async fn read_data_sources(
             for i in std::mem::take(&mut pending) {
                 diagnostics.push(
                     Diagnostic::error(
-                        "E0404",
+                        Code::E0404,
                         "data sources depend on each other in a cycle",
                         data[i].span,
                     )
@@ -308,7 +308,7 @@ pub async fn read_data_sources(
             }
             let args = if let Some(dep) = r.dependencies.iter().find(|d| !is_data_dep(&d.target)) {
                 Err(Diagnostic::error(
-                    "E0403",
+                    Code::E0403,
                     "a data source's arguments are not known at plan time",
                     dep.span,
                 )
@@ -322,7 +322,7 @@ pub async fn read_data_sources(
                 match eval(&r.body, &table) {
                     Ok(v) if v.is_known() => Ok(v),
                     Ok(_) => Err(Diagnostic::error(
-                        "E0403",
+                        Code::E0403,
                         "a data source's arguments are not known at plan time",
                         r.span,
                     )

@@ -1,6 +1,7 @@
 //! Resource graph behaviour: order, cycles with every edge labelled, DOT output.
 
 use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::diag::Code;
 use gig_core::span::{FileId, Span};
 use gig_dsl::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ResourceConfig,
@@ -104,7 +105,7 @@ fn cycle_diagnostic_labels_every_edge_at_its_reference() {
     assert!(g.has_cycle());
     assert_eq!(diags.len(), 1, "{diags:?}");
     let d = &diags[0];
-    assert_eq!(d.code, "E0301");
+    assert_eq!(d.code, Code::E0301);
     let labels: Vec<(u32, &str)> = d
         .labels
         .iter()
@@ -159,7 +160,7 @@ fn dependency_on_missing_instance_is_reported() {
     let c = config(vec![resource("test.thing.a", &[("test.thing.x[3]", 70)])]);
     let (g, diags) = graph::build(&c, &Snapshot::default());
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].code, "E0302");
+    assert_eq!(diags[0].code, Code::E0302);
     assert_eq!(diags[0].span.start, 70);
     assert_eq!(g.edge_count(), 0);
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_dsl::load::LoadOptions;
 use gig_engine::pipeline::{self, PlanOptions, PlanOutcome, Stack, Stage};
 use gig_provider::Registry;
@@ -31,8 +31,8 @@ async fn plan(source: &str) -> PlanOutcome {
     .expect("the test provider configures")
 }
 
-fn codes(diagnostics: &[Diagnostic]) -> Vec<String> {
-    diagnostics.iter().map(|d| d.code.to_string()).collect()
+fn codes(diagnostics: &[Diagnostic]) -> Vec<Code> {
+    diagnostics.iter().map(|d| d.code).collect()
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ data test.echo e {
     assert!(outcome.plan.is_none());
     assert_eq!(
         codes(&outcome.diagnostics),
-        ["E0403"],
+        [Code::E0403],
         "{:#?}",
         outcome.diagnostics
     );

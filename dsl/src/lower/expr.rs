@@ -10,7 +10,7 @@ use crate::config::{Expr, ExprKind, ObjectEntry, ResourceRef, TemplatePart, SPLA
 use crate::eval::fold_node;
 use crate::functions::check_call;
 use gig_core::addr::{InstanceKey, Mode};
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -200,7 +200,7 @@ impl<'a> Lowerer<'a> {
                         None => {
                             if !self.quiet_unknown(&kv) {
                                 self.diags.push(
-                                    Diagnostic::error("E0193", "map key not known", k.span)
+                                    Diagnostic::error(Code::E0193, "map key not known", k.span)
                                         .with_detail("The keys of a map literal must be strings known when lowering, and not secret.")
                                         .with_label("not a known string")
                                         .with_help("build maps with unknown keys using a for-expression: {for … : k => v}"),
@@ -338,7 +338,7 @@ impl<'a> Lowerer<'a> {
         }
         if cx.const_only {
             self.diags.push(
-                Diagnostic::error("E0187", "value must be a constant", id.span)
+                Diagnostic::error(Code::E0187, "value must be a constant", id.span)
                     .with_detail(format!(
                         "Param defaults and gigvars values are written with literals and functions only, so they cannot use `{name}`."
                     ))
@@ -371,7 +371,7 @@ impl<'a> Lowerer<'a> {
         candidates.extend(self.insts[inst].params.keys().copied());
         candidates.extend(self.insts[inst].lets.keys().copied());
         candidates.sort_unstable();
-        let mut d = Diagnostic::error("E0150", "undefined name", id.span)
+        let mut d = Diagnostic::error(Code::E0150, "undefined name", id.span)
             .with_detail(format!("Nothing called `{name}` is defined here: no param, let or for variable has that name."))
             .with_label("not defined");
         if let Some(s) = suggest(name, candidates.iter().copied()) {
@@ -405,7 +405,7 @@ impl<'a> Lowerer<'a> {
         let whole = chain.last().map_or(id.span, |n| n.span);
         let (Some(p), Some(t), Some(n)) = (p, t, n) else {
             self.diags.push(
-                Diagnostic::error("E0151", "undefined resource", whole)
+                Diagnostic::error(Code::E0151, "undefined resource", whole)
                     .with_detail(match mode {
                         Mode::Managed => "A resource reference has the form `PROVIDER.TYPE.NAME`, such as `aws.vpc.main`.",
                         Mode::Data => "A data source reference has the form `data.PROVIDER.TYPE.NAME`, such as `data.aws.ami.app`.",
@@ -424,7 +424,7 @@ impl<'a> Lowerer<'a> {
                 .map(String::as_str)
                 .collect();
             candidates.sort_unstable();
-            let mut d = Diagnostic::error("E0151", "undefined resource", ref_span)
+            let mut d = Diagnostic::error(Code::E0151, "undefined resource", ref_span)
                 .with_detail(format!("No resource `{key}` is declared in this module."))
                 .with_label("not declared");
             if let Some(s) = suggest(&key, candidates.iter().copied()) {
@@ -447,7 +447,7 @@ impl<'a> Lowerer<'a> {
             (Expansion::Single, Some(ast::ExprKind::Index(..))) => {
                 let at = next.map_or(ref_span, |x| x.span);
                 self.diags.push(
-                    Diagnostic::error("E0162", "no such instance", at)
+                    Diagnostic::error(Code::E0162, "no such instance", at)
                         .with_detail(format!("`{key}` is not expanded with `for` or `count`, so it has no instance keys."))
                         .with_label("indexes a single resource")
                         .with_help(format!("refer to it as `{key}`")),
@@ -518,7 +518,7 @@ impl<'a> Lowerer<'a> {
                             }
                         };
                         self.diags.push(
-                            Diagnostic::error("E0162", "no such instance", ix.span)
+                            Diagnostic::error(Code::E0162, "no such instance", ix.span)
                                 .with_detail(format!(
                                     "`{key}` has no instance with {what}; its instances are {}.",
                                     if keys.is_empty() {
@@ -537,7 +537,7 @@ impl<'a> Lowerer<'a> {
                 let at = chain[used].span;
                 let example = if *count { "[0]" } else { "[\"KEY\"]" };
                 self.diags.push(
-                    Diagnostic::error("E0163", "instance key missing", at)
+                    Diagnostic::error(Code::E0163, "instance key missing", at)
                         .with_detail(format!(
                             "`{key}` is expanded into several instances, so `.{}` needs to say which one.",
                             attr.name
@@ -577,14 +577,14 @@ impl<'a> Lowerer<'a> {
         let whole = chain.last().map_or(id.span, |n| n.span);
         let Some(mname) = seg(0) else {
             self.diags.push(
-                Diagnostic::error("E0174", "undefined module", whole)
+                Diagnostic::error(Code::E0174, "undefined module", whole)
                     .with_detail("A module output is read as `module.NAME.OUTPUT`.")
                     .with_label("incomplete module reference"),
             );
             return (Expr::constant(Value::Unknown, whole), chain.len());
         };
         let Some(&child) = self.insts[inst].children.get(&mname.name) else {
-            let mut d = Diagnostic::error("E0174", "undefined module", mname.span)
+            let mut d = Diagnostic::error(Code::E0174, "undefined module", mname.span)
                 .with_detail(format!(
                     "No module `{}` is declared in this module.",
                     mname.name
@@ -601,7 +601,7 @@ impl<'a> Lowerer<'a> {
         };
         let Some(oname) = seg(1) else {
             self.diags.push(
-                Diagnostic::error("E0175", "unknown module output", whole)
+                Diagnostic::error(Code::E0175, "unknown module output", whole)
                     .with_detail(format!(
                         "A module is read one output at a time, as `module.{}.OUTPUT`.",
                         mname.name
@@ -611,7 +611,7 @@ impl<'a> Lowerer<'a> {
             return (Expr::constant(Value::Unknown, whole), chain.len());
         };
         if !self.insts[child].outputs.contains_key(oname.name.as_str()) {
-            let mut d = Diagnostic::error("E0175", "unknown module output", oname.span)
+            let mut d = Diagnostic::error(Code::E0175, "unknown module output", oname.span)
                 .with_detail(format!(
                     "The module `{}` has no output `{}`.",
                     mname.name, oname.name

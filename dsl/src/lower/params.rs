@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ast;
 use crate::config::{Expr, ParamValue};
-use gig_core::diag::{suggest, Diagnostic, Severity};
+use gig_core::diag::{suggest, Code, Diagnostic, Severity};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -115,7 +115,7 @@ impl<'a> Lowerer<'a> {
                     ast::Item::Assign(a) => {
                         if !self.insts[0].params.contains_key(a.name.name.as_str()) {
                             let mut d = Diagnostic::error(
-                                "E0186",
+                                Code::E0186,
                                 "gigvars sets an undeclared param",
                                 a.name.span,
                             )
@@ -136,7 +136,7 @@ impl<'a> Lowerer<'a> {
                     other => {
                         let span = item_span(other);
                         self.diags.push(
-                            Diagnostic::error("E0185", "invalid item in a gigvars file", span)
+                            Diagnostic::error(Code::E0185, "invalid item in a gigvars file", span)
                                 .with_detail(
                                     "A gigvars file only sets params, one `NAME = VALUE` per line.",
                                 )
@@ -159,7 +159,7 @@ impl<'a> Lowerer<'a> {
                 } else {
                     format!("GIG_PARAM_{name}")
                 };
-                let mut d = Diagnostic::error("E0181", "unknown param", Span::DETACHED)
+                let mut d = Diagnostic::error(Code::E0181, "unknown param", Span::DETACHED)
                     .with_detail(format!(
                         "`{shown}` sets `{name}`, but the stack declares no param by that name."
                     ));
@@ -197,7 +197,7 @@ impl<'a> Lowerer<'a> {
             }
             let Some((v, vspan)) = value else {
                 self.diags.push(
-                    Diagnostic::error("E0180", "missing param value", decl.name.span)
+                    Diagnostic::error(Code::E0180, "missing param value", decl.name.span)
                         .with_detail(format!("The param `{name}` has no default, and no value was given for it."))
                         .with_label("needs a value")
                         .with_help(format!(
@@ -247,7 +247,7 @@ impl<'a> Lowerer<'a> {
             span
         };
         self.diags.push(
-            Diagnostic::error("E0182", "param value has the wrong type", span)
+            Diagnostic::error(Code::E0182, "param value has the wrong type", span)
                 .with_detail(format!(
                     "The param `{}` is declared `{}`, but {}.",
                     decl.name.name,
@@ -277,7 +277,7 @@ impl<'a> Lowerer<'a> {
         host: &mut dyn super::Host,
     ) -> Option<(Value, Span)> {
         let fail = |want: &str| {
-            Diagnostic::error("E0183", "cannot convert param value", Span::DETACHED)
+            Diagnostic::error(Code::E0183, "cannot convert param value", Span::DETACHED)
                 .with_detail(format!(
                     "The value given by `{origin}` is not {want}, which the param `{}` is declared to hold.",
                     decl.name.name
@@ -364,7 +364,7 @@ impl<'a> Lowerer<'a> {
                         if let Some(first) = given.insert(&a.name.name, a.name.span) {
                             self.diags.push(super::duplicate_attr(&a.name.name, a.name.span, first));
                         } else if !self.insts[i].params.contains_key(a.name.name.as_str()) {
-                            let mut d = Diagnostic::error("E0173", "unknown module argument", a.name.span)
+                            let mut d = Diagnostic::error(Code::E0173, "unknown module argument", a.name.span)
                                 .with_detail(format!(
                                     "The module `{}` declares no param `{}`.",
                                     block.name.name, a.name.name
@@ -377,7 +377,7 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                     ast::BodyEntry::Block(b) => self.diags.push(
-                        Diagnostic::error("E0173", "unknown module argument", b.name.span)
+                        Diagnostic::error(Code::E0173, "unknown module argument", b.name.span)
                             .with_detail(format!(
                                 "Module arguments are written `NAME = VALUE`; `{} {{ … }}` is a block.",
                                 b.name.name
@@ -392,7 +392,7 @@ impl<'a> Lowerer<'a> {
                 };
                 if state.decl.default.is_none() && !given.contains_key(name) {
                     self.diags.push(
-                        Diagnostic::error("E0172", "missing module argument", block.name.span)
+                        Diagnostic::error(Code::E0172, "missing module argument", block.name.span)
                             .with_detail(format!(
                                 "The module `{}` requires the param `{name}`, which has no default.",
                                 block.name.name

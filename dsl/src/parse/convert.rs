@@ -14,7 +14,7 @@ use crate::ast::{
     TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
-use gig_core::diag::{suggest, Diagnostic};
+use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::{FileId, Span};
 
 use super::grammar::Rule;
@@ -177,7 +177,7 @@ impl<'d> Converter<'d> {
             } else if let Some(first) = &value {
                 let first = first.span;
                 self.diags.push(
-                    Diagnostic::error("E0014", "output value given twice", attr.name.span)
+                    Diagnostic::error(Code::E0014, "output value given twice", attr.name.span)
                         .with_label("second `value`")
                         .with_secondary(first, "first value")
                         .with_detail(format!(
@@ -194,7 +194,7 @@ impl<'d> Converter<'d> {
             Some(v) => v,
             None => {
                 self.diags.push(
-                    Diagnostic::error("E0014", "output has no value", body_span)
+                    Diagnostic::error(Code::E0014, "output has no value", body_span)
                         .with_label("no `value` in this block")
                         .with_detail(format!(
                             "The output `{}` must say what it outputs.",
@@ -287,7 +287,7 @@ impl<'d> Converter<'d> {
                 Some(fields) => TypeExpr::Object(fields, span),
                 None => {
                     self.diags.push(
-                        Diagnostic::error("E0012", "object type without fields", span)
+                        Diagnostic::error(Code::E0012, "object type without fields", span)
                             .with_label("fields expected in braces")
                             .with_detail("An object type lists its fields and their types in braces, as `object({ min = number, max = number })`.")
                             .with_help("write the fields as `object({ name = TYPE, … })`"),
@@ -298,7 +298,7 @@ impl<'d> Converter<'d> {
         }
         if fields.is_some() {
             self.diags.push(
-                Diagnostic::error("E0012", "unexpected fields", span)
+                Diagnostic::error(Code::E0012, "unexpected fields", span)
                     .with_label("only `object` takes fields")
                     .with_detail(format!(
                         "Fields in braces belong to `object({{ … }})`, not to `{}`.",
@@ -313,7 +313,7 @@ impl<'d> Converter<'d> {
         let no_arg = |this: &mut Self, ty: TypeExpr| {
             if arg.is_some() {
                 this.diags.push(
-                    Diagnostic::error("E0012", "unexpected element type", span)
+                    Diagnostic::error(Code::E0012, "unexpected element type", span)
                         .with_label("this type takes no element type")
                         .with_detail(format!(
                             "Only `list` and `map` take an element type, not `{}`.",
@@ -334,7 +334,7 @@ impl<'d> Converter<'d> {
             other => {
                 const TYPES: [&str; 7] =
                     ["string", "number", "bool", "any", "list", "map", "object"];
-                let mut d = Diagnostic::error("E0012", "unknown type", name.span).with_label("not a type").with_detail(
+                let mut d = Diagnostic::error(Code::E0012, "unknown type", name.span).with_label("not a type").with_detail(
                     format!("`{other}` is not a type; the types are string, number, bool, any, list(T), map(T) and object({{ name = T, … }})."),
                 );
                 if let Some(s) = suggest(other, TYPES) {
@@ -358,7 +358,7 @@ impl<'d> Converter<'d> {
             let ty = self.type_expr(ty);
             if let Some(first) = fields.iter().find(|f| f.name.name == name.name) {
                 self.diags.push(
-                    Diagnostic::error("E0012", "duplicate object field", name.span)
+                    Diagnostic::error(Code::E0012, "duplicate object field", name.span)
                         .with_label("given again here")
                         .with_detail(format!(
                             "The object type names the field `{}` twice.",
@@ -428,7 +428,7 @@ impl<'d> Converter<'d> {
             match entry {
                 BodyEntry::Attribute(a) => attrs.push(a),
                 BodyEntry::Block(b) => self.diags.push(
-                    Diagnostic::error("E0013", "block not allowed here", b.name.span)
+                    Diagnostic::error(Code::E0013, "block not allowed here", b.name.span)
                         .with_label("nested block")
                         .with_detail(format!(
                             "The block `{}` cannot appear in {what}; only `name = value` attributes can.",
@@ -452,7 +452,7 @@ impl<'d> Converter<'d> {
                     TemplatePart::Literal(s) => out.push_str(&s),
                     TemplatePart::Interpolation(e) => {
                         self.diags.push(
-                            Diagnostic::error("E0015", "module source must be a plain string", e.span)
+                            Diagnostic::error(Code::E0015, "module source must be a plain string", e.span)
                                 .with_label("interpolation")
                                 .with_secondary(span, "the module source")
                                 .with_detail("The path after `from` is resolved before any value is known, so it cannot contain `${…}`.")
@@ -473,7 +473,7 @@ impl<'d> Converter<'d> {
             if !self.depth_reported {
                 self.depth_reported = true;
                 self.diags.push(
-                    Diagnostic::error("E0004", "expression nested too deeply", span)
+                    Diagnostic::error(Code::E0004, "expression nested too deeply", span)
                         .with_label("this expression is too deep")
                         .with_detail(format!(
                             "An expression may be at most {MAX_EXPR_DEPTH} operators, accesses and brackets deep."
@@ -834,7 +834,7 @@ impl<'d> Converter<'d> {
                     format!("`{text}` is not a number; numbers look like `42`, `-7`, `3.25` or `1.5e3`.")
                 };
                 self.diags.push(
-                    Diagnostic::error("E0007", "invalid number", span)
+                    Diagnostic::error(Code::E0007, "invalid number", span)
                         .with_label("not a valid number")
                         .with_detail(detail)
                         .with_help(
@@ -862,7 +862,7 @@ impl<'d> Converter<'d> {
                         }
                         Err(why) => {
                             self.diags.push(
-                                Diagnostic::error("E0003", "invalid escape sequence", esc_span)
+                                Diagnostic::error(Code::E0003, "invalid escape sequence", esc_span)
                                     .with_label("unknown escape")
                                     .with_detail(format!("`{}` {why}", p.as_str()))
                                     .with_help("the escapes are \\n \\t \\r \\\" \\\\ \\$ and \\u{…}; write `\\\\` for a backslash"),

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::{FileId, Span};
 
 use super::grammar::Rule;
@@ -35,7 +35,7 @@ pub(super) fn translate(
     if let ErrorVariant::CustomError { message } = &err.variant {
         // pest's own guard: it stops before the thread's stack runs out.
         if message.contains("limit reached") {
-            let diag = Diagnostic::error("E0004", "nesting too deep", Span::new(file, base, base))
+            let diag = Diagnostic::error(Code::E0004, "nesting too deep", Span::new(file, base, base))
                 .with_label("this item is nested too deeply")
                 .with_detail("The parser ran out of stack space in this item; it nests too deeply for this thread.")
                 .with_help("move inner parts into `let` values");
@@ -58,7 +58,7 @@ pub(super) fn translate(
     let (found, found_len) = describe_found(&masked[at..]);
     let span = Span::new(file, at, at + found_len);
     let summary = format!("expected {expected}");
-    let diag = Diagnostic::error("E0001", summary, span)
+    let diag = Diagnostic::error(Code::E0001, summary, span)
         .with_label(format!("expected {expected} here"))
         .with_detail(format!(
             "The parser found {found} where it expected {expected}."

@@ -16,7 +16,7 @@
 //! are source positions.
 
 use crate::ast::Comment;
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::{FileId, Span};
 
 use super::MAX_NESTING;
@@ -200,7 +200,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     None => {
                         diagnostics.push(
                             Diagnostic::error(
-                                "E0010",
+                                Code::E0010,
                                 "unterminated block comment",
                                 span(i, i + 2),
                             )
@@ -271,7 +271,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         // otherwise ignore it.
                         let inner = (f.ctx, f.at);
                         let mut d = Diagnostic::error(
-                            "E0009",
+                            Code::E0009,
                             "mismatched closing delimiter",
                             span(i, i + 1),
                         )
@@ -302,11 +302,13 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         diagnostics.push(d);
                     }
                     None => diagnostics.push(
-                        Diagnostic::error("E0009", "unexpected closing delimiter", span(i, i + 1))
-                            .with_label("nothing to close here")
-                            .with_detail(format!(
-                                "This `{found}` has no matching opening delimiter."
-                            )),
+                        Diagnostic::error(
+                            Code::E0009,
+                            "unexpected closing delimiter",
+                            span(i, i + 1),
+                        )
+                        .with_label("nothing to close here")
+                        .with_detail(format!("This `{found}` has no matching opening delimiter.")),
                     ),
                 }
                 i += 1;
@@ -388,7 +390,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
             Ctx::Str => unterminated_string(span(f.at, bytes.len())),
             Ctx::Heredoc => {
                 let marker = &text[f.marker.0..f.marker.1];
-                Diagnostic::error("E0018", "unterminated heredoc", span(f.at, f.marker.1))
+                Diagnostic::error(Code::E0018, "unterminated heredoc", span(f.at, f.marker.1))
                     .with_label("this heredoc is never closed")
                     .with_detail(format!(
                         "A heredoc that starts with `{}` ends at the first line that starts with `{marker}`, and no line does.",
@@ -397,7 +399,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     .with_help(format!("add a line holding only `{marker}` where the text should end"))
             }
             ctx => Diagnostic::error(
-                "E0008",
+                Code::E0008,
                 "unclosed delimiter",
                 span(f.at, f.at + ctx.open().len()),
             )
@@ -456,7 +458,7 @@ fn check_depth(
         *deep = true;
         too_deep.push(at);
         diagnostics.push(
-            Diagnostic::error("E0004", "nesting too deep", Span::new(file, at, at + 1))
+            Diagnostic::error(Code::E0004, "nesting too deep", Span::new(file, at, at + 1))
                 .with_label("this goes past the nesting limit")
                 .with_detail(format!(
                     "Brackets, braces, parentheses, string interpolations and conditionals may nest at most {MAX_NESTING} levels deep."
@@ -591,7 +593,7 @@ const fn special_bytes(list: &[u8]) -> [bool; 256] {
 }
 
 fn unterminated_string(span: Span) -> Diagnostic {
-    Diagnostic::error("E0002", "unterminated string", span)
+    Diagnostic::error(Code::E0002, "unterminated string", span)
         .with_label("this string is never closed")
         .with_detail("A string must end with `\"` on the line where it starts.")
         .with_help(
@@ -600,7 +602,7 @@ fn unterminated_string(span: Span) -> Diagnostic {
 }
 
 fn control_char(span: Span, b: u8) -> Diagnostic {
-    Diagnostic::error("E0011", "invalid character", span)
+    Diagnostic::error(Code::E0011, "invalid character", span)
         .with_label("control character")
         .with_detail(format!(
             "The byte 0x{b:02X} is a control character, which may appear only inside comments."

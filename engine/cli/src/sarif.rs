@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use gig_core::diag::{Diagnostic, Severity};
+use gig_core::diag::{Code, Diagnostic, Severity};
 use gig_core::span::SourceMap;
 use serde_json::{json, Value as J};
 
@@ -46,7 +46,7 @@ fn result(d: &Diagnostic, sources: &SourceMap, suppression: Option<&str>) -> J {
 /// A SARIF log with one run: the rules seen and every finding (accepted ones carry an
 /// in-source suppression with their reason).
 pub fn log(findings: &[Diagnostic], accepted: &[(Diagnostic, String)], sources: &SourceMap) -> J {
-    let mut rules: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut rules: BTreeMap<Code, &str> = BTreeMap::new();
     for d in findings.iter().chain(accepted.iter().map(|(d, _)| d)) {
         rules.insert(d.code, &d.summary);
     }
@@ -56,7 +56,7 @@ pub fn log(findings: &[Diagnostic], accepted: &[(Diagnostic, String)], sources: 
             json!({
                 "id": format!("gig::{code}"),
                 "shortDescription": { "text": summary },
-                "help": { "text": format!("See docs/diagnostics/{code}.md in the gig repository.") },
+                "help": { "text": format!("See {} in the gig repository.", code.docs_path()) },
             })
         })
         .collect();

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use gig_core::addr::{InstanceKey, ResourceAddr};
+use gig_core::diag::Code;
 use gig_core::span::{FileId, Span};
 use gig_core::value::Value;
 use gig_dsl::config::{
@@ -411,7 +412,7 @@ fn removed_resource_is_deleted_and_prevent_destroy_blocks_replacement() {
     assert_eq!(p.changes[1].action, Action::Delete);
     assert_eq!(p.changes[1].id.as_deref(), Some("srv-1"));
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].code, "E0330");
+    assert_eq!(diags[0].code, Code::E0330);
     assert!(diags[0].detail.contains("`lab.network.main`"));
 }
 
@@ -578,7 +579,7 @@ fn type_error_visible_only_with_real_values_is_reported_at_the_key() {
     let prior = state(&[("lab.network.main", network_value("net-1"))]);
     let (_, diags) = run(&cfg, &prior, None, false);
     assert_eq!(diags.len(), 1, "{diags:?}");
-    assert_eq!(diags[0].code, "E0315");
+    assert_eq!(diags[0].code, Code::E0315);
     assert_eq!(diags[0].span, sp(11), "the key span of `size`");
     assert_eq!(diags[0].label, "expected string, found bool");
 }

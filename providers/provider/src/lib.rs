@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
@@ -94,13 +94,7 @@ impl ProviderError {
 
     /// This error as a diagnostic at `span`, the block of the resource at `address`
     /// whose operation failed, with the cloud's code and message intact in the detail.
-    pub fn diagnostic(
-        &self,
-        code: &'static str,
-        summary: &str,
-        address: &str,
-        span: Span,
-    ) -> Diagnostic {
+    pub fn diagnostic(&self, code: Code, summary: &str, address: &str, span: Span) -> Diagnostic {
         let cloud_code = self
             .code
             .as_deref()
