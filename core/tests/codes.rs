@@ -3,7 +3,7 @@
 //! Both ways: every registered code has `docs/diagnostics/<code>.md` whose first line is
 //! `# <code>: <title>`, and every page there is a registered code. The index
 //! `docs/diagnostics/README.md` lists every code with its title between two markers;
-//! `UPDATE_DOCS=1 cargo test -p gig-core --test codes` rewrites that list. Finally, no
+//! `UPDATE_EXPECT=1 cargo test -p gig-core --test codes` rewrites that list. Finally, no
 //! product source spells a code as a string literal: codes are written `Code::E0101`.
 
 use std::collections::BTreeSet;
@@ -120,16 +120,8 @@ fn the_index_lists_every_code() {
         panic!("docs/diagnostics/README.md lacks the markers {INDEX_START} and {INDEX_END}");
     };
     let body_start = start + INDEX_START.len() + 1;
-    let want = index_table();
-    if text.get(body_start..end) == Some(want.as_str()) {
-        return;
-    }
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        let updated = format!("{}{want}{}", &text[..body_start], &text[end..]);
-        std::fs::write(&path, updated).expect("write docs/diagnostics/README.md");
-    } else {
-        panic!("docs/diagnostics/README.md is out of date; run with UPDATE_DOCS=1 to regenerate");
-    }
+    let current = format!("{}{}{}", &text[..body_start], index_table(), &text[end..]);
+    expect_test::expect_file![path].assert_eq(&current);
 }
 
 /// The source directories of product crates.
