@@ -425,7 +425,7 @@ async fn execute(
         );
     }
     for (name, reason) in &report.output_errors {
-        eprintln!("output {name} could not be evaluated: {reason}");
+        ui.error(&format!("output {name} could not be evaluated: {reason}"));
     }
     if let Some(err) = &report.state_error {
         ui.error(&format!("writing state failed, apply stopped: {err}"));
