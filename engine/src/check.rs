@@ -250,6 +250,26 @@ impl Checker {
         }
     }
 
+    /// Warns when a constant for an attribute the provider base64-encodes is itself
+    /// base64 of text: it would reach the cloud encoded twice (cloud-init would not run
+    /// it).
+    fn already_encoded(&mut self, e: &ObjectEntry, path: &str, what: &str) {
+        let Some(text) = e.value.as_const().and_then(Value::as_str) else {
+            return;
+        };
+        if !decodes_to_text(text) {
+            return;
+        }
+        self.push(
+            Diagnostic::warning(Code::E0317, "value is already base64-encoded", e.value.span)
+                .with_label("base64 text")
+                .with_detail(format!(
+                    "`{path}` of {what} takes plain text and the provider base64-encodes it; this value is already base64, so it would be encoded twice."
+                ))
+                .with_help("pass the plain text (drop `base64encode(...)`)"),
+        );
+    }
+
     /// Checks the entries of an object literal against `attrs`; a missing required
     /// attribute is reported at `missing_span`.
     fn object_entries(
@@ -285,7 +305,12 @@ impl Checker {
                         e.key_span,
                     ));
                 }
-                Some(a) => self.expr(&e.value, &a.ty, &path, what, e.key_span),
+                Some(a) => {
+                    if a.encoded_by_provider {
+                        self.already_encoded(e, &path, what);
+                    }
+                    self.expr(&e.value, &a.ty, &path, what, e.key_span);
+                }
             }
         }
         for (key, a) in attrs {
@@ -441,6 +466,24 @@ fn last_segment(path: &str) -> &str {
         .next()
         .filter(|s| !s.is_empty())
         .unwrap_or(path)
+}
+
+/// Whether `text` is standard base64 (at least 8 characters) of valid UTF-8 text.
+fn decodes_to_text(text: &str) -> bool {
+    use base64::Engine as _;
+    let compact: String = text.split_whitespace().collect();
+    if compact.len() < 8 || !compact.len().is_multiple_of(4) {
+        return false;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|decoded| {
+            decoded
+                .chars()
+                .all(|c| !c.is_control() || c.is_whitespace())
+        })
 }
 
 #[cfg(test)]

@@ -271,6 +271,15 @@ impl Planner<'_, '_> {
         if matches!(action, Action::Replace) && rc.lifecycle.prevent_destroy {
             self.prevent_destroy(addr, rc, "replace");
         }
+        if action == Action::Update {
+            // Versions and revisions the cloud assigns on every change are not known
+            // until apply; keeping the Prior value would plan dependents against it.
+            for (k, a) in schema.iter().flat_map(|s| &s.attributes) {
+                if a.recomputed_on_update {
+                    planned.insert(k.clone(), Value::Unknown);
+                }
+            }
+        }
 
         // What dependents see: the current object with the planned attributes over it
         // (each attribute cloned once), else the planned one, with every schema

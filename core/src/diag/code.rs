@@ -162,6 +162,7 @@ codes! {
     E0314 => "attribute is set by the provider",
     E0315 => "value of the wrong type",
     E0316 => "unknown provider setting",
+    E0317 => "value is already base64-encoded",
 
     // Planning.
     E0330 => "plan would destroy a protected resource",

@@ -215,3 +215,30 @@ fn usage_errors_exit_1_never_2() {
     gig.run_in(dir.path(), &["--help"]).expect_code(0);
     gig.run_in(dir.path(), &["--version"]).expect_code(0);
 }
+
+/// Regression: giggatek base64-encoded launch template user data that the provider
+/// encodes again, so instances would boot with base64 text cloud-init does not run.
+#[test]
+fn validate_warns_when_user_data_is_already_base64() {
+    let gig = Gig::new();
+    let template = |user_data: &str| {
+        format!(
+            "provider aws {{\n  region = \"us-east-1\"\n}}\n\nresource aws.launch_template app {{\n  name          = \"app\"\n  image_id      = \"ami-03c3da4cfa8e8943a\"\n  instance_type = \"t3.micro\"\n  user_data     = {user_data}\n}}\n"
+        )
+    };
+    let encoded = stack(&[(
+        "main.gig",
+        &template(r##"base64encode("#!/bin/bash\necho hello\n")"##),
+    )]);
+    let run = gig
+        .run_in(encoded.path(), &["validate", "."])
+        .expect_code(0);
+    assert!(run.stderr.contains("gig::E0317"), "{}", run.stderr);
+    let plain = stack(&[("main.gig", &template(r##""#!/bin/bash\necho hello\n""##))]);
+    let run = gig.run_in(plain.path(), &["validate", "."]).expect_code(0);
+    assert!(!run.stderr.contains("E0317"), "{}", run.stderr);
+    let run = gig
+        .run(&["validate", "stacks/giggatek", "--env", "production"])
+        .expect_code(0);
+    assert!(!run.stderr.contains("E0317"), "giggatek: {}", run.stderr);
+}

@@ -72,6 +72,10 @@ pub(crate) fn registry() -> Registry {
     );
     net.insert("id".into(), A::computed(s.clone(), "Id."));
     net.insert("arn".into(), A::computed(s.clone(), "ARN."));
+    net.insert(
+        "revision".into(),
+        A::computed(AttrType::Number, "Revision.").recomputed_on_update(),
+    );
     let mut rule = BTreeMap::new();
     rule.insert("port".into(), A::required(AttrType::Number, "Port."));
     rule.insert(
@@ -338,6 +342,62 @@ fn references_resolve_to_prior_values_and_plan_no_changes() {
         .changes
         .iter()
         .all(|c| c.action == Action::NoOp && c.attributes.is_empty()));
+}
+
+/// Regression: after a launch template changed in place, its `latest_version` kept the
+/// Prior value in the plan, so an auto-scaling group pinned to it was updated only by a
+/// second apply.
+#[test]
+fn attributes_recomputed_on_update_are_unknown_and_dependents_follow() {
+    let mut net = network_config();
+    net.body = resource(
+        "lab.network.main",
+        vec![
+            ("cidr", c("10.0.0.0/16")),
+            ("tags", c(map(&[("Name", "renamed")]))),
+            ("zones", list(&["a", "b"])),
+        ],
+    )
+    .body;
+    let server = resource(
+        "lab.server.web",
+        vec![
+            ("network_id", attr_of("lab.network.main", "id")),
+            ("size", attr_of("lab.network.main", "revision")),
+        ],
+    );
+    let cfg = config(vec![net, server]);
+    let mut prior_net = network_value("net-1");
+    if let Value::Map(m) = &mut prior_net {
+        m.insert("revision".into(), Value::from(3i64));
+    }
+    let mut prior_server = server_value("net-1");
+    if let Value::Map(m) = &mut prior_server {
+        m.insert("size".into(), Value::from(3i64));
+    }
+    let prior = state(&[
+        ("lab.network.main", prior_net),
+        ("lab.server.web", prior_server),
+    ]);
+    let (p, diags) = run(&cfg, &prior, None, false);
+    assert!(diags.is_empty(), "{diags:?}");
+    let net = &p.changes[0];
+    assert_eq!(net.action, Action::Update);
+    assert_eq!(
+        net.planned.as_ref().and_then(|v| v.get("revision")),
+        Some(&Value::Unknown)
+    );
+    let web = &p.changes[1];
+    assert_eq!(
+        web.action,
+        Action::Update,
+        "the dependent follows the new revision"
+    );
+    assert_eq!(
+        web.planned.as_ref().and_then(|v| v.get("size")),
+        Some(&Value::Unknown)
+    );
+    assert!(web.body.is_some(), "apply resolves it from the New value");
 }
 
 #[test]

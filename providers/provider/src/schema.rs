@@ -76,6 +76,13 @@ pub struct AttributeSchema {
     pub secret: bool,
     /// The value the cloud applies when it is not set.
     pub default: Option<Value>,
+    /// A computed attribute the cloud assigns anew whenever the object changes in place
+    /// (a version number, a revision): unknown in the plan of an update, so whatever
+    /// depends on it is planned against the new value, not the Prior one.
+    pub recomputed_on_update: bool,
+    /// Plain text the provider base64-encodes itself (user data): a value that is
+    /// already base64 would be encoded twice, and `gig validate` warns (E0317).
+    pub encoded_by_provider: bool,
     /// One sentence for the docs.
     pub description: String,
 }
@@ -91,6 +98,8 @@ impl AttributeSchema {
             force_new: false,
             secret: false,
             default: None,
+            recomputed_on_update: false,
+            encoded_by_provider: false,
             description: description.to_string(),
         }
     }
@@ -128,6 +137,18 @@ impl AttributeSchema {
     /// Also computed: when unset in config the provider's value is kept (no diff).
     pub fn also_computed(mut self) -> AttributeSchema {
         self.computed = true;
+        self
+    }
+
+    /// Marks a computed attribute as assigned anew by every update in place.
+    pub fn recomputed_on_update(mut self) -> AttributeSchema {
+        self.recomputed_on_update = true;
+        self
+    }
+
+    /// Marks plain text the provider base64-encodes before sending it.
+    pub fn encoded_by_provider(mut self) -> AttributeSchema {
+        self.encoded_by_provider = true;
         self
     }
 

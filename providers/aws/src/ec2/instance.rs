@@ -139,7 +139,8 @@ impl ResourceType for Instance {
                 AttrType::String,
                 "Plain-text user data (gig base64-encodes it). Forces a new instance.",
             )
-            .force_new(),
+            .force_new()
+            .encoded_by_provider(),
         );
         a.insert(
             "root_block_device".into(),

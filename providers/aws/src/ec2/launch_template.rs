@@ -95,7 +95,8 @@ impl ResourceType for LaunchTemplate {
             AttributeSchema::optional(
                 AttrType::String,
                 "Plain-text user data (gig base64-encodes it).",
-            ),
+            )
+            .encoded_by_provider(),
         );
         a.insert(
             "vpc_security_group_ids".into(),
@@ -119,14 +120,16 @@ impl ResourceType for LaunchTemplate {
         a.insert("tags".into(), tags_schema());
         a.insert(
             "latest_version".into(),
-            AttributeSchema::computed(AttrType::Number, "The newest version number."),
+            AttributeSchema::computed(AttrType::Number, "The newest version number.")
+                .recomputed_on_update(),
         );
         a.insert(
             "default_version".into(),
             AttributeSchema::computed(
                 AttrType::Number,
                 "The default version (gig keeps it equal to the latest).",
-            ),
+            )
+            .recomputed_on_update(),
         );
         a.insert(
             "arn".into(),
