@@ -44,6 +44,7 @@
 //! Dropping the future returned by [`apply`] drops provider calls in flight, whose
 //! results then never reach state. Use the cancellation channel instead.
 
+mod limit;
 mod retry;
 mod schedule;
 
@@ -177,6 +178,7 @@ pub async fn apply(
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Shared {
         semaphore: Semaphore::new(opts.parallelism.max(1)),
+        lanes: limit::Lanes::new(opts.parallelism.max(1)),
         stop: stop_rx,
         events,
         retry: opts.retry.clone(),
@@ -321,6 +323,8 @@ fn diagnostic_text(d: &Diagnostic) -> String {
 /// What every step future shares; lives on the stack of [`apply`].
 struct Shared<'a> {
     semaphore: Semaphore,
+    /// Calls in flight per provider and resource type, adapted to throttling.
+    lanes: limit::Lanes,
     /// Turns `true` when no new call may start.
     stop: watch::Receiver<bool>,
     events: &'a (dyn Fn(ApplyEvent) + Send + Sync),
@@ -330,6 +334,8 @@ struct Shared<'a> {
 /// Everything one step's provider call needs, prepared when it became ready.
 struct Job {
     step_index: usize,
+    /// The concurrency lane: provider and resource type.
+    lane: String,
     addr: ResourceAddr,
     action: Action,
     step: Step,
@@ -378,8 +384,12 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
     };
     loop {
         attempt += 1;
+        let lane = tokio::select! {
+            slot = shared.lanes.acquire(&job.lane) => Some(slot),
+            _ = stop_requested(shared) => None,
+        };
         let permit = shared.semaphore.acquire().await;
-        if *shared.stop.borrow() || permit.is_err() {
+        if lane.is_none() || *shared.stop.borrow() || permit.is_err() {
             return match last_error {
                 Some(e) => done(Err(e), true, first_start),
                 None => done(Ok(None), false, None),
@@ -396,6 +406,18 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
         let started = Instant::now();
         let result = call(&job).await;
         drop(permit);
+        drop(lane);
+        let adapted = match &result {
+            Err(e) if e.class == ErrorClass::Throttled => shared.lanes.throttled(&job.lane),
+            Ok(_) => shared.lanes.succeeded(&job.lane),
+            Err(_) => None,
+        };
+        if let Some(limit) = adapted {
+            (shared.events)(ApplyEvent::Concurrency {
+                lane: job.lane.clone(),
+                limit,
+            });
+        }
         let duration_ms = started.elapsed().as_millis() as u64;
         let result = match result {
             Err(e) if job.step == Step::Delete && e.class == ErrorClass::NotFound => Ok(None),
@@ -446,6 +468,12 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
 /// retried what it knows to be safe. Throttling rejects a request before it is processed.
 fn may_reissue(job: &Job, e: &ProviderError) -> bool {
     job.step != Step::Create || e.class != ErrorClass::Retryable
+}
+
+/// Resolves once apply has been told to start nothing new.
+async fn stop_requested(shared: &Shared<'_>) {
+    let mut stop = shared.stop.clone();
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn call(job: &Job) -> Result<Option<Value>, ProviderError> {
@@ -649,6 +677,7 @@ impl<'a> Run<'a> {
         };
         Ok(Job {
             step_index: i,
+            lane: format!("{}/{}", change.provider, change.addr.rtype),
             addr: change.addr.clone(),
             action: change.action,
             step: node.step,

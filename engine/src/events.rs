@@ -80,6 +80,14 @@ pub enum ApplyEvent {
         /// How long apply waits before the next attempt.
         delay: Duration,
     },
+    /// The calls allowed in flight in one lane (a provider's resource type) changed:
+    /// halved after throttling, grown by one after a run of successes.
+    Concurrency {
+        /// `provider/type`, e.g. `aws/aws.subnet`.
+        lane: String,
+        /// Calls now allowed in flight in that lane.
+        limit: usize,
+    },
     /// A change was not attempted because something it needs failed.
     Skipped {
         /// The instance not changed.

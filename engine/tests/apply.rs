@@ -1020,3 +1020,52 @@ async fn random_provider_applies_through_the_executor() {
     );
     assert_eq!(record.id, "none");
 }
+
+/// Adaptive concurrency: throttling halves the calls allowed in flight for that resource
+/// type (down to one), and a run of successes raises it again; every change succeeds.
+#[tokio::test]
+async fn throttling_lowers_the_calls_in_flight_and_successes_raise_them() {
+    let names: Vec<String> = (0..16).map(|i| format!("t{i:02}")).collect();
+    let e = env(TestOptions {
+        latency: Duration::from_millis(5),
+        fail: names
+            .iter()
+            .map(|n| {
+                FailRule::transient(
+                    Operation::Create,
+                    &format!("test.thing.{n}"),
+                    ErrorClass::Throttled,
+                    1,
+                )
+            })
+            .collect(),
+    });
+    let p = plan(
+        names
+            .iter()
+            .map(|n| change(n, Action::Create, &[]))
+            .collect(),
+    );
+    let (report, events) = run(&e, &p, 8).await;
+    assert!(report.is_success(), "{report:?}");
+    let limits: Vec<usize> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            ApplyEvent::Concurrency { lane, limit } if lane == "test/test.thing" => Some(*limit),
+            _ => None,
+        })
+        .collect();
+    let lowest = limits
+        .iter()
+        .position(|&l| l == 1)
+        .expect("throttling brought the lane to one call");
+    assert_eq!(
+        limits.first(),
+        Some(&4),
+        "the first throttle halves 8: {limits:?}"
+    );
+    assert!(
+        limits[lowest..].iter().any(|&l| l > 1),
+        "successes raised it again: {limits:?}"
+    );
+}

@@ -101,6 +101,10 @@ fn describe(event: &ApplyEvent) -> (String, bool) {
             ),
             false,
         ),
+        ApplyEvent::Concurrency { lane, limit } => (
+            format!("{lane}: at most {limit} call(s) in flight now (adapting to throttling)"),
+            false,
+        ),
         ApplyEvent::Skipped { addr, because } => (
             format!("{addr}: skipped, it needs {because}, which failed"),
             true,
