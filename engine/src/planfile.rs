@@ -203,7 +203,7 @@ impl PlanFile {
             message: e.to_string(),
         })?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
+        write_private(&tmp, &text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 
@@ -267,4 +267,18 @@ impl PlanFile {
         }
         None
     }
+}
+
+/// Writes `bytes` to a new file readable and writable by its owner only (mode 0600 on
+/// Unix): a plan file holds secret values apply needs. An existing file is replaced.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -173,3 +173,17 @@ fn a_damaged_plan_file_is_refused_with_a_code() {
     let run = gig.run_in(dir.path(), &["show", plan_arg]).expect_code(1);
     assert!(run.stderr.contains("gig::E0352"), "{}", run.stderr);
 }
+
+/// Plan files hold secret values in clear (apply needs them): only their owner may read
+/// them, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn plan_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_dir, _gig, plan) = saved_plan();
+    let mode = std::fs::metadata(&plan)
+        .expect("plan file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+}
