@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use crate::drift::DriftReport;
 use crate::model::Plan;
-use crate::refresh::{ReadContext, ReadFailure};
+use crate::refresh::ReadContext;
 
 /// Configured providers by name.
 pub type Providers = BTreeMap<String, Arc<dyn Provider>>;
@@ -244,7 +244,7 @@ pub async fn plan_stack(
             Err(err) => {
                 outcome
                     .diagnostics
-                    .extend(err.failures.iter().map(ReadFailure::diagnostic));
+                    .extend(crate::refresh::failure_diagnostics(&err.failures));
                 outcome.times.refresh = t.elapsed();
                 return stop(outcome, Stage::Refresh);
             }
@@ -379,7 +379,7 @@ pub async fn detect_drift(
         }
         Err(err) => Ok(DriftOutcome {
             drift: None,
-            diagnostics: err.failures.iter().map(ReadFailure::diagnostic).collect(),
+            diagnostics: crate::refresh::failure_diagnostics(&err.failures),
         }),
     }
 }

@@ -26,7 +26,7 @@ use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::Config;
 use gig_dsl::eval::eval;
-use gig_provider::{OpContext, Provider, ProviderError, ReadRequest};
+use gig_provider::{ErrorScope, OpContext, Provider, ProviderError, ReadRequest};
 use gig_state::Snapshot;
 
 use crate::apply::RetryPolicy;
@@ -54,6 +54,54 @@ impl ReadFailure {
             self.span,
         )
     }
+}
+
+/// The diagnostics for `failures`: a provider-wide failure (no credentials, an endpoint
+/// that cannot be reached; see [`gig_provider::ErrorScope`]) once, however many reads it
+/// failed (`E0405`, `E0406`), and every other failure at its resource block (`E0402`).
+pub fn failure_diagnostics(failures: &[ReadFailure]) -> Vec<Diagnostic> {
+    let mut wide: Vec<(&ProviderError, Vec<&ResourceAddr>)> = Vec::new();
+    let mut out = Vec::new();
+    for f in failures {
+        if !f.error.is_provider_wide() {
+            out.push(f.diagnostic());
+            continue;
+        }
+        match wide.iter_mut().find(|(e, _)| **e == f.error) {
+            Some((_, addrs)) => addrs.push(&f.addr),
+            None => wide.push((&f.error, vec![&f.addr])),
+        }
+    }
+    let wide_diags = wide.into_iter().map(|(error, addrs)| {
+        let (code, summary, help) = match error.scope {
+            ErrorScope::Credentials => (
+                Code::E0405,
+                "no credentials were found for a provider",
+                "give the provider credentials (for AWS: the environment, a profile, web identity or instance metadata), then run the command again",
+            ),
+            _ => (
+                Code::E0406,
+                "a provider's endpoint cannot be reached",
+                "check the endpoint (the provider block's `endpoint`, AWS_ENDPOINT_URL) and the network, then run the command again",
+            ),
+        };
+        let shown: Vec<String> = addrs.iter().take(3).map(ToString::to_string).collect();
+        let more = match addrs.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        Diagnostic::error(code, summary, Span::DETACHED)
+            .with_detail(format!(
+                "{}. {} read(s) failed this way: {}{more}.",
+                error.message,
+                addrs.len(),
+                shown.join(", ")
+            ))
+            .with_help(help)
+    });
+    let mut all: Vec<Diagnostic> = wide_diags.collect();
+    all.extend(out);
+    all
 }
 
 /// Some reads failed.
@@ -182,6 +230,14 @@ async fn read_with_retry(
                 address = %rtype, operation = "read", count = requests.len(), duration_ms, attempt, outcome = "ok",
                 "provider call succeeded"
             ),
+            // A provider-wide failure is reported once as a diagnostic; logging it per
+            // call at the default level would repeat it for every resource type.
+            Err(e) if e.is_provider_wide() => tracing::debug!(
+                target: "gig::provider",
+                address = %rtype, operation = "read", count = requests.len(), duration_ms, attempt,
+                outcome = ?e.scope, error = %e.message,
+                "provider call failed"
+            ),
             Err(e) => tracing::warn!(
                 target: "gig::provider",
                 address = %rtype, operation = "read", count = requests.len(), duration_ms, attempt,
@@ -230,7 +286,7 @@ impl DataRead {
     /// The user mistakes, then the provider failures as diagnostics at their blocks.
     pub fn into_diagnostics(self) -> Vec<Diagnostic> {
         let mut out = self.diagnostics;
-        out.extend(self.failures.iter().map(ReadFailure::diagnostic));
+        out.extend(failure_diagnostics(&self.failures));
         out
     }
 }

@@ -179,6 +179,8 @@ codes! {
     E0402 => "reading from the provider failed",
     E0403 => "a data source's arguments are not known at plan time",
     E0404 => "data sources depend on each other in a cycle",
+    E0405 => "no credentials were found for a provider",
+    E0406 => "a provider's endpoint cannot be reached",
 
     // Policy: built-in security rules over the plan.
     E0501 => "security group open to the internet on a non-web port",

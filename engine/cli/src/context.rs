@@ -55,10 +55,35 @@ impl Ui {
     }
 }
 
-/// Sets up tracing on stderr: level from GIG_LOG (default `warn`), text or JSON lines.
+/// Log targets of the AWS SDK and its HTTP stack (prefixes). Their events are wire
+/// chatter and `Debug` dumps of errors gig already reports as diagnostics, so they log
+/// only errors unless GIG_LOG names them (`GIG_LOG=debug,aws_smithy_runtime=debug`).
+const SDK_TARGETS: &[&str] = &["aws", "hyper", "hyper_util", "h2", "rustls", "tower"];
+
+/// The tracing filter for GIG_LOG's value `spec` (default `warn`): the spec, with every
+/// SDK target it does not name held at `error`.
+fn log_filter(spec: Option<&str>) -> String {
+    let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("warn");
+    let mut filter = spec.to_string();
+    for target in SDK_TARGETS {
+        // A more specific directive (`aws_smithy_runtime=debug`) wins over `aws=error`
+        // by itself; only the same target needs leaving out.
+        let named = spec
+            .split(',')
+            .any(|d| d.trim().split(['=', '[']).next() == Some(*target));
+        if !named {
+            filter.push_str(&format!(",{target}=error"));
+        }
+    }
+    filter
+}
+
+/// Sets up tracing on stderr: level from GIG_LOG (default `warn`; the SDK's own targets
+/// stay at `error` unless named), text or JSON lines.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GIG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let spec = std::env::var("GIG_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(spec.as_deref()))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -140,3 +140,109 @@ async fn a_missing_region_is_one_clear_error() {
         run.stderr
     );
 }
+
+/// Two VPCs and a subnet in state, for plans that must read them back.
+const SMALL: &str = r#"provider aws {
+  region = "us-east-1"
+}
+
+resource aws.vpc main {
+  cidr_block = "10.50.0.0/16"
+}
+
+resource aws.vpc other {
+  cidr_block = "10.51.0.0/16"
+}
+
+resource aws.subnet a {
+  vpc_id     = aws.vpc.main.id
+  cidr_block = "10.50.1.0/24"
+}
+"#;
+
+/// Regression: with no credentials, a plan with state printed one E0402 per resource,
+/// each with the SDK's `Debug` dump, after retrying every read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_are_one_error_saying_where_gig_looked() {
+    let emu = support::Emu::start().await;
+    let home = tempfile::tempdir().expect("temp home");
+    let empty = home.path().join("empty");
+    std::fs::write(&empty, "").expect("empty AWS file");
+    let empty = empty.to_str().expect("UTF-8 path");
+    let gig = Gig::new().with_endpoint(&emu.endpoint);
+    let dir = stack(&[("main.gig", SMALL)]);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let mut no_credentials = gig
+        .env("HOME", home.path().to_str().expect("UTF-8 path"))
+        .env("AWS_CONFIG_FILE", empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        no_credentials = no_credentials.unset(key);
+    }
+    let started = std::time::Instant::now();
+    let run = no_credentials
+        .run_in(dir.path(), &["plan", "."])
+        .expect_code(1);
+    assert_eq!(run.stderr.matches("gig::E").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("gig::E0405"), "{}", run.stderr);
+    for place in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "instance metadata",
+    ] {
+        assert!(run.stderr.contains(place), "names {place}: {}", run.stderr);
+    }
+    assert!(run.stderr.contains("3 read(s) failed"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("DispatchFailure") && !run.stderr.contains("WARN"),
+        "no SDK dump and no per-call warnings: {}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "no plan output: {}", run.stdout);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not retried: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Regression: a plan against an endpoint where nothing listens retried every read for
+/// about 48 s, then printed one error per resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_endpoint_is_one_error_naming_it() {
+    let emu = support::Emu::start().await;
+    let dir = stack(&[("main.gig", SMALL)]);
+    let gig = Gig::new().with_endpoint(&emu.endpoint);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("its address").port()
+    };
+    let dead = format!("http://127.0.0.1:{closed}");
+    let started = std::time::Instant::now();
+    for args in [&["plan", "."][..], &["drift", "."][..]] {
+        let run = gig
+            .run_in_with(dir.path(), args, &[("AWS_ENDPOINT_URL", &dead)])
+            .expect_code(1);
+        assert_eq!(run.stderr.matches("gig::E").count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains("gig::E0406"), "{}", run.stderr);
+        assert!(run.stderr.contains(&dead), "names the endpoint: {}", run.stderr);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+}

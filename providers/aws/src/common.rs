@@ -26,15 +26,20 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use gig_core::value::Value;
-use gig_provider::{AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest};
+use aws_credential_types::provider::error::CredentialsError;
+use gig_provider::{
+    AttrType, AttributeSchema, ErrorClass, ErrorScope, OpContext, ProviderError, ReadRequest,
+};
 
 use crate::ReadResults;
 
@@ -459,6 +464,16 @@ impl Clients {
     /// `err` with the endpoint named, when it is a local failure (a timeout, a refused or
     /// dropped connection) rather than an answer from AWS.
     pub fn locate(&self, err: ProviderError) -> ProviderError {
+        if err.scope == ErrorScope::Unreachable {
+            return ProviderError {
+                message: format!(
+                    "cannot connect to {}: {}",
+                    self.endpoint_description(),
+                    err.message
+                ),
+                ..err
+            };
+        }
         if err.code.is_some() || err.class != ErrorClass::Retryable {
             return err;
         }
@@ -520,31 +535,37 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::from_conf(
                 aws_sdk_ec2::config::Builder::from(&conf)
                     .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             rds: aws_sdk_rds::Client::from_conf(
                 aws_sdk_rds::config::Builder::from(&conf)
                     .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             elasticache: aws_sdk_elasticache::Client::from_conf(
                 aws_sdk_elasticache::config::Builder::from(&conf)
                     .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
                     .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(&conf)
                     .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             ssm: aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(&conf)
                     .interceptor(log)
+                    .retry_classifier(RefusedIsFinal)
                     .build(),
             ),
             region: conf.region().map(|r| r.to_string()),
@@ -629,7 +650,18 @@ where
             None,
             format!("{op}: the request timed out"),
         ),
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ProviderError::new(
+        SdkError::DispatchFailure(_) => match provider_wide_failure(&err) {
+            Some(wide) => wide,
+            None => ProviderError::new(
+                ErrorClass::Retryable,
+                None,
+                format!(
+                    "{op}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                ),
+            ),
+        },
+        SdkError::ResponseError(_) => ProviderError::new(
             ErrorClass::Retryable,
             None,
             format!(
@@ -648,6 +680,87 @@ where
     };
     tracing::debug!(op, class = ?out.class, code = out.code.as_deref(), "aws error");
     out
+}
+
+/// Where the AWS SDK looks for credentials, in its order; said when it found none.
+const CREDENTIAL_SOURCES: &str = "no AWS credentials were found. gig looked, in this order, at: \
+     the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN); \
+     the profile (`profile` in the provider block, else AWS_PROFILE, else `default`) in the shared \
+     files AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE (default ~/.aws/credentials and ~/.aws/config); \
+     web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); the ECS container credentials endpoint; \
+     and EC2 instance metadata (unless AWS_EC2_METADATA_DISABLED is true)";
+
+/// The failure of every call alike, found in `err`'s source chain: no credentials (the
+/// SDK's credentials chain gave up) or nothing listening at the endpoint (connection
+/// refused). `None` for failures of one call.
+fn provider_wide_failure(err: &(dyn std::error::Error + 'static)) -> Option<ProviderError> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(creds) = e.downcast_ref::<CredentialsError>() {
+            let message = match creds {
+                CredentialsError::CredentialsNotLoaded(_) => CREDENTIAL_SOURCES.to_string(),
+                other => format!("AWS credentials could not be loaded: {}", error_chain(other)),
+            };
+            return Some(ProviderError::provider_wide(ErrorScope::Credentials, message));
+        }
+        if is_connection_refused(e) {
+            return Some(ProviderError::provider_wide(
+                ErrorScope::Unreachable,
+                "the connection was refused (nothing is listening there)",
+            ));
+        }
+        source = e.source();
+    }
+    None
+}
+
+fn is_connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// An error and its sources' messages, joined with `: ` (never a `Debug` dump).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Forbids the SDK's own retries of a refused connection: nothing listens at the
+/// endpoint, and retrying only delays the one error by the whole backoff schedule.
+#[derive(Debug)]
+pub(crate) struct RefusedIsFinal;
+
+impl ClassifyRetry for RefusedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let refused = matches!(ctx.output_or_error(), Some(Err(err))
+            if err.as_connector_error().is_some_and(|c| {
+                let mut source: Option<&(dyn std::error::Error + 'static)> = Some(c);
+                while let Some(e) = source {
+                    if is_connection_refused(e) {
+                        return true;
+                    }
+                    source = e.source();
+                }
+                false
+            }));
+        if refused {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "gig: a refused connection is final"
+    }
 }
 
 /// A NotFound error without an AWS code (an object not visible yet, or gone).

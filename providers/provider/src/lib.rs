@@ -50,6 +50,24 @@ pub struct ProviderError {
     pub message: String,
     /// The attribute the error is about, when the provider can tell (for spans).
     pub attribute: Option<String>,
+    /// Whether the failure is about one object or the provider as a whole.
+    #[serde(default)]
+    pub scope: ErrorScope,
+}
+
+/// What a failed call is about. A provider-wide failure (no credentials, an endpoint
+/// that cannot be reached) makes every call of that provider fail alike, so the engine
+/// reports it once instead of once per resource, and never retries it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorScope {
+    /// The call's own object or arguments.
+    #[default]
+    Object,
+    /// No credentials were found for the provider.
+    Credentials,
+    /// The provider's endpoint cannot be reached.
+    Unreachable,
 }
 
 impl ProviderError {
@@ -60,6 +78,16 @@ impl ProviderError {
             code: None,
             message: message.into(),
             attribute: None,
+            scope: ErrorScope::Object,
+        }
+    }
+
+    /// A permanent failure of the provider as a whole (`scope` other than
+    /// [`ErrorScope::Object`]); `message` says what was tried and where.
+    pub fn provider_wide(scope: ErrorScope, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            scope,
+            ..ProviderError::permanent(message)
         }
     }
 
@@ -74,6 +102,7 @@ impl ProviderError {
             code,
             message: message.into(),
             attribute: None,
+            scope: ErrorScope::Object,
         }
     }
 
@@ -84,7 +113,13 @@ impl ProviderError {
             code: None,
             message: message.into(),
             attribute: Some(attribute.to_string()),
+            scope: ErrorScope::Object,
         }
+    }
+
+    /// Whether every call of this provider fails alike (see [`ErrorScope`]).
+    pub fn is_provider_wide(&self) -> bool {
+        self.scope != ErrorScope::Object
     }
 
     /// Whether retrying could help.

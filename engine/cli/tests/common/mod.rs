@@ -46,6 +46,7 @@ impl Run {
 /// A gig invocation context: environment variables, and a state root shared by its runs.
 pub struct Gig {
     env: Vec<(String, String)>,
+    unset: Vec<String>,
     /// Root of the states (GIG_STATE_DIR).
     pub state_root: tempfile::TempDir,
 }
@@ -55,6 +56,7 @@ impl Gig {
     pub fn new() -> Gig {
         Gig {
             env: vec![("NO_COLOR".into(), "1".into())],
+            unset: Vec::new(),
             state_root: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -77,9 +79,23 @@ impl Gig {
         self
     }
 
+    /// Removes an environment variable for every run (also one set before).
+    pub fn unset(mut self, key: &str) -> Gig {
+        self.env.retain(|(k, _)| k != key);
+        self.unset.push(key.into());
+        self
+    }
+
     /// Runs `gig ARGS…` in `cwd`.
     pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
-        let out = self.command(cwd, args).output().expect("running gig");
+        self.run_in_with(cwd, args, &[])
+    }
+
+    /// Runs `gig ARGS…` in `cwd` with `extra` environment variables for this run only.
+    pub fn run_in_with(&self, cwd: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(cwd, args);
+        cmd.envs(extra.iter().copied());
+        let out = cmd.output().expect("running gig");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -105,6 +121,9 @@ impl Gig {
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        for k in &self.unset {
+            cmd.env_remove(k);
         }
         cmd
     }
