@@ -1,9 +1,10 @@
 //! Reading source files: size limit, UTF-8 check, registration in the [`SourceMap`].
 //!
 //! A file larger than [`MAX_SOURCE_BYTES`] is rejected after reading at most one byte
-//! more than the limit, so pointing gig at a huge file fails fast (E0005). Malformed
-//! UTF-8 is reported at the first bad byte (E0006); the file is registered with its
-//! text decoded lossily, so the diagnostic renders against it.
+//! more than the limit, so pointing gig at a huge file fails fast (E0005). A binary file
+//! (a NUL byte in its first 8 KiB) is one short E0019 that does not show
+//! the file. Malformed UTF-8 is reported at the first bad byte (E0006); the file is
+//! registered with its text decoded lossily, so the diagnostic renders against it.
 
 use std::io::Read;
 use std::path::Path;
@@ -64,6 +65,18 @@ pub fn source_from_bytes(
         let id = sources.add(display_path, String::new());
         return Err(too_large(Span::new(id, 0, 0), bytes.len() as u64));
     }
+    if let Some(at) = binary_marker(&bytes) {
+        // Binary text rendered as a source snippet is kilobytes of junk on a terminal; the
+        // file is registered empty so the diagnostic names it without showing it.
+        let id = sources.add(display_path, String::new());
+        return Err(Diagnostic::error(Code::E0019, "binary file, not source text", Span::new(id, 0, 0))
+            .with_label("this file")
+            .with_detail(format!(
+                "`{}` has a NUL byte at offset {at}, so it is not a text file; source files are UTF-8 text.",
+                display_path.display()
+            ))
+            .with_help("remove the file from the stack directory, or rename it so it does not end in `.gig`"));
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(sources.add(display_path, text)),
         Err(err) => {
@@ -88,6 +101,16 @@ pub fn source_from_bytes(
                 .with_help("save the file as UTF-8"))
         }
     }
+}
+
+/// How far into a file [`binary_marker`] looks, as git does to tell binary files.
+const BINARY_SNIFF_BYTES: usize = 8 * 1024;
+
+/// The offset of the first NUL byte in the first [`BINARY_SNIFF_BYTES`]: no text file
+/// has one, nearly every binary file does. (Other control characters in text are
+/// reported where they stand, E0011.)
+fn binary_marker(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().take(BINARY_SNIFF_BYTES).position(|&b| b == 0)
 }
 
 /// The E0005 diagnostic for a file of `len` bytes.

@@ -937,6 +937,28 @@ fn invalid_utf8_is_reported_at_the_first_bad_byte() {
 }
 
 #[test]
+fn a_binary_file_is_e0019_without_its_text() {
+    let mut bytes = b"\x7fELF\x02\x01\x01".to_vec();
+    bytes.extend([0u8, 0xff, 0xfe, b'x']);
+    let mut sources = SourceMap::new();
+    let diag = source_from_bytes(&mut sources, Path::new("main.gig"), bytes)
+        .expect_err("a binary file must be rejected");
+    assert_eq!(diag.code, Code::E0019);
+    assert!(diag.detail.contains("offset 7"), "{}", diag.detail);
+    assert_eq!(
+        sources.get(diag.span.file).map(|f| f.text.as_str()),
+        Some(""),
+        "registered without its bytes"
+    );
+    let text = source_from_bytes(
+        &mut sources,
+        Path::new("ok.gig"),
+        b"let a = 1\t\r\n".to_vec(),
+    );
+    assert!(text.is_ok(), "tabs and line ends are text");
+}
+
+#[test]
 fn missing_files_are_reported_with_e0016() {
     let mut sources = SourceMap::new();
     let result = read_source(

@@ -81,6 +81,7 @@ codes! {
     E0016 => "cannot read source file",
     E0017 => "too many syntax errors",
     E0018 => "unterminated heredoc",
+    E0019 => "binary file, not source text",
 
     // Evaluation of expressions.
     E0101 => "operator cannot be applied to these types",

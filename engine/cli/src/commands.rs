@@ -44,8 +44,14 @@ pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
     let Loaded {
         sources,
         config,
-        diagnostics: diags,
+        diagnostics: mut diags,
     } = context::load_checked(&settings, &registry);
+    // Dependency cycles and bad references are found by building the graph; an empty
+    // snapshot keeps validate offline and independent of state.
+    if let Some(config) = &config {
+        let (_, graph_diags) = gig_engine::graph::build(config, &Snapshot::default());
+        diags.extend(graph_diags);
+    }
     match args.format {
         DiagFormat::Json => println!(
             "{}",

@@ -63,7 +63,10 @@ const SDK_TARGETS: &[&str] = &["aws", "hyper", "hyper_util", "h2", "rustls", "to
 /// The tracing filter for GIG_LOG's value `spec` (default `warn`): the spec, with every
 /// SDK target it does not name held at `error`.
 fn log_filter(spec: Option<&str>) -> String {
-    let spec = spec.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("warn");
+    let spec = spec
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("warn");
     let mut filter = spec.to_string();
     for target in SDK_TARGETS {
         // A more specific directive (`aws_smithy_runtime=debug`) wins over `aws=error`

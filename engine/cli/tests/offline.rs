@@ -242,3 +242,60 @@ fn validate_warns_when_user_data_is_already_base64() {
         .expect_code(0);
     assert!(!run.stderr.contains("E0317"), "giggatek: {}", run.stderr);
 }
+
+/// Regression: a dependency cycle passed `gig validate` (exit 0); only plan and graph
+/// found it.
+#[test]
+fn validate_reports_dependency_cycles() {
+    let dir = stack(&[(
+        "main.gig",
+        "resource random.id a {\n  byte_length = random.id.b.byte_length\n}\n\
+         resource random.id b {\n  byte_length = random.id.a.byte_length\n}\n",
+    )]);
+    let gig = Gig::new();
+    let run = gig.run_in(dir.path(), &["validate", "."]).expect_code(1);
+    assert!(run.stderr.contains("gig::E0301"), "{}", run.stderr);
+    assert!(!run.stdout.contains("Valid"), "{}", run.stdout);
+    let run = gig
+        .run_in(dir.path(), &["validate", ".", "--format", "json"])
+        .expect_code(1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
+    assert!(
+        json["diagnostics"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["code"] == "gig::E0301")),
+        "{json}"
+    );
+}
+
+/// Regression: a binary file named `main.gig` printed kilobytes of its bytes as the source
+/// snippet of an invalid-UTF-8 error.
+#[test]
+fn a_binary_gig_file_is_one_short_error() {
+    let mut elf = b"\x7fELF\x02\x01\x01\x00\x00\x00".to_vec();
+    elf.extend((0..4096u32).map(|i| (i % 251) as u8));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("nul_only", vec![0u8; 4096]),
+        ("elf", elf),
+        ("nul_in_text", b"let x = 1\n\x00\nlet y = 2\n".to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.gig"), &bytes).unwrap();
+        for args in [&["validate", "."][..], &["plan", "."]] {
+            let run = Gig::new().run_in(dir.path(), args).expect_code(1);
+            assert_eq!(
+                run.stderr.matches("gig::E").count(),
+                1,
+                "{name} {args:?}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.contains("gig::E0019"), "{name}: {}", run.stderr);
+            assert!(
+                run.all().len() < 1000,
+                "{name} {args:?}: short, not the file's bytes: {}",
+                run.all()
+            );
+        }
+    }
+}

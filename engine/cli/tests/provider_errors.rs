@@ -238,7 +238,11 @@ async fn a_refused_endpoint_is_one_error_naming_it() {
             .expect_code(1);
         assert_eq!(run.stderr.matches("gig::E").count(), 1, "{}", run.stderr);
         assert!(run.stderr.contains("gig::E0406"), "{}", run.stderr);
-        assert!(run.stderr.contains(&dead), "names the endpoint: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&dead),
+            "names the endpoint: {}",
+            run.stderr
+        );
     }
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),

@@ -22,11 +22,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -36,7 +37,6 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use gig_core::value::Value;
-use aws_credential_types::provider::error::CredentialsError;
 use gig_provider::{
     AttrType, AttributeSchema, ErrorClass, ErrorScope, OpContext, ProviderError, ReadRequest,
 };
@@ -699,9 +699,15 @@ fn provider_wide_failure(err: &(dyn std::error::Error + 'static)) -> Option<Prov
         if let Some(creds) = e.downcast_ref::<CredentialsError>() {
             let message = match creds {
                 CredentialsError::CredentialsNotLoaded(_) => CREDENTIAL_SOURCES.to_string(),
-                other => format!("AWS credentials could not be loaded: {}", error_chain(other)),
+                other => format!(
+                    "AWS credentials could not be loaded: {}",
+                    error_chain(other)
+                ),
             };
-            return Some(ProviderError::provider_wide(ErrorScope::Credentials, message));
+            return Some(ProviderError::provider_wide(
+                ErrorScope::Credentials,
+                message,
+            ));
         }
         if is_connection_refused(e) {
             return Some(ProviderError::provider_wide(
@@ -741,16 +747,16 @@ pub(crate) struct RefusedIsFinal;
 impl ClassifyRetry for RefusedIsFinal {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let refused = matches!(ctx.output_or_error(), Some(Err(err))
-            if err.as_connector_error().is_some_and(|c| {
-                let mut source: Option<&(dyn std::error::Error + 'static)> = Some(c);
-                while let Some(e) = source {
-                    if is_connection_refused(e) {
-                        return true;
-                    }
-                    source = e.source();
+        if err.as_connector_error().is_some_and(|c| {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(c);
+            while let Some(e) = source {
+                if is_connection_refused(e) {
+                    return true;
                 }
-                false
-            }));
+                source = e.source();
+            }
+            false
+        }));
         if refused {
             RetryAction::RetryForbidden
         } else {
