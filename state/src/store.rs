@@ -142,6 +142,15 @@ impl Store {
                     holder: lock::read_holder(dir),
                 })
             }
+            // Damaged database files: said without sled's internals (offsets, backtraces).
+            Err(sled::Error::Corruption { .. } | sled::Error::Unsupported(_)) => {
+                return Err(StateError::Corrupt {
+                    path: dir.to_path_buf(),
+                    key: "sled".to_string(),
+                    message: "its database files are damaged (a checksum does not match)"
+                        .to_string(),
+                })
+            }
             Err(e) => return Err(storage(format!("cannot open the database: {e}"))),
         };
         let holder = LockInfo {

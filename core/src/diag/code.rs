@@ -8,7 +8,7 @@
 //!
 //! Codes are grouped by the phase that reports them; the hundreds digit names the
 //! phase (00xx parse, 01xx evaluation, functions and lowering, 02xx loading, 03xx
-//! graph, schema checks, planning and saved plans, 04xx the provider, 05xx policy).
+//! graph, schema checks, planning, saved plans and state, 04xx the provider, 05xx policy).
 //! A code is never reused for another meaning once released.
 
 use std::fmt;
@@ -173,6 +173,11 @@ codes! {
     E0350 => "the saved plan is stale",
     E0351 => "the plan file was written by another gig version",
     E0352 => "the plan file is damaged or not a gig plan",
+
+    // State, as the CLI opens it for a stack and env.
+    E0360 => "this stack has environments; choose one with --env",
+    E0361 => "no state for this stack and environment",
+    E0362 => "the state is damaged",
 
     // The provider: apply, refresh and data sources; E0403 and E0404 are emitted by
     // the engine's plan pipeline.

@@ -512,8 +512,8 @@ pub fn show(ui: &Ui, args: ShowArgs) -> anyhow::Result<u8> {
 
 /// `gig output`
 pub fn output(_ui: &Ui, args: OutputArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
-    let store = context::open_state(&settings)?;
+    let settings = StackSettings::with_state(&args.stack)?;
+    let store = context::open_existing_state(&settings)?;
     let snapshot = store.snapshot()?;
     print_outputs(&snapshot.outputs, args.name.as_deref(), args.json)?;
     Ok(OK)
@@ -542,7 +542,7 @@ pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
 
 /// `gig import ADDR ID`
 pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let addr = parse_addr(&args.address)?;
     if addr.mode == Mode::Data {
         bail!("{addr} is a data source; only managed resources can be imported");
@@ -599,8 +599,8 @@ fn parse_addr(s: &str) -> anyhow::Result<ResourceAddr> {
 
 /// `gig state list`
 pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
-    let snapshot = context::open_state(&settings)?.snapshot()?;
+    let settings = StackSettings::with_state(&args.stack)?;
+    let snapshot = context::open_existing_state(&settings)?.snapshot()?;
     for (addr, rec) in &snapshot.resources {
         println!("{addr}\t{}", rec.id);
     }
@@ -609,9 +609,9 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 
 /// `gig state show ADDR`
 pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let addr = parse_addr(&args.address)?;
-    let snapshot = context::open_state(&settings)?.snapshot()?;
+    let snapshot = context::open_existing_state(&settings)?.snapshot()?;
     let rec = snapshot
         .resources
         .get(&addr)
@@ -630,7 +630,7 @@ pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
 
 /// `gig state rm ADDR`
 pub fn state_rm(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let addr = parse_addr(&args.address)?;
     context::open_state(&settings)?.rm(&addr)?;
     println!("Removed {addr} from state. The cloud object was left alone.");
@@ -639,7 +639,7 @@ pub fn state_rm(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
 
 /// `gig state mv FROM TO`
 pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let (from, to) = (parse_addr(&args.from)?, parse_addr(&args.to)?);
     context::open_state(&settings)?.mv(&from, &to)?;
     println!("Moved {from} to {to}.");
@@ -648,8 +648,8 @@ pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
 
 /// `gig state history`
 pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
-    for h in context::open_state(&settings)?.history()? {
+    let settings = StackSettings::with_state(&args.stack)?;
+    for h in context::open_existing_state(&settings)?.history()? {
         println!(
             "{:>5}  {}  {:<10} {} resources",
             h.serial,
@@ -663,7 +663,7 @@ pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
 
 /// `gig state restore SERIAL`
 pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let serial = context::open_state(&settings)?.restore(args.serial)?;
     println!(
         "Restored the state of serial {} as serial {serial}.",
@@ -674,8 +674,8 @@ pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
 
 /// `gig state export`
 pub fn state_export(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
-    let json = context::open_state(&settings)?.export_json()?;
+    let settings = StackSettings::with_state(&args.stack)?;
+    let json = context::open_existing_state(&settings)?.export_json()?;
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(OK)
 }
@@ -697,19 +697,13 @@ async fn refresh_and_detect(
 
 /// `gig drift`
 pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
-    let settings = StackSettings::new(&args.stack)?;
+    let settings = StackSettings::with_state(&args.stack)?;
     let started = std::time::Instant::now();
     let registry = context::registry();
     let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
-    if !settings.state_dir.exists() {
-        bail!(
-            "no state at {}: nothing has been applied to this stack and env (check --env, --state-dir and GIG_STATE_DIR)",
-            settings.state_dir.display()
-        );
-    }
-    let store = context::open_state(&settings)?;
+    let store = context::open_existing_state(&settings)?;
     let snapshot = store.snapshot()?;
     drop(store);
     let Some((_, report)) = refresh_and_detect(

@@ -4,15 +4,16 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use gig_core::diag::Diagnostic;
+use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::SourceMap;
+use gig_core::span::Span;
 use gig_dsl::load::Loaded;
 use gig_engine::pipeline::Stack;
 use gig_provider::Registry;
-use gig_state::{LockInfo, Store};
+use gig_state::{LockInfo, StateError, Store};
 
 use crate::args::LogFormat;
-use crate::report;
+use crate::report::{self, Refusal};
 use crate::settings::StackSettings;
 
 /// Facts about the terminal the command writes to.
@@ -55,34 +56,43 @@ impl Ui {
     }
 }
 
-/// Log targets of the AWS SDK and its HTTP stack (prefixes). Their events are wire
-/// chatter and `Debug` dumps of errors gig already reports as diagnostics, so they log
-/// only errors unless GIG_LOG names them (`GIG_LOG=debug,aws_smithy_runtime=debug`).
-const SDK_TARGETS: &[&str] = &["aws", "hyper", "hyper_util", "h2", "rustls", "tower"];
+/// Log targets of the AWS SDK, its HTTP stack and sled (prefixes). Their events are wire
+/// chatter, storage internals and `Debug` dumps of failures gig itself reports as
+/// diagnostics, so they are off unless GIG_LOG names them
+/// (`GIG_LOG=debug,aws_smithy_runtime=debug`).
+const LIBRARY_TARGETS: &[&str] = &[
+    "aws",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "tower",
+    "sled",
+];
 
 /// The tracing filter for GIG_LOG's value `spec` (default `warn`): the spec, with every
-/// SDK target it does not name held at `error`.
+/// library target it does not name switched off.
 fn log_filter(spec: Option<&str>) -> String {
     let spec = spec
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or("warn");
     let mut filter = spec.to_string();
-    for target in SDK_TARGETS {
-        // A more specific directive (`aws_smithy_runtime=debug`) wins over `aws=error`
-        // by itself; only the same target needs leaving out.
+    for target in LIBRARY_TARGETS {
+        // A more specific directive (`aws_smithy_runtime=debug`) wins over `aws=off` by
+        // itself; only the same target needs leaving out.
         let named = spec
             .split(',')
             .any(|d| d.trim().split(['=', '[']).next() == Some(*target));
         if !named {
-            filter.push_str(&format!(",{target}=error"));
+            filter.push_str(&format!(",{target}=off"));
         }
     }
     filter
 }
 
-/// Sets up tracing on stderr: level from GIG_LOG (default `warn`; the SDK's own targets
-/// stay at `error` unless named), text or JSON lines.
+/// Sets up tracing on stderr: level from GIG_LOG (default `warn`; library targets off
+/// unless named), text or JSON lines.
 pub fn init_logging(format: LogFormat) {
     let spec = std::env::var("GIG_LOG").ok();
     let filter = tracing_subscriber::EnvFilter::try_new(log_filter(spec.as_deref()))
@@ -136,4 +146,64 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Store> {
         settings.dir.display()
     );
     Store::open(&settings.state_dir, LockInfo::current(command)).map_err(anyhow::Error::from)
+}
+
+/// Opens the state of this stack and env for a command that only shows what is recorded
+/// (`drift`, `output`, `state list/show/history/export`): refuses with E0361 when nothing
+/// was ever written there, instead of showing an empty state as if it were the truth.
+/// A state that does not exist is not created.
+pub fn open_existing_state(settings: &StackSettings) -> anyhow::Result<Store> {
+    let no_state = || {
+        let d = Diagnostic::error(
+            Code::E0361,
+            "no state for this stack and environment",
+            Span::DETACHED,
+        )
+        .with_detail(format!(
+            "Nothing has been applied to `{}` in the environment `{}`: there is no state at `{}`.",
+            settings.dir.display(),
+            settings.env,
+            settings.state_dir.display()
+        ))
+        .with_help("check --env, --state-dir and GIG_STATE_DIR; `gig apply` creates the state");
+        anyhow::Error::new(Refusal(d))
+    };
+    if !settings.state_dir.exists() {
+        return Err(no_state());
+    }
+    let store = open_state(settings)?;
+    if store.serial()? == 0 {
+        return Err(no_state());
+    }
+    Ok(store)
+}
+
+/// The diagnostic for a damaged state (E0362) with the recovery the CLI really offers;
+/// `None` for other state failures.
+pub fn state_diagnostic(err: &StateError) -> Option<Diagnostic> {
+    let StateError::Corrupt { path, key, message } = err else {
+        return None;
+    };
+    let d = Diagnostic::error(Code::E0362, "the state is damaged", Span::DETACHED);
+    Some(if key == "sled" {
+        d.with_detail(format!(
+            "The state at `{}` cannot be opened: {message}. gig reads and changes nothing while it is damaged.",
+            path.display()
+        ))
+        .with_help(format!(
+            "keep the damaged directory (`mv {0} {0}.damaged`), then put back a file backup of it if you have one; \
+             otherwise rebuild the state with `gig import ADDRESS ID` for each object (gig tags every object it \
+             creates with `gig:address`)",
+            path.display()
+        ))
+    } else {
+        d.with_detail(format!(
+            "The record `{key}` in the state at `{}` cannot be read: {message}.",
+            path.display()
+        ))
+        .with_help(
+            "`gig state history` lists the saved versions; `gig state restore SERIAL` brings back one from \
+             before the damage (as a new version)",
+        )
+    })
 }

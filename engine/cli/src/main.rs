@@ -72,7 +72,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            ui.error(&format!("{err:#}"));
+            let coded = match err.downcast_ref::<report::Refusal>() {
+                Some(refusal) => Some(refusal.0.clone()),
+                None => err
+                    .downcast_ref::<gig_state::StateError>()
+                    .and_then(context::state_diagnostic),
+            };
+            match coded {
+                Some(d) => ui.diagnostics(&[d], &gig_core::span::SourceMap::new()),
+                None => ui.error(&format!("{err:#}")),
+            }
             ExitCode::from(1)
         }
     }

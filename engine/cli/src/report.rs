@@ -146,6 +146,19 @@ pub fn error(message: &str, color: bool, out: &mut dyn Write) {
     let _ = writeln!(out, "{s}");
 }
 
+/// A command's refusal that has a diagnostic code but no source span (no state for this
+/// env, damaged state): returned through `anyhow` and rendered by `main` as a diagnostic.
+#[derive(Debug)]
+pub struct Refusal(pub Diagnostic);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.0.code, self.0.summary)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// Writes every diagnostic, rendered against its source, to `out`.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
     let handler = handler(color);

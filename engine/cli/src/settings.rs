@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use gig_core::diag::{Code, Diagnostic};
+use gig_core::span::Span;
 use gig_dsl::load::LoadOptions;
 use gig_engine::pipeline::PlanOptions;
 
 use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, StackArgs};
+use crate::report::Refusal;
 
 /// Where the stack is, which environment, its params and where its state lives.
 #[derive(Clone, Debug)]
@@ -23,6 +26,29 @@ pub struct StackSettings {
 }
 
 impl StackSettings {
+    /// [`StackSettings::new`] for a command that reads or writes state: a stack with
+    /// environments (`env/*.gigvars`) requires `--env`, since each env keeps its own
+    /// state and the language declares no default one (E0360).
+    pub fn with_state(args: &StackArgs) -> anyhow::Result<StackSettings> {
+        let settings = StackSettings::new(args)?;
+        let envs = gig_dsl::load::stack_envs(&settings.dir);
+        if args.env.is_none() && !envs.is_empty() {
+            let d = Diagnostic::error(
+                Code::E0360,
+                "this stack has environments; choose one with --env",
+                Span::DETACHED,
+            )
+            .with_detail(format!(
+                "`{}` defines the environments {} (env/*.gigvars), each with its own state, so gig does not guess one.",
+                settings.dir.display(),
+                envs.join(", ")
+            ))
+            .with_help(format!("pass `--env {}` or another of them", envs[0]));
+            return Err(Refusal(d).into());
+        }
+        Ok(settings)
+    }
+
     /// Validates the stack flags, reading `GIG_PARAM_*` and `GIG_STATE_DIR` from the
     /// environment.
     pub fn new(args: &StackArgs) -> anyhow::Result<StackSettings> {
@@ -93,7 +119,7 @@ pub struct PlanSettings {
 impl PlanSettings {
     /// Validates `gig plan` flags.
     pub fn new(args: &PlanArgs) -> anyhow::Result<PlanSettings> {
-        let stack = StackSettings::new(&args.stack)?;
+        let stack = StackSettings::with_state(&args.stack)?;
         Ok(PlanSettings {
             options: PlanOptions {
                 refresh: args.refresh,
@@ -136,7 +162,12 @@ pub struct ApplySettings {
 impl ApplySettings {
     /// Validates `gig apply` flags.
     pub fn new(args: &ApplyArgs) -> anyhow::Result<ApplySettings> {
-        let stack = StackSettings::new(&args.stack)?;
+        // A plan file names its own env and state.
+        let stack = if args.stack.dir.is_file() {
+            StackSettings::new(&args.stack)?
+        } else {
+            StackSettings::with_state(&args.stack)?
+        };
         let source = if args.stack.dir.is_file() {
             if args.refresh_only {
                 bail!("--refresh-only plans from the stack; it cannot be used with a plan file");
@@ -162,7 +193,7 @@ impl ApplySettings {
 
     /// Validates `gig destroy` flags: a destroy plan after a refresh.
     pub fn destroy(args: &DestroyArgs) -> anyhow::Result<ApplySettings> {
-        let stack = StackSettings::new(&args.stack)?;
+        let stack = StackSettings::with_state(&args.stack)?;
         Ok(ApplySettings {
             options: PlanOptions {
                 refresh: true,

@@ -299,3 +299,122 @@ fn a_binary_gig_file_is_one_short_error() {
         }
     }
 }
+
+/// Regression: on an env with no state, `drift` said "No drift", `output` and the
+/// `state` commands printed nothing, and all exited 0.
+#[test]
+fn commands_that_show_state_refuse_when_there_is_none() {
+    let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
+    let gig = Gig::new();
+    // A plan on a brand-new stack is normal, and leaves an empty state behind.
+    gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    for args in [
+        &["drift", "."][..],
+        &["output", "."],
+        &["state", "list", "."],
+        &["state", "show", "random.id.a", "."],
+        &["state", "history", "."],
+        &["state", "export", "."],
+    ] {
+        let run = gig.run_in(dir.path(), args).expect_code(1);
+        assert!(
+            run.stderr.contains("gig::E0361"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    for args in [
+        &["drift", "."][..],
+        &["output", "."],
+        &["state", "list", "."],
+    ] {
+        gig.run_in(dir.path(), args).expect_code(0);
+    }
+}
+
+/// Regression: a stack with env files planned and applied against the `default` state
+/// when `--env` was forgotten.
+#[test]
+fn a_stack_with_environments_requires_env_for_state() {
+    let dir = stack(&[
+        ("main.gig", "resource random.id a {\n  byte_length = 4\n}\n"),
+        ("env/staging.gigvars", ""),
+        ("env/production.gigvars", ""),
+    ]);
+    let gig = Gig::new();
+    for args in [
+        &["plan", "."][..],
+        &["apply", ".", "--auto-approve"],
+        &["destroy", ".", "--auto-approve"],
+        &["drift", "."],
+        &["output", "."],
+        &["state", "list", "."],
+    ] {
+        let run = gig.run_in(dir.path(), args).expect_code(1);
+        assert!(
+            run.stderr.contains("gig::E0360"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("production, staging"),
+            "names the envs: {}",
+            run.stderr
+        );
+    }
+    gig.run_in(dir.path(), &["validate", "."]).expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--env", "staging"])
+        .expect_code(0);
+}
+
+/// Regression: a damaged state showed sled's internals ("Read corrupted data at file
+/// offset None backtrace ()") and no way out.
+#[test]
+fn a_damaged_state_is_a_coded_error_with_a_recovery_path() {
+    let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    gig.run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    let name = dir.path().file_name().unwrap().to_owned();
+    let sled = gig
+        .state_root
+        .path()
+        .join(name)
+        .join("default")
+        .join("sled");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&sled).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if file == "conf" || file.starts_with("snap.") {
+            let bytes: Vec<u8> = std::fs::read(&path)
+                .unwrap()
+                .iter()
+                .map(|b| b ^ 0x5A)
+                .collect();
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0, "no sled files in {}", sled.display());
+    for args in [&["state", "list", "."][..], &["plan", "."]] {
+        let run = gig.run_in(dir.path(), args).expect_code(1);
+        assert!(
+            run.stderr.contains("gig::E0362"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("gig import"), "{}", run.stderr);
+        assert!(
+            !run.all().contains("corrupted data at file offset")
+                && !run.all().contains("backtrace"),
+            "no sled internals: {}",
+            run.all()
+        );
+    }
+}

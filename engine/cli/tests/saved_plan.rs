@@ -150,11 +150,13 @@ fn a_plan_file_of_another_format_version_is_refused_naming_both_versions() {
             run.stderr
         );
     }
+    let run = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(1);
     assert!(
-        state(&gig, dir.path())["resources"]
-            .as_object()
-            .is_none_or(|r| r.is_empty()),
-        "nothing was applied"
+        run.stderr.contains("gig::E0361"),
+        "nothing was applied, so there is no state: {}",
+        run.stderr
     );
 }
 
