@@ -10,7 +10,7 @@
 //! (`attributes`, `replace_because`, the rest of `lifecycle`) never change what apply
 //! does; of a [`Plan`], apply reads `stack`, `changes`, `outputs` and `destroy`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::ResourceAddr;
 use gig_core::diag::Diagnostic;
@@ -155,6 +155,9 @@ pub struct Plan {
     pub summary: Summary,
     /// Whether this is a destroy plan.
     pub destroy: bool,
+    /// Instances that are in Prior but that refresh found gone: deleted outside gig, so
+    /// their create re-creates them. Display only; apply never reads it.
+    pub deleted_outside: BTreeSet<ResourceAddr>,
     /// Warnings and policy findings attached to the plan (errors stop planning).
     /// Not saved in plan files.
     pub diagnostics: Vec<Diagnostic>,

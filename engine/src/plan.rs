@@ -125,6 +125,16 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         }
     }
     let diags = p.diags;
+    // Refresh saw these gone; a create of one re-creates what was deleted outside gig.
+    let deleted_outside = changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .filter(|c| {
+            input.prior.resources.contains_key(&c.addr)
+                && matches!(input.refreshed.and_then(|r| r.get(&c.addr)), Some(None))
+        })
+        .map(|c| c.addr.clone())
+        .collect();
     let plan = Plan {
         stack: input.config.stack.clone(),
         env: input
@@ -137,6 +147,7 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         outputs,
         summary,
         destroy: input.destroy,
+        deleted_outside,
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
     (plan, diags)

@@ -311,3 +311,52 @@ async fn drift_reports_exactly_the_out_of_band_changes_and_apply_repairs_them() 
         plan.stdout
     );
 }
+
+/// The plan says why a resource is created again when refresh found it deleted outside
+/// gig, in text and in JSON (`deleted_outside`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_says_when_it_recreates_what_was_deleted_outside_gig() {
+    let emu = support::Emu::start().await;
+    let gig = Gig::new().with_endpoint(&emu.endpoint);
+    let dir = common::stack(&[(
+        "main.gig",
+        "provider aws {\n  region = \"us-east-1\"\n}\n\n\
+         resource aws.vpc main {\n  cidr_block = \"10.60.0.0/16\"\n}\n\n\
+         resource aws.vpc kept {\n  cidr_block = \"10.61.0.0/16\"\n}\n",
+    )]);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let raw = emu.clients().await;
+    let id = one_id(&raw.ec2, "vpc", "aws.vpc.main").await;
+    raw.ec2.delete_vpc().vpc_id(&id).send().await.unwrap();
+
+    let text = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(
+        text.stdout
+            .contains("# aws.vpc.main will be created (it was deleted outside gig)"),
+        "{}",
+        text.stdout
+    );
+    let json = gig
+        .run_in(dir.path(), &["plan", ".", "--format", "json"])
+        .expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    let flags: Vec<(String, bool)> = plan["resource_changes"]
+        .as_array()
+        .expect("resource_changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["deleted_outside"].as_bool().expect("deleted_outside"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("aws.vpc.kept".to_string(), false),
+            ("aws.vpc.main".to_string(), true)
+        ]
+    );
+}

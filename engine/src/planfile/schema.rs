@@ -9,7 +9,7 @@
 //! indexes, operators as written in the language, and values in gig's value JSON
 //! (`{"$unknown": true}`, `{"$secret": …}`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::ResourceAddr;
 use gig_core::path::AttrPath;
@@ -39,6 +39,9 @@ pub struct FilePlan {
     pub outputs: Vec<FileOutput>,
     /// Counts of the summary line.
     pub summary: FileSummary,
+    /// Addresses refresh found deleted outside gig (display only); absent when none.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub deleted_outside: BTreeSet<String>,
 }
 
 /// One instance's planned change.
@@ -232,6 +235,11 @@ impl FilePlan {
                 replace: plan.summary.replace,
                 destroy: plan.summary.destroy,
             },
+            deleted_outside: plan
+                .deleted_outside
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 
@@ -268,6 +276,11 @@ impl FilePlan {
                 destroy: self.summary.destroy,
             },
             destroy: self.destroy,
+            deleted_outside: self
+                .deleted_outside
+                .iter()
+                .map(|a| address(a))
+                .collect::<Result<_, _>>()?,
             diagnostics: Vec::new(),
         })
     }

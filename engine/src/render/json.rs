@@ -17,7 +17,7 @@ pub fn json(plan: &Plan) -> J {
         "stack": plan.stack,
         "env": plan.env,
         "destroy": plan.destroy,
-        "resource_changes": plan.changes.iter().map(resource_change).collect::<Vec<_>>(),
+        "resource_changes": plan.changes.iter().map(|c| resource_change(plan, c)).collect::<Vec<_>>(),
         "data": plan.data.iter().map(|(addr, v)| json!({
             "address": addr.to_string(),
             "value": v.to_json_redacted(),
@@ -50,7 +50,7 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
-fn resource_change(c: &ResourceChange) -> J {
+fn resource_change(plan: &Plan, c: &ResourceChange) -> J {
     let mut unknown = Vec::new();
     if let Some(planned) = &c.planned {
         unknown_paths(planned, "", &mut unknown);
@@ -69,6 +69,7 @@ fn resource_change(c: &ResourceChange) -> J {
         "after": c.planned.as_ref().map(known_json),
         "after_unknown": unknown,
         "replace_because": c.replace_because,
+        "deleted_outside": plan.deleted_outside.contains(&c.addr),
         "create_before_destroy": c.lifecycle.create_before_destroy,
         "attributes": c.attributes.iter().map(attribute).collect::<Vec<_>>(),
         "dependencies": c.dependencies.iter().map(|d| d.to_string()).collect::<Vec<_>>(),

@@ -61,7 +61,7 @@ pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
         );
     }
 
-    let mut blocks: Vec<String> = changing.iter().map(|c| block(c)).collect();
+    let mut blocks: Vec<String> = changing.iter().map(|c| block(plan, c)).collect();
     if let Some(o) = outputs {
         blocks.push(o);
     }
@@ -96,7 +96,7 @@ pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
     out
 }
 
-fn block(c: &ResourceChange) -> String {
+fn block(plan: &Plan, c: &ResourceChange) -> String {
     let sym = c.action.symbol(c.lifecycle.create_before_destroy);
     let mut lines = String::new();
     if let Some(id) = &c.id {
@@ -112,7 +112,7 @@ fn block(c: &ResourceChange) -> String {
         "<details><summary><code>{}</code> <b>{}</b> {}</summary>\n",
         escape_html(sym),
         escape_html(&c.addr.to_string()),
-        escape_html(&action_phrase(c).replace('`', ""))
+        escape_html(&action_phrase(plan, c).replace('`', ""))
     );
     let _ = write!(b, "{fence}diff\n{lines}{fence}\n\n</details>\n\n");
     b

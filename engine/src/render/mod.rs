@@ -16,11 +16,15 @@ pub use self::text::text;
 
 use gig_core::value::{Value, REDACTED};
 
-use crate::model::{Action, AttrChange, ResourceChange};
+use crate::model::{Action, AttrChange, Plan, ResourceChange};
 
-/// The words used for an action in headings: `will be created`.
-pub(crate) fn action_phrase(change: &ResourceChange) -> String {
+/// The words used for an action in headings: `will be created`, and why when refresh
+/// found the object deleted outside gig.
+pub(crate) fn action_phrase(plan: &Plan, change: &ResourceChange) -> String {
     match change.action {
+        Action::Create if plan.deleted_outside.contains(&change.addr) => {
+            "will be created (it was deleted outside gig)".into()
+        }
         Action::Create => "will be created".into(),
         Action::Update => "will be updated in place".into(),
         Action::Replace => {

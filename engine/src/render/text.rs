@@ -28,7 +28,7 @@ pub fn text(plan: &Plan) -> Styled {
     if !changing.is_empty() {
         legend(&mut out, &changing);
         for c in &changing {
-            resource(&mut out, c);
+            resource(&mut out, plan, c);
         }
     }
 
@@ -121,8 +121,8 @@ fn legend_line(out: &mut Styled, sym: &str, meaning: &str) {
     let _ = writeln!(out, " {meaning}");
 }
 
-fn resource(out: &mut Styled, c: &ResourceChange) {
-    let header = format!("# {} {}", c.addr, action_phrase(c));
+fn resource(out: &mut Styled, plan: &Plan, c: &ResourceChange) {
+    let header = format!("# {} {}", c.addr, action_phrase(plan, c));
     let style = match c.action {
         Action::Delete | Action::Replace => Style::Danger,
         _ => Style::Heading,
