@@ -48,6 +48,15 @@ pub enum DiagFormat {
     Json,
 }
 
+/// Output format of `gig output`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `name = value` lines; a single string output alone as its raw value.
+    Text,
+    /// One JSON object of every selected output (secrets redacted).
+    Json,
+}
+
 /// Output format of `gig graph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
@@ -256,8 +265,11 @@ pub struct OutputArgs {
     /// One output's name; all when absent.
     #[arg(long)]
     pub name: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// The same as `--format json` (kept for scripts written before `--format`).
+    #[arg(long, hide = true)]
     pub json: bool,
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use gig_core::addr::{Mode, ResourceAddr};
-use gig_core::diag::has_errors;
+use gig_core::diag::{has_errors, Diagnostic};
 use gig_core::span::SourceMap;
 use gig_core::value::Value;
 use gig_dsl::load::Loaded;
@@ -22,11 +22,11 @@ use gig_state::{ResourceRecord, Snapshot, Store};
 
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
-    Format, GraphArgs, ImportArgs, OutputArgs, PlanArgs, ShowArgs, StateAddrArgs, StateArgs,
-    StateMvArgs, StateRestoreArgs, ValidateArgs,
+    Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ShowArgs, StateAddrArgs,
+    StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
 };
 use crate::context::{self, Ui};
-use crate::report;
+use crate::report::{self, Refusal};
 use crate::settings::{ApplySettings, ApplySource, PlanSettings, StackSettings};
 use crate::signals::{self, InFlight, INTERRUPTED};
 
@@ -144,6 +144,8 @@ fn collect_source_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<(
 
 /// Everything a successful plan run produced.
 struct Planned {
+    /// Warnings found on the way (not errors: the run did not stop).
+    warnings: Vec<Diagnostic>,
     plan: Plan,
     stack: Stack,
     snapshot: Snapshot,
@@ -151,34 +153,68 @@ struct Planned {
     providers: Providers,
 }
 
-/// Loads, refreshes and plans through the engine's pipeline, printing every diagnostic.
-/// `Ok(None)` when the run stopped on a user mistake.
+/// A plan run that stopped on user mistakes: every diagnostic found, with its sources.
+struct Stopped {
+    sources: SourceMap,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads, refreshes and plans through the engine's pipeline. Warnings of a successful
+/// run are printed; a run that stopped on user mistakes returns them unprinted, for the
+/// caller to render in its format.
 async fn make_plan(
-    ui: &Ui,
     settings: &StackSettings,
     options: &PlanOptions,
-) -> anyhow::Result<Option<Planned>> {
+) -> anyhow::Result<Result<Planned, Stopped>> {
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, settings, &registry) else {
-        return Ok(None);
+    let stack = match Stack::from_loaded(context::load_checked(settings, &registry)) {
+        Ok(stack) => stack,
+        Err((sources, diagnostics)) => {
+            return Ok(Err(Stopped {
+                sources,
+                diagnostics,
+            }))
+        }
     };
     let store = context::open_state(settings)?;
     let snapshot = store.snapshot()?;
     let outcome = pipeline::plan_stack(&stack, &snapshot, &registry, options).await?;
-    ui.diagnostics(&outcome.diagnostics, &stack.sources);
     if outcome.stopped == Some(Stage::Policy) {
         eprintln!("Policy checks failed; nothing was planned. Fix the findings or accept them with `# gig:accept CODE -- reason`.");
     }
     let (Some(plan), None) = (outcome.plan, outcome.stopped) else {
-        return Ok(None);
+        return Ok(Err(Stopped {
+            sources: stack.sources,
+            diagnostics: outcome.diagnostics,
+        }));
     };
-    Ok(Some(Planned {
+    Ok(Ok(Planned {
+        warnings: outcome.diagnostics,
         plan,
         stack,
         snapshot,
         store,
         providers: outcome.providers,
     }))
+}
+
+/// [`make_plan`] for a command that renders text: prints the warnings or the
+/// diagnostics that stopped the run; `None` when it stopped.
+async fn make_plan_text(
+    ui: &Ui,
+    settings: &StackSettings,
+    options: &PlanOptions,
+) -> anyhow::Result<Option<Planned>> {
+    Ok(match make_plan(settings, options).await? {
+        Ok(p) => {
+            ui.diagnostics(&p.warnings, &p.stack.sources);
+            Some(p)
+        }
+        Err(stopped) => {
+            ui.diagnostics(&stopped.diagnostics, &stopped.sources);
+            None
+        }
+    })
 }
 
 fn print_plan(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
@@ -201,9 +237,35 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 /// `gig plan`
 pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
-    let settings = PlanSettings::new(&args)?;
-    let Some(p) = make_plan(ui, &settings.stack, &settings.options).await? else {
-        return Ok(ERROR);
+    let settings = match PlanSettings::new(&args) {
+        Ok(settings) => settings,
+        Err(err) => {
+            if let (Format::Json, Some(refusal)) = (args.format, err.downcast_ref::<Refusal>()) {
+                let diags = std::slice::from_ref(&refusal.0);
+                write_stdout(&serde_json::to_string_pretty(&report::to_json(
+                    diags,
+                    &SourceMap::new(),
+                ))?)?;
+            }
+            return Err(err);
+        }
+    };
+    let p = match make_plan(&settings.stack, &settings.options).await? {
+        Ok(p) => {
+            ui.diagnostics(&p.warnings, &p.stack.sources);
+            p
+        }
+        Err(stopped) => {
+            ui.diagnostics(&stopped.diagnostics, &stopped.sources);
+            // CI that parses stdout gets the reasons, never nothing.
+            if settings.format == Format::Json {
+                write_stdout(&serde_json::to_string_pretty(&report::to_json(
+                    &stopped.diagnostics,
+                    &stopped.sources,
+                ))?)?;
+            }
+            return Ok(ERROR);
+        }
     };
     print_plan(ui, &p.plan, settings.format)?;
     if let Some(out) = &settings.out {
@@ -250,7 +312,7 @@ pub async fn destroy(ui: &Ui, args: DestroyArgs) -> anyhow::Result<u8> {
 
 /// Plans, shows the plan, asks, applies: `gig apply DIR` and `gig destroy`.
 async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8> {
-    let Some(p) = make_plan(ui, &settings.stack, &settings.options).await? else {
+    let Some(p) = make_plan_text(ui, &settings.stack, &settings.options).await? else {
         return Ok(ERROR);
     };
     print_plan(ui, &p.plan, Format::Text)?;
@@ -515,7 +577,8 @@ pub fn output(_ui: &Ui, args: OutputArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let store = context::open_existing_state(&settings)?;
     let snapshot = store.snapshot()?;
-    print_outputs(&snapshot.outputs, args.name.as_deref(), args.json)?;
+    let json = args.json || args.format == OutputFormat::Json;
+    print_outputs(&snapshot.outputs, args.name.as_deref(), json)?;
     Ok(OK)
 }
 

@@ -25,11 +25,13 @@ pub struct Ui {
     pub stdin_tty: bool,
     /// stderr is a terminal (progress bars possible).
     pub stderr_tty: bool,
+    /// `--log-format json`: diagnostics and errors go to stderr as JSON lines too.
+    pub json_log: bool,
 }
 
 impl Ui {
     /// Reads the environment: NO_COLOR, --no-color and whether streams are terminals.
-    pub fn detect(no_color: bool) -> Ui {
+    pub fn detect(no_color: bool, log_format: LogFormat) -> Ui {
         let stdout_tty = std::io::stdout().is_terminal();
         let color =
             stdout_tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -37,11 +39,16 @@ impl Ui {
             color,
             stdin_tty: std::io::stdin().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
+            json_log: log_format == LogFormat::Json,
         }
     }
 
     /// Prints an error that is not about the sources to stderr, rendered like diagnostics.
     pub fn error(&self, message: &str) {
+        if self.json_log {
+            report::error_json_line(message, &mut std::io::stderr().lock());
+            return;
+        }
         report::error(
             message,
             self.stderr_tty && self.color,
@@ -51,6 +58,10 @@ impl Ui {
 
     /// Prints diagnostics to stderr against their sources.
     pub fn diagnostics(&self, diags: &[Diagnostic], sources: &SourceMap) {
+        if self.json_log {
+            report::json_lines(diags, sources, &mut std::io::stderr().lock());
+            return;
+        }
         let color = self.color && self.stderr_tty;
         report::render(diags, sources, color, &mut std::io::stderr().lock());
     }

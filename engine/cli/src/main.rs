@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
     };
     context::init_logging(cli.log_format);
-    let ui = context::Ui::detect(cli.no_color);
+    let ui = context::Ui::detect(cli.no_color, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

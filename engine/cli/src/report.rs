@@ -176,6 +176,35 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut 
     }
 }
 
+/// Writes every diagnostic as one JSON line (a record with `"level"`, like the JSON log
+/// lines around it) to `out`: `--log-format json`.
+pub fn json_lines(diags: &[Diagnostic], sources: &SourceMap, out: &mut dyn Write) {
+    for d in diags {
+        let mut record = serde_json::to_value(DiagnosticRecord::new(d, sources))
+            .unwrap_or(serde_json::Value::Null);
+        if let Some(map) = record.as_object_mut() {
+            map.insert("level".into(), serde_json::json!(level(d.severity)));
+            map.insert("kind".into(), serde_json::json!("diagnostic"));
+        }
+        let _ = writeln!(out, "{record}");
+    }
+}
+
+/// Writes an error that is not about the sources as one JSON line to `out`.
+pub fn error_json_line(message: &str, out: &mut dyn Write) {
+    let record = serde_json::json!({ "level": "ERROR", "kind": "error", "message": message });
+    let _ = writeln!(out, "{record}");
+}
+
+/// A severity as the log level tracing's JSON lines use.
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARN",
+        Severity::Advice => "INFO",
+    }
+}
+
 /// The JSON form of diagnostics: an array of records.
 pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> serde_json::Value {
     let records: Vec<DiagnosticRecord> = diags

@@ -330,7 +330,19 @@ async fn a_plan_says_when_it_recreates_what_was_deleted_outside_gig() {
     let id = one_id(&raw.ec2, "vpc", "aws.vpc.main").await;
     raw.ec2.delete_vpc().vpc_id(&id).send().await.unwrap();
 
-    let text = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    let text = gig
+        .run_in_with(dir.path(), &["plan", "."], &[("GIG_LOG", "debug")])
+        .expect_code(0);
+    assert!(
+        text.stderr.contains("provider call succeeded"),
+        "GIG_LOG=debug shows gig's own events: {}",
+        text.stderr
+    );
+    assert!(
+        !text.stderr.contains("aws_smithy") && !text.stderr.contains("hyper"),
+        "but not the SDK's wire chatter: {}",
+        text.stderr
+    );
     assert!(
         text.stdout
             .contains("# aws.vpc.main will be created (it was deleted outside gig)"),

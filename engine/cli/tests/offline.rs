@@ -418,3 +418,78 @@ fn a_damaged_state_is_a_coded_error_with_a_recovery_path() {
         );
     }
 }
+
+/// Regression: `plan --format json` printed nothing on stdout when the configuration had
+/// errors, and `--log-format json` left diagnostics as drawn text on stderr.
+#[test]
+fn json_formats_cover_errors_too() {
+    let dir = stack(&[(
+        "main.gig",
+        "resource aws.vpc main {\n  cidr_blok = \"10.0.0.0/16\"\n}\n",
+    )]);
+    let gig = Gig::new();
+    let run = gig
+        .run_in(dir.path(), &["plan", ".", "--format", "json"])
+        .expect_code(1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert!(
+        json["diagnostics"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d["code"] == "gig::E0312" && d["line"] == 2)),
+        "{json}"
+    );
+    let run = gig
+        .run_in(dir.path(), &["--log-format", "json", "plan", "."])
+        .expect_code(1);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["code"] == "gig::E0312" && l["level"] == "ERROR"),
+        "{}",
+        run.stderr
+    );
+    let envs = stack(&[
+        ("main.gig", "resource random.id a {\n  byte_length = 4\n}\n"),
+        ("env/staging.gigvars", ""),
+    ]);
+    let run = gig
+        .run_in(envs.path(), &["plan", ".", "--format", "json"])
+        .expect_code(1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(json["diagnostics"][0]["code"], "gig::E0360", "{json}");
+}
+
+#[test]
+fn output_has_format_json_and_keeps_the_json_alias() {
+    let dir = stack(&[(
+        "main.gig",
+        "resource random.id a {\n  byte_length = 4\n}\noutput size = random.id.a.byte_length\noutput name = \"web\"\n",
+    )]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let json = gig
+        .run_in(dir.path(), &["output", ".", "--format", "json"])
+        .expect_code(0);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(parsed, serde_json::json!({ "name": "web", "size": 4 }));
+    let alias = gig
+        .run_in(dir.path(), &["output", ".", "--json"])
+        .expect_code(0);
+    assert_eq!(alias.stdout, json.stdout);
+    let text = gig
+        .run_in(dir.path(), &["output", ".", "--format", "text"])
+        .expect_code(0);
+    assert!(text.stdout.contains("name = \"web\""), "{}", text.stdout);
+    let help = gig.run_in(dir.path(), &["output", "--help"]).expect_code(0);
+    assert!(
+        !help.stdout.contains("--json"),
+        "the alias is hidden: {}",
+        help.stdout
+    );
+}
