@@ -634,6 +634,17 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
+    // A failure on this side of the wire: no AWS code, the SDK's own words.
+    let local = |class| {
+        ProviderError::new(
+            class,
+            None,
+            format!(
+                "{op}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+        )
+    };
     let out = match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -650,33 +661,11 @@ where
             None,
             format!("{op}: the request timed out"),
         ),
-        SdkError::DispatchFailure(_) => match provider_wide_failure(&err) {
-            Some(wide) => wide,
-            None => ProviderError::new(
-                ErrorClass::Retryable,
-                None,
-                format!(
-                    "{op}: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                ),
-            ),
-        },
-        SdkError::ResponseError(_) => ProviderError::new(
-            ErrorClass::Retryable,
-            None,
-            format!(
-                "{op}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-        ),
-        _ => ProviderError::new(
-            ErrorClass::Permanent,
-            None,
-            format!(
-                "{op}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-        ),
+        SdkError::DispatchFailure(_) => {
+            provider_wide_failure(&err).unwrap_or_else(|| local(ErrorClass::Retryable))
+        }
+        SdkError::ResponseError(_) => local(ErrorClass::Retryable),
+        _ => local(ErrorClass::Permanent),
     };
     tracing::debug!(op, class = ?out.class, code = out.code.as_deref(), "aws error");
     out
