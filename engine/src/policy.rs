@@ -172,12 +172,17 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
         attr(r, "backup_retention_period").unwrap_or((Value::Number(1.0), r.header_span));
     if let Some(days) = retention.as_i64() {
         if days < 7 {
+            let kept = if days == 1 {
+                "1 day".to_string()
+            } else {
+                format!("{days} days")
+            };
             out.push((
                 r.span,
                 Diagnostic::warning(Code::E0505, "database backups kept fewer than 7 days", span)
-                    .with_label(format!("{days} days"))
+                    .with_label(kept.clone())
                     .with_detail(format!(
-                        "{} keeps automated backups for {days} days (AWS's default is 1 when unset). The platform's rule is at least 7.",
+                        "{} keeps automated backups for {kept} (AWS's default is 1 when unset). The platform's rule is at least 7.",
                         r.addr
                     ))
                     .with_help("set backup_retention_period = 7 or more"),
