@@ -108,6 +108,17 @@ impl Value {
         }
     }
 
+    /// The value with every secret wrapper removed, at any depth: only for showing a
+    /// secret to a user who asked for it explicitly (`gig output --show-secret`).
+    pub fn revealed(&self) -> Value {
+        match self {
+            Value::Secret(v) => v.revealed(),
+            Value::List(xs) => Value::List(xs.iter().map(Value::revealed).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.revealed())).collect()),
+            v => v.clone(),
+        }
+    }
+
     /// Whether this value, or anything inside it, is secret.
     pub fn is_secret(&self) -> bool {
         match self {

@@ -271,6 +271,14 @@ pub struct OutputArgs {
     /// The same as `--format json` (kept for scripts written before `--format`).
     #[arg(long, hide = true)]
     pub json: bool,
+    /// Print only the value of the output named by `--name`, for scripts: a string as
+    /// is (no quotes), anything else as JSON.
+    #[arg(long, requires = "name", conflicts_with_all = ["format", "json"])]
+    pub raw: bool,
+    /// Show secret values instead of `(secret)`. Without it, asking for one secret
+    /// output by name is an error rather than a silent `(secret)`.
+    #[arg(long)]
+    pub show_secret: bool,
 }
 
 /// `gig graph`

@@ -514,7 +514,7 @@ async fn execute(
         report.not_started.len()
     );
     if report.is_success() {
-        print_outputs(&report.outputs, None, false)?;
+        print_outputs(&report.outputs, None, OutputStyle::Text, false)?;
     }
     Ok(if report.cancelled {
         INTERRUPTED
@@ -525,34 +525,64 @@ async fn execute(
     })
 }
 
+/// How `gig output` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputStyle {
+    /// `name = value` lines (after apply: under an `Outputs:` heading).
+    Text,
+    /// One JSON object.
+    Json,
+    /// One value alone (`--raw`).
+    Raw,
+}
+
 fn print_outputs(
     outputs: &BTreeMap<String, Value>,
     only: Option<&str>,
-    json: bool,
+    style: OutputStyle,
+    show_secret: bool,
 ) -> anyhow::Result<()> {
-    let selected: BTreeMap<&String, &Value> = outputs
+    let selected: BTreeMap<&String, Value> = outputs
         .iter()
         .filter(|(k, _)| only.is_none_or(|o| o == k.as_str()))
+        .map(|(k, v)| (k, if show_secret { v.revealed() } else { v.clone() }))
         .collect();
     if let Some(name) = only {
-        if selected.is_empty() {
+        let Some(value) = selected.values().next() else {
             bail!("no output named `{name}`");
+        };
+        if value.is_secret() {
+            bail!(
+                "output `{name}` is secret; pass --show-secret to print it (it will appear in clear)"
+            );
         }
     }
-    if json {
-        let map: serde_json::Map<String, serde_json::Value> = selected
-            .iter()
-            .map(|(k, v)| ((*k).clone(), v.to_json_redacted()))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&map)?);
-    } else if !selected.is_empty() {
-        if only.is_none() {
-            println!("\nOutputs:");
+    match style {
+        OutputStyle::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = selected
+                .iter()
+                .map(|(k, v)| ((*k).clone(), v.to_json_redacted()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&map)?);
         }
-        for (k, v) in selected {
-            match (only, v.as_str()) {
-                (Some(_), Some(s)) if !v.is_secret() => println!("{s}"),
-                _ => println!("  {k} = {}", v.display()),
+        OutputStyle::Raw => {
+            for v in selected.values() {
+                match v.as_str() {
+                    Some(s) => println!("{s}"),
+                    None => println!("{}", serde_json::to_string(&v.to_json_redacted())?),
+                }
+            }
+        }
+        OutputStyle::Text if selected.is_empty() => {}
+        OutputStyle::Text => {
+            if only.is_none() {
+                println!("\nOutputs:");
+            }
+            for (k, v) in selected {
+                match (only, v.as_str()) {
+                    (Some(_), Some(s)) => println!("{s}"),
+                    _ => println!("  {k} = {}", v.display()),
+                }
             }
         }
     }
@@ -577,8 +607,19 @@ pub fn output(_ui: &Ui, args: OutputArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let store = context::open_existing_state(&settings)?;
     let snapshot = store.snapshot()?;
-    let json = args.json || args.format == OutputFormat::Json;
-    print_outputs(&snapshot.outputs, args.name.as_deref(), json)?;
+    let style = if args.raw {
+        OutputStyle::Raw
+    } else if args.json || args.format == OutputFormat::Json {
+        OutputStyle::Json
+    } else {
+        OutputStyle::Text
+    };
+    print_outputs(
+        &snapshot.outputs,
+        args.name.as_deref(),
+        style,
+        args.show_secret,
+    )?;
     Ok(OK)
 }
 

@@ -493,3 +493,63 @@ fn output_has_format_json_and_keeps_the_json_alias() {
         help.stdout
     );
 }
+
+/// `gig output --name N --raw` gives scripts the bare value; a secret output is printed
+/// only with `--show-secret`, and asking for one by name without it is an error, not a
+/// silent `(secret)`.
+#[test]
+fn output_raw_for_scripts_and_secrets_only_on_request() {
+    let gig = Gig::new();
+    let dir = stack(&[(
+        "main.gig",
+        "resource random.id a {\n  byte_length = 4\n}\n\nresource random.password pw {\n  length = 20\n}\n\noutput hex = random.id.a.hex\noutput pw = random.password.pw.result\noutput both = { hex = random.id.a.hex, pw = random.password.pw.result }\n",
+    )]);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let hex = gig
+        .run_in(dir.path(), &["output", ".", "--name", "hex", "--raw"])
+        .expect_code(0);
+    assert_eq!(
+        hex.stdout.trim().len(),
+        8,
+        "8 hex digits alone: {:?}",
+        hex.stdout
+    );
+    assert!(!hex.stdout.contains('"'));
+
+    let refused = gig
+        .run_in(dir.path(), &["output", ".", "--name", "pw", "--raw"])
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("--show-secret"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty());
+
+    let shown = gig
+        .run_in(
+            dir.path(),
+            &["output", ".", "--name", "pw", "--raw", "--show-secret"],
+        )
+        .expect_code(0);
+    let password = shown.stdout.trim().to_string();
+    assert_eq!(password.len(), 20, "{password:?}");
+    let all = gig.run_in(dir.path(), &["output", "."]).expect_code(0);
+    assert!(all.stdout.contains("(secret)"));
+    assert!(
+        !all.stdout.contains(&password),
+        "no secret without --show-secret"
+    );
+    let json = gig
+        .run_in(
+            dir.path(),
+            &["output", ".", "--format", "json", "--show-secret"],
+        )
+        .expect_code(0);
+    let j: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(j["pw"], serde_json::json!(password));
+    assert_eq!(j["both"]["pw"], serde_json::json!(password));
+    gig.run_in(dir.path(), &["output", ".", "--raw"])
+        .expect_code(1);
+}
