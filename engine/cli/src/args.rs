@@ -177,12 +177,17 @@ pub struct ValidateArgs {
 /// `gig fmt`
 #[derive(Debug, Args)]
 pub struct FmtArgs {
-    /// Files or directories (directories are searched recursively for .gig and .gigvars).
+    /// Files or directories (directories are searched recursively for .gig and .gigvars);
+    /// `-` formats standard input to standard output.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Change nothing; exit 1 and list the files that would change.
     #[arg(long)]
     pub check: bool,
+    /// Change nothing; print what would change as a unified diff (exit 1 with `--check`
+    /// when there is any).
+    #[arg(long)]
+    pub diff: bool,
 }
 
 /// `gig plan`

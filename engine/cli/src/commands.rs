@@ -71,6 +71,13 @@ pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
 
 /// `gig fmt`
 pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
+    let stdin = Path::new("-");
+    if args.paths.iter().any(|p| p == stdin) {
+        if args.paths.len() > 1 {
+            bail!("`-` (standard input) cannot be combined with other paths");
+        }
+        return fmt_stdin(ui, &args);
+    }
     let mut files = Vec::new();
     for p in &args.paths {
         collect_source_files(p, &mut files)?;
@@ -92,11 +99,17 @@ pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
         let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
         match gig_dsl::fmt::format_source(id, &text) {
             Ok(formatted) if formatted != text => {
-                changed.push(path.clone());
-                if !args.check {
+                if args.diff {
+                    write_stdout(&crate::diff::unified(
+                        &path.display().to_string(),
+                        &text,
+                        &formatted,
+                    ))?;
+                } else if !args.check {
                     std::fs::write(path, formatted)
                         .with_context(|| format!("writing {}", path.display()))?;
                 }
+                changed.push(path.clone());
             }
             Ok(_) => {}
             Err(diags) => {
@@ -105,13 +118,53 @@ pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    for path in &changed {
-        println!("{}", path.display());
+    if !args.diff {
+        for path in &changed {
+            println!("{}", path.display());
+        }
     }
     if failed {
         return Ok(ERROR);
     }
     Ok(if args.check && !changed.is_empty() {
+        ERROR
+    } else {
+        OK
+    })
+}
+
+/// `gig fmt -`: formats standard input to standard output (editors' format-on-save).
+/// With `--check` nothing is printed and the exit code says whether it would change;
+/// with `--diff` the changes are printed as a diff.
+fn fmt_stdin(ui: &Ui, args: &FmtArgs) -> anyhow::Result<u8> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+        .context("reading standard input")?;
+    let mut sources = SourceMap::new();
+    let name = Path::new("<stdin>");
+    let id = match gig_dsl::source::source_from_bytes(&mut sources, name, bytes) {
+        Ok(id) => id,
+        Err(d) => {
+            ui.diagnostics(&[d], &sources);
+            return Ok(ERROR);
+        }
+    };
+    let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+    let formatted = match gig_dsl::fmt::format_source(id, &text) {
+        Ok(formatted) => formatted,
+        Err(diags) => {
+            ui.diagnostics(&diags, &sources);
+            return Ok(ERROR);
+        }
+    };
+    if args.diff {
+        write_stdout(&crate::diff::unified("<stdin>", &text, &formatted))?;
+    } else if !args.check {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(formatted.as_bytes())?;
+        stdout.flush()?;
+    }
+    Ok(if args.check && formatted != text {
         ERROR
     } else {
         OK

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod context;
+mod diff;
 mod progress;
 mod report;
 mod sarif;

@@ -553,3 +553,50 @@ fn output_raw_for_scripts_and_secrets_only_on_request() {
     gig.run_in(dir.path(), &["output", ".", "--raw"])
         .expect_code(1);
 }
+
+/// `gig fmt -` formats standard input to standard output; `--diff` shows what would
+/// change without writing; `--check` with either exits 1 when something would change.
+#[test]
+fn fmt_reads_stdin_and_shows_diffs_without_writing() {
+    use std::io::Write as _;
+    let messy = "resource random.id a {\nbyte_length=4\n}\n";
+    let gig = Gig::new();
+    let dir = stack(&[("main.gig", messy)]);
+    let mut child = gig
+        .command(dir.path(), &["fmt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gig fmt -");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(messy.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("gig fmt - ran");
+    assert!(out.status.success());
+    let formatted = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(formatted.contains("  byte_length = 4"), "{formatted}");
+
+    let diff = gig
+        .run_in(dir.path(), &["fmt", ".", "--diff", "--check"])
+        .expect_code(1);
+    assert!(diff.stdout.contains("--- a/"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("-byte_length=4"), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains("+  byte_length = 4"),
+        "{}",
+        diff.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.gig")).unwrap(),
+        messy,
+        "--diff writes nothing"
+    );
+    gig.run_in(dir.path(), &["fmt", "."]).expect_code(0);
+    let clean = gig
+        .run_in(dir.path(), &["fmt", ".", "--diff", "--check"])
+        .expect_code(0);
+    assert!(clean.stdout.is_empty(), "{}", clean.stdout);
+}
