@@ -92,6 +92,34 @@ pub enum Command {
     Drift(DriftArgs),
     /// Run the built-in policy checks alone.
     Check(CheckArgs),
+    /// Inspect the providers gig ships.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+}
+
+/// `gig providers …`
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Print every provider's settings, resource and data source types with their
+    /// attributes (for editors, linters and migration tools).
+    Schema(ProvidersSchemaArgs),
+}
+
+/// `gig providers schema`
+#[derive(Debug, Args)]
+pub struct ProvidersSchemaArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Text)]
+    pub format: SchemaFormat,
+}
+
+/// Output format of `gig providers schema`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFormat {
+    /// Provider and type names, one per line.
+    Text,
+    /// The full schemas as one JSON document.
+    Json,
 }
 
 /// Output format of `gig drift`.

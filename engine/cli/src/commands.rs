@@ -22,8 +22,8 @@ use gig_state::{ResourceRecord, Snapshot, Store};
 
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
-    Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ShowArgs, StateAddrArgs,
-    StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
+    Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ProvidersSchemaArgs,
+    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
 };
 use crate::context::{self, Ui};
 use crate::report::{self, Refusal};
@@ -941,4 +941,30 @@ pub fn check(ui: &Ui, args: CheckArgs) -> anyhow::Result<u8> {
     } else {
         OK
     })
+}
+
+/// `gig providers schema`
+pub fn providers_schema(_ui: &Ui, args: ProvidersSchemaArgs) -> anyhow::Result<u8> {
+    let registry = context::registry();
+    let schemas: Vec<&gig_provider::ProviderSchema> = registry
+        .names()
+        .filter_map(|n| registry.get(n))
+        .map(|f| f.schema())
+        .collect();
+    let out = match args.format {
+        SchemaFormat::Json => serde_json::to_string_pretty(&gig_provider::schema::schemas_json(
+            schemas.iter().copied(),
+        ))?,
+        SchemaFormat::Text => {
+            let mut lines = Vec::new();
+            for p in &schemas {
+                lines.push(format!("provider {}", p.name));
+                lines.extend(p.resources.keys().map(|t| format!("  resource {t}")));
+                lines.extend(p.data_sources.keys().map(|t| format!("  data {t}")));
+            }
+            lines.join("\n")
+        }
+    };
+    write_stdout(&out)?;
+    Ok(OK)
 }

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, StateCommand};
+use crate::args::{Cli, Command, ProvidersCommand, StateCommand};
 
 // Loading and planning large stacks is allocation-heavy; mimalloc cut parse + lower of
 // 10,000 resources from about 90 ms to about 66 ms (docs/performance.md).
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::Import(a) => commands::import(&ui, a).await,
             Command::Drift(a) => commands::drift(&ui, a).await,
             Command::Check(a) => commands::check(&ui, a),
+            Command::Providers(ProvidersCommand::Schema(a)) => commands::providers_schema(&ui, a),
             Command::State(s) => match s {
                 StateCommand::List(a) => commands::state_list(&ui, a),
                 StateCommand::Show(a) => commands::state_show(&ui, a),

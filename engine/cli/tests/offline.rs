@@ -600,3 +600,39 @@ fn fmt_reads_stdin_and_shows_diffs_without_writing() {
         .expect_code(0);
     assert!(clean.stdout.is_empty(), "{}", clean.stdout);
 }
+
+/// `gig providers schema --format json` describes every type the binary ships, with
+/// attribute flags and nested block attributes, for editors and migration tools.
+#[test]
+fn providers_schema_lists_every_type_with_its_attributes() {
+    let gig = Gig::new();
+    let run = gig
+        .run(&["providers", "schema", "--format", "json"])
+        .expect_code(0);
+    let j: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(j["format_version"], "1.0");
+    let vpc = &j["providers"]["aws"]["resources"]["aws.vpc"]["attributes"];
+    assert_eq!(vpc["cidr_block"]["type"], "string");
+    assert_eq!(vpc["cidr_block"]["required"], true);
+    assert_eq!(vpc["id"]["computed"], true);
+    let lt = &j["providers"]["aws"]["resources"]["aws.launch_template"]["attributes"];
+    assert_eq!(lt["latest_version"]["recomputed_on_update"], true);
+    assert_eq!(lt["user_data"]["encoded_by_provider"], true);
+    let ingress =
+        &j["providers"]["aws"]["resources"]["aws.security_group"]["attributes"]["ingress"];
+    assert!(
+        ingress["attributes"]["protocol"].is_object(),
+        "nested block attributes"
+    );
+    assert_eq!(
+        j["providers"]["random"]["resources"]["random.password"]["attributes"]["result"]["secret"],
+        true
+    );
+    let text = gig.run(&["providers", "schema"]).expect_code(0);
+    assert!(
+        text.stdout.contains("  resource aws.vpc"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("  data aws.ami"), "{}", text.stdout);
+}

@@ -163,3 +163,87 @@ impl AttributeSchema {
         self.required || self.optional
     }
 }
+
+/// The machine-readable form of provider schemas (`gig providers schema --format
+/// json`), documented in docs/cli.md. Types are written as in the language's param
+/// types (`list(string)`, `map(number)`, `object`), with an object's attributes nested.
+pub fn schemas_json<'a>(
+    schemas: impl IntoIterator<Item = &'a ProviderSchema>,
+) -> serde_json::Value {
+    let providers: serde_json::Map<String, serde_json::Value> = schemas
+        .into_iter()
+        .map(|p| {
+            let types = |m: &BTreeMap<String, ResourceSchema>| -> serde_json::Value {
+                m.iter()
+                    .map(|(name, r)| {
+                        (
+                            name.clone(),
+                            serde_json::json!({
+                                "description": r.description,
+                                "version": r.version,
+                                "attributes": attributes_json(&r.attributes),
+                            }),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
+            (
+                p.name.clone(),
+                serde_json::json!({
+                    "settings": attributes_json(&p.settings),
+                    "resources": types(&p.resources),
+                    "data_sources": types(&p.data_sources),
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({ "format_version": "1.0", "providers": providers })
+}
+
+fn attributes_json(attrs: &BTreeMap<String, AttributeSchema>) -> serde_json::Value {
+    attrs
+        .iter()
+        .map(|(name, a)| {
+            let mut j = serde_json::json!({
+                "type": type_json(&a.ty),
+                "description": a.description,
+                "required": a.required,
+                "optional": a.optional,
+                "computed": a.computed,
+                "force_new": a.force_new,
+                "secret": a.secret,
+                "default": a.default.as_ref().map(Value::to_json),
+                "recomputed_on_update": a.recomputed_on_update,
+                "encoded_by_provider": a.encoded_by_provider,
+            });
+            if let Some(nested) = object_attributes(&a.ty) {
+                j["attributes"] = attributes_json(nested);
+            }
+            (name.clone(), j)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The attributes of an object type, or of the objects inside a list, set or map.
+fn object_attributes(ty: &AttrType) -> Option<&BTreeMap<String, AttributeSchema>> {
+    match ty {
+        AttrType::Object(attrs) => Some(attrs),
+        AttrType::List(t) | AttrType::Set(t) | AttrType::Map(t) => object_attributes(t),
+        _ => None,
+    }
+}
+
+fn type_json(ty: &AttrType) -> String {
+    match ty {
+        AttrType::String => "string".into(),
+        AttrType::Number => "number".into(),
+        AttrType::Bool => "bool".into(),
+        AttrType::List(t) => format!("list({})", type_json(t)),
+        AttrType::Set(t) => format!("set({})", type_json(t)),
+        AttrType::Map(t) => format!("map({})", type_json(t)),
+        AttrType::Object(_) => "object".into(),
+        AttrType::Any => "any".into(),
+    }
+}
