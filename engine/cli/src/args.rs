@@ -95,6 +95,16 @@ pub enum Command {
     /// Inspect the providers gig ships.
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// Print a shell completion script: `gig completions bash > /etc/bash_completion.d/gig`.
+    Completions(CompletionsArgs),
+}
+
+/// `gig completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `gig providers …`

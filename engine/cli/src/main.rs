@@ -60,6 +60,12 @@ fn main() -> ExitCode {
             Command::Drift(a) => commands::drift(&ui, a).await,
             Command::Check(a) => commands::check(&ui, a),
             Command::Providers(ProvidersCommand::Schema(a)) => commands::providers_schema(&ui, a),
+            Command::Completions(a) => {
+                // Generated from the same clap definition the binary parses with.
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(a.shell, &mut command, "gig", &mut std::io::stdout());
+                Ok(0)
+            }
             Command::State(s) => match s {
                 StateCommand::List(a) => commands::state_list(&ui, a),
                 StateCommand::Show(a) => commands::state_show(&ui, a),

@@ -636,3 +636,32 @@ fn providers_schema_lists_every_type_with_its_attributes() {
     );
     assert!(text.stdout.contains("  data aws.ami"), "{}", text.stdout);
 }
+
+/// Shell completions come from the CLI definition itself, so every command and flag is
+/// in them; the bash script is valid bash.
+#[test]
+fn completions_cover_every_command_for_bash_zsh_and_fish() {
+    let gig = Gig::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = gig.run(&["completions", shell]).expect_code(0);
+        for word in [
+            "plan",
+            "apply",
+            "drift",
+            "--detailed-exitcode",
+            "--show-secret",
+        ] {
+            assert!(run.stdout.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let bash = gig.run(&["completions", "bash"]).expect_code(0);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &bash.stdout).expect("write script");
+    let status = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(file.path())
+        .status()
+        .expect("bash is installed");
+    assert!(status.success(), "bash -n rejects the completion script");
+    gig.run(&["completions", "powershell-ish"]).expect_code(1);
+}
