@@ -648,8 +648,8 @@ fn completions_cover_every_command_for_bash_zsh_and_fish() {
             "plan",
             "apply",
             "drift",
-            "--detailed-exitcode",
-            "--show-secret",
+            "detailed-exitcode",
+            "show-secret",
         ] {
             assert!(run.stdout.contains(word), "{shell} completions lack {word}");
         }
