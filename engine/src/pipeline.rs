@@ -108,6 +108,19 @@ pub struct PlanOptions {
     pub parallelism: usize,
     /// Environment name, for tags and provider calls.
     pub env: String,
+    /// Whether policy errors stop the plan.
+    pub policy: PolicyMode,
+}
+
+/// What a failed built-in policy check does to a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PolicyMode {
+    /// Errors stop the plan (the default).
+    #[default]
+    Enforce,
+    /// Every finding is reported as a warning and the plan goes on (`--policy=warn`),
+    /// e.g. while migrating a stack whose findings are not yet fixed or accepted.
+    Warn,
 }
 
 impl Default for PlanOptions {
@@ -117,6 +130,7 @@ impl Default for PlanOptions {
             destroy: false,
             parallelism: 32,
             env: "default".to_string(),
+            policy: PolicyMode::Enforce,
         }
     }
 }
@@ -214,7 +228,12 @@ pub async fn plan_stack(
     };
 
     let t = Instant::now();
-    let policy = crate::policy::check(config, &stack.sources);
+    let mut policy = crate::policy::check(config, &stack.sources);
+    if opts.policy == PolicyMode::Warn {
+        for finding in &mut policy.findings {
+            finding.severity = gig_core::diag::Severity::Warning;
+        }
+    }
     outcome.times.policy = t.elapsed();
     let policy_failed = has_errors(&policy.findings);
     let policy_findings = policy.findings.clone();

@@ -39,6 +39,15 @@ pub enum Format {
     Markdown,
 }
 
+/// What failed policy checks do (`--policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Policy {
+    /// Errors stop the plan.
+    Enforce,
+    /// Every finding is a warning; the plan goes on.
+    Warn,
+}
+
 /// Output format of `gig validate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DiagFormat {
@@ -252,6 +261,9 @@ pub struct PlanArgs {
     /// Concurrent provider calls during refresh.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
+    /// `enforce`: policy errors stop the plan; `warn`: report them as warnings and plan.
+    #[arg(long, value_enum, default_value_t = Policy::Enforce)]
+    pub policy: Policy,
 }
 
 /// `gig apply`
@@ -266,6 +278,9 @@ pub struct ApplyArgs {
     /// Cap on concurrent provider calls.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
+    /// `enforce`: policy errors stop the plan; `warn`: report them as warnings and plan.
+    #[arg(long, value_enum, default_value_t = Policy::Enforce)]
+    pub policy: Policy,
     /// Read the cloud before planning (default true).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub refresh: bool,

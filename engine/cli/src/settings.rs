@@ -7,7 +7,7 @@ use anyhow::bail;
 use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_dsl::load::LoadOptions;
-use gig_engine::pipeline::PlanOptions;
+use gig_engine::pipeline::{PlanOptions, PolicyMode};
 
 use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, StackArgs};
 use crate::report::Refusal;
@@ -126,6 +126,7 @@ impl PlanSettings {
                 destroy: args.destroy,
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
+                policy: args.policy.into(),
             },
             stack,
             format: args.format,
@@ -184,6 +185,7 @@ impl ApplySettings {
                 destroy: false,
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
+                policy: args.policy.into(),
             },
             stack,
             source,
@@ -200,10 +202,20 @@ impl ApplySettings {
                 destroy: true,
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
+                policy: PolicyMode::Enforce,
             },
             stack,
             source: ApplySource::Stack,
             auto_approve: args.auto_approve,
         })
+    }
+}
+
+impl From<crate::args::Policy> for PolicyMode {
+    fn from(p: crate::args::Policy) -> PolicyMode {
+        match p {
+            crate::args::Policy::Enforce => PolicyMode::Enforce,
+            crate::args::Policy::Warn => PolicyMode::Warn,
+        }
     }
 }

@@ -644,13 +644,7 @@ fn completions_cover_every_command_for_bash_zsh_and_fish() {
     let gig = Gig::new();
     for shell in ["bash", "zsh", "fish"] {
         let run = gig.run(&["completions", shell]).expect_code(0);
-        for word in [
-            "plan",
-            "apply",
-            "drift",
-            "detailed-exitcode",
-            "show-secret",
-        ] {
+        for word in ["plan", "apply", "drift", "detailed-exitcode", "show-secret"] {
             assert!(run.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
@@ -664,4 +658,22 @@ fn completions_cover_every_command_for_bash_zsh_and_fish() {
         .expect("bash is installed");
     assert!(status.success(), "bash -n rejects the completion script");
     gig.run(&["completions", "powershell-ish"]).expect_code(1);
+}
+
+/// `--policy warn` reports policy errors as warnings and plans anyway (a stack being
+/// migrated need not accept every finding first); the default still blocks.
+#[test]
+fn policy_warn_plans_despite_findings() {
+    let gig = Gig::new();
+    let dir = stack(&[(
+        "main.gig",
+        "provider aws {\n  region = \"us-east-1\"\n}\n\nresource aws.db_instance main {\n  identifier        = \"main\"\n  engine            = \"mysql\"\n  instance_class    = \"db.t3.micro\"\n  allocated_storage = 20\n  username          = \"admin\"\n  password          = \"not-a-real-password\"\n  storage_encrypted = false\n  backup_retention_period = 7\n}\n",
+    )]);
+    let blocked = gig.run_in(dir.path(), &["plan", "."]).expect_code(1);
+    assert!(blocked.stderr.contains("gig::E0502"), "{}", blocked.stderr);
+    let warned = gig
+        .run_in(dir.path(), &["plan", ".", "--policy", "warn", "--detailed-exitcode"])
+        .expect_code(2);
+    assert!(warned.stderr.contains("gig::E0502"), "{}", warned.stderr);
+    assert!(warned.stdout.contains("1 to add"), "{}", warned.stdout);
 }
