@@ -238,7 +238,8 @@ pub async fn apply(
         && run.state_error.is_none()
         && run.not_started.is_empty();
     let (mut report, table) = run.into_report();
-    if ok {
+    // A partial plan (--target/--exclude) did not resolve every output: keep the old.
+    if ok && !plan.partial {
         let (outputs, errors) = evaluate_outputs(plan, &table);
         report.output_errors = errors;
         if report.output_errors.is_empty() {

@@ -132,6 +132,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The counts of `changes`.
+    pub fn of(changes: &[ResourceChange]) -> Summary {
+        let mut summary = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Delete => summary.destroy += 1,
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        summary
+    }
+
     /// Whether anything would change.
     pub fn has_changes(&self) -> bool {
         self.add + self.change + self.replace + self.destroy > 0
@@ -155,6 +170,9 @@ pub struct Plan {
     pub summary: Summary,
     /// Whether this is a destroy plan.
     pub destroy: bool,
+    /// Only some instances were planned (`--target`/`--exclude`): apply leaves the
+    /// outputs as they are.
+    pub partial: bool,
     /// Instances that are in Prior but that refresh found gone: deleted outside gig, so
     /// their create re-creates them. Display only; apply never reads it.
     pub deleted_outside: BTreeSet<ResourceAddr>,

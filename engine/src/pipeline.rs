@@ -110,6 +110,13 @@ pub struct PlanOptions {
     pub env: String,
     /// Whether policy errors stop the plan.
     pub policy: PolicyMode,
+    /// Plan only these instances (a group address names all its instances) and what
+    /// they need (`--target`); empty: everything.
+    pub targets: Vec<ResourceAddr>,
+    /// Leave out these instances and everything that needs them (`--exclude`).
+    pub excludes: Vec<ResourceAddr>,
+    /// Replace these instances even though nothing forces it (`--replace`).
+    pub replace: Vec<ResourceAddr>,
 }
 
 /// What a failed built-in policy check does to a plan.
@@ -131,6 +138,9 @@ impl Default for PlanOptions {
             parallelism: 32,
             env: "default".to_string(),
             policy: PolicyMode::Enforce,
+            targets: Vec::new(),
+            excludes: Vec::new(),
+            replace: Vec::new(),
         }
     }
 }
@@ -298,11 +308,17 @@ pub async fn plan_stack(
         data: &data,
         registry,
         destroy: opts.destroy,
+        replace: &opts.replace,
     };
     let (mut plan, plan_diags) = crate::plan::plan(&input);
     outcome.times.plan = t.elapsed();
     plan.env = opts.env.clone();
     plan.diagnostics.extend(policy_findings);
+    if !opts.targets.is_empty() || !opts.excludes.is_empty() {
+        let warning = narrow(&mut plan, &graph, opts);
+        plan.diagnostics.push(warning.clone());
+        outcome.diagnostics.push(warning);
+    }
     let plan_failed = has_errors(&plan_diags);
     outcome.diagnostics.extend(plan_diags);
     outcome.plan = Some(plan);
@@ -310,6 +326,86 @@ pub async fn plan_stack(
         return stop(outcome, Stage::Plan);
     }
     Ok(outcome)
+}
+
+/// Whether `addr` is `pattern` or an instance of the group `pattern` names.
+fn matches(addr: &ResourceAddr, pattern: &ResourceAddr) -> bool {
+    addr == pattern || (pattern.key.is_none() && addr.group() == *pattern)
+}
+
+/// Keeps only the changes `--target` / `--exclude` select: targets with everything they
+/// need, minus excluded instances with everything that needs them. Outputs are left
+/// alone by a partial apply. Returns the warning that says the plan is partial.
+fn narrow(plan: &mut Plan, graph: &crate::graph::ResourceGraph, opts: &PlanOptions) -> Diagnostic {
+    use std::collections::BTreeSet;
+    let all: Vec<ResourceAddr> = plan.changes.iter().map(|c| c.addr.clone()).collect();
+    // Deletes of instances only in state have their dependencies in the change.
+    let needs = |a: &ResourceAddr| -> Vec<ResourceAddr> {
+        let mut out: Vec<ResourceAddr> = graph.dependencies(a).into_iter().cloned().collect();
+        if let Some(c) = plan.changes.iter().find(|c| &c.addr == a) {
+            out.extend(c.dependencies.iter().cloned());
+        }
+        out
+    };
+    let mut keep: BTreeSet<ResourceAddr> = if opts.targets.is_empty() {
+        all.iter().cloned().collect()
+    } else {
+        let mut keep = BTreeSet::new();
+        let mut todo: Vec<ResourceAddr> = all
+            .iter()
+            .filter(|a| opts.targets.iter().any(|t| matches(a, t)))
+            .cloned()
+            .collect();
+        while let Some(a) = todo.pop() {
+            if keep.insert(a.clone()) {
+                todo.extend(needs(&a));
+            }
+        }
+        keep
+    };
+    let mut dropped: BTreeSet<ResourceAddr> = all
+        .iter()
+        .filter(|a| opts.excludes.iter().any(|x| matches(a, x)))
+        .cloned()
+        .collect();
+    loop {
+        let more: Vec<ResourceAddr> = all
+            .iter()
+            .filter(|a| !dropped.contains(*a) && needs(a).iter().any(|d| dropped.contains(d)))
+            .cloned()
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        dropped.extend(more);
+    }
+    keep.retain(|a| !dropped.contains(a));
+    let left_out: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| !keep.contains(&c.addr) && c.action != crate::model::Action::NoOp)
+        .map(|c| c.addr.to_string())
+        .collect();
+    plan.changes.retain(|c| keep.contains(&c.addr));
+    plan.partial = true;
+    plan.summary = crate::model::Summary::of(&plan.changes);
+    let detail = if left_out.is_empty() {
+        "This plan covers only the selected instances; no other instance had changes.".to_string()
+    } else {
+        format!(
+            "This plan covers only the selected instances. Changes left out: {}.",
+            left_out.join(", ")
+        )
+    };
+    Diagnostic::warning(
+        gig_core::diag::Code::E0370,
+        "the plan is partial",
+        gig_core::span::Span::DETACHED,
+    )
+    .with_detail(detail)
+    .with_help(
+        "apply a full plan afterwards, so the state and outputs match the whole configuration",
+    )
 }
 
 /// Configures every provider the configuration uses, plus `extra` (the providers of

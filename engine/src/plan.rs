@@ -68,6 +68,8 @@ pub struct PlanInput<'a> {
     pub registry: &'a Registry,
     /// Plan to delete everything in state.
     pub destroy: bool,
+    /// Instances to replace even though nothing forces it (`--replace`).
+    pub replace: &'a [ResourceAddr],
 }
 
 /// Plans the changes that make the infrastructure match the configuration.
@@ -114,16 +116,7 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
     let outputs = p.outputs();
     let mut changes = std::mem::take(&mut p.changes);
     changes.sort_by(|a, b| a.addr.cmp(&b.addr));
-    let mut summary = Summary::default();
-    for c in &changes {
-        match c.action {
-            Action::Create => summary.add += 1,
-            Action::Update => summary.change += 1,
-            Action::Replace => summary.replace += 1,
-            Action::Delete => summary.destroy += 1,
-            Action::NoOp | Action::Read => {}
-        }
-    }
+    let summary = Summary::of(&changes);
     let diags = p.diags;
     // Refresh saw these gone; a create of one re-creates what was deleted outside gig.
     let deleted_outside = changes
@@ -147,6 +140,7 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         outputs,
         summary,
         destroy: input.destroy,
+        partial: false,
         deleted_outside,
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
@@ -252,8 +246,10 @@ impl Planner<'_, '_> {
         // Planned, assuming the object stays.
         let mut planned = planned_value(&desired, schema, current_map, &rc.lifecycle);
         let mut attributes = Vec::new();
+        let forced_by_user = self.input.replace.contains(addr);
         let action = match current_map {
             None => Action::Create,
+            Some(_) if forced_by_user => Action::Replace,
             Some(cur) => {
                 attributes = diff_top(cur, &planned, schema, &rc.lifecycle);
                 if attributes.is_empty() {
@@ -273,6 +269,9 @@ impl Planner<'_, '_> {
                 .filter_map(|c| c.path.attribute_name().map(str::to_string))
                 .collect();
             replace_because = forced.into_iter().collect();
+            if forced_by_user {
+                replace_because.push("--replace".to_string());
+            }
             // A new object: everything the cloud assigns is unknown again.
             planned = planned_value(&desired, schema, None, &rc.lifecycle);
         }

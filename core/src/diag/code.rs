@@ -178,6 +178,7 @@ codes! {
     E0360 => "this stack has environments; choose one with --env",
     E0361 => "no state for this stack and environment",
     E0362 => "the state is damaged",
+    E0370 => "the plan is partial",
 
     // The provider: apply, refresh and data sources; E0403 and E0404 are emitted by
     // the engine's plan pipeline.

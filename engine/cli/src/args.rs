@@ -39,6 +39,21 @@ pub enum Format {
     Markdown,
 }
 
+/// Which instances a plan covers (`plan`, `apply`, `destroy`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectionArgs {
+    /// Plan only this instance (or every instance of a resource) and what it needs;
+    /// repeatable. The plan is partial: outputs are left as they are.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Leave out this instance (or resource) and everything that needs it; repeatable.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+    /// Replace this instance even though nothing forces it; repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+}
+
 /// What failed policy checks do (`--policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Policy {
@@ -261,6 +276,9 @@ pub struct PlanArgs {
     /// Concurrent provider calls during refresh.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
+    /// Which instances to plan.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// `enforce`: policy errors stop the plan; `warn`: report them as warnings and plan.
     #[arg(long, value_enum, default_value_t = Policy::Enforce)]
     pub policy: Policy,
@@ -278,6 +296,9 @@ pub struct ApplyArgs {
     /// Cap on concurrent provider calls.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
+    /// Which instances to plan.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// `enforce`: policy errors stop the plan; `warn`: report them as warnings and plan.
     #[arg(long, value_enum, default_value_t = Policy::Enforce)]
     pub policy: Policy,
@@ -302,6 +323,9 @@ pub struct DestroyArgs {
     /// Cap on concurrent provider calls.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
+    /// Which instances to plan.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 }
 
 /// `gig show`

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use gig_core::addr::ResourceAddr;
 use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_dsl::load::LoadOptions;
@@ -93,6 +94,27 @@ pub fn stack_name(dir: &Path) -> String {
         .map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// The `--target`, `--exclude` and `--replace` addresses, parsed.
+fn selection(args: &crate::args::SelectionArgs) -> anyhow::Result<PlanOptions> {
+    let parse = |list: &[String], flag: &str| -> anyhow::Result<Vec<ResourceAddr>> {
+        list.iter()
+            .map(|s| {
+                ResourceAddr::parse(s).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--{flag} `{s}` is not a resource address (e.g. aws.vpc.main or aws.subnet.private[\"a\"])"
+                    )
+                })
+            })
+            .collect()
+    };
+    Ok(PlanOptions {
+        targets: parse(&args.targets, "target")?,
+        excludes: parse(&args.excludes, "exclude")?,
+        replace: parse(&args.replace, "replace")?,
+        ..PlanOptions::default()
+    })
+}
+
 /// The most concurrent provider calls: at least one.
 fn parallelism(n: usize) -> anyhow::Result<usize> {
     if n == 0 {
@@ -127,6 +149,7 @@ impl PlanSettings {
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
                 policy: args.policy.into(),
+                ..selection(&args.selection)?
             },
             stack,
             format: args.format,
@@ -186,6 +209,7 @@ impl ApplySettings {
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
                 policy: args.policy.into(),
+                ..selection(&args.selection)?
             },
             stack,
             source,
@@ -203,6 +227,7 @@ impl ApplySettings {
                 parallelism: parallelism(args.parallelism)?,
                 env: stack.env.clone(),
                 policy: PolicyMode::Enforce,
+                ..selection(&args.selection)?
             },
             stack,
             source: ApplySource::Stack,

@@ -672,8 +672,117 @@ fn policy_warn_plans_despite_findings() {
     let blocked = gig.run_in(dir.path(), &["plan", "."]).expect_code(1);
     assert!(blocked.stderr.contains("gig::E0502"), "{}", blocked.stderr);
     let warned = gig
-        .run_in(dir.path(), &["plan", ".", "--policy", "warn", "--detailed-exitcode"])
+        .run_in(
+            dir.path(),
+            &["plan", ".", "--policy", "warn", "--detailed-exitcode"],
+        )
         .expect_code(2);
     assert!(warned.stderr.contains("gig::E0502"), "{}", warned.stderr);
     assert!(warned.stdout.contains("1 to add"), "{}", warned.stdout);
+}
+
+/// `--target` plans an instance and what it needs, `--exclude` leaves one out with what
+/// needs it, both warn that the plan is partial and leave outputs alone; `--replace`
+/// replaces an instance nothing forces.
+#[test]
+fn target_exclude_and_replace() {
+    let gig = Gig::new();
+    let source = |c_len: u32| {
+        format!(
+            "resource random.id a {{\n  byte_length = 4\n}}\n\nresource random.id b {{\n  byte_length = 4\n  keepers     = {{ a = random.id.a.hex }}\n}}\n\nresource random.id c {{\n  byte_length = {c_len}\n}}\n\noutput c = random.id.c.hex\n"
+        )
+    };
+    let dir = stack(&[("main.gig", &source(4))]);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let ids = |gig: &Gig| -> serde_json::Value {
+        let run = gig
+            .run_in(dir.path(), &["state", "export", "."])
+            .expect_code(0);
+        serde_json::from_str(&run.stdout).expect("state JSON")
+    };
+    let before = ids(&gig);
+    std::fs::write(dir.path().join("main.gig"), source(6)).unwrap();
+
+    let targeted = gig
+        .run_in(
+            dir.path(),
+            &[
+                "plan",
+                ".",
+                "--target",
+                "random.id.a",
+                "--detailed-exitcode",
+            ],
+        )
+        .expect_code(0);
+    assert!(
+        targeted.stderr.contains("gig::E0370"),
+        "{}",
+        targeted.stderr
+    );
+    assert!(
+        targeted.stderr.contains("random.id.c"),
+        "names what was left out: {}",
+        targeted.stderr
+    );
+    gig.run_in(
+        dir.path(),
+        &[
+            "plan",
+            ".",
+            "--exclude",
+            "random.id.c",
+            "--detailed-exitcode",
+        ],
+    )
+    .expect_code(0);
+    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(2);
+
+    let replaced = gig
+        .run_in(
+            dir.path(),
+            &[
+                "apply",
+                ".",
+                "--replace",
+                "random.id.a",
+                "--exclude",
+                "random.id.c",
+                "--auto-approve",
+            ],
+        )
+        .expect_code(0);
+    assert!(replaced.stdout.contains("--replace"), "{}", replaced.stdout);
+    let after = ids(&gig);
+    let id = |s: &serde_json::Value, a: &str| s["resources"][a]["id"].clone();
+    assert_ne!(
+        id(&after, "random.id.a"),
+        id(&before, "random.id.a"),
+        "a replaced"
+    );
+    assert_ne!(
+        id(&after, "random.id.b"),
+        id(&before, "random.id.b"),
+        "b follows a"
+    );
+    assert_eq!(
+        id(&after, "random.id.c"),
+        id(&before, "random.id.c"),
+        "c excluded"
+    );
+    assert_eq!(
+        after["outputs"], before["outputs"],
+        "a partial apply keeps outputs"
+    );
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    assert_ne!(
+        ids(&gig)["outputs"],
+        before["outputs"],
+        "a full apply updates them"
+    );
+    gig.run_in(dir.path(), &["plan", ".", "--target", "aws.vpc[\"x"])
+        .expect_code(1);
 }

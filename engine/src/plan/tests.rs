@@ -253,6 +253,7 @@ pub(crate) fn run(
         data: &data,
         registry: &registry,
         destroy,
+        replace: &[],
     })
 }
 

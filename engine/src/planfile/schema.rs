@@ -42,6 +42,10 @@ pub struct FilePlan {
     /// Addresses refresh found deleted outside gig (display only); absent when none.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub deleted_outside: BTreeSet<String>,
+    /// Only some instances were planned (`--target`/`--exclude`): apply leaves the
+    /// outputs alone. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// One instance's planned change.
@@ -235,6 +239,7 @@ impl FilePlan {
                 replace: plan.summary.replace,
                 destroy: plan.summary.destroy,
             },
+            partial: plan.partial,
             deleted_outside: plan
                 .deleted_outside
                 .iter()
@@ -276,6 +281,7 @@ impl FilePlan {
                 destroy: self.summary.destroy,
             },
             destroy: self.destroy,
+            partial: self.partial,
             deleted_outside: self
                 .deleted_outside
                 .iter()
