@@ -173,6 +173,7 @@ codes! {
     E0350 => "the saved plan is stale",
     E0351 => "the plan file was written by another gig version",
     E0352 => "the plan file is damaged or not a gig plan",
+    E0353 => "a flag contradicts the saved plan",
 
     // State, as the CLI opens it for a stack and env.
     E0360 => "this stack has environments; choose one with --env",

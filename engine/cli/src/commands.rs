@@ -441,6 +441,44 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
     Ok(OK)
 }
 
+/// A saved plan applies to the env and state it was made for: an `--env` or
+/// `--state-dir` naming another one is refused rather than silently ignored.
+fn plan_file_conflict(
+    settings: &ApplySettings,
+    file: &PlanFile,
+) -> Option<gig_core::diag::Diagnostic> {
+    let mut conflicts = Vec::new();
+    if let Some(env) = &settings.stack.load.env {
+        if *env != file.env {
+            conflicts.push(format!(
+                "--env {env} was given, but the plan was made for env {}",
+                file.env
+            ));
+        }
+    }
+    if let Some(dir) = &settings.explicit_state_dir {
+        if *dir != file.state_dir {
+            conflicts.push(format!(
+                "--state-dir {} was given, but the plan was made against {}",
+                dir.display(),
+                file.state_dir.display()
+            ));
+        }
+    }
+    if conflicts.is_empty() {
+        return None;
+    }
+    Some(
+        gig_core::diag::Diagnostic::error(
+            gig_core::diag::Code::E0353,
+            "a flag contradicts the saved plan",
+            gig_core::span::Span::DETACHED,
+        )
+        .with_detail(format!("{}. Nothing was applied.", conflicts.join("; ")))
+        .with_help("apply the plan without these flags, or make a new plan for that env or state"),
+    )
+}
+
 /// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
 /// the state and the configuration.
 async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
@@ -451,6 +489,10 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
             return Ok(ERROR);
         }
     };
+    if let Some(conflict) = plan_file_conflict(settings, &file) {
+        ui.diagnostics(&[conflict], &SourceMap::new());
+        return Ok(ERROR);
+    }
     let mut stack_settings = settings.stack.clone();
     stack_settings.dir = file.stack_dir.clone();
     stack_settings.state_dir = file.state_dir.clone();

@@ -181,6 +181,8 @@ pub struct ApplySettings {
     pub options: PlanOptions,
     /// Skip the confirmation prompt.
     pub auto_approve: bool,
+    /// `--state-dir` when given on the command line (a plan file must agree with it).
+    pub explicit_state_dir: Option<PathBuf>,
 }
 
 impl ApplySettings {
@@ -214,6 +216,7 @@ impl ApplySettings {
             stack,
             source,
             auto_approve: args.auto_approve,
+            explicit_state_dir: args.stack.state_dir.clone(),
         })
     }
 
@@ -232,6 +235,7 @@ impl ApplySettings {
             stack,
             source: ApplySource::Stack,
             auto_approve: args.auto_approve,
+            explicit_state_dir: args.stack.state_dir.clone(),
         })
     }
 }

@@ -189,3 +189,46 @@ fn plan_files_are_readable_by_their_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
 }
+
+/// Regression: `--env` and `--state-dir` were silently ignored with a plan file, so a
+/// staging plan was applied while the command line asked for production.
+#[test]
+fn flags_that_contradict_the_plan_file_are_refused() {
+    let dir = stack(&[
+        (
+            "main.gig",
+            "param size: number = 4\n\nresource random.id a {\n  byte_length = size\n}\n",
+        ),
+        ("env/staging.gigvars", "size = 4\n"),
+        ("env/production.gigvars", "size = 8\n"),
+    ]);
+    let gig = Gig::new();
+    let plan = dir.path().join("staging.plan");
+    let plan_arg = plan.to_str().unwrap();
+    gig.run_in(
+        dir.path(),
+        &["plan", ".", "--env", "staging", "--out", plan_arg],
+    )
+    .expect_code(0);
+    let refused = gig
+        .run_in(dir.path(), &["apply", plan_arg, "--env", "production"])
+        .expect_code(1);
+    assert!(refused.stderr.contains("gig::E0353"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("production"), "{}", refused.stderr);
+    let elsewhere = dir.path().join("other-state");
+    let refused = gig
+        .run_in(
+            dir.path(),
+            &[
+                "apply",
+                plan_arg,
+                "--state-dir",
+                elsewhere.to_str().unwrap(),
+            ],
+        )
+        .expect_code(1);
+    assert!(refused.stderr.contains("gig::E0353"), "{}", refused.stderr);
+    assert!(!elsewhere.exists(), "nothing was written there");
+    gig.run_in(dir.path(), &["apply", plan_arg, "--env", "staging"])
+        .expect_code(0);
+}
