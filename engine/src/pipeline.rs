@@ -71,10 +71,12 @@ impl Stack {
     }
 
     /// A digest of everything that went into the configuration: every source file read
-    /// and the final value of every declared param (secret ones included, hashed with the
-    /// rest), and the env. Environment variables that name no param do not count.
-    pub fn config_digest(&self) -> String {
-        config_digest(&self.sources, &self.config)
+    /// (named relative to the stack directory `dir`, so the digest does not depend on
+    /// where gig runs) and the final value of every declared param (secret ones
+    /// included, hashed with the rest), and the env. Environment variables that name no
+    /// param do not count.
+    pub fn config_digest(&self, dir: &Path) -> String {
+        config_digest(&self.sources, &self.config, dir)
     }
 }
 
@@ -442,11 +444,14 @@ pub async fn configure_providers(
 }
 
 /// See [`Stack::config_digest`].
-fn config_digest(sources: &SourceMap, config: &Config) -> String {
+fn config_digest(sources: &SourceMap, config: &Config, dir: &Path) -> String {
     let mut h = Sha256::new();
     let mut files: Vec<_> = sources
         .iter()
-        .map(|(_, f)| (f.path.clone(), f.text.clone()))
+        .map(|(_, f)| {
+            let path = f.path.strip_prefix(dir).unwrap_or(&f.path).to_path_buf();
+            (path, f.text.clone())
+        })
         .collect();
     files.sort();
     for (path, text) in files {

@@ -75,7 +75,7 @@ fn saved_plan() -> PlanFile {
         env: "default".into(),
         lineage: "lineage-1".into(),
         serial: 3,
-        config_digest: stack.config_digest(),
+        config_digest: stack.config_digest(Path::new(".")),
         plan,
     }
 }

@@ -279,6 +279,13 @@ fn print_plan(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
     write_stdout(&out)
 }
 
+/// `path` made absolute (symlinks resolved when it exists).
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// Writes to stdout; a closed pipe (`gig show FILE | head`) is not an error.
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -325,12 +332,13 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
         let file = PlanFile {
             format_version: FORMAT_VERSION,
             gig_version: env!("CARGO_PKG_VERSION").to_string(),
-            stack_dir: settings.stack.dir.clone(),
-            state_dir: settings.stack.state_dir.clone(),
+            // Absolute, so the file applies from any working directory.
+            stack_dir: absolute(&settings.stack.dir),
+            state_dir: absolute(&settings.stack.state_dir),
             env: settings.stack.env.clone(),
             lineage: p.snapshot.lineage.clone(),
             serial: p.snapshot.serial,
-            config_digest: p.stack.config_digest(),
+            config_digest: p.stack.config_digest(&settings.stack.dir),
             plan: p.plan.clone(),
         };
         file.write(out)?;
@@ -457,7 +465,7 @@ fn plan_file_conflict(
         }
     }
     if let Some(dir) = &settings.explicit_state_dir {
-        if *dir != file.state_dir {
+        if absolute(dir) != absolute(&file.state_dir) {
             conflicts.push(format!(
                 "--state-dir {} was given, but the plan was made against {}",
                 dir.display(),
@@ -506,8 +514,11 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
     };
     let store = context::open_state(&stack_settings)?;
     let snapshot = store.snapshot()?;
-    if let Some(stale) = file.staleness(&snapshot.lineage, snapshot.serial, &stack.config_digest())
-    {
+    if let Some(stale) = file.staleness(
+        &snapshot.lineage,
+        snapshot.serial,
+        &stack.config_digest(&stack_settings.dir),
+    ) {
         ui.diagnostics(&[stale.diagnostic()], &SourceMap::new());
         return Ok(ERROR);
     }

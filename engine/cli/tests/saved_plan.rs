@@ -232,3 +232,20 @@ fn flags_that_contradict_the_plan_file_are_refused() {
     gig.run_in(dir.path(), &["apply", plan_arg, "--env", "staging"])
         .expect_code(0);
 }
+
+/// Regression: paths in a plan file were relative to where the plan ran, so applying it
+/// from another directory failed.
+#[test]
+fn a_plan_file_applies_from_any_directory() {
+    let (dir, gig, plan) = saved_plan();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    gig.run_in(elsewhere.path(), &["apply", plan.to_str().unwrap()])
+        .expect_code(0);
+    assert_eq!(
+        state(&gig, dir.path())["resources"]
+            .as_object()
+            .map(serde_json::Map::len),
+        Some(2),
+        "applied to the stack's own state"
+    );
+}
