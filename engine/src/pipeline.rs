@@ -342,11 +342,14 @@ fn narrow(plan: &mut Plan, graph: &crate::graph::ResourceGraph, opts: &PlanOptio
     use std::collections::BTreeSet;
     let all: Vec<ResourceAddr> = plan.changes.iter().map(|c| c.addr.clone()).collect();
     // Deletes of instances only in state have their dependencies in the change.
+    let recorded: BTreeMap<&ResourceAddr, &[ResourceAddr]> = plan
+        .changes
+        .iter()
+        .map(|c| (&c.addr, c.dependencies.as_slice()))
+        .collect();
     let needs = |a: &ResourceAddr| -> Vec<ResourceAddr> {
         let mut out: Vec<ResourceAddr> = graph.dependencies(a).into_iter().cloned().collect();
-        if let Some(c) = plan.changes.iter().find(|c| &c.addr == a) {
-            out.extend(c.dependencies.iter().cloned());
-        }
+        out.extend(recorded.get(a).into_iter().flat_map(|d| d.iter().cloned()));
         out
     };
     let mut keep: BTreeSet<ResourceAddr> = if opts.targets.is_empty() {
