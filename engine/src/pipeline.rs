@@ -449,12 +449,9 @@ pub async fn configure_providers(
 /// See [`Stack::config_digest`].
 fn config_digest(sources: &SourceMap, config: &Config, dir: &Path) -> String {
     let mut h = Sha256::new();
-    let mut files: Vec<_> = sources
+    let mut files: Vec<(&Path, &str)> = sources
         .iter()
-        .map(|(_, f)| {
-            let path = f.path.strip_prefix(dir).unwrap_or(&f.path).to_path_buf();
-            (path, f.text.clone())
-        })
+        .map(|(_, f)| (f.path.strip_prefix(dir).unwrap_or(&f.path), f.text.as_str()))
         .collect();
     files.sort();
     for (path, text) in files {

@@ -13,15 +13,18 @@
 //! back when dropped.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// One lane's state.
+/// One lane's state. Waiting callers queue on the semaphore (woken one at a time, in
+/// order); the limit is the semaphore's permits plus those out, minus `debt`: permits
+/// still out when the limit was lowered, forgotten as they come back.
 #[derive(Debug)]
 struct Lane {
+    room: Arc<Semaphore>,
     limit: usize,
-    in_flight: usize,
+    debt: usize,
     successes: usize,
 }
 
@@ -30,13 +33,13 @@ struct Lane {
 pub(crate) struct Lanes {
     max: usize,
     lanes: Mutex<BTreeMap<String, Lane>>,
-    room: Notify,
 }
 
 /// Room for one call in a lane; given back on drop.
 pub(crate) struct Slot<'a> {
     lanes: &'a Lanes,
-    key: String,
+    key: &'a str,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Lanes {
@@ -45,7 +48,6 @@ impl Lanes {
         Lanes {
             max: max.max(1),
             lanes: Mutex::new(BTreeMap::new()),
-            room: Notify::new(),
         }
     }
 
@@ -56,27 +58,31 @@ impl Lanes {
     }
 
     /// Waits for room in lane `key`.
-    pub(crate) async fn acquire(&self, key: &str) -> Slot<'_> {
-        loop {
-            let notified = self.room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut lanes = self.lock();
-                let lane = lanes.entry(key.to_string()).or_insert(Lane {
-                    limit: self.max,
-                    in_flight: 0,
-                    successes: 0,
-                });
-                if lane.in_flight < lane.limit {
-                    lane.in_flight += 1;
-                    return Slot {
-                        lanes: self,
-                        key: key.to_string(),
-                    };
-                }
+    pub(crate) async fn acquire<'a>(&'a self, key: &'a str) -> Slot<'a> {
+        let room = {
+            let mut lanes = self.lock();
+            if let Some(lane) = lanes.get(key) {
+                lane.room.clone()
+            } else {
+                let room = Arc::new(Semaphore::new(self.max));
+                lanes.insert(
+                    key.to_string(),
+                    Lane {
+                        room: room.clone(),
+                        limit: self.max,
+                        debt: 0,
+                        successes: 0,
+                    },
+                );
+                room
             }
-            notified.await;
+        };
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let permit = room.acquire_owned().await.ok();
+        Slot {
+            lanes: self,
+            key,
+            permit,
         }
     }
 
@@ -86,36 +92,48 @@ impl Lanes {
         let lane = lanes.get_mut(key)?;
         lane.successes = 0;
         let halved = (lane.limit / 2).max(1);
-        (halved != lane.limit).then(|| {
-            lane.limit = halved;
-            halved
-        })
+        if halved == lane.limit {
+            return None;
+        }
+        let cut = lane.limit - halved;
+        let forgotten = lane.room.forget_permits(cut);
+        lane.debt += cut - forgotten;
+        lane.limit = halved;
+        Some(halved)
     }
 
     /// Records a success in lane `key`; returns the new limit when it changed.
     pub(crate) fn succeeded(&self, key: &str) -> Option<usize> {
-        let grown = {
-            let mut lanes = self.lock();
-            let lane = lanes.get_mut(key)?;
-            lane.successes += 1;
-            if lane.successes < lane.limit || lane.limit >= self.max {
-                return None;
-            }
-            lane.successes = 0;
-            lane.limit += 1;
-            lane.limit
-        };
-        self.room.notify_waiters();
-        Some(grown)
+        let mut lanes = self.lock();
+        let lane = lanes.get_mut(key)?;
+        lane.successes += 1;
+        if lane.successes < lane.limit || lane.limit >= self.max {
+            return None;
+        }
+        lane.successes = 0;
+        lane.limit += 1;
+        if lane.debt > 0 {
+            lane.debt -= 1;
+        } else {
+            lane.room.add_permits(1);
+        }
+        Some(lane.limit)
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        if let Some(lane) = self.lanes.lock().get_mut(&self.key) {
-            lane.in_flight = lane.in_flight.saturating_sub(1);
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let mut lanes = self.lanes.lock();
+        match lanes.get_mut(self.key) {
+            Some(lane) if lane.debt > 0 => {
+                lane.debt -= 1;
+                permit.forget();
+            }
+            _ => drop(permit),
         }
-        self.lanes.room.notify_waiters();
     }
 }
 
