@@ -50,28 +50,26 @@ impl InFlight {
 /// Listens for SIGINT and SIGTERM for the rest of the process: the first sets `cancel`,
 /// the second exits after naming what was in flight.
 pub fn watch_interrupts(cancel: watch::Sender<bool>, in_flight: InFlight) {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Both listeners are registered here, before this returns: a signal that arrives
+    // between now and the spawned task's first poll is queued, not handled by the
+    // default action (which would end gig with calls in flight).
+    let listen = |kind: SignalKind, name: &str| match signal(kind) {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for {name}");
+            None
+        }
+    };
+    let mut int = listen(SignalKind::interrupt(), "SIGINT");
+    let mut term = listen(SignalKind::terminate(), "SIGTERM");
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => Some(term),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    None
-                }
-            };
         let mut received = 0u32;
         loop {
             let which = tokio::select! {
-                r = tokio::signal::ctrl_c() => match r {
-                    Ok(()) => "Interrupt",
-                    Err(_) => return,
-                },
-                Some(()) = async {
-                    match term.as_mut() {
-                        Some(t) => t.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => "SIGTERM",
+                Some(()) = recv(int.as_mut()) => "Interrupt",
+                Some(()) = recv(term.as_mut()) => "SIGTERM",
+                else => return,
             };
             received += 1;
             if received == 1 {
@@ -97,4 +95,12 @@ pub fn watch_interrupts(cancel: watch::Sender<bool>, in_flight: InFlight) {
             std::process::exit(i32::from(INTERRUPTED));
         }
     });
+}
+
+/// The next signal from `stream`, or never when gig could not listen for it.
+async fn recv(stream: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+    match stream {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -108,10 +108,14 @@ fn sigterm_waits_for_calls_in_flight_and_a_second_interrupt_stops_at_once() {
 
     send(child.id(), libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        child.try_wait().expect("try_wait").is_none(),
-        "after SIGTERM gig waits for the call in flight"
-    );
+    if let Some(status) = child.try_wait().expect("try_wait") {
+        let mut stderr = String::new();
+        let _ =
+            std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+        panic!(
+            "after SIGTERM gig waits for the call in flight, but it exited ({status}): {stderr}"
+        );
+    }
 
     let interrupted = Instant::now();
     send(child.id(), libc::SIGINT);
