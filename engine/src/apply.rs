@@ -61,14 +61,15 @@ use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::eval::eval;
-use gig_provider::{ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
-use gig_state::{ResourceRecord, Store, Write};
+use gig_provider::{CreatedSink, ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
+use gig_state::{Intent, ResourceRecord, Store, Write};
 use tokio::sync::{watch, Semaphore};
 
 pub use crate::apply::retry::RetryPolicy;
 use crate::apply::schedule::{Commit, Schedule};
 use crate::events::{ApplyEvent, Step};
 use crate::model::{Action, Plan, ResourceChange};
+use crate::recover::Resolution;
 use crate::values::ValueTable;
 
 /// How apply runs.
@@ -174,9 +175,21 @@ pub async fn apply(
         return report;
     }
 
+    if let Err(e) = store.commit(&recovered_writes(plan)) {
+        report.state_error = Some(e.to_string());
+        report.not_started = plan
+            .changes
+            .iter()
+            .filter(|c| does_something(c))
+            .map(|c| c.addr.clone())
+            .collect();
+        return report;
+    }
+
     let schedule = Schedule::build(&plan.changes);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Shared {
+        store,
         semaphore: Semaphore::new(opts.parallelism.max(1)),
         lanes: limit::Lanes::new(opts.parallelism.max(1)),
         stop: stop_rx,
@@ -252,6 +265,30 @@ pub async fn apply(
     report
 }
 
+/// The writes that settle the intents the plan resolved, made before anything else: an
+/// adopted object is recorded with the value refresh read (its change's Prior), and an
+/// intent whose object was never made is dropped. An adopted address the plan does not
+/// carry (left out by `--target`) keeps its intent for the next run.
+fn recovered_writes(plan: &Plan) -> Vec<Write> {
+    plan.recovered
+        .iter()
+        .filter_map(|(addr, resolution)| match resolution {
+            Resolution::Gone => Some(Write::DropIntent(addr.clone())),
+            Resolution::Adopted(id) => {
+                let change = plan.changes.iter().find(|c| c.addr == *addr)?;
+                Some(Write::Put(ResourceRecord {
+                    addr: addr.clone(),
+                    provider: change.provider.clone(),
+                    id: id.clone(),
+                    value: change.prior.clone()?,
+                    dependencies: change.dependencies.clone(),
+                    schema_version: change.schema_version,
+                }))
+            }
+        })
+        .collect()
+}
+
 /// Whether a change needs a provider call.
 fn does_something(c: &ResourceChange) -> bool {
     !matches!(c.action, Action::NoOp | Action::Read)
@@ -323,6 +360,8 @@ fn diagnostic_text(d: &Diagnostic) -> String {
 
 /// What every step future shares; lives on the stack of [`apply`].
 struct Shared<'a> {
+    /// Where results, intents and reported ids are recorded.
+    store: &'a Store,
     semaphore: Semaphore,
     /// Calls in flight per provider and resource type, adapted to throttling.
     lanes: limit::Lanes,
@@ -341,9 +380,14 @@ struct Job {
     action: Action,
     step: Step,
     provider: Arc<dyn Provider>,
+    /// The provider's name, recorded in intents.
+    provider_name: String,
     rtype: String,
     ctx: OpContext,
     request: Request,
+    /// Recorded in intents, for adoption.
+    dependencies: Vec<ResourceAddr>,
+    schema_version: u32,
 }
 
 enum Request {
@@ -370,6 +414,8 @@ struct Done {
     /// `false` when it gave up before its first call because apply stopped.
     started: bool,
     duration: Duration,
+    /// For a create: the id the provider reported, if it did.
+    created_id: Option<String>,
 }
 
 /// Runs one step: waits for a slot, calls the provider, retries what may be retried.
@@ -377,11 +423,13 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
     let mut attempt: u32 = 0;
     let mut first_start: Option<Instant> = None;
     let mut last_error: Option<ProviderError> = None;
-    let done = |result, started, first: Option<Instant>| Done {
+    let mut created_id: Option<String> = None;
+    let done = |result, started, first: Option<Instant>, created_id| Done {
         step_index: job.step_index,
         result,
         started,
         duration: first.map_or(Duration::ZERO, |t| t.elapsed()),
+        created_id,
     };
     loop {
         attempt += 1;
@@ -392,8 +440,8 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
         let permit = shared.semaphore.acquire().await;
         if lane.is_none() || *shared.stop.borrow() || permit.is_err() {
             return match last_error {
-                Some(e) => done(Err(e), true, first_start),
-                None => done(Ok(None), false, None),
+                Some(e) => done(Err(e), true, first_start, created_id),
+                None => done(Ok(None), false, None, created_id),
             };
         }
         if first_start.is_none() {
@@ -405,7 +453,8 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
             });
         }
         let started = Instant::now();
-        let result = call(&job).await;
+        let (result, id) = call(shared, &job).await;
+        created_id = id.or(created_id);
         drop(permit);
         drop(lane);
         let adapted = match &result {
@@ -426,7 +475,7 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
         };
         log_call(&job, attempt, duration_ms, &result);
         match result {
-            Ok(v) => return done(Ok(v), true, first_start),
+            Ok(v) => return done(Ok(v), true, first_start, created_id),
             Err(e)
                 if e.is_retryable()
                     && attempt < shared.retry.max_attempts
@@ -456,9 +505,9 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
                     ),
                     ..e
                 };
-                return done(Err(e), true, first_start);
+                return done(Err(e), true, first_start, created_id);
             }
-            Err(e) => return done(Err(e), true, first_start),
+            Err(e) => return done(Err(e), true, first_start, created_id),
         }
     }
 }
@@ -477,10 +526,95 @@ async fn stop_requested(shared: &Shared<'_>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn call(job: &Job) -> Result<Option<Value>, ProviderError> {
+/// Makes the provider call of `job`; for a create, also the id the provider reported.
+async fn call(
+    shared: &Shared<'_>,
+    job: &Job,
+) -> (Result<Option<Value>, ProviderError>, Option<String>) {
+    match &job.request {
+        Request::Create { planned } => create(shared, job, planned).await,
+        _ => (update_or_delete(job).await, None),
+    }
+}
+
+/// Calls create with a sink for the new object's id: each id the provider reports is
+/// written into the create's intent, durably, before the provider's future is polled
+/// again — so an object is on record from the moment the cloud names it, even if gig
+/// is stopped while the provider waits for it to become ready.
+async fn create(
+    shared: &Shared<'_>,
+    job: &Job,
+    planned: &Value,
+) -> (Result<Option<Value>, ProviderError>, Option<String>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let ctx = OpContext {
+        sink: CreatedSink::new(move |id| {
+            let _ = tx.send(id.to_string());
+        }),
+        ..job.ctx.clone()
+    };
+    let mut reported: Option<String> = None;
+    let mut record = |id: String| {
+        if reported.as_deref() != Some(id.as_str()) {
+            record_id(shared, job, planned, &id);
+            reported = Some(id);
+        }
+    };
+    let result = {
+        let create = job.provider.create(&ctx, &job.rtype, planned);
+        tokio::pin!(create);
+        loop {
+            tokio::select! {
+                biased;
+                Some(id) = rx.recv() => record(id),
+                result = &mut create => break result,
+            }
+        }
+    };
+    while let Ok(id) = rx.try_recv() {
+        record(id);
+    }
+    (result.map(Some), reported)
+}
+
+/// Writes the id a create reported into its intent. A failed write is logged: the
+/// create goes on, and its result is committed (or its failure reported) as usual.
+fn record_id(shared: &Shared<'_>, job: &Job, planned: &Value, id: &str) {
+    let intent = intent(job, planned, Some(id.to_string()));
+    if let Err(e) = shared.store.commit(&[Write::Intent(intent)]) {
+        tracing::error!(
+            target: "gig::state",
+            address = %job.addr, id, error = %e,
+            "cannot record the id of a new object"
+        );
+    }
+}
+
+/// The intent of a create job.
+fn intent(job: &Job, planned: &Value, id: Option<String>) -> Intent {
+    Intent {
+        addr: job.addr.clone(),
+        provider: job.provider_name.clone(),
+        token: job.ctx.token.clone().unwrap_or_default(),
+        started: gig_state::now_rfc3339(),
+        id,
+        planned: planned.clone(),
+        dependencies: job.dependencies.clone(),
+        schema_version: job.schema_version,
+    }
+}
+
+/// A fresh client token for one create.
+fn new_token() -> String {
+    format!("gig-{:032x}", rand::random::<u128>())
+}
+
+async fn update_or_delete(job: &Job) -> Result<Option<Value>, ProviderError> {
     let p = &job.provider;
     match &job.request {
-        Request::Create { planned } => p.create(&job.ctx, &job.rtype, planned).await.map(Some),
+        Request::Create { .. } => Err(ProviderError::permanent(
+            "internal: a create was sent down the update path",
+        )),
         Request::Update {
             id,
             prior,
@@ -605,8 +739,8 @@ impl<'a> Run<'a> {
         running: &mut FuturesUnordered<Pin<Box<dyn Future<Output = Done> + Send + 's>>>,
     ) {
         ready.sort_unstable();
-        let mut queue = std::collections::VecDeque::from(ready);
-        while let Some(i) = queue.pop_front() {
+        let mut jobs = Vec::with_capacity(ready.len());
+        for i in ready {
             if self.state[i] != StepState::Waiting {
                 continue;
             }
@@ -616,10 +750,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             match self.job(i) {
-                Ok(job) => {
-                    self.state[i] = StepState::Running;
-                    running.push(Box::pin(run_step(shared, job)));
-                }
+                Ok(job) => jobs.push(job),
                 Err(e) => {
                     let change = self.change(i);
                     let action = change.action;
@@ -633,6 +764,29 @@ impl<'a> Run<'a> {
                     self.fail(i, e, shared.events);
                 }
             }
+        }
+        // Every create about to start is on record first, in one durable write: if gig
+        // dies from here on, the next run knows to look for the object.
+        let intents: Vec<Write> = jobs
+            .iter()
+            .filter_map(|job| match &job.request {
+                Request::Create { planned } => Some(Write::Intent(intent(job, planned, None))),
+                _ => None,
+            })
+            .collect();
+        if !intents.is_empty() {
+            if let Err(e) = shared.store.commit(&intents) {
+                self.state_error.get_or_insert_with(|| e.to_string());
+                for job in jobs {
+                    self.state[job.step_index] = StepState::NotStarted;
+                    self.not_started.push(job.addr);
+                }
+                return;
+            }
+        }
+        for job in jobs {
+            self.state[job.step_index] = StepState::Running;
+            running.push(Box::pin(run_step(shared, job)));
         }
     }
 
@@ -683,11 +837,17 @@ impl<'a> Run<'a> {
             action: change.action,
             step: node.step,
             provider,
+            provider_name: change.provider.clone(),
             rtype: change.addr.rtype.clone(),
+            dependencies: change.dependencies.clone(),
+            schema_version: change.schema_version,
             ctx: OpContext {
-                address: change.addr.to_string(),
-                stack: self.opts.stack.clone(),
-                env: self.opts.env.clone(),
+                token: (node.step == Step::Create).then(new_token),
+                ..OpContext::new(
+                    change.addr.to_string(),
+                    self.opts.stack.clone(),
+                    self.opts.env.clone(),
+                )
             },
             request,
         })
@@ -753,7 +913,11 @@ impl<'a> Run<'a> {
     fn finish(&mut self, batch: Vec<Done>, store: &Store, shared: &Shared<'_>) -> Vec<usize> {
         let mut writes: Vec<(usize, Write)> = Vec::new();
         let mut outcomes: Vec<(Done, Option<ProviderError>)> = Vec::new();
+        let mut dropped: Vec<Write> = Vec::new();
         for done in batch {
+            if self.made_nothing(&done) {
+                dropped.push(Write::DropIntent(self.change(done.step_index).addr.clone()));
+            }
             if let Ok(new) = &done.result {
                 if done.started {
                     let i = done.step_index;
@@ -773,7 +937,7 @@ impl<'a> Run<'a> {
         // write is durable before any dependent is released below. A failed commit
         // writes nothing, so it fails every step of the batch.
         let written: BTreeSet<usize> = writes.iter().map(|(i, _)| *i).collect();
-        let batch: Vec<Write> = writes.into_iter().map(|(_, w)| w).collect();
+        let batch: Vec<Write> = writes.into_iter().map(|(_, w)| w).chain(dropped).collect();
         let state_failure = if batch.is_empty() {
             None
         } else {
@@ -842,6 +1006,27 @@ impl<'a> Run<'a> {
             }
         }
         ready
+    }
+
+    /// Whether `done` is a create that certainly made no object, so its intent goes: it
+    /// never started, or the cloud refused it (a permanent error or throttling, both
+    /// answered before anything is made) without having reported an id. A create that
+    /// timed out or lost its connection keeps its intent: its object may exist.
+    fn made_nothing(&self, done: &Done) -> bool {
+        if self.schedule.steps[done.step_index].step != Step::Create {
+            return false;
+        }
+        match &done.result {
+            _ if !done.started => true,
+            Ok(_) => false,
+            Err(e) => {
+                done.created_id.is_none()
+                    && matches!(
+                        e.class,
+                        ErrorClass::Permanent | ErrorClass::Throttled | ErrorClass::NotFound
+                    )
+            }
+        }
     }
 
     /// The state write for a successful step.

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod planfile;
 pub mod policy;
+pub mod recover;
 pub mod refresh;
 pub mod render;
 pub mod values;

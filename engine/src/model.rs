@@ -176,7 +176,19 @@ pub struct Plan {
     /// Instances that are in Prior but that refresh found gone: deleted outside gig, so
     /// their create re-creates them. Display only; apply never reads it.
     pub deleted_outside: BTreeSet<ResourceAddr>,
+    /// Create intents left by an interrupted apply, resolved while planning (see
+    /// [`crate::recover`]): an adopted object is the Prior of its change, and apply
+    /// records it (and drops every resolved intent) before anything else.
+    pub recovered: BTreeMap<ResourceAddr, crate::recover::Resolution>,
     /// Warnings and policy findings attached to the plan (errors stop planning).
     /// Not saved in plan files.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Whether applying would change anything: a resource, or the record of an object an
+    /// interrupted create made (see [`Plan::recovered`]).
+    pub fn has_changes(&self) -> bool {
+        self.summary.has_changes() || !self.recovered.is_empty()
+    }
 }

@@ -254,6 +254,33 @@ pub async fn plan_stack(
         return stop(outcome, Stage::Policy);
     }
 
+    // Creates an interrupted apply left unresolved are settled before anything reads
+    // Prior: an adopted object is Prior from here on.
+    let recovery = if prior.intents.is_empty() {
+        None
+    } else {
+        let t = Instant::now();
+        let intent_providers = prior.intents.values().map(|i| i.provider.clone());
+        let state_providers = prior.resources.values().map(|r| r.provider.clone());
+        outcome.providers =
+            configure_providers(registry, config, state_providers.chain(intent_providers)).await?;
+        let recovery = crate::recover::recover(
+            prior,
+            config,
+            &outcome.providers,
+            &opts.env,
+            opts.parallelism,
+        )
+        .await;
+        outcome.times.refresh += t.elapsed();
+        if has_errors(&recovery.diagnostics) {
+            outcome.diagnostics.extend(recovery.diagnostics);
+            return stop(outcome, Stage::Refresh);
+        }
+        Some(recovery)
+    };
+    let prior = recovery.as_ref().map_or(prior, |r| &r.prior);
+
     let t = Instant::now();
     let (graph, graph_diags) = crate::graph::build(config, prior);
     outcome.times.graph = t.elapsed();
@@ -263,10 +290,12 @@ pub async fn plan_stack(
         return stop(outcome, Stage::Graph);
     }
 
-    let t = Instant::now();
-    let state_providers = prior.resources.values().map(|r| r.provider.clone());
-    outcome.providers = configure_providers(registry, config, state_providers).await?;
-    outcome.times.configure = t.elapsed();
+    if recovery.is_none() {
+        let t = Instant::now();
+        let state_providers = prior.resources.values().map(|r| r.provider.clone());
+        outcome.providers = configure_providers(registry, config, state_providers).await?;
+        outcome.times.configure = t.elapsed();
+    }
 
     let t = Instant::now();
     if opts.refresh && !prior.resources.is_empty() {
@@ -315,6 +344,9 @@ pub async fn plan_stack(
     let (mut plan, plan_diags) = crate::plan::plan(&input);
     outcome.times.plan = t.elapsed();
     plan.env = opts.env.clone();
+    if let Some(recovery) = recovery {
+        plan.recovered = recovery.resolved;
+    }
     plan.diagnostics.extend(policy_findings);
     if !opts.targets.is_empty() || !opts.excludes.is_empty() {
         let warning = narrow(&mut plan, &graph, opts);

@@ -142,6 +142,7 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         destroy: input.destroy,
         partial: false,
         deleted_outside,
+        recovered: BTreeMap::new(),
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
     (plan, diags)

@@ -411,7 +411,7 @@ pub async fn read_data_sources(
         }
         let reads = jobs.into_iter().map(|(i, p, args)| {
             let r = data[i];
-            let op = OpContext { address: r.addr.to_string(), stack: ctx.stack.clone(), env: ctx.env.clone() };
+            let op = OpContext { address: r.addr.to_string(), stack: ctx.stack.clone(), env: ctx.env.clone(), ..OpContext::default() };
             async move {
                 let started = Instant::now();
                 let result = p.read_data(&op, &r.addr.rtype, &args).await;

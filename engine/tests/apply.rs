@@ -433,6 +433,7 @@ async fn a_permanent_failure_skips_dependents_and_keeps_what_succeeded() {
     let e = env(TestOptions {
         latency: Duration::from_millis(5),
         fail: vec![FailRule::always(Operation::Create, "test.thing.a")],
+        ..TestOptions::default()
     });
     let p = plan(vec![
         change("a", Action::Create, &[]),
@@ -1039,6 +1040,7 @@ async fn throttling_lowers_the_calls_in_flight_and_successes_raise_them() {
                 )
             })
             .collect(),
+        ..TestOptions::default()
     });
     let p = plan(
         names

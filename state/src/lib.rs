@@ -50,13 +50,49 @@ pub struct ResourceRecord {
     pub schema_version: u32,
 }
 
+/// A create that was started and whose result has not reached state yet.
+///
+/// Apply records one, durably, before it sends a create call, and fills in `id` the
+/// moment the provider learns the new object's id (before any wait for the object to
+/// become ready). The write that records the resource drops it in the same durable step.
+/// An intent found by a later run marks an object that may exist without being
+/// recorded; the engine resolves it by looking the object up and adopting it
+/// (docs/reliability.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The address being created.
+    pub addr: ResourceAddr,
+    /// The provider that makes it.
+    pub provider: String,
+    /// A random token fixed for this create: sent as the client token where the API
+    /// takes one, so a resumed create can be matched to its object.
+    pub token: String,
+    /// When the create was started (RFC 3339, UTC).
+    pub started: String,
+    /// The cloud id, once the provider has reported it.
+    pub id: Option<String>,
+    /// The value the create was sent with (secrets wrapped), for looking the object up
+    /// by its unique name when no id was reported.
+    #[serde(with = "crate::codec")]
+    pub planned: Value,
+    /// Instances it depended on, recorded with the resource when it is adopted.
+    pub dependencies: Vec<ResourceAddr>,
+    /// The resource schema version of `planned`.
+    pub schema_version: u32,
+}
+
 /// One write of a batch committed with [`Store::commit`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Write {
-    /// Records a resource (creates or replaces its record).
+    /// Records a resource (creates or replaces its record) and drops its intent.
     Put(ResourceRecord),
-    /// Forgets a resource; nothing happens when it is not in state.
+    /// Forgets a resource and drops its intent; nothing happens when neither exists.
     Remove(ResourceAddr),
+    /// Records (or replaces) a create intent. Not part of the history: intents are
+    /// bookkeeping for calls in flight, not state versions.
+    Intent(Intent),
+    /// Drops a create intent; nothing happens when there is none.
+    DropIntent(ResourceAddr),
 }
 
 /// The whole state of one stack and env at one serial.
@@ -70,6 +106,10 @@ pub struct Snapshot {
     pub resources: BTreeMap<ResourceAddr, ResourceRecord>,
     /// Outputs from the last apply.
     pub outputs: BTreeMap<String, Value>,
+    /// Creates that were started and not recorded (see [`Intent`]); empty in every
+    /// past version and in exports.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intents: BTreeMap<ResourceAddr, Intent>,
 }
 
 impl Snapshot {
@@ -194,6 +234,7 @@ impl Snapshot {
             serial,
             resources,
             outputs,
+            intents: BTreeMap::new(),
         })
     }
 
@@ -440,6 +481,12 @@ pub trait StateBackend: Send + Sync {
                     Ok(()) | Err(StateError::NoSuchResource(_)) => {}
                     Err(e) => return Err(e),
                 },
+                Write::Intent(_) | Write::DropIntent(_) => {
+                    return Err(StateError::Storage {
+                        path: PathBuf::new(),
+                        message: "this backend does not record create intents".to_string(),
+                    })
+                }
             }
         }
         Ok(())

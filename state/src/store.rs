@@ -8,7 +8,9 @@
 //! - `resources`: key = the address's display form, value = the JSON of a
 //!   [`ResourceRecord`] (secrets in stored form, `{"$secret": …}`).
 //! - `meta`: `format` (decimal text), `lineage` (text), `serial` (8 bytes, big endian),
-//!   `outputs` (JSON object of stored-form values).
+//!   `outputs` (JSON object of stored-form values), and `intent/<address>` → the JSON of
+//!   an [`Intent`] for every create started and not yet recorded (no history: a record
+//!   written for the address drops its intent in the same transaction).
 //! - `history`, keyed so that one session's entries are contiguous and sessions sort by
 //!   serial:
 //!   - `serial` (8 bytes BE) → session header `{operation, started}`;
@@ -51,14 +53,16 @@ use sled::transaction::{
 use sled::Transactional;
 
 use crate::{
-    lock, time, HistoryEntry, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError, Write,
-    FORMAT_VERSION,
+    lock, time, HistoryEntry, Intent, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError,
+    Write, FORMAT_VERSION,
 };
 
 const META_FORMAT: &[u8] = b"format";
 const META_LINEAGE: &[u8] = b"lineage";
 const META_SERIAL: &[u8] = b"serial";
 const META_OUTPUTS: &[u8] = b"outputs";
+/// Prefix of a create intent's key in `meta`, followed by the address.
+const INTENT_PREFIX: &[u8] = b"intent/";
 
 /// Second part of a history key for an outputs delta.
 const TAG_OUTPUTS: u8 = 0;
@@ -115,6 +119,11 @@ struct DeltaAddr {
 struct OutputsDelta {
     before: BTreeMap<String, Value>,
     after: BTreeMap<String, Value>,
+}
+
+/// The `meta` key of the create intent of `addr`.
+fn intent_key(addr: &ResourceAddr) -> Vec<u8> {
+    [INTENT_PREFIX, addr.to_string().as_bytes()].concat()
 }
 
 type TxResult<T> = ConflictableTransactionResult<T, StateError>;
@@ -230,6 +239,7 @@ impl Store {
         let serial = self.serial()?;
         let resources = self.current_resources()?;
         let outputs = self.current_outputs()?;
+        let intents = self.current_intents()?;
         Ok(Snapshot {
             lineage: self.lineage(),
             serial,
@@ -238,6 +248,7 @@ impl Store {
                 .map(|r| (r.addr.clone(), r))
                 .collect(),
             outputs,
+            intents,
         })
     }
 
@@ -289,6 +300,8 @@ impl Store {
                 match w {
                     Write::Put(record) => tx.put(record)?,
                     Write::Remove(addr) => tx.remove_if_present(addr)?,
+                    Write::Intent(intent) => tx.put_intent(intent)?,
+                    Write::DropIntent(addr) => tx.drop_intent(addr)?,
                 }
             }
             Ok(())
@@ -376,6 +389,7 @@ impl Store {
                 .map(|r| (r.addr.clone(), r))
                 .collect(),
             outputs,
+            intents: BTreeMap::new(),
         })
     }
 
@@ -466,7 +480,15 @@ impl Store {
     /// `state rm`; returns its serial. Fails with [`StateError::NoSuchResource`] when the
     /// address is not in state, without starting a session.
     pub fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError> {
-        let serial = self.new_session("state rm", |tx| tx.remove(addr).map(drop))?;
+        let serial = self.new_session("state rm", |tx| {
+            // An address with only a create intent (an interrupted create that gig
+            // could not look up, E0411) is forgotten too: the next apply creates it.
+            if tx.get(&addr.to_string())?.is_none() && tx.has_intent(addr)? {
+                return tx.drop_intent(addr);
+            }
+            tx.drop_intent(addr)?;
+            tx.remove(addr).map(drop)
+        })?;
         self.close_session();
         Ok(serial)
     }
@@ -637,6 +659,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Create intents by address.
+    fn current_intents(&self) -> Result<BTreeMap<ResourceAddr, Intent>, StateError> {
+        let mut out = BTreeMap::new();
+        for item in self.meta.scan_prefix(INTENT_PREFIX) {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let intent: Intent = decode(&self.dir, &format!("meta/{name}"), &value)?;
+            out.insert(intent.addr.clone(), intent);
+        }
+        Ok(out)
+    }
+
     fn current_outputs(&self) -> Result<BTreeMap<String, Value>, StateError> {
         match self.meta.get(META_OUTPUTS).map_err(|e| self.storage(e))? {
             Some(bytes) => decode(&self.dir, "meta/outputs", &bytes),
@@ -765,12 +799,30 @@ impl<'a> SessionTx<'a> {
         let after = encode(record);
         let delta = encode_delta(&record.addr, before.as_ref(), &after);
         self.insert(self.resources, key.as_bytes(), &after)?;
+        self.drop_intent(&record.addr)?;
         self.insert(self.history, &self.delta_key(TAG_RESOURCE, &key), &delta)
+    }
+
+    /// Records a create intent (not part of the history).
+    fn put_intent(&self, intent: &Intent) -> TxResult<()> {
+        self.insert(self.meta, &intent_key(&intent.addr), &encode(intent))
+    }
+
+    /// Whether `addr` has a create intent.
+    fn has_intent(&self, addr: &ResourceAddr) -> TxResult<bool> {
+        Ok(self.meta.get(intent_key(addr))?.is_some())
+    }
+
+    /// Drops the create intent of `addr`, if any.
+    fn drop_intent(&self, addr: &ResourceAddr) -> TxResult<()> {
+        self.meta.remove(intent_key(addr))?;
+        Ok(())
     }
 
     /// Removes the record at `addr` and writes its delta when it is present; does
     /// nothing otherwise.
     fn remove_if_present(&self, addr: &ResourceAddr) -> TxResult<()> {
+        self.drop_intent(addr)?;
         match self.remove(addr) {
             Ok(_) | Err(ConflictableTransactionError::Abort(StateError::NoSuchResource(_))) => {
                 Ok(())

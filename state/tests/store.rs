@@ -745,3 +745,75 @@ fn the_backend_trait_commits_batches() {
         .unwrap();
     assert_eq!(backend.snapshot().unwrap().resources.len(), 1);
 }
+
+fn intent(addr: &ResourceAddr, id: Option<&str>) -> gig_state::Intent {
+    gig_state::Intent {
+        addr: addr.clone(),
+        provider: "aws".to_string(),
+        token: "tok-1".to_string(),
+        started: "2026-01-01T00:00:00Z".to_string(),
+        id: id.map(str::to_string),
+        planned: Value::from_json(&serde_json::json!({
+            "cidr_block": "10.0.1.0/24",
+            "password": {"$secret": "hunter2"}
+        })),
+        dependencies: vec![subnet("dep")],
+        schema_version: 0,
+    }
+}
+
+#[test]
+fn intents_are_durable_outside_history_and_a_record_drops_its_intent() {
+    let scratch = Scratch::new("intents");
+    let (a, b, c) = (subnet("a"), subnet("b"), subnet("c"));
+    let serial = {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store
+            .commit(&[
+                Write::Intent(intent(&a, None)),
+                Write::Intent(intent(&b, None)),
+                Write::Intent(intent(&c, None)),
+            ])
+            .unwrap();
+        // The id arrives: the intent is replaced with one that carries it.
+        store
+            .commit(&[Write::Intent(intent(&a, Some("subnet-a")))])
+            .unwrap();
+        store.serial().unwrap()
+    };
+    // Reopened as after a crash: every intent is there, with its id and secret intact.
+    let store = open(&scratch.state());
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.intents.len(), 3);
+    assert_eq!(snap.intents[&a], intent(&a, Some("subnet-a")));
+    assert!(snap.intents[&a]
+        .planned
+        .get("password")
+        .unwrap()
+        .is_secret());
+    assert!(snap.resources.is_empty());
+    // Intents are not versions of the state: no history delta, and past versions have none.
+    assert!(store
+        .history()
+        .unwrap()
+        .iter()
+        .all(|h| h.changed.is_empty()));
+    assert!(store.snapshot_at(serial).unwrap().intents.is_empty());
+
+    // Recording the resource drops its intent in the same write; so does a remove, and
+    // an explicit drop.
+    store.begin("apply").unwrap();
+    store
+        .commit(&[
+            Write::Put(record(&a, "subnet-a")),
+            Write::Remove(b.clone()),
+            Write::DropIntent(c.clone()),
+        ])
+        .unwrap();
+    let snap = store.snapshot().unwrap();
+    assert!(snap.intents.is_empty(), "{:?}", snap.intents.keys());
+    assert_eq!(snap.resources.len(), 1);
+    // The export never carries intents.
+    assert!(snap.to_json_raw().get("intents").is_none());
+}

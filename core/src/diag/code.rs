@@ -189,6 +189,9 @@ codes! {
     E0404 => "data sources depend on each other in a cycle",
     E0405 => "no credentials were found for a provider",
     E0406 => "a provider's endpoint cannot be reached",
+    E0410 => "an interrupted create matches several objects",
+    E0411 => "an interrupted create cannot be looked up",
+    E0412 => "looking up an interrupted create failed",
 
     // Policy: built-in security rules over the plan.
     E0501 => "security group open to the internet on a non-web port",

@@ -348,7 +348,7 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             out.display()
         );
     }
-    let changes = p.plan.summary.has_changes();
+    let changes = p.plan.has_changes();
     Ok(if settings.detailed_exitcode && changes {
         CHANGES
     } else {
@@ -379,7 +379,7 @@ async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8>
     print_plan(ui, &p.plan, Format::Text)?;
     let destroy = settings.options.destroy;
     let outputs_change = !destroy && p.plan.outputs.iter().any(|o| o.before != o.after);
-    if !p.plan.summary.has_changes() && !outputs_change {
+    if !p.plan.has_changes() && !outputs_change {
         return Ok(OK);
     }
     let (verb, cancelled) = if destroy {
@@ -526,7 +526,7 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
     let providers =
         pipeline::configure_providers(&registry, &stack.config, state_providers).await?;
     print_plan(ui, &file.plan, Format::Text)?;
-    if !file.plan.summary.has_changes() && file.plan.outputs.iter().all(|o| o.before == o.after) {
+    if !file.plan.has_changes() && file.plan.outputs.iter().all(|o| o.before == o.after) {
         return Ok(OK);
     }
     let settings = ApplySettings {
@@ -776,6 +776,7 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         address: addr.to_string(),
         stack: stack.config.stack.clone(),
         env: settings.env.clone(),
+        ..OpContext::default()
     };
     let value = provider
         .import(&ctx, &addr.rtype, &args.id)
@@ -813,6 +814,14 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let snapshot = context::open_existing_state(&settings)?.snapshot()?;
     for (addr, rec) in &snapshot.resources {
         println!("{addr}\t{}", rec.id);
+    }
+    // Creates an interrupted apply left unresolved; the next plan settles them.
+    for (addr, intent) in &snapshot.intents {
+        let id = intent.id.as_deref().unwrap_or("(id not known)");
+        println!(
+            "{addr}\t{id}\tinterrupted create, started {}",
+            intent.started
+        );
     }
     Ok(OK)
 }

@@ -20,6 +20,7 @@ use gig_dsl::config::{Expr, ExprKind, Lifecycle, ObjectEntry, ResourceRef, Templ
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange, Summary};
+use crate::recover::Resolution;
 
 /// The plan inside a plan file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,10 @@ pub struct FilePlan {
     /// Addresses refresh found deleted outside gig (display only); absent when none.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub deleted_outside: BTreeSet<String>,
+    /// Create intents resolved while planning: address → the adopted object's id, or
+    /// `null` when no object was made. Absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recovered: BTreeMap<String, Option<String>>,
     /// Only some instances were planned (`--target`/`--exclude`): apply leaves the
     /// outputs alone. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -245,6 +250,17 @@ impl FilePlan {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            recovered: plan
+                .recovered
+                .iter()
+                .map(|(a, r)| {
+                    let id = match r {
+                        Resolution::Adopted(id) => Some(id.clone()),
+                        Resolution::Gone => None,
+                    };
+                    (a.to_string(), id)
+                })
+                .collect(),
         }
     }
 
@@ -286,6 +302,14 @@ impl FilePlan {
                 .deleted_outside
                 .iter()
                 .map(|a| address(a))
+                .collect::<Result<_, _>>()?,
+            recovered: self
+                .recovered
+                .into_iter()
+                .map(|(a, id)| {
+                    let r = id.map_or(Resolution::Gone, Resolution::Adopted);
+                    address(&a).map(|a| (a, r))
+                })
                 .collect::<Result<_, _>>()?,
             diagnostics: Vec::new(),
         })

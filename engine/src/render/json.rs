@@ -5,6 +5,7 @@ use gig_core::value::{Value, REDACTED};
 use serde_json::{json, Map, Value as J};
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
+use crate::recover::Resolution;
 
 /// The version of the JSON layout; bumped on any incompatible change.
 pub const FORMAT_VERSION: &str = "1.0";
@@ -23,6 +24,13 @@ pub fn json(plan: &Plan) -> J {
             "value": v.to_json_redacted(),
         })).collect::<Vec<_>>(),
         "outputs": plan.outputs.iter().map(output).collect::<Vec<_>>(),
+        "recovered": plan.recovered.iter().map(|(addr, r)| json!({
+            "address": addr.to_string(),
+            "adopted_id": match r {
+                Resolution::Adopted(id) => Some(id),
+                Resolution::Gone => None,
+            },
+        })).collect::<Vec<_>>(),
         "summary": {
             "add": plan.summary.add,
             "change": plan.summary.change,

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::model::{Action, AttrChange, Plan, ResourceChange};
+use crate::recover::Resolution;
 use crate::render::{action_phrase, importance, show, show_change};
 
 /// Options of the markdown renderer.
@@ -44,6 +45,21 @@ pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
         v
     };
     let outputs = outputs_block(plan);
+    if !plan.recovered.is_empty() {
+        out.push_str("An earlier apply was interrupted during these creates:\n\n");
+        for (addr, r) in &plan.recovered {
+            let addr = escape_code(&addr.to_string());
+            let _ = match r {
+                Resolution::Adopted(id) => writeln!(
+                    out,
+                    "- `{addr}`: its object `{}` exists and will be recorded",
+                    escape_code(id)
+                ),
+                Resolution::Gone => writeln!(out, "- `{addr}`: no object was made"),
+            };
+        }
+        out.push('\n');
+    }
     if changing.is_empty() && outputs.is_none() {
         out.push_str("**No changes.** Infrastructure matches the configuration.\n");
         return out;

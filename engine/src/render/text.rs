@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use gig_core::value::Value;
 
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
+use crate::recover::Resolution;
 use crate::render::styled::{Style, Styled};
 use crate::render::{action_phrase, show};
 
@@ -20,6 +21,7 @@ pub fn text(plan: &Plan) -> Styled {
         .collect();
     let outputs: Vec<&OutputChange> = plan.outputs.iter().filter(|o| output_changes(o)).collect();
 
+    recovered(&mut out, plan);
     if changing.is_empty() && outputs.is_empty() {
         out.push_str("No changes. Infrastructure matches the configuration.\n");
         return out;
@@ -216,6 +218,28 @@ fn mark_style(sym: &str) -> Style {
         "~" => Style::Update,
         _ => Style::Delete,
     }
+}
+
+/// The create intents an interrupted apply left and this plan resolved.
+fn recovered(out: &mut Styled, plan: &Plan) {
+    if plan.recovered.is_empty() {
+        return;
+    }
+    out.push_str("An earlier apply was interrupted during these creates:\n");
+    for (addr, resolution) in &plan.recovered {
+        out.push_str("  ");
+        match resolution {
+            Resolution::Adopted(id) => {
+                out.push_styled(Style::Create, "+");
+                let _ = writeln!(out, " {addr}: its object {id} exists and will be recorded");
+            }
+            Resolution::Gone => {
+                out.push_styled(Style::Muted, "-");
+                let _ = writeln!(out, " {addr}: no object was made; it is planned as usual");
+            }
+        }
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]

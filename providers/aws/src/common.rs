@@ -1400,6 +1400,7 @@ mod tests {
             address: address.to_string(),
             stack: "s".to_string(),
             env: "default".to_string(),
+            ..OpContext::default()
         };
         let planned = object([("ami", Value::str("ami-1"))]);
         let t = client_token(&ctx("aws.instance.web"), &planned, "");

@@ -153,7 +153,7 @@ impl fmt::Display for ProviderError {
 impl std::error::Error for ProviderError {}
 
 /// Who is asking: used for tags (`gig:stack`, `gig:env`, `gig:address`) and logs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpContext {
     /// The resource address, e.g. `aws.subnet.private["us-east-1a"]`.
     pub address: String,
@@ -161,6 +161,84 @@ pub struct OpContext {
     pub stack: String,
     /// The environment name (`default` when none was chosen).
     pub env: String,
+    /// On a create: a token fixed for this create (recorded in its intent), to send as
+    /// the client token where the API takes one.
+    pub token: Option<String>,
+    /// On a create: where to report the new object's id (see [`OpContext::created`]).
+    pub sink: CreatedSink,
+}
+
+impl OpContext {
+    /// A context for `address` in `stack` and `env`, with no token and no sink.
+    pub fn new(
+        address: impl Into<String>,
+        stack: impl Into<String>,
+        env: impl Into<String>,
+    ) -> OpContext {
+        OpContext {
+            address: address.into(),
+            stack: stack.into(),
+            env: env.into(),
+            ..OpContext::default()
+        }
+    }
+
+    /// Reports the id of the object a create has just made. A provider calls it the
+    /// moment the cloud returns the id — before waiting for the object to become ready,
+    /// tagging it or reading it back — so that if gig is stopped or the rest of the
+    /// create fails, the engine knows the object exists and adopts it on the next run
+    /// instead of creating a second one.
+    pub fn created(&self, id: &str) {
+        if let Some(f) = &self.sink.0 {
+            f(id);
+        }
+    }
+}
+
+/// Receives the ids a create reports through [`OpContext::created`]. Compares equal to
+/// any other sink: it is plumbing, not part of what a context means.
+#[derive(Clone, Default)]
+pub struct CreatedSink(Option<Arc<IdCallback>>);
+
+/// The callback inside a [`CreatedSink`].
+type IdCallback = dyn Fn(&str) + Send + Sync;
+
+impl CreatedSink {
+    /// A sink calling `f` with each reported id.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> CreatedSink {
+        CreatedSink(Some(Arc::new(f)))
+    }
+}
+
+impl fmt::Debug for CreatedSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CreatedSink(set)"
+        } else {
+            "CreatedSink(none)"
+        })
+    }
+}
+
+impl PartialEq for CreatedSink {
+    fn eq(&self, _: &CreatedSink) -> bool {
+        true
+    }
+}
+
+impl Eq for CreatedSink {}
+
+/// What [`Provider::find_created`] learned about an object a create may have made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The ids of the objects that carry this create's marks (gig's tags, its unique
+    /// name, its client token): none, one, or — ambiguous — several.
+    Found(Vec<String>),
+    /// Sending the create again cannot make a second object (the id is derived from
+    /// the arguments, or the object lives nowhere but in state).
+    Repeatable,
+    /// This type has no way to look the object up.
+    Unsupported,
 }
 
 /// One object to refresh.
@@ -244,6 +322,21 @@ pub trait Provider: Send + Sync {
         };
         let mut out = self.read(rtype, std::slice::from_ref(&request)).await?;
         out.pop().unwrap_or(Ok(None))
+    }
+
+    /// Looks up the object an interrupted create of `rtype` may have made, when its id
+    /// never reached gig: by the gig tags every object carries (`gig:stack`, `gig:env`,
+    /// `gig:address` from `ctx`), by the unique name in `planned`, or by `ctx.token`.
+    /// Only objects that carry this stack's and address's marks may be returned, so
+    /// that gig never adopts somebody else's object. The default cannot look anything up.
+    async fn find_created(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let _ = (ctx, rtype, planned);
+        Ok(Lookup::Unsupported)
     }
 
     /// Reads a data source from its arguments; returns its value.

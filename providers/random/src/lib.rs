@@ -25,8 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gig_core::value::Value;
 use gig_provider::{
-    ErrorClass, OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest,
-    UpdateRequest,
+    ErrorClass, Lookup, OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema,
+    ReadRequest, UpdateRequest,
 };
 
 /// The `random` provider's factory: register it in the CLI's [`gig_provider::Registry`].
@@ -102,6 +102,17 @@ impl Provider for RandomProvider {
                 }
             })
             .collect())
+    }
+
+    /// A random value lives only in state: a create whose result was lost made nothing
+    /// anywhere else, and making a new value is safe.
+    async fn find_created(
+        &self,
+        _ctx: &OpContext,
+        _rtype: &str,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::Repeatable)
     }
 
     async fn create(
@@ -235,6 +246,7 @@ mod tests {
             address: "random.id.x".into(),
             stack: "s".into(),
             env: "default".into(),
+            ..OpContext::default()
         }
     }
 

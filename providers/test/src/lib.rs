@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, Provider, ProviderError, ProviderFactory,
-    ProviderSchema, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, Provider, ProviderError,
+    ProviderFactory, ProviderSchema, ReadRequest, ResourceSchema, UpdateRequest,
 };
 
 /// A provider operation, as recorded in the log and matched by failure rules.
@@ -130,6 +130,14 @@ pub struct TestOptions {
     pub latency: Duration,
     /// Failure rules, checked in order; the first match that still has failures left wins.
     pub fail: Vec<FailRule>,
+    /// Rules checked after a create has made its object: a matching create returns the
+    /// rule's error although the object exists (an answer lost on the way back).
+    pub after_create: Vec<FailRule>,
+    /// Slept by a create after it made its object and reported its id, like a cloud
+    /// object becoming ready.
+    pub settle: Duration,
+    /// Creates do not report the new object's id early (a provider that cannot).
+    pub silent_ids: bool,
 }
 
 /// One recorded call.
@@ -244,6 +252,9 @@ struct Shared {
     log: CallLog,
     objects: Objects,
     next_id: AtomicU64,
+    /// The marks of each object a create made, by id: (stack, env, address), the
+    /// tags a real cloud object carries.
+    marks: Mutex<BTreeMap<String, (String, String, String)>>,
 }
 
 impl TestFactory {
@@ -257,6 +268,7 @@ impl TestFactory {
                 log: CallLog::default(),
                 objects: Objects::default(),
                 next_id: AtomicU64::new(1),
+                marks: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -444,8 +456,32 @@ impl TestProvider {
     }
 
     fn injected_failure(&self, operation: Operation, address: &str) -> Option<ProviderError> {
-        let mut injected = lock(&self.shared.injected);
-        for (i, rule) in self.shared.options.fail.iter().enumerate() {
+        Self::injected(
+            &self.shared,
+            &self.shared.options.fail,
+            0,
+            operation,
+            address,
+        )
+    }
+
+    fn injected_after_create(&self, address: &str) -> Option<ProviderError> {
+        let rules = &self.shared.options.after_create;
+        // Counted apart from `fail`: indexes past its rules.
+        let base = self.shared.options.fail.len();
+        Self::injected(&self.shared, rules, base, Operation::Create, address)
+    }
+
+    fn injected(
+        shared: &Shared,
+        rules: &[FailRule],
+        base: usize,
+        operation: Operation,
+        address: &str,
+    ) -> Option<ProviderError> {
+        let mut injected = lock(&shared.injected);
+        for (i, rule) in rules.iter().enumerate() {
+            let i = base + i;
             if rule.operation.is_some_and(|op| op != operation) || !rule.address.matches(address) {
                 continue;
             }
@@ -508,37 +544,75 @@ impl Provider for TestProvider {
         planned: &Value,
     ) -> Result<Value, ProviderError> {
         check_type(rtype)?;
-        self.call(
-            Operation::Create,
-            rtype,
-            &ctx.address,
-            planned.get("delay_ms"),
-            |shared| {
-                let mut value = planned.as_map().cloned().ok_or_else(|| {
-                    ProviderError::permanent("the planned value is not an object")
-                })?;
-                if let Some((k, _)) = value.iter().find(|(_, v)| v.is_unknown()) {
-                    return Err(ProviderError::invalid_attribute(
-                        k,
-                        format!("`{k}` is still unknown at create"),
-                    ));
-                }
-                let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
-                let kind = rtype.trim_start_matches("test.");
-                let id = format!("{kind}-{n:06}");
-                if rtype == "test.thing" {
-                    value.insert(
-                        "arn".to_string(),
-                        Value::String(format!("arn:test:{}:{kind}/{id}", ctx.stack)),
-                    );
-                }
-                value.insert("id".to_string(), Value::String(id.clone()));
-                let value = Value::Map(value);
-                lock(&shared.objects.inner).insert(id, value.clone());
-                Ok(value)
-            },
-        )
-        .await
+        let value = self
+            .call(
+                Operation::Create,
+                rtype,
+                &ctx.address,
+                planned.get("delay_ms"),
+                |shared| {
+                    let mut value = planned.as_map().cloned().ok_or_else(|| {
+                        ProviderError::permanent("the planned value is not an object")
+                    })?;
+                    if let Some((k, _)) = value.iter().find(|(_, v)| v.is_unknown()) {
+                        return Err(ProviderError::invalid_attribute(
+                            k,
+                            format!("`{k}` is still unknown at create"),
+                        ));
+                    }
+                    let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
+                    let kind = rtype.trim_start_matches("test.");
+                    let id = format!("{kind}-{n:06}");
+                    if rtype == "test.thing" {
+                        value.insert(
+                            "arn".to_string(),
+                            Value::String(format!("arn:test:{}:{kind}/{id}", ctx.stack)),
+                        );
+                    }
+                    value.insert("id".to_string(), Value::String(id.clone()));
+                    let value = Value::Map(value);
+                    lock(&shared.objects.inner).insert(id.clone(), value.clone());
+                    let marks = (ctx.stack.clone(), ctx.env.clone(), ctx.address.clone());
+                    lock(&shared.marks).insert(id, marks);
+                    Ok(value)
+                },
+            )
+            .await?;
+        let options = &self.shared.options;
+        if !options.silent_ids {
+            if let Some(id) = value.get("id").and_then(Value::as_str) {
+                ctx.created(id);
+            }
+        }
+        if !options.settle.is_zero() {
+            tokio::time::sleep(options.settle).await;
+        }
+        if let Some(e) = self.injected_after_create(&ctx.address) {
+            return Err(e);
+        }
+        Ok(value)
+    }
+
+    async fn find_created(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        check_type(rtype)?;
+        let marks = lock(&self.shared.marks);
+        let objects = lock(&self.shared.objects.inner);
+        let ids = marks
+            .iter()
+            .filter(|(id, (stack, env, address))| {
+                *stack == ctx.stack
+                    && *env == ctx.env
+                    && *address == ctx.address
+                    && objects.contains_key(*id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        Ok(Lookup::Found(ids))
     }
 
     async fn update(
@@ -648,6 +722,7 @@ mod tests {
             address: address.to_string(),
             stack: "s".into(),
             env: "default".into(),
+            ..OpContext::default()
         }
     }
 

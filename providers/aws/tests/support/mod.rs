@@ -307,6 +307,7 @@ pub fn ctx(address: &str) -> OpContext {
         address: address.to_string(),
         stack: "test".to_string(),
         env: "default".to_string(),
+        ..OpContext::default()
     }
 }
 
