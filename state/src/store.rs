@@ -50,6 +50,7 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
+use crate::crypt::{CryptError, KeyMeta, Keys, Sealer};
 use crate::{
     lock, time, HistoryEntry, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError, Write,
     FORMAT_VERSION,
@@ -59,6 +60,17 @@ const META_FORMAT: &[u8] = b"format";
 const META_LINEAGE: &[u8] = b"lineage";
 const META_SERIAL: &[u8] = b"serial";
 const META_OUTPUTS: &[u8] = b"outputs";
+const META_CRYPT: &[u8] = b"crypt";
+
+/// The layout version of an encrypted state: [`FORMAT_VERSION`]'s layout with every value
+/// sealed. A gig that predates encryption refuses it as an unsupported format, so it can
+/// neither misread it nor write clear values into it.
+const ENCRYPTED_FORMAT: u64 = 2;
+
+/// Tree names, also bound into every sealed value.
+const RESOURCES: &str = "resources";
+const META: &str = "meta";
+const HISTORY: &str = "history";
 
 /// Second part of a history key for an outputs delta.
 const TAG_OUTPUTS: u8 = 0;
@@ -79,6 +91,11 @@ pub struct Store {
     history: sled::Tree,
     /// The serial of the open write session, if any.
     session: Mutex<Option<u64>>,
+    /// The keys that decrypt and encrypt this state's values.
+    sealer: Sealer,
+    /// Key metadata to write before the next write session: a clear state to encrypt, or
+    /// a new current key to record.
+    pending: Mutex<Option<KeyMeta>>,
     /// Key and value bytes handed to sled by committed writes, for the test that write
     /// volume per `put` does not grow with the size of the state.
     written: AtomicU64,
@@ -128,6 +145,17 @@ impl Store {
     /// itself is the kernel's `flock`, released when its process dies. The holder's
     /// `--param NAME=VALUE` values are redacted before its record is written.
     pub fn open(dir: &Path, holder: LockInfo) -> Result<Store, StateError> {
+        Store::open_with(dir, holder, &Keys::none())
+    }
+
+    /// Opens the state as [`Store::open`] does, with `keys` to decrypt and encrypt it.
+    ///
+    /// A new state is created encrypted when a current key is configured. An encrypted
+    /// state is refused without a key ([`crate::crypt::CryptError::KeyRequired`]) and
+    /// with keys none of which it is encrypted with (`WrongKey`), before anything is
+    /// read. A clear state opened with a key is encrypted, all history included, at the
+    /// start of its next write session; see docs/state.md.
+    pub fn open_with(dir: &Path, holder: LockInfo, keys: &Keys) -> Result<Store, StateError> {
         let storage = |message: String| StateError::Storage {
             path: dir.to_path_buf(),
             message,
@@ -182,11 +210,16 @@ impl Store {
             meta,
             history,
             session: Mutex::new(None),
+            sealer: Sealer::clear(),
+            pending: Mutex::new(None),
             written: AtomicU64::new(0),
             log_file,
             _release: lock::Release::new(dir.join("sled").join("db")),
         };
-        store.lineage = Mutex::new(store.init_meta()?);
+        let (lineage, sealer, pending) = store.init_meta(keys)?;
+        store.lineage = Mutex::new(lineage);
+        store.sealer = sealer;
+        store.pending = Mutex::new(pending);
         Ok(store)
     }
 
@@ -220,7 +253,14 @@ impl Store {
             .get(key.as_bytes())
             .map_err(|e| self.storage(e))?
         {
-            Some(bytes) => decode(&self.dir, &format!("resources/{key}"), &bytes).map(Some),
+            Some(bytes) => self
+                .read(
+                    RESOURCES,
+                    key.as_bytes(),
+                    &format!("resources/{key}"),
+                    &bytes,
+                )
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -309,7 +349,7 @@ impl Store {
             match parse_history_key(&key) {
                 Some((serial, HistoryKey::Header)) => {
                     let header: SessionHeader =
-                        decode(&self.dir, &format!("history/{serial}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{serial}"), &value)?;
                     entries.push(HistoryEntry {
                         serial,
                         operation: header.operation,
@@ -320,7 +360,7 @@ impl Store {
                 Some((serial, HistoryKey::Resource(name))) => {
                     // Only the address is needed; serde skips the records unparsed.
                     let delta: DeltaAddr =
-                        decode(&self.dir, &format!("history/{serial}/{name}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{serial}/{name}"), &value)?;
                     match entries.last_mut() {
                         Some(entry) if entry.serial == serial => entry.changed.push(delta.addr),
                         _ => {
@@ -354,12 +394,12 @@ impl Store {
                 Some((_, HistoryKey::Header)) => {}
                 Some((s, HistoryKey::Outputs)) => {
                     let delta: OutputsDelta =
-                        decode(&self.dir, &format!("history/{s}/outputs"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{s}/outputs"), &value)?;
                     outputs = delta.before;
                 }
                 Some((s, HistoryKey::Resource(name))) => {
                     let delta: ResourceDelta =
-                        decode(&self.dir, &format!("history/{s}/{name}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{s}/{name}"), &value)?;
                     match delta.before {
                         Some(record) => resources.insert(name, record),
                         None => resources.remove(&name),
@@ -442,7 +482,7 @@ impl Store {
                         },
                     ));
                 }
-                tx.insert(tx.meta, META_LINEAGE, target.lineage.as_bytes())?;
+                tx.insert_clear(tx.meta, META_LINEAGE, target.lineage.as_bytes())?;
             }
             for (addr, record) in &changes {
                 match record {
@@ -516,36 +556,171 @@ impl Store {
 
     /// Sets up `meta` for a new state, or checks it for an existing one; returns the
     /// lineage.
-    fn init_meta(&self) -> Result<String, StateError> {
+    /// Sets up `meta` for a new state, or checks it for an existing one; returns the
+    /// lineage, the resolved keys and the key metadata to write at the next session.
+    fn init_meta(&self, keys: &Keys) -> Result<(String, Sealer, Option<KeyMeta>), StateError> {
         if let Some(format) = self.meta.get(META_FORMAT).map_err(|e| self.storage(e))? {
             let version = std::str::from_utf8(&format)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok());
-            if version != Some(FORMAT_VERSION) {
-                return Err(self.corrupt(
-                    "meta/format",
-                    &format!("unsupported state format (this gig reads format {FORMAT_VERSION})"),
-                ));
-            }
+            let key_meta = match version {
+                Some(FORMAT_VERSION) => None,
+                Some(ENCRYPTED_FORMAT) => Some(self.key_meta()?),
+                _ => {
+                    return Err(self.corrupt(
+                        "meta/format",
+                        &format!(
+                            "unsupported state format (this gig reads formats {FORMAT_VERSION} and {ENCRYPTED_FORMAT})"
+                        ),
+                    ))
+                }
+            };
+            let resolved = Sealer::resolve(keys, key_meta.as_ref())
+                .map_err(|e| crypt_error(&self.dir, None, e))?;
             let lineage = self
                 .meta
                 .get(META_LINEAGE)
                 .map_err(|e| self.storage(e))?
                 .ok_or_else(|| self.corrupt("meta/lineage", "missing"))?;
             self.serial()?;
-            return String::from_utf8(lineage.to_vec())
-                .map_err(|_| self.corrupt("meta/lineage", "not UTF-8"));
+            let lineage = String::from_utf8(lineage.to_vec())
+                .map_err(|_| self.corrupt("meta/lineage", "not UTF-8"))?;
+            return Ok((lineage, resolved.sealer, resolved.pending));
         }
+        let (sealer, key_meta) =
+            Sealer::for_new_state(keys).map_err(|e| crypt_error(&self.dir, None, e))?;
         let lineage = format!("{:032x}", rand::random::<u128>());
-        let outputs = encode(&BTreeMap::<String, Value>::new());
+        let outputs = sealer.seal(
+            META,
+            META_OUTPUTS,
+            &encode(&BTreeMap::<String, Value>::new()),
+        );
+        let (format, key_meta) = match &key_meta {
+            Some(m) => (ENCRYPTED_FORMAT, Some(encode(m))),
+            None => (FORMAT_VERSION, None),
+        };
         self.transact(|_, meta, _| {
             meta.insert(META_LINEAGE, lineage.as_bytes())?;
             meta.insert(META_SERIAL, &0u64.to_be_bytes())?;
             meta.insert(META_OUTPUTS, outputs.as_slice())?;
-            meta.insert(META_FORMAT, FORMAT_VERSION.to_string().as_bytes())?;
+            if let Some(key_meta) = &key_meta {
+                meta.insert(META_CRYPT, key_meta.as_slice())?;
+            }
+            meta.insert(META_FORMAT, format.to_string().as_bytes())?;
             Ok(((), 0))
         })?;
-        Ok(lineage)
+        Ok((lineage, sealer, None))
+    }
+
+    /// The key metadata of an encrypted state.
+    fn key_meta(&self) -> Result<KeyMeta, StateError> {
+        let raw = self
+            .meta
+            .get(META_CRYPT)
+            .map_err(|e| self.storage(e))?
+            .ok_or_else(|| self.corrupt("meta/crypt", "missing in an encrypted state"))?;
+        decode(&self.dir, "meta/crypt", &raw)
+    }
+
+    /// Whether this state is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.sealer.is_required()
+    }
+
+    /// Re-encrypts every stored value (records, outputs and all history) under the
+    /// current key in one durable transaction, and records that key as the state's only
+    /// key; returns how many values were rewritten. A clear state gets encrypted. The
+    /// serial and history do not change: the content is the same.
+    ///
+    /// Fails with [`CryptError::NoKeyToEncrypt`] when no current key is configured.
+    pub fn rekey(&self) -> Result<usize, StateError> {
+        let Some(entry) = self.sealer.write_entry() else {
+            return Err(crypt_error(&self.dir, None, CryptError::NoKeyToEncrypt));
+        };
+        let meta = KeyMeta {
+            keys: vec![entry.clone()],
+        };
+        let count = self.reseal_all(&meta)?;
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(count)
+    }
+
+    /// Writes the pending key metadata, if any, before a write session: encrypts a clear
+    /// state whole, or records the new current key of a state being rotated.
+    fn write_pending_keys(&self) -> Result<(), StateError> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(meta) = pending.clone() else {
+            return Ok(());
+        };
+        if self.sealer.is_required() {
+            let bytes = encode(&meta);
+            self.transact(|_, tx_meta, _| {
+                tx_meta.insert(META_CRYPT, bytes.as_slice())?;
+                Ok(((), bytes.len() as u64))
+            })?;
+        } else {
+            self.reseal_all(&meta)?;
+        }
+        *pending = None;
+        Ok(())
+    }
+
+    /// Rewrites every stored value sealed under the current key and stores `key_meta`,
+    /// in one transaction; returns how many values were rewritten.
+    ///
+    /// The keys are listed before the transaction (sled transactions cannot iterate);
+    /// that is exact because this process holds the lock and no write session is
+    /// running while this is called.
+    fn reseal_all(&self, key_meta: &KeyMeta) -> Result<usize, StateError> {
+        let keys = |tree: &sled::Tree| -> Result<Vec<sled::IVec>, StateError> {
+            tree.iter()
+                .keys()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.storage(e))
+        };
+        let resource_keys = keys(&self.resources)?;
+        let history_keys = keys(&self.history)?;
+        let key_meta = encode(key_meta);
+        let count = self.transact(|resources, meta, history| {
+            let tx = SessionTx::new(&self.dir, &self.sealer, 0, resources, meta, history);
+            let mut count = 0;
+            for (name, tree, keys) in [
+                (RESOURCES, resources, &resource_keys),
+                (HISTORY, history, &history_keys),
+                (META, meta, &vec![sled::IVec::from(META_OUTPUTS)]),
+            ] {
+                for key in keys {
+                    let Some(stored) = tree.get(key)? else {
+                        continue;
+                    };
+                    let clear = self.sealer.open(name, key, &stored).map_err(|e| {
+                        ConflictableTransactionError::Abort(crypt_error(
+                            &self.dir,
+                            Some(format!("{name}/{}", String::from_utf8_lossy(key))),
+                            e,
+                        ))
+                    })?;
+                    tx.insert(name, key, &clear)?;
+                    count += 1;
+                }
+            }
+            tx.insert_clear(meta, META_CRYPT, &key_meta)?;
+            tx.insert_clear(meta, META_FORMAT, ENCRYPTED_FORMAT.to_string().as_bytes())?;
+            Ok((count, tx.written.get()))
+        })?;
+        self.sealer.set_required();
+        Ok(count)
+    }
+
+    /// Reads a stored value back: opened with the state's keys, then decoded.
+    fn read<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<T, StateError> {
+        unseal_decode(&self.dir, &self.sealer, tree, key, name, bytes)
     }
 
     /// Runs `body` inside a new session `operation` in one durable transaction; returns
@@ -554,6 +729,7 @@ impl Store {
     where
         F: Fn(&SessionTx<'_>) -> TxResult<()>,
     {
+        self.write_pending_keys()?;
         let header = encode(&SessionHeader {
             operation: operation.to_string(),
             started: time::now(),
@@ -566,9 +742,9 @@ impl Store {
                 .decode_serial(&raw)
                 .map_err(ConflictableTransactionError::Abort)?
                 + 1;
-            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
-            tx.insert(meta, META_SERIAL, &serial.to_be_bytes())?;
-            tx.insert(history, &serial.to_be_bytes(), &header)?;
+            let tx = SessionTx::new(&self.dir, &self.sealer, serial, resources, meta, history);
+            tx.insert_clear(meta, META_SERIAL, &serial.to_be_bytes())?;
+            tx.insert(HISTORY, &serial.to_be_bytes(), &header)?;
             body(&tx)?;
             Ok((serial, tx.written.get()))
         })
@@ -580,7 +756,7 @@ impl Store {
         F: Fn(&SessionTx<'_>) -> TxResult<()>,
     {
         self.transact(|resources, meta, history| {
-            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
+            let tx = SessionTx::new(&self.dir, &self.sealer, serial, resources, meta, history);
             body(&tx)?;
             Ok(((), tx.written.get()))
         })
@@ -625,7 +801,8 @@ impl Store {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             let name = String::from_utf8(key.to_vec())
                 .map_err(|_| self.corrupt("resources", "address key is not UTF-8"))?;
-            let record: ResourceRecord = decode(&self.dir, &format!("resources/{name}"), &value)?;
+            let record: ResourceRecord =
+                self.read(RESOURCES, &key, &format!("resources/{name}"), &value)?;
             if record.addr.to_string() != name {
                 return Err(self.corrupt(
                     &format!("resources/{name}"),
@@ -639,7 +816,7 @@ impl Store {
 
     fn current_outputs(&self) -> Result<BTreeMap<String, Value>, StateError> {
         match self.meta.get(META_OUTPUTS).map_err(|e| self.storage(e))? {
-            Some(bytes) => decode(&self.dir, "meta/outputs", &bytes),
+            Some(bytes) => self.read(META, META_OUTPUTS, "meta/outputs", &bytes),
             None => Err(self.corrupt("meta/outputs", "missing")),
         }
     }
@@ -722,6 +899,7 @@ impl StateBackend for Store {
 /// resource or the outputs also writes its delta.
 struct SessionTx<'a> {
     dir: &'a Path,
+    sealer: &'a Sealer,
     serial: u64,
     resources: &'a TransactionalTree,
     meta: &'a TransactionalTree,
@@ -733,6 +911,7 @@ struct SessionTx<'a> {
 impl<'a> SessionTx<'a> {
     fn new(
         dir: &'a Path,
+        sealer: &'a Sealer,
         serial: u64,
         resources: &'a TransactionalTree,
         meta: &'a TransactionalTree,
@@ -740,6 +919,7 @@ impl<'a> SessionTx<'a> {
     ) -> SessionTx<'a> {
         SessionTx {
             dir,
+            sealer,
             serial,
             resources,
             meta,
@@ -751,9 +931,14 @@ impl<'a> SessionTx<'a> {
     /// The record at address display form `key`, if present.
     fn get(&self, key: &str) -> TxResult<Option<ResourceRecord>> {
         match self.resources.get(key.as_bytes())? {
-            Some(bytes) => decode(self.dir, &format!("resources/{key}"), &bytes)
-                .map(Some)
-                .map_err(ConflictableTransactionError::Abort),
+            Some(bytes) => self
+                .read(
+                    RESOURCES,
+                    key.as_bytes(),
+                    &format!("resources/{key}"),
+                    &bytes,
+                )
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -764,8 +949,8 @@ impl<'a> SessionTx<'a> {
         let before = self.before(&key)?;
         let after = encode(record);
         let delta = encode_delta(&record.addr, before.as_ref(), &after);
-        self.insert(self.resources, key.as_bytes(), &after)?;
-        self.insert(self.history, &self.delta_key(TAG_RESOURCE, &key), &delta)
+        self.insert(RESOURCES, key.as_bytes(), &after)?;
+        self.insert(HISTORY, &self.delta_key(TAG_RESOURCE, &key), &delta)
     }
 
     /// Removes the record at `addr` and writes its delta when it is present; does
@@ -798,7 +983,7 @@ impl<'a> SessionTx<'a> {
         };
         self.resources.remove(key.as_bytes())?;
         self.insert(
-            self.history,
+            HISTORY,
             &self.delta_key(TAG_RESOURCE, &key),
             &encode(&delta),
         )?;
@@ -810,8 +995,7 @@ impl<'a> SessionTx<'a> {
         let before = match self.earlier_delta::<OutputsDelta>(TAG_OUTPUTS, "")? {
             Some(delta) => delta.before,
             None => match self.meta.get(META_OUTPUTS)? {
-                Some(bytes) => decode(self.dir, "meta/outputs", &bytes)
-                    .map_err(ConflictableTransactionError::Abort)?,
+                Some(bytes) => self.read(META, META_OUTPUTS, "meta/outputs", &bytes)?,
                 None => BTreeMap::new(),
             },
         };
@@ -819,12 +1003,8 @@ impl<'a> SessionTx<'a> {
             before,
             after: outputs.clone(),
         };
-        self.insert(self.meta, META_OUTPUTS, &encode(outputs))?;
-        self.insert(
-            self.history,
-            &self.delta_key(TAG_OUTPUTS, ""),
-            &encode(&delta),
-        )
+        self.insert(META, META_OUTPUTS, &encode(outputs))?;
+        self.insert(HISTORY, &self.delta_key(TAG_OUTPUTS, ""), &encode(&delta))
     }
 
     /// What the record at `key` was before this session: the `before` of an earlier
@@ -837,12 +1017,17 @@ impl<'a> SessionTx<'a> {
     }
 
     fn earlier_delta<D: DeserializeOwned>(&self, tag: u8, key: &str) -> TxResult<Option<D>> {
-        match self.history.get(self.delta_key(tag, key))? {
+        let delta_key = self.delta_key(tag, key);
+        match self.history.get(&delta_key)? {
             Some(bytes) => {
                 let name = if tag == TAG_OUTPUTS { "outputs" } else { key };
-                decode(self.dir, &format!("history/{}/{name}", self.serial), &bytes)
-                    .map(Some)
-                    .map_err(ConflictableTransactionError::Abort)
+                self.read(
+                    HISTORY,
+                    &delta_key,
+                    &format!("history/{}/{name}", self.serial),
+                    &bytes,
+                )
+                .map(Some)
             }
             None => Ok(None),
         }
@@ -856,11 +1041,39 @@ impl<'a> SessionTx<'a> {
         out
     }
 
-    fn insert(&self, tree: &TransactionalTree, key: &[u8], value: &[u8]) -> TxResult<()> {
+    /// Inserts `value` at `key` in `tree`, sealed when the state is encrypted.
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> TxResult<()> {
+        let stored = self.sealer.seal(tree, key, value);
+        self.insert_clear(self.tree(tree), key, &stored)
+    }
+
+    /// Inserts `value` as is: for what must stay readable without a key (serial, lineage,
+    /// format and key metadata) and for values already sealed.
+    fn insert_clear(&self, tree: &TransactionalTree, key: &[u8], value: &[u8]) -> TxResult<()> {
         tree.insert(key, value)?;
         self.written
             .set(self.written.get() + (key.len() + value.len()) as u64);
         Ok(())
+    }
+
+    fn tree(&self, name: &str) -> &TransactionalTree {
+        match name {
+            RESOURCES => self.resources,
+            HISTORY => self.history,
+            _ => self.meta,
+        }
+    }
+
+    /// Reads a stored value of this transaction back (see [`Store::read`]).
+    fn read<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        name: &str,
+        bytes: &[u8],
+    ) -> TxResult<T> {
+        unseal_decode(self.dir, self.sealer, tree, key, name, bytes)
+            .map_err(ConflictableTransactionError::Abort)
     }
 }
 
@@ -904,6 +1117,30 @@ fn encode_delta(addr: &ResourceAddr, before: Option<&ResourceRecord>, after: &[u
     out.extend_from_slice(after);
     out.push(b'}');
     out
+}
+
+/// Opens a stored value with `sealer` and decodes it; a value that cannot be opened is a
+/// [`StateError::Crypt`] naming the record.
+fn unseal_decode<T: DeserializeOwned>(
+    dir: &Path,
+    sealer: &Sealer,
+    tree: &str,
+    key: &[u8],
+    name: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    let clear = sealer
+        .open(tree, key, bytes)
+        .map_err(|e| crypt_error(dir, Some(name.to_string()), e))?;
+    decode(dir, name, &clear)
+}
+
+fn crypt_error(dir: &Path, record: Option<String>, source: CryptError) -> StateError {
+    StateError::Crypt {
+        path: dir.to_path_buf(),
+        record,
+        source,
+    }
 }
 
 /// Reads a stored value back, reporting a failure as [`StateError::Corrupt`]. The message
