@@ -645,6 +645,65 @@ impl Store {
         Ok(count)
     }
 
+    /// Rebuilds the database in a fresh directory holding exactly the current stored
+    /// bytes, swaps it in and deletes the old one. Afterwards no earlier bytes remain in
+    /// the state directory: sled's log keeps old versions of rewritten values (clear
+    /// values before encryption, values under a rotated key) until it reuses the space,
+    /// and this drops them. `gig state rekey` runs it after [`Store::rekey`].
+    ///
+    /// Consumes the store, whose handles stay on the old database. The lock is held
+    /// throughout: the new database is built beside the live one, and one atomic
+    /// exchange of the two directories (`renameat2` with `RENAME_EXCHANGE` on Linux,
+    /// `renamex_np` on Apple systems) puts it in place, so `sled/` always holds a
+    /// complete database. Elsewhere two renames do it, with a moment in between where
+    /// `sled/` is missing. A crash before the exchange leaves the old database in
+    /// place; after it, the new one. Either way a leftover `sled.compact/` is deleted by
+    /// the next compaction.
+    pub fn compact(self) -> Result<(), StateError> {
+        let live = self.dir.join("sled");
+        let fresh = self.dir.join("sled.compact");
+        let dir = self.dir.clone();
+        let storage = |what: &str, e: &dyn std::fmt::Display| StateError::Storage {
+            path: dir.clone(),
+            message: format!("compacting the database: {what}: {e}"),
+        };
+        match std::fs::remove_dir_all(&fresh) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(storage("removing a leftover sled.compact", &e)),
+        }
+        {
+            let _release = lock::Release::new(fresh.join("db"));
+            let db = sled::Config::new()
+                .path(&fresh)
+                .open()
+                .map_err(|e| storage("creating the new database", &e))?;
+            for name in self.db.tree_names() {
+                let from = self
+                    .db
+                    .open_tree(&name)
+                    .map_err(|e| storage("reading", &e))?;
+                let to = db.open_tree(&name).map_err(|e| storage("writing", &e))?;
+                for item in from.iter() {
+                    let (key, value) = item.map_err(|e| storage("reading", &e))?;
+                    to.insert(key, value).map_err(|e| storage("writing", &e))?;
+                }
+            }
+            db.flush().map_err(|e| storage("flushing", &e))?;
+            for file in [fresh.join("db"), fresh.clone()] {
+                std::fs::File::open(&file)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| storage("syncing", &e))?;
+            }
+        }
+        exchange_dirs(&live, &fresh).map_err(|e| storage("swapping directories", &e))?;
+        std::fs::File::open(&dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| storage("syncing", &e))?;
+        drop(self);
+        std::fs::remove_dir_all(&fresh).map_err(|e| storage("removing the old database", &e))
+    }
+
     /// Writes the pending key metadata, if any, before a write session: encrypts a clear
     /// state whole, or records the new current key of a state being rotated.
     fn write_pending_keys(&self) -> Result<(), StateError> {
@@ -1156,6 +1215,22 @@ fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T,
             e.column()
         ),
     })
+}
+
+/// Swaps the directories `a` and `b` in one atomic step.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+/// Swaps the directories `a` and `b` with three renames (no atomic exchange here).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
+    let aside = a.with_extension("swap");
+    std::fs::rename(a, &aside)?;
+    std::fs::rename(b, a)?;
+    std::fs::rename(&aside, b)
 }
 
 /// Creates `dir` and its parents; on Unix a newly created directory gets mode 0700.

@@ -197,6 +197,35 @@ fn a_clear_state_is_encrypted_whole_by_its_first_write_session_with_a_key() {
 }
 
 #[test]
+fn rekey_then_compact_leaves_no_clear_byte_on_disk_and_changes_no_content() {
+    let scratch = Scratch::new("crypt-compact");
+    let all = {
+        let store = common::open(&scratch.state());
+        build_history(&store);
+        versions(&store)
+    };
+    assert!(files_contain(&scratch.state(), b"pw-a-1"));
+    let key = keys("compact test", None);
+    {
+        let store = open_with(&scratch.state(), &key).unwrap();
+        store.rekey().unwrap();
+        // Rewritten in place, the old clear bytes are still in sled's log.
+        assert!(files_contain(&scratch.state(), b"pw-a-1"));
+        store.compact().unwrap();
+    }
+    assert!(!files_contain(&scratch.state(), b"pw-a-1"));
+    assert!(!scratch.state().join("sled.compact").exists());
+    let store = open_with(&scratch.state(), &key).unwrap();
+    assert!(store.is_encrypted());
+    assert_eq!(versions(&store), all);
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("after"), "after-1")).unwrap();
+    drop(store);
+    let store = open_with(&scratch.state(), &key).unwrap();
+    assert!(store.get(&subnet("after")).unwrap().is_some());
+}
+
+#[test]
 fn rekey_without_a_key_is_refused() {
     let scratch = Scratch::new("crypt-nokey");
     let store = common::open(&scratch.state());

@@ -887,6 +887,8 @@ pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let store = context::open_existing_state(&settings)?;
     let count = store.rekey()?;
+    // Rebuilding the database leaves no earlier (clear or old-key) bytes on disk.
+    store.compact()?;
     println!("Encrypted {count} stored values of the state under the current key.");
     Ok(OK)
 }

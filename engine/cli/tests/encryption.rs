@@ -243,7 +243,7 @@ fn rotation_uses_the_fallback_until_rekey_puts_everything_under_the_new_key() {
 }
 
 #[test]
-fn a_clear_state_is_encrypted_by_rekey_or_by_the_first_write_with_a_key() {
+fn a_clear_state_is_encrypted_by_rekey_or_by_the_first_write_and_rekey_scrubs_the_clear_bytes() {
     let key = with_key(PASSPHRASE);
     for first_write in ["state rekey", "apply"] {
         let (dir, gig) = setup();
@@ -263,6 +263,14 @@ fn a_clear_state_is_encrypted_by_rekey_or_by_the_first_write_with_a_key() {
             out.all().contains("gig::E0530"),
             "{first_write}: {}",
             out.all()
+        );
+        assert_eq!(password(&gig, dir.path(), &key), pw);
+        // `state rekey` rebuilds the database, so no clear copy is left on disk.
+        run(&gig, dir.path(), &["state", "rekey", "."], &key).expect_code(0);
+        assert_eq!(
+            files_holding(gig.state_root.path(), &pw),
+            Vec::<PathBuf>::new(),
+            "{first_write}"
         );
         assert_eq!(password(&gig, dir.path(), &key), pw);
     }
