@@ -204,8 +204,22 @@ impl Key {
         hex::encode(self.id)
     }
 
-    fn cipher(&self) -> Aes256Gcm {
+    /// Encrypts `msg` with associated data `aad` under a fresh random nonce; returns the
+    /// nonce and the ciphertext with its tag.
+    fn encrypt(&self, msg: &[u8], aad: &[u8]) -> ([u8; NONCE_LEN], Vec<u8>) {
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        // AES-GCM fails only for messages over 64 GiB, which no record or plan reaches.
+        let sealed = Aes256Gcm::new(self.bytes.as_slice().into())
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+            .unwrap_or_default();
+        (nonce, sealed)
+    }
+
+    /// Decrypts and authenticates `sealed`; `None` when the tag does not match.
+    fn decrypt(&self, nonce: &[u8], sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
         Aes256Gcm::new(self.bytes.as_slice().into())
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+            .ok()
     }
 }
 
@@ -388,7 +402,7 @@ impl Passphrase {
             )));
         }
         // Bounds keep a hand-edited header from making gig allocate without limit.
-        if kdf.m_cost_kib > 4 * 1024 * 1024 || kdf.t_cost > 64 || kdf.p_cost > 64 {
+        if kdf.m_cost_kib > 1024 * 1024 || kdf.t_cost > 64 || kdf.p_cost > 64 {
             return Err(bad("argon2 costs are out of range".to_string()));
         }
         let salt = hex::decode(&kdf.salt).map_err(|_| bad("the salt is not hex".to_string()))?;
@@ -558,19 +572,7 @@ impl Sealer {
         let Some((_, k)) = &self.write else {
             return value.to_vec();
         };
-        let nonce: [u8; NONCE_LEN] = rand::random();
-        let aad = value_aad(tree, key);
-        // AES-GCM fails only for messages over 64 GiB, which no record reaches.
-        let sealed = k
-            .cipher()
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: value,
-                    aad: &aad,
-                },
-            )
-            .unwrap_or_default();
+        let (nonce, sealed) = k.encrypt(value, &value_aad(tree, key));
         let mut out = Vec::with_capacity(HEADER_LEN + sealed.len());
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&k.id);
@@ -607,17 +609,9 @@ impl Sealer {
                 key_id: hex::encode(id),
             });
         };
-        let aad = value_aad(tree, key);
-        k.cipher()
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: &stored[HEADER_LEN..],
-                    aad: &aad,
-                },
-            )
+        k.decrypt(nonce, &stored[HEADER_LEN..], &value_aad(tree, key))
             .map(std::borrow::Cow::Owned)
-            .map_err(|_| CryptError::Integrity {
+            .ok_or(CryptError::Integrity {
                 reason: "its authentication tag does not match (it was changed, or moved from another record)",
             })
     }
@@ -673,17 +667,7 @@ pub fn seal_file(keys: &Keys, clear: &[u8]) -> Result<Vec<u8>, CryptError> {
         return Ok(clear.to_vec());
     };
     let (entry, key) = current.fresh()?;
-    let nonce: [u8; NONCE_LEN] = rand::random();
-    let sealed = key
-        .cipher()
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: clear,
-                aad: PLAN_FILE_AAD,
-            },
-        )
-        .unwrap_or_default();
+    let (nonce, sealed) = key.encrypt(clear, PLAN_FILE_AAD);
     let envelope = FileEnvelope {
         gig_encrypted: FILE_ENVELOPE_VERSION,
         key: entry,
@@ -754,15 +738,8 @@ pub fn open_file(keys: &Keys, bytes: &[u8]) -> Result<Vec<u8>, CryptError> {
         .filter(|n| n.len() == NONCE_LEN)
         .ok_or_else(|| bad("the nonce is not 12 bytes of hex"))?;
     let sealed = hex::decode(&envelope.ciphertext).map_err(|_| bad("the ciphertext is not hex"))?;
-    key.cipher()
-        .decrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: &sealed,
-                aad: PLAN_FILE_AAD,
-            },
-        )
-        .map_err(|_| CryptError::Integrity {
+    key.decrypt(&nonce, &sealed, PLAN_FILE_AAD)
+        .ok_or(CryptError::Integrity {
             reason: "its authentication tag does not match (the file was changed)",
         })
 }

@@ -253,14 +253,7 @@ impl Store {
             .get(key.as_bytes())
             .map_err(|e| self.storage(e))?
         {
-            Some(bytes) => self
-                .read(
-                    RESOURCES,
-                    key.as_bytes(),
-                    &format!("resources/{key}"),
-                    &bytes,
-                )
-                .map(Some),
+            Some(bytes) => decode_record(&self.dir, &self.sealer, &key, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -860,8 +853,7 @@ impl Store {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             let name = String::from_utf8(key.to_vec())
                 .map_err(|_| self.corrupt("resources", "address key is not UTF-8"))?;
-            let record: ResourceRecord =
-                self.read(RESOURCES, &key, &format!("resources/{name}"), &value)?;
+            let record = decode_record(&self.dir, &self.sealer, &name, &value)?;
             if record.addr.to_string() != name {
                 return Err(self.corrupt(
                     &format!("resources/{name}"),
@@ -990,14 +982,9 @@ impl<'a> SessionTx<'a> {
     /// The record at address display form `key`, if present.
     fn get(&self, key: &str) -> TxResult<Option<ResourceRecord>> {
         match self.resources.get(key.as_bytes())? {
-            Some(bytes) => self
-                .read(
-                    RESOURCES,
-                    key.as_bytes(),
-                    &format!("resources/{key}"),
-                    &bytes,
-                )
-                .map(Some),
+            Some(bytes) => decode_record(self.dir, self.sealer, key, &bytes)
+                .map(Some)
+                .map_err(ConflictableTransactionError::Abort),
             None => Ok(None),
         }
     }
@@ -1192,6 +1179,17 @@ fn unseal_decode<T: DeserializeOwned>(
         .open(tree, key, bytes)
         .map_err(|e| crypt_error(dir, Some(name.to_string()), e))?;
     decode(dir, name, &clear)
+}
+
+/// Reads the record stored at address display form `key` in `resources`.
+fn decode_record(
+    dir: &Path,
+    sealer: &Sealer,
+    key: &str,
+    bytes: &[u8],
+) -> Result<ResourceRecord, StateError> {
+    let name = format!("resources/{key}");
+    unseal_decode(dir, sealer, RESOURCES, key.as_bytes(), &name, bytes)
 }
 
 fn crypt_error(dir: &Path, record: Option<String>, source: CryptError) -> StateError {
