@@ -15,6 +15,11 @@
 //!   - `serial ++ 0x00` → outputs delta `{before, after}`;
 //!   - `serial ++ 0x01 ++ address` → resource delta `{addr, before, after}`.
 //!
+//! In an encrypted state (layout version 2, see [`crate::crypt`]) every value of
+//! `resources` and `history` and `meta/outputs` is sealed with the key of the tree and
+//! record it is stored at; `meta` also holds `crypt`, the clear key metadata. Keys of
+//! the trees, `format`, `lineage`, `serial` and `crypt` stay clear.
+//!
 //! A delta holds the record as it was before the session and as it is after it (`null`
 //! for absent). A second write to the same address in one session keeps the first
 //! `before`, so each delta is the session's net change.
