@@ -843,6 +843,20 @@ mod tests {
         assert!(is_sealed_file(&sealed));
         assert!(!sealed.windows(14).any(|w| w == b"format_version"));
         assert_eq!(open_file(&keys("pass", None), &sealed).unwrap(), clear);
+        // A clear file is still read with a key set.
+        assert_eq!(open_file(&keys("pass", None), clear).unwrap(), clear);
+        // A changed ciphertext fails authentication.
+        let mut envelope: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
+        let mut text = envelope["ciphertext"].as_str().unwrap().to_string();
+        let flipped = if text.ends_with('0') { '1' } else { '0' };
+        text.pop();
+        text.push(flipped);
+        envelope["ciphertext"] = serde_json::Value::String(text);
+        let changed = serde_json::to_vec(&envelope).unwrap();
+        assert!(matches!(
+            open_file(&keys("pass", None), &changed),
+            Err(CryptError::Integrity { .. })
+        ));
         assert_eq!(
             open_file(&keys("new", Some("pass")), &sealed).unwrap(),
             clear
