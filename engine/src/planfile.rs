@@ -3,7 +3,9 @@
 //! A plan file holds the Plan (with Prior values), the digest of the configuration it
 //! was made from, and the lineage and serial of the state it was made against. Apply
 //! refuses a file whose state has moved on or whose configuration changed since.
-//! Plan files contain secret values in clear (apply needs them): treat them like state.
+//! Plan files contain secret values (apply needs them): treat them like state. With a
+//! key configured ([`gig_state::crypt::Keys`]) the file is encrypted at rest: an envelope
+//! with a small clear header around the JSON ([`PlanFile::write_with`]).
 //!
 //! The file has its own schema ([`schema`], docs/plan-file.md), versioned as a whole by
 //! [`FORMAT_VERSION`]; a file of any other version is refused (`E0351`), never guessed at.
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
+use gig_state::crypt::{self, CryptError, Keys};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Plan;
@@ -79,6 +82,14 @@ pub enum PlanFileError {
         path: PathBuf,
         /// What was wrong.
         message: String,
+    },
+    /// Encrypted and not decryptable with the configured keys.
+    #[error("plan file {path}: {source}")]
+    Crypt {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: CryptError,
     },
     /// Written by an incompatible version.
     #[error(
@@ -146,6 +157,9 @@ impl PlanFileError {
             )
             .with_detail(format!("{}: {message}.", path.display()))
             .with_help("run `gig plan --out FILE` again and apply the new file"),
+            PlanFileError::Crypt { path, source } => {
+                source.diagnostic(&format!("the plan file `{}`", path.display()))
+            }
             PlanFileError::Io { path, source } => Diagnostic::error(
                 Code::E0352,
                 "the plan file is damaged or not a gig plan",
@@ -183,6 +197,11 @@ impl Staleness {
 impl PlanFile {
     /// Writes the file (pretty JSON) atomically: a temporary file renamed into place.
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
+        self.write_with(path, &Keys::none())
+    }
+
+    /// Writes the file as [`PlanFile::write`] does, encrypted when `keys` has a current key.
+    pub fn write_with(&self, path: &Path, keys: &Keys) -> Result<(), PlanFileError> {
         let io = |source| PlanFileError::Io {
             path: path.to_path_buf(),
             source,
@@ -202,18 +221,31 @@ impl PlanFile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let bytes = crypt::seal_file(keys, &text).map_err(|source| PlanFileError::Crypt {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let tmp = path.with_extension("tmp");
-        write_private(&tmp, &text).map_err(io)?;
+        write_private(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 
-    /// Reads and version-checks a file.
+    /// Reads and version-checks a file written without a key.
     pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+        PlanFile::read_with(path, &Keys::none())
+    }
+
+    /// Reads and version-checks a file, decrypting it with `keys` when it is encrypted.
+    pub fn read_with(path: &Path, keys: &Keys) -> Result<PlanFile, PlanFileError> {
         let format = |message: String| PlanFileError::Format {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read(path).map_err(|source| PlanFileError::Io {
+        let raw = std::fs::read(path).map_err(|source| PlanFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = crypt::open_file(keys, &raw).map_err(|source| PlanFileError::Crypt {
             path: path.to_path_buf(),
             source,
         })?;

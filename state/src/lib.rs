@@ -10,11 +10,13 @@
 //! learns who holds it. docs/state.md describes the layout and guarantees for users.
 //!
 //! Only this crate defines what is persisted. [`StateBackend`] is the seam for other
-//! storage (a shared S3 backend is planned; see docs/notes/state-backends.md).
+//! storage (a shared S3 backend is planned; see docs/notes/state-backends.md). [`crypt`]
+//! encrypts stored values at rest, at the bytes boundary, so every backend gets it.
 
 #![warn(missing_docs)]
 
 mod codec;
+pub mod crypt;
 mod lock;
 mod store;
 mod time;
@@ -428,6 +430,17 @@ pub enum StateError {
     /// No such history entry.
     #[error("no state version with serial {0}")]
     NoSuchSerial(u64),
+    /// The state's encryption refused: no key, a wrong key, a value under a key not
+    /// configured, or a value that fails authentication.
+    #[error("state at {path}{}: {source}", record.as_ref().map(|r| format!(", record {r}")).unwrap_or_default())]
+    Crypt {
+        /// The state directory.
+        path: PathBuf,
+        /// The record, when one value is concerned (`resources/<address>`, …).
+        record: Option<String>,
+        /// What failed.
+        source: crypt::CryptError,
+    },
     /// A write was attempted outside a write session.
     #[error("state at {0}: write outside a session (call begin first)")]
     NoSession(PathBuf),

@@ -17,6 +17,11 @@
 //!   - `serial ++ 0x00` → outputs delta `{before, after}`;
 //!   - `serial ++ 0x01 ++ address` → resource delta `{addr, before, after}`.
 //!
+//! In an encrypted state (layout version 2, see [`crate::crypt`]) every value of
+//! `resources` and `history` and `meta/outputs` is sealed with the key of the tree and
+//! record it is stored at; `meta` also holds `crypt`, the clear key metadata. Keys of
+//! the trees, `format`, `lineage`, `serial` and `crypt` stay clear.
+//!
 //! A delta holds the record as it was before the session and as it is after it (`null`
 //! for absent). A second write to the same address in one session keeps the first
 //! `before`, so each delta is the session's net change.
@@ -52,6 +57,7 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
+use crate::crypt::{CryptError, KeyMeta, Keys, Sealer};
 use crate::{
     lock, time, HistoryEntry, Intent, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError,
     Write, FORMAT_VERSION,
@@ -63,6 +69,17 @@ const META_SERIAL: &[u8] = b"serial";
 const META_OUTPUTS: &[u8] = b"outputs";
 /// Prefix of a create intent's key in `meta`, followed by the address.
 const INTENT_PREFIX: &[u8] = b"intent/";
+const META_CRYPT: &[u8] = b"crypt";
+
+/// The layout version of an encrypted state: [`FORMAT_VERSION`]'s layout with every value
+/// sealed. A gig that predates encryption refuses it as an unsupported format, so it can
+/// neither misread it nor write clear values into it.
+const ENCRYPTED_FORMAT: u64 = 2;
+
+/// Tree names, also bound into every sealed value.
+const RESOURCES: &str = "resources";
+const META: &str = "meta";
+const HISTORY: &str = "history";
 
 /// Second part of a history key for an outputs delta.
 const TAG_OUTPUTS: u8 = 0;
@@ -83,6 +100,11 @@ pub struct Store {
     history: sled::Tree,
     /// The serial of the open write session, if any.
     session: Mutex<Option<u64>>,
+    /// The keys that decrypt and encrypt this state's values.
+    sealer: Sealer,
+    /// Key metadata to write before the next write session: a clear state to encrypt, or
+    /// a new current key to record.
+    pending: Mutex<Option<KeyMeta>>,
     /// Key and value bytes handed to sled by committed writes, for the test that write
     /// volume per `put` does not grow with the size of the state.
     written: AtomicU64,
@@ -137,6 +159,17 @@ impl Store {
     /// itself is the kernel's `flock`, released when its process dies. The holder's
     /// `--param NAME=VALUE` values are redacted before its record is written.
     pub fn open(dir: &Path, holder: LockInfo) -> Result<Store, StateError> {
+        Store::open_with(dir, holder, &Keys::none())
+    }
+
+    /// Opens the state as [`Store::open`] does, with `keys` to decrypt and encrypt it.
+    ///
+    /// A new state is created encrypted when a current key is configured. An encrypted
+    /// state is refused without a key ([`crate::crypt::CryptError::KeyRequired`]) and
+    /// with keys none of which it is encrypted with (`WrongKey`), before anything is
+    /// read. A clear state opened with a key is encrypted, all history included, at the
+    /// start of its next write session; see docs/state.md.
+    pub fn open_with(dir: &Path, holder: LockInfo, keys: &Keys) -> Result<Store, StateError> {
         let storage = |message: String| StateError::Storage {
             path: dir.to_path_buf(),
             message,
@@ -191,11 +224,16 @@ impl Store {
             meta,
             history,
             session: Mutex::new(None),
+            sealer: Sealer::clear(),
+            pending: Mutex::new(None),
             written: AtomicU64::new(0),
             log_file,
             _release: lock::Release::new(dir.join("sled").join("db")),
         };
-        store.lineage = Mutex::new(store.init_meta()?);
+        let (lineage, sealer, pending) = store.init_meta(keys)?;
+        store.lineage = Mutex::new(lineage);
+        store.sealer = sealer;
+        store.pending = Mutex::new(pending);
         Ok(store)
     }
 
@@ -229,7 +267,7 @@ impl Store {
             .get(key.as_bytes())
             .map_err(|e| self.storage(e))?
         {
-            Some(bytes) => decode(&self.dir, &format!("resources/{key}"), &bytes).map(Some),
+            Some(bytes) => decode_record(&self.dir, &self.sealer, &key, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -322,7 +360,7 @@ impl Store {
             match parse_history_key(&key) {
                 Some((serial, HistoryKey::Header)) => {
                     let header: SessionHeader =
-                        decode(&self.dir, &format!("history/{serial}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{serial}"), &value)?;
                     entries.push(HistoryEntry {
                         serial,
                         operation: header.operation,
@@ -333,7 +371,7 @@ impl Store {
                 Some((serial, HistoryKey::Resource(name))) => {
                     // Only the address is needed; serde skips the records unparsed.
                     let delta: DeltaAddr =
-                        decode(&self.dir, &format!("history/{serial}/{name}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{serial}/{name}"), &value)?;
                     match entries.last_mut() {
                         Some(entry) if entry.serial == serial => entry.changed.push(delta.addr),
                         _ => {
@@ -367,12 +405,12 @@ impl Store {
                 Some((_, HistoryKey::Header)) => {}
                 Some((s, HistoryKey::Outputs)) => {
                     let delta: OutputsDelta =
-                        decode(&self.dir, &format!("history/{s}/outputs"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{s}/outputs"), &value)?;
                     outputs = delta.before;
                 }
                 Some((s, HistoryKey::Resource(name))) => {
                     let delta: ResourceDelta =
-                        decode(&self.dir, &format!("history/{s}/{name}"), &value)?;
+                        self.read(HISTORY, &key, &format!("history/{s}/{name}"), &value)?;
                     match delta.before {
                         Some(record) => resources.insert(name, record),
                         None => resources.remove(&name),
@@ -456,7 +494,7 @@ impl Store {
                         },
                     ));
                 }
-                tx.insert(tx.meta, META_LINEAGE, target.lineage.as_bytes())?;
+                tx.insert_clear(tx.meta, META_LINEAGE, target.lineage.as_bytes())?;
             }
             for (addr, record) in &changes {
                 match record {
@@ -538,36 +576,235 @@ impl Store {
 
     /// Sets up `meta` for a new state, or checks it for an existing one; returns the
     /// lineage.
-    fn init_meta(&self) -> Result<String, StateError> {
+    /// Sets up `meta` for a new state, or checks it for an existing one; returns the
+    /// lineage, the resolved keys and the key metadata to write at the next session.
+    fn init_meta(&self, keys: &Keys) -> Result<(String, Sealer, Option<KeyMeta>), StateError> {
         if let Some(format) = self.meta.get(META_FORMAT).map_err(|e| self.storage(e))? {
             let version = std::str::from_utf8(&format)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok());
-            if version != Some(FORMAT_VERSION) {
-                return Err(self.corrupt(
-                    "meta/format",
-                    &format!("unsupported state format (this gig reads format {FORMAT_VERSION})"),
-                ));
-            }
+            let key_meta = match version {
+                Some(FORMAT_VERSION) => None,
+                Some(ENCRYPTED_FORMAT) => Some(self.key_meta()?),
+                _ => {
+                    return Err(self.corrupt(
+                        "meta/format",
+                        &format!(
+                            "unsupported state format (this gig reads formats {FORMAT_VERSION} and {ENCRYPTED_FORMAT})"
+                        ),
+                    ))
+                }
+            };
+            let resolved = Sealer::resolve(keys, key_meta.as_ref())
+                .map_err(|e| crypt_error(&self.dir, None, e))?;
             let lineage = self
                 .meta
                 .get(META_LINEAGE)
                 .map_err(|e| self.storage(e))?
                 .ok_or_else(|| self.corrupt("meta/lineage", "missing"))?;
             self.serial()?;
-            return String::from_utf8(lineage.to_vec())
-                .map_err(|_| self.corrupt("meta/lineage", "not UTF-8"));
+            let lineage = String::from_utf8(lineage.to_vec())
+                .map_err(|_| self.corrupt("meta/lineage", "not UTF-8"))?;
+            return Ok((lineage, resolved.sealer, resolved.pending));
         }
+        let (sealer, key_meta) =
+            Sealer::for_new_state(keys).map_err(|e| crypt_error(&self.dir, None, e))?;
         let lineage = format!("{:032x}", rand::random::<u128>());
-        let outputs = encode(&BTreeMap::<String, Value>::new());
+        let outputs = sealer.seal(
+            META,
+            META_OUTPUTS,
+            &encode(&BTreeMap::<String, Value>::new()),
+        );
+        let (format, key_meta) = match &key_meta {
+            Some(m) => (ENCRYPTED_FORMAT, Some(encode(m))),
+            None => (FORMAT_VERSION, None),
+        };
         self.transact(|_, meta, _| {
             meta.insert(META_LINEAGE, lineage.as_bytes())?;
             meta.insert(META_SERIAL, &0u64.to_be_bytes())?;
             meta.insert(META_OUTPUTS, outputs.as_slice())?;
-            meta.insert(META_FORMAT, FORMAT_VERSION.to_string().as_bytes())?;
+            if let Some(key_meta) = &key_meta {
+                meta.insert(META_CRYPT, key_meta.as_slice())?;
+            }
+            meta.insert(META_FORMAT, format.to_string().as_bytes())?;
             Ok(((), 0))
         })?;
-        Ok(lineage)
+        Ok((lineage, sealer, None))
+    }
+
+    /// The key metadata of an encrypted state.
+    fn key_meta(&self) -> Result<KeyMeta, StateError> {
+        let raw = self
+            .meta
+            .get(META_CRYPT)
+            .map_err(|e| self.storage(e))?
+            .ok_or_else(|| self.corrupt("meta/crypt", "missing in an encrypted state"))?;
+        decode(&self.dir, "meta/crypt", &raw)
+    }
+
+    /// Whether this state is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.sealer.is_required()
+    }
+
+    /// Re-encrypts every stored value (records, outputs and all history) under the
+    /// current key in one durable transaction, and records that key as the state's only
+    /// key; returns how many values were rewritten. A clear state gets encrypted. The
+    /// serial and history do not change: the content is the same.
+    ///
+    /// Fails with [`CryptError::NoKeyToEncrypt`] when no current key is configured.
+    pub fn rekey(&self) -> Result<usize, StateError> {
+        let Some(entry) = self.sealer.write_entry() else {
+            return Err(crypt_error(&self.dir, None, CryptError::NoKeyToEncrypt));
+        };
+        let meta = KeyMeta {
+            keys: vec![entry.clone()],
+        };
+        let count = self.reseal_all(&meta)?;
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(count)
+    }
+
+    /// Rebuilds the database in a fresh directory holding exactly the current stored
+    /// bytes, swaps it in and deletes the old one. Afterwards no earlier bytes remain in
+    /// the state directory: sled's log keeps old versions of rewritten values (clear
+    /// values before encryption, values under a rotated key) until it reuses the space,
+    /// and this drops them. `gig state rekey` runs it after [`Store::rekey`].
+    ///
+    /// Consumes the store, whose handles stay on the old database. The lock is held
+    /// throughout: the new database is built beside the live one, and one atomic
+    /// exchange of the two directories (`renameat2` with `RENAME_EXCHANGE` on Linux,
+    /// `renamex_np` on Apple systems) puts it in place, so `sled/` always holds a
+    /// complete database. Elsewhere two renames do it, with a moment in between where
+    /// `sled/` is missing. A crash before the exchange leaves the old database in
+    /// place; after it, the new one. Either way a leftover `sled.compact/` is deleted by
+    /// the next compaction.
+    pub fn compact(self) -> Result<(), StateError> {
+        let live = self.dir.join("sled");
+        let fresh = self.dir.join("sled.compact");
+        let dir = self.dir.clone();
+        let storage = |what: &str, e: &dyn std::fmt::Display| StateError::Storage {
+            path: dir.clone(),
+            message: format!("compacting the database: {what}: {e}"),
+        };
+        match std::fs::remove_dir_all(&fresh) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(storage("removing a leftover sled.compact", &e)),
+        }
+        {
+            let _release = lock::Release::new(fresh.join("db"));
+            let db = sled::Config::new()
+                .path(&fresh)
+                .open()
+                .map_err(|e| storage("creating the new database", &e))?;
+            for name in self.db.tree_names() {
+                let from = self
+                    .db
+                    .open_tree(&name)
+                    .map_err(|e| storage("reading", &e))?;
+                let to = db.open_tree(&name).map_err(|e| storage("writing", &e))?;
+                for item in from.iter() {
+                    let (key, value) = item.map_err(|e| storage("reading", &e))?;
+                    to.insert(key, value).map_err(|e| storage("writing", &e))?;
+                }
+            }
+            db.flush().map_err(|e| storage("flushing", &e))?;
+            for file in [fresh.join("db"), fresh.clone()] {
+                std::fs::File::open(&file)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| storage("syncing", &e))?;
+            }
+        }
+        exchange_dirs(&live, &fresh).map_err(|e| storage("swapping directories", &e))?;
+        std::fs::File::open(&dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| storage("syncing", &e))?;
+        drop(self);
+        std::fs::remove_dir_all(&fresh).map_err(|e| storage("removing the old database", &e))
+    }
+
+    /// Writes the pending key metadata, if any, before a write session: encrypts a clear
+    /// state whole, or records the new current key of a state being rotated.
+    fn write_pending_keys(&self) -> Result<(), StateError> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(meta) = pending.clone() else {
+            return Ok(());
+        };
+        if self.sealer.is_required() {
+            let bytes = encode(&meta);
+            self.transact(|_, tx_meta, _| {
+                tx_meta.insert(META_CRYPT, bytes.as_slice())?;
+                Ok(((), bytes.len() as u64))
+            })?;
+        } else {
+            self.reseal_all(&meta)?;
+        }
+        *pending = None;
+        Ok(())
+    }
+
+    /// Rewrites every stored value sealed under the current key and stores `key_meta`,
+    /// in one transaction; returns how many values were rewritten.
+    ///
+    /// The keys are listed before the transaction (sled transactions cannot iterate);
+    /// that is exact because this process holds the lock and no write session is
+    /// running while this is called.
+    fn reseal_all(&self, key_meta: &KeyMeta) -> Result<usize, StateError> {
+        let keys = |tree: &sled::Tree| -> Result<Vec<sled::IVec>, StateError> {
+            tree.iter()
+                .keys()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.storage(e))
+        };
+        let resource_keys = keys(&self.resources)?;
+        let history_keys = keys(&self.history)?;
+        // Outputs and create intents are the sealed values of `meta`.
+        let mut meta_keys = vec![sled::IVec::from(META_OUTPUTS)];
+        for key in self.meta.scan_prefix(INTENT_PREFIX).keys() {
+            meta_keys.push(key.map_err(|e| self.storage(e))?);
+        }
+        let key_meta = encode(key_meta);
+        let count = self.transact(|resources, meta, history| {
+            let tx = SessionTx::new(&self.dir, &self.sealer, 0, resources, meta, history);
+            let mut count = 0;
+            for (name, tree, keys) in [
+                (RESOURCES, resources, &resource_keys),
+                (HISTORY, history, &history_keys),
+                (META, meta, &meta_keys),
+            ] {
+                for key in keys {
+                    let Some(stored) = tree.get(key)? else {
+                        continue;
+                    };
+                    let clear = self.sealer.open(name, key, &stored).map_err(|e| {
+                        ConflictableTransactionError::Abort(crypt_error(
+                            &self.dir,
+                            Some(format!("{name}/{}", String::from_utf8_lossy(key))),
+                            e,
+                        ))
+                    })?;
+                    tx.insert(name, key, &clear)?;
+                    count += 1;
+                }
+            }
+            tx.insert_clear(meta, META_CRYPT, &key_meta)?;
+            tx.insert_clear(meta, META_FORMAT, ENCRYPTED_FORMAT.to_string().as_bytes())?;
+            Ok((count, tx.written.get()))
+        })?;
+        self.sealer.set_required();
+        Ok(count)
+    }
+
+    /// Reads a stored value back: opened with the state's keys, then decoded.
+    fn read<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<T, StateError> {
+        unseal_decode(&self.dir, &self.sealer, tree, key, name, bytes)
     }
 
     /// Runs `body` inside a new session `operation` in one durable transaction; returns
@@ -576,6 +813,7 @@ impl Store {
     where
         F: Fn(&SessionTx<'_>) -> TxResult<()>,
     {
+        self.write_pending_keys()?;
         let header = encode(&SessionHeader {
             operation: operation.to_string(),
             started: time::now(),
@@ -588,9 +826,9 @@ impl Store {
                 .decode_serial(&raw)
                 .map_err(ConflictableTransactionError::Abort)?
                 + 1;
-            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
-            tx.insert(meta, META_SERIAL, &serial.to_be_bytes())?;
-            tx.insert(history, &serial.to_be_bytes(), &header)?;
+            let tx = SessionTx::new(&self.dir, &self.sealer, serial, resources, meta, history);
+            tx.insert_clear(meta, META_SERIAL, &serial.to_be_bytes())?;
+            tx.insert(HISTORY, &serial.to_be_bytes(), &header)?;
             body(&tx)?;
             Ok((serial, tx.written.get()))
         })
@@ -602,7 +840,7 @@ impl Store {
         F: Fn(&SessionTx<'_>) -> TxResult<()>,
     {
         self.transact(|resources, meta, history| {
-            let tx = SessionTx::new(&self.dir, serial, resources, meta, history);
+            let tx = SessionTx::new(&self.dir, &self.sealer, serial, resources, meta, history);
             body(&tx)?;
             Ok(((), tx.written.get()))
         })
@@ -647,7 +885,7 @@ impl Store {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             let name = String::from_utf8(key.to_vec())
                 .map_err(|_| self.corrupt("resources", "address key is not UTF-8"))?;
-            let record: ResourceRecord = decode(&self.dir, &format!("resources/{name}"), &value)?;
+            let record = decode_record(&self.dir, &self.sealer, &name, &value)?;
             if record.addr.to_string() != name {
                 return Err(self.corrupt(
                     &format!("resources/{name}"),
@@ -665,7 +903,7 @@ impl Store {
         for item in self.meta.scan_prefix(INTENT_PREFIX) {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             let name = String::from_utf8_lossy(&key).into_owned();
-            let intent: Intent = decode(&self.dir, &format!("meta/{name}"), &value)?;
+            let intent: Intent = self.read(META, &key, &format!("meta/{name}"), &value)?;
             out.insert(intent.addr.clone(), intent);
         }
         Ok(out)
@@ -673,7 +911,7 @@ impl Store {
 
     fn current_outputs(&self) -> Result<BTreeMap<String, Value>, StateError> {
         match self.meta.get(META_OUTPUTS).map_err(|e| self.storage(e))? {
-            Some(bytes) => decode(&self.dir, "meta/outputs", &bytes),
+            Some(bytes) => self.read(META, META_OUTPUTS, "meta/outputs", &bytes),
             None => Err(self.corrupt("meta/outputs", "missing")),
         }
     }
@@ -756,6 +994,7 @@ impl StateBackend for Store {
 /// resource or the outputs also writes its delta.
 struct SessionTx<'a> {
     dir: &'a Path,
+    sealer: &'a Sealer,
     serial: u64,
     resources: &'a TransactionalTree,
     meta: &'a TransactionalTree,
@@ -767,6 +1006,7 @@ struct SessionTx<'a> {
 impl<'a> SessionTx<'a> {
     fn new(
         dir: &'a Path,
+        sealer: &'a Sealer,
         serial: u64,
         resources: &'a TransactionalTree,
         meta: &'a TransactionalTree,
@@ -774,6 +1014,7 @@ impl<'a> SessionTx<'a> {
     ) -> SessionTx<'a> {
         SessionTx {
             dir,
+            sealer,
             serial,
             resources,
             meta,
@@ -785,7 +1026,7 @@ impl<'a> SessionTx<'a> {
     /// The record at address display form `key`, if present.
     fn get(&self, key: &str) -> TxResult<Option<ResourceRecord>> {
         match self.resources.get(key.as_bytes())? {
-            Some(bytes) => decode(self.dir, &format!("resources/{key}"), &bytes)
+            Some(bytes) => decode_record(self.dir, self.sealer, key, &bytes)
                 .map(Some)
                 .map_err(ConflictableTransactionError::Abort),
             None => Ok(None),
@@ -798,14 +1039,14 @@ impl<'a> SessionTx<'a> {
         let before = self.before(&key)?;
         let after = encode(record);
         let delta = encode_delta(&record.addr, before.as_ref(), &after);
-        self.insert(self.resources, key.as_bytes(), &after)?;
+        self.insert(RESOURCES, key.as_bytes(), &after)?;
         self.drop_intent(&record.addr)?;
-        self.insert(self.history, &self.delta_key(TAG_RESOURCE, &key), &delta)
+        self.insert(HISTORY, &self.delta_key(TAG_RESOURCE, &key), &delta)
     }
 
     /// Records a create intent (not part of the history).
     fn put_intent(&self, intent: &Intent) -> TxResult<()> {
-        self.insert(self.meta, &intent_key(&intent.addr), &encode(intent))
+        self.insert(META, &intent_key(&intent.addr), &encode(intent))
     }
 
     /// Whether `addr` has a create intent.
@@ -850,7 +1091,7 @@ impl<'a> SessionTx<'a> {
         };
         self.resources.remove(key.as_bytes())?;
         self.insert(
-            self.history,
+            HISTORY,
             &self.delta_key(TAG_RESOURCE, &key),
             &encode(&delta),
         )?;
@@ -862,8 +1103,7 @@ impl<'a> SessionTx<'a> {
         let before = match self.earlier_delta::<OutputsDelta>(TAG_OUTPUTS, "")? {
             Some(delta) => delta.before,
             None => match self.meta.get(META_OUTPUTS)? {
-                Some(bytes) => decode(self.dir, "meta/outputs", &bytes)
-                    .map_err(ConflictableTransactionError::Abort)?,
+                Some(bytes) => self.read(META, META_OUTPUTS, "meta/outputs", &bytes)?,
                 None => BTreeMap::new(),
             },
         };
@@ -871,12 +1111,8 @@ impl<'a> SessionTx<'a> {
             before,
             after: outputs.clone(),
         };
-        self.insert(self.meta, META_OUTPUTS, &encode(outputs))?;
-        self.insert(
-            self.history,
-            &self.delta_key(TAG_OUTPUTS, ""),
-            &encode(&delta),
-        )
+        self.insert(META, META_OUTPUTS, &encode(outputs))?;
+        self.insert(HISTORY, &self.delta_key(TAG_OUTPUTS, ""), &encode(&delta))
     }
 
     /// What the record at `key` was before this session: the `before` of an earlier
@@ -889,12 +1125,17 @@ impl<'a> SessionTx<'a> {
     }
 
     fn earlier_delta<D: DeserializeOwned>(&self, tag: u8, key: &str) -> TxResult<Option<D>> {
-        match self.history.get(self.delta_key(tag, key))? {
+        let delta_key = self.delta_key(tag, key);
+        match self.history.get(&delta_key)? {
             Some(bytes) => {
                 let name = if tag == TAG_OUTPUTS { "outputs" } else { key };
-                decode(self.dir, &format!("history/{}/{name}", self.serial), &bytes)
-                    .map(Some)
-                    .map_err(ConflictableTransactionError::Abort)
+                self.read(
+                    HISTORY,
+                    &delta_key,
+                    &format!("history/{}/{name}", self.serial),
+                    &bytes,
+                )
+                .map(Some)
             }
             None => Ok(None),
         }
@@ -908,11 +1149,39 @@ impl<'a> SessionTx<'a> {
         out
     }
 
-    fn insert(&self, tree: &TransactionalTree, key: &[u8], value: &[u8]) -> TxResult<()> {
+    /// Inserts `value` at `key` in `tree`, sealed when the state is encrypted.
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> TxResult<()> {
+        let stored = self.sealer.seal(tree, key, value);
+        self.insert_clear(self.tree(tree), key, &stored)
+    }
+
+    /// Inserts `value` as is: for what must stay readable without a key (serial, lineage,
+    /// format and key metadata) and for values already sealed.
+    fn insert_clear(&self, tree: &TransactionalTree, key: &[u8], value: &[u8]) -> TxResult<()> {
         tree.insert(key, value)?;
         self.written
             .set(self.written.get() + (key.len() + value.len()) as u64);
         Ok(())
+    }
+
+    fn tree(&self, name: &str) -> &TransactionalTree {
+        match name {
+            RESOURCES => self.resources,
+            HISTORY => self.history,
+            _ => self.meta,
+        }
+    }
+
+    /// Reads a stored value of this transaction back (see [`Store::read`]).
+    fn read<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        name: &str,
+        bytes: &[u8],
+    ) -> TxResult<T> {
+        unseal_decode(self.dir, self.sealer, tree, key, name, bytes)
+            .map_err(ConflictableTransactionError::Abort)
     }
 }
 
@@ -958,6 +1227,41 @@ fn encode_delta(addr: &ResourceAddr, before: Option<&ResourceRecord>, after: &[u
     out
 }
 
+/// Opens a stored value with `sealer` and decodes it; a value that cannot be opened is a
+/// [`StateError::Crypt`] naming the record.
+fn unseal_decode<T: DeserializeOwned>(
+    dir: &Path,
+    sealer: &Sealer,
+    tree: &str,
+    key: &[u8],
+    name: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    let clear = sealer
+        .open(tree, key, bytes)
+        .map_err(|e| crypt_error(dir, Some(name.to_string()), e))?;
+    decode(dir, name, &clear)
+}
+
+/// Reads the record stored at address display form `key` in `resources`.
+fn decode_record(
+    dir: &Path,
+    sealer: &Sealer,
+    key: &str,
+    bytes: &[u8],
+) -> Result<ResourceRecord, StateError> {
+    let name = format!("resources/{key}");
+    unseal_decode(dir, sealer, RESOURCES, key.as_bytes(), &name, bytes)
+}
+
+fn crypt_error(dir: &Path, record: Option<String>, source: CryptError) -> StateError {
+    StateError::Crypt {
+        path: dir.to_path_buf(),
+        record,
+        source,
+    }
+}
+
 /// Reads a stored value back, reporting a failure as [`StateError::Corrupt`]. The message
 /// keeps serde's category and position but never the stored bytes, which may be secret.
 fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T, StateError> {
@@ -971,6 +1275,22 @@ fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T,
             e.column()
         ),
     })
+}
+
+/// Swaps the directories `a` and `b` in one atomic step.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+/// Swaps the directories `a` and `b` with three renames (no atomic exchange here).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
+    let aside = a.with_extension("swap");
+    std::fs::rename(a, &aside)?;
+    std::fs::rename(b, a)?;
+    std::fs::rename(&aside, b)
 }
 
 /// Creates `dir` and its parents; on Unix a newly created directory gets mode 0700.

@@ -4,19 +4,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{open, record, subnet, Scratch};
+use common::{build_history, open, outputs, record, subnet, Scratch};
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
 use gig_state::{LockInfo, Snapshot, StateBackend, StateError, Store, Write};
-
-fn outputs(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::str(*v)))
-        .collect()
-}
 
 #[test]
 fn records_and_outputs_round_trip_through_reopen() {
@@ -114,34 +105,6 @@ fn removing_a_missing_resource_is_an_error() {
 
 /// Runs a fixed series of sessions, returning the snapshot expected after each serial
 /// (index = serial).
-fn build_history(store: &Store) -> Vec<Snapshot> {
-    let mut expected = vec![store.snapshot().unwrap()];
-    store.begin("apply").unwrap();
-    store.put(&record(&subnet("a"), "a-1")).unwrap();
-    store.put(&record(&subnet("b"), "b-1")).unwrap();
-    store.set_outputs(&outputs(&[("first", "1")])).unwrap();
-    expected.push(store.snapshot().unwrap());
-
-    store.begin("apply").unwrap();
-    store.put(&record(&subnet("a"), "a-2")).unwrap();
-    store.put(&record(&subnet("a"), "a-3")).unwrap(); // second write to one address
-    store.remove(&subnet("b")).unwrap();
-    store.put(&record(&subnet("c"), "c-1")).unwrap();
-    store.set_outputs(&outputs(&[("first", "2")])).unwrap();
-    store.set_outputs(&outputs(&[("second", "x")])).unwrap();
-    expected.push(store.snapshot().unwrap());
-
-    store.begin("import").unwrap();
-    store.put(&record(&subnet("b"), "b-2")).unwrap(); // recreated
-    store.put(&record(&subnet("d"), "d-1")).unwrap();
-    store.remove(&subnet("d")).unwrap(); // created and removed in one session
-    expected.push(store.snapshot().unwrap());
-
-    store.rm(&subnet("a")).unwrap();
-    expected.push(store.snapshot().unwrap());
-    expected
-}
-
 #[test]
 fn history_lists_sessions_oldest_first_with_their_changes() {
     let scratch = Scratch::new("history");

@@ -200,6 +200,13 @@ codes! {
     E0504 => "data store in a subnet routed to the internet",
     E0505 => "database backups kept fewer than 7 days",
     E0506 => "instance metadata reachable without IMDSv2",
+
+    // State and plan file encryption at rest (gig_state::crypt).
+    E0530 => "the data is encrypted and no key is set",
+    E0531 => "the key set does not decrypt the data",
+    E0532 => "a value is encrypted under a key that is not set",
+    E0533 => "a stored value fails its integrity check",
+    E0534 => "no key is set to encrypt with",
 }
 
 impl fmt::Display for Code {

@@ -403,6 +403,9 @@ pub enum StateCommand {
     Restore(StateRestoreArgs),
     /// Print the whole state as JSON (secrets redacted).
     Export(StateArgs),
+    /// Encrypt every stored value, all history included, under the current key
+    /// (GIG_STATE_PASSPHRASE).
+    Rekey(StateArgs),
 }
 
 /// State command with only a stack.

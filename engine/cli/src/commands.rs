@@ -341,7 +341,7 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             config_digest: p.stack.config_digest(&settings.stack.dir),
             plan: p.plan.clone(),
         };
-        file.write(out)?;
+        file.write_with(out, context::keys())?;
         eprintln!(
             "Saved the plan to {}. Apply exactly it with: gig apply {}",
             out.display(),
@@ -490,7 +490,7 @@ fn plan_file_conflict(
 /// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
 /// the state and the configuration.
 async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
-    let file = match PlanFile::read(path) {
+    let file = match PlanFile::read_with(path, context::keys()) {
         Ok(file) => file,
         Err(err) => {
             ui.diagnostics(&[err.diagnostic()], &SourceMap::new());
@@ -697,7 +697,7 @@ fn print_outputs(
 
 /// `gig show FILE`
 pub fn show(ui: &Ui, args: ShowArgs) -> anyhow::Result<u8> {
-    let file = match PlanFile::read(&args.plan) {
+    let file = match PlanFile::read_with(&args.plan, context::keys()) {
         Ok(file) => file,
         Err(err) => {
             ui.diagnostics(&[err.diagnostic()], &SourceMap::new());
@@ -888,6 +888,17 @@ pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
         "Restored the state of serial {} as serial {serial}.",
         args.serial
     );
+    Ok(OK)
+}
+
+/// `gig state rekey`
+pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::with_state(&args.stack)?;
+    let store = context::open_existing_state(&settings)?;
+    let count = store.rekey()?;
+    // Rebuilding the database leaves no earlier (clear or old-key) bytes on disk.
+    store.compact()?;
+    println!("Encrypted {count} stored values of the state under the current key.");
     Ok(OK)
 }
 

@@ -10,6 +10,7 @@ use gig_core::span::Span;
 use gig_dsl::load::Loaded;
 use gig_engine::pipeline::Stack;
 use gig_provider::Registry;
+use gig_state::crypt::{self, Keys};
 use gig_state::{LockInfo, StateError, Store};
 
 use crate::args::LogFormat;
@@ -156,7 +157,20 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Store> {
         subcommand.first().map_or("", String::as_str),
         settings.dir.display()
     );
-    Store::open(&settings.state_dir, LockInfo::current(command)).map_err(anyhow::Error::from)
+    Store::open_with(&settings.state_dir, LockInfo::current(command), keys())
+        .map_err(anyhow::Error::from)
+}
+
+/// The keys for state and plan files, read once per process from GIG_STATE_PASSPHRASE
+/// and GIG_STATE_PASSPHRASE_FALLBACK (so each key is derived once per process).
+pub fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        Keys::from_passphrases(
+            std::env::var(crypt::PASSPHRASE_VAR).ok(),
+            std::env::var(crypt::FALLBACK_VAR).ok(),
+        )
+    })
 }
 
 /// Opens the state of this stack and env for a command that only shows what is recorded
@@ -192,6 +206,18 @@ pub fn open_existing_state(settings: &StackSettings) -> anyhow::Result<Store> {
 /// The diagnostic for a damaged state (E0362) with the recovery the CLI really offers;
 /// `None` for other state failures.
 pub fn state_diagnostic(err: &StateError) -> Option<Diagnostic> {
+    if let StateError::Crypt {
+        path,
+        record,
+        source,
+    } = err
+    {
+        let subject = match record {
+            Some(record) => format!("the record `{record}` of the state at `{}`", path.display()),
+            None => format!("the state at `{}`", path.display()),
+        };
+        return Some(source.diagnostic(&subject));
+    }
     let StateError::Corrupt { path, key, message } = err else {
         return None;
     };

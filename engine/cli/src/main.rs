@@ -74,6 +74,7 @@ fn main() -> ExitCode {
                 StateCommand::History(a) => commands::state_history(&ui, a),
                 StateCommand::Restore(a) => commands::state_restore(&ui, a),
                 StateCommand::Export(a) => commands::state_export(&ui, a),
+                StateCommand::Rekey(a) => commands::state_rekey(&ui, a),
             },
         }
     });

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use gig_core::addr::{InstanceKey, ResourceAddr};
 use gig_core::value::Value;
-use gig_state::{LockInfo, ResourceRecord, Store};
+use std::collections::BTreeMap;
+
+use gig_state::{LockInfo, ResourceRecord, Snapshot, Store};
 
 /// A directory under the system temp dir, removed on drop.
 pub struct Scratch(PathBuf);
@@ -98,4 +100,42 @@ pub fn with_raw_db(state: &Path, edit: impl FnOnce(&sled::Db)) {
         "sled kept its lock on {} after being dropped",
         db_dir.display()
     );
+}
+
+/// Outputs from (name, string value) pairs.
+pub fn outputs(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::str(*v)))
+        .collect()
+}
+
+/// Writes four sessions (apply, apply, import, state rm) covering puts, second writes to
+/// one address, removes, recreation and outputs; returns the snapshot before and after each.
+pub fn build_history(store: &Store) -> Vec<Snapshot> {
+    let mut expected = vec![store.snapshot().unwrap()];
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-1")).unwrap();
+    store.put(&record(&subnet("b"), "b-1")).unwrap();
+    store.set_outputs(&outputs(&[("first", "1")])).unwrap();
+    expected.push(store.snapshot().unwrap());
+
+    store.begin("apply").unwrap();
+    store.put(&record(&subnet("a"), "a-2")).unwrap();
+    store.put(&record(&subnet("a"), "a-3")).unwrap(); // second write to one address
+    store.remove(&subnet("b")).unwrap();
+    store.put(&record(&subnet("c"), "c-1")).unwrap();
+    store.set_outputs(&outputs(&[("first", "2")])).unwrap();
+    store.set_outputs(&outputs(&[("second", "x")])).unwrap();
+    expected.push(store.snapshot().unwrap());
+
+    store.begin("import").unwrap();
+    store.put(&record(&subnet("b"), "b-2")).unwrap(); // recreated
+    store.put(&record(&subnet("d"), "d-1")).unwrap();
+    store.remove(&subnet("d")).unwrap(); // created and removed in one session
+    expected.push(store.snapshot().unwrap());
+
+    store.rm(&subnet("a")).unwrap();
+    expected.push(store.snapshot().unwrap());
+    expected
 }

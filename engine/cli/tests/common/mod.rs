@@ -116,6 +116,8 @@ impl Gig {
             "AWS_REGION",
             "AWS_DEFAULT_REGION",
             "GIG_LOG",
+            "GIG_STATE_PASSPHRASE",
+            "GIG_STATE_PASSPHRASE_FALLBACK",
         ] {
             cmd.env_remove(k);
         }
