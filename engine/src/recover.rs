@@ -170,12 +170,7 @@ impl Failure {
 
 /// The id and value of the object an intent resolves to, or `None` when nothing was
 /// made.
-async fn resolve(
-    intent: &Intent,
-    stack: &str,
-    env: &str,
-    providers: &Providers,
-) -> Lookup {
+async fn resolve(intent: &Intent, stack: &str, env: &str, providers: &Providers) -> Lookup {
     let provider = providers.get(&intent.provider).ok_or_else(|| {
         Failure::Lookup(ProviderError::permanent(format!(
             "provider {} is not configured",
@@ -187,37 +182,53 @@ async fn resolve(
         ..OpContext::new(intent.addr.to_string(), stack, env)
     };
     let rtype = &intent.addr.rtype;
-    let id = match &intent.id {
-        Some(id) => id.clone(),
+    let candidates = match &intent.id {
+        Some(id) => vec![id.clone()],
         None => match provider.find_created(&ctx, rtype, &intent.planned).await {
-            Ok(gig_provider::Lookup::Found(ids)) => match ids.as_slice() {
-                [] => return Ok(None),
-                [id] => id.clone(),
-                _ => return Err(Failure::Ambiguous(ids)),
-            },
+            Ok(gig_provider::Lookup::Found(ids)) => ids,
             Ok(gig_provider::Lookup::Repeatable) => return Ok(None),
             Ok(gig_provider::Lookup::Unsupported) => return Err(Failure::Unsupported),
             Err(e) => return Err(Failure::Lookup(e)),
         },
     };
-    // The planned value stands in for Prior: reads that need more than the id find it.
-    let mut prior = intent.planned.clone();
-    if let Value::Map(m) = &mut prior {
-        m.insert("id".to_string(), Value::String(id.clone()));
+    if candidates.is_empty() {
+        return Ok(None);
     }
-    let request = ReadRequest {
-        address: ctx.address.clone(),
-        id: id.clone(),
-        prior,
-    };
-    let mut read = provider
-        .read(rtype, std::slice::from_ref(&request))
+    // Every candidate is read: only objects that exist count (a terminated instance or
+    // a deleted NAT gateway keeps its tags for a while). The planned value stands in
+    // for Prior, so reads that need more than the id find it.
+    let requests: Vec<ReadRequest> = candidates
+        .iter()
+        .map(|id| {
+            let mut prior = intent.planned.clone();
+            if let Value::Map(m) = &mut prior {
+                m.insert("id".to_string(), Value::String(id.clone()));
+            }
+            ReadRequest {
+                address: ctx.address.clone(),
+                id: id.clone(),
+                prior,
+            }
+        })
+        .collect();
+    let read = provider
+        .read(rtype, &requests)
         .await
         .map_err(Failure::Lookup)?;
-    match read.pop() {
-        Some(Ok(Some(value))) => Ok(Some((id, value))),
-        Some(Ok(None)) | None => Ok(None),
-        Some(Err(e)) => Err(Failure::Lookup(e)),
+    let mut live = Vec::new();
+    for (id, result) in candidates.into_iter().zip(read) {
+        match result {
+            Ok(Some(value)) => live.push((id, value)),
+            Ok(None) => {}
+            Err(e) => return Err(Failure::Lookup(e)),
+        }
+    }
+    match live.len() {
+        0 => Ok(None),
+        1 => Ok(live.pop()),
+        _ => Err(Failure::Ambiguous(
+            live.into_iter().map(|(id, _)| id).collect(),
+        )),
     }
 }
 

@@ -38,7 +38,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, ErrorScope, OpContext, ProviderError, ReadRequest,
+    AttrType, AttributeSchema, ErrorClass, ErrorScope, Lookup, OpContext, ProviderError,
+    ReadRequest,
 };
 
 use crate::ReadResults;
@@ -1149,6 +1150,34 @@ pub(crate) fn gig_tags(ctx: &OpContext) -> BTreeMap<String, String> {
         (TAG_ENV.to_string(), ctx.env.clone()),
         (TAG_ADDRESS.to_string(), ctx.address.clone()),
     ])
+}
+
+/// The lookup result of [`gig_provider::Provider::find_created`]: the ids of the
+/// candidates (id, tags as the cloud returns them) that carry every gig tag of `ctx`,
+/// so that an object another stack, env or address made is never adopted.
+pub(crate) fn owned_by(
+    candidates: impl IntoIterator<Item = (String, BTreeMap<String, String>)>,
+    ctx: &OpContext,
+) -> Lookup {
+    let marks = gig_tags(ctx);
+    Lookup::Found(
+        candidates
+            .into_iter()
+            .filter(|(_, tags)| marks.iter().all(|(k, v)| tags.get(k) == Some(v)))
+            .map(|(id, _)| id)
+            .collect(),
+    )
+}
+
+/// A lookup call's result with "not found" as `None`.
+pub(crate) fn unless_not_found<T>(
+    result: Result<T, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The user's `tags` plus gig's own tags: what to write on create.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gig_core::value::Value;
 use gig_provider::{
-    OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest,
+    Lookup, OpContext, Provider, ProviderError, ProviderFactory, ProviderSchema, ReadRequest,
     ResourceSchema, UpdateRequest,
 };
 use tokio::sync::OnceCell;
@@ -53,6 +53,18 @@ pub(crate) trait ResourceType: Send + Sync {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Value, ProviderError>;
+
+    /// Looks up the object an interrupted create may have made: only objects that
+    /// carry every gig tag of `ctx` (see [`Provider::find_created`]).
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let _ = (clients, ctx, planned);
+        Ok(Lookup::Unsupported)
+    }
 
     /// Update in place and wait; returns the New value.
     async fn update(
@@ -251,6 +263,19 @@ impl Provider for AwsProvider {
         let r = self.resource(rtype)?;
         let clients = self.ready().await?;
         r.create(clients, ctx, planned)
+            .await
+            .map_err(|e| clients.locate(e))
+    }
+
+    async fn find_created(
+        &self,
+        ctx: &OpContext,
+        rtype: &str,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let r = self.resource(rtype)?;
+        let clients = self.ready().await?;
+        r.find_created(clients, ctx, planned)
             .await
             .map_err(|e| clients.locate(e))
     }

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -153,10 +154,41 @@ impl ResourceType for AutoscalingGroup {
                     e
                 }
             })?;
+        ctx.created(name);
         read_back("Auto Scaling group", name, |names| {
             read_groups(clients, names)
         })
         .await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = req_str(planned, "name")?;
+        let out = clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeAutoScalingGroups", e))?;
+        Ok(crate::common::owned_by(
+            out.auto_scaling_groups().iter().map(|g| {
+                let tags = g
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect();
+                (
+                    g.auto_scaling_group_name().unwrap_or(name).to_string(),
+                    tags,
+                )
+            }),
+            ctx,
+        ))
     }
 
     async fn update(

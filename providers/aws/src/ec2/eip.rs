@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -98,7 +99,17 @@ impl ResourceType for Eip {
                 "AllocateAddress returned no allocation id",
             ));
         }
+        ctx.created(&id);
         read_back("Elastic IP", &id, |ids| read_eips(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "elastic-ip").await
     }
 
     async fn update(

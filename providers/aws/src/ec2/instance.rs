@@ -31,7 +31,8 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -243,18 +244,29 @@ impl ResourceType for Instance {
         planned: &Value,
     ) -> Result<Value, ProviderError> {
         let mut id = run(clients, ctx, planned, "").await?;
+        ctx.created(&id);
         if let Some(state) = state_of(clients, &id).await? {
             if matches!(
                 state,
                 InstanceStateName::Terminated | InstanceStateName::ShuttingDown
             ) {
                 id = run(clients, ctx, planned, &id).await?;
+                ctx.created(&id);
             }
         }
         wait_state(clients, &id, InstanceStateName::Running).await?;
         let user_data = planned.get("user_data").cloned().unwrap_or(Value::Null);
         let v = read_back("instance", &id, |ids| read_instances(clients, ids)).await?;
         Ok(with(&v, "user_data", user_data))
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "instance").await
     }
 
     async fn update(

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2ResourceType;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -86,10 +87,20 @@ impl ResourceType for InternetGateway {
                 "CreateInternetGateway returned no id",
             ));
         }
+        ctx.created(&id);
         if let Some(vpc) = opt_str(planned, "vpc_id")? {
             attach(clients, &id, vpc).await?;
         }
         read_back("internet gateway", &id, |ids| read_igws(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "internet-gateway").await
     }
 
     async fn update(

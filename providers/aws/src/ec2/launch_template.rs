@@ -20,7 +20,8 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -198,7 +199,17 @@ impl ResourceType for LaunchTemplate {
                 "CreateLaunchTemplate returned no id",
             ));
         }
+        ctx.created(&id);
         read_back("launch template", &id, |ids| read_templates(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "launch-template").await
     }
 
     async fn update(

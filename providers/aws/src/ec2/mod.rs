@@ -15,13 +15,13 @@ pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecification};
 use gig_core::value::Value;
-use gig_provider::ProviderError;
+use gig_provider::{Lookup, OpContext, ProviderError};
 
-use crate::common::{sdk_error, tag_diff, user_tags_of};
+use crate::common::{gig_tags, sdk_error, tag_diff, user_tags_of};
 use crate::Clients;
 
 /// A Describe filter `name = values`.
@@ -30,6 +30,49 @@ pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<Stri
         .name(name)
         .set_values(Some(values.into_iter().map(Into::into).collect()))
         .build()
+}
+
+/// The ids of the EC2 objects of `resource_type` (DescribeTags' name for it: `vpc`,
+/// `subnet`, `security-group`, …) that carry every gig tag of `ctx`: one DescribeTags
+/// per gig tag, intersected. Objects on their way out (a terminated instance keeps its
+/// tags for a while) are found too; the engine reads every candidate and keeps those
+/// that exist.
+pub(crate) async fn find_tagged(
+    clients: &Clients,
+    ctx: &OpContext,
+    resource_type: &str,
+) -> Result<Lookup, ProviderError> {
+    let mut ids: Option<BTreeSet<String>> = None;
+    for (key, value) in gig_tags(ctx) {
+        let mut found = BTreeSet::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = clients
+                .ec2
+                .describe_tags()
+                .filters(filter("resource-type", [resource_type]))
+                .filters(filter("key", [key.as_str()]))
+                .filters(filter("value", [value.as_str()]))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeTags", e))?;
+            found.extend(
+                page.tags()
+                    .iter()
+                    .filter_map(|t| t.resource_id().map(str::to_string)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        ids = Some(match ids {
+            None => found,
+            Some(before) => before.intersection(&found).cloned().collect(),
+        });
+    }
+    Ok(Lookup::Found(ids.unwrap_or_default().into_iter().collect()))
 }
 
 /// EC2 tags from a map.

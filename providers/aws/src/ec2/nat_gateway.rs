@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -124,8 +125,18 @@ impl ResourceType for NatGateway {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateNatGateway returned no id"));
         }
+        ctx.created(&id);
         wait_state(clients, &id, "available", Duration::from_secs(600)).await?;
         read_back("NAT gateway", &id, |ids| read_nats(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "natgateway").await
     }
 
     async fn update(

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, Route};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -138,10 +139,20 @@ impl ResourceType for RouteTable {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateRouteTable returned no id"));
         }
+        ctx.created(&id);
         for route in routes.values() {
             retry_not_found(|| create_route(clients, &id, route)).await?;
         }
         read_back("route table", &id, |ids| read_tables(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "route-table").await
     }
 
     async fn update(

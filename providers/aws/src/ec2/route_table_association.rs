@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -61,7 +62,7 @@ impl ResourceType for RouteTableAssociation {
     async fn create(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         planned: &Value,
     ) -> Result<Value, ProviderError> {
         let subnet = req_str(planned, "subnet_id")?;
@@ -90,10 +91,38 @@ impl ResourceType for RouteTableAssociation {
                 "AssociateRouteTable returned no association id",
             ));
         }
+        ctx.created(&id);
         read_back("route table association", &id, |ids| {
             read_associations(clients, ids)
         })
         .await
+    }
+
+    /// Associations carry no tags, but a subnet has at most one: the association of
+    /// the planned subnet with the planned route table is the one this create made.
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        _ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let subnet = req_str(planned, "subnet_id")?;
+        let table = req_str(planned, "route_table_id")?;
+        let out = clients
+            .ec2
+            .describe_route_tables()
+            .filters(super::filter("association.subnet-id", [subnet]))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeRouteTables", e))?;
+        Ok(Lookup::Found(
+            out.route_tables()
+                .iter()
+                .flat_map(|t| t.associations())
+                .filter(|a| a.subnet_id() == Some(subnet) && a.route_table_id() == Some(table))
+                .filter_map(|a| a.route_table_association_id().map(str::to_string))
+                .collect(),
+        ))
     }
 
     async fn update(

@@ -36,7 +36,8 @@ use aws_sdk_ec2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -270,6 +271,7 @@ impl ResourceType for SecurityGroup {
                 "CreateSecurityGroup returned no group id",
             ));
         }
+        ctx.created(&id);
         let want = desired_atoms(planned, &id)?;
         retry_not_found(|| sync_rules(clients, &id, &want)).await?;
         read_back("security group", &id, |ids| async {
@@ -280,6 +282,15 @@ impl ResourceType for SecurityGroup {
                 .collect())
         })
         .await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "security-group").await
     }
 
     async fn update(

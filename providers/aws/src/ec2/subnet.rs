@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -130,6 +131,7 @@ impl ResourceType for Subnet {
                 "CreateSubnet returned no subnet id",
             ));
         }
+        ctx.created(&id);
         wait_until(
             &format!("subnet {id} to become available"),
             Duration::from_secs(300),
@@ -147,6 +149,15 @@ impl ResourceType for Subnet {
             set_map_public(clients, &id, true).await?;
         }
         read_back("subnet", &id, |ids| read_subnets(clients, ids)).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "subnet").await
     }
 
     async fn update(

@@ -13,7 +13,8 @@ use aws_sdk_ec2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{
@@ -128,6 +129,7 @@ impl ResourceType for Vpc {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateVpc returned no VPC id"));
         }
+        ctx.created(&id);
         wait_available(clients, &id).await?;
         let support = opt_bool(planned, "enable_dns_support")?.unwrap_or(true);
         let hostnames = opt_bool(planned, "enable_dns_hostnames")?.unwrap_or(false);
@@ -139,6 +141,15 @@ impl ResourceType for Vpc {
             set_dns(clients, &id, VpcAttributeName::EnableDnsHostnames, true).await?;
         }
         read_back(clients, &id).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        super::find_tagged(clients, ctx, "vpc").await
     }
 
     async fn update(

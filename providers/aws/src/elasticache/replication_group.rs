@@ -21,8 +21,8 @@ use aws_sdk_elasticache::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
@@ -263,6 +263,7 @@ impl ResourceType for ReplicationGroupType {
             .send()
             .await
             .map_err(|e| sdk_error("CreateReplicationGroup", e))?;
+        ctx.created(id);
         wait_available(
             clients,
             id,
@@ -270,6 +271,22 @@ impl ResourceType for ReplicationGroupType {
         )
         .await?;
         read_one(clients, id, planned).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let id = common::req_str(planned, "replication_group_id")?;
+        let found = describe_groups(clients, &[id]).await?;
+        let mut candidates = Vec::new();
+        for g in found.values() {
+            let arn = g.arn.clone().unwrap_or_default();
+            candidates.push((id.to_string(), super::list_tags(clients, &arn).await?));
+        }
+        Ok(common::owned_by(candidates, ctx))
     }
 
     async fn update(

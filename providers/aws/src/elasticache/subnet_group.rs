@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::types::CacheSubnetGroup;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -116,10 +116,27 @@ impl ResourceType for ElasticacheSubnetGroup {
             .send()
             .await
             .map_err(|e| sdk_error("CreateCacheSubnetGroup", e))?;
+        ctx.created(name);
         let group = out
             .cache_subnet_group
             .ok_or_else(|| ProviderError::permanent("CreateCacheSubnetGroup returned no group"))?;
         to_value(clients, &group).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = common::req_str(planned, "name")?;
+        let found = describe(clients, &[name]).await?;
+        let mut candidates = Vec::new();
+        for g in found.values() {
+            let arn = g.arn.clone().unwrap_or_default();
+            candidates.push((name.to_string(), super::list_tags(clients, &arn).await?));
+        }
+        Ok(common::owned_by(candidates, ctx))
     }
 
     async fn update(

@@ -20,8 +20,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
@@ -210,6 +210,7 @@ impl ResourceType for Lb {
             .ok_or_else(|| {
                 ProviderError::permanent("CreateLoadBalancer returned no load balancer")
             })?;
+        ctx.created(&arn);
         let mut attrs = Vec::new();
         if let Some(t) = common::opt_i64(planned, "idle_timeout")? {
             attrs.push(attribute(IDLE_TIMEOUT, t.to_string()));
@@ -227,6 +228,31 @@ impl ResourceType for Lb {
         )
         .await?;
         read_back(clients, &lb, planned).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = common::req_str(planned, "name")?;
+        let out = common::unless_not_found(
+            clients
+                .elbv2
+                .describe_load_balancers()
+                .names(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeLoadBalancers", e)),
+        )?;
+        let arns = out
+            .map(|o| o.load_balancers.unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|lb| lb.load_balancer_arn)
+            .collect();
+        crate::elbv2::find_owned(clients, ctx, arns).await
     }
 
     async fn update(

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -138,8 +138,34 @@ impl ResourceType for ListenerType {
             .first()
             .ok_or_else(|| ProviderError::permanent("CreateListener returned no listener"))?;
         let arn = listener.listener_arn.clone().unwrap_or_default();
+        ctx.created(&arn);
         let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
         Ok(to_value(listener, &tags))
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let lb = common::req_str(planned, "load_balancer_arn")?;
+        let out = common::unless_not_found(
+            clients
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(lb)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeListeners", e)),
+        )?;
+        let arns = out
+            .map(|o| o.listeners.unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|l| l.listener_arn)
+            .collect();
+        crate::elbv2::find_owned(clients, ctx, arns).await
     }
 
     async fn update(

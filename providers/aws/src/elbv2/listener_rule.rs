@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Rule, RulePriorityPair};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -131,8 +131,44 @@ impl ResourceType for ListenerRuleType {
             .first()
             .ok_or_else(|| ProviderError::permanent("CreateRule returned no rule"))?;
         let arn = rule.rule_arn.clone().unwrap_or_default();
+        ctx.created(&arn);
         let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
         Ok(to_value(rule, &tags))
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let listener = common::req_str(planned, "listener_arn")?;
+        let mut arns = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = common::unless_not_found(
+                clients
+                    .elbv2
+                    .describe_rules()
+                    .listener_arn(listener)
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DescribeRules", e)),
+            )?;
+            let Some(out) = out else { break };
+            arns.extend(
+                out.rules()
+                    .iter()
+                    .filter(|r| r.is_default != Some(true))
+                    .filter_map(|r| r.rule_arn.clone()),
+            );
+            match out.next_marker {
+                Some(m) if !m.is_empty() => marker = Some(m),
+                _ => break,
+            }
+        }
+        crate::elbv2::find_owned(clients, ctx, arns).await
     }
 
     async fn update(

@@ -20,7 +20,7 @@ use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use gig_core::value::Value;
-use gig_provider::ProviderError;
+use gig_provider::{Lookup, OpContext, ProviderError};
 
 use crate::common::{self, sdk_error};
 use crate::Clients;
@@ -92,6 +92,20 @@ pub(crate) async fn describe_tags(
             Some((d.resource_arn.clone()?, tags.collect()))
         })
         .collect())
+}
+
+/// The lookup of an interrupted create among `arns`: those whose tags carry every gig
+/// tag of `ctx`.
+pub(crate) async fn find_owned(
+    clients: &Clients,
+    ctx: &OpContext,
+    arns: Vec<String>,
+) -> Result<Lookup, ProviderError> {
+    if arns.is_empty() {
+        return Ok(Lookup::Found(Vec::new()));
+    }
+    let tags = describe_tags(clients, &arns).await?;
+    Ok(common::owned_by(tags, ctx))
 }
 
 /// Tags in the SDK's shape.

@@ -18,8 +18,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -229,12 +229,38 @@ impl ResourceType for TargetGroupType {
             ProviderError::permanent("CreateTargetGroup returned no target group")
         })?;
         let arn = tg.target_group_arn.clone().unwrap_or_default();
+        ctx.created(&arn);
         if let Some(delay) = common::opt_i64(planned, "deregistration_delay")?.filter(|d| *d != 300)
         {
             set_delay(clients, &arn, delay).await?;
         }
         let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
         to_value(clients, &tg, &tags).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = common::req_str(planned, "name")?;
+        let out = common::unless_not_found(
+            clients
+                .elbv2
+                .describe_target_groups()
+                .names(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeTargetGroups", e)),
+        )?;
+        let arns = out
+            .map(|o| o.target_groups.unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|tg| tg.target_group_arn)
+            .collect();
+        crate::elbv2::find_owned(clients, ctx, arns).await
     }
 
     async fn update(

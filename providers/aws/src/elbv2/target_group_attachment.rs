@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthReasonEnum};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, OpContext, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -215,6 +216,17 @@ impl ResourceType for TargetGroupAttachment {
             .await
             .map_err(|e| sdk_error("RegisterTargets", e))?;
         Ok(a.value(zone.map_or(Value::Null, Value::from)))
+    }
+
+    /// Registering a target is idempotent and its id is made of its arguments: sending
+    /// it again cannot make a second object.
+    async fn find_created(
+        &self,
+        _clients: &Clients,
+        _ctx: &OpContext,
+        _planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::Repeatable)
     }
 
     async fn update(

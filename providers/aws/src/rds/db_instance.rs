@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as SdkDbInstance, Filter};
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error, timeout_setting, timeouts_schema};
@@ -369,6 +369,7 @@ impl ResourceType for DbInstance {
                 .await
                 .map_err(|e| scrub(sdk_error("CreateDBInstance", e)))?;
         }
+        ctx.created(&id);
         let timeout = timeout_setting(planned, "create", CREATE_TIMEOUT);
         let db = wait_available(clients, &id, timeout, false).await?;
         if source.is_some() {
@@ -396,6 +397,21 @@ impl ResourceType for DbInstance {
             }
         }
         Ok(to_value(&db, planned))
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let id = common::req_str(planned, "identifier")?;
+        let Some(db) = common::unless_not_found(describe_one(clients, id).await)? else {
+            return Ok(Lookup::Found(Vec::new()));
+        };
+        let arn = db.db_instance_arn().unwrap_or_default();
+        let tags = super::list_tags(clients, arn).await?;
+        Ok(common::owned_by([(id.to_string(), tags)], ctx))
     }
 
     async fn update(

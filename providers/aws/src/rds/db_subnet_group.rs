@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbSubnetGroup as SdkGroup;
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -119,10 +119,35 @@ impl ResourceType for DbSubnetGroup {
             .send()
             .await
             .map_err(|e| sdk_error("CreateDBSubnetGroup", e))?;
+        ctx.created(name);
         let group = out
             .db_subnet_group
             .ok_or_else(|| ProviderError::permanent("CreateDBSubnetGroup returned no group"))?;
         to_value(clients, &group).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = common::req_str(planned, "name")?;
+        let out = common::unless_not_found(
+            clients
+                .rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeDBSubnetGroups", e)),
+        )?;
+        let mut candidates = Vec::new();
+        for g in out.and_then(|o| o.db_subnet_groups).unwrap_or_default() {
+            let arn = g.db_subnet_group_arn.clone().unwrap_or_default();
+            candidates.push((name.to_string(), super::list_tags(clients, &arn).await?));
+        }
+        Ok(common::owned_by(candidates, ctx))
     }
 
     async fn update(

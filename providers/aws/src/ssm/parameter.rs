@@ -35,8 +35,8 @@ use aws_sdk_ssm::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
+    ResourceSchema, UpdateRequest,
 };
 
 use crate::common::{self, sdk_error};
@@ -179,7 +179,44 @@ impl ResourceType for SsmParameter {
         let spec = Spec::from_value(planned)?;
         let tags = to_sdk_tags(common::all_tags(planned, ctx)?)?;
         let version = put(clients, &spec, Put::Create { tags }).await?;
+        ctx.created(spec.name);
         read_after_write(clients, spec.name, version, planned).await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        let name = common::req_str(planned, "name")?;
+        let out = common::unless_not_found(
+            clients
+                .ssm
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    let e = common::sdk_error("ListTagsForResource", e);
+                    // A parameter that does not exist is an invalid resource id here.
+                    if common::has_code(&e, "InvalidResourceId") {
+                        ProviderError::new(gig_provider::ErrorClass::NotFound, e.code, e.message)
+                    } else {
+                        e
+                    }
+                }),
+        )?;
+        let Some(out) = out else {
+            return Ok(Lookup::Found(Vec::new()));
+        };
+        let tags = out
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        Ok(common::owned_by([(name.to_string(), tags)], ctx))
     }
 
     async fn update(
