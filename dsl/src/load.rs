@@ -26,6 +26,8 @@ pub struct LoadOptions {
     pub params: Vec<(String, String)>,
     /// `GIG_PARAM_<name>=value` pairs, filled by the CLI from the environment.
     pub env_params: Vec<(String, String)>,
+    /// `--stack-name NAME`: the stack's name, over its `stack` block.
+    pub stack_name: Option<String>,
 }
 
 /// The result of a load.
@@ -104,6 +106,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
     };
     let lopts = LowerOptions {
         stack,
+        stack_name: opts.stack_name.clone(),
         env: opts.env.clone(),
         gigvars: gigvars.as_ref(),
         params: &opts.params,
@@ -151,6 +154,7 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     };
     let lopts = LowerOptions {
         stack,
+        stack_name: opts.stack_name.clone(),
         env: None,
         gigvars: None,
         params: &opts.params,
