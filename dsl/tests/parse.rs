@@ -790,7 +790,7 @@ fn messages_name_tokens_not_grammar_rules() {
         ("resource aws.vpc main {\n  a = 1 b = 2\n}", "expected `,`, `}` or a newline"),
         ("let z = [1, 2 3]", "expected `,` or `]`"),
         ("resource aws.vpc {}", "expected a name"),
-        ("123", "expected an item (`param`, `let`, `provider`, `resource`, `data`, `module` or `output`)"),
+        ("123", "expected an item (`param`, `let`, `provider`, `stack`, `resource`, `data`, `module` or `output`)"),
         ("let a = f(1 2)", "expected `)` or `,`"),
         ("let a = 1 +", "expected an expression"),
     ];
