@@ -297,6 +297,21 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// The text of a string literal without interpolations (`"abc"`, `""`); `None`
+    /// for anything else.
+    pub fn plain_string(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Template(parts) => match parts.as_slice() {
+                [] => Some(""),
+                [TemplatePart::Literal(s)] => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UnaryOp {

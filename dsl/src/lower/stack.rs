@@ -103,15 +103,7 @@ impl Lowerer<'_> {
 
     /// `name = "…"`: a plain string that passes [`check_stack_name`].
     fn stack_name_value(&mut self, value: &ast::Expr) -> Option<(String, Span)> {
-        let text = match &value.kind {
-            ast::ExprKind::Template(parts) => match parts.as_slice() {
-                [] => Some(String::new()),
-                [ast::TemplatePart::Literal(s)] => Some(s.clone()),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some(text) = text else {
+        let Some(text) = value.plain_string().map(str::to_string) else {
             self.diags.push(
                 Diagnostic::error(Code::E0355, "invalid stack name", value.span)
                     .with_detail(

@@ -70,7 +70,7 @@ impl StackSettings {
         let state_dir = match &args.state_dir {
             Some(dir) => dir.clone(),
             None => match std::env::var_os("GIG_STATE_DIR") {
-                Some(root) => PathBuf::from(root).join(stack_name(&args.dir)).join(&env),
+                Some(root) => shared_state_dir(Path::new(&root), args, &env),
                 None => args.dir.join(".gig").join("state").join(&env),
             },
         };
@@ -81,14 +81,39 @@ impl StackSettings {
                 env: args.env.clone(),
                 params,
                 env_params,
+                stack_name: args.stack_name.clone(),
             },
             state_dir,
         })
     }
 }
 
-/// The stack's name: its directory's name.
-pub fn stack_name(dir: &Path) -> String {
+/// The stack's state under `GIG_STATE_DIR`: `<root>/<name>/<env>`, where the name is
+/// the explicit one (`--stack-name`, else the `stack` block's) or else the name derived
+/// from the stack's place (`gig_engine::identity::derived_name`), so that stacks laid
+/// out alike do not share a state there. When that directory does not exist but one
+/// under the directory's bare name does, that one is used: it holds a state made before
+/// gig told stacks apart this way (its recorded identity then decides, and an explicit
+/// name that contradicts it is refused).
+fn shared_state_dir(root: &Path, args: &StackArgs, env: &str) -> PathBuf {
+    let at = |name: &str| root.join(name).join(env);
+    let legacy = at(&directory_name(&args.dir));
+    let name = args
+        .stack_name
+        .clone()
+        .or_else(|| gig_dsl::load::declared_stack_name(&args.dir))
+        .unwrap_or_else(|| gig_engine::identity::derived_name(&args.dir));
+    let preferred = at(&name);
+    if preferred.exists() || !legacy.exists() {
+        preferred
+    } else {
+        legacy
+    }
+}
+
+/// The stack directory's name (symlinks resolved), as states under `GIG_STATE_DIR`
+/// have always been kept.
+fn directory_name(dir: &Path) -> String {
     let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     abs.file_name()
         .map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())
