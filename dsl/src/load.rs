@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ast;
-use crate::config::{check_stack_name, Config};
+use crate::config::Config;
 use crate::lower::{self, Host, LowerOptions, ModuleLoadError, ModuleSource};
 use crate::parse::parse_file;
 use crate::source::{read_source, source_from_bytes};
@@ -54,29 +54,6 @@ pub fn stack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// The valid name a `stack { name = "…" }` block in `dir` declares, read without
-/// lowering the stack (for finding its state); `None` when there is none or it is not
-/// valid (loading the stack reports why).
-pub fn declared_stack_name(dir: &Path) -> Option<String> {
-    let mut sources = SourceMap::new();
-    let mut diags = Vec::new();
-    let files = stack_files(dir).ok()?;
-    let parsed = parse_files(&files, &mut sources, &mut diags);
-    parsed.iter().flat_map(|f| &f.items).find_map(|item| {
-        let ast::Item::Stack(block) = item else {
-            return None;
-        };
-        block.body.entries.iter().find_map(|e| match e {
-            ast::BodyEntry::Attribute(a) if a.name.name == "name" => a
-                .value
-                .plain_string()
-                .filter(|s| check_stack_name(s).is_ok())
-                .map(str::to_string),
-            _ => None,
-        })
-    })
 }
 
 /// Loads the stack in `dir`.

@@ -45,7 +45,6 @@ impl Recorded {
     }
 }
 
-
 /// The name a new, unnamed stack gets: its directory's name (lowercased, other
 /// characters than letters, digits and dashes made dashes) and the first 6 hex digits
 /// of the SHA-256 of where it is, e.g. `dev-3f9a1c`. Inside a git work tree "where"
@@ -61,7 +60,10 @@ pub fn derived_name(dir: &Path) -> String {
     let place = match absolute.ancestors().find(|a| a.join(".git").exists()) {
         Some(root) => {
             let below = absolute.strip_prefix(root).unwrap_or(&absolute);
-            let name = root.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = root
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             let parts: Vec<String> = below
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())

@@ -23,8 +23,8 @@ use gig_state::{ResourceRecord, Snapshot, Store};
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
     Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ProvidersSchemaArgs,
-    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRenameArgs, StateRestoreArgs,
-    ValidateArgs,
+    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRenameArgs,
+    StateRestoreArgs, ValidateArgs,
 };
 use crate::context::{self, Ui};
 use crate::report::{self, Refusal};

@@ -88,22 +88,17 @@ impl StackSettings {
     }
 }
 
-/// The stack's state under `GIG_STATE_DIR`: `<root>/<name>/<env>`, where the name is
-/// the explicit one (`--stack-name`, else the `stack` block's) or else the name derived
-/// from the stack's place (`gig_engine::identity::derived_name`), so that stacks laid
-/// out alike do not share a state there. When that directory does not exist but one
-/// under the directory's bare name does, that one is used: it holds a state made before
-/// gig told stacks apart this way (its recorded identity then decides, and an explicit
-/// name that contradicts it is refused).
+/// The stack's state under `GIG_STATE_DIR`: `<root>/<place>/<env>`, where the place is
+/// the name derived from where the stack is (`gig_engine::identity::derived_name`: the
+/// git work tree's name and the path below it), so that stacks laid out alike do not
+/// share a state there, every checkout of a repository finds the same one, and renaming
+/// the stack does not move it. When that directory does not exist but one under the
+/// directory's bare name does, that one is used: it holds a state made before gig told
+/// stacks apart (the identity recorded in it, or the directory's name, then decides).
 fn shared_state_dir(root: &Path, args: &StackArgs, env: &str) -> PathBuf {
     let at = |name: &str| root.join(name).join(env);
     let legacy = at(&directory_name(&args.dir));
-    let name = args
-        .stack_name
-        .clone()
-        .or_else(|| gig_dsl::load::declared_stack_name(&args.dir))
-        .unwrap_or_else(|| gig_engine::identity::derived_name(&args.dir));
-    let preferred = at(&name);
+    let preferred = at(&gig_engine::identity::derived_name(&args.dir));
     if preferred.exists() || !legacy.exists() {
         preferred
     } else {
