@@ -15,7 +15,7 @@ use gig_engine::apply::{ApplyOptions, ApplyReport};
 use gig_engine::events::ApplyEvent;
 use gig_engine::model::Plan;
 use gig_engine::pipeline::{self, PlanOptions, Providers, Refreshed, Stack, Stage};
-use gig_engine::planfile::{PlanFile, FORMAT_VERSION};
+use gig_engine::planfile::{self, PlanFile, FORMAT_VERSION};
 use gig_engine::render;
 use gig_provider::OpContext;
 use gig_state::{ResourceRecord, Snapshot, Store};
@@ -346,6 +346,9 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             lineage: p.snapshot.lineage.clone(),
             serial: p.snapshot.serial,
             config_digest: p.stack.config_digest(&settings.stack.dir),
+            stack_name_flag: settings.stack.load.stack_name.is_some(),
+            sources: p.stack.source_digests(&settings.stack.dir),
+            params: planfile::param_records(&p.stack.config, &settings.stack.load),
             plan: p.plan.clone(),
         };
         file.write_with(out, context::keys())?;
@@ -461,44 +464,6 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
     Ok(OK)
 }
 
-/// A saved plan applies to the env and state it was made for: an `--env` or
-/// `--state-dir` naming another one is refused rather than silently ignored.
-fn plan_file_conflict(
-    settings: &ApplySettings,
-    file: &PlanFile,
-) -> Option<gig_core::diag::Diagnostic> {
-    let mut conflicts = Vec::new();
-    if let Some(env) = &settings.stack.load.env {
-        if *env != file.env {
-            conflicts.push(format!(
-                "--env {env} was given, but the plan was made for env {}",
-                file.env
-            ));
-        }
-    }
-    if let Some(dir) = &settings.explicit_state_dir {
-        if absolute(dir) != absolute(&file.state_dir) {
-            conflicts.push(format!(
-                "--state-dir {} was given, but the plan was made against {}",
-                dir.display(),
-                file.state_dir.display()
-            ));
-        }
-    }
-    if conflicts.is_empty() {
-        return None;
-    }
-    Some(
-        gig_core::diag::Diagnostic::error(
-            gig_core::diag::Code::E0353,
-            "a flag contradicts the saved plan",
-            gig_core::span::Span::DETACHED,
-        )
-        .with_detail(format!("{}. Nothing was applied.", conflicts.join("; ")))
-        .with_help("apply the plan without these flags, or make a new plan for that env or state"),
-    )
-}
-
 /// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
 /// the state and the configuration.
 async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
@@ -509,27 +474,44 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
             return Ok(ERROR);
         }
     };
-    if let Some(conflict) = plan_file_conflict(settings, &file) {
+    let state_dir = settings.explicit_state_dir.as_deref().map(absolute);
+    let given = planfile::Given {
+        env: settings.stack.load.env.as_deref(),
+        state_dir: state_dir.as_deref(),
+        stack_name: settings.stack.load.stack_name.as_deref(),
+        load: &settings.stack.load,
+    };
+    if let Some(conflict) = file.conflicts(&given) {
         ui.diagnostics(&[conflict], &SourceMap::new());
         return Ok(ERROR);
     }
-    let mut stack_settings = settings.stack.clone();
-    stack_settings.dir = file.stack_dir.clone();
-    stack_settings.state_dir = file.state_dir.clone();
-    if file.env != "default" {
-        stack_settings.env = file.env.clone();
-        stack_settings.load.env = Some(file.env.clone());
-    }
+    // The plan's own stack, state, env and params.
+    let stack_settings = StackSettings {
+        dir: file.stack_dir.clone(),
+        env: file.env.clone(),
+        load: file.load_options(&settings.stack.load),
+        state_dir: file.state_dir.clone(),
+    };
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &stack_settings, &registry) else {
+    let Some(mut stack) = context::load_stack(ui, &stack_settings, &registry) else {
         return Ok(ERROR);
     };
     let store = context::open_state(&stack_settings)?;
+    if let Err(refused) = context::settle_identity(&mut stack, &stack_settings, &store)? {
+        ui.diagnostics(&[refused], &stack.sources);
+        return Ok(ERROR);
+    }
+    if stack.config.stack != file.plan.stack {
+        let refused = gig_engine::identity::plan_conflict(&file.plan.stack, &stack.config.stack);
+        ui.diagnostics(&[refused], &SourceMap::new());
+        return Ok(ERROR);
+    }
     let snapshot = store.snapshot()?;
     if let Some(stale) = file.staleness(
         &snapshot.lineage,
         snapshot.serial,
-        &stack.config_digest(&stack_settings.dir),
+        &stack,
+        &stack_settings.dir,
     ) {
         ui.diagnostics(&[stale.diagnostic()], &SourceMap::new());
         return Ok(ERROR);

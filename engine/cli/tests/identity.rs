@@ -191,3 +191,32 @@ fn a_state_from_before_identities_keeps_working() {
         Some(base.as_str())
     );
 }
+
+/// A saved plan applies only under the identity it was made for: renaming the stack's
+/// state in between refuses it (renaming does not change the serial, so only the
+/// identity check can notice).
+#[test]
+fn a_saved_plan_is_refused_after_the_stack_was_renamed() {
+    let dir = stack(&[("main.gig", MAIN)]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    std::fs::write(
+        dir.path().join("more.gig"),
+        "resource random.id b {\n  byte_length = 4\n}\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("p.plan");
+    let plan_arg = plan.to_str().unwrap();
+    gig.run_in(dir.path(), &["plan", ".", "--out", plan_arg])
+        .expect_code(0);
+    gig.run_in(dir.path(), &["state", "rename-stack", "renamed"])
+        .expect_code(0);
+    let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
+    assert!(
+        run.stderr.contains("gig::E0357") && run.stderr.contains("`renamed`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(resource_count(&gig, dir.path()), 1, "nothing was applied");
+}
