@@ -97,6 +97,8 @@ pub fn derived_name(dir: &Path) -> String {
 /// The identity `config` plans and applies under against a state that says
 /// `recorded`, or the `E0357` refusal when an explicit name contradicts the state.
 /// `dir` is the stack directory, `state_dir` the state's (named in the refusal).
+// The refusal is returned once per command, never in a loop: its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn settle(
     config: &Config,
     dir: &Path,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stack, Gig};
+use common::{stack, Gig, Run};
 
 const STACK: &str = r#"param size: number = 8
 
@@ -21,12 +21,18 @@ output a = random.id.a.hex
 
 /// The test stack in a new directory, planned with `--out p.plan`.
 fn saved_plan() -> (tempfile::TempDir, Gig, std::path::PathBuf) {
+    saved_plan_with(&[]).0
+}
+
+/// [`saved_plan`] with `extra` plan flags; also returns what `gig plan` printed.
+fn saved_plan_with(extra: &[&str]) -> ((tempfile::TempDir, Gig, std::path::PathBuf), Run) {
     let dir = stack(&[("main.gig", STACK)]);
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan.to_str().unwrap()])
-        .expect_code(0);
-    (dir, gig, plan)
+    let mut args = vec!["plan", ".", "--out", plan.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = gig.run_in(dir.path(), &args).expect_code(0);
+    ((dir, gig, plan), run)
 }
 
 /// Rendered diagnostics as one line: the frame's bars and line breaks removed.
@@ -150,16 +156,8 @@ fn saved_plan_is_refused_when_a_param_changed() {
 /// records the params it was made with and apply re-uses them.
 #[test]
 fn a_plan_made_with_a_param_applies_as_the_hint_says() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let ((dir, gig, plan), run) = saved_plan_with(&["--param", "size=12"]);
     let plan_arg = plan.to_str().unwrap();
-    let run = gig
-        .run_in(
-            dir.path(),
-            &["plan", ".", "--param", "size=12", "--out", plan_arg],
-        )
-        .expect_code(0);
     assert!(
         run.stderr.contains(&format!("gig apply {plan_arg}")),
         "{}",
@@ -177,15 +175,8 @@ fn a_plan_made_with_a_param_applies_as_the_hint_says() {
 /// giving the same value again is fine.
 #[test]
 fn a_param_flag_that_contradicts_the_plan_is_refused_naming_both_values() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let ((dir, gig, plan), _) = saved_plan_with(&["--param", "size=12"]);
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(
-        dir.path(),
-        &["plan", ".", "--param", "size=12", "--out", plan_arg],
-    )
-    .expect_code(0);
     let run = gig
         .run_in(dir.path(), &["apply", plan_arg, "--param", "size=16"])
         .expect_code(1);
@@ -253,15 +244,8 @@ fn a_secret_param_is_verified_not_stored() {
 /// `gig show` while `gig apply` set 3. Both now refuse the edited file.
 #[test]
 fn an_edited_plan_file_is_neither_shown_nor_applied() {
-    let dir = stack(&[("main.gig", STACK)]);
-    let gig = Gig::new();
-    let plan = dir.path().join("p.plan");
+    let ((dir, gig, plan), _) = saved_plan_with(&["--param", "size=14"]);
     let plan_arg = plan.to_str().unwrap();
-    gig.run_in(
-        dir.path(),
-        &["plan", ".", "--param", "size=14", "--out", plan_arg],
-    )
-    .expect_code(0);
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
     let change = file["plan"]["changes"]
