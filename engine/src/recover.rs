@@ -170,12 +170,7 @@ impl Failure {
 
 /// The id and value of the object an intent resolves to, or `None` when nothing was
 /// made.
-async fn resolve(
-    intent: &Intent,
-    stack: &str,
-    env: &str,
-    providers: &Providers,
-) -> Lookup {
+async fn resolve(intent: &Intent, stack: &str, env: &str, providers: &Providers) -> Lookup {
     let provider = providers.get(&intent.provider).ok_or_else(|| {
         Failure::Lookup(ProviderError::permanent(format!(
             "provider {} is not configured",
