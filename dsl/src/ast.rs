@@ -44,6 +44,8 @@ pub enum Item {
     Let(Let),
     /// `provider NAME { … }`
     Provider(Provider),
+    /// `stack { name = "…" }`: settings of the stack itself.
+    Stack(StackBlock),
     /// `resource TYPE NAME [for …] { … }` or `data TYPE NAME { … }`
     Resource(Resource),
     /// `module NAME from "PATH" { … }`
@@ -52,6 +54,22 @@ pub enum Item {
     Output(Output),
     /// `NAME = EXPR` at top level: only valid in `.gigvars` files.
     Assign(Attribute),
+}
+
+impl Item {
+    /// The whole item's span.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Param(p) => p.span,
+            Item::Let(l) => l.span,
+            Item::Provider(p) => p.span,
+            Item::Stack(s) => s.span,
+            Item::Resource(r) => r.span,
+            Item::Module(m) => m.span,
+            Item::Output(o) => o.span,
+            Item::Assign(a) => a.span,
+        }
+    }
 }
 
 /// Declared type of a param.
@@ -135,6 +153,15 @@ pub struct Let {
 pub struct Provider {
     /// Provider name, e.g. `aws`.
     pub name: Ident,
+    /// Settings.
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `stack { … }`: the stack's own settings (its name).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackBlock {
     /// Settings.
     pub body: Body,
     /// The whole item.
@@ -268,6 +295,21 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Where it is.
     pub span: Span,
+}
+
+impl Expr {
+    /// The text of a string literal without interpolations (`"abc"`, `""`); `None`
+    /// for anything else.
+    pub fn plain_string(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Template(parts) => match parts.as_slice() {
+                [] => Some(""),
+                [TemplatePart::Literal(s)] => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// Unary operators.

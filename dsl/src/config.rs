@@ -18,8 +18,11 @@ use gig_core::value::Value;
 /// A whole stack after lowering.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    /// The stack's name (its directory name).
+    /// The stack's name: `--stack-name`, else the `stack` block's `name`, else the
+    /// directory's name (see [`Config::stack_source`]).
     pub stack: String,
+    /// Where [`Config::stack`] came from.
+    pub stack_source: StackSource,
     /// The environment selected with `--env`, if any.
     pub env: Option<String>,
     /// Final param values of the root module.
@@ -41,6 +44,64 @@ impl Config {
             .ok()
             .map(|i| &self.resources[i])
     }
+}
+
+/// Where a stack's name came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StackSource {
+    /// The stack directory's name: nothing was declared.
+    #[default]
+    Directory,
+    /// `stack { name = "…" }`, at this span (the name's value).
+    Declared(Span),
+    /// The `--stack-name` option.
+    Flag,
+}
+
+impl StackSource {
+    /// Whether the user chose the name (a `stack` block or `--stack-name`).
+    pub fn is_explicit(self) -> bool {
+        !matches!(self, StackSource::Directory)
+    }
+}
+
+/// The longest stack name.
+pub const MAX_STACK_NAME: usize = 40;
+
+/// Checks a declared stack name: 1 to [`MAX_STACK_NAME`] lowercase ASCII letters, digits
+/// and dashes, starting with a letter and not ending with a dash. Stack names go into
+/// cloud tags and into names gig derives for cloud objects, so they stay within what
+/// every provider accepts. The error completes the sentence "The stack's name …".
+pub fn check_stack_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty.".into());
+    }
+    if name.len() > MAX_STACK_NAME {
+        return Err(format!(
+            "has {} characters; at most {MAX_STACK_NAME} are allowed.",
+            name.len()
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("must start with a lowercase letter.".into());
+    }
+    if name.ends_with('-') {
+        return Err("must not end with a dash.".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "holds {}; only lowercase letters, digits and dashes are allowed.",
+            if c.is_ascii_graphic() {
+                format!("`{c}`")
+            } else {
+                "a character outside that set".to_string()
+            }
+        ));
+    }
+    Ok(())
 }
 
 /// A param's final value.

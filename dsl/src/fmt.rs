@@ -98,15 +98,7 @@ enum Kind<'a> {
 
 impl<'a> Child<'a> {
     fn item(item: &'a Item) -> Child<'a> {
-        let span = match item {
-            Item::Param(p) => p.span,
-            Item::Let(l) => l.span,
-            Item::Provider(p) => p.span,
-            Item::Resource(r) => r.span,
-            Item::Module(m) => m.span,
-            Item::Output(o) => o.span,
-            Item::Assign(a) => a.span,
-        };
+        let span = item.span();
         let kind = match item {
             Item::Let(l) => Kind::KeyValue {
                 tag: "let",
@@ -523,6 +515,15 @@ impl<'a> Printer<'a> {
                     &children,
                     p.body.span.start as usize,
                     p.body.span.end as usize,
+                )
+            }
+            Item::Stack(st) => {
+                let children: Vec<Child<'_>> = st.body.entries.iter().map(Child::entry).collect();
+                self.with_body(
+                    "stack".to_string(),
+                    &children,
+                    st.body.span.start as usize,
+                    st.body.span.end as usize,
                 )
             }
             Item::Resource(r) => {

@@ -26,6 +26,8 @@ pub struct LoadOptions {
     pub params: Vec<(String, String)>,
     /// `GIG_PARAM_<name>=value` pairs, filled by the CLI from the environment.
     pub env_params: Vec<(String, String)>,
+    /// `--stack-name NAME`: the stack's name, over its `stack` block.
+    pub stack_name: Option<String>,
 }
 
 /// The result of a load.
@@ -58,7 +60,7 @@ pub fn stack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
     let mut sources = SourceMap::new();
     let mut diags = Vec::new();
-    let stack = stack_name(dir);
+    let stack = directory_name(dir);
     let files = match stack_files(dir) {
         Ok(files) if files.is_empty() => {
             diags.push(
@@ -104,6 +106,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
     };
     let lopts = LowerOptions {
         stack,
+        stack_name: opts.stack_name.clone(),
         env: opts.env.clone(),
         gigvars: gigvars.as_ref(),
         params: &opts.params,
@@ -151,6 +154,7 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     };
     let lopts = LowerOptions {
         stack,
+        stack_name: opts.stack_name.clone(),
         env: None,
         gigvars: None,
         params: &opts.params,
@@ -176,7 +180,9 @@ fn finish(sources: SourceMap, config: Option<Config>, mut diags: Vec<Diagnostic>
     }
 }
 
-fn stack_name(dir: &Path) -> String {
+/// The stack directory's own name: the stack's name when nothing declares one (the
+/// engine settles the identity against the state, see `gig_engine::identity`).
+pub fn directory_name(dir: &Path) -> String {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     name.or_else(|| {
         dir.canonicalize()

@@ -30,6 +30,7 @@
 
 mod expr;
 mod params;
+mod stack;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -88,8 +89,10 @@ pub trait Host {
 /// Inputs of lowering besides the files.
 #[derive(Clone, Debug, Default)]
 pub struct LowerOptions<'a> {
-    /// The stack's name (its directory name).
+    /// The stack's name when nothing else names it: its directory's name.
     pub stack: String,
+    /// `--stack-name NAME`: overrides the `stack` block and the directory's name.
+    pub stack_name: Option<String>,
     /// The selected environment.
     pub env: Option<String>,
     /// The parsed `env/<ENV>.gigvars` file, when an environment is selected.
@@ -670,6 +673,12 @@ impl<'a> Lowerer<'a> {
                             .with_label("move this block to the root module"),
                     ),
                     ast::Item::Provider(_) => {}
+                    ast::Item::Stack(st) if !info.path.is_empty() => self.diags.push(
+                        Diagnostic::error(Code::E0356, "invalid stack block", st.span)
+                            .with_detail("A module is part of the stack that uses it, so it cannot name a stack; `stack { … }` belongs in the stack's own files.")
+                            .with_label("stack block in a module"),
+                    ),
+                    ast::Item::Stack(_) => {}
                     ast::Item::Assign(a) => self.diags.push(
                         Diagnostic::error(Code::E0188, "assignment outside a gigvars file", a.name.span)
                             .with_detail(format!(
@@ -717,6 +726,7 @@ impl<'a> Lowerer<'a> {
     /// Pass 3: everything else.
     fn run(&mut self, opts: &LowerOptions<'_>, host: &mut dyn Host) -> Config {
         let params = self.root_params(opts, host);
+        let (stack, stack_source) = self.stack_name(opts);
         self.check_module_args();
 
         // Lower every let and output of every instance, so mistakes in values nobody
@@ -777,7 +787,8 @@ impl<'a> Lowerer<'a> {
         }
 
         Config {
-            stack: opts.stack.clone(),
+            stack,
+            stack_source,
             env: opts.env.clone(),
             params,
             providers,

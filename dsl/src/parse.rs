@@ -53,8 +53,8 @@ pub const MAX_ERRORS: usize = 100;
 
 /// The keywords that start a top-level item; parsing resumes at a line starting with
 /// one of them after an error.
-const ITEM_KEYWORDS: [&str; 7] = [
-    "param", "let", "provider", "resource", "data", "module", "output",
+const ITEM_KEYWORDS: [&str; 8] = [
+    "param", "let", "provider", "stack", "resource", "data", "module", "output",
 ];
 
 /// Parses one source file. Always returns a file (holding the items that parsed) and

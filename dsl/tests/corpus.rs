@@ -13,7 +13,7 @@
 //!   in err/, including the parser's `parse_*.gig` cases.
 //!
 //! Cases may set load options in leading comment lines: `// env: NAME`,
-//! `// param: name=value`, `// env-param: name=value`.
+//! `// param: name=value`, `// env-param: name=value`, `// stack-name: NAME`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use expect_test::expect_file;
 use gig_core::diag::{Code, Diagnostic, Severity};
 use gig_core::span::{SourceMap, Span};
-use gig_dsl::config::{Config, DependencyKind};
+use gig_dsl::config::{Config, DependencyKind, StackSource};
 use gig_dsl::eval::render;
 use gig_dsl::load::{load_dir, load_str, LoadOptions, Loaded};
 
@@ -63,6 +63,8 @@ fn options(text: &str) -> LoadOptions {
             opts.params.push(split(p));
         } else if let Some(p) = line.strip_prefix("env-param: ") {
             opts.env_params.push(split(p));
+        } else if let Some(name) = line.strip_prefix("stack-name: ") {
+            opts.stack_name = Some(name.trim().to_string());
         }
     }
     opts
@@ -128,7 +130,12 @@ fn describe(sources: &SourceMap, d: &Diagnostic) -> String {
 /// A stable text summary of a lowered config.
 fn summary(cfg: &Config, sources: &SourceMap) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "stack: {}", cfg.stack);
+    let source = match cfg.stack_source {
+        StackSource::Directory => "",
+        StackSource::Declared(_) => " (declared)",
+        StackSource::Flag => " (--stack-name)",
+    };
+    let _ = writeln!(s, "stack: {}{source}", cfg.stack);
     let _ = writeln!(s, "env: {}", cfg.env.as_deref().unwrap_or("-"));
     let _ = writeln!(s, "params:");
     for (name, p) in &cfg.params {

@@ -75,6 +75,7 @@ fn item_sexp(item: &Item) -> String {
         ),
         Item::Let(l) => format!("(let {} {})", l.name.name, expr(&l.value)),
         Item::Provider(p) => format!("(provider {} {})", p.name.name, body(&p.body)),
+        Item::Stack(st) => format!("(stack {})", body(&st.body)),
         Item::Resource(r) => format!(
             "({} {} {}{} {})",
             if r.kind == ResourceKind::Data {
@@ -388,6 +389,16 @@ fn lets_providers_and_outputs() {
             "(output-block pw (. (. (. random password) db) result) secret=true description=\"The password.\")\n",
             "(output-block inline 1)",
         )
+    );
+}
+
+/// `stack { … }` is the stack block; `stack = …` (a gigvars assignment to a param named
+/// `stack`) stays an assignment.
+#[test]
+fn the_stack_block_and_an_assignment_to_stack() {
+    assert_eq!(
+        sexp("stack {\n  name = \"shop-dev\"\n}\nstack = 3\n"),
+        "(stack {name=\"shop-dev\"})\n(assign stack 3)"
     );
 }
 
@@ -779,7 +790,7 @@ fn messages_name_tokens_not_grammar_rules() {
         ("resource aws.vpc main {\n  a = 1 b = 2\n}", "expected `,`, `}` or a newline"),
         ("let z = [1, 2 3]", "expected `,` or `]`"),
         ("resource aws.vpc {}", "expected a name"),
-        ("123", "expected an item (`param`, `let`, `provider`, `resource`, `data`, `module` or `output`)"),
+        ("123", "expected an item (`param`, `let`, `provider`, `stack`, `resource`, `data`, `module` or `output`)"),
         ("let a = f(1 2)", "expected `)` or `,`"),
         ("let a = 1 +", "expected an expression"),
     ];

@@ -7,6 +7,7 @@ pub mod check;
 pub mod drift;
 pub mod events;
 pub mod graph;
+pub mod identity;
 pub mod model;
 pub mod pipeline;
 pub mod plan;

@@ -78,6 +78,28 @@ impl Stack {
     pub fn config_digest(&self, dir: &Path) -> String {
         config_digest(&self.sources, &self.config, dir)
     }
+
+    /// Every source file read, named relative to the stack directory `dir`, with the
+    /// SHA-256 of its text: what a stale saved plan names when the sources changed.
+    pub fn source_digests(&self, dir: &Path) -> BTreeMap<String, String> {
+        relative_sources(&self.sources, dir)
+            .into_iter()
+            .map(|(path, text)| (path, hex::encode(Sha256::digest(text.as_bytes()))))
+            .collect()
+    }
+}
+
+/// Every source's path relative to `dir` (as text) and its text, sorted by path.
+fn relative_sources<'s>(sources: &'s SourceMap, dir: &Path) -> Vec<(String, &'s str)> {
+    let mut files: Vec<(String, &str)> = sources
+        .iter()
+        .map(|(_, f)| {
+            let path = f.path.strip_prefix(dir).unwrap_or(&f.path);
+            (path.display().to_string(), f.text.as_str())
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// Loads a stack directory and checks it against the providers' schemas.
@@ -481,13 +503,8 @@ pub async fn configure_providers(
 /// See [`Stack::config_digest`].
 fn config_digest(sources: &SourceMap, config: &Config, dir: &Path) -> String {
     let mut h = Sha256::new();
-    let mut files: Vec<(&Path, &str)> = sources
-        .iter()
-        .map(|(_, f)| (f.path.strip_prefix(dir).unwrap_or(&f.path), f.text.as_str()))
-        .collect();
-    files.sort();
-    for (path, text) in files {
-        h.update(path.display().to_string().as_bytes());
+    for (path, text) in relative_sources(sources, dir) {
+        h.update(path.as_bytes());
         h.update([0]);
         h.update(text.as_bytes());
         h.update([0]);

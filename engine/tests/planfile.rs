@@ -52,7 +52,12 @@ fn registry() -> Registry {
 
 fn saved_plan() -> PlanFile {
     let registry = registry();
-    let loaded = pipeline::load_str("main.gig", STACK, &LoadOptions::default(), &registry);
+    // One param given as on the command line, so the file records its input.
+    let load = LoadOptions {
+        params: vec![("prefix".into(), "api".into())],
+        ..LoadOptions::default()
+    };
+    let loaded = pipeline::load_str("main.gig", STACK, &load, &registry);
     let stack = Stack::from_loaded(loaded)
         .unwrap_or_else(|(_, diagnostics)| panic!("the stack loads: {diagnostics:#?}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -76,6 +81,9 @@ fn saved_plan() -> PlanFile {
         lineage: "lineage-1".into(),
         serial: 3,
         config_digest: stack.config_digest(Path::new(".")),
+        stack_name_flag: false,
+        sources: stack.source_digests(Path::new(".")),
+        params: gig_engine::planfile::param_records(&stack.config, &load),
         plan,
     }
 }
@@ -110,4 +118,27 @@ fn reading_and_writing_again_gives_the_same_bytes() {
         std::fs::read_to_string(&first).unwrap(),
         std::fs::read_to_string(&second).unwrap()
     );
+}
+
+/// Regression: a planned value edited in the file (14 → 3) was shown as planned by
+/// `gig show` while `gig apply` set the edited value. Any edit of the content is now
+/// refused; reformatting the JSON is not an edit.
+#[test]
+fn an_edited_plan_file_is_refused_and_a_reformatted_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.plan");
+    saved_plan().write(&path).expect("written");
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    PlanFile::read(&path).expect("compact JSON of the same content reads");
+
+    file["plan"]["changes"][0]["planned"]["byte_length"] = serde_json::json!(3);
+    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    let err = PlanFile::read(&path).expect_err("an edited value is refused");
+    assert!(
+        matches!(err, gig_engine::planfile::PlanFileError::Edited { .. }),
+        "{err}"
+    );
+    assert_eq!(err.diagnostic().code, gig_core::diag::Code::E0354);
 }

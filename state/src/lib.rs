@@ -474,6 +474,10 @@ fn locked_message(path: &Path, holder: &LockInfo) -> String {
 pub trait StateBackend: Send + Sync {
     /// The current state.
     fn snapshot(&self) -> Result<Snapshot, StateError>;
+    /// The stack identity recorded when the state was first written, if any.
+    fn stack_identity(&self) -> Result<Option<String>, StateError>;
+    /// Durably records the stack identity (outside any write session).
+    fn set_stack_identity(&self, name: &str) -> Result<(), StateError>;
     /// One resource's record, if present.
     fn get(&self, addr: &ResourceAddr) -> Result<Option<ResourceRecord>, StateError>;
     /// Starts a write session; returns its serial.

@@ -8,7 +8,9 @@
 //! - `resources`: key = the address's display form, value = the JSON of a
 //!   [`ResourceRecord`] (secrets in stored form, `{"$secret": …}`).
 //! - `meta`: `format` (decimal text), `lineage` (text), `serial` (8 bytes, big endian),
-//!   `outputs` (JSON object of stored-form values), and `intent/<address>` → the JSON of
+//!   `outputs` (JSON object of stored-form values), `stack` (text, never sealed: the
+//!   stack identity the state belongs to; absent in states written before gig recorded
+//!   it), and `intent/<address>` → the JSON of
 //!   an [`Intent`] for every create started and not yet recorded (no history: a record
 //!   written for the address drops its intent in the same transaction).
 //! - `history`, keyed so that one session's entries are contiguous and sessions sort by
@@ -80,6 +82,7 @@ const ENCRYPTED_FORMAT: u64 = 2;
 const RESOURCES: &str = "resources";
 const META: &str = "meta";
 const HISTORY: &str = "history";
+const META_STACK: &[u8] = b"stack";
 
 /// Second part of a history key for an outputs delta.
 const TAG_OUTPUTS: u8 = 0;
@@ -248,6 +251,27 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The stack identity this state belongs to, when recorded. States written before
+    /// gig recorded identities have none; the engine reads that as the directory's name
+    /// (`gig_engine::identity`).
+    pub fn stack_identity(&self) -> Result<Option<String>, StateError> {
+        let raw = self.meta.get(META_STACK).map_err(|e| self.storage(e))?;
+        raw.map(|bytes| {
+            String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("meta/stack", "not UTF-8"))
+        })
+        .transpose()
+    }
+
+    /// Records the stack identity, durably. It is not part of a write session: the
+    /// identity names the state rather than describing resources, so restoring an
+    /// earlier version keeps it.
+    pub fn set_stack_identity(&self, name: &str) -> Result<(), StateError> {
+        self.transact(|_, meta, _| {
+            meta.insert(META_STACK, name.as_bytes())?;
+            Ok(((), name.len() as u64))
+        })
     }
 
     /// The current serial (0 for a state never written).
@@ -951,6 +975,12 @@ impl Drop for Store {
 impl StateBackend for Store {
     fn snapshot(&self) -> Result<Snapshot, StateError> {
         Store::snapshot(self)
+    }
+    fn stack_identity(&self) -> Result<Option<String>, StateError> {
+        Store::stack_identity(self)
+    }
+    fn set_stack_identity(&self, name: &str) -> Result<(), StateError> {
+        Store::set_stack_identity(self, name)
     }
     fn get(&self, addr: &ResourceAddr) -> Result<Option<ResourceRecord>, StateError> {
         Store::get(self, addr)

@@ -68,6 +68,26 @@ fn lineage_is_fixed_at_creation_and_serial_counts_sessions() {
     assert_ne!(open(&other.state()).lineage(), lineage);
 }
 
+/// The stack identity is absent until recorded, survives reopening, and is kept when an
+/// earlier version is restored (it names the state, not a version of it).
+#[test]
+fn the_stack_identity_is_recorded_once_and_kept_across_restore() {
+    let scratch = Scratch::new("identity");
+    {
+        let store = open(&scratch.state());
+        assert_eq!(store.stack_identity().unwrap(), None);
+        store.set_stack_identity("shop-dev").unwrap();
+        store.begin("apply").unwrap();
+        store.put(&record(&subnet("a"), "s-1")).unwrap();
+        store.begin("apply").unwrap();
+        store.put(&record(&subnet("b"), "s-2")).unwrap();
+    }
+    let store = open(&scratch.state());
+    assert_eq!(store.stack_identity().unwrap().as_deref(), Some("shop-dev"));
+    store.restore(1).unwrap();
+    assert_eq!(store.stack_identity().unwrap().as_deref(), Some("shop-dev"));
+}
+
 #[test]
 fn writes_outside_a_session_are_refused() {
     let scratch = Scratch::new("nosession");

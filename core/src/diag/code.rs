@@ -174,6 +174,12 @@ codes! {
     E0351 => "the plan file was written by another gig version",
     E0352 => "the plan file is damaged or not a gig plan",
     E0353 => "a flag contradicts the saved plan",
+    E0354 => "the plan file was changed after it was written",
+
+    // The stack's identity: its declared name and the one its state records.
+    E0355 => "invalid stack name",
+    E0356 => "invalid stack block",
+    E0357 => "the stack's identity differs from its state's",
 
     // State, as the CLI opens it for a stack and env.
     E0360 => "this stack has environments; choose one with --env",

@@ -134,7 +134,7 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                     other => {
-                        let span = item_span(other);
+                        let span = other.span();
                         self.diags.push(
                             Diagnostic::error(Code::E0185, "invalid item in a gigvars file", span)
                                 .with_detail(
@@ -458,17 +458,5 @@ impl<'a> Lowerer<'a> {
         self.stack.pop();
         self.set_param(inst, name, Slot::Done(e.clone()));
         e
-    }
-}
-
-fn item_span(item: &ast::Item) -> Span {
-    match item {
-        ast::Item::Param(p) => p.span,
-        ast::Item::Let(l) => l.span,
-        ast::Item::Provider(p) => p.span,
-        ast::Item::Resource(r) => r.span,
-        ast::Item::Module(m) => m.span,
-        ast::Item::Output(o) => o.span,
-        ast::Item::Assign(a) => a.span,
     }
 }

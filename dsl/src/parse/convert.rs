@@ -10,8 +10,8 @@ use pest::iterators::Pair;
 
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, TypeField, UnaryOp,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
+    TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -99,6 +99,10 @@ impl<'d> Converter<'d> {
                 let name = self.ident(inner.next()?);
                 let body = self.body(inner.next()?);
                 Some(Item::Provider(Provider { name, body, span }))
+            }
+            Rule::stack_item => {
+                let body = self.body(inner.next()?);
+                Some(Item::Stack(StackBlock { body, span }))
             }
             Rule::resource => {
                 let kind = if is_data {
@@ -1013,6 +1017,7 @@ fn is_keyword(rule: Rule) -> bool {
         Rule::kw_param
             | Rule::kw_let
             | Rule::kw_provider
+            | Rule::kw_stack
             | Rule::kw_resource
             | Rule::kw_data
             | Rule::kw_module

@@ -34,8 +34,8 @@
 
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, TemplatePart,
-    TypeExpr, TypeField, UnaryOp,
+    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
+    TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
@@ -195,6 +195,15 @@ impl<'t> Parser<'t, '_> {
         self.b[self.pos..].starts_with(kw.as_bytes()) && !is_ident_char(self.peek_at(kw.len()))
     }
 
+    /// Whether the first byte after `len` bytes and any blanks is `{`: `stack {` starts
+    /// a stack block, while `stack = …` is an assignment.
+    fn brace_after(&self, len: usize) -> bool {
+        self.b[self.pos + len..]
+            .iter()
+            .find(|&&c| !matches!(c, b' ' | b'\t'))
+            == Some(&b'{')
+    }
+
     fn keyword(&mut self, kw: &str) -> Option<()> {
         self.at_keyword(kw).then(|| self.token(kw.len()))
     }
@@ -241,6 +250,15 @@ impl<'t> Parser<'t, '_> {
                 let body = self.body()?;
                 Some(Item::Provider(Provider {
                     name,
+                    body,
+                    span: self.span(start),
+                }))
+            }
+            "stack" if self.brace_after(word.len()) => {
+                self.token(word.len());
+                self.blanks();
+                let body = self.body()?;
+                Some(Item::Stack(StackBlock {
                     body,
                     span: self.span(start),
                 }))

@@ -338,29 +338,16 @@ fn fast_parser_takes_every_item_of_the_valid_corpus() {
         }
         let scan = super::scan::scan(FileId(0), text);
         for item in &reference.items {
-            let start = item_span(item).start as usize;
+            let start = item.span().start as usize;
             let got =
                 super::fast::parse_item(FileId(0), start, &scan.masked[start..], &mut scratch);
             assert!(
                 got.as_ref().is_some_and(|(i, _)| i == item),
                 "the fast parser declined or misread {:?}",
-                &text[start..item_span(item).end as usize]
+                &text[start..item.span().end as usize]
             );
             taken += 1;
         }
     }
     assert!(taken > 100, "only {taken} items checked");
-}
-
-fn item_span(item: &crate::ast::Item) -> gig_core::span::Span {
-    use crate::ast::Item;
-    match item {
-        Item::Param(p) => p.span,
-        Item::Let(l) => l.span,
-        Item::Provider(p) => p.span,
-        Item::Resource(r) => r.span,
-        Item::Module(m) => m.span,
-        Item::Output(o) => o.span,
-        Item::Assign(a) => a.span,
-    }
 }

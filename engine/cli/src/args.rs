@@ -223,6 +223,10 @@ pub struct StackArgs {
     /// State directory (default: <DIR>/.gig/state/<ENV>, or GIG_STATE_DIR/<stack>/<env>).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// The stack's name (its identity: `gig:stack` tags, derived names, the state's
+    /// owner), over the name its `stack` block declares.
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
 }
 
 /// `gig validate`
@@ -406,6 +410,19 @@ pub enum StateCommand {
     /// Encrypt every stored value, all history included, under the current key
     /// (GIG_STATE_PASSPHRASE).
     Rekey(StateArgs),
+    /// Record NAME as the stack identity this state belongs to (after renaming the
+    /// stack on purpose; objects already created keep their tags and names).
+    RenameStack(StateRenameArgs),
+}
+
+/// `gig state rename-stack`
+#[derive(Debug, Args)]
+pub struct StateRenameArgs {
+    /// The stack's new name.
+    pub name: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// State command with only a stack.

@@ -15,7 +15,7 @@ use gig_engine::apply::{ApplyOptions, ApplyReport};
 use gig_engine::events::ApplyEvent;
 use gig_engine::model::Plan;
 use gig_engine::pipeline::{self, PlanOptions, Providers, Refreshed, Stack, Stage};
-use gig_engine::planfile::{PlanFile, FORMAT_VERSION};
+use gig_engine::planfile::{self, PlanFile, FORMAT_VERSION};
 use gig_engine::render;
 use gig_provider::OpContext;
 use gig_state::{ResourceRecord, Snapshot, Store};
@@ -23,7 +23,8 @@ use gig_state::{ResourceRecord, Snapshot, Store};
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
     Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ProvidersSchemaArgs,
-    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRestoreArgs, ValidateArgs,
+    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRenameArgs,
+    StateRestoreArgs, ValidateArgs,
 };
 use crate::context::{self, Ui};
 use crate::report::{self, Refusal};
@@ -220,7 +221,7 @@ async fn make_plan(
     options: &PlanOptions,
 ) -> anyhow::Result<Result<Planned, Stopped>> {
     let registry = context::registry();
-    let stack = match Stack::from_loaded(context::load_checked(settings, &registry)) {
+    let mut stack = match Stack::from_loaded(context::load_checked(settings, &registry)) {
         Ok(stack) => stack,
         Err((sources, diagnostics)) => {
             return Ok(Err(Stopped {
@@ -230,6 +231,12 @@ async fn make_plan(
         }
     };
     let store = context::open_state(settings)?;
+    if let Err(refused) = context::settle_identity(&mut stack, settings, &store)? {
+        return Ok(Err(Stopped {
+            sources: stack.sources,
+            diagnostics: vec![refused],
+        }));
+    }
     let snapshot = store.snapshot()?;
     let outcome = pipeline::plan_stack(&stack, &snapshot, &registry, options).await?;
     if outcome.stopped == Some(Stage::Policy) {
@@ -339,6 +346,9 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             lineage: p.snapshot.lineage.clone(),
             serial: p.snapshot.serial,
             config_digest: p.stack.config_digest(&settings.stack.dir),
+            stack_name_flag: settings.stack.load.stack_name.is_some(),
+            sources: p.stack.source_digests(&settings.stack.dir),
+            params: planfile::param_records(&p.stack.config, &settings.stack.load),
             plan: p.plan.clone(),
         };
         file.write_with(out, context::keys())?;
@@ -405,10 +415,14 @@ async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8>
 /// `gig apply --refresh-only`: shows the drift, then records Refreshed values as state.
 async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8> {
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &settings.stack, &registry) else {
+    let Some(mut stack) = context::load_stack(ui, &settings.stack, &registry) else {
         return Ok(ERROR);
     };
     let store = context::open_state(&settings.stack)?;
+    if let Err(refused) = context::settle_identity(&mut stack, &settings.stack, &store)? {
+        ui.diagnostics(&[refused], &stack.sources);
+        return Ok(ERROR);
+    }
     let snapshot = store.snapshot()?;
     let Some((refreshed, report)) =
         refresh_and_detect(ui, &registry, &stack, &snapshot, &settings.options).await?
@@ -427,6 +441,7 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
         println!("Nothing recorded.");
         return Ok(ERROR);
     }
+    context::record_identity(&store, &stack.config.stack)?;
     store.begin("refresh")?;
     let mut writes = Vec::new();
     for d in &report.drifted {
@@ -449,44 +464,6 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
     Ok(OK)
 }
 
-/// A saved plan applies to the env and state it was made for: an `--env` or
-/// `--state-dir` naming another one is refused rather than silently ignored.
-fn plan_file_conflict(
-    settings: &ApplySettings,
-    file: &PlanFile,
-) -> Option<gig_core::diag::Diagnostic> {
-    let mut conflicts = Vec::new();
-    if let Some(env) = &settings.stack.load.env {
-        if *env != file.env {
-            conflicts.push(format!(
-                "--env {env} was given, but the plan was made for env {}",
-                file.env
-            ));
-        }
-    }
-    if let Some(dir) = &settings.explicit_state_dir {
-        if absolute(dir) != absolute(&file.state_dir) {
-            conflicts.push(format!(
-                "--state-dir {} was given, but the plan was made against {}",
-                dir.display(),
-                file.state_dir.display()
-            ));
-        }
-    }
-    if conflicts.is_empty() {
-        return None;
-    }
-    Some(
-        gig_core::diag::Diagnostic::error(
-            gig_core::diag::Code::E0353,
-            "a flag contradicts the saved plan",
-            gig_core::span::Span::DETACHED,
-        )
-        .with_detail(format!("{}. Nothing was applied.", conflicts.join("; ")))
-        .with_help("apply the plan without these flags, or make a new plan for that env or state"),
-    )
-}
-
 /// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
 /// the state and the configuration.
 async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
@@ -497,27 +474,44 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
             return Ok(ERROR);
         }
     };
-    if let Some(conflict) = plan_file_conflict(settings, &file) {
+    let state_dir = settings.explicit_state_dir.as_deref().map(absolute);
+    let given = planfile::Given {
+        env: settings.stack.load.env.as_deref(),
+        state_dir: state_dir.as_deref(),
+        stack_name: settings.stack.load.stack_name.as_deref(),
+        load: &settings.stack.load,
+    };
+    if let Some(conflict) = file.conflicts(&given) {
         ui.diagnostics(&[conflict], &SourceMap::new());
         return Ok(ERROR);
     }
-    let mut stack_settings = settings.stack.clone();
-    stack_settings.dir = file.stack_dir.clone();
-    stack_settings.state_dir = file.state_dir.clone();
-    if file.env != "default" {
-        stack_settings.env = file.env.clone();
-        stack_settings.load.env = Some(file.env.clone());
-    }
+    // The plan's own stack, state, env and params.
+    let stack_settings = StackSettings {
+        dir: file.stack_dir.clone(),
+        env: file.env.clone(),
+        load: file.load_options(&settings.stack.load),
+        state_dir: file.state_dir.clone(),
+    };
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &stack_settings, &registry) else {
+    let Some(mut stack) = context::load_stack(ui, &stack_settings, &registry) else {
         return Ok(ERROR);
     };
     let store = context::open_state(&stack_settings)?;
+    if let Err(refused) = context::settle_identity(&mut stack, &stack_settings, &store)? {
+        ui.diagnostics(&[refused], &stack.sources);
+        return Ok(ERROR);
+    }
+    if stack.config.stack != file.plan.stack {
+        let refused = gig_engine::identity::plan_conflict(&file.plan.stack, &stack.config.stack);
+        ui.diagnostics(&[refused], &SourceMap::new());
+        return Ok(ERROR);
+    }
     let snapshot = store.snapshot()?;
     if let Some(stale) = file.staleness(
         &snapshot.lineage,
         snapshot.serial,
-        &stack.config_digest(&stack_settings.dir),
+        &stack,
+        &stack_settings.dir,
     ) {
         ui.diagnostics(&[stale.diagnostic()], &SourceMap::new());
         return Ok(ERROR);
@@ -565,6 +559,7 @@ async fn execute(
     sources: &SourceMap,
     settings: &ApplySettings,
 ) -> anyhow::Result<u8> {
+    context::record_identity(store, &plan.stack)?;
     let opts = ApplyOptions {
         parallelism: settings.options.parallelism,
         stack: plan.stack.clone(),
@@ -758,13 +753,17 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         bail!("{addr} is a data source; only managed resources can be imported");
     }
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
+    let Some(mut stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
+    let store = context::open_state(&settings)?;
+    if let Err(refused) = context::settle_identity(&mut stack, &settings, &store)? {
+        ui.diagnostics(&[refused], &stack.sources);
+        return Ok(ERROR);
+    }
     let Some(rc) = stack.config.resource(&addr) else {
         bail!("{addr} is not declared in the configuration; add its resource block first");
     };
-    let store = context::open_state(&settings)?;
     if store.snapshot()?.resources.contains_key(&addr) {
         bail!("{addr} is already in state; use `gig state rm` first to re-import");
     }
@@ -786,6 +785,7 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
     let schema_version = registry
         .resource_schema(&addr.rtype, false)
         .map_or(0, |s| s.version);
+    context::record_identity(&store, &stack.config.stack)?;
     store.begin("import")?;
     store.put(&ResourceRecord {
         addr: addr.clone(),
@@ -880,6 +880,32 @@ pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     Ok(OK)
 }
 
+/// `gig state rename-stack NAME`: the one way to change the identity a state belongs to.
+pub fn state_rename_stack(_ui: &Ui, args: StateRenameArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::with_state(&args.stack)?;
+    if let Err(why) = gig_dsl::config::check_stack_name(&args.name) {
+        let d = Diagnostic::error(
+            gig_core::diag::Code::E0355,
+            "invalid stack name",
+            gig_core::span::Span::DETACHED,
+        )
+        .with_detail(format!("The stack's name {why}"));
+        return Err(Refusal(d).into());
+    }
+    let store = context::open_existing_state(&settings)?;
+    // A written state without a recorded identity belongs to the directory's name.
+    let before = store
+        .stack_identity()?
+        .unwrap_or_else(|| gig_dsl::load::directory_name(&settings.dir));
+    store.set_stack_identity(&args.name)?;
+    println!(
+        "The state at {} now belongs to stack `{}` (it was `{before}`). Objects created before keep the tags and names they were created with.",
+        settings.state_dir.display(),
+        args.name
+    );
+    Ok(OK)
+}
+
 /// `gig state restore SERIAL`
 pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
@@ -930,10 +956,14 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let started = std::time::Instant::now();
     let registry = context::registry();
-    let Some(stack) = context::load_stack(ui, &settings, &registry) else {
+    let Some(mut stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
     let store = context::open_existing_state(&settings)?;
+    if let Err(refused) = context::settle_identity(&mut stack, &settings, &store)? {
+        ui.diagnostics(&[refused], &stack.sources);
+        return Ok(ERROR);
+    }
     let snapshot = store.snapshot()?;
     drop(store);
     let Some((_, report)) = refresh_and_detect(

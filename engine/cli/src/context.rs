@@ -8,6 +8,7 @@ use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::SourceMap;
 use gig_core::span::Span;
 use gig_dsl::load::Loaded;
+use gig_engine::identity::{self, Recorded};
 use gig_engine::pipeline::Stack;
 use gig_provider::Registry;
 use gig_state::crypt::{self, Keys};
@@ -142,6 +143,33 @@ pub fn load_stack(ui: &Ui, settings: &StackSettings, registry: &Registry) -> Opt
             None
         }
     }
+}
+
+/// Settles the stack's identity against its state (`gig_engine::identity`) and names
+/// the stack by it: the name every plan and apply of this run uses. An explicit name
+/// that contradicts the state is returned as the `E0357` diagnostic.
+pub fn settle_identity(
+    stack: &mut Stack,
+    settings: &StackSettings,
+    store: &Store,
+) -> anyhow::Result<Result<(), Diagnostic>> {
+    let recorded = Recorded::new(store.stack_identity()?, store.serial()?);
+    Ok(
+        identity::settle(&stack.config, &settings.dir, &recorded, &settings.state_dir).map(
+            |name| {
+                stack.config.stack = name;
+            },
+        ),
+    )
+}
+
+/// Records the stack's identity in its state before a write, when the state has none
+/// yet (a new state, or one written before gig recorded identities).
+pub fn record_identity(store: &Store, name: &str) -> anyhow::Result<()> {
+    if store.stack_identity()?.is_none() {
+        store.set_stack_identity(name)?;
+    }
+    Ok(())
 }
 
 /// Opens (and locks) the state of this stack and env. The lock record names the command

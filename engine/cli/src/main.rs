@@ -75,6 +75,7 @@ fn main() -> ExitCode {
                 StateCommand::Restore(a) => commands::state_restore(&ui, a),
                 StateCommand::Export(a) => commands::state_export(&ui, a),
                 StateCommand::Rekey(a) => commands::state_rekey(&ui, a),
+                StateCommand::RenameStack(a) => commands::state_rename_stack(&ui, a),
             },
         }
     });

@@ -70,7 +70,7 @@ impl StackSettings {
         let state_dir = match &args.state_dir {
             Some(dir) => dir.clone(),
             None => match std::env::var_os("GIG_STATE_DIR") {
-                Some(root) => PathBuf::from(root).join(stack_name(&args.dir)).join(&env),
+                Some(root) => shared_state_dir(Path::new(&root), args, &env),
                 None => args.dir.join(".gig").join("state").join(&env),
             },
         };
@@ -81,14 +81,34 @@ impl StackSettings {
                 env: args.env.clone(),
                 params,
                 env_params,
+                stack_name: args.stack_name.clone(),
             },
             state_dir,
         })
     }
 }
 
-/// The stack's name: its directory's name.
-pub fn stack_name(dir: &Path) -> String {
+/// The stack's state under `GIG_STATE_DIR`: `<root>/<place>/<env>`, where the place is
+/// the name derived from where the stack is (`gig_engine::identity::derived_name`: the
+/// git work tree's name and the path below it), so that stacks laid out alike do not
+/// share a state there, every checkout of a repository finds the same one, and renaming
+/// the stack does not move it. When that directory does not exist but one under the
+/// directory's bare name does, that one is used: it holds a state made before gig told
+/// stacks apart (the identity recorded in it, or the directory's name, then decides).
+fn shared_state_dir(root: &Path, args: &StackArgs, env: &str) -> PathBuf {
+    let at = |name: &str| root.join(name).join(env);
+    let legacy = at(&directory_name(&args.dir));
+    let preferred = at(&gig_engine::identity::derived_name(&args.dir));
+    if preferred.exists() || !legacy.exists() {
+        preferred
+    } else {
+        legacy
+    }
+}
+
+/// The stack directory's name (symlinks resolved), as states under `GIG_STATE_DIR`
+/// have always been kept.
+fn directory_name(dir: &Path) -> String {
     let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     abs.file_name()
         .map_or_else(|| "stack".to_string(), |n| n.to_string_lossy().into_owned())

@@ -107,7 +107,7 @@ async fn drift_reports_exactly_the_out_of_band_changes_and_apply_repairs_them() 
 
     // The generated database password never appears in any output or log.
     let password = {
-        let dir = gig.state_root.path().join("giggatek/staging");
+        let dir = gig.only_state_dir("staging");
         let store = gig_state::Store::open(
             &dir,
             gig_state::LockInfo::current("test: read the password"),

@@ -380,13 +380,7 @@ fn a_damaged_state_is_a_coded_error_with_a_recovery_path() {
         .expect_code(0);
     gig.run_in(dir.path(), &["state", "list", "."])
         .expect_code(0);
-    let name = dir.path().file_name().unwrap().to_owned();
-    let sled = gig
-        .state_root
-        .path()
-        .join(name)
-        .join("default")
-        .join("sled");
+    let sled = gig.only_state_dir("default").join("sled");
     let mut damaged = 0;
     for entry in std::fs::read_dir(&sled).unwrap() {
         let path = entry.unwrap().path();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stack, Gig};
+use common::{stack, Gig, Run};
 
 const STACK: &str = r#"param size: number = 8
 
@@ -21,12 +21,26 @@ output a = random.id.a.hex
 
 /// The test stack in a new directory, planned with `--out p.plan`.
 fn saved_plan() -> (tempfile::TempDir, Gig, std::path::PathBuf) {
+    saved_plan_with(&[]).0
+}
+
+/// [`saved_plan`] with `extra` plan flags; also returns what `gig plan` printed.
+fn saved_plan_with(extra: &[&str]) -> ((tempfile::TempDir, Gig, std::path::PathBuf), Run) {
     let dir = stack(&[("main.gig", STACK)]);
     let gig = Gig::new();
     let plan = dir.path().join("p.plan");
-    gig.run_in(dir.path(), &["plan", ".", "--out", plan.to_str().unwrap()])
-        .expect_code(0);
-    (dir, gig, plan)
+    let mut args = vec!["plan", ".", "--out", plan.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = gig.run_in(dir.path(), &args).expect_code(0);
+    ((dir, gig, plan), run)
+}
+
+/// Rendered diagnostics as one line: the frame's bars and line breaks removed.
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn state(gig: &Gig, dir: &std::path::Path) -> serde_json::Value {
@@ -105,21 +119,165 @@ fn saved_plan_is_refused_after_the_configuration_changed() {
         STACK.replace("size: number = 8", "size: number = 16"),
     )
     .unwrap();
+    std::fs::write(dir.path().join("extra.gig"), "let unused = 1\n").unwrap();
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
     assert!(
         run.stderr.contains("gig::E0350") && run.stderr.contains("configuration"),
         "{}",
         run.stderr
     );
+    let said = flat(&run.stderr);
+    assert!(
+        said.contains("main.gig was edited")
+            && said.contains("extra.gig was added")
+            && said.contains("param size is 16, the plan used 8"),
+        "names what changed: {said}"
+    );
 }
 
+/// A `GIG_PARAM_*` variable at apply time that contradicts the value the plan used is
+/// refused naming the variable and both values.
 #[test]
 fn saved_plan_is_refused_when_a_param_changed() {
     let (dir, gig, plan) = saved_plan();
     let plan_arg = plan.to_str().unwrap();
     let gig = gig.env("GIG_PARAM_size", "12");
     let run = gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(1);
-    assert!(run.stderr.contains("gig::E0350"), "{}", run.stderr);
+    assert!(run.stderr.contains("gig::E0353"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GIG_PARAM_size=12") && run.stderr.contains("size = 8"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Regression: a plan made with `--param k=v` was refused as stale (E0350) when applied
+/// as gig's own hint says (`gig apply FILE`), without naming what changed. The file
+/// records the params it was made with and apply re-uses them.
+#[test]
+fn a_plan_made_with_a_param_applies_as_the_hint_says() {
+    let ((dir, gig, plan), run) = saved_plan_with(&["--param", "size=12"]);
+    let plan_arg = plan.to_str().unwrap();
+    assert!(
+        run.stderr.contains(&format!("gig apply {plan_arg}")),
+        "{}",
+        run.stderr
+    );
+    gig.run_in(dir.path(), &["apply", plan_arg]).expect_code(0);
+    let after = state(&gig, dir.path());
+    assert_eq!(
+        after["resources"]["random.id.a"]["value"]["byte_length"],
+        serde_json::json!(12)
+    );
+}
+
+/// A `--param` that contradicts the plan's is refused naming the flag and both values;
+/// giving the same value again is fine.
+#[test]
+fn a_param_flag_that_contradicts_the_plan_is_refused_naming_both_values() {
+    let ((dir, gig, plan), _) = saved_plan_with(&["--param", "size=12"]);
+    let plan_arg = plan.to_str().unwrap();
+    let run = gig
+        .run_in(dir.path(), &["apply", plan_arg, "--param", "size=16"])
+        .expect_code(1);
+    assert!(run.stderr.contains("gig::E0353"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--param size=16") && run.stderr.contains("size=12"),
+        "{}",
+        run.stderr
+    );
+    let run = gig
+        .run_in(dir.path(), &["apply", plan_arg, "--stack-name", "other"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("gig::E0353") && run.stderr.contains("--stack-name other"),
+        "{}",
+        run.stderr
+    );
+    gig.run_in(dir.path(), &["apply", plan_arg, "--param", "size=12"])
+        .expect_code(0);
+}
+
+/// A secret param is kept in the file only as a digest: apply needs it again, names it
+/// when it is missing or different, and never prints it.
+#[test]
+fn a_secret_param_is_verified_not_stored() {
+    let secret = "hunter2-plan-secret";
+    let text =
+        format!("{STACK}\nparam token: string {{\n  secret = true\n}}\n\nprovider random {{\n}}\n");
+    let dir = stack(&[("main.gig", &text)]);
+    let gig = Gig::new();
+    let plan = dir.path().join("p.plan");
+    let plan_arg = plan.to_str().unwrap();
+    gig.run_in_with(
+        dir.path(),
+        &["plan", ".", "--out", plan_arg],
+        &[("GIG_PARAM_token", secret)],
+    )
+    .expect_code(0);
+    let file = std::fs::read_to_string(&plan).unwrap();
+    assert!(!file.contains(secret), "the secret is not in the file");
+    let run = gig
+        .run_in_with(
+            dir.path(),
+            &["apply", plan_arg],
+            &[("GIG_PARAM_token", "zz-other-secret")],
+        )
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("gig::E0350") && run.stderr.contains("secret param token"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.all().contains(secret) && !run.all().contains("zz-other-secret"));
+    let run = gig
+        .run_in_with(
+            dir.path(),
+            &["apply", plan_arg],
+            &[("GIG_PARAM_token", secret)],
+        )
+        .expect_code(0);
+    assert!(!run.all().contains(secret));
+}
+
+/// Regression: a planned value edited in the file (14 → 3) was displayed as planned by
+/// `gig show` while `gig apply` set 3. Both now refuse the edited file.
+#[test]
+fn an_edited_plan_file_is_neither_shown_nor_applied() {
+    let ((dir, gig, plan), _) = saved_plan_with(&["--param", "size=14"]);
+    let plan_arg = plan.to_str().unwrap();
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).unwrap()).expect("plan file is JSON");
+    let change = file["plan"]["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["address"] == "random.id.a")
+        .expect("random.id.a");
+    assert_eq!(change["planned"]["byte_length"], serde_json::json!(14));
+    change["planned"]["byte_length"] = serde_json::json!(3);
+    std::fs::write(&plan, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    for command in ["show", "apply"] {
+        let run = gig.run_in(dir.path(), &[command, plan_arg]).expect_code(1);
+        assert!(
+            run.stderr.contains("gig::E0354"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "{command} shows nothing: {}",
+            run.stdout
+        );
+    }
+    let run = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("gig::E0361"),
+        "nothing was applied: {}",
+        run.stderr
+    );
 }
 
 /// A plan file of another format version is refused with E0351 naming both versions,

@@ -211,6 +211,37 @@ pub struct FileFor {
     pub cond: Option<FileExpr>,
 }
 
+/// Where a param's value came from when the plan was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamFrom {
+    /// Its default or the env's gigvars file: the sources hold it.
+    Config,
+    /// A `GIG_PARAM_<name>` variable.
+    Env,
+    /// `--param name=value`.
+    Flag,
+}
+
+/// A declared param as a plan file records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedParam {
+    /// Where its value came from.
+    pub from: ParamFrom,
+    /// The text given by `--param` or `GIG_PARAM_*`, which apply gives again; absent
+    /// for a secret param and one from the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The final value; absent for a secret param.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// For a secret param only: the SHA-256 of its final value, which apply compares
+    /// with the value it is given again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
 /// Why a file's plan cannot be turned back into a [`Plan`].
 pub type SchemaError = String;
 

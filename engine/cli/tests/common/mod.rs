@@ -86,6 +86,19 @@ impl Gig {
         self
     }
 
+    /// The state directory of `env` of the one stack that has states under this
+    /// context's state root (states there are kept by the stack's place, whose name
+    /// holds a hash).
+    pub fn only_state_dir(&self, env: &str) -> PathBuf {
+        let stacks: Vec<PathBuf> = std::fs::read_dir(self.state_root.path())
+            .expect("state root")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert_eq!(stacks.len(), 1, "one stack's states: {stacks:?}");
+        stacks[0].join(env)
+    }
+
     /// Runs `gig ARGS…` in `cwd`.
     pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
         self.run_in_with(cwd, args, &[])
