@@ -71,6 +71,26 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
         subnets.push(id(&made));
     }
 
+    // An address with brackets and quotes, as expanded resources have, is matched
+    // literally (filter values are patterns).
+    let planned = with_defaults(
+        "aws.subnet",
+        &val(json!({"vpc_id": vpc_id, "cidr_block": "10.40.9.0/24", "availability_zone": "us-east-1b"})),
+    );
+    let keyed = ctx("aws.subnet.private[\"us-east-1b\"]");
+    let made = emu
+        .provider()
+        .create(&keyed, "aws.subnet", &planned)
+        .await
+        .expect("create a keyed subnet");
+    assert_eq!(
+        emu.provider()
+            .find_created(&keyed, "aws.subnet", &planned)
+            .await
+            .expect("lookup"),
+        Lookup::Found(vec![id(&made)])
+    );
+
     // EC2: one DescribeTags lookup for every tagged type.
     found_by_its_marks_only(
         &emu,

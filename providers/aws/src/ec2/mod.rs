@@ -15,13 +15,13 @@ pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecification};
 use gig_core::value::Value;
 use gig_provider::{Lookup, OpContext, ProviderError};
 
-use crate::common::{gig_tags, sdk_error, tag_diff, user_tags_of};
+use crate::common::{gig_tags, owned_by, sdk_error, tag_diff, user_tags_of};
 use crate::Clients;
 
 /// A Describe filter `name = values`.
@@ -33,46 +33,43 @@ pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<Stri
 }
 
 /// The ids of the EC2 objects of `resource_type` (DescribeTags' name for it: `vpc`,
-/// `subnet`, `security-group`, …) that carry every gig tag of `ctx`: one DescribeTags
-/// per gig tag, intersected. Objects on their way out (a terminated instance keeps its
-/// tags for a while) are found too; the engine reads every candidate and keeps those
-/// that exist.
+/// `subnet`, `security-group`, …) that carry every gig tag of `ctx`. Tag values are
+/// compared here, not in the filter: filter values are patterns, and addresses hold
+/// characters (`[`, `"`, `*`) a pattern would not match literally. Objects on their way
+/// out (a terminated instance keeps its tags for a while) are found too; the engine
+/// reads every candidate and keeps those that exist.
 pub(crate) async fn find_tagged(
     clients: &Clients,
     ctx: &OpContext,
     resource_type: &str,
 ) -> Result<Lookup, ProviderError> {
-    let mut ids: Option<BTreeSet<String>> = None;
-    for (key, value) in gig_tags(ctx) {
-        let mut found = BTreeSet::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = clients
-                .ec2
-                .describe_tags()
-                .filters(filter("resource-type", [resource_type]))
-                .filters(filter("key", [key.as_str()]))
-                .filters(filter("value", [value.as_str()]))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("DescribeTags", e))?;
-            found.extend(
-                page.tags()
-                    .iter()
-                    .filter_map(|t| t.resource_id().map(str::to_string)),
-            );
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => break,
+    let marks = gig_tags(ctx);
+    let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .ec2
+            .describe_tags()
+            .filters(filter("resource-type", [resource_type]))
+            .filters(filter("key", marks.keys().map(String::as_str)))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeTags", e))?;
+        for t in page.tags() {
+            if let (Some(id), Some(key)) = (t.resource_id(), t.key()) {
+                tags.entry(id.to_string()).or_default().insert(
+                    key.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                );
             }
         }
-        ids = Some(match ids {
-            None => found,
-            Some(before) => before.intersection(&found).cloned().collect(),
-        });
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
     }
-    Ok(Lookup::Found(ids.unwrap_or_default().into_iter().collect()))
+    Ok(owned_by(tags, ctx))
 }
 
 /// EC2 tags from a map.
