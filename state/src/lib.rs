@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::Store;
 
-/// The bytes gig stores for a persisted value (a record, a delta, a session header):
-/// exactly what [`Store`] writes, so that every backend stores the same form and a layer
-/// added at this boundary (such as encryption) applies to all of them.
+/// The clear bytes gig stores for a persisted value (a record, a delta, a session
+/// header): exactly what [`Store`] hands to its [`crypt::Sealer`], so every backend
+/// stores the same form.
 pub fn encode_stored<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     crate::store::encode(value)
 }
