@@ -18,9 +18,9 @@
 //! # Commits: durable before dependents start
 //!
 //! When a step completes, the executor takes every other step that has completed by
-//! then as well, writes all their results to the store in one durable batch
-//! ([`Store::commit`]: one transaction, one flush and `fdatasync`), and only then
-//! starts the steps that waited for them. A dependent therefore never starts before its
+//! then as well, writes all their results to the state in one durable batch
+//! ([`StateBackend::commit`]: for sled one transaction, one flush and `fdatasync`; for
+//! S3 one journal object), and only then starts the steps that waited for them. A dependent therefore never starts before its
 //! dependency's New value is durable, while resources that finish together share one
 //! commit. docs/notes/apply.md discusses the trade-off.
 //!
@@ -62,7 +62,7 @@ use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::eval::eval;
 use gig_provider::{CreatedSink, ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
-use gig_state::{Intent, ResourceRecord, Store, Write};
+use gig_state::{Intent, ResourceRecord, StateBackend, StateError, Write};
 use tokio::sync::{watch, Semaphore};
 
 pub use crate::apply::retry::RetryPolicy;
@@ -118,6 +118,9 @@ pub struct ApplyReport {
     /// A state write failed; apply stopped starting new work. The message names the
     /// state path.
     pub state_error: Option<String>,
+    /// The state write failed because this process lost the state's lock
+    /// ([`StateError::LockLost`]): another process may be writing the state now.
+    pub state_lock_lost: bool,
 }
 
 impl ApplyReport {
@@ -158,13 +161,14 @@ impl ApplyReport {
 pub async fn apply(
     plan: &Plan,
     providers: &BTreeMap<String, Arc<dyn Provider>>,
-    store: &Store,
+    store: &dyn StateBackend,
     opts: &ApplyOptions,
     mut cancel: watch::Receiver<bool>,
     events: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     if let Err(e) = store.begin(if plan.destroy { "destroy" } else { "apply" }) {
+        report.state_lock_lost = matches!(e, StateError::LockLost { .. });
         report.state_error = Some(e.to_string());
         report.not_started = plan
             .changes
@@ -258,7 +262,10 @@ pub async fn apply(
         if report.output_errors.is_empty() {
             match store.set_outputs(&outputs) {
                 Ok(()) => report.outputs = outputs,
-                Err(e) => report.state_error = Some(e.to_string()),
+                Err(e) => {
+                    report.state_lock_lost = matches!(e, StateError::LockLost { .. });
+                    report.state_error = Some(e.to_string());
+                }
             }
         }
     }
@@ -361,7 +368,7 @@ fn diagnostic_text(d: &Diagnostic) -> String {
 /// What every step future shares; lives on the stack of [`apply`].
 struct Shared<'a> {
     /// Where results, intents and reported ids are recorded.
-    store: &'a Store,
+    store: &'a dyn StateBackend,
     semaphore: Semaphore,
     /// Calls in flight per provider and resource type, adapted to throttling.
     lanes: limit::Lanes,
@@ -698,6 +705,7 @@ struct Run<'a> {
     not_started: Vec<ResourceAddr>,
     cancelled: bool,
     state_error: Option<String>,
+    state_lock_lost: bool,
 }
 
 impl<'a> Run<'a> {
@@ -723,6 +731,7 @@ impl<'a> Run<'a> {
             not_started: Vec::new(),
             cancelled: false,
             state_error: None,
+            state_lock_lost: false,
         }
     }
 
@@ -910,7 +919,12 @@ impl<'a> Run<'a> {
 
     /// Records completed steps: commits their results in one go, then marks them and
     /// returns the steps that became ready.
-    fn finish(&mut self, batch: Vec<Done>, store: &Store, shared: &Shared<'_>) -> Vec<usize> {
+    fn finish(
+        &mut self,
+        batch: Vec<Done>,
+        store: &dyn StateBackend,
+        shared: &Shared<'_>,
+    ) -> Vec<usize> {
         let mut writes: Vec<(usize, Write)> = Vec::new();
         let mut outcomes: Vec<(Done, Option<ProviderError>)> = Vec::new();
         let mut dropped: Vec<Write> = Vec::new();
@@ -944,6 +958,9 @@ impl<'a> Run<'a> {
             store.commit(&batch).err()
         };
         if let Some(e) = &state_failure {
+            if self.state_error.is_none() {
+                self.state_lock_lost = matches!(e, StateError::LockLost { .. });
+            }
             self.state_error.get_or_insert_with(|| e.to_string());
         }
 
@@ -1113,6 +1130,7 @@ impl<'a> Run<'a> {
             outputs: BTreeMap::new(),
             output_errors: Vec::new(),
             state_error: self.state_error,
+            state_lock_lost: self.state_lock_lost,
         };
         (report, self.table)
     }

@@ -194,7 +194,7 @@ async fn run(env: &Env, plan: &Plan, parallelism: usize) -> (ApplyReport, Vec<Ap
     let report = apply(
         plan,
         &env.providers,
-        &env.store,
+        env.store.as_ref(),
         &opts(parallelism),
         no_cancel(),
         &on_event,
@@ -759,7 +759,7 @@ async fn cancellation_lets_calls_in_flight_finish_and_starts_nothing_new() {
             let _ = tx.send(true);
         }
     };
-    let report = apply(&p, &e.providers, &e.store, &opts(2), rx, &on_event).await;
+    let report = apply(&p, &e.providers, e.store.as_ref(), &opts(2), rx, &on_event).await;
     assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(report.cancelled);
     assert!(!report.is_success());

@@ -31,6 +31,32 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::Store;
 
+/// The clear bytes gig stores for a persisted value (a record, a delta, a session
+/// header): exactly what [`Store`] hands to its [`crypt::Sealer`], so every backend
+/// stores the same form.
+pub fn encode_stored<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    crate::store::encode(value)
+}
+
+/// Reads bytes written by [`encode_stored`] back; a failure is [`StateError::Corrupt`]
+/// naming `location` and `key`, never the stored bytes (they may be secret).
+pub fn decode_stored<T: serde::de::DeserializeOwned>(
+    location: &Path,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    crate::store::decode(location, key, bytes)
+}
+
+/// Replaces `--param NAME=VALUE` values in a holder's command with `(redacted)`, as
+/// every backend does before it writes a lock record other users can read.
+pub fn redact_holder(holder: LockInfo) -> LockInfo {
+    LockInfo {
+        command: lock::redact_params(&holder.command),
+        ..holder
+    }
+}
+
 /// The version of the stored layout and of the JSON export; bumped on incompatible change.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -372,12 +398,26 @@ pub struct HistoryEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Another process holds the state.
-    #[error("{}", locked_message(path, holder))]
+    #[error("{}", locked_message(path, holder, lock_id.as_deref()))]
     Locked {
-        /// The state directory.
+        /// The state directory (or `s3://bucket/prefix/stack/env` location).
         path: PathBuf,
         /// Who holds it ([`LockInfo::unknown`] when its record could not be read).
-        holder: LockInfo,
+        holder: Box<LockInfo>,
+        /// The id that `gig state unlock` takes to break the lock, for backends whose
+        /// locks outlive their holder (S3 leases); `None` for sled, whose lock the
+        /// kernel releases when its holder dies.
+        lock_id: Option<String>,
+    },
+    /// This process held the lock but lost it (its lease expired and another process
+    /// took it over, or someone broke it): it stopped writing, and nothing it writes
+    /// from now on can land in the state.
+    #[error("state at {path}: the lock was lost ({message}); nothing more was written")]
+    LockLost {
+        /// The state location.
+        path: PathBuf,
+        /// How it was lost.
+        message: String,
     },
     /// Storage failed.
     #[error("state at {path}: {message}")]
@@ -427,6 +467,15 @@ pub enum StateError {
         /// What is wrong with it (names fields and addresses, never values).
         message: String,
     },
+    /// The state was moved elsewhere by `gig state migrate`; it is read and written
+    /// there now.
+    #[error("state at {path} was moved to {to}")]
+    Moved {
+        /// The old location.
+        path: PathBuf,
+        /// The new location.
+        to: String,
+    },
     /// No such history entry.
     #[error("no state version with serial {0}")]
     NoSuchSerial(u64),
@@ -446,7 +495,17 @@ pub enum StateError {
     NoSession(PathBuf),
 }
 
-fn locked_message(path: &Path, holder: &LockInfo) -> String {
+fn locked_message(path: &Path, holder: &LockInfo, lock_id: Option<&str>) -> String {
+    if let Some(id) = lock_id {
+        return format!(
+            "state at {} is locked by pid {} on {} running `{}` since {} (lock id {id})",
+            path.display(),
+            holder.pid,
+            holder.host,
+            holder.command,
+            holder.since
+        );
+    }
     if holder.is_unknown() {
         format!(
             "state at {} is locked by another process (its lock record {} is missing or unreadable)",
@@ -522,6 +581,9 @@ pub trait StateBackend: Send + Sync {
     fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError>;
     /// Moves one resource to a new address in a session of its own; returns its serial.
     fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError>;
+    /// Durably marks this state as moved to the location `to`: opening it afterwards
+    /// fails with [`StateError::Moved`] naming `to`.
+    fn mark_moved(&self, to: &str) -> Result<(), StateError>;
 }
 
 impl fmt::Display for HistoryEntry {

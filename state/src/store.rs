@@ -83,6 +83,8 @@ const RESOURCES: &str = "resources";
 const META: &str = "meta";
 const HISTORY: &str = "history";
 const META_STACK: &[u8] = b"stack";
+/// Set by `gig state migrate`: the location the state moved to (text).
+const META_MOVED_TO: &[u8] = b"moved_to";
 
 /// Second part of a history key for an outputs delta.
 const TAG_OUTPUTS: u8 = 0;
@@ -184,7 +186,8 @@ impl Store {
             Err(e) if lock::is_lock_error(&e) => {
                 return Err(StateError::Locked {
                     path: dir.to_path_buf(),
-                    holder: lock::read_holder(dir),
+                    holder: Box::new(lock::read_holder(dir)),
+                    lock_id: None,
                 })
             }
             // Damaged database files: said without sled's internals (offsets, backtraces).
@@ -198,10 +201,7 @@ impl Store {
             }
             Err(e) => return Err(storage(format!("cannot open the database: {e}"))),
         };
-        let holder = LockInfo {
-            command: lock::redact_params(&holder.command),
-            ..holder
-        };
+        let holder = crate::redact_holder(holder);
         lock::write_holder(dir, &holder)
             .map_err(|e| storage(format!("cannot write the lock record: {e}")))?;
         let open_tree = |name: &str| {
@@ -218,6 +218,13 @@ impl Store {
             std::fs::File::open(&d)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| storage(format!("cannot sync {}: {e}", d.display())))?;
+        }
+        if let Some(to) = meta_moved_to(&db).map_err(storage)? {
+            let _ = std::fs::remove_file(dir.join(lock::LOCK_FILE));
+            return Err(StateError::Moved {
+                path: dir.to_path_buf(),
+                to,
+            });
         }
         let mut store = Store {
             dir: dir.to_path_buf(),
@@ -238,6 +245,15 @@ impl Store {
         store.sealer = sealer;
         store.pending = Mutex::new(pending);
         Ok(store)
+    }
+
+    /// Marks this state as moved to `to` (durably): every later [`Store::open`] fails
+    /// with [`StateError::Moved`] naming it, so nobody keeps writing here.
+    pub fn mark_moved(&self, to: &str) -> Result<(), StateError> {
+        self.transact(|_, meta, _| {
+            meta.insert(META_MOVED_TO, to.as_bytes())?;
+            Ok(((), 0))
+        })
     }
 
     /// The state directory.
@@ -1018,6 +1034,20 @@ impl StateBackend for Store {
     fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError> {
         Store::mv(self, from, to)
     }
+    fn mark_moved(&self, to: &str) -> Result<(), StateError> {
+        Store::mark_moved(self, to)
+    }
+}
+
+/// The location recorded by [`Store::mark_moved`], if any.
+fn meta_moved_to(db: &sled::Db) -> Result<Option<String>, String> {
+    let meta = db
+        .open_tree("meta")
+        .map_err(|e| format!("cannot open tree meta: {e}"))?;
+    let raw = meta
+        .get(META_MOVED_TO)
+        .map_err(|e| format!("cannot read meta/moved_to: {e}"))?;
+    Ok(raw.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The trees of one transaction, seen as writes in session `serial`: every change to a
@@ -1238,7 +1268,7 @@ fn parse_history_key(key: &[u8]) -> Option<(u64, HistoryKey)> {
 
 /// Serialises a stored value. Our types always serialise (numbers that JSON cannot hold
 /// become `null` in [`Value::to_json`]), so the empty fallback is unreachable in practice.
-fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
@@ -1294,7 +1324,11 @@ fn crypt_error(dir: &Path, record: Option<String>, source: CryptError) -> StateE
 
 /// Reads a stored value back, reporting a failure as [`StateError::Corrupt`]. The message
 /// keeps serde's category and position but never the stored bytes, which may be secret.
-fn decode<T: DeserializeOwned>(dir: &Path, key: &str, bytes: &[u8]) -> Result<T, StateError> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    dir: &Path,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
     serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
         path: dir.to_path_buf(),
         key: key.to_string(),

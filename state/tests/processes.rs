@@ -90,7 +90,7 @@ fn a_second_process_is_refused_at_once_with_the_holder_named() {
     let waited = started.elapsed();
     match refused {
         Err(err @ StateError::Locked { .. }) => {
-            let StateError::Locked { path, holder } = &err else {
+            let StateError::Locked { path, holder, .. } = &err else {
                 unreachable!()
             };
             assert_eq!(path, &dir);

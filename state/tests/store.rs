@@ -341,7 +341,7 @@ fn a_second_open_is_refused_with_the_holder_named() {
     let scratch = Scratch::new("lock-inproc");
     let first = Store::open(&scratch.state(), LockInfo::current("gig apply stacks/x")).unwrap();
     match Store::open(&scratch.state(), LockInfo::current("gig plan")) {
-        Err(StateError::Locked { path, holder }) => {
+        Err(StateError::Locked { path, holder, .. }) => {
             assert_eq!(path, scratch.state());
             assert_eq!(holder.pid, std::process::id());
             assert_eq!(holder.command, "gig apply stacks/x");

@@ -8,7 +8,8 @@
 //!
 //! Codes are grouped by the phase that reports them; the hundreds digit names the
 //! phase (00xx parse, 01xx evaluation, functions and lowering, 02xx loading, 03xx
-//! graph, schema checks, planning, saved plans and state, 04xx the provider, 05xx policy).
+//! graph, schema checks, planning, saved plans and state, 04xx the provider, 0501–0509
+//! policy, 0510–0529 shared state: locations and locks).
 //! A code is never reused for another meaning once released.
 
 use std::fmt;
@@ -206,6 +207,14 @@ codes! {
     E0504 => "data store in a subnet routed to the internet",
     E0505 => "database backups kept fewer than 7 days",
     E0506 => "instance metadata reachable without IMDSv2",
+
+    // Shared state: locations and locks.
+    E0510 => "the state lock was lost",
+    E0511 => "the state location is not valid",
+    E0512 => "the state lock cannot be broken",
+    E0513 => "the state was moved",
+    E0514 => "the state cannot be migrated there",
+    E0515 => "a state on S3 cannot be encrypted by gig yet",
 
     // State and plan file encryption at rest (gig_state::crypt).
     E0530 => "the data is encrypted and no key is set",

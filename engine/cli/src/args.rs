@@ -227,6 +227,13 @@ pub struct StackArgs {
     /// owner), over the name its `stack` block declares.
     #[arg(long, value_name = "NAME")]
     pub stack_name: Option<String>,
+    /// Where the states of all stacks live: a directory (sled) or s3://BUCKET/PREFIX;
+    /// this stack's is LOCATION/<place>/<env>. Wins over --state-dir and GIG_STATE_DIR.
+    #[arg(long = "state", value_name = "LOCATION", env = "GIG_STATE")]
+    pub state: Option<String>,
+    /// Wait up to DURATION (e.g. 30s, 5m) for a state locked by another process.
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
 }
 
 /// `gig validate`
@@ -413,6 +420,10 @@ pub enum StateCommand {
     /// Record NAME as the stack identity this state belongs to (after renaming the
     /// stack on purpose; objects already created keep their tags and names).
     RenameStack(StateRenameArgs),
+    /// Break the lock LOCK_ID of a shared (S3) state whose holder is gone.
+    Unlock(StateUnlockArgs),
+    /// Move this stack's state to another location (lineage, serial and history kept).
+    Migrate(StateMigrateArgs),
 }
 
 /// `gig state rename-stack`
@@ -420,6 +431,30 @@ pub enum StateCommand {
 pub struct StateRenameArgs {
     /// The stack's new name.
     pub name: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `gig state migrate`
+#[derive(Debug, Args)]
+pub struct StateMigrateArgs {
+    /// Where the states of all stacks live from now on: s3://BUCKET/PREFIX (as --state).
+    #[arg(long, value_name = "LOCATION")]
+    pub to: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `gig state unlock`
+#[derive(Debug, Args)]
+pub struct StateUnlockArgs {
+    /// The lock id named by the error that refused the lock.
+    pub lock_id: String,
+    /// Break it without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
     /// The stack.
     #[command(flatten)]
     pub stack: StackArgs,

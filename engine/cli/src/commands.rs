@@ -18,17 +18,18 @@ use gig_engine::pipeline::{self, PlanOptions, Providers, Refreshed, Stack, Stage
 use gig_engine::planfile::{self, PlanFile, FORMAT_VERSION};
 use gig_engine::render;
 use gig_provider::OpContext;
-use gig_state::{ResourceRecord, Snapshot, Store};
+use gig_state::{ResourceRecord, Snapshot, StateBackend};
+use gig_state_s3::S3Location;
 
 use crate::args::{
     ApplyArgs, CheckArgs, CheckFormat, DestroyArgs, DiagFormat, DriftArgs, DriftFormat, FmtArgs,
     Format, GraphArgs, ImportArgs, OutputArgs, OutputFormat, PlanArgs, ProvidersSchemaArgs,
-    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMvArgs, StateRenameArgs,
-    StateRestoreArgs, ValidateArgs,
+    SchemaFormat, ShowArgs, StateAddrArgs, StateArgs, StateMigrateArgs, StateMvArgs,
+    StateRenameArgs, StateRestoreArgs, StateUnlockArgs, ValidateArgs,
 };
 use crate::context::{self, Ui};
 use crate::report::{self, Refusal};
-use crate::settings::{ApplySettings, ApplySource, PlanSettings, StackSettings};
+use crate::settings::{ApplySettings, ApplySource, PlanSettings, StackSettings, StateLocation};
 use crate::signals::{self, InFlight, INTERRUPTED};
 
 /// Exit code: success, no changes.
@@ -203,7 +204,7 @@ struct Planned {
     plan: Plan,
     stack: Stack,
     snapshot: Snapshot,
-    store: Store,
+    store: Box<dyn StateBackend>,
     providers: Providers,
 }
 
@@ -231,7 +232,7 @@ async fn make_plan(
         }
     };
     let store = context::open_state(settings)?;
-    if let Err(refused) = context::settle_identity(&mut stack, settings, &store)? {
+    if let Err(refused) = context::settle_identity(&mut stack, settings, store.as_ref())? {
         return Ok(Err(Stopped {
             sources: stack.sources,
             diagnostics: vec![refused],
@@ -341,7 +342,7 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             gig_version: env!("CARGO_PKG_VERSION").to_string(),
             // Absolute, so the file applies from any working directory.
             stack_dir: absolute(&settings.stack.dir),
-            state_dir: absolute(&settings.stack.state_dir),
+            state_dir: settings.stack.state.recorded(),
             env: settings.stack.env.clone(),
             lineage: p.snapshot.lineage.clone(),
             serial: p.snapshot.serial,
@@ -405,7 +406,7 @@ async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8>
         ui,
         &p.plan,
         &p.providers,
-        &p.store,
+        p.store.as_ref(),
         &p.stack.sources,
         settings,
     )
@@ -419,7 +420,7 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
         return Ok(ERROR);
     };
     let store = context::open_state(&settings.stack)?;
-    if let Err(refused) = context::settle_identity(&mut stack, &settings.stack, &store)? {
+    if let Err(refused) = context::settle_identity(&mut stack, &settings.stack, store.as_ref())? {
         ui.diagnostics(&[refused], &stack.sources);
         return Ok(ERROR);
     }
@@ -441,7 +442,7 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
         println!("Nothing recorded.");
         return Ok(ERROR);
     }
-    context::record_identity(&store, &stack.config.stack)?;
+    context::record_identity(store.as_ref(), &stack.config.stack)?;
     store.begin("refresh")?;
     let mut writes = Vec::new();
     for d in &report.drifted {
@@ -464,6 +465,32 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
     Ok(OK)
 }
 
+/// A saved plan applies to the state it was made for: a `--state` (or `GIG_STATE`) root
+/// that does not hold it is refused rather than silently ignored (E0353).
+fn state_root_conflict(settings: &ApplySettings, file: &PlanFile) -> Option<Diagnostic> {
+    let root = settings.explicit_state_root.as_ref()?;
+    let recorded = file.state_dir.to_string_lossy();
+    let root_form = if S3Location::is_s3(root) {
+        root.trim_end_matches('/').to_string()
+    } else {
+        absolute(Path::new(root)).to_string_lossy().into_owned()
+    };
+    if recorded.starts_with(&format!("{root_form}/")) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            gig_core::diag::Code::E0353,
+            "a flag contradicts the saved plan",
+            gig_core::span::Span::DETACHED,
+        )
+        .with_detail(format!(
+            "--state (or GIG_STATE) {root} was given, but the plan was made against {recorded}. Nothing was applied."
+        ))
+        .with_help("apply the plan without these flags, or make a new plan for that env or state"),
+    )
+}
+
 /// `gig apply PLANFILE`: applies exactly the saved plan, after checking it still fits
 /// the state and the configuration.
 async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::Result<u8> {
@@ -481,7 +508,10 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
         stack_name: settings.stack.load.stack_name.as_deref(),
         load: &settings.stack.load,
     };
-    if let Some(conflict) = file.conflicts(&given) {
+    if let Some(conflict) = file
+        .conflicts(&given)
+        .or_else(|| state_root_conflict(settings, &file))
+    {
         ui.diagnostics(&[conflict], &SourceMap::new());
         return Ok(ERROR);
     }
@@ -490,14 +520,15 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
         dir: file.stack_dir.clone(),
         env: file.env.clone(),
         load: file.load_options(&settings.stack.load),
-        state_dir: file.state_dir.clone(),
+        state: StateLocation::from_recorded(&file.state_dir)?,
+        lock_timeout: settings.stack.lock_timeout,
     };
     let registry = context::registry();
     let Some(mut stack) = context::load_stack(ui, &stack_settings, &registry) else {
         return Ok(ERROR);
     };
     let store = context::open_state(&stack_settings)?;
-    if let Err(refused) = context::settle_identity(&mut stack, &stack_settings, &store)? {
+    if let Err(refused) = context::settle_identity(&mut stack, &stack_settings, store.as_ref())? {
         ui.diagnostics(&[refused], &stack.sources);
         return Ok(ERROR);
     }
@@ -531,7 +562,7 @@ async fn apply_saved(ui: &Ui, settings: &ApplySettings, path: &Path) -> anyhow::
         ui,
         &file.plan,
         &providers,
-        &store,
+        store.as_ref(),
         &stack.sources,
         &settings,
     )
@@ -555,7 +586,7 @@ async fn execute(
     ui: &Ui,
     plan: &Plan,
     providers: &Providers,
-    store: &Store,
+    store: &dyn StateBackend,
     sources: &SourceMap,
     settings: &ApplySettings,
 ) -> anyhow::Result<u8> {
@@ -597,7 +628,12 @@ async fn execute(
         ui.error(&format!("output {name} could not be evaluated: {reason}"));
     }
     if let Some(err) = &report.state_error {
-        ui.error(&format!("writing state failed, apply stopped: {err}"));
+        if report.state_lock_lost {
+            let d = context::lock_lost_diagnostic(&settings.stack.state.to_string(), err);
+            ui.diagnostics(&[d], sources);
+        } else {
+            ui.error(&format!("writing state failed, apply stopped: {err}"));
+        }
     }
     let verb = if plan.destroy { "Destroy" } else { "Apply" };
     let outcome = if report.cancelled {
@@ -731,7 +767,11 @@ pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
     let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
-    let snapshot = if settings.state_dir.exists() {
+    let exists = match &settings.state {
+        StateLocation::Dir(dir) => dir.exists(),
+        StateLocation::S3(_) => true,
+    };
+    let snapshot = if exists {
         context::open_state(&settings)?.snapshot()?
     } else {
         Snapshot::default()
@@ -757,7 +797,7 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         return Ok(ERROR);
     };
     let store = context::open_state(&settings)?;
-    if let Err(refused) = context::settle_identity(&mut stack, &settings, &store)? {
+    if let Err(refused) = context::settle_identity(&mut stack, &settings, store.as_ref())? {
         ui.diagnostics(&[refused], &stack.sources);
         return Ok(ERROR);
     }
@@ -785,7 +825,7 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
     let schema_version = registry
         .resource_schema(&addr.rtype, false)
         .map_or(0, |s| s.version);
-    context::record_identity(&store, &stack.config.stack)?;
+    context::record_identity(store.as_ref(), &stack.config.stack)?;
     store.begin("import")?;
     store.put(&ResourceRecord {
         addr: addr.clone(),
@@ -900,7 +940,7 @@ pub fn state_rename_stack(_ui: &Ui, args: StateRenameArgs) -> anyhow::Result<u8>
     store.set_stack_identity(&args.name)?;
     println!(
         "The state at {} now belongs to stack `{}` (it was `{before}`). Objects created before keep the tags and names they were created with.",
-        settings.state_dir.display(),
+        settings.state,
         args.name
     );
     Ok(OK)
@@ -920,7 +960,19 @@ pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
 /// `gig state rekey`
 pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
-    let store = context::open_existing_state(&settings)?;
+    let StateLocation::Dir(dir) = &settings.state else {
+        bail!(
+            "gig state rekey works on a state directory; gig does not encrypt a state on S3 \
+             (it relies on the bucket's server-side encryption)"
+        );
+    };
+    // Refuses a state that was never written (E0361) before opening the sled store itself.
+    drop(context::open_existing_state(&settings)?);
+    let store = gig_state::Store::open_with(
+        dir,
+        gig_state::LockInfo::current(format!("gig state rekey ({})", settings.dir.display())),
+        context::keys(),
+    )?;
     let count = store.rekey()?;
     // Rebuilding the database leaves no earlier (clear or old-key) bytes on disk.
     store.compact()?;
@@ -928,10 +980,140 @@ pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     Ok(OK)
 }
 
+/// A refusal with a detached diagnostic: `code`, a fixed summary, the detail and help.
+fn refusal(code: gig_core::diag::Code, summary: &str, detail: String, help: &str) -> anyhow::Error {
+    let d = Diagnostic::error(code, summary, gig_core::span::Span::DETACHED)
+        .with_detail(detail)
+        .with_help(help);
+    anyhow::Error::new(Refusal(d))
+}
+
+/// `gig state unlock LOCK_ID`: breaks the lease of a shared state after confirmation.
+pub fn state_unlock(ui: &Ui, args: StateUnlockArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::with_state(&args.stack)?;
+    let refuse = |summary: &str, detail: String| {
+        refusal(
+            gig_core::diag::Code::E0512,
+            summary,
+            detail,
+            "`gig state unlock` takes the lock id that the error refusing the lock names",
+        )
+    };
+    let StateLocation::S3(location) = &settings.state else {
+        return Err(refuse(
+            "this state's lock cannot be broken",
+            format!(
+                "The state at `{}` is a directory: its lock is released by the kernel when its holder \
+                 exits, however it exits, so a lock there is always held by a running process.",
+                settings.state
+            ),
+        ));
+    };
+    if !args.yes {
+        if !ui.stdin_tty {
+            bail!("refusing to break the lock without confirmation: stdin is not a terminal; pass --yes");
+        }
+        print!(
+            "Break the lock {} of {location}? Its holder, if it still runs, fails when it next writes. Only 'yes' will be accepted: ",
+            args.lock_id
+        );
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if line.trim() != "yes" {
+            println!("The lock was left alone.");
+            return Ok(ERROR);
+        }
+    }
+    match gig_state_s3::unlock(location, &args.lock_id, &gig_state_s3::S3Options::default())? {
+        gig_state_s3::Unlock::Broken(holder) => {
+            println!(
+                "Broke the lock {} of {location}, held by pid {} on {} running `{}` since {}.",
+                args.lock_id, holder.pid, holder.host, holder.command, holder.since
+            );
+            Ok(OK)
+        }
+        gig_state_s3::Unlock::NotLocked => Err(refuse(
+            "the state is not locked",
+            format!("Nobody holds the lock of the state at `{location}`; nothing was changed."),
+        )),
+        gig_state_s3::Unlock::OtherId { holder, lock_id } => Err(refuse(
+            "the state is locked under another lock id",
+            format!(
+                "The state at `{location}` is locked under the id {lock_id} (pid {} on {} running `{}` since {}), \
+                 not {}; nothing was changed.",
+                holder.pid, holder.host, holder.command, holder.since, args.lock_id
+            ),
+        )),
+    }
+}
+
+/// `gig state migrate --to LOCATION`: copies the state with its lineage, serial and
+/// history to an S3 location, then marks the source as moved.
+pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
+    let settings = StackSettings::with_state(&args.stack)?;
+    let dest_args = crate::args::StackArgs {
+        state: Some(args.to.clone()),
+        ..args.stack.clone()
+    };
+    let dest_settings = StackSettings::new(&dest_args)?;
+    let refuse = |summary: &str, detail: String| {
+        refusal(
+            gig_core::diag::Code::E0514,
+            summary,
+            detail,
+            "`gig state migrate --to s3://BUCKET/PREFIX` moves a state into an S3 prefix that holds none yet",
+        )
+    };
+    let StateLocation::S3(dest_location) = &dest_settings.state else {
+        return Err(refuse(
+            "the state cannot be migrated there",
+            format!(
+                "`{}` is a directory; migrating into a directory is not supported yet.",
+                args.to
+            ),
+        ));
+    };
+    if dest_settings.state == settings.state {
+        return Err(refuse(
+            "the state cannot be migrated there",
+            format!("The state already lives at `{}`.", settings.state),
+        ));
+    }
+    context::refuse_unencrypted_s3(dest_location)?;
+    let source = context::open_existing_state(&settings)?;
+    let dest = gig_state_s3::S3Backend::open(
+        dest_location,
+        gig_state::LockInfo::current(format!("gig state migrate ({})", settings.dir.display())),
+        &gig_state_s3::S3Options::default(),
+    )?;
+    if dest.snapshot()?.serial != 0 {
+        return Err(refuse(
+            "the state cannot be migrated there",
+            format!(
+                "`{dest_location}` already holds a state; nothing was copied and `{}` is unchanged.",
+                settings.state
+            ),
+        ));
+    }
+    let serial = dest.import_history(source.as_ref())?;
+    let sessions = dest.history()?.len();
+    drop(dest);
+    source.mark_moved(&dest_location.to_string())?;
+    println!(
+        "Moved the state from {} to {dest_location} (serial {serial}, {sessions} sessions of history). \
+         The old state is marked as moved: pass --state {} (or set GIG_STATE) from now on.",
+        settings.state, args.to
+    );
+    Ok(OK)
+}
+
 /// `gig state export`
 pub fn state_export(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
-    let json = context::open_existing_state(&settings)?.export_json()?;
+    let json = context::open_existing_state(&settings)?
+        .snapshot()?
+        .to_json_redacted();
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(OK)
 }
@@ -960,7 +1142,7 @@ pub async fn drift(ui: &Ui, args: DriftArgs) -> anyhow::Result<u8> {
         return Ok(ERROR);
     };
     let store = context::open_existing_state(&settings)?;
-    if let Err(refused) = context::settle_identity(&mut stack, &settings, &store)? {
+    if let Err(refused) = context::settle_identity(&mut stack, &settings, store.as_ref())? {
         ui.diagnostics(&[refused], &stack.sources);
         return Ok(ERROR);
     }

@@ -2,7 +2,9 @@
 //! stack and opening its state.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::SourceMap;
@@ -12,11 +14,12 @@ use gig_engine::identity::{self, Recorded};
 use gig_engine::pipeline::Stack;
 use gig_provider::Registry;
 use gig_state::crypt::{self, Keys};
-use gig_state::{LockInfo, StateError, Store};
+use gig_state::{LockInfo, StateBackend, StateError, Store};
+use gig_state_s3::{S3Backend, S3Options};
 
 use crate::args::LogFormat;
 use crate::report::{self, Refusal};
-use crate::settings::StackSettings;
+use crate::settings::{StackSettings, StateLocation};
 
 /// Facts about the terminal the command writes to.
 #[derive(Clone, Copy, Debug)]
@@ -151,30 +154,31 @@ pub fn load_stack(ui: &Ui, settings: &StackSettings, registry: &Registry) -> Opt
 pub fn settle_identity(
     stack: &mut Stack,
     settings: &StackSettings,
-    store: &Store,
+    store: &dyn StateBackend,
 ) -> anyhow::Result<Result<(), Diagnostic>> {
-    let recorded = Recorded::new(store.stack_identity()?, store.serial()?);
+    let recorded = Recorded::new(store.stack_identity()?, store.snapshot()?.serial);
+    let location = PathBuf::from(settings.state.to_string());
     Ok(
-        identity::settle(&stack.config, &settings.dir, &recorded, &settings.state_dir).map(
-            |name| {
-                stack.config.stack = name;
-            },
-        ),
+        identity::settle(&stack.config, &settings.dir, &recorded, &location).map(|name| {
+            stack.config.stack = name;
+        }),
     )
 }
 
 /// Records the stack's identity in its state before a write, when the state has none
 /// yet (a new state, or one written before gig recorded identities).
-pub fn record_identity(store: &Store, name: &str) -> anyhow::Result<()> {
+pub fn record_identity(store: &dyn StateBackend, name: &str) -> anyhow::Result<()> {
     if store.stack_identity()?.is_none() {
         store.set_stack_identity(name)?;
     }
     Ok(())
 }
 
-/// Opens (and locks) the state of this stack and env. The lock record names the command
-/// and stack directory only: flags (which may carry param values) are never recorded.
-pub fn open_state(settings: &StackSettings) -> anyhow::Result<Store> {
+/// Opens (and locks) the state of this stack and env: a sled directory or an S3 prefix.
+/// The lock record names the command and stack directory only: flags (which may carry
+/// param values) are never recorded. A state locked by another process fails at once
+/// naming the holder, or with `--lock-timeout` is tried again until the timeout.
+pub fn open_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBackend>> {
     let subcommand: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -185,8 +189,56 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Store> {
         subcommand.first().map_or("", String::as_str),
         settings.dir.display()
     );
-    Store::open_with(&settings.state_dir, LockInfo::current(command), keys())
-        .map_err(anyhow::Error::from)
+    if let StateLocation::S3(loc) = &settings.state {
+        refuse_unencrypted_s3(loc)?;
+    }
+    let deadline = Instant::now() + settings.lock_timeout;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let opened: Result<Box<dyn StateBackend>, StateError> = match &settings.state {
+            StateLocation::Dir(dir) => {
+                Store::open_with(dir, LockInfo::current(command.clone()), keys())
+                    .map(|s| Box::new(s) as Box<dyn StateBackend>)
+            }
+            StateLocation::S3(loc) => S3Backend::open(
+                loc,
+                LockInfo::current(command.clone()),
+                &S3Options::default(),
+            )
+            .map(|s| Box::new(s) as Box<dyn StateBackend>),
+        };
+        match opened {
+            Err(StateError::Locked { .. }) if Instant::now() + pause < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            other => return other.map_err(anyhow::Error::from),
+        }
+    }
+}
+
+/// E0515 when a state key is configured for a state on S3: gig does not encrypt S3
+/// objects yet, and writing secrets in clear where encryption was asked for would be
+/// worse than refusing.
+pub fn refuse_unencrypted_s3(loc: &gig_state_s3::S3Location) -> anyhow::Result<()> {
+    if !keys().is_configured() {
+        return Ok(());
+    }
+    let d = Diagnostic::error(
+        Code::E0515,
+        "a state on S3 cannot be encrypted by gig yet",
+        Span::DETACHED,
+    )
+    .with_detail(format!(
+        "A state key is set ({}), but the state at `{loc}` is on S3, where gig does not encrypt \
+         what it stores yet. gig refuses rather than write secrets in clear.",
+        crypt::PASSPHRASE_VAR
+    ))
+    .with_help(format!(
+        "protect the bucket with server-side encryption (SSE-KMS) and unset {} for this state",
+        crypt::PASSPHRASE_VAR
+    ));
+    Err(Refusal(d).into())
 }
 
 /// The keys for state and plan files, read once per process from GIG_STATE_PASSPHRASE
@@ -204,8 +256,8 @@ pub fn keys() -> &'static Keys {
 /// Opens the state of this stack and env for a command that only shows what is recorded
 /// (`drift`, `output`, `state list/show/history/export`): refuses with E0361 when nothing
 /// was ever written there, instead of showing an empty state as if it were the truth.
-/// A state that does not exist is not created.
-pub fn open_existing_state(settings: &StackSettings) -> anyhow::Result<Store> {
+/// A state directory that does not exist is not created.
+pub fn open_existing_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBackend>> {
     let no_state = || {
         let d = Diagnostic::error(
             Code::E0361,
@@ -216,16 +268,20 @@ pub fn open_existing_state(settings: &StackSettings) -> anyhow::Result<Store> {
             "Nothing has been applied to `{}` in the environment `{}`: there is no state at `{}`.",
             settings.dir.display(),
             settings.env,
-            settings.state_dir.display()
+            settings.state
         ))
-        .with_help("check --env, --state-dir and GIG_STATE_DIR; `gig apply` creates the state");
+        .with_help(
+            "check --env, --state, --state-dir, GIG_STATE and GIG_STATE_DIR; `gig apply` creates the state",
+        );
         anyhow::Error::new(Refusal(d))
     };
-    if !settings.state_dir.exists() {
-        return Err(no_state());
+    if let StateLocation::Dir(dir) = &settings.state {
+        if !dir.exists() {
+            return Err(no_state());
+        }
     }
     let store = open_state(settings)?;
-    if store.serial()? == 0 {
+    if store.snapshot()?.serial == 0 {
         return Err(no_state());
     }
     Ok(store)
@@ -245,6 +301,23 @@ pub fn state_diagnostic(err: &StateError) -> Option<Diagnostic> {
             None => format!("the state at `{}`", path.display()),
         };
         return Some(source.diagnostic(&subject));
+    }
+    if let StateError::LockLost { path, message } = err {
+        return Some(lock_lost_diagnostic(&path.display().to_string(), message));
+    }
+    if let StateError::Moved { path, to } = err {
+        return Some(
+            Diagnostic::error(Code::E0513, "the state was moved", Span::DETACHED)
+                .with_detail(format!(
+                    "`gig state migrate` moved the state at `{}` to `{to}`; gig neither reads nor \
+                     writes the old copy, so that nobody keeps changing it.",
+                    path.display()
+                ))
+                .with_help(
+                    "pass --state with the location given to `gig state migrate --to` (the part before \
+                     /<place>/<env>), or set GIG_STATE to it",
+                ),
+        );
     }
     let StateError::Corrupt { path, key, message } = err else {
         return None;
@@ -271,4 +344,18 @@ pub fn state_diagnostic(err: &StateError) -> Option<Diagnostic> {
              before the damage (as a new version)",
         )
     })
+}
+
+/// E0510: this process lost the state's lock and stopped writing.
+pub fn lock_lost_diagnostic(location: &str, how: &str) -> Diagnostic {
+    Diagnostic::error(Code::E0510, "the state lock was lost", Span::DETACHED)
+        .with_detail(format!(
+            "This gig held the lock of the state at `{location}` but lost it ({how}), so it stopped \
+             writing: what it wrote before is in the state, nothing after. Another process may be \
+             changing the state now."
+        ))
+        .with_help(
+            "run `gig plan` once the other process is done: it shows what is left to do, including \
+             cloud objects this run created but could not record (`gig import` adopts them)",
+        )
 }

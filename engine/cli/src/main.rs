@@ -76,6 +76,8 @@ fn main() -> ExitCode {
                 StateCommand::Export(a) => commands::state_export(&ui, a),
                 StateCommand::Rekey(a) => commands::state_rekey(&ui, a),
                 StateCommand::RenameStack(a) => commands::state_rename_stack(&ui, a),
+                StateCommand::Unlock(a) => commands::state_unlock(&ui, a),
+                StateCommand::Migrate(a) => commands::state_migrate(&ui, a),
             },
         }
     });

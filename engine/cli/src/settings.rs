@@ -2,6 +2,7 @@
 //! command acts on. Commands read settings, never raw flags or the environment.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::bail;
 use gig_core::addr::ResourceAddr;
@@ -9,6 +10,7 @@ use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_dsl::load::LoadOptions;
 use gig_engine::pipeline::{PlanOptions, PolicyMode};
+use gig_state_s3::S3Location;
 
 use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, StackArgs};
 use crate::report::Refusal;
@@ -22,8 +24,80 @@ pub struct StackSettings {
     pub env: String,
     /// Lowering options: env, `--param` values and `GIG_PARAM_*` variables.
     pub load: LoadOptions,
-    /// The state directory of this stack and env.
-    pub state_dir: PathBuf,
+    /// Where the state of this stack and env lives.
+    pub state: StateLocation,
+    /// How long to wait for a state another process holds (zero: fail at once).
+    pub lock_timeout: Duration,
+}
+
+/// Where one stack and env's state lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A sled state directory.
+    Dir(PathBuf),
+    /// A prefix in an S3 bucket.
+    S3(S3Location),
+}
+
+impl StateLocation {
+    /// The form a saved plan records: the absolute directory, or the `s3://` URL.
+    pub fn recorded(&self) -> PathBuf {
+        match self {
+            StateLocation::Dir(dir) => dir.canonicalize().unwrap_or_else(|_| {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(dir))
+                    .unwrap_or_else(|_| dir.clone())
+            }),
+            StateLocation::S3(loc) => PathBuf::from(loc.to_string()),
+        }
+    }
+
+    /// Reads back what [`StateLocation::recorded`] wrote.
+    pub fn from_recorded(path: &Path) -> anyhow::Result<StateLocation> {
+        match path.to_str() {
+            Some(text) if S3Location::is_s3(text) => Ok(StateLocation::S3(
+                S3Location::parse(text).map_err(|e| bad_location(text, &e))?,
+            )),
+            _ => Ok(StateLocation::Dir(path.to_path_buf())),
+        }
+    }
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::Dir(dir) => write!(f, "{}", dir.display()),
+            StateLocation::S3(loc) => write!(f, "{loc}"),
+        }
+    }
+}
+
+/// E0511 for a `--state`/`GIG_STATE` value that is not a usable location.
+fn bad_location(text: &str, why: &dyn std::fmt::Display) -> anyhow::Error {
+    let d = Diagnostic::error(Code::E0511, "the state location is not valid", Span::DETACHED)
+        .with_detail(format!("`{text}` cannot hold state: {why}."))
+        .with_help("give a directory, or s3://BUCKET/PREFIX (path-style bucket names: lowercase letters, digits, `-` and `.`)");
+    Refusal(d).into()
+}
+
+/// Parses `--lock-timeout`: a whole number with `ms`, `s`, `m` or `h`, or plain seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| {
+        anyhow::anyhow!("--lock-timeout expects a duration such as 30s or 5m, got `{text}`")
+    })?;
+    let secs = |k: u64| Duration::from_secs(n.saturating_mul(k));
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(secs(1)),
+        "m" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        _ => bail!("--lock-timeout expects a duration such as 30s or 5m, got `{text}`"),
+    }
 }
 
 impl StackSettings {
@@ -67,12 +141,31 @@ impl StackSettings {
             })
             .collect();
         let env = args.env.clone().unwrap_or_else(|| "default".to_string());
-        let state_dir = match &args.state_dir {
-            Some(dir) => dir.clone(),
-            None => match std::env::var_os("GIG_STATE_DIR") {
+        let state = match (&args.state, &args.state_dir) {
+            // `--state` (or GIG_STATE, which clap reads into it) names a root.
+            (Some(text), _) if S3Location::is_s3(text) => StateLocation::S3(
+                S3Location::parse(text)
+                    .map_err(|e| bad_location(text, &e))?
+                    .join(&gig_engine::identity::derived_name(&args.dir))
+                    .join(&env),
+            ),
+            (Some(text), _) if text.trim().is_empty() => {
+                return Err(bad_location(text, &"it is empty"));
+            }
+            (Some(text), _) => StateLocation::Dir(
+                PathBuf::from(text)
+                    .join(gig_engine::identity::derived_name(&args.dir))
+                    .join(&env),
+            ),
+            (None, Some(dir)) => StateLocation::Dir(dir.clone()),
+            (None, None) => StateLocation::Dir(match std::env::var_os("GIG_STATE_DIR") {
                 Some(root) => shared_state_dir(Path::new(&root), args, &env),
                 None => args.dir.join(".gig").join("state").join(&env),
-            },
+            }),
+        };
+        let lock_timeout = match &args.lock_timeout {
+            Some(text) => parse_duration(text)?,
+            None => Duration::ZERO,
         };
         Ok(StackSettings {
             dir: args.dir.clone(),
@@ -83,7 +176,8 @@ impl StackSettings {
                 env_params,
                 stack_name: args.stack_name.clone(),
             },
-            state_dir,
+            state,
+            lock_timeout,
         })
     }
 }
@@ -203,6 +297,8 @@ pub struct ApplySettings {
     pub auto_approve: bool,
     /// `--state-dir` when given on the command line (a plan file must agree with it).
     pub explicit_state_dir: Option<PathBuf>,
+    /// `--state` (or `GIG_STATE`) when given: a plan file's state must lie under it.
+    pub explicit_state_root: Option<String>,
 }
 
 impl ApplySettings {
@@ -237,6 +333,7 @@ impl ApplySettings {
             source,
             auto_approve: args.auto_approve,
             explicit_state_dir: args.stack.state_dir.clone(),
+            explicit_state_root: args.stack.state.clone(),
         })
     }
 
@@ -256,6 +353,7 @@ impl ApplySettings {
             source: ApplySource::Stack,
             auto_approve: args.auto_approve,
             explicit_state_dir: args.stack.state_dir.clone(),
+            explicit_state_root: args.stack.state.clone(),
         })
     }
 }
