@@ -65,7 +65,12 @@ fn state_ids(gig: &Gig) -> BTreeMap<String, String> {
         .as_object()
         .expect("resources")
         .iter()
-        .map(|(addr, r)| (addr.clone(), r["id"].as_str().unwrap_or_default().to_string()))
+        .map(|(addr, r)| {
+            (
+                addr.clone(),
+                r["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -106,13 +111,7 @@ async fn trial(n: u32) -> Result<(), String> {
             again.all()
         ));
     }
-    let plan = gig.run(&[
-        "plan",
-        STACK,
-        "--env",
-        "staging",
-        "--detailed-exitcode",
-    ]);
+    let plan = gig.run(&["plan", STACK, "--env", "staging", "--detailed-exitcode"]);
     if plan.code != 0 {
         return Err(format!(
             "trial {n}: the plan after the re-apply is not empty: {}",
@@ -124,7 +123,10 @@ async fn trial(n: u32) -> Result<(), String> {
     for (arn, address) in &objects {
         per_address.entry(address).or_default().push(arn);
     }
-    let twice: Vec<_> = per_address.iter().filter(|(_, arns)| arns.len() > 1).collect();
+    let twice: Vec<_> = per_address
+        .iter()
+        .filter(|(_, arns)| arns.len() > 1)
+        .collect();
     if !twice.is_empty() {
         let recovered: Vec<&str> = again
             .stdout
@@ -148,7 +150,9 @@ async fn trial(n: u32) -> Result<(), String> {
         })
         .collect();
     if !missing.is_empty() {
-        return Err(format!("trial {n}: live objects not in state: {missing:#?}"));
+        return Err(format!(
+            "trial {n}: live objects not in state: {missing:#?}"
+        ));
     }
     Ok(())
 }

@@ -75,7 +75,9 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
     // literally (filter values are patterns).
     let planned = with_defaults(
         "aws.subnet",
-        &val(json!({"vpc_id": vpc_id, "cidr_block": "10.40.9.0/24", "availability_zone": "us-east-1b"})),
+        &val(
+            json!({"vpc_id": vpc_id, "cidr_block": "10.40.9.0/24", "availability_zone": "us-east-1b"}),
+        ),
     );
     let keyed = ctx("aws.subnet.private[\"us-east-1b\"]");
     let made = emu
@@ -111,6 +113,21 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
         &emu,
         "aws.route_table_association",
         json!({"subnet_id": subnets[0], "route_table_id": table}),
+    )
+    .await;
+
+    let eip = found_by_its_marks_only(&emu, "aws.eip", json!({"domain": "vpc"})).await;
+    found_by_its_marks_only(
+        &emu,
+        "aws.nat_gateway",
+        json!({"allocation_id": eip, "subnet_id": subnets[1]}),
+    )
+    .await;
+
+    found_by_its_marks_only(
+        &emu,
+        "aws.launch_template",
+        json!({"name": "lookup-lt", "image_id": "ami-03c3da4cfa8e8943a", "instance_type": "t3.micro"}),
     )
     .await;
 

@@ -109,7 +109,21 @@ impl ResourceType for Eip {
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "elastic-ip").await
+        // DescribeTags does not list addresses everywhere (the emulator leaves them
+        // out): the addresses that carry a gig address tag, compared here.
+        let out = clients
+            .ec2
+            .describe_addresses()
+            .filters(filter("tag-key", [crate::common::TAG_ADDRESS]))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeAddresses", e))?;
+        Ok(crate::common::owned_by(
+            out.addresses()
+                .iter()
+                .filter_map(|a| Some((a.allocation_id()?.to_string(), tag_map(a.tags())))),
+            ctx,
+        ))
     }
 
     async fn update(

@@ -266,7 +266,27 @@ impl ResourceType for Instance {
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "instance").await
+        // Instances that are not terminated and carry a gig address tag, compared here.
+        let mut candidates = Vec::new();
+        let mut pages = clients
+            .ec2
+            .describe_instances()
+            .filters(filter("tag-key", [crate::common::TAG_ADDRESS]))
+            .filters(filter(
+                "instance-state-name",
+                ["pending", "running", "stopping", "stopped"],
+            ))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("DescribeInstances", e))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                if let Some(id) = i.instance_id() {
+                    candidates.push((id.to_string(), tag_map(i.tags())));
+                }
+            }
+        }
+        Ok(crate::common::owned_by(candidates, ctx))
     }
 
     async fn update(

@@ -32,6 +32,18 @@ use crate::common::{
 use crate::ec2::{metadata_options_value, sync_tags, tag_map, tag_spec};
 use crate::{Clients, ReadResults, ResourceType};
 
+/// The template's name: the planned one, else one derived from the address, so that a
+/// lookup after an interrupted create knows it too.
+fn template_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
+    Ok(match opt_str(planned, "name")? {
+        Some(n) => n.to_string(),
+        None => format!(
+            "gig-{}",
+            &client_token(ctx, &Value::Null, "launch-template-name")[..16]
+        ),
+    })
+}
+
 /// The `aws.launch_template` resource type.
 pub(crate) struct LaunchTemplate;
 
@@ -164,13 +176,7 @@ impl ResourceType for LaunchTemplate {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Value, ProviderError> {
-        let name = match opt_str(planned, "name")? {
-            Some(n) => n.to_string(),
-            None => format!(
-                "gig-{}",
-                &client_token(ctx, &Value::Null, "launch-template-name")[..16]
-            ),
-        };
+        let name = template_name(ctx, planned)?;
         let tags = all_tags(planned, ctx)?;
         let out = clients
             .ec2
@@ -207,9 +213,30 @@ impl ResourceType for LaunchTemplate {
         &self,
         clients: &Clients,
         ctx: &OpContext,
-        _planned: &Value,
+        planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "launch-template").await
+        // By its unique name, then its tags.
+        let name = template_name(ctx, planned)?;
+        let out = clients
+            .ec2
+            .describe_launch_templates()
+            .launch_template_names(name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeLaunchTemplates", e));
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if has_code(&e, "InvalidLaunchTemplateName.NotFoundException") => {
+                return Ok(Lookup::Found(Vec::new()))
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(crate::common::owned_by(
+            out.launch_templates()
+                .iter()
+                .filter_map(|t| Some((t.launch_template_id()?.to_string(), tag_map(t.tags())))),
+            ctx,
+        ))
     }
 
     async fn update(

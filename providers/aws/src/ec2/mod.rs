@@ -58,10 +58,9 @@ pub(crate) async fn find_tagged(
             .map_err(|e| sdk_error("DescribeTags", e))?;
         for t in page.tags() {
             if let (Some(id), Some(key)) = (t.resource_id(), t.key()) {
-                tags.entry(id.to_string()).or_default().insert(
-                    key.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                );
+                tags.entry(id.to_string())
+                    .or_default()
+                    .insert(key.to_string(), t.value().unwrap_or_default().to_string());
             }
         }
         match page.next_token() {

@@ -134,9 +134,31 @@ impl ResourceType for NatGateway {
         &self,
         clients: &Clients,
         ctx: &OpContext,
-        _planned: &Value,
+        planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "natgateway").await
+        // By the planned subnet and the tags the gateway carries: DescribeTags does not
+        // list NAT gateways everywhere (the emulator leaves them out).
+        let subnet = req_str(planned, "subnet_id")?;
+        let mut candidates = Vec::new();
+        let mut pages = clients
+            .ec2
+            .describe_nat_gateways()
+            .filter(filter("subnet-id", [subnet]))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("DescribeNatGateways", e))?;
+            for n in page.nat_gateways() {
+                let gone = matches!(
+                    n.state(),
+                    Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+                );
+                if let (Some(id), false) = (n.nat_gateway_id(), gone) {
+                    candidates.push((id.to_string(), tag_map(n.tags())));
+                }
+            }
+        }
+        Ok(crate::common::owned_by(candidates, ctx))
     }
 
     async fn update(
