@@ -3,8 +3,9 @@
 //!
 //! The first one asks apply to start nothing new and to let every call in flight finish,
 //! so its result reaches the state. A second one stops waiting: gig names the calls that
-//! were still in flight — objects that may exist in the cloud without being recorded —
-//! and exits at once with code 130.
+//! were still in flight and exits at once with code 130. Nothing is lost by that: every
+//! create in flight has a durable intent (with the object's id once the cloud named it),
+//! which the next plan resolves by adopting the object.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -87,8 +88,9 @@ pub fn watch_interrupts(cancel: watch::Sender<bool>, in_flight: InFlight) {
                 let list: Vec<String> = pending.iter().map(ToString::to_string).collect();
                 eprintln!(
                     "\n{which} received again: stopping now. These calls were in flight and their \
-                     results are not recorded; check the cloud for them and adopt any object \
-                     that exists with `gig import`: {}",
+                     results are not recorded: {}. Creates among them are on record as \
+                     interrupted creates; the next plan looks their objects up and adopts \
+                     them, and reads the others back.",
                     list.join(", ")
                 );
             }

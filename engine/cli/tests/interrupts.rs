@@ -92,7 +92,8 @@ fn send(pid: u32, signal: libc::c_int) {
 fn sigterm_waits_for_calls_in_flight_and_a_second_interrupt_stops_at_once() {
     let port = hung_endpoint(Duration::from_secs(120));
     let dir = vpc_stack(port, "100s");
-    let mut child = gig()
+    let gig = gig();
+    let mut child = gig
         .command(dir.path(), &["apply", ".", "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -143,5 +144,17 @@ fn sigterm_waits_for_calls_in_flight_and_a_second_interrupt_stops_at_once() {
     assert!(
         stderr.contains("received again") && stderr.contains("aws.vpc.main"),
         "names the call in flight: {stderr}"
+    );
+    // The create that never answered is on record as an interrupted create, for the
+    // next plan to look up.
+    let list = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("aws.vpc.main\t(id not known)\tinterrupted create")),
+        "{}",
+        list.stdout
     );
 }
