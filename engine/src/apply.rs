@@ -395,6 +395,8 @@ struct Job {
     /// Recorded in intents, for adoption.
     dependencies: Vec<ResourceAddr>,
     schema_version: u32,
+    /// When the step was prepared: its intent's `started`, kept when the id is added.
+    prepared: String,
 }
 
 enum Request {
@@ -603,7 +605,7 @@ fn intent(job: &Job, planned: &Value, id: Option<String>) -> Intent {
         addr: job.addr.clone(),
         provider: job.provider_name.clone(),
         token: job.ctx.token.clone().unwrap_or_default(),
-        started: gig_state::now_rfc3339(),
+        started: job.prepared.clone(),
         id,
         planned: planned.clone(),
         dependencies: job.dependencies.clone(),
@@ -850,6 +852,7 @@ impl<'a> Run<'a> {
             rtype: change.addr.rtype.clone(),
             dependencies: change.dependencies.clone(),
             schema_version: change.schema_version,
+            prepared: gig_state::now_rfc3339(),
             ctx: OpContext {
                 token: (node.step == Step::Create).then(new_token),
                 ..OpContext::new(
