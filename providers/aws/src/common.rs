@@ -537,42 +537,36 @@ impl Clients {
                 aws_sdk_ec2::config::Builder::from(&conf)
                     .interceptor(log.clone())
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             rds: aws_sdk_rds::Client::from_conf(
                 aws_sdk_rds::config::Builder::from(&conf)
                     .interceptor(log.clone())
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             elasticache: aws_sdk_elasticache::Client::from_conf(
                 aws_sdk_elasticache::config::Builder::from(&conf)
                     .interceptor(log.clone())
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
                     .interceptor(log.clone())
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(&conf)
                     .interceptor(log.clone())
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             ssm: aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(&conf)
                     .interceptor(log)
                     .retry_classifier(RefusedIsFinal)
-                    .retry_classifier(CreatesAreNotRepeated)
                     .build(),
             ),
             region: conf.region().map(|r| r.to_string()),
@@ -763,66 +757,6 @@ impl ClassifyRetry for RefusedIsFinal {
     fn name(&self) -> &'static str {
         "gig: a refused connection is final"
     }
-}
-
-/// Forbids the SDK's own retries of a create that takes no client token, unless the
-/// answer was throttling. A timeout, a dropped connection or a server error may come
-/// after the cloud made the object; sending the create again could make a second one.
-/// The create fails instead, its intent stays, and the next run finds the object by its
-/// tags or name and adopts it (docs/reliability.md). Throttling is answered before
-/// anything is made, so it is retried as usual.
-#[derive(Debug)]
-pub(crate) struct CreatesAreNotRepeated;
-
-impl ClassifyRetry for CreatesAreNotRepeated {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        if !matches!(ctx.output_or_error(), Some(Err(_))) {
-            return RetryAction::NoActionIndicated;
-        }
-        let Some(request) = ctx.request() else {
-            return RetryAction::NoActionIndicated;
-        };
-        let body = request.body().bytes().unwrap_or_default();
-        let target = request.headers().get("x-amz-target");
-        if !is_unrepeatable_create(body, target) {
-            return RetryAction::NoActionIndicated;
-        }
-        let throttled = ctx.response().is_some_and(|r| {
-            let body = String::from_utf8_lossy(r.body().bytes().unwrap_or_default());
-            r.status().as_u16() == 429 || THROTTLING_CODES.iter().any(|c| body.contains(c))
-        });
-        if throttled {
-            RetryAction::NoActionIndicated
-        } else {
-            RetryAction::RetryForbidden
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "gig: a create without a client token is not sent twice"
-    }
-}
-
-/// Whether a request (its query-protocol body, or its JSON-protocol `X-Amz-Target`) is a
-/// call that makes an object and carries no client token, so that a repeat after a lost
-/// answer could make a second object. Tagging calls are idempotent and excluded.
-pub(crate) fn is_unrepeatable_create(body: &[u8], target: Option<&str>) -> bool {
-    let body = String::from_utf8_lossy(body);
-    let action = match target {
-        Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-        None => body
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let makes = ["Create", "Allocate", "Associate", "Run", "Put"]
-        .iter()
-        .any(|p| action.starts_with(p));
-    let idempotent = action.contains("Tags")
-        || body.contains("ClientToken=")
-        || body.contains("\"ClientToken\"");
-    makes && !idempotent
 }
 
 /// A NotFound error without an AWS code (an object not visible yet, or gone).
@@ -1374,24 +1308,6 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn creates_without_a_client_token_are_not_repeated() {
-        let query = |b: &str| is_unrepeatable_create(b.as_bytes(), None);
-        assert!(query(
-            "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16"
-        ));
-        assert!(query("Action=AllocateAddress&Version=2016-11-15"));
-        assert!(query("Action=CreateDBInstance&DBInstanceIdentifier=db"));
-        assert!(!query("Action=CreateTags&ResourceId.1=vpc-1"));
-        assert!(!query("Action=RunInstances&ClientToken=abc&MinCount=1"));
-        assert!(!query("Action=DescribeVpcs&Version=2016-11-15"));
-        assert!(!query("Action=DeleteVpc&VpcId=vpc-1"));
-        let json = |t: &str, b: &str| is_unrepeatable_create(b.as_bytes(), Some(t));
-        assert!(json("AmazonSSM.PutParameter", r#"{"Name":"/p"}"#));
-        assert!(!json("AmazonSSM.GetParameter", r#"{"Name":"/p"}"#));
-        assert!(!json("AmazonSSM.AddTagsToResource", r#"{}"#));
-    }
 
     #[test]
     fn durations_parse_like_terraform_timeouts() {
