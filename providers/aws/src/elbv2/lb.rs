@@ -246,13 +246,8 @@ impl ResourceType for Lb {
                 .await
                 .map_err(|e| sdk_error("DescribeLoadBalancers", e)),
         )?;
-        let arns = out
-            .map(|o| o.load_balancers.unwrap_or_default())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|lb| lb.load_balancer_arn)
-            .collect();
-        crate::elbv2::find_owned(clients, ctx, arns).await
+        let found = out.and_then(|o| o.load_balancers);
+        crate::elbv2::find_owned_in(clients, ctx, found, |x| x.load_balancer_arn).await
     }
 
     async fn update(

@@ -159,13 +159,8 @@ impl ResourceType for ListenerType {
                 .await
                 .map_err(|e| sdk_error("DescribeListeners", e)),
         )?;
-        let arns = out
-            .map(|o| o.listeners.unwrap_or_default())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|l| l.listener_arn)
-            .collect();
-        crate::elbv2::find_owned(clients, ctx, arns).await
+        let found = out.and_then(|o| o.listeners);
+        crate::elbv2::find_owned_in(clients, ctx, found, |x| x.listener_arn).await
     }
 
     async fn update(

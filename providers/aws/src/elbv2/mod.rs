@@ -101,6 +101,22 @@ pub(crate) async fn find_owned(
     ctx: &OpContext,
     arns: Vec<String>,
 ) -> Result<Lookup, ProviderError> {
+    find_owned_in(clients, ctx, Some(arns), Some).await
+}
+
+/// [`find_owned`] over what a Describe call answered: `found` is `None` when the name
+/// or parent was not found, and `arn` picks each object's ARN.
+pub(crate) async fn find_owned_in<T>(
+    clients: &Clients,
+    ctx: &OpContext,
+    found: Option<Vec<T>>,
+    arn: impl Fn(T) -> Option<String>,
+) -> Result<Lookup, ProviderError> {
+    let arns: Vec<String> = found
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(arn)
+        .collect();
     if arns.is_empty() {
         return Ok(Lookup::Found(Vec::new()));
     }

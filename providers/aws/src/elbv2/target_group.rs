@@ -254,13 +254,8 @@ impl ResourceType for TargetGroupType {
                 .await
                 .map_err(|e| sdk_error("DescribeTargetGroups", e)),
         )?;
-        let arns = out
-            .map(|o| o.target_groups.unwrap_or_default())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|tg| tg.target_group_arn)
-            .collect();
-        crate::elbv2::find_owned(clients, ctx, arns).await
+        let found = out.and_then(|o| o.target_groups);
+        crate::elbv2::find_owned_in(clients, ctx, found, |x| x.target_group_arn).await
     }
 
     async fn update(
