@@ -540,9 +540,28 @@ async fn call(
     shared: &Shared<'_>,
     job: &Job,
 ) -> (Result<Option<Value>, ProviderError>, Option<String>) {
+    let p = &job.provider;
     match &job.request {
         Request::Create { planned } => create(shared, job, planned).await,
-        _ => (update_or_delete(job).await, None),
+        Request::Update {
+            id,
+            prior,
+            planned,
+            changed,
+        } => {
+            let request = UpdateRequest {
+                id,
+                prior,
+                planned,
+                changed,
+            };
+            let result = p.update(&job.ctx, &job.rtype, request).await.map(Some);
+            (result, None)
+        }
+        Request::Delete { id, prior } => {
+            let result = p.delete(&job.ctx, &job.rtype, id, prior).await;
+            (result.map(|()| None), None)
+        }
     }
 }
 
@@ -616,33 +635,6 @@ fn intent(job: &Job, planned: &Value, id: Option<String>) -> Intent {
 /// A fresh client token for one create.
 fn new_token() -> String {
     format!("gig-{:032x}", rand::random::<u128>())
-}
-
-async fn update_or_delete(job: &Job) -> Result<Option<Value>, ProviderError> {
-    let p = &job.provider;
-    match &job.request {
-        Request::Create { .. } => Err(ProviderError::permanent(
-            "internal: a create was sent down the update path",
-        )),
-        Request::Update {
-            id,
-            prior,
-            planned,
-            changed,
-        } => {
-            let request = UpdateRequest {
-                id,
-                prior,
-                planned,
-                changed,
-            };
-            p.update(&job.ctx, &job.rtype, request).await.map(Some)
-        }
-        Request::Delete { id, prior } => p
-            .delete(&job.ctx, &job.rtype, id, prior)
-            .await
-            .map(|()| None),
-    }
 }
 
 /// One tracing event per provider call. Values are never logged; provider error

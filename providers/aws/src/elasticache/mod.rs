@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticache::types::Tag;
 use gig_core::value::Value;
-use gig_provider::ProviderError;
+use gig_provider::{Lookup, OpContext, ProviderError};
 
 use crate::common::{self, sdk_error};
 use crate::Clients;
@@ -34,6 +34,22 @@ pub(crate) async fn list_tags(
         .iter()
         .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
         .collect())
+}
+
+/// The lookup of an interrupted create of the object named `id`, among what a Describe
+/// call found (the ARN of each): those whose tags carry every gig tag of `ctx`.
+pub(crate) async fn find_owned(
+    clients: &Clients,
+    ctx: &OpContext,
+    id: &str,
+    arns: impl IntoIterator<Item = Option<String>>,
+) -> Result<Lookup, ProviderError> {
+    let mut candidates = Vec::new();
+    for arn in arns {
+        let arn = arn.unwrap_or_default();
+        candidates.push((id.to_string(), list_tags(clients, &arn).await?));
+    }
+    Ok(common::owned_by(candidates, ctx))
 }
 
 /// Tags in the SDK's shape.

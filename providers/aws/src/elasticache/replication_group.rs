@@ -281,12 +281,7 @@ impl ResourceType for ReplicationGroupType {
     ) -> Result<Lookup, ProviderError> {
         let id = common::req_str(planned, "replication_group_id")?;
         let found = describe_groups(clients, &[id]).await?;
-        let mut candidates = Vec::new();
-        for g in found.values() {
-            let arn = g.arn.clone().unwrap_or_default();
-            candidates.push((id.to_string(), super::list_tags(clients, &arn).await?));
-        }
-        Ok(common::owned_by(candidates, ctx))
+        super::find_owned(clients, ctx, id, found.into_values().map(|g| g.arn)).await
     }
 
     async fn update(

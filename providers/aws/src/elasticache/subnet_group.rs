@@ -131,12 +131,7 @@ impl ResourceType for ElasticacheSubnetGroup {
     ) -> Result<Lookup, ProviderError> {
         let name = common::req_str(planned, "name")?;
         let found = describe(clients, &[name]).await?;
-        let mut candidates = Vec::new();
-        for g in found.values() {
-            let arn = g.arn.clone().unwrap_or_default();
-            candidates.push((name.to_string(), super::list_tags(clients, &arn).await?));
-        }
-        Ok(common::owned_by(candidates, ctx))
+        super::find_owned(clients, ctx, name, found.into_values().map(|g| g.arn)).await
     }
 
     async fn update(
