@@ -140,6 +140,12 @@ impl fmt::Display for ResourceAddr {
     }
 }
 
+/// The provider a provider key names: `aws` for both the default `aws` and its
+/// alias `aws.west` (a `provider aws.west { … }` block).
+pub fn provider_kind(key: &str) -> &str {
+    key.split_once('.').map_or(key, |(kind, _)| kind)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

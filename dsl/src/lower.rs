@@ -42,7 +42,7 @@ use crate::config::{
     Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
     ProviderConfig, ResourceConfig, ResourceRef,
 };
-use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
+use gig_core::addr::{provider_kind, InstanceKey, Mode, ResourceAddr};
 use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
@@ -1198,7 +1198,10 @@ impl<'a> Lowerer<'a> {
                 );
                 dependencies.retain(|d| !same_group(&d.target, &base));
             }
-            let provider = meta.provider.unwrap_or_else(|| base.provider().to_string());
+            let provider = match meta.provider {
+                Some((key, span)) => self.provider_ref(key, span, &base),
+                None => base.provider().to_string(),
+            };
             out.push(ResourceConfig {
                 addr,
                 span: decl.span,
@@ -1341,9 +1344,13 @@ impl<'a> Lowerer<'a> {
         out
     }
 
-    fn provider_meta(&mut self, value: &ast::Expr) -> Option<String> {
+    fn provider_meta(&mut self, value: &ast::Expr) -> Option<(String, Span)> {
         match &value.kind {
             ast::ExprKind::Var(id) => Some(id.name.clone()),
+            ast::ExprKind::GetAttr(base, alias) => match &base.kind {
+                ast::ExprKind::Var(id) => Some(format!("{}.{}", id.name, alias.name)),
+                _ => None,
+            },
             ast::ExprKind::Template(parts) if parts.len() == 1 => match &parts[0] {
                 ast::TemplatePart::Literal(s) => Some(s.clone()),
                 _ => None,
@@ -1351,6 +1358,7 @@ impl<'a> Lowerer<'a> {
             ast::ExprKind::Template(parts) if parts.is_empty() => None,
             _ => None,
         }
+        .map(|key| (key, value.span))
         .or_else(|| {
             self.diags.push(
                 Diagnostic::error(Code::E0161, "invalid provider argument", value.span)
@@ -1359,6 +1367,57 @@ impl<'a> Lowerer<'a> {
             );
             None
         })
+    }
+
+    /// Checks a resource's `provider = KEY`: the provider must manage the resource's
+    /// type, and an alias (`aws.west`) must have its `provider aws.west { … }` block.
+    /// Falls back to the type's default provider after an error.
+    fn provider_ref(&mut self, key: String, span: Span, addr: &ResourceAddr) -> String {
+        let kind = provider_kind(&key);
+        if kind != addr.provider() {
+            self.diags.push(
+                Diagnostic::error(Code::E0167, "provider of another kind", span)
+                    .with_detail(format!(
+                        "`{addr}` is a `{}` resource, so only a provider of kind `{}` can manage it; `{key}` is of kind `{kind}`.",
+                        addr.provider(),
+                        addr.provider()
+                    ))
+                    .with_label(format!("provider of kind `{kind}`")),
+            );
+            return addr.provider().to_string();
+        }
+        if key == kind {
+            return key;
+        }
+        let declared: Vec<&str> = self
+            .files
+            .iter()
+            .flat_map(|f| &f.items)
+            .filter_map(|item| match item {
+                ast::Item::Provider(p) if provider_kind(&p.name.name) == kind => {
+                    Some(p.name.name.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        if declared.contains(&key.as_str()) {
+            return key;
+        }
+        let mut diag = Diagnostic::error(Code::E0166, "unknown provider alias", span)
+            .with_detail(format!(
+                "No `provider {key} {{ … }}` block declares this alias."
+            ))
+            .with_label("not declared");
+        let aliases: Vec<&str> = declared.into_iter().filter(|d| *d != kind).collect();
+        diag = if aliases.is_empty() {
+            diag.with_help(format!(
+                "declare it at the top level, e.g. `provider {key} {{ region = \"…\" }}`"
+            ))
+        } else {
+            diag.with_help(format!("declared aliases: {}", aliases.join(", ")))
+        };
+        self.diags.push(diag);
+        addr.provider().to_string()
     }
 
     fn lifecycle(&mut self, body: &'a ast::Body, cx: &mut Ctx<'_>) -> Lifecycle {
@@ -1506,7 +1565,8 @@ fn same_group(addr: &ResourceAddr, group: &ResourceAddr) -> bool {
 #[derive(Default)]
 struct Meta {
     depends_on: Vec<(ResourceRef, Span)>,
-    provider: Option<String>,
+    /// `provider = aws.west`: the provider key and where it is written.
+    provider: Option<(String, Span)>,
     lifecycle: Lifecycle,
 }
 

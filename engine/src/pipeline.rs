@@ -229,6 +229,15 @@ pub enum PipelineError {
         /// The provider's name.
         name: String,
     },
+    /// Resources in state use a provider alias whose block is gone from the stack.
+    #[error(
+        "provider `{name}` manages resources in state but the stack has no `provider {name} {{ … }}` block: \
+         restore the block (at least until those resources are destroyed), or move them with `gig state mv`"
+    )]
+    AliasNotConfigured {
+        /// The provider alias, e.g. `aws.west`.
+        name: String,
+    },
     /// A provider could not be configured.
     #[error("configuring provider `{name}`: {error}")]
     Configure {
@@ -483,10 +492,15 @@ pub async fn configure_providers(
         let factory = registry
             .get(&name)
             .ok_or_else(|| PipelineError::UnknownProvider { name: name.clone() })?;
-        let settings = config
-            .providers
-            .get(&name)
-            .map_or_else(|| Value::Map(BTreeMap::new()), |p| p.settings.clone());
+        let settings = match config.providers.get(&name) {
+            Some(p) => p.settings.clone(),
+            // An alias configured with defaults would silently point at the wrong
+            // region or account.
+            None if gig_core::addr::provider_kind(&name) != name => {
+                return Err(PipelineError::AliasNotConfigured { name });
+            }
+            None => Value::Map(BTreeMap::new()),
+        };
         let provider =
             factory
                 .configure(&settings)

@@ -121,6 +121,8 @@ codes! {
     E0163 => "instance key missing",
     E0164 => "resource refers to itself",
     E0165 => "malformed resource type",
+    E0166 => "unknown provider alias",
+    E0167 => "provider of another kind",
 
     // Lowering: modules.
     E0170 => "module directory not found",

@@ -221,6 +221,20 @@ impl<'t> Parser<'t, '_> {
         })
     }
 
+    /// `aws` or `aws.west`: a provider and an optional alias, with no blanks around
+    /// the dot (the grammar's `provider_name` is atomic).
+    fn provider_name(&mut self) -> Option<Ident> {
+        let start = self.pos;
+        let mut name = self.ident()?;
+        if self.peek() == b'.' && is_ident_start(self.peek_at(1)) {
+            self.token(1);
+            let alias = self.ident()?;
+            name.name = format!("{}.{}", name.name, alias.name);
+            name.span = self.span(start);
+        }
+        Some(name)
+    }
+
     // ------------------------------------------------------------ items
 
     fn item(&mut self) -> Option<Item> {
@@ -245,7 +259,7 @@ impl<'t> Parser<'t, '_> {
             "provider" => {
                 self.token(word.len());
                 self.blanks();
-                let name = self.ident()?;
+                let name = self.provider_name()?;
                 self.blanks();
                 let body = self.body()?;
                 Some(Item::Provider(Provider {

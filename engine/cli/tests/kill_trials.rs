@@ -27,29 +27,10 @@ const STACK: &str = "stacks/giggatek";
 
 /// Every object the emulator holds with the stack's staging tags: (ARN, gig:address).
 fn tagged(endpoint: &str) -> Vec<(String, String)> {
-    let body = r#"{"TagFilters":[{"Key":"gig:stack","Values":["giggatek"]},{"Key":"gig:env","Values":["staging"]}]}"#;
-    let text = common::emulator_request(
-        endpoint,
-        "/",
-        "tagging",
-        Some("ResourceGroupsTaggingAPI_20170126.GetResources"),
-        body,
-    );
-    let v: J = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    v["ResourceTagMappingList"]
-        .as_array()
-        .expect("mappings")
-        .iter()
-        .filter_map(|m| {
-            let arn = m["ResourceARN"].as_str()?.to_string();
-            let address = m["Tags"]
-                .as_array()?
-                .iter()
-                .find(|t| t["Key"] == "gig:address")?["Value"]
-                .as_str()?
-                .to_string();
-            Some((arn, address))
-        })
+    let filters =
+        r#"[{"Key":"gig:stack","Values":["giggatek"]},{"Key":"gig:env","Values":["staging"]}]"#;
+    common::tagged_objects(endpoint, "us-east-1", filters)
+        .into_iter()
         // Volumes and network interfaces carry the tags of the instance they belong to.
         .filter(|(arn, _)| !arn.contains(":volume/") && !arn.contains(":network-interface/"))
         .collect()

@@ -384,9 +384,10 @@ impl Registry {
         self.factories.insert(factory.name(), factory);
     }
 
-    /// The factory for `name`.
+    /// The factory for the provider key `name`: `aws` and its aliases (`aws.west`)
+    /// share one factory, configured once per key.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn ProviderFactory>> {
-        self.factories.get(name)
+        self.factories.get(gig_core::addr::provider_kind(name))
     }
 
     /// Provider names, sorted.

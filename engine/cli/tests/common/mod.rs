@@ -175,6 +175,18 @@ pub fn emulator_request(
     target: Option<&str>,
     body: &str,
 ) -> String {
+    emulator_request_in(endpoint, "us-east-1", path, service, target, body)
+}
+
+/// [`emulator_request`] signed for `region` (the emulator keeps one world per region).
+pub fn emulator_request_in(
+    endpoint: &str,
+    region: &str,
+    path: &str,
+    service: &str,
+    target: Option<&str>,
+    body: &str,
+) -> String {
     use std::io::{Read, Write};
     let port: u16 = endpoint
         .rsplit(':')
@@ -186,7 +198,7 @@ pub fn emulator_request(
         .unwrap_or_default();
     let req = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{target}Content-Type: application/x-amz-json-1.1\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -219,4 +231,35 @@ impl Gig {
             String::from_utf8_lossy(&run.stderr)
         )
     }
+}
+
+/// Every object the emulator holds in `region` whose tags match `filters` (a
+/// `TagFilters` JSON array), as (ARN, gig:address) pairs.
+pub fn tagged_objects(endpoint: &str, region: &str, filters: &str) -> Vec<(String, String)> {
+    let body = format!(r#"{{"TagFilters":{filters}}}"#);
+    let text = emulator_request_in(
+        endpoint,
+        region,
+        "/",
+        "tagging",
+        Some("ResourceGroupsTaggingAPI_20170126.GetResources"),
+        &body,
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    v["ResourceTagMappingList"]
+        .as_array()
+        .expect("mappings")
+        .iter()
+        .filter_map(|m| {
+            let arn = m["ResourceARN"].as_str()?.to_string();
+            let address = m["Tags"]
+                .as_array()?
+                .iter()
+                .find(|t| t["Key"] == "gig:address")?["Value"]
+                .as_str()?
+                .to_string();
+            Some((arn, address))
+        })
+        .collect()
 }
