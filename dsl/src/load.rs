@@ -28,6 +28,9 @@ pub struct LoadOptions {
     pub env_params: Vec<(String, String)>,
     /// `--stack-name NAME`: the stack's name, over its `stack` block.
     pub stack_name: Option<String>,
+    /// In-memory files read after the stack's own, as (name, text): `gig console`
+    /// lowers its expressions as outputs of such a file.
+    pub extra_files: Vec<(String, String)>,
 }
 
 /// The result of a load.
@@ -85,7 +88,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Loaded {
             return finish(sources, None, diags);
         }
     };
-    let parsed = parse_files(&files, &mut sources, &mut diags);
+    let parsed = parse_files(&files, &opts.extra_files, &mut sources, &mut diags);
     if has_errors(&diags) {
         // Lowering a partly parsed stack would report names from the broken items as
         // undefined; the syntax errors come first.
@@ -196,15 +199,19 @@ pub fn directory_name(dir: &Path) -> String {
 /// are large, see [`crate::parse::parse_files`]).
 fn parse_files(
     files: &[PathBuf],
+    extra: &[(String, String)],
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ast::File> {
-    let mut ids = Vec::with_capacity(files.len());
+    let mut ids = Vec::with_capacity(files.len() + extra.len());
     for path in files {
         match read_source(sources, path, path) {
             Ok(id) => ids.push(id),
             Err(d) => diags.push(d),
         }
+    }
+    for (name, text) in extra {
+        ids.push(sources.add(name, text.clone()));
     }
     let texts: Vec<(FileId, &str)> = ids
         .iter()
@@ -294,7 +301,7 @@ impl Host for FsHost<'_> {
         if files.is_empty() {
             return Err(ModuleLoadError::NoGigFiles);
         }
-        Ok(parse_files(&files, self.sources, self.diags))
+        Ok(parse_files(&files, &[], self.sources, self.diags))
     }
 
     fn parse_expr(&mut self, origin: &str, name: &str, text: &str) -> Option<ast::Expr> {

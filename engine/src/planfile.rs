@@ -535,6 +535,7 @@ impl PlanFile {
                 .stack_name
                 .clone()
                 .or_else(|| self.stack_name_flag.then(|| self.plan.stack.clone())),
+            extra_files: given.extra_files.clone(),
         }
     }
 }

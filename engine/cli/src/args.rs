@@ -107,6 +107,8 @@ pub enum Command {
     Output(OutputArgs),
     /// Print the resource dependency graph.
     Graph(GraphArgs),
+    /// Evaluate expressions (one per line on stdin) against the stack and its state.
+    Console(ConsoleArgs),
     /// Inspect and edit state.
     #[command(subcommand)]
     State(StateCommand),
@@ -372,6 +374,29 @@ pub struct OutputArgs {
     /// output by name is an error rather than a silent `(secret)`.
     #[arg(long)]
     pub show_secret: bool,
+}
+
+/// `gig console`
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The stack.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// How each result is printed: gig syntax, or one JSON value per line.
+    #[arg(long, value_enum, default_value_t = ConsoleFormat::Text)]
+    pub format: ConsoleFormat,
+    /// Show secret values instead of `(secret)` (they will appear in clear).
+    #[arg(long)]
+    pub show_secret: bool,
+}
+
+/// Output format of `gig console`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConsoleFormat {
+    /// gig syntax.
+    Text,
+    /// One JSON value per line.
+    Json,
 }
 
 /// `gig graph`

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod console;
 mod context;
 mod diff;
 mod progress;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
             Command::Show(a) => commands::show(&ui, a),
             Command::Output(a) => commands::output(&ui, a),
             Command::Graph(a) => commands::graph(&ui, a),
+            Command::Console(a) => console::console(&ui, a),
             Command::Import(a) => commands::import(&ui, a).await,
             Command::Drift(a) => commands::drift(&ui, a).await,
             Command::Check(a) => commands::check(&ui, a),

@@ -175,6 +175,7 @@ impl StackSettings {
                 params,
                 env_params,
                 stack_name: args.stack_name.clone(),
+                extra_files: Vec::new(),
             },
             state,
             lock_timeout,

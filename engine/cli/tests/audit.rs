@@ -123,6 +123,7 @@ async fn make_plan(registry: &Registry, store: &Store, destroy: bool) -> Plan {
         params: vec![("cache_delete_timeout".into(), "20s".into())],
         env_params: Vec::new(),
         stack_name: None,
+        extra_files: Vec::new(),
     };
     let loaded = pipeline::load_dir(&common::repo().join("stacks/giggatek"), &opts, registry);
     let stack = Stack::from_loaded(loaded)
