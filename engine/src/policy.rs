@@ -13,6 +13,12 @@
 //! | E0504 | error    | RDS or ElastiCache in a subnet whose route table routes to an internet gateway |
 //! | E0505 | warning  | RDS backups retained fewer than 7 days |
 //! | E0506 | warning  | EC2 instance or launch template without IMDSv2 (`http_tokens = "required"`) |
+//! | E0507 | error    | production RDS instance without `deletion_protection = true` |
+//! | E0508 | error    | production RDS instance without `multi_az = true` |
+//! | E0509 | error    | HTTP listener that does not redirect, on a load balancer with an HTTPS listener |
+//!
+//! A stack is *production* when its environment (`--env`) is `production` or `prod`, or
+//! starts with `production-`, `prod-`, `production_` or `prod_`.
 //!
 //! A finding is accepted in the source with a comment inside the resource block (or on
 //! the line just above its header): `# gig:accept E0501 -- reason`. An acceptance
@@ -45,13 +51,19 @@ pub fn check(config: &Config, sources: &SourceMap) -> PolicyReport {
     for r in &config.resources {
         match r.addr.rtype.as_str() {
             "aws.security_group" => open_ingress(r, &mut raw),
-            "aws.db_instance" => db_instance(r, &mut raw),
+            "aws.db_instance" => {
+                db_instance(r, &mut raw);
+                if is_production(config) {
+                    production_db(r, &mut raw);
+                }
+            }
             "aws.elasticache_replication_group" => cache_encryption(r, &mut raw),
             "aws.instance" | "aws.launch_template" => imdsv2(r, &mut raw),
             _ => {}
         }
     }
     public_data_subnets(config, &mut raw);
+    plain_http_beside_https(config, &mut raw);
     let mut report = PolicyReport::default();
     for (resource_span, finding) in raw {
         match acceptance(sources, resource_span, finding.code) {
@@ -188,6 +200,105 @@ fn db_instance(r: &ResourceConfig, out: &mut Raw) {
                     .with_help("set backup_retention_period = 7 or more"),
             ));
         }
+    }
+}
+
+/// Whether the stack's environment names production (see the module docs).
+fn is_production(config: &Config) -> bool {
+    config.env.as_deref().is_some_and(|env| {
+        ["production", "prod"].iter().any(|p| {
+            env == *p
+                || env
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with(['-', '_']))
+        })
+    })
+}
+
+/// A production database must survive a mistaken destroy and an availability zone.
+fn production_db(r: &ResourceConfig, out: &mut Raw) {
+    if r.body.entry("replicate_source_db").is_some() {
+        return;
+    }
+    let rules = [
+        (
+            "deletion_protection",
+            Code::E0507,
+            "production database without deletion protection",
+            "a destroy or a replacing change would delete it, and its automated backups with it",
+        ),
+        (
+            "multi_az",
+            Code::E0508,
+            "production database in a single availability zone",
+            "an availability-zone outage or a host failure takes the database down until it is rebuilt",
+        ),
+    ];
+    for (attribute, code, summary, why) in rules {
+        let (value, span) = attr(r, attribute).unwrap_or((Value::Bool(false), r.header_span));
+        if value.is_unknown() || is(&value, true) {
+            continue;
+        }
+        out.push((
+            r.span,
+            Diagnostic::error(code, summary, span)
+                .with_label(format!("{attribute} is not true"))
+                .with_detail(format!("{} is in a production environment: {why}.", r.addr))
+                .with_help(format!("set {attribute} = true")),
+        ));
+    }
+}
+
+/// An HTTP listener that serves traffic in clear although its load balancer has an
+/// HTTPS listener (and so a certificate): the HTTP one should redirect.
+fn plain_http_beside_https(config: &Config, out: &mut Raw) {
+    let listeners: Vec<(&ResourceConfig, Vec<ResourceAddr>)> = config
+        .resources
+        .iter()
+        .filter(|r| r.addr.rtype == "aws.lb_listener")
+        .map(|r| (r, referenced(r, "load_balancer_arn")))
+        .collect();
+    let protocol = |r: &ResourceConfig| {
+        attr(r, "protocol").and_then(|(v, _)| v.as_str().map(str::to_ascii_uppercase))
+    };
+    let secured: Vec<&Vec<ResourceAddr>> = listeners
+        .iter()
+        .filter(|(r, _)| {
+            protocol(r).as_deref() == Some("HTTPS") || r.body.entry("certificate_arn").is_some()
+        })
+        .map(|(_, lbs)| lbs)
+        .collect();
+    for (r, lbs) in &listeners {
+        if protocol(r).as_deref() != Some("HTTP") || lbs.is_empty() {
+            continue;
+        }
+        let beside_https = secured.iter().any(|other| {
+            other
+                .iter()
+                .any(|lb| lbs.iter().any(|a| same_resource(a, lb)))
+        });
+        if !beside_https {
+            continue;
+        }
+        let actions = blocks(r, "default_action");
+        let redirects = actions.iter().any(|(v, _)| {
+            v.get("type")
+                .is_some_and(|t| t.is_unknown() || t.as_str() == Some("redirect"))
+        });
+        if redirects {
+            continue;
+        }
+        let span = actions.first().map_or(r.header_span, |(_, s)| *s);
+        out.push((
+            r.span,
+            Diagnostic::error(Code::E0509, "HTTP served in clear beside HTTPS", span)
+                .with_label("does not redirect to HTTPS")
+                .with_detail(format!(
+                    "{} answers plain HTTP on a load balancer that has an HTTPS listener, so clients that type http:// send cookies and credentials in clear.",
+                    r.addr
+                ))
+                .with_help("make its default_action a redirect: type = \"redirect\" with redirect { port = \"443\", protocol = \"HTTPS\", status_code = \"HTTP_301\" }"),
+        ));
     }
 }
 

@@ -36,10 +36,14 @@ fn policy_cases() {
             .to_string_lossy()
             .into_owned();
         let loaded = load_str(&name, &text, &LoadOptions::default());
-        let Some(config) = loaded.config else {
+        let Some(mut config) = loaded.config else {
             failures.push(format!("{name}: does not lower: {:?}", loaded.diagnostics));
             continue;
         };
+        // `// env: NAME` runs the case as that environment (production rules).
+        if let Some(env) = text.lines().find_map(|l| l.strip_prefix("// env: ")) {
+            config.env = Some(env.trim().to_string());
+        }
         let report = gig_engine::policy::check(&config, &loaded.sources);
         let mut got: Vec<String> = report
             .findings

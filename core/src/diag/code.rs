@@ -209,6 +209,9 @@ codes! {
     E0504 => "data store in a subnet routed to the internet",
     E0505 => "database backups kept fewer than 7 days",
     E0506 => "instance metadata reachable without IMDSv2",
+    E0507 => "production database without deletion protection",
+    E0508 => "production database in a single availability zone",
+    E0509 => "HTTP served in clear beside HTTPS",
 
     // Shared state: locations and locks.
     E0510 => "the state lock was lost",
