@@ -493,6 +493,14 @@ impl Evaluator<'_> {
                 index(v, i, e.span)
             }
             ExprKind::Call(name, args) if name == "try" => self.eval_try(args, e.span),
+            ExprKind::Call(name, args) if name == "can" && args.len() == 1 => {
+                match self.eval(&args[0]) {
+                    Ok(v) if v.is_unknown() => Ok(Value::Unknown),
+                    Ok(_) => Ok(Value::Bool(true)),
+                    Err(d) if functions::try_recovers(&d) => Ok(Value::Bool(false)),
+                    Err(d) => Err(d),
+                }
+            }
             ExprKind::Call(name, args) => {
                 let vals = args
                     .iter()

@@ -45,6 +45,8 @@ pub struct CallContext<'a> {
     pub dir: Option<&'a Path>,
 }
 
+mod more;
+
 type FnImpl = fn(&Args<'_>) -> Result<Value, Diagnostic>;
 
 /// One standard-library function.
@@ -93,6 +95,22 @@ const fn spec(
 pub const FUNCTIONS: &[FnSpec] = &[
     spec("abs", 1, Some(1), "abs(number)", false, f_abs),
     spec(
+        "alltrue",
+        1,
+        Some(1),
+        "alltrue(list)",
+        false,
+        more::f_alltrue,
+    ),
+    spec(
+        "anytrue",
+        1,
+        Some(1),
+        "anytrue(list)",
+        false,
+        more::f_anytrue,
+    ),
+    spec(
         "base64decode",
         1,
         Some(1),
@@ -108,7 +126,25 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_base64encode,
     ),
+    spec(
+        "base64sha256",
+        1,
+        Some(1),
+        "base64sha256(string)",
+        false,
+        more::f_base64sha256,
+    ),
+    spec("can", 1, Some(1), "can(expression)", true, more::f_can),
     spec("ceil", 1, Some(1), "ceil(number)", false, f_ceil),
+    spec("chomp", 1, Some(1), "chomp(string)", false, more::f_chomp),
+    spec(
+        "chunklist",
+        2,
+        Some(2),
+        "chunklist(list, size)",
+        false,
+        more::f_chunklist,
+    ),
     spec(
         "cidrhost",
         2,
@@ -118,6 +154,14 @@ pub const FUNCTIONS: &[FnSpec] = &[
         f_cidrhost,
     ),
     spec(
+        "cidrnetmask",
+        1,
+        Some(1),
+        "cidrnetmask(prefix)",
+        false,
+        more::f_cidrnetmask,
+    ),
+    spec(
         "cidrsubnet",
         3,
         Some(3),
@@ -125,7 +169,23 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_cidrsubnet,
     ),
+    spec(
+        "cidrsubnets",
+        2,
+        None,
+        "cidrsubnets(prefix, newbits, …)",
+        false,
+        more::f_cidrsubnets,
+    ),
     spec("coalesce", 1, None, "coalesce(value, …)", true, f_coalesce),
+    spec(
+        "coalescelist",
+        1,
+        None,
+        "coalescelist(list, …)",
+        true,
+        more::f_coalescelist,
+    ),
     spec("compact", 1, Some(1), "compact(list)", false, f_compact),
     spec("concat", 1, None, "concat(list, …)", true, f_concat),
     spec(
@@ -157,6 +217,30 @@ pub const FUNCTIONS: &[FnSpec] = &[
     spec("flatten", 1, Some(1), "flatten(list)", false, f_flatten),
     spec("floor", 1, Some(1), "floor(number)", false, f_floor),
     spec("format", 1, None, "format(spec, value, …)", false, f_format),
+    spec(
+        "formatlist",
+        2,
+        None,
+        "formatlist(spec, value, …)",
+        false,
+        more::f_formatlist,
+    ),
+    spec(
+        "indent",
+        2,
+        Some(2),
+        "indent(spaces, string)",
+        false,
+        more::f_indent,
+    ),
+    spec(
+        "index",
+        2,
+        Some(2),
+        "index(list, value)",
+        false,
+        more::f_index,
+    ),
     spec("join", 2, Some(2), "join(separator, list)", false, f_join),
     spec(
         "jsondecode",
@@ -183,6 +267,7 @@ pub const FUNCTIONS: &[FnSpec] = &[
         true,
         f_length,
     ),
+    spec("log", 2, Some(2), "log(number, base)", false, more::f_log),
     spec(
         "lookup",
         2,
@@ -192,9 +277,28 @@ pub const FUNCTIONS: &[FnSpec] = &[
         f_lookup,
     ),
     spec("lower", 1, Some(1), "lower(string)", false, f_lower),
+    spec(
+        "matchkeys",
+        3,
+        Some(3),
+        "matchkeys(values, keys, search)",
+        false,
+        more::f_matchkeys,
+    ),
     spec("max", 1, None, "max(number, …)", false, f_max),
+    spec("md5", 1, Some(1), "md5(string)", false, more::f_md5),
     spec("merge", 1, None, "merge(map, …)", true, f_merge),
     spec("min", 1, None, "min(number, …)", false, f_min),
+    spec("one", 1, Some(1), "one(list)", false, more::f_one),
+    spec(
+        "parseint",
+        2,
+        Some(2),
+        "parseint(string, base)",
+        false,
+        more::f_parseint,
+    ),
+    spec("pow", 2, Some(2), "pow(number, power)", false, more::f_pow),
     spec(
         "range",
         1,
@@ -204,6 +308,22 @@ pub const FUNCTIONS: &[FnSpec] = &[
         f_range,
     ),
     spec(
+        "regex",
+        2,
+        Some(2),
+        "regex(pattern, string)",
+        false,
+        more::f_regex,
+    ),
+    spec(
+        "regexall",
+        2,
+        Some(2),
+        "regexall(pattern, string)",
+        false,
+        more::f_regexall,
+    ),
+    spec(
         "replace",
         3,
         Some(3),
@@ -211,7 +331,64 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_replace,
     ),
+    spec(
+        "reverse",
+        1,
+        Some(1),
+        "reverse(list)",
+        false,
+        more::f_reverse,
+    ),
+    spec(
+        "setintersection",
+        1,
+        None,
+        "setintersection(list, …)",
+        false,
+        more::f_setintersection,
+    ),
+    spec(
+        "setproduct",
+        1,
+        None,
+        "setproduct(list, …)",
+        false,
+        more::f_setproduct,
+    ),
+    spec(
+        "setsubtract",
+        2,
+        Some(2),
+        "setsubtract(list, list)",
+        false,
+        more::f_setsubtract,
+    ),
+    spec(
+        "setunion",
+        1,
+        None,
+        "setunion(list, …)",
+        false,
+        more::f_setunion,
+    ),
+    spec("sha1", 1, Some(1), "sha1(string)", false, more::f_sha1),
     spec("sha256", 1, Some(1), "sha256(string)", false, f_sha256),
+    spec(
+        "sha512",
+        1,
+        Some(1),
+        "sha512(string)",
+        false,
+        more::f_sha512,
+    ),
+    spec(
+        "signum",
+        1,
+        Some(1),
+        "signum(number)",
+        false,
+        more::f_signum,
+    ),
     spec(
         "slice",
         3,
@@ -220,6 +397,7 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_slice,
     ),
+    spec("sort", 1, Some(1), "sort(list)", false, more::f_sort),
     spec(
         "split",
         2,
@@ -237,6 +415,22 @@ pub const FUNCTIONS: &[FnSpec] = &[
         f_startswith,
     ),
     spec(
+        "strcontains",
+        2,
+        Some(2),
+        "strcontains(string, substring)",
+        false,
+        more::f_strcontains,
+    ),
+    spec(
+        "strrev",
+        1,
+        Some(1),
+        "strrev(string)",
+        false,
+        more::f_strrev,
+    ),
+    spec(
         "substr",
         3,
         Some(3),
@@ -244,6 +438,7 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_substr,
     ),
+    spec("sum", 1, Some(1), "sum(list)", false, more::f_sum),
     spec(
         "templatefile",
         2,
@@ -252,10 +447,37 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_templatefile,
     ),
+    spec("title", 1, Some(1), "title(string)", false, more::f_title),
+    spec("tobool", 1, Some(1), "tobool(value)", false, more::f_tobool),
     spec("tolist", 1, Some(1), "tolist(list)", false, f_tolist),
+    spec("tomap", 1, Some(1), "tomap(map)", false, more::f_tomap),
     spec("tonumber", 1, Some(1), "tonumber(value)", false, f_tonumber),
     spec("toset", 1, Some(1), "toset(list)", false, f_toset),
     spec("tostring", 1, Some(1), "tostring(value)", false, f_tostring),
+    spec(
+        "transpose",
+        1,
+        Some(1),
+        "transpose(map)",
+        false,
+        more::f_transpose,
+    ),
+    spec(
+        "trim",
+        2,
+        Some(2),
+        "trim(string, characters)",
+        false,
+        more::f_trim,
+    ),
+    spec(
+        "trimprefix",
+        2,
+        Some(2),
+        "trimprefix(string, prefix)",
+        false,
+        more::f_trimprefix,
+    ),
     spec(
         "trimspace",
         1,
@@ -264,8 +486,24 @@ pub const FUNCTIONS: &[FnSpec] = &[
         false,
         f_trimspace,
     ),
+    spec(
+        "trimsuffix",
+        2,
+        Some(2),
+        "trimsuffix(string, suffix)",
+        false,
+        more::f_trimsuffix,
+    ),
     spec("try", 1, None, "try(expression, …)", true, f_try),
     spec("upper", 1, Some(1), "upper(string)", false, f_upper),
+    spec(
+        "urlencode",
+        1,
+        Some(1),
+        "urlencode(string)",
+        false,
+        more::f_urlencode,
+    ),
     spec("values", 1, Some(1), "values(map)", true, f_values),
     spec(
         "zipmap",
@@ -1051,45 +1289,83 @@ fn f_format(a: &Args<'_>) -> Result<Value, Diagnostic> {
     let fmt = a.str(0)?;
     let mut out = String::new();
     let mut next = 1;
-    let mut chars = fmt.chars();
+    let mut chars = fmt.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
         }
-        let verb = chars.next();
-        if verb == Some('%') {
+        if chars.peek() == Some(&'%') {
+            chars.next();
             out.push('%');
             continue;
         }
-        let Some(verb) = verb.filter(|v| matches!(v, 's' | 'd' | 'v' | 'q')) else {
+        // `%[flags][width][.precision]verb`, as in Terraform (Go's fmt).
+        let mut spec = FormatSpec::default();
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => spec.left = true,
+                '0' => spec.zero = true,
+                '+' => spec.plus = true,
+                ' ' | '#' => {}
+                _ => break,
+            }
+            chars.next();
+        }
+        spec.width = digits(&mut chars);
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            spec.precision = Some(digits(&mut chars).unwrap_or(0));
+        }
+        let Some(verb) = chars.next().filter(|v| {
+            matches!(
+                v,
+                's' | 'd' | 'v' | 'q' | 'f' | 'e' | 'g' | 'x' | 'X' | 'o' | 'b' | 't'
+            )
+        }) else {
             return Err(a.value_err(
                 0,
-                "The format string has an unsupported verb; use %s, %d, %v, %q or %% for a literal percent sign.",
+                "The format string has an unsupported verb; use %s, %d, %f, %x, %o, %b, %e, %g, %t, %v, %q, or %% for a literal percent sign.",
             ));
         };
         if next >= a.vals.len() {
             return Err(a.value_err(0, "The format string has more verbs than there are values."));
         }
         let v = &a.vals[next];
-        match verb {
-            's' => out.push_str(
-                &scalar_to_string(v)
-                    .ok_or_else(|| a.type_err(next, "a string, number or bool for %s"))?,
+        let text = match verb {
+            's' => {
+                let s = scalar_to_string(v)
+                    .ok_or_else(|| a.type_err(next, "a string, number or bool for %s"))?;
+                match spec.precision {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s,
+                }
+            }
+            'd' => signed(a.int(next)?.to_string(), spec.plus),
+            'x' => format!("{:x}", a.int(next)?),
+            'X' => format!("{:X}", a.int(next)?),
+            'o' => format!("{:o}", a.int(next)?),
+            'b' => format!("{:b}", a.int(next)?),
+            'f' => signed(
+                format!("{:.*}", spec.precision.unwrap_or(6), a.num(next)?),
+                spec.plus,
             ),
-            'd' => {
-                let n = a.int(next)?;
-                out.push_str(&n.to_string());
-            }
-            'q' => {
-                let s = a.str(next)?;
-                out.push_str(&serde_json::Value::String(s.to_string()).to_string());
-            }
-            _ => match v {
-                Value::String(s) => out.push_str(s),
-                other => out.push_str(&other.to_json().to_string()),
+            'e' => signed(
+                format!("{:.*e}", spec.precision.unwrap_or(6), a.num(next)?),
+                spec.plus,
+            ),
+            'g' => signed(number_to_string(a.num(next)?), spec.plus),
+            't' => match v {
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(a.type_err(next, "a bool for %t")),
             },
-        }
+            'q' => serde_json::Value::String(a.str(next)?.to_string()).to_string(),
+            _ => match v {
+                Value::String(s) => s.clone(),
+                other => other.to_json().to_string(),
+            },
+        };
+        out.push_str(&spec.pad(text));
         next += 1;
     }
     if next < a.vals.len() {
@@ -1099,6 +1375,57 @@ fn f_format(a: &Args<'_>) -> Result<Value, Diagnostic> {
         ));
     }
     Ok(Value::String(out))
+}
+
+/// Flags, width and precision of one `format` verb.
+#[derive(Default)]
+struct FormatSpec {
+    left: bool,
+    zero: bool,
+    plus: bool,
+    width: Option<usize>,
+    precision: Option<usize>,
+}
+
+impl FormatSpec {
+    /// Pads `text` to the width: spaces on the left (or right with `-`), or zeros
+    /// after the sign with `0`.
+    fn pad(&self, text: String) -> String {
+        let len = text.chars().count();
+        let Some(width) = self.width.filter(|w| *w > len) else {
+            return text;
+        };
+        let fill = width - len;
+        if self.left {
+            format!("{text}{}", " ".repeat(fill))
+        } else if self.zero {
+            let (sign, digits) = match text.strip_prefix(['-', '+']) {
+                Some(rest) => (&text[..1], rest),
+                None => ("", text.as_str()),
+            };
+            format!("{sign}{}{digits}", "0".repeat(fill))
+        } else {
+            format!("{}{text}", " ".repeat(fill))
+        }
+    }
+}
+
+/// A width or precision: the digits at the cursor, capped at 1,000.
+fn digits(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<usize> {
+    let mut n: Option<usize> = None;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        chars.next();
+        n = Some((n.unwrap_or(0) * 10 + d as usize).min(1000));
+    }
+    n
+}
+
+fn signed(text: String, plus: bool) -> String {
+    if plus && !text.starts_with('-') {
+        format!("+{text}")
+    } else {
+        text
+    }
 }
 
 fn f_join(a: &Args<'_>) -> Result<Value, Diagnostic> {
@@ -1452,7 +1779,8 @@ mod tests {
         assert_eq!(ok("format", vec![s("%s"), Value::Bool(true)]), s("true"));
         assert_eq!(code("format", vec![s("%s %s"), s("a")]), Code::E0123);
         assert_eq!(code("format", vec![s("%s"), s("a"), s("b")]), Code::E0123);
-        assert_eq!(code("format", vec![s("%x"), s("a")]), Code::E0123);
+        assert_eq!(code("format", vec![s("%y"), s("a")]), Code::E0123);
+        assert_eq!(code("format", vec![s("%x"), s("a")]), Code::E0122);
         assert_eq!(code("format", vec![s("%d"), n(1.5)]), Code::E0123);
     }
 
@@ -1605,7 +1933,7 @@ mod tests {
 
     #[test]
     fn unknown_function_suggests_a_close_name() {
-        let d = check_call("cidrsubnets", 3, sp(), sp()).unwrap_err();
+        let d = check_call("cidrsubnetz", 3, sp(), sp()).unwrap_err();
         assert_eq!(d.code, Code::E0120);
         assert_eq!(d.help.as_deref(), Some("did you mean `cidrsubnet`?"));
         assert_eq!(

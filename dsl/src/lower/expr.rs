@@ -37,6 +37,9 @@ impl<'a> Lowerer<'a> {
             ast::ExprKind::Call(name, args) if name.name == "try" && !args.is_empty() => {
                 return self.lower_try(args, span, cx)
             }
+            ast::ExprKind::Call(name, args) if name.name == "can" && args.len() == 1 => {
+                return self.lower_can(&args[0], span, cx)
+            }
             ast::ExprKind::Call(name, args) => {
                 if let Err(d) = check_call(&name.name, args.len(), span, name.span) {
                     self.diags.push(d);
@@ -116,6 +119,25 @@ impl<'a> Lowerer<'a> {
     /// lowering fails only with errors `try` recovers from is dropped with its errors,
     /// and errors of any other kind (an undefined name) are reported as usual. What
     /// remains is evaluated lazily at plan time, or folds to its first argument.
+    /// `can(x)`: false when lowering `x` fails only with errors `try` recovers from, true
+    /// when `x` is known now, otherwise evaluated lazily at plan time.
+    fn lower_can(&mut self, arg: &ast::Expr, span: Span, cx: &mut Ctx<'_>) -> Expr {
+        let mark = self.diags.len();
+        let x = self.lower_expr(arg, cx);
+        let errors = self.diags.split_off(mark);
+        if !errors.is_empty() && errors.iter().all(crate::functions::try_recovers) {
+            return Expr::constant(Value::Bool(false), span);
+        }
+        self.diags.extend(errors);
+        if x.as_const().is_some_and(Value::is_known) {
+            return Expr::constant(Value::Bool(true), span);
+        }
+        Expr {
+            kind: ExprKind::Call("can".to_string(), vec![x]),
+            span,
+        }
+    }
+
     fn lower_try(&mut self, args: &[ast::Expr], span: Span, cx: &mut Ctx<'_>) -> Expr {
         let mut kept = Vec::new();
         let mut last = None;
