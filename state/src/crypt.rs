@@ -9,8 +9,8 @@
 //! stored in the clear next to the data ([`KeyParams`]), together with a key id: the
 //! first 8 bytes of SHA-256 over a fixed label and the key. The id lets gig tell a wrong
 //! key from damaged data without trying to decrypt anything, and names the key in errors
-//! without revealing it. A KMS key would be a second [`KeyParams`] variant holding the
-//! KMS key id and the wrapped data key; nothing else in the format changes.
+//! without revealing it. A KMS key's [`KeyParams`] hold the KMS key's ARN and the
+//! wrapped data key; the sealed values do not depend on the kind of key.
 //!
 //! # Sealed values
 //!
@@ -41,6 +41,8 @@ use zeroize::Zeroizing;
 pub const PASSPHRASE_VAR: &str = "GIG_STATE_PASSPHRASE";
 /// The environment variable holding the passphrase of the previous key, during a rotation.
 pub const FALLBACK_VAR: &str = "GIG_STATE_PASSPHRASE_FALLBACK";
+/// The environment variable naming the KMS key (id, ARN or alias) of envelope encryption.
+pub const KMS_KEY_VAR: &str = "GIG_STATE_KMS_KEY_ID";
 
 /// First bytes of every sealed state value: a zero byte (no JSON text starts with
 /// one), `ge` and the sealed-value version.
@@ -61,6 +63,83 @@ const FILE_PREFIX: &[u8] = b"{\"gig_encrypted\":";
 pub enum KeySource {
     /// A passphrase: the key is derived from it with argon2id and a stored salt.
     Passphrase(Passphrase),
+    /// A KMS key: a data key it generated encrypts, and is stored wrapped by it.
+    Kms(KmsKey),
+}
+
+/// The calls envelope encryption makes to a key management service, implemented over
+/// AWS KMS by `gig-state-s3` (this crate makes no network call).
+pub trait KeyWrapper: Send + Sync {
+    /// The key as configured (id, ARN or alias), for messages.
+    fn key_id(&self) -> &str;
+    /// A fresh 256-bit data key: its plaintext, its wrapped form and the ARN of the key
+    /// that wrapped it (`GenerateDataKey`).
+    fn generate(&self) -> Result<GeneratedKey, CryptError>;
+    /// The plaintext of a wrapped data key (`Decrypt`, restricted to the configured
+    /// key): `Ok(None)` when the data key was wrapped by another key.
+    fn unwrap(&self, wrapped: &[u8]) -> Result<Option<Zeroizing<[u8; 32]>>, CryptError>;
+}
+
+/// A data key as [`KeyWrapper::generate`] returns it.
+pub struct GeneratedKey {
+    /// The data key.
+    pub plaintext: Zeroizing<[u8; 32]>,
+    /// The data key wrapped by the KMS key.
+    pub wrapped: Vec<u8>,
+    /// The ARN of the KMS key that wrapped it.
+    pub key_arn: String,
+}
+
+/// A KMS key, with the data keys already unwrapped in this process (kept in memory for
+/// the life of the process only, never written anywhere in the clear).
+pub struct KmsKey {
+    wrapper: Box<dyn KeyWrapper>,
+    unwrapped: Mutex<Vec<(String, Key)>>,
+}
+
+impl KmsKey {
+    /// A KMS key reached through `wrapper`.
+    pub fn new(wrapper: Box<dyn KeyWrapper>) -> KmsKey {
+        KmsKey {
+            wrapper,
+            unwrapped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The data key wrapped as `wrapped` (hex), unwrapped once per process.
+    fn unwrap(&self, wrapped: &str) -> Result<Option<Key>, CryptError> {
+        let mut cache = self.unwrapped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, key)) = cache.iter().find(|(w, _)| w == wrapped) {
+            return Ok(Some(key.clone()));
+        }
+        let bytes = hex::decode(wrapped).map_err(|_| CryptError::Params {
+            message: "the wrapped data key is not hex".to_string(),
+        })?;
+        let Some(plain) = self.wrapper.unwrap(&bytes)? else {
+            return Ok(None);
+        };
+        let key = Key::from_bytes(plain);
+        cache.push((wrapped.to_string(), key.clone()));
+        Ok(Some(key))
+    }
+
+    fn fresh(&self) -> Result<(KeyEntry, Key), CryptError> {
+        let generated = self.wrapper.generate()?;
+        let key = Key::from_bytes(generated.plaintext);
+        let wrapped = hex::encode(&generated.wrapped);
+        self.unwrapped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((wrapped.clone(), key.clone()));
+        let entry = KeyEntry {
+            id: key.id(),
+            params: KeyParams::Kms {
+                key_arn: generated.key_arn,
+                wrapped,
+            },
+        };
+        Ok((entry, key))
+    }
 }
 
 /// A passphrase, with the keys already derived from it in this process (argon2id is
@@ -85,6 +164,7 @@ impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeySource::Passphrase(_) => f.write_str("KeySource::Passphrase(..)"),
+            KeySource::Kms(k) => write!(f, "KeySource::Kms({})", k.wrapper.key_id()),
         }
     }
 }
@@ -147,6 +227,13 @@ pub enum KeyParams {
     Passphrase {
         /// The derivation's parameters and salt.
         kdf: KdfParams,
+    },
+    /// A data key generated and wrapped by a KMS key (envelope encryption).
+    Kms {
+        /// The ARN of the KMS key that wrapped it.
+        key_arn: String,
+        /// The wrapped data key (hex): only that KMS key unwraps it.
+        wrapped: String,
     },
 }
 
@@ -235,7 +322,7 @@ impl fmt::Debug for Key {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CryptError {
     /// The data is encrypted and no key is configured.
-    #[error("it is encrypted and {PASSPHRASE_VAR} is not set")]
+    #[error("it is encrypted and neither {PASSPHRASE_VAR} nor {KMS_KEY_VAR} is set")]
     KeyRequired,
     /// None of the configured keys is one the data is encrypted with.
     #[error("{} (key id {tried}) is not a key it is encrypted with (key ids {stored})", configured_vars(*.fallback_set))]
@@ -261,8 +348,17 @@ pub enum CryptError {
         reason: &'static str,
     },
     /// Encryption was asked for without a key.
-    #[error("there is no key to encrypt with: {PASSPHRASE_VAR} is not set")]
+    #[error("there is no key to encrypt with: neither {PASSPHRASE_VAR} nor {KMS_KEY_VAR} is set")]
     NoKeyToEncrypt,
+    /// The key management service refused or failed a call (wrong or missing key,
+    /// no permission, no connection).
+    #[error("KMS key {key_id}: {message}")]
+    Kms {
+        /// The KMS key as configured.
+        key_id: String,
+        /// The service's error code and message (never key material).
+        message: String,
+    },
     /// The stored key parameters cannot be used.
     #[error("its key parameters cannot be used: {message}")]
     Params {
@@ -290,10 +386,10 @@ impl CryptError {
                 Span::DETACHED,
             )
             .with_detail(format!(
-                "{} is encrypted at rest, and {PASSPHRASE_VAR} is not set. gig neither reads it nor writes clear data into it.",
+                "{} is encrypted at rest, and neither {PASSPHRASE_VAR} nor {KMS_KEY_VAR} is set. gig neither reads it nor writes clear data into it.",
                 capitalised(subject)
             ))
-            .with_help(format!("set {PASSPHRASE_VAR} to the passphrase it was encrypted with")),
+            .with_help(format!("set {PASSPHRASE_VAR} to the passphrase it was encrypted with, or {KMS_KEY_VAR} to its KMS key")),
             CryptError::WrongKey { fallback_set, tried, stored } => Diagnostic::error(
                 Code::E0531,
                 "the key set does not decrypt the data",
@@ -339,9 +435,21 @@ impl CryptError {
                 Span::DETACHED,
             )
             .with_detail(format!(
-                "Encrypting {subject} needs a key, and {PASSPHRASE_VAR} is not set."
+                "Encrypting {subject} needs a key, and neither {PASSPHRASE_VAR} nor {KMS_KEY_VAR} is set."
             ))
-            .with_help(format!("set {PASSPHRASE_VAR} and run the command again")),
+            .with_help(format!("set {PASSPHRASE_VAR} or {KMS_KEY_VAR} and run the command again")),
+            CryptError::Kms { key_id, message } => Diagnostic::error(
+                Code::E0516,
+                "the KMS key cannot be used",
+                Span::DETACHED,
+            )
+            .with_detail(format!(
+                "{} needs the KMS key `{key_id}` ({KMS_KEY_VAR}), and KMS refused or failed: {message}. Nothing was read or changed.",
+                capitalised(subject)
+            ))
+            .with_help(format!(
+                "check that {KMS_KEY_VAR} names the key the state was encrypted with (key id, ARN or alias/NAME), in the region of the AWS settings, and that these credentials may call kms:GenerateDataKey and kms:Decrypt with it"
+            )),
             CryptError::Params { message } => Diagnostic::error(
                 Code::E0533,
                 "a stored value fails its integrity check",
@@ -369,6 +477,9 @@ impl KeySource {
     fn key_for(&self, params: &KeyParams) -> Result<Option<Key>, CryptError> {
         match (self, params) {
             (KeySource::Passphrase(p), KeyParams::Passphrase { kdf }) => p.derive(kdf).map(Some),
+            (KeySource::Kms(k), KeyParams::Kms { wrapped, .. }) => k.unwrap(wrapped),
+            (KeySource::Passphrase(_), KeyParams::Kms { .. })
+            | (KeySource::Kms(_), KeyParams::Passphrase { .. }) => Ok(None),
         }
     }
 
@@ -384,6 +495,7 @@ impl KeySource {
                 };
                 Ok((entry, key))
             }
+            KeySource::Kms(k) => k.fresh(),
         }
     }
 }
@@ -832,6 +944,94 @@ mod tests {
             new_only.sealer.open("meta", b"outputs", &sealed),
             Err(CryptError::KeyNotSet { .. })
         ));
+    }
+
+    /// A key service that wraps by XOR with its own byte, counting its calls.
+    struct FakeKms {
+        byte: u8,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl KeyWrapper for FakeKms {
+        fn key_id(&self) -> &str {
+            "alias/fake"
+        }
+
+        fn generate(&self) -> Result<GeneratedKey, CryptError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let plaintext = Zeroizing::new(rand::random::<[u8; 32]>());
+            let mut wrapped = vec![self.byte];
+            wrapped.extend(plaintext.iter().map(|b| b ^ self.byte));
+            Ok(GeneratedKey {
+                plaintext,
+                wrapped,
+                key_arn: format!("arn:fake:{}", self.byte),
+            })
+        }
+
+        fn unwrap(&self, wrapped: &[u8]) -> Result<Option<Zeroizing<[u8; 32]>>, CryptError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if wrapped.first() != Some(&self.byte) || wrapped.len() != 33 {
+                return Ok(None);
+            }
+            let mut key = Zeroizing::new([0u8; 32]);
+            for (k, w) in key.iter_mut().zip(&wrapped[1..]) {
+                *k = w ^ self.byte;
+            }
+            Ok(Some(key))
+        }
+    }
+
+    fn kms(byte: u8, calls: &Arc<std::sync::atomic::AtomicUsize>) -> KeySource {
+        KeySource::Kms(KmsKey::new(Box::new(FakeKms {
+            byte,
+            calls: calls.clone(),
+        })))
+    }
+
+    #[test]
+    fn a_kms_data_key_is_stored_wrapped_unwrapped_once_and_rotates_from_a_passphrase() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (pass, meta) = Sealer::for_new_state(&keys("old", None)).unwrap();
+        let sealed = pass.seal("meta", b"outputs", b"{\"pw\":1}");
+        // A KMS key as current, the passphrase as fallback: both read, KMS writes.
+        let moving = Keys::new(
+            Some(kms(7, &calls)),
+            Some(KeySource::Passphrase(Passphrase::new("old"))),
+        );
+        let resolved = Sealer::resolve(&moving, meta.as_ref()).unwrap();
+        let pending = resolved.pending.expect("the KMS key is recorded");
+        assert!(matches!(pending.keys[0].params, KeyParams::Kms { .. }));
+        let text = serde_json::to_string(&pending).unwrap();
+        assert!(text.contains("\"kind\":\"kms\""), "{text}");
+        assert_eq!(
+            &*resolved.sealer.open("meta", b"outputs", &sealed).unwrap(),
+            b"{\"pw\":1}"
+        );
+        let resealed = resolved.sealer.seal("meta", b"outputs", b"{\"pw\":1}");
+        // The KMS key alone opens what it wrote; each data key is unwrapped once.
+        let only = Keys::new(Some(kms(7, &calls)), None);
+        let kms_meta = KeyMeta {
+            keys: vec![pending.keys[0].clone()],
+        };
+        let before = calls.load(std::sync::atomic::Ordering::SeqCst);
+        let reopened = Sealer::resolve(&only, Some(&kms_meta)).unwrap();
+        Sealer::resolve(&only, Some(&kms_meta)).unwrap();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+        assert_eq!(
+            &*reopened.sealer.open("meta", b"outputs", &resealed).unwrap(),
+            b"{\"pw\":1}"
+        );
+        // Another KMS key does not unwrap it: a wrong key, told apart.
+        let other = Keys::new(Some(kms(9, &calls)), None);
+        assert!(matches!(
+            Sealer::resolve(&other, Some(&kms_meta)).unwrap_err(),
+            CryptError::WrongKey { .. }
+        ));
+        assert_eq!(
+            Sealer::resolve(&Keys::none(), Some(&kms_meta)).unwrap_err(),
+            CryptError::KeyRequired
+        );
     }
 
     #[test]

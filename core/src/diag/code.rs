@@ -220,6 +220,7 @@ codes! {
     E0513 => "the state was moved",
     E0514 => "the state cannot be migrated there",
     E0515 => "a state on S3 cannot be encrypted by gig yet",
+    E0516 => "the KMS key cannot be used",
 
     // State and plan file encryption at rest (gig_state::crypt).
     E0530 => "the data is encrypted and no key is set",

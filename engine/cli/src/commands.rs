@@ -960,22 +960,22 @@ pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
 /// `gig state rekey`
 pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
-    let StateLocation::Dir(dir) = &settings.state else {
-        bail!(
-            "gig state rekey works on a state directory; gig does not encrypt a state on S3 \
-             (it relies on the bucket's server-side encryption)"
-        );
-    };
-    // Refuses a state that was never written (E0361) before opening the sled store itself.
+    // Refuses a state that was never written (E0361) before opening it for rekeying.
     drop(context::open_existing_state(&settings)?);
-    let store = gig_state::Store::open_with(
-        dir,
-        gig_state::LockInfo::current(format!("gig state rekey ({})", settings.dir.display())),
-        context::keys(),
-    )?;
-    let count = store.rekey()?;
-    // Rebuilding the database leaves no earlier (clear or old-key) bytes on disk.
-    store.compact()?;
+    let holder =
+        gig_state::LockInfo::current(format!("gig state rekey ({})", settings.dir.display()));
+    let count = match &settings.state {
+        StateLocation::Dir(dir) => {
+            let store = gig_state::Store::open_with(dir, holder, context::keys())?;
+            let count = store.rekey()?;
+            // Rebuilding the database leaves no earlier (clear or old-key) bytes on disk.
+            store.compact()?;
+            count
+        }
+        StateLocation::S3(location) => {
+            gig_state_s3::S3Backend::open(location, holder, &context::s3_options())?.rekey()?
+        }
+    };
     println!("Encrypted {count} stored values of the state under the current key.");
     Ok(OK)
 }
@@ -1025,7 +1025,7 @@ pub fn state_unlock(ui: &Ui, args: StateUnlockArgs) -> anyhow::Result<u8> {
             return Ok(ERROR);
         }
     }
-    match gig_state_s3::unlock(location, &args.lock_id, &gig_state_s3::S3Options::default())? {
+    match gig_state_s3::unlock(location, &args.lock_id, &context::s3_options())? {
         gig_state_s3::Unlock::Broken(holder) => {
             println!(
                 "Broke the lock {} of {location}, held by pid {} on {} running `{}` since {}.",
@@ -1080,12 +1080,11 @@ pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
             format!("The state already lives at `{}`.", settings.state),
         ));
     }
-    context::refuse_unencrypted_s3(dest_location)?;
     let source = context::open_existing_state(&settings)?;
     let dest = gig_state_s3::S3Backend::open(
         dest_location,
         gig_state::LockInfo::current(format!("gig state migrate ({})", settings.dir.display())),
-        &gig_state_s3::S3Options::default(),
+        &context::s3_options(),
     )?;
     if dest.snapshot()?.serial != 0 {
         return Err(refuse(

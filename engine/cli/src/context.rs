@@ -189,9 +189,6 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBacke
         subcommand.first().map_or("", String::as_str),
         settings.dir.display()
     );
-    if let StateLocation::S3(loc) = &settings.state {
-        refuse_unencrypted_s3(loc)?;
-    }
     let deadline = Instant::now() + settings.lock_timeout;
     let mut pause = Duration::from_millis(200);
     loop {
@@ -200,12 +197,10 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBacke
                 Store::open_with(dir, LockInfo::current(command.clone()), keys())
                     .map(|s| Box::new(s) as Box<dyn StateBackend>)
             }
-            StateLocation::S3(loc) => S3Backend::open(
-                loc,
-                LockInfo::current(command.clone()),
-                &S3Options::default(),
-            )
-            .map(|s| Box::new(s) as Box<dyn StateBackend>),
+            StateLocation::S3(loc) => {
+                { S3Backend::open(loc, LockInfo::current(command.clone()), &s3_options()) }
+                    .map(|s| Box::new(s) as Box<dyn StateBackend>)
+            }
         };
         match opened {
             Err(StateError::Locked { .. }) if Instant::now() + pause < deadline => {
@@ -217,40 +212,38 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBacke
     }
 }
 
-/// E0515 when a state key is configured for a state on S3: gig does not encrypt S3
-/// objects yet, and writing secrets in clear where encryption was asked for would be
-/// worse than refusing.
-pub fn refuse_unencrypted_s3(loc: &gig_state_s3::S3Location) -> anyhow::Result<()> {
-    if !keys().is_configured() {
-        return Ok(());
-    }
-    let d = Diagnostic::error(
-        Code::E0515,
-        "a state on S3 cannot be encrypted by gig yet",
-        Span::DETACHED,
-    )
-    .with_detail(format!(
-        "A state key is set ({}), but the state at `{loc}` is on S3, where gig does not encrypt \
-         what it stores yet. gig refuses rather than write secrets in clear.",
-        crypt::PASSPHRASE_VAR
-    ))
-    .with_help(format!(
-        "protect the bucket with server-side encryption (SSE-KMS) and unset {} for this state",
-        crypt::PASSPHRASE_VAR
-    ));
-    Err(Refusal(d).into())
-}
-
-/// The keys for state and plan files, read once per process from GIG_STATE_PASSPHRASE
-/// and GIG_STATE_PASSPHRASE_FALLBACK (so each key is derived once per process).
+/// The keys for state and plan files, read once per process (so each key is derived or
+/// unwrapped once per process): the KMS key of `GIG_STATE_KMS_KEY_ID` when set, else the
+/// passphrase of `GIG_STATE_PASSPHRASE`, as the current key; as the fallback
+/// `GIG_STATE_PASSPHRASE_FALLBACK`, or `GIG_STATE_PASSPHRASE` when a KMS key is current
+/// (so setting a KMS key beside the passphrase and running `gig state rekey` moves a
+/// state from the passphrase to KMS).
 pub fn keys() -> &'static Keys {
     static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
-        Keys::from_passphrases(
-            std::env::var(crypt::PASSPHRASE_VAR).ok(),
-            std::env::var(crypt::FALLBACK_VAR).ok(),
-        )
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let passphrase = var(crypt::PASSPHRASE_VAR);
+        let fallback = var(crypt::FALLBACK_VAR);
+        match var(crypt::KMS_KEY_VAR) {
+            Some(key_id) => {
+                let wrapper = gig_state_s3::KmsWrapper::new(&key_id, &Default::default());
+                let kms = crypt::KeySource::Kms(crypt::KmsKey::new(Box::new(wrapper)));
+                let fallback = fallback
+                    .or(passphrase)
+                    .map(|p| crypt::KeySource::Passphrase(crypt::Passphrase::new(p)));
+                Keys::new(Some(kms), fallback)
+            }
+            None => Keys::from_passphrases(passphrase, fallback),
+        }
     })
+}
+
+/// How this process opens a state on S3: the standard AWS chain and [`keys`].
+pub fn s3_options() -> S3Options {
+    S3Options {
+        keys: keys().clone(),
+        ..S3Options::default()
+    }
 }
 
 /// Opens the state of this stack and env for a command that only shows what is recorded

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
+use gig_state::crypt::{CryptError, KeyMeta, Sealer};
 use gig_state::{
     decode_stored, encode_stored, now_rfc3339, redact_holder, HistoryEntry, Intent, LockInfo,
     ResourceRecord, Snapshot, StateBackend, StateError, Write,
@@ -23,7 +24,8 @@ use gig_state::{
 use crate::client::{CallError, Calls, Client, Guard, Object, Outcome};
 use crate::layout::{
     history_key, journal_key, parse_journal_key, Delta, IntentChange, JournalEntry, LeaseRecord,
-    OutputsDelta, SessionIndex, SessionObject, StateObject, JOURNAL, LAYOUT_VERSION, LOCK, STATE,
+    OutputsDelta, SessionIndex, SessionObject, StateObject, CRYPT, JOURNAL, LAYOUT_VERSION, LOCK,
+    SEALED_TREE, STATE,
 };
 use crate::{S3Location, S3Options, COMPACT_EVERY};
 
@@ -36,6 +38,20 @@ pub struct S3Backend {
     lease: Arc<Lease>,
     renewal: Option<tokio::task::JoinHandle<()>>,
     inner: Mutex<Inner>,
+    /// The keys of this state's objects.
+    sealer: Sealer,
+    /// What encryption still has to write before the next write (see [`Keying`]).
+    keying: Mutex<Keying>,
+}
+
+/// Encryption work left for the first write: key metadata to store, and whether the
+/// state is still clear and must be sealed whole first.
+#[derive(Clone, Default)]
+struct Keying {
+    /// `crypt.json` to write.
+    meta: Option<KeyMeta>,
+    /// The state's objects are clear and a key is configured: seal them all.
+    seal_all: bool,
 }
 
 /// The lease as the holder knows it, shared with the renewal task.
@@ -130,21 +146,31 @@ impl S3Backend {
             message: e.0,
         };
         let calls = client.handle();
-        let (lock_key, state_key) = (location.key(LOCK), location.key(STATE));
-        let (lock, state) = client
+        let (lock_key, state_key, crypt_key) =
+            (location.key(LOCK), location.key(STATE), location.key(CRYPT));
+        let (lock, state, crypt) = client
             .run({
                 let calls = calls.clone();
                 async move {
-                    let lock = calls.get(&lock_key, None).await?;
-                    let state = calls.get(&state_key, None).await?;
-                    Ok((lock, state))
+                    let (lock, state, crypt) = tokio::join!(
+                        calls.get(&lock_key, None),
+                        calls.get(&state_key, None),
+                        calls.get(&crypt_key, None)
+                    );
+                    Ok((lock?, state?, crypt?))
                 }
             })
             .map_err(storage)?;
         let lock = object(lock);
-        let state = match object(state) {
+        let state = object(state);
+        let meta: Option<KeyMeta> = match object(crypt) {
+            Some(o) => Some(decode_stored(&path, CRYPT, &o.bytes)?),
+            None => None,
+        };
+        let (sealer, keying) = resolve_keys(&path, &options.keys, meta, state.as_ref())?;
+        let state = match state {
             Some(o) => {
-                let s: StateObject = decode_stored(&path, STATE, &o.bytes)?;
+                let s: StateObject = open_stored(&sealer, &path, STATE, &o.bytes)?;
                 if s.layout != LAYOUT_VERSION {
                     return Err(StateError::Corrupt {
                         path,
@@ -232,6 +258,8 @@ impl S3Backend {
             client,
             lease,
             renewal: None,
+            sealer,
+            keying: Mutex::new(keying),
             inner: Mutex::new(Inner {
                 lineage: state.lineage.clone(),
                 serial: state.serial,
@@ -312,6 +340,7 @@ impl S3Backend {
             });
         }
         self.check_lease()?;
+        self.settle_keys(&mut inner)?;
         let current = source.snapshot()?;
         let mut prev = Snapshot::default();
         let generation = self.generation();
@@ -340,7 +369,7 @@ impl S3Backend {
                 outputs,
             };
             let object = history_key(entry.serial, generation);
-            self.put(&object, encode_stored(&session), Guard::None)?;
+            self.put(&object, self.sealed(&object, &session), Guard::None)?;
             inner.sessions.push(SessionIndex { entry, object });
             prev = snap;
         }
@@ -411,10 +440,12 @@ impl S3Backend {
             })
             .map_err(|e| self.storage(e))?;
         let mut inner = lock(&self.inner);
+        self.settle_keys(&mut inner)?;
         inner.fence = generation;
         let mut session: Option<SessionObject> = None;
         for (object, key) in entries.iter().zip(&live_keys) {
-            let entry: JournalEntry = decode_stored(&self.path, key, &object.bytes)?;
+            let entry: JournalEntry =
+                self.opened(key.strip_prefix(&base).unwrap_or(key), &object.bytes)?;
             if state.serial > 0 && entry.lineage != inner.lineage {
                 stale.push(key.clone());
                 continue;
@@ -480,7 +511,7 @@ impl S3Backend {
         generation: u64,
     ) -> Result<(), StateError> {
         let object = history_key(session.serial, generation);
-        self.put(&object, encode_stored(&session), Guard::None)?;
+        self.put(&object, self.sealed(&object, &session), Guard::None)?;
         index_session(inner, &session, object);
         Ok(())
     }
@@ -505,7 +536,7 @@ impl S3Backend {
             Some(etag) => Guard::Etag(etag.clone()),
             None => Guard::Absent,
         };
-        match self.put_outcome(STATE, encode_stored(&object), guard)? {
+        match self.put_outcome(STATE, self.sealed(STATE, &object), guard)? {
             Outcome::Done(etag) => {
                 inner.state_etag = Some(etag);
                 Ok(())
@@ -533,7 +564,7 @@ impl S3Backend {
         let compacted_seq = open.next_seq - 1;
         let journal = open.journal.clone();
         let object = history_key(session.serial, self.generation());
-        self.put(&object, encode_stored(&session), Guard::None)?;
+        self.put(&object, self.sealed(&object, &session), Guard::None)?;
         index_session(inner, &session, object);
         inner.compacted_seq = compacted_seq;
         self.write_state(inner)?;
@@ -573,7 +604,7 @@ impl S3Backend {
             intents,
         };
         let key = journal_key(generation, entry.serial, entry.seq);
-        match self.put_outcome(&key, encode_stored(&entry), Guard::Absent)? {
+        match self.put_outcome(&key, self.sealed(&key, &entry), Guard::Absent)? {
             Outcome::Done(_) => {}
             Outcome::Conflict | Outcome::Missing => {
                 return Err(self.lose("a journal object of this holder already exists"))
@@ -666,6 +697,7 @@ impl S3Backend {
 
     fn begin_locked(&self, inner: &mut Inner, operation: &str) -> Result<u64, StateError> {
         self.check_lease()?;
+        self.settle_keys(inner)?;
         self.compact(inner, true)?;
         inner.serial += 1;
         inner.open = Some(OpenSession {
@@ -727,6 +759,86 @@ impl S3Backend {
         self.own_session(operation, &writes, Some(&target.outputs), lineage)
     }
 
+    /// The stored bytes of `value` at `name` (relative to the prefix): sealed under the
+    /// write key in an encrypted state, clear otherwise.
+    fn sealed<T: serde::Serialize>(&self, name: &str, value: &T) -> Vec<u8> {
+        self.sealer
+            .seal(SEALED_TREE, name.as_bytes(), &encode_stored(value))
+    }
+
+    /// Reads the object `name` (relative to the prefix) back from its stored bytes.
+    fn opened<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<T, StateError> {
+        open_stored(&self.sealer, &self.path, name, bytes)
+    }
+
+    /// Writes what encryption still owes before the first write: the key metadata, and
+    /// for a clear state opened with a key every history object and `state.json` sealed
+    /// (`state.json` last: once it is sealed the state counts as encrypted). A crash
+    /// part way leaves a clear `state.json` and `crypt.json`, so the next writer seals
+    /// the rest again with the same keys.
+    fn settle_keys(&self, inner: &mut Inner) -> Result<(), StateError> {
+        let keying = lock(&self.keying).clone();
+        if let Some(meta) = &keying.meta {
+            self.put(CRYPT, encode_stored(meta), Guard::None)?;
+        }
+        if keying.seal_all {
+            self.reseal(inner)?;
+        }
+        *lock(&self.keying) = Keying::default();
+        Ok(())
+    }
+
+    /// Rewrites every history object and `state.json` sealed under the write key;
+    /// returns how many objects were written.
+    fn reseal(&self, inner: &mut Inner) -> Result<usize, StateError> {
+        let objects: Vec<String> = inner.sessions.iter().map(|s| s.object.clone()).collect();
+        for object in &objects {
+            let session = self.read_session(object)?;
+            self.put(object, self.sealed(object, &session), Guard::None)?;
+        }
+        self.write_state(inner)?;
+        self.sealer.set_required();
+        Ok(objects.len() + 1)
+    }
+
+    /// Re-encrypts every object of the state under the current key and records it as
+    /// the state's only key (`gig state rekey`); returns how many objects were written.
+    /// The serial and history do not change. A clear state gets encrypted.
+    ///
+    /// The key metadata lists the old and new keys while the objects are rewritten, so
+    /// a crash part way leaves a state that both keys open; the old key is dropped from
+    /// it last. Fails with `NoKeyToEncrypt` when no current key is configured.
+    pub fn rekey(&self) -> Result<usize, StateError> {
+        let Some(entry) = self.sealer.write_entry().cloned() else {
+            return Err(StateError::Crypt {
+                path: self.path.clone(),
+                record: None,
+                source: CryptError::NoKeyToEncrypt,
+            });
+        };
+        let mut inner = lock(&self.inner);
+        self.check_lease()?;
+        self.compact(&mut inner, true)?;
+        let pending = lock(&self.keying).meta.take();
+        if let Some(meta) = pending {
+            self.put(CRYPT, encode_stored(&meta), Guard::None)?;
+        }
+        let count = self.reseal(&mut inner)?;
+        let meta = KeyMeta { keys: vec![entry] };
+        self.put(CRYPT, encode_stored(&meta), Guard::None)?;
+        *lock(&self.keying) = Keying::default();
+        Ok(count)
+    }
+
+    /// Whether the state's objects are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.sealer.is_required()
+    }
+
     fn read_session(&self, object: &str) -> Result<SessionObject, StateError> {
         let calls = self.client.handle();
         let key = self.location.key(object);
@@ -735,7 +847,7 @@ impl S3Backend {
             .run(async move { calls.get(&key, None).await })
             .map_err(|e| self.storage(e))?;
         match found {
-            Outcome::Done(Some(o)) => decode_stored(&self.path, object, &o.bytes),
+            Outcome::Done(Some(o)) => self.opened(object, &o.bytes),
             _ => Err(StateError::Corrupt {
                 path: self.path.clone(),
                 key: object.to_string(),
@@ -1003,6 +1115,7 @@ impl StateBackend for S3Backend {
     fn set_stack_identity(&self, name: &str) -> Result<(), StateError> {
         let mut inner = lock(&self.inner);
         self.check_lease()?;
+        self.settle_keys(&mut inner)?;
         inner.stack = Some(name.to_string());
         if inner.open.is_some() {
             // Compaction writes `state.json`, and with it the identity.
@@ -1016,6 +1129,7 @@ impl StateBackend for S3Backend {
         let mut inner = lock(&self.inner);
         self.compact(&mut inner, true)?;
         self.check_lease()?;
+        self.settle_keys(&mut inner)?;
         inner.moved_to = Some(to.to_string());
         self.write_state(&mut inner)
     }
@@ -1240,4 +1354,52 @@ fn unix_ms(t: SystemTime) -> u64 {
 /// as consistent as any other interruption would).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resolves the configured keys against the state's key metadata (`crypt.json`) and its
+/// `state.json`: the sealer to use and what encryption must write before the first
+/// write. A sealed `state.json`, or a new state with a key, makes every object required
+/// to be sealed.
+fn resolve_keys(
+    path: &Path,
+    keys: &gig_state::crypt::Keys,
+    meta: Option<KeyMeta>,
+    state: Option<&Object>,
+) -> Result<(Sealer, Keying), StateError> {
+    let resolved = Sealer::resolve(keys, meta.as_ref()).map_err(|source| StateError::Crypt {
+        path: path.to_path_buf(),
+        record: None,
+        source,
+    })?;
+    let sealer = resolved.sealer;
+    let state_sealed = state.is_some_and(|o| gig_state::crypt::is_sealed(&o.bytes));
+    let writes_sealed = sealer.write_entry().is_some();
+    if state_sealed || (state.is_none() && writes_sealed) {
+        sealer.set_required();
+    }
+    let seal_all = writes_sealed && state.is_some() && !state_sealed;
+    let meta = match resolved.pending {
+        Some(pending) => Some(pending),
+        None if seal_all => meta,
+        None => None,
+    };
+    Ok((sealer, Keying { meta, seal_all }))
+}
+
+/// Reads an object's stored bytes back: opened by `sealer` (which refuses a clear object
+/// in an encrypted state), then decoded.
+fn open_stored<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    let clear = sealer
+        .open(SEALED_TREE, name.as_bytes(), bytes)
+        .map_err(|source| StateError::Crypt {
+            path: path.to_path_buf(),
+            record: Some(name.to_string()),
+            source,
+        })?;
+    decode_stored(path, name, &clear)
 }

@@ -84,41 +84,8 @@ pub(crate) enum Guard {
 impl Client {
     /// Builds the client (no request is made: credentials resolve on first use).
     pub(crate) fn new(bucket: &str, options: &AwsOptions) -> Result<Client, CallError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("gig-state-s3")
-            .enable_all()
-            .build()
-            .map_err(|e| CallError(format!("cannot start the S3 runtime: {e}")))?;
-        let options = options.clone();
-        let conf = wait_on(&runtime, async move {
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(profile) = &options.profile {
-                loader = loader.profile_name(profile);
-            }
-            if let Some(region) = &options.region {
-                loader = loader.region(aws_config::Region::new(region.clone()));
-            }
-            if let Some(endpoint) = &options.endpoint {
-                loader = loader.endpoint_url(endpoint);
-            }
-            if let Some((key, secret)) = &options.static_credentials {
-                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    key.clone(),
-                    secret.clone(),
-                    None,
-                    None,
-                    "gig-static",
-                ));
-            }
-            loader = loader.timeout_config(
-                aws_smithy_types::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            );
-            Ok(loader.load().await)
-        })?;
+        let runtime = runtime("gig-state-s3")?;
+        let conf = sdk_config(&runtime, options)?;
         let mut builder = aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -169,9 +136,56 @@ impl Client {
     }
 }
 
+/// A one-worker runtime for AWS calls made from synchronous code (see the module docs).
+pub(crate) fn runtime(name: &str) -> Result<tokio::runtime::Runtime, CallError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| CallError(format!("cannot start the AWS runtime: {e}")))
+}
+
+/// The AWS settings from `options` and the standard chain, loaded on `runtime` (no
+/// request is made: credentials resolve on first use).
+pub(crate) fn sdk_config(
+    runtime: &tokio::runtime::Runtime,
+    options: &AwsOptions,
+) -> Result<aws_config::SdkConfig, CallError> {
+    let options = options.clone();
+    wait_on(runtime, async move {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &options.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some((key, secret)) = &options.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "gig-static",
+            ));
+        }
+        loader = loader.timeout_config(
+            aws_smithy_types::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        Ok(loader.load().await)
+    })
+}
+
 /// Runs `fut` on `runtime` and blocks until it is done, from any thread: inside a
 /// multi-thread runtime's worker the wait is `block_in_place`, elsewhere a plain wait.
-fn wait_on<F, T>(runtime: &tokio::runtime::Runtime, fut: F) -> Result<T, CallError>
+pub(crate) fn wait_on<F, T>(runtime: &tokio::runtime::Runtime, fut: F) -> Result<T, CallError>
 where
     F: Future<Output = Result<T, CallError>> + Send + 'static,
     T: Send + 'static,

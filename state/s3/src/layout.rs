@@ -3,13 +3,16 @@
 //! | key | content |
 //! |---|---|
 //! | `lock.json` | [`LeaseRecord`]: holder, lock id, generation, lease expiry |
+//! | `crypt.json` | `gig_state::crypt::KeyMeta`: the keys of an encrypted state (clear) |
 //! | `state.json` | [`StateObject`]: lineage, serial, fence, session index, records, outputs |
 //! | `journal/<generation>/<serial>-<seq>.json` | [`JournalEntry`]: one commit round |
 //! | `history/<serial>-<generation>.json` | [`SessionObject`]: a session's net deltas |
 //!
 //! Numbers in keys are zero-padded to 20 digits so that keys sort as numbers. Records are
-//! written through `gig_state::encode_stored`, the bytes the sled store writes, so a
-//! layer added at that boundary applies here too.
+//! written through `gig_state::encode_stored`, the bytes the sled store writes. In an
+//! encrypted state the objects other than `lock.json` and `crypt.json` are those bytes
+//! sealed whole by `gig_state::crypt::Sealer`, bound to their key relative to the
+//! prefix ([`SEALED_TREE`]).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +25,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) const LAYOUT_VERSION: u64 = 1;
 
 pub(crate) const LOCK: &str = "lock.json";
+pub(crate) const CRYPT: &str = "crypt.json";
+/// The tree name sealed objects are bound to (with their relative key).
+pub(crate) const SEALED_TREE: &str = "s3";
 pub(crate) const STATE: &str = "state.json";
 pub(crate) const JOURNAL: &str = "journal/";
 pub(crate) const HISTORY: &str = "history/";

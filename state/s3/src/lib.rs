@@ -21,13 +21,19 @@
 //!   left by the holder before it into `state.json` and raises its `fence` to its own
 //!   generation: a journal object of an older generation written after that (by a
 //!   holder that did not yet know it was replaced) is ignored by everyone.
-//! - **Reading** is `lock.json`, `state.json` and one listing of the journal: a fixed
-//!   number of requests whatever the size of the state ([`S3Backend::requests`]).
+//! - **Reading** is `lock.json`, `crypt.json`, `state.json` and one listing of the
+//!   journal: a fixed number of requests whatever the size of the state
+//!   ([`S3Backend::requests`]).
+//! - **Encryption.** With a key configured ([`S3Options::keys`]) every object but
+//!   `lock.json` and `crypt.json` is sealed whole by `gig_state::crypt`, as the sled
+//!   store seals its values; `crypt.json` holds the clear key metadata. A sealed
+//!   `state.json` marks the state as encrypted: from then on a clear object is refused.
 
 #![warn(missing_docs)]
 
 mod backend;
 mod client;
+mod kms;
 mod layout;
 
 use std::fmt;
@@ -35,6 +41,7 @@ use std::time::Duration;
 
 pub use crate::backend::{unlock, S3Backend, Unlock};
 pub use crate::client::AwsOptions;
+pub use crate::kms::KmsWrapper;
 
 /// Journal rounds after which an open session is compacted into `state.json`.
 pub const COMPACT_EVERY: usize = 256;
@@ -127,6 +134,8 @@ pub struct S3Options {
     pub aws: AwsOptions,
     /// How long a lease lasts without renewal; renewed every third of it.
     pub lease: Duration,
+    /// The keys that encrypt and decrypt the state's objects (none: clear).
+    pub keys: gig_state::crypt::Keys,
 }
 
 impl Default for S3Options {
@@ -134,6 +143,7 @@ impl Default for S3Options {
         S3Options {
             aws: AwsOptions::default(),
             lease: Duration::from_secs(30),
+            keys: gig_state::crypt::Keys::none(),
         }
     }
 }
