@@ -584,6 +584,10 @@ pub trait StateBackend: Send + Sync {
     /// Durably marks this state as moved to the location `to`: opening it afterwards
     /// fails with [`StateError::Moved`] naming `to`.
     fn mark_moved(&self, to: &str) -> Result<(), StateError>;
+    /// Copies `source` into this state, which must never have been written, keeping its
+    /// lineage, serial, records, outputs, stack identity and every session of its
+    /// history (`gig state migrate`); returns the serial.
+    fn import_history(&self, source: &dyn StateBackend) -> Result<u64, StateError>;
 }
 
 impl fmt::Display for HistoryEntry {

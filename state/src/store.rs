@@ -554,6 +554,83 @@ impl Store {
         Ok(written)
     }
 
+    /// Copies `source` into this state, which must never have been written: its lineage,
+    /// serial, records, outputs, create intents, stack identity and every session of its
+    /// history (serial, operation, start time, changes), so that `history`,
+    /// `snapshot_at` and `restore` answer as the source did. One transaction per
+    /// session, each durable; returns the serial.
+    pub fn import_history(&self, source: &dyn StateBackend) -> Result<u64, StateError> {
+        if self.serial()? != 0 || self.history.iter().next().is_some() {
+            return Err(StateError::Storage {
+                path: self.dir.clone(),
+                message: "cannot import into a state that was already written".to_string(),
+            });
+        }
+        self.write_pending_keys()?;
+        let current = source.snapshot()?;
+        let history = source.history()?;
+        let last = history.last().map(|e| e.serial);
+        let mut prev = Snapshot::default();
+        for entry in &history {
+            let snap = source.snapshot_at(entry.serial)?;
+            let header = encode(&SessionHeader {
+                operation: entry.operation.clone(),
+                started: entry.started.clone(),
+            });
+            let first = prev.serial == 0 && prev.resources.is_empty();
+            let intents = if Some(entry.serial) == last {
+                current.intents.values().cloned().collect()
+            } else {
+                Vec::new()
+            };
+            self.transact(|resources, meta, history| {
+                let tx = SessionTx::new(
+                    &self.dir,
+                    &self.sealer,
+                    entry.serial,
+                    resources,
+                    meta,
+                    history,
+                );
+                if first {
+                    tx.insert_clear(meta, META_LINEAGE, current.lineage.as_bytes())?;
+                }
+                tx.insert_clear(meta, META_SERIAL, &entry.serial.to_be_bytes())?;
+                tx.insert(HISTORY, &entry.serial.to_be_bytes(), &header)?;
+                for addr in prev.resources.keys() {
+                    if !snap.resources.contains_key(addr) {
+                        tx.remove(addr)?;
+                    }
+                }
+                for (addr, record) in &snap.resources {
+                    if prev.resources.get(addr) != Some(record) {
+                        tx.put(record)?;
+                    }
+                }
+                if snap.outputs != prev.outputs {
+                    tx.set_outputs(&snap.outputs)?;
+                }
+                for intent in &intents {
+                    tx.put_intent(intent)?;
+                }
+                Ok(((), tx.written.get()))
+            })?;
+            prev = snap;
+            prev.serial = entry.serial;
+        }
+        if current.serial != prev.serial {
+            self.transact(|_, meta, _| {
+                meta.insert(META_SERIAL, &current.serial.to_be_bytes())?;
+                Ok(((), 8))
+            })?;
+        }
+        *self.lineage.lock().unwrap_or_else(|e| e.into_inner()) = current.lineage.clone();
+        if let Some(name) = source.stack_identity()? {
+            self.set_stack_identity(&name)?;
+        }
+        self.serial()
+    }
+
     /// Forgets one resource (the cloud object is left alone) in a session of its own,
     /// `state rm`; returns its serial. Fails with [`StateError::NoSuchResource`] when the
     /// address is not in state, without starting a session.
@@ -1027,6 +1104,9 @@ impl StateBackend for Store {
     }
     fn load_backup(&self, backup: &Snapshot) -> Result<u64, StateError> {
         Store::load_backup(self, backup)
+    }
+    fn import_history(&self, source: &dyn StateBackend) -> Result<u64, StateError> {
+        Store::import_history(self, source)
     }
     fn rm(&self, addr: &ResourceAddr) -> Result<u64, StateError> {
         Store::rm(self, addr)

@@ -1049,7 +1049,8 @@ pub fn state_unlock(ui: &Ui, args: StateUnlockArgs) -> anyhow::Result<u8> {
 }
 
 /// `gig state migrate --to LOCATION`: copies the state with its lineage, serial and
-/// history to an S3 location, then marks the source as moved.
+/// history to another location (a directory or an S3 prefix, from either), then marks
+/// the source as moved so nobody keeps writing to it.
 pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let dest_args = crate::args::StackArgs {
@@ -1062,31 +1063,19 @@ pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
             gig_core::diag::Code::E0514,
             summary,
             detail,
-            "`gig state migrate --to s3://BUCKET/PREFIX` moves a state into an S3 prefix that holds none yet",
+            "`gig state migrate --to LOCATION` moves a state into a directory or an S3 prefix that holds none yet",
         )
     };
-    let StateLocation::S3(dest_location) = &dest_settings.state else {
-        return Err(refuse(
-            "the state cannot be migrated there",
-            format!(
-                "`{}` is a directory; migrating into a directory is not supported yet.",
-                args.to
-            ),
-        ));
-    };
-    if dest_settings.state == settings.state {
+    if dest_settings.state.recorded() == settings.state.recorded() {
         return Err(refuse(
             "the state cannot be migrated there",
             format!("The state already lives at `{}`.", settings.state),
         ));
     }
     let source = context::open_existing_state(&settings)?;
-    let dest = gig_state_s3::S3Backend::open(
-        dest_location,
-        gig_state::LockInfo::current(format!("gig state migrate ({})", settings.dir.display())),
-        &context::s3_options(),
-    )?;
-    if dest.snapshot()?.serial != 0 {
+    let dest_location = dest_settings.state.clone();
+    let dest = context::open_state(&dest_settings)?;
+    if dest.snapshot()?.serial != 0 || !dest.history()?.is_empty() {
         return Err(refuse(
             "the state cannot be migrated there",
             format!(
@@ -1098,7 +1087,11 @@ pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
     let serial = dest.import_history(source.as_ref())?;
     let sessions = dest.history()?.len();
     drop(dest);
-    source.mark_moved(&dest_location.to_string())?;
+    let moved_to = match &dest_location {
+        StateLocation::Dir(_) => dest_location.recorded().display().to_string(),
+        StateLocation::S3(loc) => loc.to_string(),
+    };
+    source.mark_moved(&moved_to)?;
     println!(
         "Moved the state from {} to {dest_location} (serial {serial}, {sessions} sessions of history). \
          The old state is marked as moved: pass --state {} (or set GIG_STATE) from now on.",

@@ -532,7 +532,7 @@ async fn state_commands_work_on_s3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_moves_a_local_state_to_s3_with_its_history() {
+async fn migrate_moves_a_state_to_s3_and_back_with_its_lineage_serial_and_history() {
     let emu = Emu::start().await;
     create_bucket(&emu.endpoint);
     let (_root, dir) = checkout(&random_stack(2));
@@ -553,10 +553,23 @@ async fn migrate_moves_a_local_state_to_s3_with_its_history() {
         .expect_code(0)
         .stdout;
     let to = format!("s3://{BUCKET}/moved");
-    let into_dir = gig
-        .run_in(&dir, &["state", "migrate", ".", "--to", "/tmp/elsewhere"])
+    let onto_itself = gig
+        .run_in(
+            &dir,
+            &[
+                "state",
+                "migrate",
+                ".",
+                "--to",
+                gig.state_root.path().to_str().expect("utf-8 path"),
+            ],
+        )
         .expect_code(1);
-    assert!(into_dir.all().contains("gig::E0514"), "{}", into_dir.all());
+    assert!(
+        onto_itself.all().contains("gig::E0514"),
+        "{}",
+        onto_itself.all()
+    );
     gig.run_in(&dir, &["state", "migrate", ".", "--to", &to])
         .expect_code(0);
     let s3_history = gig
@@ -578,11 +591,34 @@ async fn migrate_moves_a_local_state_to_s3_with_its_history() {
     // The old copy is marked: nobody keeps writing to it.
     let old = gig.run_in(&dir, &["plan", "."]).expect_code(1);
     assert!(old.all().contains("gig::E0513"), "{}", old.all());
-    // Restoring a version from before the move works on S3.
-    gig.run_in(&dir, &["state", "restore", "1", ".", "--state", &to])
+    // And back from S3 into a directory: lineage, serial and history are kept again,
+    // and the S3 copy is marked in turn.
+    let back = tempfile::tempdir().expect("temp dir");
+    let back_root = back.path().to_str().expect("utf-8 path");
+    gig.run_in(
+        &dir,
+        &["state", "migrate", ".", "--state", &to, "--to", back_root],
+    )
+    .expect_code(0);
+    let back_history = gig
+        .run_in(&dir, &["state", "history", ".", "--state", back_root])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(back_history, local_history);
+    let back_export = gig
+        .run_in(&dir, &["state", "export", ".", "--state", back_root])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(back_export, local_export);
+    let moved = gig
+        .run_in(&dir, &["plan", ".", "--state", &to])
+        .expect_code(1);
+    assert!(moved.all().contains("gig::E0513"), "{}", moved.all());
+    // Restoring a version from before the moves works on the new copy.
+    gig.run_in(&dir, &["state", "restore", "1", ".", "--state", back_root])
         .expect_code(0);
     let list = gig
-        .run_in(&dir, &["state", "list", ".", "--state", &to])
+        .run_in(&dir, &["state", "list", ".", "--state", back_root])
         .expect_code(0);
     assert_eq!(list.stdout.lines().count(), 2, "{}", list.stdout);
 }

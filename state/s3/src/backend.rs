@@ -331,7 +331,7 @@ impl S3Backend {
     /// serial, records, outputs and every session of its history (operation, start time,
     /// changes), so that `history`, `snapshot_at` and `restore` answer as the source
     /// did. One history object per session, then `state.json`. Returns the serial.
-    pub fn import_history(&self, source: &dyn StateBackend) -> Result<u64, StateError> {
+    fn import_history_into(&self, source: &dyn StateBackend) -> Result<u64, StateError> {
         let mut inner = lock(&self.inner);
         if inner.serial != 0 || !inner.sessions.is_empty() || inner.open.is_some() {
             return Err(StateError::Storage {
@@ -1132,6 +1132,10 @@ impl StateBackend for S3Backend {
         self.settle_keys(&mut inner)?;
         inner.moved_to = Some(to.to_string());
         self.write_state(&mut inner)
+    }
+
+    fn import_history(&self, source: &dyn StateBackend) -> Result<u64, StateError> {
+        self.import_history_into(source)
     }
 
     fn mv(&self, from: &ResourceAddr, to: &ResourceAddr) -> Result<u64, StateError> {
