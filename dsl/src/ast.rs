@@ -46,6 +46,8 @@ pub enum Item {
     Provider(Provider),
     /// `stack { name = "…" }`: settings of the stack itself.
     Stack(StackBlock),
+    /// `state { location = "…" }`: where the stack's state lives.
+    State(StateBlock),
     /// `resource TYPE NAME [for …] { … }` or `data TYPE NAME { … }`
     Resource(Resource),
     /// `module NAME from "PATH" { … }`
@@ -64,6 +66,7 @@ impl Item {
             Item::Let(l) => l.span,
             Item::Provider(p) => p.span,
             Item::Stack(s) => s.span,
+            Item::State(s) => s.span,
             Item::Resource(r) => r.span,
             Item::Module(m) => m.span,
             Item::Output(o) => o.span,
@@ -153,6 +156,15 @@ pub struct Let {
 pub struct Provider {
     /// Provider name, e.g. `aws`.
     pub name: Ident,
+    /// Settings.
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `state { … }`: where the stack's state lives (location, lock timeout, KMS key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateBlock {
     /// Settings.
     pub body: Body,
     /// The whole item.

@@ -34,6 +34,22 @@ pub struct Config {
     pub resources: Vec<ResourceConfig>,
     /// Root outputs, sorted by name.
     pub outputs: Vec<OutputConfig>,
+    /// The stack's `state { … }` block, when it has one.
+    pub state: Option<StateConfig>,
+}
+
+/// Where the stack's state lives, from its `state { … }` block: plain strings, with
+/// params and env values already put in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateConfig {
+    /// `location`: a directory or `s3://BUCKET/PREFIX`.
+    pub location: Option<String>,
+    /// `lock_timeout`: how long to wait for a held lock (`30s`, `5m`).
+    pub lock_timeout: Option<String>,
+    /// `kms_key_id`: the KMS key that encrypts the state (id, ARN or alias).
+    pub kms_key_id: Option<String>,
+    /// The block.
+    pub span: Span,
 }
 
 impl Config {

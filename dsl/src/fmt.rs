@@ -526,6 +526,15 @@ impl<'a> Printer<'a> {
                     st.body.span.end as usize,
                 )
             }
+            Item::State(st) => {
+                let children: Vec<Child<'_>> = st.body.entries.iter().map(Child::entry).collect();
+                self.with_body(
+                    "state".to_string(),
+                    &children,
+                    st.body.span.start as usize,
+                    st.body.span.end as usize,
+                )
+            }
             Item::Resource(r) => {
                 let kw = if r.kind == ResourceKind::Data {
                     "data"

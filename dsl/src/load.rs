@@ -329,3 +329,21 @@ impl Host for FsHost<'_> {
         }
     }
 }
+
+/// Whether a `.gig` file directly in `dir` seems to hold a `state { … }` block: a line
+/// that starts with `state` and a `{`. A cheap look at the text, so that finding where
+/// the state lives costs a whole load only for stacks that have such a block;
+/// [`load_dir`] then reads the block itself (`Config::state`).
+pub fn has_state_block(dir: &Path) -> bool {
+    let Ok(files) = stack_files(dir) else {
+        return false;
+    };
+    files.iter().any(|file| {
+        std::fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().any(|line| {
+                line.strip_prefix("state")
+                    .is_some_and(|rest| rest.trim_start().starts_with('{'))
+            })
+        })
+    })
+}

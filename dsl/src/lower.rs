@@ -31,6 +31,7 @@
 mod expr;
 mod params;
 mod stack;
+mod state;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -679,6 +680,12 @@ impl<'a> Lowerer<'a> {
                             .with_label("stack block in a module"),
                     ),
                     ast::Item::Stack(_) => {}
+                    ast::Item::State(st) if !info.path.is_empty() => self.diags.push(
+                        Diagnostic::error(Code::E0517, "invalid state block", st.span)
+                            .with_detail("A module is part of the stack that uses it and shares its state, so `state { … }` belongs in the stack's own files.")
+                            .with_label("state block in a module"),
+                    ),
+                    ast::Item::State(_) => {}
                     ast::Item::Assign(a) => self.diags.push(
                         Diagnostic::error(Code::E0188, "assignment outside a gigvars file", a.name.span)
                             .with_detail(format!(
@@ -759,6 +766,7 @@ impl<'a> Lowerer<'a> {
         resources.sort_by(|a: &ResourceConfig, b| a.addr.cmp(&b.addr));
 
         let providers = self.providers(&resources);
+        let state = self.state_block();
 
         let mut outputs = Vec::new();
         let root_outputs: Vec<(&str, &ast::Output)> = self.insts[0]
@@ -794,6 +802,7 @@ impl<'a> Lowerer<'a> {
             providers,
             resources,
             outputs,
+            state,
         }
     }
 

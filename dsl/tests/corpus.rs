@@ -137,6 +137,15 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
     };
     let _ = writeln!(s, "stack: {}{source}", cfg.stack);
     let _ = writeln!(s, "env: {}", cfg.env.as_deref().unwrap_or("-"));
+    if let Some(state) = &cfg.state {
+        let _ = writeln!(
+            s,
+            "state: location={} lock_timeout={} kms_key_id={}",
+            state.location.as_deref().unwrap_or("-"),
+            state.lock_timeout.as_deref().unwrap_or("-"),
+            state.kms_key_id.as_deref().unwrap_or("-")
+        );
+    }
     let _ = writeln!(s, "params:");
     for (name, p) in &cfg.params {
         let _ = writeln!(

@@ -76,6 +76,7 @@ fn item_sexp(item: &Item) -> String {
         Item::Let(l) => format!("(let {} {})", l.name.name, expr(&l.value)),
         Item::Provider(p) => format!("(provider {} {})", p.name.name, body(&p.body)),
         Item::Stack(st) => format!("(stack {})", body(&st.body)),
+        Item::State(st) => format!("(state {})", body(&st.body)),
         Item::Resource(r) => format!(
             "({} {} {}{} {})",
             if r.kind == ResourceKind::Data {
@@ -790,7 +791,7 @@ fn messages_name_tokens_not_grammar_rules() {
         ("resource aws.vpc main {\n  a = 1 b = 2\n}", "expected `,`, `}` or a newline"),
         ("let z = [1, 2 3]", "expected `,` or `]`"),
         ("resource aws.vpc {}", "expected a name"),
-        ("123", "expected an item (`param`, `let`, `provider`, `stack`, `resource`, `data`, `module` or `output`)"),
+        ("123", "expected an item (`param`, `let`, `provider`, `stack`, `state`, `resource`, `data`, `module` or `output`)"),
         ("let a = f(1 2)", "expected `)` or `,`"),
         ("let a = 1 +", "expected an expression"),
     ];

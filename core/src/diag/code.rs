@@ -221,6 +221,9 @@ codes! {
     E0514 => "the state cannot be migrated there",
     E0515 => "a state on S3 cannot be encrypted by gig yet",
     E0516 => "the KMS key cannot be used",
+    E0517 => "invalid state block",
+    E0518 => "a state setting is not a string",
+    E0519 => "a state setting is not known before planning",
 
     // State and plan file encryption at rest (gig_state::crypt).
     E0530 => "the data is encrypted and no key is set",

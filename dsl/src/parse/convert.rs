@@ -11,7 +11,7 @@ use pest::iterators::Pair;
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
     Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    TemplatePart, TypeExpr, TypeField, UnaryOp,
+    StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -103,6 +103,10 @@ impl<'d> Converter<'d> {
             Rule::stack_item => {
                 let body = self.body(inner.next()?);
                 Some(Item::Stack(StackBlock { body, span }))
+            }
+            Rule::state_item => {
+                let body = self.body(inner.next()?);
+                Some(Item::State(StateBlock { body, span }))
             }
             Rule::resource => {
                 let kind = if is_data {
@@ -1018,6 +1022,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_let
             | Rule::kw_provider
             | Rule::kw_stack
+            | Rule::kw_state
             | Rule::kw_resource
             | Rule::kw_data
             | Rule::kw_module

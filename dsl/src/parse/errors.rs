@@ -20,8 +20,8 @@ const OPERATORS: [&str; 13] = [
     "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%",
 ];
 const EXPR_STARTS: [&str; 10] = ["!", "-", "(", "[", "{", "\"", "<<", "true", "false", "null"];
-const ITEM_WORDS: [&str; 8] = [
-    "param", "let", "provider", "stack", "resource", "data", "module", "output",
+const ITEM_WORDS: [&str; 9] = [
+    "param", "let", "provider", "stack", "state", "resource", "data", "module", "output",
 ];
 
 /// The diagnostic for a pest error from parsing the slice of `masked` at `base`, and
@@ -98,7 +98,7 @@ fn describe_expected(tokens: &[String], before: Option<char>) -> String {
     if item_start {
         literal.retain(|t| !ITEM_WORDS.contains(&t.as_str()));
         words.push(
-            "an item (`param`, `let`, `provider`, `stack`, `resource`, `data`, `module` or `output`)".into(),
+            "an item (`param`, `let`, `provider`, `stack`, `state`, `resource`, `data`, `module` or `output`)".into(),
         );
         name_chars = false;
     }

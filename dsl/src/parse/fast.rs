@@ -35,7 +35,7 @@
 use crate::ast::{
     Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
     Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    TemplatePart, TypeExpr, TypeField, UnaryOp,
+    StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
@@ -273,6 +273,15 @@ impl<'t> Parser<'t, '_> {
                 self.blanks();
                 let body = self.body()?;
                 Some(Item::Stack(StackBlock {
+                    body,
+                    span: self.span(start),
+                }))
+            }
+            "state" if self.brace_after(word.len()) => {
+                self.token(word.len());
+                self.blanks();
+                let body = self.body()?;
+                Some(Item::State(StateBlock {
                     body,
                     span: self.span(start),
                 }))

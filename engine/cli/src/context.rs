@@ -213,7 +213,8 @@ pub fn open_state(settings: &StackSettings) -> anyhow::Result<Box<dyn StateBacke
 }
 
 /// The keys for state and plan files, read once per process (so each key is derived or
-/// unwrapped once per process): the KMS key of `GIG_STATE_KMS_KEY_ID` when set, else the
+/// unwrapped once per process): the KMS key of `GIG_STATE_KMS_KEY_ID` (else of the
+/// stack's `state` block) when set, else the
 /// passphrase of `GIG_STATE_PASSPHRASE`, as the current key; as the fallback
 /// `GIG_STATE_PASSPHRASE_FALLBACK`, or `GIG_STATE_PASSPHRASE` when a KMS key is current
 /// (so setting a KMS key beside the passphrase and running `gig state rekey` moves a
@@ -224,7 +225,7 @@ pub fn keys() -> &'static Keys {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let passphrase = var(crypt::PASSPHRASE_VAR);
         let fallback = var(crypt::FALLBACK_VAR);
-        match var(crypt::KMS_KEY_VAR) {
+        match var(crypt::KMS_KEY_VAR).or_else(|| STACK_KMS_KEY.get().cloned()) {
             Some(key_id) => {
                 let wrapper = gig_state_s3::KmsWrapper::new(&key_id, &Default::default());
                 let kms = crypt::KeySource::Kms(crypt::KmsKey::new(Box::new(wrapper)));
@@ -236,6 +237,16 @@ pub fn keys() -> &'static Keys {
             None => Keys::from_passphrases(passphrase, fallback),
         }
     })
+}
+
+/// The KMS key named by the stack's `state` block, used when `GIG_STATE_KMS_KEY_ID` is
+/// not set.
+static STACK_KMS_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the KMS key of the stack's `state` block (before [`keys`] is first used; the
+/// first stack's key wins, as a process works on one stack).
+pub fn use_stack_kms_key(key_id: String) {
+    let _ = STACK_KMS_KEY.set(key_id);
 }
 
 /// How this process opens a state on S3: the standard AWS chain and [`keys`].

@@ -86,6 +86,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
+            if let Some(refusal) = err.downcast_ref::<report::SourcedRefusal>() {
+                ui.diagnostics(&refusal.diagnostics, &refusal.sources);
+                return ExitCode::from(1);
+            }
             let coded = match err.downcast_ref::<report::Refusal>() {
                 Some(refusal) => Some(refusal.0.clone()),
                 None => err

@@ -159,6 +159,27 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A command's refusal with diagnostics placed in source files (a stack whose `state`
+/// block cannot be read): rendered by `main` against its sources.
+#[derive(Debug)]
+pub struct SourcedRefusal {
+    /// The diagnostics, errors first.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files they point into.
+    pub sources: SourceMap,
+}
+
+impl fmt::Display for SourcedRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.diagnostics.first() {
+            Some(d) => write!(f, "{}: {}", d.code, d.summary),
+            None => f.write_str("the stack cannot be loaded"),
+        }
+    }
+}
+
+impl std::error::Error for SourcedRefusal {}
+
 /// Writes every diagnostic, rendered against its source, to `out`.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool, out: &mut dyn Write) {
     let handler = handler(color);

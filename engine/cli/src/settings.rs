@@ -105,8 +105,7 @@ impl StackSettings {
     /// environments (`env/*.gigvars`) requires `--env`, since each env keeps its own
     /// state and the language declares no default one (E0360).
     pub fn with_state(args: &StackArgs) -> anyhow::Result<StackSettings> {
-        let settings = StackSettings::new(args)?;
-        let envs = gig_dsl::load::stack_envs(&settings.dir);
+        let envs = gig_dsl::load::stack_envs(&args.dir);
         if args.env.is_none() && !envs.is_empty() {
             let d = Diagnostic::error(
                 Code::E0360,
@@ -115,13 +114,13 @@ impl StackSettings {
             )
             .with_detail(format!(
                 "`{}` defines the environments {} (env/*.gigvars), each with its own state, so gig does not guess one.",
-                settings.dir.display(),
+                args.dir.display(),
                 envs.join(", ")
             ))
             .with_help(format!("pass `--env {}` or another of them", envs[0]));
             return Err(Refusal(d).into());
         }
-        Ok(settings)
+        StackSettings::new(args)
     }
 
     /// Validates the stack flags, reading `GIG_PARAM_*` and `GIG_STATE_DIR` from the
@@ -141,45 +140,86 @@ impl StackSettings {
             })
             .collect();
         let env = args.env.clone().unwrap_or_else(|| "default".to_string());
-        let state = match (&args.state, &args.state_dir) {
+        let load = LoadOptions {
+            env: args.env.clone(),
+            params,
+            env_params,
+            stack_name: args.stack_name.clone(),
+            extra_files: Vec::new(),
+        };
+        // Precedence: --state, GIG_STATE (clap reads it into `state`), the stack's
+        // `state` block, --state-dir, GIG_STATE_DIR, the stack's `.gig/state/<env>`.
+        let block = match &args.state {
+            Some(_) => None,
+            None => stack_state_block(&args.dir, &load)?,
+        };
+        let block_location = block.as_ref().and_then(|b| b.location.clone());
+        let state = match (&args.state, &block_location, &args.state_dir) {
             // `--state` (or GIG_STATE, which clap reads into it) names a root.
-            (Some(text), _) if S3Location::is_s3(text) => StateLocation::S3(
+            (Some(text), _, _) if S3Location::is_s3(text) => StateLocation::S3(
                 S3Location::parse(text)
                     .map_err(|e| bad_location(text, &e))?
                     .join(&gig_engine::identity::derived_name(&args.dir))
                     .join(&env),
             ),
-            (Some(text), _) if text.trim().is_empty() => {
+            (Some(text), _, _) if text.trim().is_empty() => {
                 return Err(bad_location(text, &"it is empty"));
             }
-            (Some(text), _) => StateLocation::Dir(
+            (Some(text), _, _) => StateLocation::Dir(
                 PathBuf::from(text)
                     .join(gig_engine::identity::derived_name(&args.dir))
                     .join(&env),
             ),
-            (None, Some(dir)) => StateLocation::Dir(dir.clone()),
-            (None, None) => StateLocation::Dir(match std::env::var_os("GIG_STATE_DIR") {
+            // The stack's `state` block names the exact location (it may use params
+            // and env values); a directory is relative to the stack.
+            (None, Some(text), _) if S3Location::is_s3(text) => {
+                StateLocation::S3(S3Location::parse(text).map_err(|e| bad_location(text, &e))?)
+            }
+            (None, Some(text), _) => StateLocation::Dir(args.dir.join(text)),
+            (None, None, Some(dir)) => StateLocation::Dir(dir.clone()),
+            (None, None, None) => StateLocation::Dir(match std::env::var_os("GIG_STATE_DIR") {
                 Some(root) => shared_state_dir(Path::new(&root), args, &env),
                 None => args.dir.join(".gig").join("state").join(&env),
             }),
         };
-        let lock_timeout = match &args.lock_timeout {
-            Some(text) => parse_duration(text)?,
-            None => Duration::ZERO,
+        let lock_timeout = match (
+            &args.lock_timeout,
+            block.as_ref().and_then(|b| b.lock_timeout.as_ref()),
+        ) {
+            (Some(text), _) | (None, Some(text)) => parse_duration(text)?,
+            (None, None) => Duration::ZERO,
         };
+        if let Some(key_id) = block.and_then(|b| b.kms_key_id) {
+            crate::context::use_stack_kms_key(key_id);
+        }
         Ok(StackSettings {
             dir: args.dir.clone(),
             env,
-            load: LoadOptions {
-                env: args.env.clone(),
-                params,
-                env_params,
-                stack_name: args.stack_name.clone(),
-                extra_files: Vec::new(),
-            },
+            load,
             state,
             lock_timeout,
         })
+    }
+}
+
+/// The stack's `state { … }` block, read by loading the stack when its files seem to
+/// hold one. A stack with such a block that does not load is refused with its
+/// diagnostics: guessing another location would read or write the wrong state.
+fn stack_state_block(
+    dir: &Path,
+    load: &LoadOptions,
+) -> anyhow::Result<Option<gig_dsl::config::StateConfig>> {
+    if !gig_dsl::load::has_state_block(dir) {
+        return Ok(None);
+    }
+    let loaded = gig_dsl::load::load_dir(dir, load);
+    match loaded.config {
+        Some(config) => Ok(config.state),
+        None => Err(crate::report::SourcedRefusal {
+            diagnostics: loaded.diagnostics,
+            sources: loaded.sources,
+        }
+        .into()),
     }
 }
 

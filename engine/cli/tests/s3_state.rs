@@ -660,3 +660,75 @@ async fn a_holder_that_dies_mid_session_loses_no_acknowledged_write() {
     assert_eq!(next.snapshot_at(0).expect("at 0").resources.len(), 0);
     assert_eq!(next.begin("apply").expect("begin"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_block_points_each_env_at_its_own_prefix() {
+    let emu = Emu::start().await;
+    create_bucket(&emu.endpoint);
+    let src = format!(
+        "param state_bucket: string\nparam env: string\n\nstate {{\n  location = \"s3://${{state_bucket}}/web/${{env}}\"\n}}\n\n{}",
+        random_stack(2)
+    );
+    let (_root, dir) = checkout(&src);
+    std::fs::create_dir_all(dir.join("env")).expect("env dir");
+    for env in ["staging", "production"] {
+        std::fs::write(
+            dir.join("env").join(format!("{env}.gigvars")),
+            format!("state_bucket = \"{BUCKET}\"\nenv          = \"{env}\"\n"),
+        )
+        .expect("gigvars");
+    }
+    let gig = s3_gig(&emu);
+    for env in ["staging", "production"] {
+        gig.run_in(&dir, &["apply", ".", "--env", env, "--auto-approve"])
+            .expect_code(0);
+    }
+    let opts = options(&emu, Duration::from_secs(30));
+    let mut lineages = Vec::new();
+    for env in ["staging", "production"] {
+        let loc = S3Location::parse(&format!("s3://{BUCKET}/web/{env}")).expect("location");
+        let backend = S3Backend::open(&loc, LockInfo::current("test"), &opts).expect("open");
+        assert_eq!(names(&backend), ["random.id.r00", "random.id.r01"], "{env}");
+        lineages.push(backend.snapshot().expect("snapshot").lineage);
+    }
+    assert_ne!(lineages[0], lineages[1], "two states, not one");
+    // The block wins over --state-dir; GIG_STATE wins over the block.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let listed = gig
+        .run_in(
+            &dir,
+            &[
+                "state",
+                "list",
+                ".",
+                "--env",
+                "staging",
+                "--state-dir",
+                elsewhere.path().to_str().expect("utf-8 path"),
+            ],
+        )
+        .expect_code(0);
+    assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.stdout);
+    let overridden = gig
+        .run_in_with(
+            &dir,
+            &["state", "list", ".", "--env", "staging"],
+            &[("GIG_STATE", &format!("s3://{BUCKET}/other"))],
+        )
+        .expect_code(1);
+    assert!(
+        overridden.all().contains("gig::E0361"),
+        "{}",
+        overridden.all()
+    );
+    // A block gig cannot read is refused, not replaced by another location.
+    std::fs::write(
+        dir.join("main.gig"),
+        src.replace("location =", "passphrase = \"x\"\n  location ="),
+    )
+    .expect("edit");
+    let bad = gig
+        .run_in(&dir, &["state", "list", ".", "--env", "staging"])
+        .expect_code(1);
+    assert!(bad.all().contains("gig::E0517"), "{}", bad.all());
+}
