@@ -249,10 +249,17 @@ pub fn use_stack_kms_key(key_id: String) {
     let _ = STACK_KMS_KEY.set(key_id);
 }
 
-/// How this process opens a state on S3: the standard AWS chain and [`keys`].
+/// How this process opens a state on S3: the standard AWS chain, [`keys`], and a local
+/// copy of `state.json` under the user cache directory (`$XDG_CACHE_HOME/gig/state`,
+/// else `~/.cache/gig/state`).
 pub fn s3_options() -> S3Options {
+    let cache_root = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
     S3Options {
         keys: keys().clone(),
+        cache_dir: cache_root.map(|root| root.join("gig").join("state")),
         ..S3Options::default()
     }
 }

@@ -54,6 +54,7 @@ fn options(emu: &Emu, lease: Duration) -> S3Options {
         },
         lease,
         keys: gig_state::crypt::Keys::none(),
+        cache_dir: None,
     }
 }
 
@@ -237,6 +238,62 @@ async fn reading_an_unchanged_state_costs_a_fixed_number_of_requests() {
     // GET lock.json, state.json and crypt.json, PUT lock.json, LIST journal/ — whatever
     // the size.
     assert_eq!(costs, [5, 5], "requests to open and read: {costs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_state_is_read_from_the_local_cache_and_a_changed_one_is_not() {
+    let emu = Emu::start().await;
+    create_bucket(&emu.endpoint);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let keyed = S3Options {
+        keys: gig_state::crypt::Keys::from_passphrases(Some("cache test".to_string()), None),
+        ..options(&emu, Duration::from_secs(30))
+    };
+    let cached = S3Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..keyed.clone()
+    };
+    let loc = location("cached");
+    {
+        let writer = S3Backend::open(&loc, LockInfo::current("writer"), &keyed).expect("open");
+        writer.begin("apply").expect("begin");
+        let writes: Vec<_> = (0..400)
+            .map(|i| gig_state::Write::Put(record(&format!("r{i:04}"))))
+            .collect();
+        writer.commit(&writes).expect("commit");
+    }
+    let open_and_read = |opts: &S3Options| {
+        let reader = S3Backend::open(&loc, LockInfo::current("plan"), opts).expect("open");
+        let count = reader.snapshot().expect("snapshot").resources.len();
+        (count, reader.requests(), reader.bytes())
+    };
+    let (count, cold_requests, cold_bytes) = open_and_read(&cached);
+    assert_eq!(count, 400);
+    let (count, warm_requests, warm_bytes) = open_and_read(&cached);
+    assert_eq!(count, 400);
+    assert_eq!(
+        warm_requests, cold_requests,
+        "the same requests, conditional"
+    );
+    assert!(
+        warm_bytes * 20 < cold_bytes,
+        "an unchanged state.json is not downloaded again: {warm_bytes} bytes warm, {cold_bytes} cold"
+    );
+    // The copy holds the stored bytes: sealed, no record in clear.
+    let copy = std::fs::read(cache.path().join(BUCKET).join("lib/cached/state.json"))
+        .expect("cached copy");
+    assert!(
+        !copy.windows(8).any(|w| w == b"id-r0001"),
+        "the copy is sealed"
+    );
+    // Another writer (without the cache) changes the state: the copy is not used.
+    {
+        let writer = S3Backend::open(&loc, LockInfo::current("other"), &keyed).expect("open");
+        writer.begin("apply").expect("begin");
+        writer.put(&record("later")).expect("put");
+    }
+    let (count, _, _) = open_and_read(&cached);
+    assert_eq!(count, 401, "a changed state is read again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

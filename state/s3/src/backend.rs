@@ -21,6 +21,7 @@ use gig_state::{
     ResourceRecord, Snapshot, StateBackend, StateError, Write,
 };
 
+use crate::cache::Cache;
 use crate::client::{CallError, Calls, Client, Guard, Object, Outcome};
 use crate::layout::{
     history_key, journal_key, parse_journal_key, Delta, IntentChange, JournalEntry, LeaseRecord,
@@ -42,6 +43,8 @@ pub struct S3Backend {
     sealer: Sealer,
     /// What encryption still has to write before the next write (see [`Keying`]).
     keying: Mutex<Keying>,
+    /// The local copy of `state.json`, when one is kept.
+    cache: Option<Cache>,
 }
 
 /// Encryption work left for the first write: key metadata to store, and whether the
@@ -148,13 +151,19 @@ impl S3Backend {
         let calls = client.handle();
         let (lock_key, state_key, crypt_key) =
             (location.key(LOCK), location.key(STATE), location.key(CRYPT));
+        let cache = options
+            .cache_dir
+            .as_ref()
+            .map(|root| Cache::new(root, location));
+        let cached = cache.as_ref().and_then(|c| c.read(STATE));
+        let cached_etag = cached.as_ref().map(|o| o.etag.clone());
         let (lock, state, crypt) = client
             .run({
                 let calls = calls.clone();
                 async move {
                     let (lock, state, crypt) = tokio::join!(
                         calls.get(&lock_key, None),
-                        calls.get(&state_key, None),
+                        calls.get(&state_key, cached_etag.as_deref()),
                         calls.get(&crypt_key, None)
                     );
                     Ok((lock?, state?, crypt?))
@@ -162,7 +171,20 @@ impl S3Backend {
             })
             .map_err(storage)?;
         let lock = object(lock);
-        let state = object(state);
+        let state = match (state, cached) {
+            // 304: the copy is current.
+            (Outcome::Done(None), Some(copy)) => Some(copy),
+            (found, _) => {
+                let found = object(found);
+                if let Some(c) = &cache {
+                    match &found {
+                        Some(o) => c.write(STATE, &o.bytes, &o.etag),
+                        None => c.forget(STATE),
+                    }
+                }
+                found
+            }
+        };
         let meta: Option<KeyMeta> = match object(crypt) {
             Some(o) => Some(decode_stored(&path, CRYPT, &o.bytes)?),
             None => None,
@@ -260,6 +282,7 @@ impl S3Backend {
             renewal: None,
             sealer,
             keying: Mutex::new(keying),
+            cache,
             inner: Mutex::new(Inner {
                 lineage: state.lineage.clone(),
                 serial: state.serial,
@@ -300,6 +323,11 @@ impl S3Backend {
     /// S3 requests made by this backend so far.
     pub fn requests(&self) -> u64 {
         self.client.requests()
+    }
+
+    /// Object bytes this backend sent to and received from S3 so far.
+    pub fn bytes(&self) -> u64 {
+        self.client.bytes()
     }
 
     /// This holder's lock id (what `gig state unlock` takes).
@@ -536,8 +564,13 @@ impl S3Backend {
             Some(etag) => Guard::Etag(etag.clone()),
             None => Guard::Absent,
         };
-        match self.put_outcome(STATE, self.sealed(STATE, &object), guard)? {
+        let bytes = self.sealed(STATE, &object);
+        let copy = self.cache.as_ref().map(|_| bytes.clone());
+        match self.put_outcome(STATE, bytes, guard)? {
             Outcome::Done(etag) => {
+                if let (Some(cache), Some(bytes)) = (&self.cache, copy) {
+                    cache.write(STATE, &bytes, &etag);
+                }
                 inner.state_etag = Some(etag);
                 Ok(())
             }

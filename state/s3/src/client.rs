@@ -46,6 +46,7 @@ pub(crate) struct Client {
     s3: aws_sdk_s3::Client,
     bucket: String,
     requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
 }
 
 /// What a conditional write or a read found.
@@ -98,12 +99,18 @@ impl Client {
             s3: aws_sdk_s3::Client::from_conf(builder.build()),
             bucket: bucket.to_string(),
             requests: Arc::new(AtomicU64::new(0)),
+            bytes: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// S3 requests made so far by this client.
     pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Object bytes sent and received so far by this client (bodies of `PUT` and `GET`).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Runs `fut` on the client's runtime and waits for it (see the module docs).
@@ -132,6 +139,7 @@ impl Client {
             s3: self.s3.clone(),
             bucket: self.bucket.clone(),
             requests: self.requests.clone(),
+            bytes: self.bytes.clone(),
         }
     }
 }
@@ -223,6 +231,7 @@ pub(crate) struct Calls {
     s3: aws_sdk_s3::Client,
     bucket: String,
     requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
 }
 
 impl Calls {
@@ -253,6 +262,7 @@ impl Calls {
                     .map_err(|e| CallError(format!("GET {key}: reading the body: {e}")))?
                     .into_bytes()
                     .to_vec();
+                self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 Ok(Outcome::Done(Some(Object { bytes, etag })))
             }
             Err(e) => match status(&e) {
@@ -271,6 +281,7 @@ impl Calls {
         guard: Guard,
     ) -> Result<Outcome<String>, CallError> {
         self.count("PUT", key);
+        self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let mut req = self
             .s3
             .put_object()

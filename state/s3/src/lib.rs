@@ -23,7 +23,9 @@
 //!   holder that did not yet know it was replaced) is ignored by everyone.
 //! - **Reading** is `lock.json`, `crypt.json`, `state.json` and one listing of the
 //!   journal: a fixed number of requests whatever the size of the state
-//!   ([`S3Backend::requests`]).
+//!   ([`S3Backend::requests`]). With a cache directory ([`S3Options::cache_dir`]),
+//!   `state.json` is read with `If-None-Match` against a local copy, so an unchanged
+//!   state costs no download of it.
 //! - **Encryption.** With a key configured ([`S3Options::keys`]) every object but
 //!   `lock.json` and `crypt.json` is sealed whole by `gig_state::crypt`, as the sled
 //!   store seals its values; `crypt.json` holds the clear key metadata. A sealed
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod cache;
 mod client;
 mod kms;
 mod layout;
@@ -136,6 +139,8 @@ pub struct S3Options {
     pub lease: Duration,
     /// The keys that encrypt and decrypt the state's objects (none: clear).
     pub keys: gig_state::crypt::Keys,
+    /// Where to keep a local copy of `state.json` keyed by its ETag (none: no copy).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for S3Options {
@@ -144,6 +149,7 @@ impl Default for S3Options {
             aws: AwsOptions::default(),
             lease: Duration::from_secs(30),
             keys: gig_state::crypt::Keys::none(),
+            cache_dir: None,
         }
     }
 }

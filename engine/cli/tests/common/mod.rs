@@ -49,6 +49,8 @@ pub struct Gig {
     unset: Vec<String>,
     /// Root of the states (GIG_STATE_DIR).
     pub state_root: tempfile::TempDir,
+    /// The user cache directory of its runs (XDG_CACHE_HOME).
+    pub cache_root: tempfile::TempDir,
 }
 
 impl Gig {
@@ -58,6 +60,7 @@ impl Gig {
             env: vec![("NO_COLOR".into(), "1".into())],
             unset: Vec::new(),
             state_root: tempfile::tempdir().expect("temp dir"),
+            cache_root: tempfile::tempdir().expect("temp dir"),
         }
     }
 
@@ -122,7 +125,8 @@ impl Gig {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gig"));
         cmd.args(args)
             .current_dir(cwd)
-            .env("GIG_STATE_DIR", self.state_root.path());
+            .env("GIG_STATE_DIR", self.state_root.path())
+            .env("XDG_CACHE_HOME", self.cache_root.path());
         for k in [
             "AWS_ENDPOINT_URL",
             "AWS_PROFILE",
@@ -131,6 +135,7 @@ impl Gig {
             "GIG_LOG",
             "GIG_STATE_PASSPHRASE",
             "GIG_STATE_PASSPHRASE_FALLBACK",
+            "GIG_STATE_KMS_KEY_ID",
         ] {
             cmd.env_remove(k);
         }
