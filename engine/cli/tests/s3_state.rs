@@ -789,3 +789,81 @@ async fn a_state_block_points_each_env_at_its_own_prefix() {
         .expect_code(1);
     assert!(bad.all().contains("gig::E0517"), "{}", bad.all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_an_apply_on_s3_keeps_every_reported_resource_and_the_next_apply_finishes() {
+    let emu = Emu::start().await;
+    create_bucket(&emu.endpoint);
+    // A chain, so the apply commits one round after another for a while.
+    const COUNT: usize = 400;
+    let mut src = String::from("resource random.id r0000 {\n  byte_length = 8\n}\n");
+    for i in 1..COUNT {
+        src.push_str(&format!(
+            "resource random.id r{i:04} {{\n  byte_length = 8\n  keepers     = {{ prev = random.id.r{:04}.hex }}\n}}\n",
+            i - 1
+        ));
+    }
+    let (_root, dir) = checkout(&src);
+    let gig = s3_gig(&emu).env("GIG_STATE", &format!("s3://{BUCKET}/killed"));
+    let mut child = gig
+        .command(&dir, &["apply", ".", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gig apply");
+    // Kill (SIGKILL: Child::kill) once some creates were reported done.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut reported = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let Ok(line) = line else { break };
+        if let Some((addr, _)) = line.split_once(": created after") {
+            reported.push(addr.trim().to_string());
+            if reported.len() == 60 {
+                break;
+            }
+        }
+    }
+    child.kill().expect("kill -9");
+    let status = child.wait().expect("reap");
+    assert!(!status.success(), "the apply was killed before it finished");
+    assert_eq!(reported.len(), 60, "creates were reported before the kill");
+
+    // Its lease outlives it: refused at once, naming the lock id, until it is broken.
+    let held = gig.run_in(&dir, &["state", "list", "."]).expect_code(1);
+    let message = held.all();
+    let id = message
+        .split("lock id ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_hexdigit()).next())
+        .unwrap_or_else(|| panic!("the refusal names the lock id: {message}"))
+        .to_string();
+    gig.run_in(&dir, &["state", "unlock", &id, ".", "--yes"])
+        .expect_code(0);
+    let list = gig.run_in(&dir, &["state", "list", "."]).expect_code(0);
+    let recorded: Vec<&str> = list
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("interrupted create"))
+        .map(|l| l.split('\t').next().unwrap_or(l))
+        .collect();
+    for addr in &reported {
+        assert!(
+            recorded.contains(&addr.as_str()),
+            "{addr} was reported done and is not in the state"
+        );
+    }
+    assert!(recorded.len() < COUNT, "killed mid-way");
+    let run = gig
+        .run_in(&dir, &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let expected = format!("{} succeeded", COUNT - recorded.len());
+    assert!(
+        run.stdout.contains(&expected),
+        "expected `{expected}`: {}",
+        run.stdout.lines().last().unwrap_or("")
+    );
+    let list = gig.run_in(&dir, &["state", "list", "."]).expect_code(0);
+    assert_eq!(list.stdout.lines().count(), COUNT);
+    gig.run_in(&dir, &["plan", ".", "--detailed-exitcode"])
+        .expect_code(0);
+}
