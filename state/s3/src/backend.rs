@@ -972,15 +972,15 @@ impl S3Backend {
                 Ok(())
             });
         }
-        if lock(&self.lease.lost).is_some() {
-            return;
+        if lock(&self.lease.lost).is_none() {
+            let (mut record, etag) = lock(&self.lease.record).clone();
+            record.released = true;
+            record.expires_ms = unix_ms(SystemTime::now());
+            if let Err(e) = self.put_outcome(LOCK, encode_stored(&record), Guard::Etag(etag)) {
+                tracing::warn!(target: "gig_state_s3", error = %e, "releasing the lock failed; it expires on its own");
+            }
         }
-        let (mut record, etag) = lock(&self.lease.record).clone();
-        record.released = true;
-        record.expires_ms = unix_ms(SystemTime::now());
-        if let Err(e) = self.put_outcome(LOCK, encode_stored(&record), Guard::Etag(etag)) {
-            tracing::warn!(target: "gig_state_s3", error = %e, "releasing the lock failed; it expires on its own");
-        }
+        tracing::debug!(target: "gig_state_s3", requests = self.requests(), bytes = self.bytes(), location = %self.location, "state closed");
     }
 }
 

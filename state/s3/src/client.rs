@@ -280,8 +280,9 @@ impl Calls {
         bytes: Vec<u8>,
         guard: Guard,
     ) -> Result<Outcome<String>, CallError> {
-        self.count("PUT", key);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        tracing::debug!(target: "gig_state_s3", verb = "PUT", bucket = %self.bucket, key, bytes = bytes.len(), "S3 call");
         let mut req = self
             .s3
             .put_object()
