@@ -13,7 +13,8 @@ set -euo pipefail
 GIG=${GIG:-gig}
 
 code=0
-"$GIG" drift "$GIG_STACK" --env "$GIG_ENV" --format prometheus --out "$GIG_PROM_FILE" > /dev/null || code=$?
+"$GIG" drift "$GIG_STACK" --env "$GIG_ENV" --lock-timeout 15m \
+  --format prometheus --out "$GIG_PROM_FILE" > /dev/null || code=$?
 
 case "$code" in
   0)
