@@ -22,7 +22,7 @@
 
 use crate::ast::{
     Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, Item, MapKey, Output, Param,
-    ResourceKind, TemplatePart, TypeExpr, UnaryOp,
+    ResourceKind, StackBlock, StateBlock, TemplatePart, TypeExpr, UnaryOp,
 };
 use crate::parse::parse_file;
 use gig_core::diag::{has_errors, Diagnostic};
@@ -517,22 +517,18 @@ impl<'a> Printer<'a> {
                     p.body.span.end as usize,
                 )
             }
-            Item::Stack(st) => {
-                let children: Vec<Child<'_>> = st.body.entries.iter().map(Child::entry).collect();
+            Item::Stack(StackBlock { body, .. }) | Item::State(StateBlock { body, .. }) => {
+                let keyword = if matches!(item, Item::Stack(_)) {
+                    "stack"
+                } else {
+                    "state"
+                };
+                let children: Vec<Child<'_>> = body.entries.iter().map(Child::entry).collect();
                 self.with_body(
-                    "stack".to_string(),
+                    keyword.to_string(),
                     &children,
-                    st.body.span.start as usize,
-                    st.body.span.end as usize,
-                )
-            }
-            Item::State(st) => {
-                let children: Vec<Child<'_>> = st.body.entries.iter().map(Child::entry).collect();
-                self.with_body(
-                    "state".to_string(),
-                    &children,
-                    st.body.span.start as usize,
-                    st.body.span.end as usize,
+                    body.span.start as usize,
+                    body.span.end as usize,
                 )
             }
             Item::Resource(r) => {

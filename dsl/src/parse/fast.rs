@@ -268,23 +268,16 @@ impl<'t> Parser<'t, '_> {
                     span: self.span(start),
                 }))
             }
-            "stack" if self.brace_after(word.len()) => {
+            "stack" | "state" if self.brace_after(word.len()) => {
                 self.token(word.len());
                 self.blanks();
                 let body = self.body()?;
-                Some(Item::Stack(StackBlock {
-                    body,
-                    span: self.span(start),
-                }))
-            }
-            "state" if self.brace_after(word.len()) => {
-                self.token(word.len());
-                self.blanks();
-                let body = self.body()?;
-                Some(Item::State(StateBlock {
-                    body,
-                    span: self.span(start),
-                }))
+                let span = self.span(start);
+                Some(if word == "stack" {
+                    Item::Stack(StackBlock { body, span })
+                } else {
+                    Item::State(StateBlock { body, span })
+                })
             }
             "resource" | "data" => self.resource(start, word),
             "module" => self.module(start),

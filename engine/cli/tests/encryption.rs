@@ -7,29 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{stack, Gig, Run};
-
-const STACK: &str = r#"resource random.password db {
-  length = 40
-}
-
-output pw = random.password.db.result
-"#;
-
-/// The stack with a second password, so that an apply writes something.
-const STACK_GROWN: &str = r#"resource random.password db {
-  length = 40
-}
-
-resource random.password cache {
-  length = 24
-}
-
-output pw = random.password.db.result
-"#;
-
-const PASSPHRASE: &str = "amber-lantern-ferry-42";
-const OTHER_PASSPHRASE: &str = "quartz-meadow-violin-7";
+use common::PASSWORD_STACK_GROWN as STACK_GROWN;
+use common::{stack, Gig, Run, OTHER_PASSPHRASE, PASSPHRASE, PASSWORD_STACK as STACK};
 
 /// A stack directory and a context whose state root is inside the test's temp dirs.
 fn setup() -> (tempfile::TempDir, Gig) {

@@ -2,77 +2,32 @@
 //! emulator's S3 and KMS: every object in the bucket is read back through the SDK and
 //! searched for the generated password (found in a clear state, so the check can fail);
 //! missing and wrong keys are coded errors that leave the state intact; `gig state
-//! rekey` rotates passphrases on S3 and moves a state from a passphrase to a KMS key.
+//! rekey` rotates passphrases on S3 and moves a state from a passphrase to a KMS key, in
+//! a directory and on S3; a saved plan under a KMS key is sealed too.
 
 mod common;
+mod s3_support;
 #[path = "../../../providers/aws/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use aws_sdk_s3::config::{Credentials, Region};
-use common::{Gig, Run};
+use common::PASSWORD_STACK_GROWN as STACK_GROWN;
+use common::{Gig, Run, OTHER_PASSPHRASE, PASSPHRASE, PASSWORD_STACK as STACK};
 use support::Emu;
 
 const BUCKET: &str = "gig-sealed-state";
 
-const STACK: &str = r#"resource random.password db {
-  length = 40
-}
-
-output pw = random.password.db.result
-"#;
-
-const STACK_GROWN: &str = r#"resource random.password db {
-  length = 40
-}
-
-resource random.password cache {
-  length = 24
-}
-
-output pw = random.password.db.result
-"#;
-
-const PASSPHRASE: &str = "amber-lantern-ferry-42";
-const OTHER_PASSPHRASE: &str = "quartz-meadow-violin-7";
-
-fn s3_client(emu: &Emu) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(support::REGION))
-        .endpoint_url(&emu.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-fn kms_client(emu: &Emu) -> aws_sdk_kms::Client {
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(support::REGION))
-        .endpoint_url(&emu.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
-}
-
 /// A fresh emulator with the bucket.
 async fn start() -> (Emu, aws_sdk_s3::Client) {
     let emu = Emu::start().await;
-    let s3 = s3_client(&emu);
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .expect("create bucket");
+    let s3 = s3_support::bucket(&emu.endpoint, BUCKET).await;
     (emu, s3)
 }
 
 /// A KMS key with the alias `alias/NAME`; returns the key id.
 async fn kms_key(emu: &Emu, name: &str) -> String {
-    let kms = kms_client(emu);
+    let kms = s3_support::kms_client(&emu.endpoint);
     let key = kms.create_key().send().await.expect("create key");
     let id = key
         .key_metadata()
@@ -338,6 +293,34 @@ async fn a_kms_key_encrypts_the_state_on_s3_and_a_wrong_or_missing_key_is_coded(
     );
     let plan = run(&gig, &dir, &["plan", "."], &kms).expect_code(0);
     assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+
+    // A passphrase-encrypted state on S3 moves to the KMS key with rekey.
+    let (_root3, moving_dir) = stack_dir(STACK);
+    let moving = s3_gig(&emu, "moving");
+    let passphrase = [("GIG_STATE_PASSPHRASE", PASSPHRASE)];
+    run(
+        &moving,
+        &moving_dir,
+        &["apply", ".", "--auto-approve"],
+        &passphrase,
+    )
+    .expect_code(0);
+    let moving_pw = password(&moving, &moving_dir, &passphrase);
+    let both = [
+        ("GIG_STATE_KMS_KEY_ID", "alias/gig-state"),
+        ("GIG_STATE_PASSPHRASE", PASSPHRASE),
+    ];
+    run(&moving, &moving_dir, &["state", "rekey", "."], &both).expect_code(0);
+    assert_eq!(password(&moving, &moving_dir, &kms), moving_pw);
+    refused(
+        run(&moving, &moving_dir, &["state", "list", "."], &passphrase),
+        "gig::E0531",
+        &[&moving_pw],
+    );
+    assert_eq!(
+        objects_holding(&s3, "moving/", &moving_pw).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,6 +370,30 @@ async fn rekey_moves_a_state_directory_from_a_passphrase_to_a_kms_key() {
         }
     }
     assert_eq!(holding, Vec::<PathBuf>::new());
+    refused(
+        run(
+            &gig,
+            &dir,
+            &["state", "list", "."],
+            &[("GIG_STATE_KMS_KEY_ID", "alias/no-such-key")],
+        ),
+        "gig::E0516",
+        &[&pw],
+    );
+    // A saved plan is sealed under a data key of its own from the same KMS key.
+    std::fs::write(dir.join("main.gig"), STACK_GROWN).expect("edit");
+    let plan_file = dir.join("grown.plan");
+    let plan_path = plan_file.to_str().expect("utf-8 path");
+    run(&gig, &dir, &["plan", ".", "--out", plan_path], &kms).expect_code(0);
+    let sealed = std::fs::read(&plan_file).expect("plan file");
+    assert!(!sealed.windows(pw.len()).any(|w| w == pw.as_bytes()));
+    assert!(String::from_utf8_lossy(&sealed).contains("\"kind\": \"kms\""));
+    refused(
+        run(&gig, &dir, &["apply", plan_path, "--auto-approve"], &[]),
+        "gig::E0530",
+        &[&pw],
+    );
+    run(&gig, &dir, &["apply", plan_path, "--auto-approve"], &kms).expect_code(0);
     let plan = run(&gig, &dir, &["plan", "."], &kms).expect_code(0);
     assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
 }

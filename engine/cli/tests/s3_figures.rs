@@ -8,12 +8,12 @@
 //! `GIG_MOTO_SERVER=$PWD/.venv/bin/moto_server cargo test -p gig-cli --test s3_figures -- --nocapture`.
 
 mod common;
+mod s3_support;
 #[path = "../../../providers/aws/tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;
 
-use aws_sdk_s3::config::{Credentials, Region};
 use common::Gig;
 use support::Emu;
 
@@ -75,19 +75,7 @@ fn measure(gig: &Gig, dir: &Path, args: &[&str]) -> S3Cost {
 
 async fn start() -> Emu {
     let emu = Emu::start().await;
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(support::REGION))
-        .endpoint_url(&emu.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-        .create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .expect("create bucket");
+    s3_support::bucket(&emu.endpoint, BUCKET).await;
     emu
 }
 

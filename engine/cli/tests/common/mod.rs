@@ -6,6 +6,32 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A stack whose generated password ends up in state and saved plans: what the
+/// encryption tests search the stored bytes for.
+pub const PASSWORD_STACK: &str = r#"resource random.password db {
+  length = 40
+}
+
+output pw = random.password.db.result
+"#;
+
+/// [`PASSWORD_STACK`] with a second password, so that an apply writes something.
+pub const PASSWORD_STACK_GROWN: &str = r#"resource random.password db {
+  length = 40
+}
+
+resource random.password cache {
+  length = 24
+}
+
+output pw = random.password.db.result
+"#;
+
+/// The state passphrase of the encryption tests.
+pub const PASSPHRASE: &str = "amber-lantern-ferry-42";
+/// A second passphrase: the wrong one, or the next one in a rotation.
+pub const OTHER_PASSPHRASE: &str = "quartz-meadow-violin-7";
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
