@@ -46,6 +46,10 @@ pub enum Item {
     Provider(Provider),
     /// `stack { name = "…" }`: settings of the stack itself.
     Stack(StackBlock),
+    /// `moved { from = ADDR, to = ADDR }`: a state record changes address.
+    Moved(MovedBlock),
+    /// `import { to = ADDR, id = EXPR }`: an existing object joins the state.
+    Import(ImportBlock),
     /// `resource TYPE NAME [for …] { … }` or `data TYPE NAME { … }`
     Resource(Resource),
     /// `module NAME from "PATH" { … }`
@@ -64,6 +68,8 @@ impl Item {
             Item::Let(l) => l.span,
             Item::Provider(p) => p.span,
             Item::Stack(s) => s.span,
+            Item::Moved(m) => m.span,
+            Item::Import(i) => i.span,
             Item::Resource(r) => r.span,
             Item::Module(m) => m.span,
             Item::Output(o) => o.span,
@@ -163,6 +169,24 @@ pub struct Provider {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StackBlock {
     /// Settings.
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `moved { from = ADDR, to = ADDR }`: the record at `from` is the record at `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovedBlock {
+    /// The attributes (`from`, `to`).
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `import { to = ADDR, id = EXPR }`: the object with this id is adopted at `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportBlock {
+    /// The attributes (`to`, `id`).
     pub body: Body,
     /// The whole item.
     pub span: Span,

@@ -34,6 +34,10 @@ pub struct Config {
     pub resources: Vec<ResourceConfig>,
     /// Root outputs, sorted by name.
     pub outputs: Vec<OutputConfig>,
+    /// `moved` blocks of every module, in source order (module by module).
+    pub moves: Vec<MovedConfig>,
+    /// `import` blocks of the root module, in source order.
+    pub imports: Vec<ImportConfig>,
 }
 
 impl Config {
@@ -176,6 +180,41 @@ pub struct ResourceConfig {
     pub dependencies: Vec<Dependency>,
     /// Lifecycle options.
     pub lifecycle: Lifecycle,
+}
+
+/// A `moved` block: the record at `from` is the record at `to` from now on.
+///
+/// When neither address has a key they name whole resources: every instance moves,
+/// keeping its key. Otherwise one instance moves (an address without a key then names
+/// the instance of a resource that is not expanded). Addresses in a module's `moved` block are already prefixed with the
+/// module's path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovedConfig {
+    /// The old address.
+    pub from: ResourceAddr,
+    /// The new address.
+    pub to: ResourceAddr,
+    /// Where `from` is written.
+    pub from_span: Span,
+    /// Where `to` is written.
+    pub to_span: Span,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// An `import` block: the object with cloud id `id` is adopted at `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportConfig {
+    /// The instance that takes the object.
+    pub to: ResourceAddr,
+    /// The object's cloud id.
+    pub id: String,
+    /// Where `to` is written.
+    pub to_span: Span,
+    /// Where `id` is written.
+    pub id_span: Span,
+    /// The whole block.
+    pub span: Span,
 }
 
 /// `output NAME = …`

@@ -21,8 +21,8 @@
 //! several lines, which the output preserves, so formatting is idempotent.
 
 use crate::ast::{
-    Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, Item, MapKey, Output, Param,
-    ResourceKind, TemplatePart, TypeExpr, UnaryOp,
+    Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, ImportBlock, Item, MapKey,
+    MovedBlock, Output, Param, ResourceKind, TemplatePart, TypeExpr, UnaryOp,
 };
 use crate::parse::parse_file;
 use gig_core::diag::{has_errors, Diagnostic};
@@ -524,6 +524,20 @@ impl<'a> Printer<'a> {
                     &children,
                     st.body.span.start as usize,
                     st.body.span.end as usize,
+                )
+            }
+            Item::Moved(MovedBlock { body, .. }) | Item::Import(ImportBlock { body, .. }) => {
+                let kw = if matches!(item, Item::Moved(_)) {
+                    "moved"
+                } else {
+                    "import"
+                };
+                let children: Vec<Child<'_>> = body.entries.iter().map(Child::entry).collect();
+                self.with_body(
+                    kw.to_string(),
+                    &children,
+                    body.span.start as usize,
+                    body.span.end as usize,
                 )
             }
             Item::Resource(r) => {

@@ -29,6 +29,7 @@
 #![allow(clippy::result_large_err)]
 
 mod expr;
+mod moved;
 mod params;
 mod stack;
 
@@ -473,6 +474,10 @@ struct Inst<'a> {
     prefixes: FastSet<&'a str>,
     children: BTreeMap<String, usize>,
     outputs: BTreeMap<&'a str, (&'a ast::Output, Slot<Expr>)>,
+    /// `moved` blocks, in source order.
+    moved: Vec<&'a ast::MovedBlock>,
+    /// `import` blocks, in source order.
+    imports: Vec<&'a ast::ImportBlock>,
 }
 
 struct Lowerer<'a> {
@@ -598,6 +603,8 @@ impl<'a> Lowerer<'a> {
             prefixes: FastSet::default(),
             children: info.children.clone(),
             outputs: BTreeMap::new(),
+            moved: Vec::new(),
+            imports: Vec::new(),
         };
         let mut values: FastMap<&str, Span> = FastMap::default();
         let mut modules: FastMap<&str, Span> = FastMap::default();
@@ -679,6 +686,8 @@ impl<'a> Lowerer<'a> {
                             .with_label("stack block in a module"),
                     ),
                     ast::Item::Stack(_) => {}
+                    ast::Item::Moved(m) => inst.moved.push(m),
+                    ast::Item::Import(i) => inst.imports.push(i),
                     ast::Item::Assign(a) => self.diags.push(
                         Diagnostic::error(Code::E0188, "assignment outside a gigvars file", a.name.span)
                             .with_detail(format!(
@@ -759,6 +768,7 @@ impl<'a> Lowerer<'a> {
         resources.sort_by(|a: &ResourceConfig, b| a.addr.cmp(&b.addr));
 
         let providers = self.providers(&resources);
+        let (moves, imports) = self.moves_and_imports();
 
         let mut outputs = Vec::new();
         let root_outputs: Vec<(&str, &ast::Output)> = self.insts[0]
@@ -794,6 +804,8 @@ impl<'a> Lowerer<'a> {
             providers,
             resources,
             outputs,
+            moves,
+            imports,
         }
     }
 

@@ -202,6 +202,18 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
             if o.secret { " [secret]" } else { "" }
         );
     }
+    if !cfg.moves.is_empty() {
+        let _ = writeln!(s, "moved:");
+        for m in &cfg.moves {
+            let _ = writeln!(s, "  {} -> {} @ {}", m.from, m.to, pos(sources, m.span));
+        }
+    }
+    if !cfg.imports.is_empty() {
+        let _ = writeln!(s, "imports:");
+        for i in &cfg.imports {
+            let _ = writeln!(s, "  {} <- {:?} @ {}", i.to, i.id, pos(sources, i.span));
+        }
+    }
     s
 }
 

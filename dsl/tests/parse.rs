@@ -76,6 +76,8 @@ fn item_sexp(item: &Item) -> String {
         Item::Let(l) => format!("(let {} {})", l.name.name, expr(&l.value)),
         Item::Provider(p) => format!("(provider {} {})", p.name.name, body(&p.body)),
         Item::Stack(st) => format!("(stack {})", body(&st.body)),
+        Item::Moved(m) => format!("(moved {})", body(&m.body)),
+        Item::Import(i) => format!("(import {})", body(&i.body)),
         Item::Resource(r) => format!(
             "({} {} {}{} {})",
             if r.kind == ResourceKind::Data {
@@ -399,6 +401,16 @@ fn the_stack_block_and_an_assignment_to_stack() {
     assert_eq!(
         sexp("stack {\n  name = \"shop-dev\"\n}\nstack = 3\n"),
         "(stack {name=\"shop-dev\"})\n(assign stack 3)"
+    );
+}
+
+/// `moved { … }` and `import { … }` are blocks; `moved = …` and `import = …` stay
+/// assignments (params of those names set in a gigvars file).
+#[test]
+fn moved_and_import_blocks_and_assignments_to_those_names() {
+    assert_eq!(
+        sexp("moved {\n  from = aws.a.b\n  to = aws.a.c\n}\nimport { to = aws.a.c, id = \"x\" }\nmoved = 1\nimport = 2\n"),
+        "(moved {from=(. (. aws a) b) to=(. (. aws a) c)})\n(import {to=(. (. aws a) c) id=\"x\"})\n(assign moved 1)\n(assign import 2)"
     );
 }
 

@@ -312,6 +312,14 @@ pub async fn plan_stack(
     };
     let prior = recovery.as_ref().map_or(prior, |r| &r.prior);
 
+    // `moved` blocks rename records before anything else reads Prior.
+    let moves = crate::moved::apply_moves(config, prior);
+    if has_errors(&moves.diagnostics) {
+        outcome.diagnostics.extend(moves.diagnostics);
+        return stop(outcome, Stage::Graph);
+    }
+    let prior = &moves.prior;
+
     let t = Instant::now();
     let (graph, graph_diags) = crate::graph::build(config, prior);
     outcome.times.graph = t.elapsed();
@@ -327,6 +335,33 @@ pub async fn plan_stack(
         outcome.providers = configure_providers(registry, config, state_providers).await?;
         outcome.times.configure = t.elapsed();
     }
+
+    // `import` blocks adopt existing objects into Prior; refresh then reads them as it
+    // reads every recorded object.
+    let imports = if config.imports.is_empty() || opts.destroy {
+        None
+    } else {
+        let t = Instant::now();
+        let imports = crate::import::import_objects(
+            config,
+            prior,
+            &outcome.providers,
+            registry,
+            &opts.env,
+            opts.parallelism,
+        )
+        .await;
+        outcome.times.refresh += t.elapsed();
+        let failed = has_errors(&imports.diagnostics);
+        outcome
+            .diagnostics
+            .extend(imports.diagnostics.iter().cloned());
+        if failed {
+            return stop(outcome, Stage::Refresh);
+        }
+        Some(imports)
+    };
+    let prior = imports.as_ref().map_or(prior, |i| &i.prior);
 
     let t = Instant::now();
     if opts.refresh && !prior.resources.is_empty() {
@@ -377,6 +412,11 @@ pub async fn plan_stack(
     plan.env = opts.env.clone();
     if let Some(recovery) = recovery {
         plan.recovered = recovery.resolved;
+    }
+    plan.moved = moves.moved;
+    if let Some(imports) = imports {
+        plan.imported = imports.imported;
+        plan.diagnostics.extend(imports.diagnostics);
     }
     plan.diagnostics.extend(policy_findings);
     if !opts.targets.is_empty() || !opts.excludes.is_empty() {
@@ -455,6 +495,8 @@ fn narrow(plan: &mut Plan, graph: &crate::graph::ResourceGraph, opts: &PlanOptio
         .map(|c| c.addr.to_string())
         .collect();
     plan.changes.retain(|c| keep.contains(&c.addr));
+    plan.moved.retain(|to, _| keep.contains(to));
+    plan.imported.retain(|to, _| keep.contains(to));
     plan.partial = true;
     plan.summary = crate::model::Summary::of(&plan.changes);
     let detail = if left_out.is_empty() {

@@ -143,6 +143,8 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         partial: false,
         deleted_outside,
         recovered: BTreeMap::new(),
+        moved: BTreeMap::new(),
+        imported: BTreeMap::new(),
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
     (plan, diags)

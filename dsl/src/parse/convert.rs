@@ -9,9 +9,9 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    TemplatePart, TypeExpr, TypeField, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident,
+    ImportBlock, Item, Let, MapEntry, MapKey, Module, MovedBlock, Output, Param, Provider,
+    Resource, ResourceKind, StackBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -103,6 +103,14 @@ impl<'d> Converter<'d> {
             Rule::stack_item => {
                 let body = self.body(inner.next()?);
                 Some(Item::Stack(StackBlock { body, span }))
+            }
+            Rule::moved_item => {
+                let body = self.body(inner.next()?);
+                Some(Item::Moved(MovedBlock { body, span }))
+            }
+            Rule::import_item => {
+                let body = self.body(inner.next()?);
+                Some(Item::Import(ImportBlock { body, span }))
             }
             Rule::resource => {
                 let kind = if is_data {
@@ -1018,6 +1026,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_let
             | Rule::kw_provider
             | Rule::kw_stack
+            | Rule::kw_moved
+            | Rule::kw_import
             | Rule::kw_resource
             | Rule::kw_data
             | Rule::kw_module

@@ -20,8 +20,8 @@ const OPERATORS: [&str; 13] = [
     "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%",
 ];
 const EXPR_STARTS: [&str; 10] = ["!", "-", "(", "[", "{", "\"", "<<", "true", "false", "null"];
-const ITEM_WORDS: [&str; 8] = [
-    "param", "let", "provider", "stack", "resource", "data", "module", "output",
+const ITEM_WORDS: [&str; 10] = [
+    "param", "let", "provider", "stack", "moved", "import", "resource", "data", "module", "output",
 ];
 
 /// The diagnostic for a pest error from parsing the slice of `masked` at `base`, and

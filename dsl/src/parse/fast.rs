@@ -33,9 +33,9 @@
 //! target compares them on arbitrary input.
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    TemplatePart, TypeExpr, TypeField, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident,
+    ImportBlock, Item, Let, MapEntry, MapKey, Module, MovedBlock, Output, Param, Provider,
+    Resource, ResourceKind, StackBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
@@ -276,6 +276,17 @@ impl<'t> Parser<'t, '_> {
                     body,
                     span: self.span(start),
                 }))
+            }
+            "moved" | "import" if self.brace_after(word.len()) => {
+                self.token(word.len());
+                self.blanks();
+                let body = self.body()?;
+                let span = self.span(start);
+                Some(if word == "moved" {
+                    Item::Moved(MovedBlock { body, span })
+                } else {
+                    Item::Import(ImportBlock { body, span })
+                })
             }
             "resource" | "data" => self.resource(start, word),
             "module" => self.module(start),

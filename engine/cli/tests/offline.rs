@@ -780,3 +780,90 @@ fn target_exclude_and_replace() {
     gig.run_in(dir.path(), &["plan", ".", "--target", "aws.vpc[\"x"])
         .expect_code(1);
 }
+
+/// A `moved` block into a module and an `import` block, through the binary: the plan
+/// names the move and the import, a saved plan carries them, and applying it renames
+/// the record and records the imported object without creating anything.
+#[test]
+fn moved_and_import_blocks_plan_and_apply_through_a_saved_plan() {
+    let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    let id = listed
+        .stdout
+        .split('\t')
+        .nth(1)
+        .expect("an id")
+        .trim()
+        .to_string();
+
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "net/main.gig",
+        "resource random.id a {\n  byte_length = 4\n}\n",
+    );
+    write(
+        "main.gig",
+        "module net from \"./net\" {}\n\nresource random.id kept {\n  byte_length = 2\n}\n\n\
+         moved {\n  from = random.id.a\n  to   = module.net.random.id.a\n}\n\n\
+         import {\n  to = random.id.kept\n  id = \"AAE\"\n}\n",
+    );
+    let plan = dir.path().join("p.plan");
+    let run = gig
+        .run_in(dir.path(), &["plan", ".", "--out", plan.to_str().unwrap()])
+        .expect_code(0);
+    assert!(
+        run.stdout
+            .contains("module.net.random.id.a moved from random.id.a"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("random.id.kept will be imported (id \"AAE\")"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to import, 1 to move, 0 to add"),
+        "{}",
+        run.stdout
+    );
+    let json = gig
+        .run_in(dir.path(), &["plan", ".", "--format", "json"])
+        .expect_code(0);
+    assert!(
+        json.stdout
+            .contains("\"previous_address\": \"random.id.a\""),
+        "{}",
+        json.stdout
+    );
+
+    gig.run_in(dir.path(), &["apply", plan.to_str().unwrap()])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    assert_eq!(
+        listed.stdout,
+        format!("random.id.kept\tAAE\nmodule.net.random.id.a\t{id}\n")
+    );
+    let history = gig
+        .run_in(dir.path(), &["state", "history", "."])
+        .expect_code(0);
+    // The old address, the new one and the imported object, written by one session.
+    let last = history.stdout.lines().last().unwrap_or_default();
+    assert!(last.ends_with("3 resources"), "{}", history.stdout);
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(again.stderr.contains("gig::E0386"), "{}", again.stderr);
+}
