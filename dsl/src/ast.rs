@@ -251,6 +251,8 @@ pub struct Module {
     pub source: String,
     /// Span of the path string.
     pub source_span: Span,
+    /// `for k, v in EXPR` after the path: one module instance per element.
+    pub for_each: Option<ForHead>,
     /// Arguments: the module's params.
     pub body: Body,
     /// The whole item.

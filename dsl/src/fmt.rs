@@ -21,7 +21,7 @@
 //! several lines, which the output preserves, so formatting is idempotent.
 
 use crate::ast::{
-    Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, ImportBlock, Item, MapKey,
+    Block, BodyEntry, Comment, Expr, ExprKind, File, ForHead, Heredoc, ImportBlock, Item, MapKey,
     MovedBlock, Output, Param, ResourceKind, TemplatePart, TypeExpr, UnaryOp,
 };
 use crate::parse::parse_file;
@@ -547,18 +547,7 @@ impl<'a> Printer<'a> {
                     "resource"
                 };
                 let mut head = format!("{kw} {} {}", r.type_name(), r.name.name);
-                if let Some(f) = &r.for_each {
-                    head.push_str(" for ");
-                    if let Some(k) = &f.key {
-                        head.push_str(&k.name);
-                        head.push_str(", ");
-                    }
-                    head.push_str(&f.value.name);
-                    head.push_str(" in ");
-                    let col = head.chars().count();
-                    let coll = self.expr(&f.collection, 0, col);
-                    head.push_str(&coll);
-                }
+                self.for_head(&mut head, r.for_each.as_ref());
                 let children: Vec<Child<'_>> = r.body.entries.iter().map(Child::entry).collect();
                 self.with_body(
                     head,
@@ -568,11 +557,12 @@ impl<'a> Printer<'a> {
                 )
             }
             Item::Module(m) => {
-                let head = format!(
+                let mut head = format!(
                     "module {} from \"{}\"",
                     m.name.name,
                     escape(&m.source, false)
                 );
+                self.for_head(&mut head, m.for_each.as_ref());
                 let children: Vec<Child<'_>> = m.body.entries.iter().map(Child::entry).collect();
                 self.with_body(
                     head,
@@ -585,6 +575,23 @@ impl<'a> Printer<'a> {
             // Lets, assignments and short outputs are key-values; never reached.
             Item::Let(_) | Item::Assign(_) => String::new(),
         }
+    }
+
+    /// Appends ` for k, v in EXPR` to a block's head, when it has one.
+    fn for_head(&mut self, head: &mut String, for_each: Option<&ForHead>) {
+        let Some(f) = for_each else {
+            return;
+        };
+        head.push_str(" for ");
+        if let Some(k) = &f.key {
+            head.push_str(&k.name);
+            head.push_str(", ");
+        }
+        head.push_str(&f.value.name);
+        head.push_str(" in ");
+        let col = head.chars().count();
+        let coll = self.expr(&f.collection, 0, col);
+        head.push_str(&coll);
     }
 
     fn with_body(

@@ -29,6 +29,7 @@
 #![allow(clippy::result_large_err)]
 
 mod expr;
+mod modules;
 mod moved;
 mod params;
 mod stack;
@@ -446,12 +447,14 @@ impl Expansion {
     }
 }
 
+#[derive(Clone)]
 struct ParamState<'a> {
     decl: &'a ast::Param,
     secret: bool,
     slot: Slot<Expr>,
 }
 
+#[derive(Clone)]
 struct ResState<'a> {
     decl: &'a ast::Resource,
     rtype: String,
@@ -461,6 +464,7 @@ struct ResState<'a> {
     slot: Slot<Rc<Expansion>>,
 }
 
+#[derive(Clone)]
 struct Inst<'a> {
     dir: Option<&'a Path>,
     path: Vec<String>,
@@ -478,6 +482,20 @@ struct Inst<'a> {
     moved: Vec<&'a ast::MovedBlock>,
     /// `import` blocks, in source order.
     imports: Vec<&'a ast::ImportBlock>,
+    /// For one instance of a module block expanded with `for` or `count`: its key.
+    key: Option<InstanceKey>,
+    /// For one instance of an expanded module block: the block's for variables (or
+    /// `count`), bound for this instance. They are seen by the block's arguments only.
+    vars: Bindings,
+    /// A module block expanded into instances: this instance (and everything below it)
+    /// is only the template its instances were copied from, and is never lowered.
+    dead: bool,
+    /// Child module blocks expanded with `for` or `count`, by name: their instances,
+    /// or `None` when the expansion failed (already reported).
+    expanded: BTreeMap<String, Option<modules::ModuleKeys>>,
+    /// What the `depends_on` of the module block that instantiated this one names,
+    /// computed on first use.
+    block_deps: Option<Rc<modules::BlockDeps>>,
 }
 
 struct Lowerer<'a> {
@@ -489,6 +507,10 @@ struct Lowerer<'a> {
     key_buf: String,
     /// Descriptions of the lazy values being computed, innermost last (for cycles).
     stack: Vec<String>,
+    /// `depends_on` entries naming modules: the resource instance that waits, the path
+    /// of the module instance whose resources it waits for, and the entry's span.
+    /// Resolved once every resource is lowered.
+    module_deps: Vec<(ResourceAddr, Vec<String>, Span)>,
 }
 
 /// Where an expression is being lowered.
@@ -566,6 +588,7 @@ impl<'a> Lowerer<'a> {
             diags,
             key_buf: String::new(),
             stack: Vec::new(),
+            module_deps: Vec::new(),
         };
         for (idx, info) in tree.insts.iter().enumerate() {
             let def = &tree.defs[info.def];
@@ -605,6 +628,11 @@ impl<'a> Lowerer<'a> {
             outputs: BTreeMap::new(),
             moved: Vec::new(),
             imports: Vec::new(),
+            key: None,
+            vars: Vec::new(),
+            dead: false,
+            expanded: BTreeMap::new(),
+            block_deps: None,
         };
         let mut values: FastMap<&str, Span> = FastMap::default();
         let mut modules: FastMap<&str, Span> = FastMap::default();
@@ -736,11 +764,15 @@ impl<'a> Lowerer<'a> {
     fn run(&mut self, opts: &LowerOptions<'_>, host: &mut dyn Host) -> Config {
         let params = self.root_params(opts, host);
         let (stack, stack_source) = self.stack_name(opts);
+        self.expand_modules();
         self.check_module_args();
 
         // Lower every let and output of every instance, so mistakes in values nobody
         // references are still reported.
         for i in 0..self.insts.len() {
+            if self.insts[i].dead {
+                continue;
+            }
             let mut lets: Vec<(Span, &str)> = self.insts[i]
                 .lets
                 .iter()
@@ -759,6 +791,9 @@ impl<'a> Lowerer<'a> {
 
         let mut resources = Vec::new();
         for i in 0..self.insts.len() {
+            if self.insts[i].dead {
+                continue;
+            }
             let mut keys: Vec<String> = self.insts[i].resources.keys().cloned().collect();
             keys.sort();
             for key in keys {
@@ -766,6 +801,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         resources.sort_by(|a: &ResourceConfig, b| a.addr.cmp(&b.addr));
+        self.resolve_module_deps(&mut resources);
 
         let providers = self.providers(&resources);
         let (moves, imports) = self.moves_and_imports();
@@ -951,10 +987,24 @@ impl<'a> Lowerer<'a> {
 
     fn compute_expansion(&mut self, inst: usize, key: &str, decl: &'a ast::Resource) -> Expansion {
         let count = self.insts[inst].resources.get(key).and_then(|r| r.count);
-        if let (Some(head), Some(count)) = (&decl.for_each, count) {
+        self.expand(inst, decl.for_each.as_ref(), count, "resource")
+    }
+
+    /// The instances of a block (`what` is `resource` or `module`) with the `for` head
+    /// `for_each` or the `count` attribute `count`, lowered in module instance `inst`.
+    fn expand(
+        &mut self,
+        inst: usize,
+        for_each: Option<&ast::ForHead>,
+        count: Option<&ast::Attribute>,
+        what: &str,
+    ) -> Expansion {
+        if let (Some(head), Some(count)) = (for_each, count) {
             self.diags.push(
                 Diagnostic::error(Code::E0158, "invalid count", count.name.span)
-                    .with_detail("A resource can be expanded by `for` or by `count`, not both.")
+                    .with_detail(format!(
+                        "A {what} can be expanded by `for` or by `count`, not both."
+                    ))
                     .with_label("count given here")
                     .with_secondary(head.span, "for given here"),
             );
@@ -991,19 +1041,26 @@ impl<'a> Lowerer<'a> {
                 instances,
             };
         }
-        let Some(head) = &decl.for_each else {
+        let Some(head) = for_each else {
             return Expansion::Single;
         };
         let mut cx = Ctx::module(inst);
         let coll = self.lower_expr(&head.collection, &mut cx);
-        let Some(v) = self.known_at_lowering(&coll, "the collection of a resource's `for`") else {
+        let Some(v) = self.known_at_lowering(&coll, &format!("the collection of a {what}'s `for`"))
+        else {
             return Expansion::Failed;
         };
         if v.is_secret() {
             self.diags.push(
-                Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
-                    .with_detail("A secret cannot expand a resource: instance keys appear in addresses and plans.")
-                    .with_label("this is secret"),
+                Diagnostic::error(
+                    Code::E0156,
+                    "invalid expansion collection",
+                    head.collection.span,
+                )
+                .with_detail(format!(
+                    "A secret cannot expand a {what}: instance keys appear in addresses and plans."
+                ))
+                .with_label("this is secret"),
             );
             return Expansion::Failed;
         }
@@ -1063,7 +1120,7 @@ impl<'a> Lowerer<'a> {
                         head.collection.span,
                     )
                     .with_detail(format!(
-                        "A resource's `for` needs a list of strings or a map, but this is a {}.",
+                        "A {what}'s `for` needs a list of strings or a map, but this is a {}.",
                         other.kind()
                     ))
                     .with_label(format!("this is a {}", other.kind())),
@@ -1079,7 +1136,7 @@ impl<'a> Lowerer<'a> {
                     head.collection.span,
                 )
                 .with_detail(format!(
-                    "A resource may expand into at most {MAX_INSTANCES} instances."
+                    "A {what} may expand into at most {MAX_INSTANCES} instances."
                 ))
                 .with_label("too many elements"),
             );
@@ -1184,7 +1241,12 @@ impl<'a> Lowerer<'a> {
                     })
                 });
             }
-            for (r, span) in &meta.depends_on {
+            let block_deps = self.enclosing_block_deps(inst);
+            let depends_on = meta
+                .depends_on
+                .iter()
+                .chain(block_deps.iter().flat_map(|d| d.resources.iter()));
+            for (r, span) in depends_on {
                 self.ref_targets(r, &mut |target| {
                     dependencies.push(Dependency {
                         target,
@@ -1192,6 +1254,18 @@ impl<'a> Lowerer<'a> {
                         kind: DependencyKind::DependsOn,
                     })
                 });
+            }
+            let addr_here = ResourceAddr {
+                key: ikey.cloned(),
+                ..base.clone()
+            };
+            let module_deps = meta
+                .depends_on_modules
+                .iter()
+                .chain(block_deps.iter().flat_map(|d| d.modules.iter()));
+            for (path, span) in module_deps {
+                self.module_deps
+                    .push((addr_here.clone(), path.clone(), *span));
             }
             dependencies
                 .sort_by(|a, b| (&a.target, a.kind, a.span).cmp(&(&b.target, b.kind, b.span)));
@@ -1276,7 +1350,7 @@ impl<'a> Lowerer<'a> {
                         continue;
                     }
                     if top && name == "depends_on" {
-                        meta.depends_on = self.depends_on(&a.value, cx);
+                        (meta.depends_on, meta.depends_on_modules) = self.depends_on(&a.value, cx);
                         continue;
                     }
                     if top && name == "provider" {
@@ -1331,29 +1405,39 @@ impl<'a> Lowerer<'a> {
         (entries, meta)
     }
 
-    fn depends_on(&mut self, value: &'a ast::Expr, cx: &mut Ctx<'_>) -> Vec<(ResourceRef, Span)> {
+    /// The resources and the module instances a `depends_on` list names.
+    fn depends_on(
+        &mut self,
+        value: &ast::Expr,
+        cx: &mut Ctx<'_>,
+    ) -> (Vec<(ResourceRef, Span)>, Vec<(Vec<String>, Span)>) {
         let ast::ExprKind::List(items) = &value.kind else {
             self.diags.push(
                 Diagnostic::error(Code::E0159, "invalid depends_on", value.span)
                     .with_detail("`depends_on` takes a list of resource references such as `[aws.vpc.main]`.")
                     .with_label("not a list"),
             );
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let mut out = Vec::new();
+        let mut modules = Vec::new();
         for item in items {
+            if let Some(paths) = self.module_dependency(item, cx) {
+                modules.extend(paths.into_iter().map(|p| (p, item.span)));
+                continue;
+            }
             let e = self.lower_expr(item, cx);
             match e.kind {
                 ExprKind::Resource(r) => out.push((r, item.span)),
                 ExprKind::Const(Value::Unknown) if gig_core::diag::has_errors(&self.diags) => {}
                 _ => self.diags.push(
                     Diagnostic::error(Code::E0159, "invalid depends_on", item.span)
-                        .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`.")
+                        .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`, or a module, such as `module.net`.")
                         .with_label("not a resource reference"),
                 ),
             }
         }
-        out
+        (out, modules)
     }
 
     fn provider_meta(&mut self, value: &ast::Expr) -> Option<(String, Span)> {
@@ -1577,6 +1661,8 @@ fn same_group(addr: &ResourceAddr, group: &ResourceAddr) -> bool {
 #[derive(Default)]
 struct Meta {
     depends_on: Vec<(ResourceRef, Span)>,
+    /// `depends_on` entries naming module instances, by path.
+    depends_on_modules: Vec<(Vec<String>, Span)>,
     /// `provider = aws.west`: the provider key and where it is written.
     provider: Option<(String, Span)>,
     lifecycle: Lifecycle,

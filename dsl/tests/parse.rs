@@ -101,7 +101,24 @@ fn item_sexp(item: &Item) -> String {
                 .unwrap_or_default(),
             body(&r.body)
         ),
-        Item::Module(m) => format!("(module {} {:?} {})", m.name.name, m.source, body(&m.body)),
+        Item::Module(m) => format!(
+            "(module {} {:?}{} {})",
+            m.name.name,
+            m.source,
+            m.for_each
+                .as_ref()
+                .map(|f| format!(
+                    " (for {}{} {})",
+                    f.key
+                        .as_ref()
+                        .map(|k| format!("{} ", k.name))
+                        .unwrap_or_default(),
+                    f.value.name,
+                    expr(&f.collection)
+                ))
+                .unwrap_or_default(),
+            body(&m.body)
+        ),
         Item::Output(o) => format!(
             "(output{} {} {}{})",
             if o.block_form { "-block" } else { "" },
@@ -411,6 +428,14 @@ fn moved_and_import_blocks_and_assignments_to_those_names() {
     assert_eq!(
         sexp("moved {\n  from = aws.a.b\n  to = aws.a.c\n}\nimport { to = aws.a.c, id = \"x\" }\nmoved = 1\nimport = 2\n"),
         "(moved {from=(. (. aws a) b) to=(. (. aws a) c)})\n(import {to=(. (. aws a) c) id=\"x\"})\n(assign moved 1)\n(assign import 2)"
+    );
+}
+
+#[test]
+fn module_blocks_with_a_for_head() {
+    assert_eq!(
+        sexp("module net from \"./net\" for k, v in zones {\n  cidr = v\n}\n"),
+        "(module net \"./net\" (for k v zones) {cidr=v})"
     );
 }
 

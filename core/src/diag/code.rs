@@ -152,6 +152,7 @@ codes! {
     E0195 => "not a resource address",
     E0196 => "invalid moved or import block",
     E0197 => "import id not known",
+    E0198 => "no such module instance",
 
     // Loading a stack directory.
     E0200 => "no .gig files",

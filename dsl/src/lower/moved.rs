@@ -199,23 +199,29 @@ impl<'a> Lowerer<'a> {
         let ast::ExprKind::Var(root) = &cur.kind else {
             return not_address(self);
         };
-        // The words of the address, then at most one index at the very end.
-        let mut words: Vec<&str> = vec![root.name.as_str()];
-        let mut key_expr = None;
-        for (i, node) in chain.iter().enumerate() {
+        // The words of the address, each with the index that follows it, if any.
+        let mut words: Vec<(&str, Option<&ast::Expr>)> = vec![(root.name.as_str(), None)];
+        for node in &chain {
             match &node.kind {
-                ast::ExprKind::GetAttr(_, name) if key_expr.is_none() => words.push(&name.name),
-                ast::ExprKind::Index(_, ix) if i + 1 == chain.len() => key_expr = Some(&**ix),
+                ast::ExprKind::GetAttr(_, name) => words.push((&name.name, None)),
+                ast::ExprKind::Index(_, ix) => match words.last_mut() {
+                    Some((_, slot @ None)) => *slot = Some(&**ix),
+                    _ => return not_address(self),
+                },
                 _ => return not_address(self),
             }
         }
         let mut module = self.insts[inst].path.clone();
         let mut rest = words.as_slice();
-        while rest.len() > 3 && rest[0] == "module" {
-            module.push(rest[1].to_string());
+        while rest.len() > 3 && rest[0] == ("module", None) {
+            let (name, ix) = rest[1];
+            module.push(match ix {
+                None => name.to_string(),
+                Some(ix) => super::modules::keyed_segment(name, &self.instance_key(inst, ix)?),
+            });
             rest = &rest[2..];
         }
-        let [provider, rtype, name] = rest else {
+        let [(provider, None), (rtype, None), (name, key_expr)] = rest else {
             return not_address(self);
         };
         if ["module", "data"].contains(provider) {

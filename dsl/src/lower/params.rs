@@ -351,18 +351,31 @@ impl<'a> Lowerer<'a> {
 
     /// Reports unknown and missing module arguments, and lowers every argument.
     pub(super) fn check_module_args(&mut self) {
+        // The instances of an expanded module block share the block: check it once.
+        let mut checked: std::collections::HashSet<Span> = std::collections::HashSet::new();
         for i in 1..self.insts.len() {
             let Some((_, block)) = self.insts[i].parent else {
                 continue;
             };
+            if self.insts[i].dead {
+                continue;
+            }
             let mut names: Vec<&'a str> = self.insts[i].params.keys().copied().collect();
             names.sort_unstable();
+            if !checked.insert(block.span) {
+                for name in names {
+                    self.param_value(i, name);
+                }
+                continue;
+            }
             let mut given: HashMap<&str, Span> = HashMap::new();
             for entry in &block.body.entries {
                 match entry {
                     ast::BodyEntry::Attribute(a) => {
                         if let Some(first) = given.insert(&a.name.name, a.name.span) {
                             self.diags.push(super::duplicate_attr(&a.name.name, a.name.span, first));
+                        } else if super::modules::META_ARGS.contains(&a.name.name.as_str()) {
+                            // `count` and `depends_on` are the block's, not the module's.
                         } else if !self.insts[i].params.contains_key(a.name.name.as_str()) {
                             let mut d = Diagnostic::error(Code::E0173, "unknown module argument", a.name.span)
                                 .with_detail(format!(
@@ -436,7 +449,12 @@ impl<'a> Lowerer<'a> {
         });
         let mut e = match (arg, &decl.default) {
             (Some(a), _) => {
-                let mut cx = Ctx::module(parent);
+                // The block's for variables (an instance of an expanded module block).
+                let vars = self.insts[inst].vars.clone();
+                let mut cx = Ctx {
+                    vars: &vars,
+                    ..Ctx::module(parent)
+                };
                 self.lower_expr(&a.value, &mut cx)
             }
             (None, Some(d)) => {

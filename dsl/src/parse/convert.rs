@@ -144,12 +144,21 @@ impl<'d> Converter<'d> {
                 let src = inner.next()?;
                 let source_span = self.span(&src);
                 let source = self.plain_string(src);
-                let body = self.body(inner.next()?);
+                let mut for_each = None;
+                let mut body = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::for_head => for_each = Some(self.for_head(p)),
+                        Rule::body => body = Some(self.body(p)),
+                        _ => {}
+                    }
+                }
                 Some(Item::Module(Module {
                     name,
                     source,
                     source_span,
-                    body,
+                    for_each,
+                    body: body?,
                     span,
                 }))
             }

@@ -418,20 +418,7 @@ impl<'t> Parser<'t, '_> {
         self.blanks();
         let name = self.ident()?;
         self.blanks();
-        let mut for_each = None;
-        if self.at_keyword("for") {
-            let head_start = self.pos;
-            self.token(3);
-            self.blanks();
-            let (key, value, collection) = self.for_vars()?;
-            for_each = Some(ForHead {
-                key,
-                value,
-                collection: collection.expr,
-                span: self.span(head_start),
-            });
-            self.blanks();
-        }
+        let for_each = self.for_head()?;
         let body = self.body()?;
         Some(Item::Resource(Resource {
             kind,
@@ -441,6 +428,26 @@ impl<'t> Parser<'t, '_> {
             body,
             span: self.span(start),
         }))
+    }
+
+    /// An optional `for k, v in EXPR` head before a block body: `Some(None)` when there
+    /// is none, `None` when there is one the fast path declines.
+    fn for_head(&mut self) -> Option<Option<ForHead>> {
+        if !self.at_keyword("for") {
+            return Some(None);
+        }
+        let head_start = self.pos;
+        self.token(3);
+        self.blanks();
+        let (key, value, collection) = self.for_vars()?;
+        let head = ForHead {
+            key,
+            value,
+            collection: collection.expr,
+            span: self.span(head_start),
+        };
+        self.blanks();
+        Some(Some(head))
     }
 
     fn module(&mut self, start: usize) -> Option<Item> {
@@ -467,11 +474,13 @@ impl<'t> Parser<'t, '_> {
             }
         }
         self.blanks();
+        let for_each = self.for_head()?;
         let body = self.body()?;
         Some(Item::Module(Module {
             name,
             source,
             source_span,
+            for_each,
             body,
             span: self.span(start),
         }))

@@ -13,6 +13,10 @@ use gig_core::span::FileId;
 
 /// Corner cases where a PEG choice, a separator or a span could go either way.
 const CASES: &[&str] = &[
+    "module m from \"./m\" for k, v in { a = 1 } {\n  x = v\n}",
+    "module m from \"./m\" for x in [\"a\"] {}",
+    "module m from \"./m\" for {}",
+    "module m from \"./m\" for x in {}",
     "moved {\n  from = aws.a.b\n  to = aws.a.c[\"k\"]\n}",
     "moved { from = module.m.aws.a.b, to = aws.a.b }",
     "moved = 1",
