@@ -867,3 +867,88 @@ fn moved_and_import_blocks_plan_and_apply_through_a_saved_plan() {
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
     assert!(again.stderr.contains("gig::E0386"), "{}", again.stderr);
 }
+
+/// A module expanded with `for`, read as one value, waited for with `depends_on`, and a
+/// record moved into one of its instances: addresses carry the module's key everywhere
+/// (plan, state, `state show`), and apply creates only what is new.
+#[test]
+fn modules_expanded_with_for_plan_apply_and_address_by_key() {
+    let dir = stack(&[
+        ("main.gig", "resource random.id x {\n  byte_length = 4\n}\n"),
+        (
+            "ids/main.gig",
+            "param n: number = 4\nresource random.id x {\n  byte_length = n\n}\noutput hex = random.id.x.hex\n",
+        ),
+    ]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    std::fs::write(
+        dir.path().join("main.gig"),
+        "module ids from \"./ids\" for k, n in { a = 4, b = 2 } {\n  n = n\n}\n\n\
+         resource random.id after {\n  byte_length = 2\n  depends_on  = [module.ids]\n}\n\n\
+         moved {\n  from = random.id.x\n  to   = module.ids[\"a\"].random.id.x\n}\n\n\
+         output all = module.ids\n",
+    )
+    .unwrap();
+    let run = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("module.ids[\"a\"].random.id.x moved from random.id.x"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("# module.ids[\"b\"].random.id.x will be created"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to move, 2 to add, 0 to change"),
+        "{}",
+        run.stdout
+    );
+    let graph = gig.run_in(dir.path(), &["graph", "."]).expect_code(0);
+    // The dependency every resource of the module gives `after`, dashed as depends_on.
+    assert!(
+        graph
+            .stdout
+            .contains(r#""module.ids[\"b\"].random.id.x" -> "random.id.after" [style = dashed];"#),
+        "{}",
+        graph.stdout
+    );
+
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    let addresses: Vec<&str> = listed
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "random.id.after",
+            "module.ids[\"a\"].random.id.x",
+            "module.ids[\"b\"].random.id.x"
+        ]
+    );
+    gig.run_in(
+        dir.path(),
+        &["state", "show", "module.ids[\"b\"].random.id.x", "."],
+    )
+    .expect_code(0);
+    let out = gig.run_in(dir.path(), &["output", "."]).expect_code(0);
+    assert!(
+        out.stdout.contains("all = { a = { hex = "),
+        "{}",
+        out.stdout
+    );
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
