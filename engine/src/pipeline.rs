@@ -387,7 +387,8 @@ pub async fn plan_stack(
             env: opts.env.clone(),
             parallelism: opts.parallelism,
         };
-        let read = crate::refresh::read_data_sources(config, &outcome.providers, &ctx).await;
+        let read =
+            crate::refresh::read_data_sources(config, &outcome.providers, registry, &ctx).await;
         outcome.times.data = t.elapsed();
         if !read.is_complete() {
             outcome.diagnostics.extend(read.into_diagnostics());

@@ -235,6 +235,20 @@ impl Planner<'_, '_> {
                 return;
             }
         };
+        // Lossless implicit conversions (`"80"` for a number) before anything compares.
+        let desired: BTreeMap<String, Value> = match schema {
+            Some(s) => desired
+                .into_iter()
+                .map(|(k, v)| match s.attributes.get(&k) {
+                    Some(a) => {
+                        let v = crate::check::convert(v, &a.ty);
+                        (k, v)
+                    }
+                    None => (k, v),
+                })
+                .collect(),
+            None => desired,
+        };
         if let Some(s) = schema {
             self.type_check(rc, &desired, s);
         }

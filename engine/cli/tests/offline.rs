@@ -952,3 +952,34 @@ fn modules_expanded_with_for_plan_apply_and_address_by_key() {
     let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
+
+/// A string that holds a number converts by itself for a number attribute, and a
+/// module argument for a number param does too; a string that does not is an error
+/// that suggests `tonumber`.
+#[test]
+fn strings_holding_numbers_convert_and_other_strings_suggest_tonumber() {
+    let dir = stack(&[
+        (
+            "main.gig",
+            "resource random.id a {\n  byte_length = \"4\"\n}\nmodule m from \"./m\" {\n  n = \"2\"\n}\n",
+        ),
+        ("m/main.gig", "param n: number\nresource random.id b {\n  byte_length = n\n}\n"),
+    ]);
+    let gig = Gig::new();
+    let run = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(run.stdout.contains("+ byte_length = 4\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("+ byte_length = 2\n"), "{}", run.stdout);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    std::fs::write(
+        dir.path().join("main.gig"),
+        "resource random.id a {\n  byte_length = \"four\"\n}\n",
+    )
+    .unwrap();
+    let run = gig.run_in(dir.path(), &["validate", "."]).expect_code(1);
+    assert!(run.stderr.contains("gig::E0315"), "{}", run.stderr);
+    assert!(run.stderr.contains("tonumber("), "{}", run.stderr);
+}
