@@ -38,6 +38,9 @@ pub struct Config {
     pub moves: Vec<MovedConfig>,
     /// `import` blocks of the root module, in source order.
     pub imports: Vec<ImportConfig>,
+    /// Resources expanded over the values of data sources: their instances are made
+    /// once the data sources are read ([`crate::expansion::expand_deferred`]).
+    pub deferred: Vec<DeferredResource>,
 }
 
 impl Config {
@@ -180,6 +183,35 @@ pub struct ResourceConfig {
     pub dependencies: Vec<Dependency>,
     /// Lifecycle options.
     pub lifecycle: Lifecycle,
+}
+
+/// A resource whose `for` collection or `count` is read from data sources, so its
+/// instances are known only while planning. Its body is lowered once, with the `for`
+/// variables (or `count`) left as [`ExprKind::Local`]s that each instance binds.
+#[derive(Clone, Debug)]
+pub struct DeferredResource {
+    /// The resource's address, without a key.
+    pub addr: ResourceAddr,
+    /// The whole resource block.
+    pub span: Span,
+    /// The block header.
+    pub header_span: Span,
+    /// The provider that manages it.
+    pub provider: String,
+    /// The body shared by every instance.
+    pub body: Expr,
+    /// Dependencies of every instance.
+    pub dependencies: Vec<Dependency>,
+    /// Lifecycle options.
+    pub lifecycle: Lifecycle,
+    /// `count` (true) or `for` (false).
+    pub count: bool,
+    /// The `for` head's key variable, if any.
+    pub key_var: Option<String>,
+    /// The `for` head's element variable (`count` for `count`).
+    pub value_var: String,
+    /// The collection (or count), residual over data sources only.
+    pub collection: Expr,
 }
 
 /// A `moved` block: the record at `from` is the record at `to` from now on.

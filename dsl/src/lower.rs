@@ -41,8 +41,8 @@ use std::rc::Rc;
 
 use crate::ast;
 use crate::config::{
-    Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
-    ProviderConfig, ResourceConfig, ResourceRef,
+    Config, DeferredResource, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry,
+    OutputConfig, ProviderConfig, ResourceConfig, ResourceRef,
 };
 use gig_core::addr::{provider_kind, InstanceKey, Mode, ResourceAddr};
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -434,6 +434,14 @@ enum Expansion {
         count: bool,
         instances: Vec<(InstanceKey, Vec<(String, Value)>)>,
     },
+    /// Keyed by the value of data sources, read while planning: expanded by the engine
+    /// (see [`crate::expansion`]). `vars` are the `for` head's variables (`None` for
+    /// `count`).
+    Deferred {
+        count: bool,
+        vars: Option<(Option<String>, String)>,
+        collection: Expr,
+    },
     /// The expansion could not be computed; references to it are silently unknown.
     Failed,
 }
@@ -511,6 +519,8 @@ struct Lowerer<'a> {
     /// of the module instance whose resources it waits for, and the entry's span.
     /// Resolved once every resource is lowered.
     module_deps: Vec<(ResourceAddr, Vec<String>, Span)>,
+    /// Resources expanded over data sources, lowered once each.
+    deferred: Vec<DeferredResource>,
 }
 
 /// Where an expression is being lowered.
@@ -589,6 +599,7 @@ impl<'a> Lowerer<'a> {
             key_buf: String::new(),
             stack: Vec::new(),
             module_deps: Vec::new(),
+            deferred: Vec::new(),
         };
         for (idx, info) in tree.insts.iter().enumerate() {
             let def = &tree.defs[info.def];
@@ -842,6 +853,7 @@ impl<'a> Lowerer<'a> {
             outputs,
             moves,
             imports,
+            deferred: std::mem::take(&mut self.deferred),
         }
     }
 
@@ -987,7 +999,11 @@ impl<'a> Lowerer<'a> {
 
     fn compute_expansion(&mut self, inst: usize, key: &str, decl: &'a ast::Resource) -> Expansion {
         let count = self.insts[inst].resources.get(key).and_then(|r| r.count);
-        self.expand(inst, decl.for_each.as_ref(), count, "resource")
+        let what = match decl.kind {
+            ast::ResourceKind::Managed => "resource",
+            ast::ResourceKind::Data => "data source",
+        };
+        self.expand(inst, decl.for_each.as_ref(), count, what)
     }
 
     /// The instances of a block (`what` is `resource` or `module`) with the `for` head
@@ -1013,32 +1029,25 @@ impl<'a> Lowerer<'a> {
         if let Some(count) = count {
             let mut cx = Ctx::module(inst);
             let v = self.lower_expr(&count.value, &mut cx);
+            if what == "resource" && crate::expansion::reads_only_data(&v) {
+                return Expansion::Deferred {
+                    count: true,
+                    vars: None,
+                    collection: v,
+                };
+            }
             let Some(v) = self.known_at_lowering(&v, "count") else {
                 return Expansion::Failed;
             };
-            let n = match v.as_i64() {
-                Some(n) if (0..=MAX_INSTANCES as i64).contains(&n) && !v.is_secret() => n,
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(Code::E0158, "invalid count", count.value.span)
-                            .with_detail(format!(
-                                "`count` must be a whole number from 0 to {MAX_INSTANCES}, but this is a {}.",
-                                v.kind()
-                            ))
-                            .with_label("not a valid count"),
-                    );
-                    return Expansion::Failed;
+            return match crate::expansion::count_instances(&v, count.value.span) {
+                Ok(instances) => Expansion::Keys {
+                    count: true,
+                    instances,
+                },
+                Err(d) => {
+                    self.diags.push(d);
+                    Expansion::Failed
                 }
-            };
-            let instances = (0..n)
-                .map(|i| {
-                    let obj = Value::Map([("index".to_string(), Value::Number(i as f64))].into());
-                    (InstanceKey::Index(i), vec![("count".to_string(), obj)])
-                })
-                .collect();
-            return Expansion::Keys {
-                count: true,
-                instances,
             };
         }
         let Some(head) = for_each else {
@@ -1046,105 +1055,32 @@ impl<'a> Lowerer<'a> {
         };
         let mut cx = Ctx::module(inst);
         let coll = self.lower_expr(&head.collection, &mut cx);
+        let kname = head.key.as_ref().map(|k| k.name.clone());
+        let vname = head.value.name.clone();
+        if what == "resource" && crate::expansion::reads_only_data(&coll) {
+            return Expansion::Deferred {
+                count: false,
+                vars: Some((kname, vname)),
+                collection: coll,
+            };
+        }
         let Some(v) = self.known_at_lowering(&coll, &format!("the collection of a {what}'s `for`"))
         else {
             return Expansion::Failed;
         };
-        if v.is_secret() {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::E0156,
-                    "invalid expansion collection",
-                    head.collection.span,
-                )
-                .with_detail(format!(
-                    "A secret cannot expand a {what}: instance keys appear in addresses and plans."
-                ))
-                .with_label("this is secret"),
-            );
-            return Expansion::Failed;
-        }
-        let kname = head.key.as_ref().map(|k| k.name.clone());
-        let vname = head.value.name.clone();
-        let mut instances = Vec::new();
-        let mut seen: FastSet<String> = FastSet::default();
-        match v {
-            Value::List(xs) => {
-                for (i, x) in xs.into_iter().enumerate() {
-                    let Value::String(s) = &x else {
-                        self.diags.push(
-                            Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
-                                .with_detail(format!(
-                                    "Expanding over a list keys each instance by its element, so the elements must be strings, but element {i} is a {}.",
-                                    x.kind()
-                                ))
-                                .with_label("not a list of strings")
-                                .with_help("expand over a map to key instances by name, or use `count`"),
-                        );
-                        return Expansion::Failed;
-                    };
-                    if !seen.insert(s.clone()) {
-                        self.diags.push(
-                            Diagnostic::error(Code::E0157, "duplicate instance key", head.collection.span)
-                                .with_detail(format!(
-                                    "The element `{s}` appears more than once, and each instance needs its own key."
-                                ))
-                                .with_label("holds a repeated element")
-                                .with_help("remove the duplicate, or wrap the list in distinct(…)"),
-                        );
-                        return Expansion::Failed;
-                    }
-                    let mut binds = Vec::new();
-                    if let Some(k) = &kname {
-                        binds.push((k.clone(), Value::Number(i as f64)));
-                    }
-                    binds.push((vname.clone(), x.clone()));
-                    instances.push((InstanceKey::Name(s.clone()), binds));
-                }
+        let vars = crate::expansion::ForVars {
+            key: kname.as_deref(),
+            value: &vname,
+        };
+        match crate::expansion::for_instances(v, vars, head.collection.span, what) {
+            Ok(instances) => Expansion::Keys {
+                count: false,
+                instances,
+            },
+            Err(d) => {
+                self.diags.push(d);
+                Expansion::Failed
             }
-            Value::Map(m) => {
-                for (k, x) in m {
-                    let mut binds = Vec::new();
-                    if let Some(kn) = &kname {
-                        binds.push((kn.clone(), Value::String(k.clone())));
-                    }
-                    binds.push((vname.clone(), x));
-                    instances.push((InstanceKey::Name(k), binds));
-                }
-            }
-            other => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::E0156,
-                        "invalid expansion collection",
-                        head.collection.span,
-                    )
-                    .with_detail(format!(
-                        "A {what}'s `for` needs a list of strings or a map, but this is a {}.",
-                        other.kind()
-                    ))
-                    .with_label(format!("this is a {}", other.kind())),
-                );
-                return Expansion::Failed;
-            }
-        }
-        if instances.len() > MAX_INSTANCES {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::E0156,
-                    "invalid expansion collection",
-                    head.collection.span,
-                )
-                .with_detail(format!(
-                    "A {what} may expand into at most {MAX_INSTANCES} instances."
-                ))
-                .with_label("too many elements"),
-            );
-            return Expansion::Failed;
-        }
-        Expansion::Keys {
-            count: false,
-            instances,
         }
     }
 
@@ -1205,10 +1141,19 @@ impl<'a> Lowerer<'a> {
             end: decl.name.span.end,
         };
         let no_vars: Bindings = Vec::new();
+        // A deferred resource is lowered once, its variables left as locals.
+        let mut locals = Vec::new();
         let instances: Vec<(Option<&InstanceKey>, &Bindings)> = match &*expansion {
             Expansion::Single => vec![(None, &no_vars)],
             Expansion::Keys { instances, .. } => {
                 instances.iter().map(|(k, b)| (Some(k), b)).collect()
+            }
+            Expansion::Deferred { vars, .. } => {
+                match vars {
+                    Some((k, v)) => locals.extend(k.iter().cloned().chain([v.clone()])),
+                    None => locals.push("count".to_string()),
+                }
+                vec![(None, &no_vars)]
             }
             Expansion::Failed => return,
         };
@@ -1217,7 +1162,7 @@ impl<'a> Lowerer<'a> {
             let mut cx = Ctx {
                 inst,
                 vars,
-                locals: Vec::new(),
+                locals: locals.clone(),
                 const_only: false,
             };
             let (entries, meta) = self.lower_body(&decl.body, &mut cx, true);
@@ -1288,6 +1233,29 @@ impl<'a> Lowerer<'a> {
                 Some((key, span)) => self.provider_ref(key, span, &base),
                 None => base.provider().to_string(),
             };
+            if let Expansion::Deferred {
+                count,
+                vars,
+                collection,
+            } = &*expansion
+            {
+                let (key_var, value_var) =
+                    vars.clone().unwrap_or_else(|| (None, "count".to_string()));
+                self.deferred.push(DeferredResource {
+                    addr: base.clone(),
+                    span: decl.span,
+                    header_span,
+                    provider,
+                    body,
+                    dependencies,
+                    lifecycle: meta.lifecycle,
+                    count: *count,
+                    key_var,
+                    value_var,
+                    collection: collection.clone(),
+                });
+                continue;
+            }
             out.push(ResourceConfig {
                 addr,
                 span: decl.span,
@@ -1315,7 +1283,9 @@ impl<'a> Lowerer<'a> {
         let exp = self.expansion(inst, &key);
         self.key_buf = key;
         match &*exp {
-            Expansion::Single => f(addr),
+            // The instances of a deferred resource are made later; the graph reads a
+            // dependency on the resource as one on all of them.
+            Expansion::Single | Expansion::Deferred { .. } => f(addr),
             Expansion::Keys { instances, .. } => {
                 for (k, _) in instances {
                     f(addr.clone().with_key(k.clone()));

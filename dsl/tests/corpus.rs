@@ -202,6 +202,17 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
             if o.secret { " [secret]" } else { "" }
         );
     }
+    if !cfg.deferred.is_empty() {
+        let _ = writeln!(s, "expanded while planning:");
+        for d in &cfg.deferred {
+            let how = if d.count { "count" } else { "for" };
+            let _ = writeln!(s, "  {} ({how} over {})", d.addr, render(&d.collection));
+            for dep in &d.dependencies {
+                let _ = writeln!(s, "    needs {}", dep.target);
+            }
+            let _ = writeln!(s, "    body = {}", render(&d.body));
+        }
+    }
     if !cfg.moves.is_empty() {
         let _ = writeln!(s, "moved:");
         for m in &cfg.moves {
@@ -326,6 +337,10 @@ const COVERED_ELSEWHERE: &[(Code, &str)] = &[
     (
         Code::E0119,
         "eval::tests::runaway_iteration_hits_the_budget",
+    ),
+    (
+        Code::E0199,
+        "expansion::tests::a_data_value_not_known_while_planning_is_e0199",
     ),
     (Code::E0200, "corpus::empty_directory_is_a_diagnostic"),
     (Code::E0201, "corpus::missing_directory_is_a_diagnostic"),

@@ -235,8 +235,11 @@ fn step<'c>(
 }
 
 /// Whether `config` declares `addr`: the instance itself, or, for an address without a
-/// key, a resource with instances.
+/// key, a resource with instances; or an instance of a resource expanded over data
+/// sources, whose instances are not known before they are read.
 pub fn declared(config: &Config, addr: &ResourceAddr) -> bool {
     config.resource(addr).is_some()
         || (addr.key.is_none() && config.resources.iter().any(|r| r.addr.group() == *addr))
+        // Instances of a resource expanded over data sources are made while planning.
+        || config.deferred.iter().any(|d| d.addr == addr.group())
 }

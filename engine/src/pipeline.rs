@@ -397,10 +397,37 @@ pub async fn plan_stack(
         read.values
     };
 
+    // Resources expanded over data sources get their instances now that those are read;
+    // they are checked against their schemas and the graph is built again with them.
+    let expanded;
+    let rebuilt;
+    let (config, graph) = if config.deferred.is_empty() || opts.destroy {
+        (config, &graph)
+    } else {
+        let mut with_instances = config.clone();
+        let mut diags = gig_dsl::expansion::expand_deferred(&mut with_instances, &data);
+        if !has_errors(&diags) {
+            diags = crate::check::check(&with_instances, registry);
+            diags.retain(Diagnostic::is_error);
+        }
+        if has_errors(&diags) {
+            outcome.diagnostics.extend(diags);
+            return stop(outcome, Stage::Data);
+        }
+        expanded = with_instances;
+        let (g, graph_diags) = crate::graph::build(&expanded, prior);
+        if has_errors(&graph_diags) {
+            outcome.diagnostics.extend(graph_diags);
+            return stop(outcome, Stage::Graph);
+        }
+        rebuilt = g;
+        (&expanded, &rebuilt)
+    };
+
     let t = Instant::now();
     let input = crate::plan::PlanInput {
         config,
-        graph: &graph,
+        graph,
         prior,
         refreshed: outcome.refreshed.as_ref(),
         data: &data,
@@ -421,7 +448,7 @@ pub async fn plan_stack(
     }
     plan.diagnostics.extend(policy_findings);
     if !opts.targets.is_empty() || !opts.excludes.is_empty() {
-        let warning = narrow(&mut plan, &graph, opts);
+        let warning = narrow(&mut plan, graph, opts);
         plan.diagnostics.push(warning.clone());
         outcome.diagnostics.push(warning);
     }

@@ -153,6 +153,7 @@ codes! {
     E0196 => "invalid moved or import block",
     E0197 => "import id not known",
     E0198 => "no such module instance",
+    E0199 => "expansion over a data value not known while planning",
 
     // Loading a stack directory.
     E0200 => "no .gig files",

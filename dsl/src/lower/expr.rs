@@ -483,6 +483,34 @@ impl<'a> Lowerer<'a> {
                 },
                 used,
             ),
+            (Expansion::Deferred { count, .. }, Some(ast::ExprKind::Index(_, ix))) => {
+                // Instances are known only while planning: a known key names one (the
+                // graph reports it when it does not exist), any other indexes the group.
+                let at = chain[used].span;
+                let kx = self.lower_expr(ix, cx);
+                let ikey = match (*count, kx.as_const().map(Value::reveal)) {
+                    (true, Some(v @ Value::Number(_))) => v.as_i64().map(InstanceKey::Index),
+                    (false, Some(Value::String(s))) => Some(InstanceKey::Name(s.clone())),
+                    _ => None,
+                };
+                let node = match ikey {
+                    Some(k) => ExprKind::Resource(ResourceRef { key: Some(k), ..r }),
+                    None => ExprKind::Index(
+                        Box::new(Expr {
+                            kind: ExprKind::Resource(r),
+                            span: ref_span,
+                        }),
+                        Box::new(kx),
+                    ),
+                };
+                (
+                    Expr {
+                        kind: node,
+                        span: at,
+                    },
+                    used + 1,
+                )
+            }
             (Expansion::Keys { count, instances }, Some(ast::ExprKind::Index(_, ix))) => {
                 let count = *count;
                 let at = chain[used].span;
@@ -555,7 +583,10 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            (Expansion::Keys { count, .. }, Some(ast::ExprKind::GetAttr(_, attr))) => {
+            (
+                Expansion::Keys { count, .. } | Expansion::Deferred { count, .. },
+                Some(ast::ExprKind::GetAttr(_, attr)),
+            ) => {
                 let at = chain[used].span;
                 let example = if *count { "[0]" } else { "[\"KEY\"]" };
                 self.diags.push(
@@ -572,7 +603,7 @@ impl<'a> Lowerer<'a> {
                 );
                 (Expr::constant(Value::Unknown, at), chain.len())
             }
-            (Expansion::Keys { .. }, _) => (
+            (Expansion::Keys { .. } | Expansion::Deferred { .. }, _) => (
                 Expr {
                     kind: ExprKind::Resource(r),
                     span: ref_span,
