@@ -190,20 +190,9 @@ pub struct ResourceConfig {
 /// variables (or `count`) left as [`ExprKind::Local`]s that each instance binds.
 #[derive(Clone, Debug)]
 pub struct DeferredResource {
-    /// The resource's address, without a key.
-    pub addr: ResourceAddr,
-    /// The whole resource block.
-    pub span: Span,
-    /// The block header.
-    pub header_span: Span,
-    /// The provider that manages it.
-    pub provider: String,
-    /// The body shared by every instance.
-    pub body: Expr,
-    /// Dependencies of every instance.
-    pub dependencies: Vec<Dependency>,
-    /// Lifecycle options.
-    pub lifecycle: Lifecycle,
+    /// What every instance starts from: the address without a key, and the body (with
+    /// the variables unbound) and dependencies all instances share.
+    pub resource: ResourceConfig,
     /// `count` (true) or `for` (false).
     pub count: bool,
     /// The `for` head's key variable, if any.

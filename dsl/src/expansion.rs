@@ -9,6 +9,9 @@
 //! the engine has read the data sources, [`expand_deferred`] computes the keys by the
 //! same rules and binds each instance's variables into its own copy of the body.
 
+// Diagnostics are large but only travel on the error path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use gig_core::addr::{InstanceKey, Mode, ResourceAddr};
@@ -158,13 +161,9 @@ pub fn expand_deferred(
             Ok(instances) => {
                 for (key, vars) in instances {
                     config.resources.push(ResourceConfig {
-                        addr: d.addr.clone().with_key(key),
-                        span: d.span,
-                        header_span: d.header_span,
-                        provider: d.provider.clone(),
-                        body: bind(&d.body, &vars),
-                        dependencies: d.dependencies.clone(),
-                        lifecycle: d.lifecycle.clone(),
+                        addr: d.resource.addr.clone().with_key(key),
+                        body: bind(&d.resource.body, &vars),
+                        ..d.resource.clone()
                     });
                 }
             }
@@ -194,7 +193,7 @@ fn instances_of(
         )
         .with_detail(format!(
             "`{}` is expanded over {}, but that value is not known while planning: the data source could not be read before apply, so there are no keys to make instances with.",
-            d.addr,
+            d.resource.addr,
             sources.join(", ")
         ))
         .with_label("not known while planning")
@@ -316,13 +315,15 @@ mod tests {
         };
         Config {
             deferred: vec![DeferredResource {
-                addr: ResourceAddr::managed("aws.subnet", "private"),
-                span: Span::DETACHED,
-                header_span: Span::DETACHED,
-                provider: "aws".into(),
-                body,
-                dependencies: Vec::new(),
-                lifecycle: Lifecycle::default(),
+                resource: ResourceConfig {
+                    addr: ResourceAddr::managed("aws.subnet", "private"),
+                    span: Span::DETACHED,
+                    header_span: Span::DETACHED,
+                    provider: "aws".into(),
+                    body,
+                    dependencies: Vec::new(),
+                    lifecycle: Lifecycle::default(),
+                },
                 count: false,
                 key_var: None,
                 value_var: "az".into(),

@@ -1242,13 +1242,15 @@ impl<'a> Lowerer<'a> {
                 let (key_var, value_var) =
                     vars.clone().unwrap_or_else(|| (None, "count".to_string()));
                 self.deferred.push(DeferredResource {
-                    addr: base.clone(),
-                    span: decl.span,
-                    header_span,
-                    provider,
-                    body,
-                    dependencies,
-                    lifecycle: meta.lifecycle,
+                    resource: ResourceConfig {
+                        addr: base.clone(),
+                        span: decl.span,
+                        header_span,
+                        provider,
+                        body,
+                        dependencies,
+                        lifecycle: meta.lifecycle,
+                    },
                     count: *count,
                     key_var,
                     value_var,
@@ -1320,7 +1322,9 @@ impl<'a> Lowerer<'a> {
                         continue;
                     }
                     if top && name == "depends_on" {
-                        (meta.depends_on, meta.depends_on_modules) = self.depends_on(&a.value, cx);
+                        let deps = self.depends_on(&a.value, cx);
+                        meta.depends_on = deps.resources;
+                        meta.depends_on_modules = deps.modules;
                         continue;
                     }
                     if top && name == "provider" {
@@ -1376,18 +1380,14 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The resources and the module instances a `depends_on` list names.
-    fn depends_on(
-        &mut self,
-        value: &ast::Expr,
-        cx: &mut Ctx<'_>,
-    ) -> (Vec<(ResourceRef, Span)>, Vec<(Vec<String>, Span)>) {
+    fn depends_on(&mut self, value: &ast::Expr, cx: &mut Ctx<'_>) -> modules::BlockDeps {
         let ast::ExprKind::List(items) = &value.kind else {
             self.diags.push(
                 Diagnostic::error(Code::E0159, "invalid depends_on", value.span)
                     .with_detail("`depends_on` takes a list of resource references such as `[aws.vpc.main]`.")
                     .with_label("not a list"),
             );
-            return (Vec::new(), Vec::new());
+            return modules::BlockDeps::default();
         };
         let mut out = Vec::new();
         let mut modules = Vec::new();
@@ -1407,7 +1407,10 @@ impl<'a> Lowerer<'a> {
                 ),
             }
         }
-        (out, modules)
+        modules::BlockDeps {
+            resources: out,
+            modules,
+        }
     }
 
     fn provider_meta(&mut self, value: &ast::Expr) -> Option<(String, Span)> {

@@ -206,11 +206,12 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
         let _ = writeln!(s, "expanded while planning:");
         for d in &cfg.deferred {
             let how = if d.count { "count" } else { "for" };
-            let _ = writeln!(s, "  {} ({how} over {})", d.addr, render(&d.collection));
-            for dep in &d.dependencies {
+            let r = &d.resource;
+            let _ = writeln!(s, "  {} ({how} over {})", r.addr, render(&d.collection));
+            for dep in &r.dependencies {
                 let _ = writeln!(s, "    needs {}", dep.target);
             }
-            let _ = writeln!(s, "    body = {}", render(&d.body));
+            let _ = writeln!(s, "    body = {}", render(&r.body));
         }
     }
     if !cfg.moves.is_empty() {

@@ -56,6 +56,22 @@ fn sexp(text: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// ` (for k v COLLECTION)`, or nothing without a head.
+fn for_head(head: Option<&gig_dsl::ast::ForHead>) -> String {
+    head.map(|f| {
+        format!(
+            " (for {}{} {})",
+            f.key
+                .as_ref()
+                .map(|k| format!("{} ", k.name))
+                .unwrap_or_default(),
+            f.value.name,
+            expr(&f.collection)
+        )
+    })
+    .unwrap_or_default()
+}
+
 fn item_sexp(item: &Item) -> String {
     match item {
         Item::Param(p) => format!(
@@ -87,36 +103,14 @@ fn item_sexp(item: &Item) -> String {
             },
             r.type_name(),
             r.name.name,
-            r.for_each
-                .as_ref()
-                .map(|f| format!(
-                    " (for {}{} {})",
-                    f.key
-                        .as_ref()
-                        .map(|k| format!("{} ", k.name))
-                        .unwrap_or_default(),
-                    f.value.name,
-                    expr(&f.collection)
-                ))
-                .unwrap_or_default(),
+            for_head(r.for_each.as_ref()),
             body(&r.body)
         ),
         Item::Module(m) => format!(
             "(module {} {:?}{} {})",
             m.name.name,
             m.source,
-            m.for_each
-                .as_ref()
-                .map(|f| format!(
-                    " (for {}{} {})",
-                    f.key
-                        .as_ref()
-                        .map(|k| format!("{} ", k.name))
-                        .unwrap_or_default(),
-                    f.value.name,
-                    expr(&f.collection)
-                ))
-                .unwrap_or_default(),
+            for_head(m.for_each.as_ref()),
             body(&m.body)
         ),
         Item::Output(o) => format!(

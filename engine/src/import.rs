@@ -117,7 +117,7 @@ pub async fn import_objects(
             )),
         }
     }
-    out.diagnostics.sort_by(|a, b| a.span.cmp(&b.span));
+    out.diagnostics.sort_by_key(|d| d.span);
     out
 }
 

@@ -241,5 +241,5 @@ pub fn declared(config: &Config, addr: &ResourceAddr) -> bool {
     config.resource(addr).is_some()
         || (addr.key.is_none() && config.resources.iter().any(|r| r.addr.group() == *addr))
         // Instances of a resource expanded over data sources are made while planning.
-        || config.deferred.iter().any(|d| d.addr == addr.group())
+        || config.deferred.iter().any(|d| d.resource.addr == addr.group())
 }

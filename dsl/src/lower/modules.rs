@@ -318,11 +318,11 @@ impl<'a> Lowerer<'a> {
 
     /// After `module.NAME` (and a key), `chain[at]`: one output, or all of them as an
     /// object when no output name follows.
-    fn module_outputs<'e>(
+    fn module_outputs(
         &mut self,
         child: usize,
         name: &str,
-        chain: &[&'e ast::Expr],
+        chain: &[&ast::Expr],
         at: usize,
     ) -> (Expr, usize) {
         let Some(ast::ExprKind::GetAttr(_, oname)) = chain.get(at).map(|n| &n.kind) else {
@@ -440,7 +440,7 @@ impl<'a> Lowerer<'a> {
                         vars: &vars,
                         ..Ctx::module(parent)
                     };
-                    (deps.resources, deps.modules) = self.depends_on(&attr.value, &mut cx);
+                    deps = self.depends_on(&attr.value, &mut cx);
                 }
                 let deps = Rc::new(deps);
                 self.insts[at].block_deps = Some(deps.clone());

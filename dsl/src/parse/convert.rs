@@ -121,15 +121,7 @@ impl<'d> Converter<'d> {
                 let rtype_pair = inner.next()?;
                 let rtype = rtype_pair.into_inner().map(|p| self.ident(p)).collect();
                 let name = self.ident(inner.next()?);
-                let mut for_each = None;
-                let mut body = None;
-                for p in inner {
-                    match p.as_rule() {
-                        Rule::for_head => for_each = Some(self.for_head(p)),
-                        Rule::body => body = Some(self.body(p)),
-                        _ => {}
-                    }
-                }
+                let (for_each, body) = self.head_and_body(inner);
                 Some(Item::Resource(Resource {
                     kind,
                     rtype,
@@ -144,15 +136,7 @@ impl<'d> Converter<'d> {
                 let src = inner.next()?;
                 let source_span = self.span(&src);
                 let source = self.plain_string(src);
-                let mut for_each = None;
-                let mut body = None;
-                for p in inner {
-                    match p.as_rule() {
-                        Rule::for_head => for_each = Some(self.for_head(p)),
-                        Rule::body => body = Some(self.body(p)),
-                        _ => {}
-                    }
-                }
+                let (for_each, body) = self.head_and_body(inner);
                 Some(Item::Module(Module {
                     name,
                     source,
@@ -243,6 +227,23 @@ impl<'d> Converter<'d> {
             name: pair.as_str().to_string(),
             span: self.span(&pair),
         }
+    }
+
+    /// The optional `for` head and the body that end a resource or module block.
+    fn head_and_body<'i>(
+        &mut self,
+        rest: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> (Option<ForHead>, Option<Body>) {
+        let mut for_each = None;
+        let mut body = None;
+        for p in rest {
+            match p.as_rule() {
+                Rule::for_head => for_each = Some(self.for_head(p)),
+                Rule::body => body = Some(self.body(p)),
+                _ => {}
+            }
+        }
+        (for_each, body)
     }
 
     fn for_head(&mut self, pair: Pair<'_, Rule>) -> ForHead {
