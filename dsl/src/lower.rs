@@ -1605,7 +1605,9 @@ impl<'a> Lowerer<'a> {
                 },
             );
         }
-        for r in resources {
+        // Resources expanded over data sources use their providers too.
+        let deferred = std::mem::take(&mut self.deferred);
+        for r in resources.iter().chain(deferred.iter().map(|d| &d.resource)) {
             if !out.contains_key(&r.provider) {
                 out.insert(
                     r.provider.clone(),
@@ -1617,6 +1619,7 @@ impl<'a> Lowerer<'a> {
                 );
             }
         }
+        self.deferred = deferred;
         out
     }
 }
