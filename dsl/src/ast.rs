@@ -183,9 +183,12 @@ pub struct MovedBlock {
     pub span: Span,
 }
 
-/// `import { to = ADDR, id = EXPR }`: the object with this id is adopted at `to`.
+/// `import [for k, v in EXPR] { to = ADDR, id = EXPR }`: the object with this id is
+/// adopted at `to` (once per element with a `for` head).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportBlock {
+    /// `for k, v in EXPR` after `import`: one import per element.
+    pub for_each: Option<ForHead>,
     /// The attributes (`to`, `id`).
     pub body: Body,
     /// The whole item.

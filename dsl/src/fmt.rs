@@ -527,14 +527,17 @@ impl<'a> Printer<'a> {
                 )
             }
             Item::Moved(MovedBlock { body, .. }) | Item::Import(ImportBlock { body, .. }) => {
-                let kw = if matches!(item, Item::Moved(_)) {
-                    "moved"
-                } else {
-                    "import"
-                };
+                let mut head = String::new();
+                match item {
+                    Item::Import(i) => {
+                        head.push_str("import");
+                        self.for_head(&mut head, i.for_each.as_ref());
+                    }
+                    _ => head.push_str("moved"),
+                }
                 let children: Vec<Child<'_>> = body.entries.iter().map(Child::entry).collect();
                 self.with_body(
-                    kw.to_string(),
+                    head,
                     &children,
                     body.span.start as usize,
                     body.span.end as usize,

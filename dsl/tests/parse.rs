@@ -93,7 +93,11 @@ fn item_sexp(item: &Item) -> String {
         Item::Provider(p) => format!("(provider {} {})", p.name.name, body(&p.body)),
         Item::Stack(st) => format!("(stack {})", body(&st.body)),
         Item::Moved(m) => format!("(moved {})", body(&m.body)),
-        Item::Import(i) => format!("(import {})", body(&i.body)),
+        Item::Import(i) => format!(
+            "(import{} {})",
+            for_head(i.for_each.as_ref()),
+            body(&i.body)
+        ),
         Item::Resource(r) => format!(
             "({} {} {}{} {})",
             if r.kind == ResourceKind::Data {
@@ -422,6 +426,14 @@ fn moved_and_import_blocks_and_assignments_to_those_names() {
     assert_eq!(
         sexp("moved {\n  from = aws.a.b\n  to = aws.a.c\n}\nimport { to = aws.a.c, id = \"x\" }\nmoved = 1\nimport = 2\n"),
         "(moved {from=(. (. aws a) b) to=(. (. aws a) c)})\n(import {to=(. (. aws a) c) id=\"x\"})\n(assign moved 1)\n(assign import 2)"
+    );
+}
+
+#[test]
+fn import_blocks_with_a_for_head() {
+    assert_eq!(
+        sexp("import for name, id in ids {\n  to = aws.vpc.x[name]\n  id = id\n}\n"),
+        "(import (for name id ids) {to=(idx (. (. aws vpc) x) name) id=id})"
     );
 }
 

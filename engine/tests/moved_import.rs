@@ -310,3 +310,31 @@ async fn an_import_of_a_missing_object_or_an_undeclared_address_is_a_coded_error
     let undeclared = "resource test.thing a {\n  name = \"a\"\n}\nimport {\n  to = test.thing.b\n  id = \"thing-1\"\n}\n";
     assert_eq!(w.errors(undeclared).await, [Code::E0381]);
 }
+
+#[tokio::test]
+async fn an_import_block_with_a_for_head_imports_one_object_per_element() {
+    let w = world();
+    for (id, name) in [("thing-a", "a"), ("thing-b", "b")] {
+        let value = Value::Map(
+            [
+                ("id".to_string(), Value::str(id)),
+                ("name".to_string(), Value::str(name)),
+            ]
+            .into(),
+        );
+        w.objects.insert(id, value);
+    }
+    let source = "resource test.thing many for n in [\"a\", \"b\"] {\n  name = n\n}\n\
+                  import for n, id in { a = \"thing-a\", b = \"thing-b\" } {\n  to = test.thing.many[n]\n  id = id\n}\n";
+    let (plan, _) = w.plan(source).await;
+    assert_eq!(plan.imported.len(), 2, "{}", text(&plan));
+    assert!(
+        plan.changes.iter().all(|c| c.action == Action::NoOp),
+        "{}",
+        text(&plan)
+    );
+    w.apply(source).await;
+    let snap = w.store.snapshot().unwrap();
+    let many_b = thing("many").with_key(InstanceKey::Name("b".into()));
+    assert_eq!(snap.resources[&many_b].id, "thing-b");
+}

@@ -40,9 +40,7 @@ impl<'a> Lowerer<'a> {
                     );
                     continue;
                 }
-                if let Some(i) = self.import_block(block) {
-                    imports.push(i);
-                }
+                imports.extend(self.import_blocks(block));
             }
         }
         (moves, imports)
@@ -50,8 +48,8 @@ impl<'a> Lowerer<'a> {
 
     fn moved_block(&mut self, inst: usize, block: &'a ast::MovedBlock) -> Option<MovedConfig> {
         let [from, to] = self.block_attributes(&block.body, block.span, "moved", ["from", "to"])?;
-        let from_addr = self.address(inst, &from.value);
-        let to_addr = self.address(inst, &to.value);
+        let from_addr = self.address(inst, &from.value, &[]);
+        let to_addr = self.address(inst, &to.value, &[]);
         let (from_addr, to_addr) = (from_addr?, to_addr?);
         if from_addr == to_addr {
             self.diags.push(
@@ -72,10 +70,50 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    fn import_block(&mut self, block: &'a ast::ImportBlock) -> Option<ImportConfig> {
-        let [to, id] = self.block_attributes(&block.body, block.span, "import", ["to", "id"])?;
-        let addr = self.address(0, &to.value);
-        let value = self.lower_expr(&id.value, &mut Ctx::module(0));
+    /// The imports of one block: one, or one per element of its `for` collection (which
+    /// must be known when lowering, like a resource's).
+    fn import_blocks(&mut self, block: &'a ast::ImportBlock) -> Vec<ImportConfig> {
+        let Some([to, id]) = self.block_attributes(&block.body, block.span, "import", ["to", "id"])
+        else {
+            return Vec::new();
+        };
+        let Some(head) = &block.for_each else {
+            return self.import_one(block, [to, id], &[]).into_iter().collect();
+        };
+        let coll = self.lower_expr(&head.collection, &mut Ctx::module(0));
+        let Some(v) = self.known_at_lowering(&coll, "the collection of an import block's `for`")
+        else {
+            return Vec::new();
+        };
+        let vars = crate::expansion::ForVars {
+            key: head.key.as_ref().map(|k| k.name.as_str()),
+            value: &head.value.name,
+        };
+        match crate::expansion::for_instances(v, vars, head.collection.span, "import block") {
+            Ok(instances) => instances
+                .iter()
+                .filter_map(|(_, binds)| self.import_one(block, [to, id], binds))
+                .collect(),
+            Err(d) => {
+                self.diags.push(d);
+                Vec::new()
+            }
+        }
+    }
+
+    /// One import of `block`, its `for` variables bound to `vars`.
+    fn import_one(
+        &mut self,
+        block: &'a ast::ImportBlock,
+        [to, id]: [&'a ast::Attribute; 2],
+        vars: &[(String, Value)],
+    ) -> Option<ImportConfig> {
+        let addr = self.address(0, &to.value, vars);
+        let mut cx = Ctx {
+            vars,
+            ..Ctx::module(0)
+        };
+        let value = self.lower_expr(&id.value, &mut cx);
         let addr = addr?;
         let id_text = match value.as_const() {
             Some(v @ (Value::String(_) | Value::Number(_)))
@@ -174,7 +212,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The resource address `e` spells, relative to module instance `inst`.
-    fn address(&mut self, inst: usize, e: &ast::Expr) -> Option<ResourceAddr> {
+    /// `vars` are the `for` variables of an import block.
+    fn address(
+        &mut self,
+        inst: usize,
+        e: &ast::Expr,
+        vars: &[(String, Value)],
+    ) -> Option<ResourceAddr> {
         let mut chain: Vec<&ast::Expr> = Vec::new();
         let mut cur = e;
         loop {
@@ -217,7 +261,9 @@ impl<'a> Lowerer<'a> {
             let (name, ix) = rest[1];
             module.push(match ix {
                 None => name.to_string(),
-                Some(ix) => super::modules::keyed_segment(name, &self.instance_key(inst, ix)?),
+                Some(ix) => {
+                    super::modules::keyed_segment(name, &self.instance_key(inst, ix, vars)?)
+                }
             });
             rest = &rest[2..];
         }
@@ -229,7 +275,7 @@ impl<'a> Lowerer<'a> {
         }
         let key = match key_expr {
             None => None,
-            Some(ix) => Some(self.instance_key(inst, ix)?),
+            Some(ix) => Some(self.instance_key(inst, ix, vars)?),
         };
         Some(ResourceAddr {
             module,
@@ -241,8 +287,17 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The instance key `ix` evaluates to: a known string, or a whole number for `count`.
-    fn instance_key(&mut self, inst: usize, ix: &ast::Expr) -> Option<InstanceKey> {
-        let value: Expr = self.lower_expr(ix, &mut Ctx::module(inst));
+    fn instance_key(
+        &mut self,
+        inst: usize,
+        ix: &ast::Expr,
+        vars: &[(String, Value)],
+    ) -> Option<InstanceKey> {
+        let mut cx = Ctx {
+            vars,
+            ..Ctx::module(inst)
+        };
+        let value: Expr = self.lower_expr(ix, &mut cx);
         match value.as_const() {
             Some(Value::String(s)) => Some(InstanceKey::Name(s.clone())),
             Some(Value::Number(n)) if n.fract() == 0.0 && n.abs() < 1e15 => {

@@ -109,8 +109,12 @@ impl<'d> Converter<'d> {
                 Some(Item::Moved(MovedBlock { body, span }))
             }
             Rule::import_item => {
-                let body = self.body(inner.next()?);
-                Some(Item::Import(ImportBlock { body, span }))
+                let (for_each, body) = self.head_and_body(inner);
+                Some(Item::Import(ImportBlock {
+                    for_each,
+                    body: body?,
+                    span,
+                }))
             }
             Rule::resource => {
                 let kind = if is_data {

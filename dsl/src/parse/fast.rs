@@ -204,6 +204,18 @@ impl<'t> Parser<'t, '_> {
             == Some(&b'{')
     }
 
+    /// Whether the keyword `kw` follows `len` bytes and any blanks: `import for …`.
+    fn keyword_after(&self, len: usize, kw: &str) -> bool {
+        let rest = &self.b[self.pos + len..];
+        let start = rest
+            .iter()
+            .position(|&c| !matches!(c, b' ' | b'\t'))
+            .unwrap_or(rest.len());
+        start > 0
+            && rest[start..].starts_with(kw.as_bytes())
+            && !is_ident_char(rest.get(start + kw.len()).copied().unwrap_or(b' '))
+    }
+
     fn keyword(&mut self, kw: &str) -> Option<()> {
         self.at_keyword(kw).then(|| self.token(kw.len()))
     }
@@ -277,16 +289,24 @@ impl<'t> Parser<'t, '_> {
                     span: self.span(start),
                 }))
             }
-            "moved" | "import" if self.brace_after(word.len()) => {
+            "moved" if self.brace_after(word.len()) => {
                 self.token(word.len());
                 self.blanks();
                 let body = self.body()?;
                 let span = self.span(start);
-                Some(if word == "moved" {
-                    Item::Moved(MovedBlock { body, span })
-                } else {
-                    Item::Import(ImportBlock { body, span })
-                })
+                Some(Item::Moved(MovedBlock { body, span }))
+            }
+            "import" if self.brace_after(word.len()) || self.keyword_after(word.len(), "for") => {
+                self.token(word.len());
+                self.blanks();
+                let for_each = self.for_head()?;
+                let body = self.body()?;
+                let span = self.span(start);
+                Some(Item::Import(ImportBlock {
+                    for_each,
+                    body,
+                    span,
+                }))
             }
             "resource" | "data" => self.resource(start, word),
             "module" => self.module(start),
