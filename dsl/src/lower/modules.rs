@@ -33,7 +33,7 @@ use crate::config::{
     Dependency, DependencyKind, Expr, ExprKind, ObjectEntry, ResourceConfig, ResourceRef,
 };
 use crate::eval::fold_node;
-use gig_core::addr::InstanceKey;
+use gig_core::addr::{InstanceKey, ResourceAddr};
 use gig_core::diag::{suggest, Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
@@ -461,6 +461,21 @@ impl<'a> Lowerer<'a> {
         let mut added: Vec<(usize, Dependency)> = Vec::new();
         for (addr, path, span) in pending {
             let Ok(at) = resources.binary_search_by(|r| r.addr.cmp(&addr)) else {
+                // A resource expanded over data sources: its instances share the deps.
+                let targets: Vec<ResourceAddr> = resources
+                    .iter()
+                    .filter(|r| r.addr.module.starts_with(&path))
+                    .map(|r| r.addr.clone())
+                    .collect();
+                if let Some(d) = self.deferred.iter_mut().find(|d| d.resource.addr == addr) {
+                    d.resource
+                        .dependencies
+                        .extend(targets.into_iter().map(|target| Dependency {
+                            target,
+                            span,
+                            kind: DependencyKind::DependsOn,
+                        }));
+                }
                 continue;
             };
             for r in resources.iter() {
@@ -479,7 +494,8 @@ impl<'a> Lowerer<'a> {
         for (at, dep) in added {
             resources[at].dependencies.push(dep);
         }
-        for r in resources.iter_mut() {
+        let deferred = self.deferred.iter_mut().map(|d| &mut d.resource);
+        for r in resources.iter_mut().chain(deferred) {
             let deps = &mut r.dependencies;
             deps.sort_by(|a, b| (&a.target, a.kind, a.span).cmp(&(&b.target, b.kind, b.span)));
             deps.dedup_by(|a, b| a.target == b.target);

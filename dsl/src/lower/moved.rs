@@ -25,6 +25,9 @@ impl<'a> Lowerer<'a> {
         let mut moves = Vec::new();
         let mut imports = Vec::new();
         for inst in 0..self.insts.len() {
+            if self.insts[inst].dead {
+                continue;
+            }
             let blocks = self.insts[inst].moved.clone();
             for block in blocks {
                 if let Some(m) = self.moved_block(inst, block) {

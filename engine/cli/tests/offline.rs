@@ -847,6 +847,9 @@ fn moved_and_import_blocks_plan_and_apply_through_a_saved_plan() {
         "{}",
         json.stdout
     );
+    // Only state changes, and still changes for CI.
+    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(2);
 
     gig.run_in(dir.path(), &["apply", plan.to_str().unwrap()])
         .expect_code(0);
