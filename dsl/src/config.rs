@@ -395,6 +395,76 @@ impl Expr {
         out
     }
 
+    /// This expression with `f` applied to each direct sub-expression, in source order.
+    /// The flag tells `f` whether the child is inside a `for`'s own variables (its key,
+    /// value and condition expressions), where they hide outer names.
+    pub fn map_children(self, f: &mut impl FnMut(Expr, bool) -> Expr) -> Expr {
+        let mut boxed = |x: Box<Expr>, in_loop: bool| Box::new(f(*x, in_loop));
+        let kind = match self.kind {
+            k @ (ExprKind::Const(_) | ExprKind::Resource(_) | ExprKind::Local(_)) => k,
+            ExprKind::List(xs) => ExprKind::List(xs.into_iter().map(|x| f(x, false)).collect()),
+            ExprKind::Call(n, xs) => {
+                ExprKind::Call(n, xs.into_iter().map(|x| f(x, false)).collect())
+            }
+            ExprKind::Object(es) => ExprKind::Object(
+                es.into_iter()
+                    .map(|mut e| {
+                        e.value = f(e.value, false);
+                        e
+                    })
+                    .collect(),
+            ),
+            ExprKind::GetAttr(x, n) => ExprKind::GetAttr(boxed(x, false), n),
+            ExprKind::Index(a, b) => {
+                let a = boxed(a, false);
+                ExprKind::Index(a, boxed(b, false))
+            }
+            ExprKind::Unary(op, x) => ExprKind::Unary(op, boxed(x, false)),
+            ExprKind::Binary(op, a, b) => {
+                let a = boxed(a, false);
+                ExprKind::Binary(op, a, boxed(b, false))
+            }
+            ExprKind::Conditional(c, a, b) => {
+                let c = boxed(c, false);
+                let a = boxed(a, false);
+                ExprKind::Conditional(c, a, boxed(b, false))
+            }
+            ExprKind::Template(parts) => ExprKind::Template(
+                parts
+                    .into_iter()
+                    .map(|p| match p {
+                        TemplatePart::Interpolation(x) => TemplatePart::Interpolation(f(x, false)),
+                        lit => lit,
+                    })
+                    .collect(),
+            ),
+            ExprKind::For {
+                key,
+                value,
+                collection,
+                key_expr,
+                value_expr,
+                cond,
+            } => {
+                let collection = boxed(collection, false);
+                let key_expr = key_expr.map(|k| boxed(k, true));
+                let value_expr = boxed(value_expr, true);
+                ExprKind::For {
+                    key,
+                    value,
+                    collection,
+                    key_expr,
+                    value_expr,
+                    cond: cond.map(|c| boxed(c, true)),
+                }
+            }
+        };
+        Expr {
+            kind,
+            span: self.span,
+        }
+    }
+
     /// Calls `f` on this expression and every sub-expression, pre-order.
     pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
         f(self);

@@ -19,9 +19,7 @@ use gig_core::diag::{Code, Diagnostic};
 use gig_core::span::Span;
 use gig_core::value::Value;
 
-use crate::config::{
-    Config, DeferredResource, Expr, ExprKind, ResourceConfig, ResourceRef, TemplatePart,
-};
+use crate::config::{Config, DeferredResource, Expr, ExprKind, ResourceConfig, ResourceRef};
 use crate::eval::{eval, Scope};
 use crate::lower::MAX_INSTANCES;
 
@@ -162,7 +160,7 @@ pub fn expand_deferred(
                 for (key, vars) in instances {
                     config.resources.push(ResourceConfig {
                         addr: d.resource.addr.clone().with_key(key),
-                        body: bind(&d.resource.body, &vars),
+                        body: bind(d.resource.body.clone(), &vars),
                         ..d.resource.clone()
                     });
                 }
@@ -212,72 +210,23 @@ fn instances_of(
 
 /// `e` with the locals `vars` replaced by their values, except where an inner `for`
 /// binds the same name.
-fn bind(e: &Expr, vars: &[(String, Value)]) -> Expr {
-    let kind = match &e.kind {
-        ExprKind::Local(name) => match vars.iter().find(|(n, _)| n == name) {
-            Some((_, v)) => ExprKind::Const(v.clone()),
-            None => ExprKind::Local(name.clone()),
-        },
-        ExprKind::Const(_) | ExprKind::Resource(_) => e.kind.clone(),
-        ExprKind::List(xs) => ExprKind::List(xs.iter().map(|x| bind(x, vars)).collect()),
-        ExprKind::Call(f, xs) => {
-            ExprKind::Call(f.clone(), xs.iter().map(|x| bind(x, vars)).collect())
-        }
-        ExprKind::Object(entries) => ExprKind::Object(
-            entries
-                .iter()
-                .map(|en| crate::config::ObjectEntry {
-                    key: en.key.clone(),
-                    key_span: en.key_span,
-                    value: bind(&en.value, vars),
-                })
-                .collect(),
-        ),
-        ExprKind::GetAttr(x, name) => ExprKind::GetAttr(Box::new(bind(x, vars)), name.clone()),
-        ExprKind::Index(a, b) => ExprKind::Index(Box::new(bind(a, vars)), Box::new(bind(b, vars))),
-        ExprKind::Unary(op, x) => ExprKind::Unary(*op, Box::new(bind(x, vars))),
-        ExprKind::Binary(op, a, b) => {
-            ExprKind::Binary(*op, Box::new(bind(a, vars)), Box::new(bind(b, vars)))
-        }
-        ExprKind::Conditional(c, a, b) => ExprKind::Conditional(
-            Box::new(bind(c, vars)),
-            Box::new(bind(a, vars)),
-            Box::new(bind(b, vars)),
-        ),
-        ExprKind::Template(parts) => ExprKind::Template(
-            parts
-                .iter()
-                .map(|p| match p {
-                    TemplatePart::Literal(s) => TemplatePart::Literal(s.clone()),
-                    TemplatePart::Interpolation(x) => TemplatePart::Interpolation(bind(x, vars)),
-                })
-                .collect(),
-        ),
-        ExprKind::For {
-            key,
-            value,
-            collection,
-            key_expr,
-            value_expr,
-            cond,
-        } => {
-            // The loop's own variables hide outer ones of the same name inside it.
-            let inner: Vec<(String, Value)> = vars
-                .iter()
-                .filter(|(n, _)| Some(n) != key.as_ref() && n != value)
-                .cloned()
-                .collect();
-            ExprKind::For {
-                key: key.clone(),
-                value: value.clone(),
-                collection: Box::new(bind(collection, vars)),
-                key_expr: key_expr.as_ref().map(|k| Box::new(bind(k, &inner))),
-                value_expr: Box::new(bind(value_expr, &inner)),
-                cond: cond.as_ref().map(|c| Box::new(bind(c, &inner))),
-            }
-        }
+fn bind(e: Expr, vars: &[(String, Value)]) -> Expr {
+    if let ExprKind::Local(name) = &e.kind {
+        return match vars.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => Expr::constant(v.clone(), e.span),
+            None => e,
+        };
+    }
+    // A loop's own variables hide outer ones of the same name inside it.
+    let inner: Vec<(String, Value)> = match &e.kind {
+        ExprKind::For { key, value, .. } => vars
+            .iter()
+            .filter(|(n, _)| Some(n) != key.as_ref() && n != value)
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
     };
-    Expr { kind, span: e.span }
+    e.map_children(&mut |x, in_loop| bind(x, if in_loop { &inner } else { vars }))
 }
 
 #[cfg(test)]
@@ -378,5 +327,37 @@ mod tests {
             diags[0].detail
         );
         assert!(config.resources.is_empty());
+    }
+
+    #[test]
+    fn an_inner_for_hides_the_instance_variable_of_the_same_name() {
+        let local = |n: &str| Expr {
+            kind: ExprKind::Local(n.into()),
+            span: Span::DETACHED,
+        };
+        let inner = Expr {
+            kind: ExprKind::For {
+                key: None,
+                value: "az".into(),
+                collection: Box::new(Expr::constant(
+                    Value::List(vec![Value::str("x")]),
+                    Span::DETACHED,
+                )),
+                key_expr: None,
+                value_expr: Box::new(local("az")),
+                cond: None,
+            },
+            span: Span::DETACHED,
+        };
+        let both = Expr {
+            kind: ExprKind::List(vec![local("az"), inner]),
+            span: Span::DETACHED,
+        };
+        let bound = bind(both, &[("az".to_string(), Value::str("a"))]);
+        let v = eval(&bound, &crate::eval::NoResources).expect("evaluates");
+        assert_eq!(
+            v,
+            Value::List(vec![Value::str("a"), Value::List(vec![Value::str("x")])])
+        );
     }
 }
