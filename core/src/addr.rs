@@ -82,46 +82,89 @@ impl ResourceAddr {
     }
 
     /// Parses the display form back. Returns `None` when malformed.
+    ///
+    /// Module segments may carry an instance key (`module.net["a"].aws.subnet.x`); the
+    /// key is kept in the segment as displayed (`net["a"]`).
     pub fn parse(s: &str) -> Option<ResourceAddr> {
-        let (head, key) = match s.find('[') {
-            Some(i) if s.ends_with(']') => {
-                let inner = &s[i + 1..s.len() - 1];
-                let key = if let Ok(n) = inner.parse::<i64>() {
-                    InstanceKey::Index(n)
-                } else {
-                    InstanceKey::Name(serde_json::from_str::<String>(inner).ok()?)
-                };
-                (&s[..i], Some(key))
-            }
-            Some(_) => return None,
-            None => (s, None),
-        };
-        let mut parts: Vec<&str> = head.split('.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return None;
-        }
+        let words = split_words(s)?;
+        let mut rest = words.as_slice();
         let mut module = Vec::new();
-        while parts.len() > 2 && parts[0] == "module" {
-            module.push(parts[1].to_string());
-            parts.drain(..2);
+        while rest.len() > 3 && rest[0] == ("module", None) {
+            let (name, key) = &rest[1];
+            module.push(match key {
+                Some(k) => format!("{name}{k}"),
+                None => name.to_string(),
+            });
+            rest = &rest[2..];
         }
-        let mode = if parts.first() == Some(&"data") {
-            parts.remove(0);
+        let mode = if rest
+            .first()
+            .is_some_and(|(w, k)| *w == "data" && k.is_none())
+        {
+            rest = &rest[1..];
             Mode::Data
         } else {
             Mode::Managed
         };
-        if parts.len() != 3 {
+        let [(provider, None), (rtype, None), (name, key)] = rest else {
             return None;
-        }
+        };
         Some(ResourceAddr {
             module,
             mode,
-            rtype: format!("{}.{}", parts[0], parts[1]),
-            name: parts[2].to_string(),
-            key,
+            rtype: format!("{provider}.{rtype}"),
+            name: name.to_string(),
+            key: key.clone(),
         })
     }
+}
+
+/// The dot-separated words of an address, each with the instance key written after it.
+fn split_words(s: &str) -> Option<Vec<(&str, Option<InstanceKey>)>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    loop {
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.is_empty() {
+            return None;
+        }
+        rest = &rest[end..];
+        let mut key = None;
+        if let Some(inner) = rest.strip_prefix('[') {
+            let close = key_end(inner)?;
+            let text = &inner[..close];
+            key = Some(match text.parse::<i64>() {
+                Ok(n) => InstanceKey::Index(n),
+                Err(_) => InstanceKey::Name(serde_json::from_str::<String>(text).ok()?),
+            });
+            rest = &inner[close + 1..];
+        }
+        out.push((word, key));
+        match rest.strip_prefix('.') {
+            Some(r) => rest = r,
+            None if rest.is_empty() => return Some(out),
+            None => return None,
+        }
+    }
+}
+
+/// Where the `]` closing an instance key is in `s` (the text after `[`): after a quoted
+/// string (which may hold `]`, `.` and escaped quotes), or at the first `]`.
+fn key_end(s: &str) -> Option<usize> {
+    if !s.starts_with('"') {
+        return s.find(']');
+    }
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return s[i + 1..].starts_with(']').then_some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl fmt::Display for ResourceAddr {
@@ -158,11 +201,16 @@ mod tests {
             "aws.instance.web[3]",
             "module.edge.aws.lb.main",
             "module.a.module.b.data.aws.ami.app",
+            "module.net[\"a.b]\"].aws.subnet.x[0]",
+            "module.net[2].module.inner.aws.subnet.x[\"k\\\"q\"]",
         ] {
             let a = ResourceAddr::parse(s).unwrap();
             assert_eq!(a.to_string(), s);
         }
         assert!(ResourceAddr::parse("aws.vpc").is_none());
         assert!(ResourceAddr::parse("aws..vpc.x").is_none());
+        assert!(ResourceAddr::parse("aws.vpc[0].x").is_none());
+        assert!(ResourceAddr::parse("aws.vpc.x[\"a\"").is_none());
+        assert!(ResourceAddr::parse("module.net[\"a\"]x.aws.vpc.x").is_none());
     }
 }

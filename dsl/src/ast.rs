@@ -48,6 +48,10 @@ pub enum Item {
     Stack(StackBlock),
     /// `state { location = "…" }`: where the stack's state lives.
     State(StateBlock),
+    /// `moved { from = ADDR, to = ADDR }`: a state record changes address.
+    Moved(MovedBlock),
+    /// `import { to = ADDR, id = EXPR }`: an existing object joins the state.
+    Import(ImportBlock),
     /// `resource TYPE NAME [for …] { … }` or `data TYPE NAME { … }`
     Resource(Resource),
     /// `module NAME from "PATH" { … }`
@@ -67,6 +71,8 @@ impl Item {
             Item::Provider(p) => p.span,
             Item::Stack(s) => s.span,
             Item::State(s) => s.span,
+            Item::Moved(m) => m.span,
+            Item::Import(i) => i.span,
             Item::Resource(r) => r.span,
             Item::Module(m) => m.span,
             Item::Output(o) => o.span,
@@ -180,6 +186,27 @@ pub struct StackBlock {
     pub span: Span,
 }
 
+/// `moved { from = ADDR, to = ADDR }`: the record at `from` is the record at `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovedBlock {
+    /// The attributes (`from`, `to`).
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `import [for k, v in EXPR] { to = ADDR, id = EXPR }`: the object with this id is
+/// adopted at `to` (once per element with a `for` head).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportBlock {
+    /// `for k, v in EXPR` after `import`: one import per element.
+    pub for_each: Option<ForHead>,
+    /// The attributes (`to`, `id`).
+    pub body: Body,
+    /// The whole item.
+    pub span: Span,
+}
+
 /// Whether a resource block is managed (`resource`) or a data source (`data`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
@@ -239,6 +266,8 @@ pub struct Module {
     pub source: String,
     /// Span of the path string.
     pub source_span: Span,
+    /// `for k, v in EXPR` after the path: one module instance per element.
+    pub for_each: Option<ForHead>,
     /// Arguments: the module's params.
     pub body: Body,
     /// The whole item.

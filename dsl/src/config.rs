@@ -34,6 +34,13 @@ pub struct Config {
     pub resources: Vec<ResourceConfig>,
     /// Root outputs, sorted by name.
     pub outputs: Vec<OutputConfig>,
+    /// `moved` blocks of every module, in source order (module by module).
+    pub moves: Vec<MovedConfig>,
+    /// `import` blocks of the root module, in source order.
+    pub imports: Vec<ImportConfig>,
+    /// Resources expanded over the values of data sources: their instances are made
+    /// once the data sources are read ([`crate::expansion::expand_deferred`]).
+    pub deferred: Vec<DeferredResource>,
     /// The stack's `state { … }` block, when it has one.
     pub state: Option<StateConfig>,
 }
@@ -194,6 +201,59 @@ pub struct ResourceConfig {
     pub lifecycle: Lifecycle,
 }
 
+/// A resource whose `for` collection or `count` is read from data sources, so its
+/// instances are known only while planning. Its body is lowered once, with the `for`
+/// variables (or `count`) left as [`ExprKind::Local`]s that each instance binds.
+#[derive(Clone, Debug)]
+pub struct DeferredResource {
+    /// What every instance starts from: the address without a key, and the body (with
+    /// the variables unbound) and dependencies all instances share.
+    pub resource: ResourceConfig,
+    /// `count` (true) or `for` (false).
+    pub count: bool,
+    /// The `for` head's key variable, if any.
+    pub key_var: Option<String>,
+    /// The `for` head's element variable (`count` for `count`).
+    pub value_var: String,
+    /// The collection (or count), residual over data sources only.
+    pub collection: Expr,
+}
+
+/// A `moved` block: the record at `from` is the record at `to` from now on.
+///
+/// When neither address has a key they name whole resources: every instance moves,
+/// keeping its key. Otherwise one instance moves (an address without a key then names
+/// the instance of a resource that is not expanded). Addresses in a module's `moved` block are already prefixed with the
+/// module's path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovedConfig {
+    /// The old address.
+    pub from: ResourceAddr,
+    /// The new address.
+    pub to: ResourceAddr,
+    /// Where `from` is written.
+    pub from_span: Span,
+    /// Where `to` is written.
+    pub to_span: Span,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// An `import` block: the object with cloud id `id` is adopted at `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportConfig {
+    /// The instance that takes the object.
+    pub to: ResourceAddr,
+    /// The object's cloud id.
+    pub id: String,
+    /// Where `to` is written.
+    pub to_span: Span,
+    /// Where `id` is written.
+    pub id_span: Span,
+    /// The whole block.
+    pub span: Span,
+}
+
 /// `output NAME = …`
 #[derive(Clone, Debug)]
 pub struct OutputConfig {
@@ -349,6 +409,76 @@ impl Expr {
             }
         });
         out
+    }
+
+    /// This expression with `f` applied to each direct sub-expression, in source order.
+    /// The flag tells `f` whether the child is inside a `for`'s own variables (its key,
+    /// value and condition expressions), where they hide outer names.
+    pub fn map_children(self, f: &mut impl FnMut(Expr, bool) -> Expr) -> Expr {
+        let mut boxed = |x: Box<Expr>, in_loop: bool| Box::new(f(*x, in_loop));
+        let kind = match self.kind {
+            k @ (ExprKind::Const(_) | ExprKind::Resource(_) | ExprKind::Local(_)) => k,
+            ExprKind::List(xs) => ExprKind::List(xs.into_iter().map(|x| f(x, false)).collect()),
+            ExprKind::Call(n, xs) => {
+                ExprKind::Call(n, xs.into_iter().map(|x| f(x, false)).collect())
+            }
+            ExprKind::Object(es) => ExprKind::Object(
+                es.into_iter()
+                    .map(|mut e| {
+                        e.value = f(e.value, false);
+                        e
+                    })
+                    .collect(),
+            ),
+            ExprKind::GetAttr(x, n) => ExprKind::GetAttr(boxed(x, false), n),
+            ExprKind::Index(a, b) => {
+                let a = boxed(a, false);
+                ExprKind::Index(a, boxed(b, false))
+            }
+            ExprKind::Unary(op, x) => ExprKind::Unary(op, boxed(x, false)),
+            ExprKind::Binary(op, a, b) => {
+                let a = boxed(a, false);
+                ExprKind::Binary(op, a, boxed(b, false))
+            }
+            ExprKind::Conditional(c, a, b) => {
+                let c = boxed(c, false);
+                let a = boxed(a, false);
+                ExprKind::Conditional(c, a, boxed(b, false))
+            }
+            ExprKind::Template(parts) => ExprKind::Template(
+                parts
+                    .into_iter()
+                    .map(|p| match p {
+                        TemplatePart::Interpolation(x) => TemplatePart::Interpolation(f(x, false)),
+                        lit => lit,
+                    })
+                    .collect(),
+            ),
+            ExprKind::For {
+                key,
+                value,
+                collection,
+                key_expr,
+                value_expr,
+                cond,
+            } => {
+                let collection = boxed(collection, false);
+                let key_expr = key_expr.map(|k| boxed(k, true));
+                let value_expr = boxed(value_expr, true);
+                ExprKind::For {
+                    key,
+                    value,
+                    collection,
+                    key_expr,
+                    value_expr,
+                    cond: cond.map(|c| boxed(c, true)),
+                }
+            }
+        };
+        Expr {
+            kind,
+            span: self.span,
+        }
     }
 
     /// Calls `f` on this expression and every sub-expression, pre-order.

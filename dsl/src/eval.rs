@@ -85,67 +85,8 @@ pub fn fold(expr: Expr, diags: &mut Vec<Diagnostic>) -> Expr {
 
 /// [`fold`] with the directory `file()` reads from.
 pub fn fold_in(expr: Expr, dir: Option<&Path>, diags: &mut Vec<Diagnostic>) -> Expr {
-    let span = expr.span;
-    let kind = match expr.kind {
-        k @ (ExprKind::Const(_) | ExprKind::Resource(_) | ExprKind::Local(_)) => k,
-        ExprKind::List(xs) => {
-            ExprKind::List(xs.into_iter().map(|x| fold_in(x, dir, diags)).collect())
-        }
-        ExprKind::Object(es) => ExprKind::Object(
-            es.into_iter()
-                .map(|mut e| {
-                    e.value = fold_in(e.value, dir, diags);
-                    e
-                })
-                .collect(),
-        ),
-        ExprKind::GetAttr(x, n) => ExprKind::GetAttr(Box::new(fold_in(*x, dir, diags)), n),
-        ExprKind::Index(a, b) => ExprKind::Index(
-            Box::new(fold_in(*a, dir, diags)),
-            Box::new(fold_in(*b, dir, diags)),
-        ),
-        ExprKind::Call(n, xs) => {
-            ExprKind::Call(n, xs.into_iter().map(|x| fold_in(x, dir, diags)).collect())
-        }
-        ExprKind::Unary(op, x) => ExprKind::Unary(op, Box::new(fold_in(*x, dir, diags))),
-        ExprKind::Binary(op, a, b) => ExprKind::Binary(
-            op,
-            Box::new(fold_in(*a, dir, diags)),
-            Box::new(fold_in(*b, dir, diags)),
-        ),
-        ExprKind::Conditional(c, a, b) => ExprKind::Conditional(
-            Box::new(fold_in(*c, dir, diags)),
-            Box::new(fold_in(*a, dir, diags)),
-            Box::new(fold_in(*b, dir, diags)),
-        ),
-        ExprKind::Template(parts) => ExprKind::Template(
-            parts
-                .into_iter()
-                .map(|p| match p {
-                    TemplatePart::Interpolation(x) => {
-                        TemplatePart::Interpolation(fold_in(x, dir, diags))
-                    }
-                    lit => lit,
-                })
-                .collect(),
-        ),
-        ExprKind::For {
-            key,
-            value,
-            collection,
-            key_expr,
-            value_expr,
-            cond,
-        } => ExprKind::For {
-            key,
-            value,
-            collection: Box::new(fold_in(*collection, dir, diags)),
-            key_expr: key_expr.map(|k| Box::new(fold_in(*k, dir, diags))),
-            value_expr: Box::new(fold_in(*value_expr, dir, diags)),
-            cond: cond.map(|c| Box::new(fold_in(*c, dir, diags))),
-        },
-    };
-    fold_node(Expr { kind, span }, dir, diags)
+    let folded = expr.map_children(&mut |x, _| fold_in(x, dir, diags));
+    fold_node(folded, dir, diags)
 }
 
 /// Folds one node whose children are already folded: evaluates it when it is closed,

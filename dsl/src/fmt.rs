@@ -21,8 +21,9 @@
 //! several lines, which the output preserves, so formatting is idempotent.
 
 use crate::ast::{
-    Block, BodyEntry, Comment, Expr, ExprKind, File, Heredoc, Item, MapKey, Output, Param,
-    ResourceKind, StackBlock, StateBlock, TemplatePart, TypeExpr, UnaryOp,
+    Block, BodyEntry, Comment, Expr, ExprKind, File, ForHead, Heredoc, ImportBlock, Item, MapKey,
+    MovedBlock, Output, Param, ResourceKind, StackBlock, StateBlock, TemplatePart, TypeExpr,
+    UnaryOp,
 };
 use crate::parse::parse_file;
 use gig_core::diag::{has_errors, Diagnostic};
@@ -531,6 +532,23 @@ impl<'a> Printer<'a> {
                     body.span.end as usize,
                 )
             }
+            Item::Moved(MovedBlock { body, .. }) | Item::Import(ImportBlock { body, .. }) => {
+                let mut head = String::new();
+                match item {
+                    Item::Import(i) => {
+                        head.push_str("import");
+                        self.for_head(&mut head, i.for_each.as_ref());
+                    }
+                    _ => head.push_str("moved"),
+                }
+                let children: Vec<Child<'_>> = body.entries.iter().map(Child::entry).collect();
+                self.with_body(
+                    head,
+                    &children,
+                    body.span.start as usize,
+                    body.span.end as usize,
+                )
+            }
             Item::Resource(r) => {
                 let kw = if r.kind == ResourceKind::Data {
                     "data"
@@ -538,18 +556,7 @@ impl<'a> Printer<'a> {
                     "resource"
                 };
                 let mut head = format!("{kw} {} {}", r.type_name(), r.name.name);
-                if let Some(f) = &r.for_each {
-                    head.push_str(" for ");
-                    if let Some(k) = &f.key {
-                        head.push_str(&k.name);
-                        head.push_str(", ");
-                    }
-                    head.push_str(&f.value.name);
-                    head.push_str(" in ");
-                    let col = head.chars().count();
-                    let coll = self.expr(&f.collection, 0, col);
-                    head.push_str(&coll);
-                }
+                self.for_head(&mut head, r.for_each.as_ref());
                 let children: Vec<Child<'_>> = r.body.entries.iter().map(Child::entry).collect();
                 self.with_body(
                     head,
@@ -559,11 +566,12 @@ impl<'a> Printer<'a> {
                 )
             }
             Item::Module(m) => {
-                let head = format!(
+                let mut head = format!(
                     "module {} from \"{}\"",
                     m.name.name,
                     escape(&m.source, false)
                 );
+                self.for_head(&mut head, m.for_each.as_ref());
                 let children: Vec<Child<'_>> = m.body.entries.iter().map(Child::entry).collect();
                 self.with_body(
                     head,
@@ -576,6 +584,23 @@ impl<'a> Printer<'a> {
             // Lets, assignments and short outputs are key-values; never reached.
             Item::Let(_) | Item::Assign(_) => String::new(),
         }
+    }
+
+    /// Appends ` for k, v in EXPR` to a block's head, when it has one.
+    fn for_head(&mut self, head: &mut String, for_each: Option<&ForHead>) {
+        let Some(f) = for_each else {
+            return;
+        };
+        head.push_str(" for ");
+        if let Some(k) = &f.key {
+            head.push_str(&k.name);
+            head.push_str(", ");
+        }
+        head.push_str(&f.value.name);
+        head.push_str(" in ");
+        let col = head.chars().count();
+        let coll = self.expr(&f.collection, 0, col);
+        head.push_str(&coll);
     }
 
     fn with_body(

@@ -681,6 +681,34 @@ pub fn number_to_string(n: f64) -> String {
     }
 }
 
+/// The implicit conversion of a scalar to a value of `kind`, when it loses nothing: a
+/// string holding a number (`"80"`) or a bool (`"true"`) to that number or bool, and a
+/// number or bool to its literal text (`80` → `"80"`). `None` when `v` is not a scalar,
+/// already has that kind, or would not convert losslessly (`"eighty"`, `" 80"`).
+/// Secrets are converted inside and stay secret.
+pub fn convert_scalar(v: &Value, kind: gig_core::value::ValueKind) -> Option<Value> {
+    use gig_core::value::ValueKind;
+    if let Value::Secret(inner) = v {
+        return convert_scalar(inner, kind).map(Value::into_secret);
+    }
+    match (v, kind) {
+        (Value::String(s), ValueKind::Number) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && !s.starts_with('+') && !s.ends_with('.'))
+            .map(Value::Number),
+        (Value::String(s), ValueKind::Bool) => match s.as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        (Value::Number(_) | Value::Bool(_), ValueKind::String) => {
+            scalar_to_string(v).map(Value::String)
+        }
+        _ => None,
+    }
+}
+
 /// Renders a scalar for string contexts (templates, `tostring`, `join`): strings as
 /// they are, numbers and bools in their literal form. `None` for null, lists and maps.
 pub fn scalar_to_string(v: &Value) -> Option<String> {

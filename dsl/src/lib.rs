@@ -13,6 +13,7 @@
 pub mod ast;
 pub mod config;
 pub mod eval;
+pub mod expansion;
 pub mod fmt;
 pub mod functions;
 #[doc(hidden)]

@@ -29,6 +29,8 @@
 #![allow(clippy::result_large_err)]
 
 mod expr;
+mod modules;
+mod moved;
 mod params;
 mod stack;
 mod state;
@@ -40,8 +42,8 @@ use std::rc::Rc;
 
 use crate::ast;
 use crate::config::{
-    Config, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry, OutputConfig,
-    ProviderConfig, ResourceConfig, ResourceRef,
+    Config, DeferredResource, Dependency, DependencyKind, Expr, ExprKind, Lifecycle, ObjectEntry,
+    OutputConfig, ProviderConfig, ResourceConfig, ResourceRef,
 };
 use gig_core::addr::{provider_kind, InstanceKey, Mode, ResourceAddr};
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -433,6 +435,14 @@ enum Expansion {
         count: bool,
         instances: Vec<(InstanceKey, Vec<(String, Value)>)>,
     },
+    /// Keyed by the value of data sources, read while planning: expanded by the engine
+    /// (see [`crate::expansion`]). `vars` are the `for` head's variables (`None` for
+    /// `count`).
+    Deferred {
+        count: bool,
+        vars: Option<(Option<String>, String)>,
+        collection: Expr,
+    },
     /// The expansion could not be computed; references to it are silently unknown.
     Failed,
 }
@@ -446,12 +456,14 @@ impl Expansion {
     }
 }
 
+#[derive(Clone)]
 struct ParamState<'a> {
     decl: &'a ast::Param,
     secret: bool,
     slot: Slot<Expr>,
 }
 
+#[derive(Clone)]
 struct ResState<'a> {
     decl: &'a ast::Resource,
     rtype: String,
@@ -461,6 +473,7 @@ struct ResState<'a> {
     slot: Slot<Rc<Expansion>>,
 }
 
+#[derive(Clone)]
 struct Inst<'a> {
     dir: Option<&'a Path>,
     path: Vec<String>,
@@ -474,6 +487,24 @@ struct Inst<'a> {
     prefixes: FastSet<&'a str>,
     children: BTreeMap<String, usize>,
     outputs: BTreeMap<&'a str, (&'a ast::Output, Slot<Expr>)>,
+    /// `moved` blocks, in source order.
+    moved: Vec<&'a ast::MovedBlock>,
+    /// `import` blocks, in source order.
+    imports: Vec<&'a ast::ImportBlock>,
+    /// For one instance of a module block expanded with `for` or `count`: its key.
+    key: Option<InstanceKey>,
+    /// For one instance of an expanded module block: the block's for variables (or
+    /// `count`), bound for this instance. They are seen by the block's arguments only.
+    vars: Bindings,
+    /// A module block expanded into instances: this instance (and everything below it)
+    /// is only the template its instances were copied from, and is never lowered.
+    dead: bool,
+    /// Child module blocks expanded with `for` or `count`, by name: their instances,
+    /// or `None` when the expansion failed (already reported).
+    expanded: BTreeMap<String, Option<modules::ModuleKeys>>,
+    /// What the `depends_on` of the module block that instantiated this one names,
+    /// computed on first use.
+    block_deps: Option<Rc<modules::BlockDeps>>,
 }
 
 struct Lowerer<'a> {
@@ -485,6 +516,12 @@ struct Lowerer<'a> {
     key_buf: String,
     /// Descriptions of the lazy values being computed, innermost last (for cycles).
     stack: Vec<String>,
+    /// `depends_on` entries naming modules: the resource instance that waits, the path
+    /// of the module instance whose resources it waits for, and the entry's span.
+    /// Resolved once every resource is lowered.
+    module_deps: Vec<(ResourceAddr, Vec<String>, Span)>,
+    /// Resources expanded over data sources, lowered once each.
+    deferred: Vec<DeferredResource>,
 }
 
 /// Where an expression is being lowered.
@@ -562,6 +599,8 @@ impl<'a> Lowerer<'a> {
             diags,
             key_buf: String::new(),
             stack: Vec::new(),
+            module_deps: Vec::new(),
+            deferred: Vec::new(),
         };
         for (idx, info) in tree.insts.iter().enumerate() {
             let def = &tree.defs[info.def];
@@ -599,6 +638,13 @@ impl<'a> Lowerer<'a> {
             prefixes: FastSet::default(),
             children: info.children.clone(),
             outputs: BTreeMap::new(),
+            moved: Vec::new(),
+            imports: Vec::new(),
+            key: None,
+            vars: Vec::new(),
+            dead: false,
+            expanded: BTreeMap::new(),
+            block_deps: None,
         };
         let mut values: FastMap<&str, Span> = FastMap::default();
         let mut modules: FastMap<&str, Span> = FastMap::default();
@@ -686,6 +732,8 @@ impl<'a> Lowerer<'a> {
                             .with_label("state block in a module"),
                     ),
                     ast::Item::State(_) => {}
+                    ast::Item::Moved(m) => inst.moved.push(m),
+                    ast::Item::Import(i) => inst.imports.push(i),
                     ast::Item::Assign(a) => self.diags.push(
                         Diagnostic::error(Code::E0188, "assignment outside a gigvars file", a.name.span)
                             .with_detail(format!(
@@ -734,11 +782,15 @@ impl<'a> Lowerer<'a> {
     fn run(&mut self, opts: &LowerOptions<'_>, host: &mut dyn Host) -> Config {
         let params = self.root_params(opts, host);
         let (stack, stack_source) = self.stack_name(opts);
+        self.expand_modules();
         self.check_module_args();
 
         // Lower every let and output of every instance, so mistakes in values nobody
         // references are still reported.
         for i in 0..self.insts.len() {
+            if self.insts[i].dead {
+                continue;
+            }
             let mut lets: Vec<(Span, &str)> = self.insts[i]
                 .lets
                 .iter()
@@ -757,6 +809,9 @@ impl<'a> Lowerer<'a> {
 
         let mut resources = Vec::new();
         for i in 0..self.insts.len() {
+            if self.insts[i].dead {
+                continue;
+            }
             let mut keys: Vec<String> = self.insts[i].resources.keys().cloned().collect();
             keys.sort();
             for key in keys {
@@ -764,9 +819,11 @@ impl<'a> Lowerer<'a> {
             }
         }
         resources.sort_by(|a: &ResourceConfig, b| a.addr.cmp(&b.addr));
+        self.resolve_module_deps(&mut resources);
 
         let providers = self.providers(&resources);
         let state = self.state_block();
+        let (moves, imports) = self.moves_and_imports();
 
         let mut outputs = Vec::new();
         let root_outputs: Vec<(&str, &ast::Output)> = self.insts[0]
@@ -803,6 +860,9 @@ impl<'a> Lowerer<'a> {
             resources,
             outputs,
             state,
+            moves,
+            imports,
+            deferred: std::mem::take(&mut self.deferred),
         }
     }
 
@@ -948,10 +1008,28 @@ impl<'a> Lowerer<'a> {
 
     fn compute_expansion(&mut self, inst: usize, key: &str, decl: &'a ast::Resource) -> Expansion {
         let count = self.insts[inst].resources.get(key).and_then(|r| r.count);
-        if let (Some(head), Some(count)) = (&decl.for_each, count) {
+        let what = match decl.kind {
+            ast::ResourceKind::Managed => "resource",
+            ast::ResourceKind::Data => "data source",
+        };
+        self.expand(inst, decl.for_each.as_ref(), count, what)
+    }
+
+    /// The instances of a block (`what` is `resource` or `module`) with the `for` head
+    /// `for_each` or the `count` attribute `count`, lowered in module instance `inst`.
+    fn expand(
+        &mut self,
+        inst: usize,
+        for_each: Option<&ast::ForHead>,
+        count: Option<&ast::Attribute>,
+        what: &str,
+    ) -> Expansion {
+        if let (Some(head), Some(count)) = (for_each, count) {
             self.diags.push(
                 Diagnostic::error(Code::E0158, "invalid count", count.name.span)
-                    .with_detail("A resource can be expanded by `for` or by `count`, not both.")
+                    .with_detail(format!(
+                        "A {what} can be expanded by `for` or by `count`, not both."
+                    ))
                     .with_label("count given here")
                     .with_secondary(head.span, "for given here"),
             );
@@ -960,131 +1038,58 @@ impl<'a> Lowerer<'a> {
         if let Some(count) = count {
             let mut cx = Ctx::module(inst);
             let v = self.lower_expr(&count.value, &mut cx);
+            if what == "resource" && crate::expansion::reads_only_data(&v) {
+                return Expansion::Deferred {
+                    count: true,
+                    vars: None,
+                    collection: v,
+                };
+            }
             let Some(v) = self.known_at_lowering(&v, "count") else {
                 return Expansion::Failed;
             };
-            let n = match v.as_i64() {
-                Some(n) if (0..=MAX_INSTANCES as i64).contains(&n) && !v.is_secret() => n,
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(Code::E0158, "invalid count", count.value.span)
-                            .with_detail(format!(
-                                "`count` must be a whole number from 0 to {MAX_INSTANCES}, but this is a {}.",
-                                v.kind()
-                            ))
-                            .with_label("not a valid count"),
-                    );
-                    return Expansion::Failed;
+            return match crate::expansion::count_instances(&v, count.value.span) {
+                Ok(instances) => Expansion::Keys {
+                    count: true,
+                    instances,
+                },
+                Err(d) => {
+                    self.diags.push(d);
+                    Expansion::Failed
                 }
             };
-            let instances = (0..n)
-                .map(|i| {
-                    let obj = Value::Map([("index".to_string(), Value::Number(i as f64))].into());
-                    (InstanceKey::Index(i), vec![("count".to_string(), obj)])
-                })
-                .collect();
-            return Expansion::Keys {
-                count: true,
-                instances,
-            };
         }
-        let Some(head) = &decl.for_each else {
+        let Some(head) = for_each else {
             return Expansion::Single;
         };
         let mut cx = Ctx::module(inst);
         let coll = self.lower_expr(&head.collection, &mut cx);
-        let Some(v) = self.known_at_lowering(&coll, "the collection of a resource's `for`") else {
-            return Expansion::Failed;
-        };
-        if v.is_secret() {
-            self.diags.push(
-                Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
-                    .with_detail("A secret cannot expand a resource: instance keys appear in addresses and plans.")
-                    .with_label("this is secret"),
-            );
-            return Expansion::Failed;
-        }
         let kname = head.key.as_ref().map(|k| k.name.clone());
         let vname = head.value.name.clone();
-        let mut instances = Vec::new();
-        let mut seen: FastSet<String> = FastSet::default();
-        match v {
-            Value::List(xs) => {
-                for (i, x) in xs.into_iter().enumerate() {
-                    let Value::String(s) = &x else {
-                        self.diags.push(
-                            Diagnostic::error(Code::E0156, "invalid expansion collection", head.collection.span)
-                                .with_detail(format!(
-                                    "Expanding over a list keys each instance by its element, so the elements must be strings, but element {i} is a {}.",
-                                    x.kind()
-                                ))
-                                .with_label("not a list of strings")
-                                .with_help("expand over a map to key instances by name, or use `count`"),
-                        );
-                        return Expansion::Failed;
-                    };
-                    if !seen.insert(s.clone()) {
-                        self.diags.push(
-                            Diagnostic::error(Code::E0157, "duplicate instance key", head.collection.span)
-                                .with_detail(format!(
-                                    "The element `{s}` appears more than once, and each instance needs its own key."
-                                ))
-                                .with_label("holds a repeated element")
-                                .with_help("remove the duplicate, or wrap the list in distinct(…)"),
-                        );
-                        return Expansion::Failed;
-                    }
-                    let mut binds = Vec::new();
-                    if let Some(k) = &kname {
-                        binds.push((k.clone(), Value::Number(i as f64)));
-                    }
-                    binds.push((vname.clone(), x.clone()));
-                    instances.push((InstanceKey::Name(s.clone()), binds));
-                }
-            }
-            Value::Map(m) => {
-                for (k, x) in m {
-                    let mut binds = Vec::new();
-                    if let Some(kn) = &kname {
-                        binds.push((kn.clone(), Value::String(k.clone())));
-                    }
-                    binds.push((vname.clone(), x));
-                    instances.push((InstanceKey::Name(k), binds));
-                }
-            }
-            other => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::E0156,
-                        "invalid expansion collection",
-                        head.collection.span,
-                    )
-                    .with_detail(format!(
-                        "A resource's `for` needs a list of strings or a map, but this is a {}.",
-                        other.kind()
-                    ))
-                    .with_label(format!("this is a {}", other.kind())),
-                );
-                return Expansion::Failed;
-            }
+        if what == "resource" && crate::expansion::reads_only_data(&coll) {
+            return Expansion::Deferred {
+                count: false,
+                vars: Some((kname, vname)),
+                collection: coll,
+            };
         }
-        if instances.len() > MAX_INSTANCES {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::E0156,
-                    "invalid expansion collection",
-                    head.collection.span,
-                )
-                .with_detail(format!(
-                    "A resource may expand into at most {MAX_INSTANCES} instances."
-                ))
-                .with_label("too many elements"),
-            );
+        let Some(v) = self.known_at_lowering(&coll, &format!("the collection of a {what}'s `for`"))
+        else {
             return Expansion::Failed;
-        }
-        Expansion::Keys {
-            count: false,
-            instances,
+        };
+        let vars = crate::expansion::ForVars {
+            key: kname.as_deref(),
+            value: &vname,
+        };
+        match crate::expansion::for_instances(v, vars, head.collection.span, what) {
+            Ok(instances) => Expansion::Keys {
+                count: false,
+                instances,
+            },
+            Err(d) => {
+                self.diags.push(d);
+                Expansion::Failed
+            }
         }
     }
 
@@ -1145,10 +1150,19 @@ impl<'a> Lowerer<'a> {
             end: decl.name.span.end,
         };
         let no_vars: Bindings = Vec::new();
+        // A deferred resource is lowered once, its variables left as locals.
+        let mut locals = Vec::new();
         let instances: Vec<(Option<&InstanceKey>, &Bindings)> = match &*expansion {
             Expansion::Single => vec![(None, &no_vars)],
             Expansion::Keys { instances, .. } => {
                 instances.iter().map(|(k, b)| (Some(k), b)).collect()
+            }
+            Expansion::Deferred { vars, .. } => {
+                match vars {
+                    Some((k, v)) => locals.extend(k.iter().cloned().chain([v.clone()])),
+                    None => locals.push("count".to_string()),
+                }
+                vec![(None, &no_vars)]
             }
             Expansion::Failed => return,
         };
@@ -1157,7 +1171,7 @@ impl<'a> Lowerer<'a> {
             let mut cx = Ctx {
                 inst,
                 vars,
-                locals: Vec::new(),
+                locals: locals.clone(),
                 const_only: false,
             };
             let (entries, meta) = self.lower_body(&decl.body, &mut cx, true);
@@ -1181,7 +1195,12 @@ impl<'a> Lowerer<'a> {
                     })
                 });
             }
-            for (r, span) in &meta.depends_on {
+            let block_deps = self.enclosing_block_deps(inst);
+            let depends_on = meta
+                .depends_on
+                .iter()
+                .chain(block_deps.iter().flat_map(|d| d.resources.iter()));
+            for (r, span) in depends_on {
                 self.ref_targets(r, &mut |target| {
                     dependencies.push(Dependency {
                         target,
@@ -1189,6 +1208,18 @@ impl<'a> Lowerer<'a> {
                         kind: DependencyKind::DependsOn,
                     })
                 });
+            }
+            let addr_here = ResourceAddr {
+                key: ikey.cloned(),
+                ..base.clone()
+            };
+            let module_deps = meta
+                .depends_on_modules
+                .iter()
+                .chain(block_deps.iter().flat_map(|d| d.modules.iter()));
+            for (path, span) in module_deps {
+                self.module_deps
+                    .push((addr_here.clone(), path.clone(), *span));
             }
             dependencies
                 .sort_by(|a, b| (&a.target, a.kind, a.span).cmp(&(&b.target, b.kind, b.span)));
@@ -1211,6 +1242,31 @@ impl<'a> Lowerer<'a> {
                 Some((key, span)) => self.provider_ref(key, span, &base),
                 None => base.provider().to_string(),
             };
+            if let Expansion::Deferred {
+                count,
+                vars,
+                collection,
+            } = &*expansion
+            {
+                let (key_var, value_var) =
+                    vars.clone().unwrap_or_else(|| (None, "count".to_string()));
+                self.deferred.push(DeferredResource {
+                    resource: ResourceConfig {
+                        addr: base.clone(),
+                        span: decl.span,
+                        header_span,
+                        provider,
+                        body,
+                        dependencies,
+                        lifecycle: meta.lifecycle,
+                    },
+                    count: *count,
+                    key_var,
+                    value_var,
+                    collection: collection.clone(),
+                });
+                continue;
+            }
             out.push(ResourceConfig {
                 addr,
                 span: decl.span,
@@ -1238,7 +1294,9 @@ impl<'a> Lowerer<'a> {
         let exp = self.expansion(inst, &key);
         self.key_buf = key;
         match &*exp {
-            Expansion::Single => f(addr),
+            // The instances of a deferred resource are made later; the graph reads a
+            // dependency on the resource as one on all of them.
+            Expansion::Single | Expansion::Deferred { .. } => f(addr),
             Expansion::Keys { instances, .. } => {
                 for (k, _) in instances {
                     f(addr.clone().with_key(k.clone()));
@@ -1273,7 +1331,9 @@ impl<'a> Lowerer<'a> {
                         continue;
                     }
                     if top && name == "depends_on" {
-                        meta.depends_on = self.depends_on(&a.value, cx);
+                        let deps = self.depends_on(&a.value, cx);
+                        meta.depends_on = deps.resources;
+                        meta.depends_on_modules = deps.modules;
                         continue;
                     }
                     if top && name == "provider" {
@@ -1328,29 +1388,38 @@ impl<'a> Lowerer<'a> {
         (entries, meta)
     }
 
-    fn depends_on(&mut self, value: &'a ast::Expr, cx: &mut Ctx<'_>) -> Vec<(ResourceRef, Span)> {
+    /// The resources and the module instances a `depends_on` list names.
+    fn depends_on(&mut self, value: &ast::Expr, cx: &mut Ctx<'_>) -> modules::BlockDeps {
         let ast::ExprKind::List(items) = &value.kind else {
             self.diags.push(
                 Diagnostic::error(Code::E0159, "invalid depends_on", value.span)
                     .with_detail("`depends_on` takes a list of resource references such as `[aws.vpc.main]`.")
                     .with_label("not a list"),
             );
-            return Vec::new();
+            return modules::BlockDeps::default();
         };
         let mut out = Vec::new();
+        let mut modules = Vec::new();
         for item in items {
+            if let Some(paths) = self.module_dependency(item, cx) {
+                modules.extend(paths.into_iter().map(|p| (p, item.span)));
+                continue;
+            }
             let e = self.lower_expr(item, cx);
             match e.kind {
                 ExprKind::Resource(r) => out.push((r, item.span)),
                 ExprKind::Const(Value::Unknown) if gig_core::diag::has_errors(&self.diags) => {}
                 _ => self.diags.push(
                     Diagnostic::error(Code::E0159, "invalid depends_on", item.span)
-                        .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`.")
+                        .with_detail("Each entry of `depends_on` must name a resource, such as `aws.vpc.main` or `aws.subnet.private[\"a\"]`, or a module, such as `module.net`.")
                         .with_label("not a resource reference"),
                 ),
             }
         }
-        out
+        modules::BlockDeps {
+            resources: out,
+            modules,
+        }
     }
 
     fn provider_meta(&mut self, value: &ast::Expr) -> Option<(String, Span)> {
@@ -1545,7 +1614,9 @@ impl<'a> Lowerer<'a> {
                 },
             );
         }
-        for r in resources {
+        // Resources expanded over data sources use their providers too.
+        let deferred = std::mem::take(&mut self.deferred);
+        for r in resources.iter().chain(deferred.iter().map(|d| &d.resource)) {
             if !out.contains_key(&r.provider) {
                 out.insert(
                     r.provider.clone(),
@@ -1557,6 +1628,7 @@ impl<'a> Lowerer<'a> {
                 );
             }
         }
+        self.deferred = deferred;
         out
     }
 }
@@ -1574,6 +1646,8 @@ fn same_group(addr: &ResourceAddr, group: &ResourceAddr) -> bool {
 #[derive(Default)]
 struct Meta {
     depends_on: Vec<(ResourceRef, Span)>,
+    /// `depends_on` entries naming module instances, by path.
+    depends_on_modules: Vec<(Vec<String>, Span)>,
     /// `provider = aws.west`: the provider key and where it is written.
     provider: Option<(String, Span)>,
     lifecycle: Lifecycle,

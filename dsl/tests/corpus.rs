@@ -211,6 +211,30 @@ fn summary(cfg: &Config, sources: &SourceMap) -> String {
             if o.secret { " [secret]" } else { "" }
         );
     }
+    if !cfg.deferred.is_empty() {
+        let _ = writeln!(s, "expanded while planning:");
+        for d in &cfg.deferred {
+            let how = if d.count { "count" } else { "for" };
+            let r = &d.resource;
+            let _ = writeln!(s, "  {} ({how} over {})", r.addr, render(&d.collection));
+            for dep in &r.dependencies {
+                let _ = writeln!(s, "    needs {}", dep.target);
+            }
+            let _ = writeln!(s, "    body = {}", render(&r.body));
+        }
+    }
+    if !cfg.moves.is_empty() {
+        let _ = writeln!(s, "moved:");
+        for m in &cfg.moves {
+            let _ = writeln!(s, "  {} -> {} @ {}", m.from, m.to, pos(sources, m.span));
+        }
+    }
+    if !cfg.imports.is_empty() {
+        let _ = writeln!(s, "imports:");
+        for i in &cfg.imports {
+            let _ = writeln!(s, "  {} <- {:?} @ {}", i.to, i.id, pos(sources, i.span));
+        }
+    }
     s
 }
 
@@ -323,6 +347,10 @@ const COVERED_ELSEWHERE: &[(Code, &str)] = &[
     (
         Code::E0119,
         "eval::tests::runaway_iteration_hits_the_budget",
+    ),
+    (
+        Code::E0199,
+        "expansion::tests::a_data_value_not_known_while_planning_is_e0199",
     ),
     (Code::E0200, "corpus::empty_directory_is_a_diagnostic"),
     (Code::E0201, "corpus::missing_directory_is_a_diagnostic"),

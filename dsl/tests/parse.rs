@@ -56,6 +56,22 @@ fn sexp(text: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// ` (for k v COLLECTION)`, or nothing without a head.
+fn for_head(head: Option<&gig_dsl::ast::ForHead>) -> String {
+    head.map(|f| {
+        format!(
+            " (for {}{} {})",
+            f.key
+                .as_ref()
+                .map(|k| format!("{} ", k.name))
+                .unwrap_or_default(),
+            f.value.name,
+            expr(&f.collection)
+        )
+    })
+    .unwrap_or_default()
+}
+
 fn item_sexp(item: &Item) -> String {
     match item {
         Item::Param(p) => format!(
@@ -77,6 +93,12 @@ fn item_sexp(item: &Item) -> String {
         Item::Provider(p) => format!("(provider {} {})", p.name.name, body(&p.body)),
         Item::Stack(st) => format!("(stack {})", body(&st.body)),
         Item::State(st) => format!("(state {})", body(&st.body)),
+        Item::Moved(m) => format!("(moved {})", body(&m.body)),
+        Item::Import(i) => format!(
+            "(import{} {})",
+            for_head(i.for_each.as_ref()),
+            body(&i.body)
+        ),
         Item::Resource(r) => format!(
             "({} {} {}{} {})",
             if r.kind == ResourceKind::Data {
@@ -86,21 +108,16 @@ fn item_sexp(item: &Item) -> String {
             },
             r.type_name(),
             r.name.name,
-            r.for_each
-                .as_ref()
-                .map(|f| format!(
-                    " (for {}{} {})",
-                    f.key
-                        .as_ref()
-                        .map(|k| format!("{} ", k.name))
-                        .unwrap_or_default(),
-                    f.value.name,
-                    expr(&f.collection)
-                ))
-                .unwrap_or_default(),
+            for_head(r.for_each.as_ref()),
             body(&r.body)
         ),
-        Item::Module(m) => format!("(module {} {:?} {})", m.name.name, m.source, body(&m.body)),
+        Item::Module(m) => format!(
+            "(module {} {:?}{} {})",
+            m.name.name,
+            m.source,
+            for_head(m.for_each.as_ref()),
+            body(&m.body)
+        ),
         Item::Output(o) => format!(
             "(output{} {} {}{})",
             if o.block_form { "-block" } else { "" },
@@ -400,6 +417,32 @@ fn the_stack_block_and_an_assignment_to_stack() {
     assert_eq!(
         sexp("stack {\n  name = \"shop-dev\"\n}\nstack = 3\n"),
         "(stack {name=\"shop-dev\"})\n(assign stack 3)"
+    );
+}
+
+/// `moved { … }` and `import { … }` are blocks; `moved = …` and `import = …` stay
+/// assignments (params of those names set in a gigvars file).
+#[test]
+fn moved_and_import_blocks_and_assignments_to_those_names() {
+    assert_eq!(
+        sexp("moved {\n  from = aws.a.b\n  to = aws.a.c\n}\nimport { to = aws.a.c, id = \"x\" }\nmoved = 1\nimport = 2\n"),
+        "(moved {from=(. (. aws a) b) to=(. (. aws a) c)})\n(import {to=(. (. aws a) c) id=\"x\"})\n(assign moved 1)\n(assign import 2)"
+    );
+}
+
+#[test]
+fn import_blocks_with_a_for_head() {
+    assert_eq!(
+        sexp("import for name, id in ids {\n  to = aws.vpc.x[name]\n  id = id\n}\n"),
+        "(import (for name id ids) {to=(idx (. (. aws vpc) x) name) id=id})"
+    );
+}
+
+#[test]
+fn module_blocks_with_a_for_head() {
+    assert_eq!(
+        sexp("module net from \"./net\" for k, v in zones {\n  cidr = v\n}\n"),
+        "(module net \"./net\" (for k v zones) {cidr=v})"
     );
 }
 

@@ -179,7 +179,9 @@ pub async fn apply(
         return report;
     }
 
-    if let Err(e) = store.commit(&recovered_writes(plan)) {
+    let mut first_writes = recovered_writes(plan);
+    first_writes.extend(adopted_writes(plan));
+    if let Err(e) = store.commit(&first_writes) {
         report.state_error = Some(e.to_string());
         report.not_started = plan
             .changes
@@ -294,6 +296,35 @@ fn recovered_writes(plan: &Plan) -> Vec<Write> {
             }
         })
         .collect()
+}
+
+/// The writes that record what `moved` and `import` blocks changed, made before
+/// anything else: each moved record at its new address (and no longer at the old), and
+/// each imported object, with the value the plan read (its change's Prior). A record
+/// refresh found gone is only dropped from its old address; its change creates it. An
+/// address the plan does not carry (left out by `--target`) is left as it is.
+fn adopted_writes(plan: &Plan) -> Vec<Write> {
+    let mut writes = Vec::new();
+    let record = |change: &ResourceChange| {
+        Some(Write::Put(ResourceRecord {
+            addr: change.addr.clone(),
+            provider: change.provider.clone(),
+            id: change.id.clone()?,
+            value: change.prior.clone()?,
+            dependencies: change.dependencies.clone(),
+            schema_version: change.schema_version,
+        }))
+    };
+    let change = |addr: &ResourceAddr| plan.changes.iter().find(|c| c.addr == *addr);
+    for (to, from) in &plan.moved {
+        let Some(c) = change(to) else { continue };
+        writes.push(Write::Remove(from.clone()));
+        writes.extend(record(c));
+    }
+    for to in plan.imported.keys() {
+        writes.extend(change(to).and_then(record));
+    }
+    writes
 }
 
 /// Whether a change needs a provider call.

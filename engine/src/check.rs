@@ -106,6 +106,46 @@ pub fn value_problems(value: &Value, ty: &AttrType, path: &str) -> Vec<ValueProb
     out
 }
 
+/// `value` with the lossless implicit conversions to `ty` made, inside lists, sets,
+/// maps and objects too (see [`gig_dsl::functions::convert_scalar`]): `"80"` for a
+/// number attribute, `"true"` for a bool, `80` for a string. What does not convert is
+/// left as it is, for [`value_problems`] to report.
+pub fn convert(value: Value, ty: &AttrType) -> Value {
+    match (value, ty) {
+        (Value::Secret(inner), _) => convert(*inner, ty).into_secret(),
+        (v, AttrType::String | AttrType::Number | AttrType::Bool) => {
+            gig_dsl::functions::convert_scalar(&v, scalar_kind(ty)).unwrap_or(v)
+        }
+        (Value::List(xs), AttrType::List(inner) | AttrType::Set(inner)) => {
+            Value::List(xs.into_iter().map(|x| convert(x, inner)).collect())
+        }
+        (Value::Map(m), AttrType::Map(inner)) => {
+            Value::Map(m.into_iter().map(|(k, x)| (k, convert(x, inner))).collect())
+        }
+        (Value::Map(m), AttrType::Object(attrs)) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| match attrs.get(&k) {
+                    Some(a) => {
+                        let x = convert(x, &a.ty);
+                        (k, x)
+                    }
+                    None => (k, x),
+                })
+                .collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
+/// The value kind of a scalar attribute type.
+fn scalar_kind(ty: &AttrType) -> ValueKind {
+    match ty {
+        AttrType::Number => ValueKind::Number,
+        AttrType::Bool => ValueKind::Bool,
+        _ => ValueKind::String,
+    }
+}
+
 /// A type as written in messages: `string`, `list of number`, `object`.
 pub fn type_name(ty: &AttrType) -> String {
     match ty {
@@ -125,11 +165,20 @@ pub fn type_name(ty: &AttrType) -> String {
 pub fn problem_diagnostic(problem: &ValueProblem, what: &str, span: Span) -> Diagnostic {
     match problem {
         ValueProblem::WrongType { path, expected, found } => {
-            Diagnostic::error(Code::E0315, "value of the wrong type", span)
+            let d = Diagnostic::error(Code::E0315, "value of the wrong type", span)
                 .with_detail(format!(
                     "Attribute `{path}` of {what} must be a {expected}, but this value is a {found}."
                 ))
-                .with_label(format!("expected {expected}, found {found}"))
+                .with_label(format!("expected {expected}, found {found}"));
+            match (expected.as_str(), found) {
+                ("number", ValueKind::String) => d.with_help(
+                    "a string converts to a number by itself only when it is one, such as \"80\"; to convert on purpose, write tonumber(…)",
+                ),
+                ("bool", ValueKind::String) => d.with_help(
+                    "only the strings \"true\" and \"false\" convert to a bool by themselves",
+                ),
+                _ => d,
+            }
         }
         ValueProblem::UnknownKey { path, suggestion } => {
             let mut d = Diagnostic::error(Code::E0312, "unknown attribute", span)
@@ -409,6 +458,9 @@ fn value_problems_into(value: &Value, ty: &AttrType, path: &str, out: &mut Vec<V
         (Value::String(_), AttrType::String)
         | (Value::Number(_), AttrType::Number)
         | (Value::Bool(_), AttrType::Bool) => {}
+        // Converted losslessly before planning (see `convert`).
+        (_, AttrType::String | AttrType::Number | AttrType::Bool)
+            if gig_dsl::functions::convert_scalar(value, scalar_kind(ty)).is_some() => {}
         (Value::List(xs), AttrType::List(inner) | AttrType::Set(inner)) => {
             for (i, x) in xs.iter().enumerate() {
                 value_problems_into(x, inner, &format!("{path}[{i}]"), out);
@@ -497,6 +549,45 @@ mod tests {
 
     fn sp(n: usize) -> Span {
         Span::new(FileId(0), n, n + 1)
+    }
+
+    #[test]
+    fn lossless_conversions_are_made_and_others_left_for_the_type_check() {
+        let number = AttrType::Number;
+        assert_eq!(convert(Value::str("80"), &number), Value::from(80));
+        assert_eq!(convert(Value::str("1.5"), &number), Value::Number(1.5));
+        assert_eq!(convert(Value::str("eighty"), &number), Value::str("eighty"));
+        assert_eq!(convert(Value::str(" 80"), &number), Value::str(" 80"));
+        assert_eq!(
+            convert(Value::str("true"), &AttrType::Bool),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            convert(Value::str("yes"), &AttrType::Bool),
+            Value::str("yes")
+        );
+        assert_eq!(
+            convert(Value::from(80), &AttrType::String),
+            Value::str("80")
+        );
+        assert_eq!(
+            convert(Value::str("80").into_secret(), &number),
+            Value::from(80).into_secret()
+        );
+        let list = Value::List(vec![Value::str("80"), Value::from(443)]);
+        let ports = AttrType::List(Box::new(AttrType::Number));
+        assert_eq!(
+            convert(list.clone(), &ports),
+            Value::List(vec![Value::from(80), Value::from(443)])
+        );
+        assert!(value_problems(&list, &ports, "ports").is_empty());
+        let problems = value_problems(&Value::str("eighty"), &number, "port");
+        assert_eq!(problems.len(), 1);
+        let d = problem_diagnostic(&problems[0], "`x`", sp(1));
+        assert!(
+            d.help.as_deref().is_some_and(|h| h.contains("tonumber(")),
+            "{d:?}"
+        );
     }
 
     fn c(v: impl Into<Value>) -> Expr {
@@ -602,7 +693,11 @@ mod tests {
                     101,
                     Some("remove this attribute; read it from the resource instead")
                 ),
-                (Code::E0315, 900, None),
+                (
+                    Code::E0315,
+                    900,
+                    Some("only the strings \"true\" and \"false\" convert to a bool by themselves")
+                ),
                 (Code::E0313, 2, Some("add `cidr = …`")),
             ]
         );
@@ -613,7 +708,7 @@ mod tests {
     fn nested_blocks_are_checked_against_their_object_type() {
         let rules = Value::List(vec![Value::Map(
             [
-                ("port".to_string(), Value::str("443")),
+                ("port".to_string(), Value::str("https")),
                 ("protocol".to_string(), Value::str("tcp")),
             ]
             .into_iter()
@@ -670,7 +765,14 @@ mod tests {
             object(vec![("cidr", c("x")), ("dns", template)]),
         )]);
         let d = check(&cfg, &registry());
-        assert_eq!(codes(&d), [(Code::E0315, 5, None)]);
+        assert_eq!(
+            codes(&d),
+            [(
+                Code::E0315,
+                5,
+                Some("only the strings \"true\" and \"false\" convert to a bool by themselves")
+            )]
+        );
     }
 
     #[test]

@@ -122,6 +122,15 @@ pub fn build(config: &Config, prior: &Snapshot) -> (ResourceGraph, Vec<Diagnosti
                     // over an empty list); lowering rejects names that do not exist.
                     None => Vec::new(),
                 },
+                // An instance of a resource expanded over data sources: its instances
+                // are made while planning, and the graph is built again with them.
+                _ if config
+                    .deferred
+                    .iter()
+                    .any(|d| d.resource.addr == dep.target.group()) =>
+                {
+                    Vec::new()
+                }
                 _ => {
                     diags.push(
                         Diagnostic::error(

@@ -8,7 +8,8 @@
 //! `prior`, `planned`, `body`, `updated`, `lifecycle.create_before_destroy`,
 //! `dependencies`, `schema_version` and `span` (to place errors). Display-only fields
 //! (`attributes`, `replace_because`, the rest of `lifecycle`) never change what apply
-//! does; of a [`Plan`], apply reads `stack`, `changes`, `outputs` and `destroy`.
+//! does; of a [`Plan`], apply reads `stack`, `changes`, `outputs`, `destroy`,
+//! `recovered`, `moved` and `imported`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -180,15 +181,26 @@ pub struct Plan {
     /// [`crate::recover`]): an adopted object is the Prior of its change, and apply
     /// records it (and drops every resolved intent) before anything else.
     pub recovered: BTreeMap<ResourceAddr, crate::recover::Resolution>,
+    /// Records `moved` blocks move: new address → the address state records it at
+    /// (see [`crate::moved`]). The change at the new address has the record as its
+    /// Prior; apply writes the rename before anything else.
+    pub moved: BTreeMap<ResourceAddr, ResourceAddr>,
+    /// Objects `import` blocks adopt: address → cloud id. The change at the address has
+    /// the object read by id as its Prior; apply records it before anything else.
+    pub imported: BTreeMap<ResourceAddr, String>,
     /// Warnings and policy findings attached to the plan (errors stop planning).
     /// Not saved in plan files.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Plan {
-    /// Whether applying would change anything: a resource, or the record of an object an
-    /// interrupted create made (see [`Plan::recovered`]).
+    /// Whether applying would change anything: a resource, the record of an object an
+    /// interrupted create made (see [`Plan::recovered`]), a record's address or an
+    /// imported object.
     pub fn has_changes(&self) -> bool {
-        self.summary.has_changes() || !self.recovered.is_empty()
+        self.summary.has_changes()
+            || !self.recovered.is_empty()
+            || !self.moved.is_empty()
+            || !self.imported.is_empty()
     }
 }

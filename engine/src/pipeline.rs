@@ -312,6 +312,14 @@ pub async fn plan_stack(
     };
     let prior = recovery.as_ref().map_or(prior, |r| &r.prior);
 
+    // `moved` blocks rename records before anything else reads Prior.
+    let moves = crate::moved::apply_moves(config, prior);
+    if has_errors(&moves.diagnostics) {
+        outcome.diagnostics.extend(moves.diagnostics);
+        return stop(outcome, Stage::Graph);
+    }
+    let prior = &moves.prior;
+
     let t = Instant::now();
     let (graph, graph_diags) = crate::graph::build(config, prior);
     outcome.times.graph = t.elapsed();
@@ -327,6 +335,33 @@ pub async fn plan_stack(
         outcome.providers = configure_providers(registry, config, state_providers).await?;
         outcome.times.configure = t.elapsed();
     }
+
+    // `import` blocks adopt existing objects into Prior; refresh then reads them as it
+    // reads every recorded object.
+    let imports = if config.imports.is_empty() || opts.destroy {
+        None
+    } else {
+        let t = Instant::now();
+        let imports = crate::import::import_objects(
+            config,
+            prior,
+            &outcome.providers,
+            registry,
+            &opts.env,
+            opts.parallelism,
+        )
+        .await;
+        outcome.times.refresh += t.elapsed();
+        let failed = has_errors(&imports.diagnostics);
+        outcome
+            .diagnostics
+            .extend(imports.diagnostics.iter().cloned());
+        if failed {
+            return stop(outcome, Stage::Refresh);
+        }
+        Some(imports)
+    };
+    let prior = imports.as_ref().map_or(prior, |i| &i.prior);
 
     let t = Instant::now();
     if opts.refresh && !prior.resources.is_empty() {
@@ -352,7 +387,8 @@ pub async fn plan_stack(
             env: opts.env.clone(),
             parallelism: opts.parallelism,
         };
-        let read = crate::refresh::read_data_sources(config, &outcome.providers, &ctx).await;
+        let read =
+            crate::refresh::read_data_sources(config, &outcome.providers, registry, &ctx).await;
         outcome.times.data = t.elapsed();
         if !read.is_complete() {
             outcome.diagnostics.extend(read.into_diagnostics());
@@ -361,10 +397,37 @@ pub async fn plan_stack(
         read.values
     };
 
+    // Resources expanded over data sources get their instances now that those are read;
+    // they are checked against their schemas and the graph is built again with them.
+    let expanded;
+    let rebuilt;
+    let (config, graph) = if config.deferred.is_empty() || opts.destroy {
+        (config, &graph)
+    } else {
+        let mut with_instances = config.clone();
+        let mut diags = gig_dsl::expansion::expand_deferred(&mut with_instances, &data);
+        if !has_errors(&diags) {
+            diags = crate::check::check(&with_instances, registry);
+            diags.retain(Diagnostic::is_error);
+        }
+        if has_errors(&diags) {
+            outcome.diagnostics.extend(diags);
+            return stop(outcome, Stage::Data);
+        }
+        expanded = with_instances;
+        let (g, graph_diags) = crate::graph::build(&expanded, prior);
+        if has_errors(&graph_diags) {
+            outcome.diagnostics.extend(graph_diags);
+            return stop(outcome, Stage::Graph);
+        }
+        rebuilt = g;
+        (&expanded, &rebuilt)
+    };
+
     let t = Instant::now();
     let input = crate::plan::PlanInput {
         config,
-        graph: &graph,
+        graph,
         prior,
         refreshed: outcome.refreshed.as_ref(),
         data: &data,
@@ -378,9 +441,14 @@ pub async fn plan_stack(
     if let Some(recovery) = recovery {
         plan.recovered = recovery.resolved;
     }
+    plan.moved = moves.moved;
+    if let Some(imports) = imports {
+        plan.imported = imports.imported;
+        plan.diagnostics.extend(imports.diagnostics);
+    }
     plan.diagnostics.extend(policy_findings);
     if !opts.targets.is_empty() || !opts.excludes.is_empty() {
-        let warning = narrow(&mut plan, &graph, opts);
+        let warning = narrow(&mut plan, graph, opts);
         plan.diagnostics.push(warning.clone());
         outcome.diagnostics.push(warning);
     }
@@ -455,6 +523,8 @@ fn narrow(plan: &mut Plan, graph: &crate::graph::ResourceGraph, opts: &PlanOptio
         .map(|c| c.addr.to_string())
         .collect();
     plan.changes.retain(|c| keep.contains(&c.addr));
+    plan.moved.retain(|to, _| keep.contains(to));
+    plan.imported.retain(|to, _| keep.contains(to));
     plan.partial = true;
     plan.summary = crate::model::Summary::of(&plan.changes);
     let detail = if left_out.is_empty() {

@@ -143,6 +143,8 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         partial: false,
         deleted_outside,
         recovered: BTreeMap::new(),
+        moved: BTreeMap::new(),
+        imported: BTreeMap::new(),
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
     (plan, diags)
@@ -232,6 +234,20 @@ impl Planner<'_, '_> {
                 self.table.insert(addr.clone(), Value::Unknown);
                 return;
             }
+        };
+        // Lossless implicit conversions (`"80"` for a number) before anything compares.
+        let desired: BTreeMap<String, Value> = match schema {
+            Some(s) => desired
+                .into_iter()
+                .map(|(k, v)| match s.attributes.get(&k) {
+                    Some(a) => {
+                        let v = crate::check::convert(v, &a.ty);
+                        (k, v)
+                    }
+                    None => (k, v),
+                })
+                .collect(),
+            None => desired,
         };
         if let Some(s) = schema {
             self.type_check(rc, &desired, s);

@@ -26,7 +26,7 @@ use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::config::Config;
 use gig_dsl::eval::eval;
-use gig_provider::{ErrorScope, OpContext, Provider, ProviderError, ReadRequest};
+use gig_provider::{ErrorScope, OpContext, Provider, ProviderError, ReadRequest, Registry};
 use gig_state::Snapshot;
 
 use crate::apply::RetryPolicy;
@@ -298,6 +298,7 @@ impl DataRead {
 pub async fn read_data_sources(
     config: &Config,
     providers: &BTreeMap<String, Arc<dyn Provider>>,
+    registry: &Registry,
     ctx: &ReadContext,
 ) -> DataRead {
     let data: Vec<_> = config
@@ -376,7 +377,7 @@ pub async fn read_data_sources(
                 .with_help("use constants, params or other data sources in a data block's arguments"))
             } else {
                 match eval(&r.body, &table) {
-                    Ok(v) if v.is_known() => Ok(v),
+                    Ok(v) if v.is_known() => Ok(converted_args(v, &r.addr.rtype, registry)),
                     Ok(_) => Err(Diagnostic::error(
                         Code::E0403,
                         "a data source's arguments are not known at plan time",
@@ -461,4 +462,20 @@ pub async fn read_data_sources(
         failures,
         diagnostics,
     }
+}
+
+/// A data source's arguments with the lossless implicit conversions to their declared
+/// types made (see [`crate::check::convert`]).
+fn converted_args(args: Value, dtype: &str, registry: &Registry) -> Value {
+    let (Some(schema), Value::Map(m)) = (registry.resource_schema(dtype, true), &args) else {
+        return args;
+    };
+    Value::Map(
+        m.iter()
+            .map(|(k, v)| match schema.attributes.get(k) {
+                Some(a) => (k.clone(), crate::check::convert(v.clone(), &a.ty)),
+                None => (k.clone(), v.clone()),
+            })
+            .collect(),
+    )
 }

@@ -965,7 +965,7 @@ async fn data_sources_are_read_in_dependency_order() {
         env: "default".into(),
         parallelism: 4,
     };
-    let read = read_data_sources(&config, &e.providers, &ctx).await;
+    let read = read_data_sources(&config, &e.providers, &gig_provider::Registry::new(), &ctx).await;
     assert!(read.is_complete(), "{read:?}");
     let values = read.values;
     assert_eq!(

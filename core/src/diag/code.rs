@@ -149,6 +149,11 @@ codes! {
     E0192 => "duplicate attribute",
     E0193 => "map key not known",
     E0194 => "invalid output option",
+    E0195 => "not a resource address",
+    E0196 => "invalid moved or import block",
+    E0197 => "import id not known",
+    E0198 => "no such module instance",
+    E0199 => "expansion over a data value not known while planning",
 
     // Loading a stack directory.
     E0200 => "no .gig files",
@@ -189,6 +194,15 @@ codes! {
     E0361 => "no state for this stack and environment",
     E0362 => "the state is damaged",
     E0370 => "the plan is partial",
+
+    // Moved and import blocks, as the planner meets them against the state.
+    E0380 => "moved between two recorded objects",
+    E0381 => "moved or import target not declared",
+    E0382 => "moved blocks form a cycle",
+    E0383 => "moved from a declared resource",
+    E0384 => "imported object not found",
+    E0385 => "conflicting moved blocks",
+    E0386 => "import of a recorded object skipped",
 
     // The provider: apply, refresh and data sources; E0403 and E0404 are emitted by
     // the engine's plan pipeline.

@@ -483,6 +483,34 @@ impl<'a> Lowerer<'a> {
                 },
                 used,
             ),
+            (Expansion::Deferred { count, .. }, Some(ast::ExprKind::Index(_, ix))) => {
+                // Instances are known only while planning: a known key names one (the
+                // graph reports it when it does not exist), any other indexes the group.
+                let at = chain[used].span;
+                let kx = self.lower_expr(ix, cx);
+                let ikey = match (*count, kx.as_const().map(Value::reveal)) {
+                    (true, Some(v @ Value::Number(_))) => v.as_i64().map(InstanceKey::Index),
+                    (false, Some(Value::String(s))) => Some(InstanceKey::Name(s.clone())),
+                    _ => None,
+                };
+                let node = match ikey {
+                    Some(k) => ExprKind::Resource(ResourceRef { key: Some(k), ..r }),
+                    None => ExprKind::Index(
+                        Box::new(Expr {
+                            kind: ExprKind::Resource(r),
+                            span: ref_span,
+                        }),
+                        Box::new(kx),
+                    ),
+                };
+                (
+                    Expr {
+                        kind: node,
+                        span: at,
+                    },
+                    used + 1,
+                )
+            }
             (Expansion::Keys { count, instances }, Some(ast::ExprKind::Index(_, ix))) => {
                 let count = *count;
                 let at = chain[used].span;
@@ -555,7 +583,10 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            (Expansion::Keys { count, .. }, Some(ast::ExprKind::GetAttr(_, attr))) => {
+            (
+                Expansion::Keys { count, .. } | Expansion::Deferred { count, .. },
+                Some(ast::ExprKind::GetAttr(_, attr)),
+            ) => {
                 let at = chain[used].span;
                 let example = if *count { "[0]" } else { "[\"KEY\"]" };
                 self.diags.push(
@@ -572,7 +603,7 @@ impl<'a> Lowerer<'a> {
                 );
                 (Expr::constant(Value::Unknown, at), chain.len())
             }
-            (Expansion::Keys { .. }, _) => (
+            (Expansion::Keys { .. } | Expansion::Deferred { .. }, _) => (
                 Expr {
                     kind: ExprKind::Resource(r),
                     span: ref_span,
@@ -580,73 +611,6 @@ impl<'a> Lowerer<'a> {
                 used,
             ),
         }
-    }
-
-    /// `module.NAME.OUTPUT`.
-    fn module_ref<'e>(
-        &mut self,
-        id: &'e ast::Ident,
-        chain: &[&'e ast::Expr],
-        cx: &mut Ctx<'_>,
-    ) -> (Expr, usize) {
-        let inst = cx.inst;
-        let seg = |i: usize| -> Option<&'e ast::Ident> {
-            chain.get(i).and_then(|n| match &n.kind {
-                ast::ExprKind::GetAttr(_, id) => Some(id),
-                _ => None,
-            })
-        };
-        let whole = chain.last().map_or(id.span, |n| n.span);
-        let Some(mname) = seg(0) else {
-            self.diags.push(
-                Diagnostic::error(Code::E0174, "undefined module", whole)
-                    .with_detail("A module output is read as `module.NAME.OUTPUT`.")
-                    .with_label("incomplete module reference"),
-            );
-            return (Expr::constant(Value::Unknown, whole), chain.len());
-        };
-        let Some(&child) = self.insts[inst].children.get(&mname.name) else {
-            let mut d = Diagnostic::error(Code::E0174, "undefined module", mname.span)
-                .with_detail(format!(
-                    "No module `{}` is declared in this module.",
-                    mname.name
-                ))
-                .with_label("not declared");
-            if let Some(s) = suggest(
-                &mname.name,
-                self.insts[inst].children.keys().map(String::as_str),
-            ) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            }
-            self.diags.push(d);
-            return (Expr::constant(Value::Unknown, whole), chain.len());
-        };
-        let Some(oname) = seg(1) else {
-            self.diags.push(
-                Diagnostic::error(Code::E0175, "unknown module output", whole)
-                    .with_detail(format!(
-                        "A module is read one output at a time, as `module.{}.OUTPUT`.",
-                        mname.name
-                    ))
-                    .with_label("which output?"),
-            );
-            return (Expr::constant(Value::Unknown, whole), chain.len());
-        };
-        if !self.insts[child].outputs.contains_key(oname.name.as_str()) {
-            let mut d = Diagnostic::error(Code::E0175, "unknown module output", oname.span)
-                .with_detail(format!(
-                    "The module `{}` has no output `{}`.",
-                    mname.name, oname.name
-                ))
-                .with_label("not an output of this module");
-            if let Some(s) = suggest(&oname.name, self.insts[child].outputs.keys().copied()) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            }
-            self.diags.push(d);
-            return (Expr::constant(Value::Unknown, whole), chain.len());
-        }
-        let v = self.output_value(child, &oname.name);
-        (respan(v, chain[1].span), 2)
     }
 }
 

@@ -37,6 +37,53 @@ pub(super) fn type_matches(v: &Value, ty: &ast::TypeExpr) -> bool {
     }
 }
 
+/// `v` with the lossless implicit conversions to `ty` made, inside lists, maps and
+/// objects too (see [`crate::functions::convert_scalar`]): `"80"` for a `number`,
+/// `"true"` for a `bool`, `80` for a `string`. What does not convert is left as it is,
+/// for [`type_matches`] to reject.
+pub(super) fn convert(v: Value, ty: &ast::TypeExpr) -> Value {
+    use gig_core::value::ValueKind;
+    match (v, ty) {
+        (Value::Secret(inner), _) => convert(*inner, ty).into_secret(),
+        (v, ast::TypeExpr::String(_) | ast::TypeExpr::Number(_) | ast::TypeExpr::Bool(_)) => {
+            let kind = match ty {
+                ast::TypeExpr::String(_) => ValueKind::String,
+                ast::TypeExpr::Number(_) => ValueKind::Number,
+                _ => ValueKind::Bool,
+            };
+            crate::functions::convert_scalar(&v, kind).unwrap_or(v)
+        }
+        (Value::List(xs), ast::TypeExpr::List(t, _)) => {
+            Value::List(xs.into_iter().map(|x| convert(x, t)).collect())
+        }
+        (Value::Map(m), ast::TypeExpr::Map(t, _)) => {
+            Value::Map(m.into_iter().map(|(k, x)| (k, convert(x, t))).collect())
+        }
+        (Value::Map(m), ast::TypeExpr::Object(fields, _)) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| match fields.iter().find(|f| f.name.name == k) {
+                    Some(f) => (k, convert(x, &f.ty)),
+                    None => (k, x),
+                })
+                .collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
+/// Help for a scalar that did not convert: which strings do, and the explicit function.
+fn conversion_help(v: &Value, ty: &ast::TypeExpr) -> Option<String> {
+    match (v.reveal(), ty) {
+        (Value::String(_), ast::TypeExpr::Number(_)) => Some(
+            "a string converts to a number by itself only when it is one, such as \"80\"; to convert on purpose, write tonumber(…)".into(),
+        ),
+        (Value::String(_), ast::TypeExpr::Bool(_)) => Some(
+            "only the strings \"true\" and \"false\" convert to a bool by themselves".into(),
+        ),
+        _ => None,
+    }
+}
+
 /// The type as written: `list(string)`.
 pub(super) fn type_name(ty: &ast::TypeExpr) -> String {
     ty.to_string()
@@ -211,6 +258,10 @@ impl<'a> Lowerer<'a> {
                 );
                 continue;
             };
+            let v = match &decl.ty {
+                Some(ty) => convert(v, ty),
+                None => v,
+            };
             self.check_param_type(decl, &v, vspan);
             let v = if secret { v.into_secret() } else { v };
             self.set_param(
@@ -246,16 +297,18 @@ impl<'a> Lowerer<'a> {
         } else {
             span
         };
-        self.diags.push(
-            Diagnostic::error(Code::E0182, "param value has the wrong type", span)
-                .with_detail(format!(
-                    "The param `{}` is declared `{}`, but {}.",
-                    decl.name.name,
-                    type_name(ty),
-                    mismatch(v, ty, None).unwrap_or_else(|| "its value does not fit".into())
-                ))
-                .with_label(format!("expected {}", type_name(ty))),
-        );
+        let mut d = Diagnostic::error(Code::E0182, "param value has the wrong type", span)
+            .with_detail(format!(
+                "The param `{}` is declared `{}`, but {}.",
+                decl.name.name,
+                type_name(ty),
+                mismatch(v, ty, None).unwrap_or_else(|| "its value does not fit".into())
+            ))
+            .with_label(format!("expected {}", type_name(ty)));
+        if let Some(help) = conversion_help(v, ty) {
+            d = d.with_help(help);
+        }
+        self.diags.push(d);
     }
 
     /// Lowers a param default or gigvars value, which may use no names.
@@ -351,18 +404,31 @@ impl<'a> Lowerer<'a> {
 
     /// Reports unknown and missing module arguments, and lowers every argument.
     pub(super) fn check_module_args(&mut self) {
+        // The instances of an expanded module block share the block: check it once.
+        let mut checked: std::collections::HashSet<Span> = std::collections::HashSet::new();
         for i in 1..self.insts.len() {
             let Some((_, block)) = self.insts[i].parent else {
                 continue;
             };
+            if self.insts[i].dead {
+                continue;
+            }
             let mut names: Vec<&'a str> = self.insts[i].params.keys().copied().collect();
             names.sort_unstable();
+            if !checked.insert(block.span) {
+                for name in names {
+                    self.param_value(i, name);
+                }
+                continue;
+            }
             let mut given: HashMap<&str, Span> = HashMap::new();
             for entry in &block.body.entries {
                 match entry {
                     ast::BodyEntry::Attribute(a) => {
                         if let Some(first) = given.insert(&a.name.name, a.name.span) {
                             self.diags.push(super::duplicate_attr(&a.name.name, a.name.span, first));
+                        } else if super::modules::META_ARGS.contains(&a.name.name.as_str()) {
+                            // `count` and `depends_on` are the block's, not the module's.
                         } else if !self.insts[i].params.contains_key(a.name.name.as_str()) {
                             let mut d = Diagnostic::error(Code::E0173, "unknown module argument", a.name.span)
                                 .with_detail(format!(
@@ -436,7 +502,12 @@ impl<'a> Lowerer<'a> {
         });
         let mut e = match (arg, &decl.default) {
             (Some(a), _) => {
-                let mut cx = Ctx::module(parent);
+                // The block's for variables (an instance of an expanded module block).
+                let vars = self.insts[inst].vars.clone();
+                let mut cx = Ctx {
+                    vars: &vars,
+                    ..Ctx::module(parent)
+                };
                 self.lower_expr(&a.value, &mut cx)
             }
             (None, Some(d)) => {
@@ -450,10 +521,13 @@ impl<'a> Lowerer<'a> {
         };
         if let Some(v) = e.as_const() {
             let at = arg.map_or(decl.name.span, |a| a.value.span);
-            self.check_param_type(decl, &v.clone(), at);
-            if secret {
-                e = Expr::constant(v.clone().into_secret(), e.span);
-            }
+            let v = match &decl.ty {
+                Some(ty) => convert(v.clone(), ty),
+                None => v.clone(),
+            };
+            self.check_param_type(decl, &v, at);
+            let v = if secret { v.into_secret() } else { v };
+            e = Expr::constant(v, e.span);
         }
         self.stack.pop();
         self.set_param(inst, name, Slot::Done(e.clone()));

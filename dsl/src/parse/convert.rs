@@ -9,9 +9,9 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident,
+    ImportBlock, Item, Let, MapEntry, MapKey, Module, MovedBlock, Output, Param, Provider,
+    Resource, ResourceKind, StackBlock, StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::MAX_EXPR_DEPTH;
 use gig_core::diag::{suggest, Code, Diagnostic};
@@ -108,6 +108,18 @@ impl<'d> Converter<'d> {
                 let body = self.body(inner.next()?);
                 Some(Item::State(StateBlock { body, span }))
             }
+            Rule::moved_item => {
+                let body = self.body(inner.next()?);
+                Some(Item::Moved(MovedBlock { body, span }))
+            }
+            Rule::import_item => {
+                let (for_each, body) = self.head_and_body(inner);
+                Some(Item::Import(ImportBlock {
+                    for_each,
+                    body: body?,
+                    span,
+                }))
+            }
             Rule::resource => {
                 let kind = if is_data {
                     ResourceKind::Data
@@ -117,15 +129,7 @@ impl<'d> Converter<'d> {
                 let rtype_pair = inner.next()?;
                 let rtype = rtype_pair.into_inner().map(|p| self.ident(p)).collect();
                 let name = self.ident(inner.next()?);
-                let mut for_each = None;
-                let mut body = None;
-                for p in inner {
-                    match p.as_rule() {
-                        Rule::for_head => for_each = Some(self.for_head(p)),
-                        Rule::body => body = Some(self.body(p)),
-                        _ => {}
-                    }
-                }
+                let (for_each, body) = self.head_and_body(inner);
                 Some(Item::Resource(Resource {
                     kind,
                     rtype,
@@ -140,12 +144,13 @@ impl<'d> Converter<'d> {
                 let src = inner.next()?;
                 let source_span = self.span(&src);
                 let source = self.plain_string(src);
-                let body = self.body(inner.next()?);
+                let (for_each, body) = self.head_and_body(inner);
                 Some(Item::Module(Module {
                     name,
                     source,
                     source_span,
-                    body,
+                    for_each,
+                    body: body?,
                     span,
                 }))
             }
@@ -230,6 +235,23 @@ impl<'d> Converter<'d> {
             name: pair.as_str().to_string(),
             span: self.span(&pair),
         }
+    }
+
+    /// The optional `for` head and the body that end a resource or module block.
+    fn head_and_body<'i>(
+        &mut self,
+        rest: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> (Option<ForHead>, Option<Body>) {
+        let mut for_each = None;
+        let mut body = None;
+        for p in rest {
+            match p.as_rule() {
+                Rule::for_head => for_each = Some(self.for_head(p)),
+                Rule::body => body = Some(self.body(p)),
+                _ => {}
+            }
+        }
+        (for_each, body)
     }
 
     fn for_head(&mut self, pair: Pair<'_, Rule>) -> ForHead {
@@ -1023,6 +1045,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_provider
             | Rule::kw_stack
             | Rule::kw_state
+            | Rule::kw_moved
+            | Rule::kw_import
             | Rule::kw_resource
             | Rule::kw_data
             | Rule::kw_module

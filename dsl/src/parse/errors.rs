@@ -20,8 +20,9 @@ const OPERATORS: [&str; 13] = [
     "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%",
 ];
 const EXPR_STARTS: [&str; 10] = ["!", "-", "(", "[", "{", "\"", "<<", "true", "false", "null"];
-const ITEM_WORDS: [&str; 9] = [
-    "param", "let", "provider", "stack", "state", "resource", "data", "module", "output",
+const ITEM_WORDS: [&str; 11] = [
+    "param", "let", "provider", "stack", "state", "moved", "import", "resource", "data", "module",
+    "output",
 ];
 
 /// The diagnostic for a pest error from parsing the slice of `masked` at `base`, and

@@ -33,9 +33,9 @@
 //! target compares them on arbitrary input.
 
 use crate::ast::{
-    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident, Item,
-    Let, MapEntry, MapKey, Module, Output, Param, Provider, Resource, ResourceKind, StackBlock,
-    StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
+    Attribute, BinaryOp, Block, Body, BodyEntry, Expr, ExprKind, ForHead, Heredoc, Ident,
+    ImportBlock, Item, Let, MapEntry, MapKey, Module, MovedBlock, Output, Param, Provider,
+    Resource, ResourceKind, StackBlock, StateBlock, TemplatePart, TypeExpr, TypeField, UnaryOp,
 };
 use crate::parse::convert::{end_heredoc_line, heredoc_parts, parse_number, unescape};
 use crate::parse::MAX_EXPR_DEPTH;
@@ -204,6 +204,18 @@ impl<'t> Parser<'t, '_> {
             == Some(&b'{')
     }
 
+    /// Whether the keyword `kw` follows `len` bytes and any blanks: `import for …`.
+    fn keyword_after(&self, len: usize, kw: &str) -> bool {
+        let rest = &self.b[self.pos + len..];
+        let start = rest
+            .iter()
+            .position(|&c| !matches!(c, b' ' | b'\t'))
+            .unwrap_or(rest.len());
+        start > 0
+            && rest[start..].starts_with(kw.as_bytes())
+            && !is_ident_char(rest.get(start + kw.len()).copied().unwrap_or(b' '))
+    }
+
     fn keyword(&mut self, kw: &str) -> Option<()> {
         self.at_keyword(kw).then(|| self.token(kw.len()))
     }
@@ -278,6 +290,25 @@ impl<'t> Parser<'t, '_> {
                 } else {
                     Item::State(StateBlock { body, span })
                 })
+            }
+            "moved" if self.brace_after(word.len()) => {
+                self.token(word.len());
+                self.blanks();
+                let body = self.body()?;
+                let span = self.span(start);
+                Some(Item::Moved(MovedBlock { body, span }))
+            }
+            "import" if self.brace_after(word.len()) || self.keyword_after(word.len(), "for") => {
+                self.token(word.len());
+                self.blanks();
+                let for_each = self.for_head()?;
+                let body = self.body()?;
+                let span = self.span(start);
+                Some(Item::Import(ImportBlock {
+                    for_each,
+                    body,
+                    span,
+                }))
             }
             "resource" | "data" => self.resource(start, word),
             "module" => self.module(start),
@@ -409,20 +440,7 @@ impl<'t> Parser<'t, '_> {
         self.blanks();
         let name = self.ident()?;
         self.blanks();
-        let mut for_each = None;
-        if self.at_keyword("for") {
-            let head_start = self.pos;
-            self.token(3);
-            self.blanks();
-            let (key, value, collection) = self.for_vars()?;
-            for_each = Some(ForHead {
-                key,
-                value,
-                collection: collection.expr,
-                span: self.span(head_start),
-            });
-            self.blanks();
-        }
+        let for_each = self.for_head()?;
         let body = self.body()?;
         Some(Item::Resource(Resource {
             kind,
@@ -432,6 +450,26 @@ impl<'t> Parser<'t, '_> {
             body,
             span: self.span(start),
         }))
+    }
+
+    /// An optional `for k, v in EXPR` head before a block body: `Some(None)` when there
+    /// is none, `None` when there is one the fast path declines.
+    fn for_head(&mut self) -> Option<Option<ForHead>> {
+        if !self.at_keyword("for") {
+            return Some(None);
+        }
+        let head_start = self.pos;
+        self.token(3);
+        self.blanks();
+        let (key, value, collection) = self.for_vars()?;
+        let head = ForHead {
+            key,
+            value,
+            collection: collection.expr,
+            span: self.span(head_start),
+        };
+        self.blanks();
+        Some(Some(head))
     }
 
     fn module(&mut self, start: usize) -> Option<Item> {
@@ -458,11 +496,13 @@ impl<'t> Parser<'t, '_> {
             }
         }
         self.blanks();
+        let for_each = self.for_head()?;
         let body = self.body()?;
         Some(Item::Module(Module {
             name,
             source,
             source_span,
+            for_each,
             body,
             span: self.span(start),
         }))

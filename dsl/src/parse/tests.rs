@@ -13,6 +13,23 @@ use gig_core::span::FileId;
 
 /// Corner cases where a PEG choice, a separator or a span could go either way.
 const CASES: &[&str] = &[
+    "module m from \"./m\" for k, v in { a = 1 } {\n  x = v\n}",
+    "module m from \"./m\" for x in [\"a\"] {}",
+    "module m from \"./m\" for {}",
+    "module m from \"./m\" for x in {}",
+    "moved {\n  from = aws.a.b\n  to = aws.a.c[\"k\"]\n}",
+    "moved { from = module.m.aws.a.b, to = aws.a.b }",
+    "moved = 1",
+    "moved",
+    "moved {",
+    "import {\n  to = aws.a.b\n  id = \"x-${y}\"\n}",
+    "import { to = aws.a.b[0] id = 1 }",
+    "import = 2",
+    "import{}",
+    "import for k, v in { a = \"x\" } {\n  to = aws.a.b[k]\n  id = v\n}",
+    "import for x in xs {}",
+    "import for {}",
+    "import for = 1",
     "let a = 1",
     "let a = -1.5e3 + 2 * 3 % 4 - -x",
     "let a = !b && c || d == e != f < g <= h > i >= j",

@@ -780,3 +780,209 @@ fn target_exclude_and_replace() {
     gig.run_in(dir.path(), &["plan", ".", "--target", "aws.vpc[\"x"])
         .expect_code(1);
 }
+
+/// A `moved` block into a module and an `import` block, through the binary: the plan
+/// names the move and the import, a saved plan carries them, and applying it renames
+/// the record and records the imported object without creating anything.
+#[test]
+fn moved_and_import_blocks_plan_and_apply_through_a_saved_plan() {
+    let dir = stack(&[("main.gig", "resource random.id a {\n  byte_length = 4\n}\n")]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    let id = listed
+        .stdout
+        .split('\t')
+        .nth(1)
+        .expect("an id")
+        .trim()
+        .to_string();
+
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "net/main.gig",
+        "resource random.id a {\n  byte_length = 4\n}\n",
+    );
+    write(
+        "main.gig",
+        "module net from \"./net\" {}\n\nresource random.id kept {\n  byte_length = 2\n}\n\n\
+         moved {\n  from = random.id.a\n  to   = module.net.random.id.a\n}\n\n\
+         import {\n  to = random.id.kept\n  id = \"AAE\"\n}\n",
+    );
+    let plan = dir.path().join("p.plan");
+    let run = gig
+        .run_in(dir.path(), &["plan", ".", "--out", plan.to_str().unwrap()])
+        .expect_code(0);
+    assert!(
+        run.stdout
+            .contains("module.net.random.id.a moved from random.id.a"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("random.id.kept will be imported (id \"AAE\")"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to import, 1 to move, 0 to add"),
+        "{}",
+        run.stdout
+    );
+    let json = gig
+        .run_in(dir.path(), &["plan", ".", "--format", "json"])
+        .expect_code(0);
+    assert!(
+        json.stdout
+            .contains("\"previous_address\": \"random.id.a\""),
+        "{}",
+        json.stdout
+    );
+    // Only state changes, and still changes for CI.
+    gig.run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(2);
+
+    gig.run_in(dir.path(), &["apply", plan.to_str().unwrap()])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    assert_eq!(
+        listed.stdout,
+        format!("random.id.kept\tAAE\nmodule.net.random.id.a\t{id}\n")
+    );
+    let history = gig
+        .run_in(dir.path(), &["state", "history", "."])
+        .expect_code(0);
+    // The old address, the new one and the imported object, written by one session.
+    let last = history.stdout.lines().last().unwrap_or_default();
+    assert!(last.ends_with("3 resources"), "{}", history.stdout);
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(again.stderr.contains("gig::E0386"), "{}", again.stderr);
+}
+
+/// A module expanded with `for`, read as one value, waited for with `depends_on`, and a
+/// record moved into one of its instances: addresses carry the module's key everywhere
+/// (plan, state, `state show`), and apply creates only what is new.
+#[test]
+fn modules_expanded_with_for_plan_apply_and_address_by_key() {
+    let dir = stack(&[
+        ("main.gig", "resource random.id x {\n  byte_length = 4\n}\n"),
+        (
+            "ids/main.gig",
+            "param n: number = 4\nresource random.id x {\n  byte_length = n\n}\noutput hex = random.id.x.hex\n",
+        ),
+    ]);
+    let gig = Gig::new();
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    std::fs::write(
+        dir.path().join("main.gig"),
+        "module ids from \"./ids\" for k, n in { a = 4, b = 2 } {\n  n = n\n}\n\n\
+         resource random.id after {\n  byte_length = 2\n  depends_on  = [module.ids]\n}\n\n\
+         moved {\n  from = random.id.x\n  to   = module.ids[\"a\"].random.id.x\n}\n\n\
+         output all = module.ids\n",
+    )
+    .unwrap();
+    let run = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("module.ids[\"a\"].random.id.x moved from random.id.x"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("# module.ids[\"b\"].random.id.x will be created"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to move, 2 to add, 0 to change"),
+        "{}",
+        run.stdout
+    );
+    let graph = gig.run_in(dir.path(), &["graph", "."]).expect_code(0);
+    // The dependency every resource of the module gives `after`, dashed as depends_on.
+    assert!(
+        graph
+            .stdout
+            .contains(r#""module.ids[\"b\"].random.id.x" -> "random.id.after" [style = dashed];"#),
+        "{}",
+        graph.stdout
+    );
+
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let listed = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    let addresses: Vec<&str> = listed
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "random.id.after",
+            "module.ids[\"a\"].random.id.x",
+            "module.ids[\"b\"].random.id.x"
+        ]
+    );
+    gig.run_in(
+        dir.path(),
+        &["state", "show", "module.ids[\"b\"].random.id.x", "."],
+    )
+    .expect_code(0);
+    let out = gig.run_in(dir.path(), &["output", "."]).expect_code(0);
+    assert!(
+        out.stdout.contains("all = { a = { hex = "),
+        "{}",
+        out.stdout
+    );
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
+
+/// A string that holds a number converts by itself for a number attribute, and a
+/// module argument for a number param does too; a string that does not is an error
+/// that suggests `tonumber`.
+#[test]
+fn strings_holding_numbers_convert_and_other_strings_suggest_tonumber() {
+    let dir = stack(&[
+        (
+            "main.gig",
+            "resource random.id a {\n  byte_length = \"4\"\n}\nmodule m from \"./m\" {\n  n = \"2\"\n}\n",
+        ),
+        ("m/main.gig", "param n: number\nresource random.id b {\n  byte_length = n\n}\n"),
+    ]);
+    let gig = Gig::new();
+    let run = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(run.stdout.contains("+ byte_length = 4\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("+ byte_length = 2\n"), "{}", run.stdout);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+    let again = gig.run_in(dir.path(), &["plan", "."]).expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    std::fs::write(
+        dir.path().join("main.gig"),
+        "resource random.id a {\n  byte_length = \"four\"\n}\n",
+    )
+    .unwrap();
+    let run = gig.run_in(dir.path(), &["validate", "."]).expect_code(1);
+    assert!(run.stderr.contains("gig::E0315"), "{}", run.stderr);
+    assert!(run.stderr.contains("tonumber("), "{}", run.stderr);
+}

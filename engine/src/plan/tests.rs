@@ -633,7 +633,7 @@ fn type_error_visible_only_with_real_values_is_reported_at_the_key() {
         "lab.server.web",
         vec![
             ("network_id", attr_of("lab.network.main", "id")),
-            ("size", attr_of("lab.network.main", "dns")),
+            ("size", attr_of("lab.network.main", "zones")),
         ],
     );
     let cfg = config(vec![network_config(), server]);
@@ -642,5 +642,27 @@ fn type_error_visible_only_with_real_values_is_reported_at_the_key() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].code, Code::E0315);
     assert_eq!(diags[0].span, sp(11), "the key span of `size`");
-    assert_eq!(diags[0].label, "expected string, found bool");
+    assert_eq!(diags[0].label, "expected string, found list");
+}
+
+#[test]
+fn a_value_known_only_when_planning_converts_losslessly_to_the_attribute_type() {
+    let server = resource(
+        "lab.server.web",
+        vec![
+            ("network_id", attr_of("lab.network.main", "id")),
+            ("size", attr_of("lab.network.main", "dns")),
+        ],
+    );
+    let cfg = config(vec![network_config(), server]);
+    let prior = state(&[("lab.network.main", network_value("net-1"))]);
+    let (p, diags) = run(&cfg, &prior, None, false);
+    assert!(diags.is_empty(), "{diags:?}");
+    let web = p
+        .changes
+        .iter()
+        .find(|c| c.addr.name == "web")
+        .expect("web");
+    let size = web.planned.as_ref().and_then(|v| v.get("size"));
+    assert_eq!(size, Some(&Value::str("true")), "the bool became its text");
 }

@@ -47,6 +47,13 @@ pub struct FilePlan {
     /// `null` when no object was made. Absent when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recovered: BTreeMap<String, Option<String>>,
+    /// Records `moved` blocks move: new address → the address state records it at.
+    /// Absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub moved: BTreeMap<String, String>,
+    /// Objects `import` blocks adopt: address → cloud id. Absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imported: BTreeMap<String, String>,
     /// Only some instances were planned (`--target`/`--exclude`): apply leaves the
     /// outputs alone. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -292,6 +299,16 @@ impl FilePlan {
                     (a.to_string(), id)
                 })
                 .collect(),
+            moved: plan
+                .moved
+                .iter()
+                .map(|(to, from)| (to.to_string(), from.to_string()))
+                .collect(),
+            imported: plan
+                .imported
+                .iter()
+                .map(|(a, id)| (a.to_string(), id.clone()))
+                .collect(),
         }
     }
 
@@ -341,6 +358,16 @@ impl FilePlan {
                     let r = id.map_or(Resolution::Gone, Resolution::Adopted);
                     address(&a).map(|a| (a, r))
                 })
+                .collect::<Result<_, _>>()?,
+            moved: self
+                .moved
+                .iter()
+                .map(|(to, from)| Ok::<_, SchemaError>((address(to)?, address(from)?)))
+                .collect::<Result<_, _>>()?,
+            imported: self
+                .imported
+                .into_iter()
+                .map(|(a, id)| address(&a).map(|a| (a, id)))
                 .collect::<Result<_, _>>()?,
             diagnostics: Vec::new(),
         })

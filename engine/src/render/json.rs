@@ -32,6 +32,8 @@ pub fn json(plan: &Plan) -> J {
             },
         })).collect::<Vec<_>>(),
         "summary": {
+            "import": plan.imported.len(),
+            "move": plan.moved.len(),
             "add": plan.summary.add,
             "change": plan.summary.change,
             "replace": plan.summary.replace,
@@ -78,6 +80,8 @@ fn resource_change(plan: &Plan, c: &ResourceChange) -> J {
         "after_unknown": unknown,
         "replace_because": c.replace_because,
         "deleted_outside": plan.deleted_outside.contains(&c.addr),
+        "previous_address": plan.moved.get(&c.addr).map(ToString::to_string),
+        "importing": plan.imported.get(&c.addr).map(|id| json!({ "id": id })),
         "create_before_destroy": c.lifecycle.create_before_destroy,
         "attributes": c.attributes.iter().map(attribute).collect::<Vec<_>>(),
         "dependencies": c.dependencies.iter().map(|d| d.to_string()).collect::<Vec<_>>(),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::model::{Action, AttrChange, Plan, ResourceChange};
 use crate::recover::Resolution;
-use crate::render::{action_phrase, importance, show, show_change};
+use crate::render::{action_phrase, adoption_counts, importance, show, show_change};
 
 /// Options of the markdown renderer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,14 +60,44 @@ pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
         }
         out.push('\n');
     }
+    if !plan.moved.is_empty() || !plan.imported.is_empty() {
+        out.push_str("State changes (no cloud call):\n\n");
+        for (to, from) in &plan.moved {
+            let _ = writeln!(
+                out,
+                "- `{}` moved from `{}`",
+                escape_code(&to.to_string()),
+                escape_code(&from.to_string())
+            );
+        }
+        for (to, id) in &plan.imported {
+            let _ = writeln!(
+                out,
+                "- `{}` will be imported (id `{}`)",
+                escape_code(&to.to_string()),
+                escape_code(id)
+            );
+        }
+        out.push('\n');
+    }
     if changing.is_empty() && outputs.is_none() {
-        out.push_str("**No changes.** Infrastructure matches the configuration.\n");
+        if plan.moved.is_empty() && plan.imported.is_empty() {
+            out.push_str("**No changes.** Infrastructure matches the configuration.\n");
+        } else {
+            out.push_str(
+                "**No changes to infrastructure.** Apply records the state changes above.\n",
+            );
+        }
         return out;
     }
     let _ = writeln!(
         out,
-        "**Plan: {} to add, {} to change, {} to replace, {} to destroy.**\n",
-        s.add, s.change, s.replace, s.destroy
+        "**Plan: {}{} to add, {} to change, {} to replace, {} to destroy.**\n",
+        adoption_counts(plan),
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy
     );
     if s.destroy + s.replace > 0 {
         let _ = writeln!(

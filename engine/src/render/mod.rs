@@ -19,8 +19,40 @@ use gig_core::value::{Value, REDACTED};
 use crate::model::{Action, AttrChange, Plan, ResourceChange};
 
 /// The words used for an action in headings: `will be created`, and why when refresh
-/// found the object deleted outside gig.
+/// found the object deleted outside gig; a moved or imported record says so.
 pub(crate) fn action_phrase(plan: &Plan, change: &ResourceChange) -> String {
+    let phrase = bare_action_phrase(plan, change);
+    match adoption(plan, change) {
+        Some(how) => format!("{phrase} ({how})"),
+        None => phrase,
+    }
+}
+
+/// How the change's Prior record came to its address in this plan: `moved from ADDR`
+/// (a `moved` block) or `imported, id "…"` (an `import` block).
+pub(crate) fn adoption(plan: &Plan, change: &ResourceChange) -> Option<String> {
+    if let Some(from) = plan.moved.get(&change.addr) {
+        return Some(format!("moved from {from}"));
+    }
+    plan.imported
+        .get(&change.addr)
+        .map(|id| format!("imported, id {id:?}"))
+}
+
+/// The counts of records moved and objects imported, for the summary line: empty when
+/// there are none, else `2 to import, 1 to move, `.
+pub(crate) fn adoption_counts(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.imported.is_empty() {
+        out.push_str(&format!("{} to import, ", plan.imported.len()));
+    }
+    if !plan.moved.is_empty() {
+        out.push_str(&format!("{} to move, ", plan.moved.len()));
+    }
+    out
+}
+
+fn bare_action_phrase(plan: &Plan, change: &ResourceChange) -> String {
     match change.action {
         Action::Create if plan.deleted_outside.contains(&change.addr) => {
             "will be created (it was deleted outside gig)".into()

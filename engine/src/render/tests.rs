@@ -160,6 +160,8 @@ fn json_has_documented_fields() {
     assert_eq!(net["type"], "lab.network");
     assert_eq!(net["name"], "main");
     assert_eq!(net["index"], serde_json::Value::Null);
+    assert_eq!(net["previous_address"], serde_json::Value::Null);
+    assert_eq!(net["importing"], serde_json::Value::Null);
     assert_eq!(net["action"], "replace");
     assert_eq!(net["replace_because"], serde_json::json!(["cidr"]));
     assert_eq!(net["after"]["id"], serde_json::Value::Null);
@@ -169,7 +171,7 @@ fn json_has_documented_fields() {
         .contains(&serde_json::json!("id")));
     assert_eq!(
         j["summary"],
-        serde_json::json!({"add": 1, "change": 1, "replace": 1, "destroy": 1})
+        serde_json::json!({"import": 0, "move": 0, "add": 1, "change": 1, "replace": 1, "destroy": 1})
     );
     let web = changes.iter().find(|c| c["name"] == "web").expect("web");
     assert_eq!(web["after"]["password"], "(secret)");

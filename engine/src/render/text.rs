@@ -8,7 +8,7 @@ use gig_core::value::Value;
 use crate::model::{Action, AttrChange, OutputChange, Plan, ResourceChange};
 use crate::recover::Resolution;
 use crate::render::styled::{Style, Styled};
-use crate::render::{action_phrase, show};
+use crate::render::{action_phrase, adoption_counts, show};
 
 /// Renders `plan` for a terminal or a log: plain text with styled ranges, which the
 /// caller shows in colour or not.
@@ -22,8 +22,14 @@ pub fn text(plan: &Plan) -> Styled {
     let outputs: Vec<&OutputChange> = plan.outputs.iter().filter(|o| output_changes(o)).collect();
 
     recovered(&mut out, plan);
+    adopted(&mut out, plan);
     if changing.is_empty() && outputs.is_empty() {
-        out.push_str("No changes. Infrastructure matches the configuration.\n");
+        if plan.moved.is_empty() && plan.imported.is_empty() {
+            out.push_str("No changes. Infrastructure matches the configuration.\n");
+        } else {
+            out.push_str("No changes to infrastructure; apply records the state changes above.\n");
+            summary_line(&mut out, plan);
+        }
         return out;
     }
 
@@ -76,16 +82,25 @@ pub fn text(plan: &Plan) -> Styled {
         out.push('\n');
     }
 
+    summary_line(&mut out, plan);
+    out
+}
+
+/// `Plan: … to add, … to change, … to replace, … to destroy.`
+fn summary_line(out: &mut Styled, plan: &Plan) {
     let s = plan.summary;
     out.push_styled(
         Style::Heading,
         &format!(
-            "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
-            s.add, s.change, s.replace, s.destroy
+            "Plan: {}{} to add, {} to change, {} to replace, {} to destroy.",
+            adoption_counts(plan),
+            s.add,
+            s.change,
+            s.replace,
+            s.destroy
         ),
     );
     out.push('\n');
-    out
 }
 
 fn output_changes(o: &OutputChange) -> bool {
@@ -238,6 +253,26 @@ fn recovered(out: &mut Styled, plan: &Plan) {
                 let _ = writeln!(out, " {addr}: no object was made; it is planned as usual");
             }
         }
+    }
+    out.push('\n');
+}
+
+/// Records `moved` blocks move and objects `import` blocks adopt: state changes that
+/// need no cloud call.
+fn adopted(out: &mut Styled, plan: &Plan) {
+    if plan.moved.is_empty() && plan.imported.is_empty() {
+        return;
+    }
+    out.push_str("State changes (no cloud call):\n");
+    for (to, from) in &plan.moved {
+        out.push_str("  ");
+        out.push_styled(Style::Update, "~");
+        let _ = writeln!(out, " {to} moved from {from}");
+    }
+    for (to, id) in &plan.imported {
+        out.push_str("  ");
+        out.push_styled(Style::Create, "+");
+        let _ = writeln!(out, " {to} will be imported (id {id:?})");
     }
     out.push('\n');
 }
