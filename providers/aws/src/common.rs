@@ -446,6 +446,14 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Systems Manager (Parameter Store).
     pub ssm: aws_sdk_ssm::Client,
+    /// IAM (roles, policies, instance profiles).
+    pub iam: aws_sdk_iam::Client,
+    /// KMS (keys and aliases).
+    pub kms: aws_sdk_kms::Client,
+    /// SNS (topics and subscriptions).
+    pub sns: aws_sdk_sns::Client,
+    /// CloudWatch Logs (log groups).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The region the clients talk to, when known.
     pub region: Option<String>,
     /// The endpoint override every client uses, when one is set.
@@ -532,43 +540,28 @@ impl Clients {
         let log = CallLog {
             recorder: settings.recorder.clone(),
         };
+        // Every client gets the same call log and refused-connection classifier.
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&conf)
+                        .interceptor(log.clone())
+                        .retry_classifier(RefusedIsFinal)
+                        .build(),
+                )
+            };
+        }
         Clients {
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(&conf)
-                    .interceptor(log.clone())
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
-            rds: aws_sdk_rds::Client::from_conf(
-                aws_sdk_rds::config::Builder::from(&conf)
-                    .interceptor(log.clone())
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
-            elasticache: aws_sdk_elasticache::Client::from_conf(
-                aws_sdk_elasticache::config::Builder::from(&conf)
-                    .interceptor(log.clone())
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-                aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
-                    .interceptor(log.clone())
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
-            autoscaling: aws_sdk_autoscaling::Client::from_conf(
-                aws_sdk_autoscaling::config::Builder::from(&conf)
-                    .interceptor(log.clone())
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
-            ssm: aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(&conf)
-                    .interceptor(log)
-                    .retry_classifier(RefusedIsFinal)
-                    .build(),
-            ),
+            ec2: client!(aws_sdk_ec2),
+            rds: client!(aws_sdk_rds),
+            elasticache: client!(aws_sdk_elasticache),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            autoscaling: client!(aws_sdk_autoscaling),
+            ssm: client!(aws_sdk_ssm),
+            iam: client!(aws_sdk_iam),
+            kms: client!(aws_sdk_kms),
+            sns: client!(aws_sdk_sns),
+            logs: client!(aws_sdk_cloudwatchlogs),
             region: conf.region().map(|r| r.to_string()),
             endpoint: conf.endpoint_url().map(str::to_string),
         }
@@ -592,6 +585,9 @@ const THROTTLING_CODES: &[&str] = &[
     "EC2ThrottledException",
 ];
 
+/// Codes meaning "no such object" that do not say `NotFound` (IAM, S3, KMS).
+const GONE_CODES: &[&str] = &["NoSuchEntity", "NoSuchBucket"];
+
 const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
     "InternalFailure",
@@ -609,7 +605,7 @@ pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
         if THROTTLING_CODES.contains(&code) {
             return ErrorClass::Throttled;
         }
-        if code.ends_with(".NotFound") || code.contains("NotFound") {
+        if code.ends_with(".NotFound") || code.contains("NotFound") || GONE_CODES.contains(&code) {
             return ErrorClass::NotFound;
         }
         if TRANSIENT_CODES.contains(&code) {
@@ -1336,6 +1332,10 @@ mod tests {
         assert_eq!(
             classify(Some("InvalidSubnet.Conflict"), Some(400)),
             ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(Some("NoSuchEntity"), Some(404)),
+            ErrorClass::NotFound
         );
         assert_eq!(classify(None, Some(500)), ErrorClass::Retryable);
         assert_eq!(

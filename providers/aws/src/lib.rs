@@ -12,8 +12,14 @@ pub(crate) mod common;
 mod ec2;
 mod elasticache;
 mod elbv2;
+mod iam;
+mod kms;
+mod logs;
+mod model;
 mod rds;
+mod sns;
 mod ssm;
+mod tagging;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +31,8 @@ use gig_provider::{
     ResourceSchema, UpdateRequest,
 };
 use tokio::sync::OnceCell;
+
+use crate::model::Modeled;
 
 pub use crate::common::{
     AwsSettings, CallRecord, CallRecorder, Clients, StaticCredentials, Timeouts,
@@ -122,6 +130,17 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(elbv2::listener::ListenerType),
         Arc::new(elbv2::listener_rule::ListenerRuleType),
         Arc::new(elbv2::target_group_attachment::TargetGroupAttachment),
+        Arc::new(Modeled::new(iam::role::IamRole)),
+        Arc::new(Modeled::new(iam::policy::IamPolicy)),
+        Arc::new(Modeled::new(
+            iam::role_policy_attachment::IamRolePolicyAttachment,
+        )),
+        Arc::new(Modeled::new(iam::instance_profile::IamInstanceProfile)),
+        Arc::new(Modeled::new(logs::log_group::LogGroup)),
+        Arc::new(Modeled::new(sns::topic::SnsTopic)),
+        Arc::new(Modeled::new(sns::subscription::SnsSubscription)),
+        Arc::new(Modeled::new(kms::key::KmsKey)),
+        Arc::new(Modeled::new(kms::alias::KmsAlias)),
     ]
 }
 

@@ -1,0 +1,3 @@
+//! CloudWatch Logs resource types on the declarative model.
+
+pub(crate) mod log_group;

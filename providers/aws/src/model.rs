@@ -1,0 +1,764 @@
+//! The declarative resource model: one [`Decl`] per resource type says what the type is
+//! (attributes, naming, tags, waits, delete retries) and a generic driver, [`Modeled`],
+//! runs the steps every type shares.
+//!
+//! A type module implements [`Model`]: its declaration, a batched `fetch` of objects by
+//! id, `create` (returning the id it reported through [`OpContext::created`]), `update`
+//! of what changed besides tags, and `delete`. Everything else is derived here:
+//!
+//! - the [`ResourceSchema`] (and so the docs page): the declared attributes plus `id`,
+//!   `tags` when the type is taggable, `name`/`name_prefix` when it is named and
+//!   `timeouts` when it waits;
+//! - **reads**: batched through [`batched_read`]; absent ids are gone; gig's own tags are
+//!   dropped from `tags`; secret attributes are marked secret; JSON documents that mean
+//!   the same as the Prior (or Planned) text keep that text, so `jsonencode` output and
+//!   AWS's re-serialised policy never show as drift;
+//! - **names**: `name`, else `name_prefix` plus a suffix fixed per create (from the
+//!   create's token), else, when the declaration allows it, a name derived from stack,
+//!   env and address;
+//! - **create**: user tags plus gig's tags are handed to the type, and the object is read
+//!   back (retrying while AWS does not show it yet);
+//! - **update**: the type's `update` sees only the changes other than tags; tags go
+//!   through one implementation per tagging API ([`Tagging`]); a change no update
+//!   handles is a permanent error rather than silently ignored;
+//! - **delete**: an object already gone is deleted; the declared "still in use" codes are
+//!   retried with backoff;
+//! - **find_created**: a named type whose id is its name looks the name up and keeps it
+//!   only when it carries this create's gig tags.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gig_core::value::Value;
+use gig_provider::{
+    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
+    UpdateRequest,
+};
+
+use crate::common::{
+    all_tags, batched_read, gig_tags, has_code, ignore_not_found, is_not_found, not_found,
+    retry_not_found, retry_on, tag_diff, tags_schema, timeout_setting, timeouts_schema,
+    user_tags_of, wait_until, Poll, GIG_TAG_PREFIX,
+};
+use crate::tagging::Tagging;
+use crate::{Clients, ReadResults, ResourceType};
+
+/// What a resource type is, declared once.
+#[derive(Default)]
+pub(crate) struct Decl {
+    /// Full type name, `aws.iam_role`.
+    pub type_name: &'static str,
+    /// The docs paragraph.
+    pub description: &'static str,
+    /// An example block for the docs.
+    pub example: &'static str,
+    /// Version of the stored attribute layout.
+    pub version: u32,
+    /// What the id is, for its description ("role name").
+    pub id: &'static str,
+    /// The type's own attributes.
+    pub attrs: Vec<Attr>,
+    /// How tags are written, when the type has tags.
+    pub tags: Option<Tagging>,
+    /// How the AWS name is chosen, when the type has one.
+    pub naming: Option<Naming>,
+    /// Default waiting limits, when the type waits (adds `timeouts { … }`).
+    pub waits: Option<Waits>,
+    /// AWS codes that mean "still in use, try again" on delete (besides
+    /// `DependencyViolation`), and how many attempts a delete gets.
+    pub busy: &'static [&'static str],
+    /// Attempts of a delete that meets a busy code (1 when unset).
+    pub delete_attempts: u32,
+}
+
+/// One declared attribute.
+pub(crate) struct Attr {
+    name: &'static str,
+    schema: AttributeSchema,
+    /// When set, a string read back that means the same as the reference string (by
+    /// this comparison) keeps the reference's spelling.
+    same: Option<fn(&str, &str) -> bool>,
+    /// A gig setting AWS does not hold: carried from the Prior or Planned value (the
+    /// default on import).
+    setting: bool,
+}
+
+/// An optional attribute.
+pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> Attr {
+    Attr {
+        name,
+        schema: AttributeSchema::optional(ty, description),
+        same: None,
+        setting: false,
+    }
+}
+
+/// A required attribute.
+pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> Attr {
+    Attr {
+        name,
+        schema: AttributeSchema::required(ty, description),
+        same: None,
+        setting: false,
+    }
+}
+
+/// A read-only attribute AWS sets.
+pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> Attr {
+    Attr {
+        name,
+        schema: AttributeSchema::computed(ty, description),
+        same: None,
+        setting: false,
+    }
+}
+
+impl Attr {
+    /// Changing it replaces the object.
+    pub fn force_new(self) -> Attr {
+        Attr {
+            schema: self.schema.force_new(),
+            ..self
+        }
+    }
+
+    /// The value AWS applies when it is unset.
+    pub fn default(self, value: impl Into<Value>) -> Attr {
+        Attr {
+            schema: self.schema.default(value),
+            ..self
+        }
+    }
+
+    /// A JSON document given as a string: compared by meaning, not spelling.
+    pub fn json(self) -> Attr {
+        self.same_as(same_json)
+    }
+
+    /// Read-back text equal to the reference by `same` keeps the reference's spelling
+    /// (a key id against the key's ARN, a JSON document against its re-serialisation).
+    pub fn same_as(self, same: fn(&str, &str) -> bool) -> Attr {
+        Attr {
+            same: Some(same),
+            ..self
+        }
+    }
+
+    /// A gig setting AWS does not store (how long a deleted key waits): carried from
+    /// state, the declared default on import.
+    pub fn setting(self) -> Attr {
+        Attr {
+            setting: true,
+            ..self
+        }
+    }
+}
+
+/// How a named type's AWS name is chosen.
+pub(crate) struct Naming {
+    /// The longest name AWS accepts.
+    pub max_len: usize,
+    /// Whether a name is derived from stack, env and address when neither `name` nor
+    /// `name_prefix` is set; otherwise `name` or `name_prefix` is required.
+    pub derived: bool,
+    /// Whether the object's id is its name (then `find_created` looks the name up).
+    pub id_is_name: bool,
+}
+
+/// Default waiting limits per operation; the user's `timeouts { … }` override them.
+#[derive(Clone, Copy)]
+pub(crate) struct Waits {
+    /// Waiting for a create.
+    pub create: Duration,
+    /// Waiting for an update.
+    pub update: Duration,
+    /// Waiting for a delete.
+    pub delete: Duration,
+}
+
+impl Decl {
+    /// The schema produced from the declaration.
+    pub fn schema(&self) -> ResourceSchema {
+        let mut a: BTreeMap<String, AttributeSchema> = self
+            .attrs
+            .iter()
+            .map(|x| (x.name.to_string(), x.schema.clone()))
+            .collect();
+        a.insert(
+            "id".into(),
+            AttributeSchema::computed(AttrType::String, &format!("The {} (its id).", self.id)),
+        );
+        if self.tags.is_some() {
+            a.insert("tags".into(), tags_schema());
+        }
+        if let Some(n) = &self.naming {
+            let fallback = if n.derived {
+                "When neither `name` nor `name_prefix` is set, gig derives a stable name from stack, env and address."
+            } else {
+                "One of `name` and `name_prefix` must be set."
+            };
+            a.insert(
+                "name".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    &format!(
+                        "The AWS name (at most {} characters). {fallback}",
+                        n.max_len
+                    ),
+                )
+                .also_computed()
+                .force_new(),
+            );
+            a.insert(
+                "name_prefix".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
+                )
+                .force_new(),
+            );
+        }
+        if self.waits.is_some() {
+            a.insert("timeouts".into(), timeouts_schema());
+        }
+        ResourceSchema {
+            type_name: self.type_name.to_string(),
+            description: self.description.to_string(),
+            version: self.version.max(1),
+            attributes: a,
+            example: self.example.to_string(),
+        }
+    }
+
+    /// The wait limit for `op` (`create`, `update`, `delete`): the user's setting in
+    /// `value`, else the declared default (five minutes when the type declares none).
+    pub fn timeout(&self, value: &Value, op: &str) -> Duration {
+        let default = self.waits.map_or(Duration::from_secs(300), |w| match op {
+            "create" => w.create,
+            "update" => w.update,
+            _ => w.delete,
+        });
+        timeout_setting(value, op, default)
+    }
+
+    /// The AWS name for a create of `planned`: see the module docs.
+    pub fn resolve_name(
+        &self,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(n) = &self.naming else {
+            return Ok(None);
+        };
+        let set = |attr| {
+            planned
+                .get(attr)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        if let Some(name) = set("name") {
+            return Ok(Some(name));
+        }
+        let seed = ctx
+            .token
+            .clone()
+            .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
+        if let Some(prefix) = set("name_prefix") {
+            let room = n.max_len.saturating_sub(prefix.len()).min(26);
+            if room < 8 {
+                return Err(ProviderError::invalid_attribute(
+                    "name_prefix",
+                    format!(
+                        "`name_prefix` leaves no room for the unique suffix: names have at most {} characters and the suffix takes 8",
+                        n.max_len
+                    ),
+                ));
+            }
+            return Ok(Some(format!("{prefix}{}", &digest(&seed)[..room])));
+        }
+        if !n.derived {
+            return Err(ProviderError::invalid_attribute(
+                "name",
+                "`name` or `name_prefix` is required",
+            ));
+        }
+        let label: String = format!("{}-{}-{}", ctx.stack, ctx.env, local_name(&ctx.address))
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let hash = digest(&format!("{}\0{}\0{}", ctx.stack, ctx.env, ctx.address));
+        let keep = n.max_len.saturating_sub(9).min(label.len());
+        Ok(Some(format!("{}-{}", &label[..keep], &hash[..8])))
+    }
+}
+
+/// The part of an address after the type: `app` of `aws.iam_role.app`.
+fn local_name(address: &str) -> &str {
+    address.splitn(3, '.').nth(2).unwrap_or(address)
+}
+
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A create, as the driver hands it to a type.
+pub(crate) struct New<'a> {
+    /// Who asks; report the id through `ctx.created` the moment AWS returns it.
+    pub ctx: &'a OpContext,
+    /// The Planned value.
+    pub planned: &'a Value,
+    /// The resolved AWS name, for named types.
+    pub name: Option<String>,
+    /// User tags plus gig's own, to write with the create.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The AWS calls and mapping specific to one resource type.
+#[async_trait]
+pub(crate) trait Model: Send + Sync + 'static {
+    /// The declaration.
+    fn decl(&self) -> Decl;
+
+    /// Reads up to 50 objects by id; ids not found are simply absent. The `tags` of each
+    /// value are every tag AWS has (gig's included: the driver drops them).
+    async fn fetch(
+        &self,
+        clients: &Clients,
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError>;
+
+    /// Creates the object and returns its id (already reported through `ctx.created`).
+    async fn create(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError>;
+
+    /// Updates in place what changed besides `tags` (`req.changed` lists only those).
+    /// By default nothing can change in place.
+    async fn update(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let _ = (clients, decl);
+        Err(ProviderError::invalid_attribute(
+            req.changed.first().map_or("id", String::as_str),
+            format!(
+                "`{}` cannot change in place",
+                req.changed.first().map_or("", String::as_str)
+            ),
+        ))
+    }
+
+    /// Deletes the object (a NotFound answer counts as deleted).
+    async fn delete(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        id: &str,
+        prior: &Value,
+    ) -> Result<(), ProviderError>;
+
+    /// Whether a fetched object is still settling: the state to report (`creating`,
+    /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
+    fn pending(&self, value: &Value) -> Option<String> {
+        let _ = value;
+        None
+    }
+
+    /// What the tagging API names the object by: its id unless overridden (an ARN).
+    fn tag_target(&self, id: &str, value: &Value) -> String {
+        let _ = value;
+        id.to_string()
+    }
+
+    /// Finds an object an interrupted create may have made. By default a named type
+    /// whose id is its name is looked up by the name this create would use.
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        match (&decl.naming, decl.resolve_name(ctx, planned)?) {
+            (Some(n), Some(name)) if n.id_is_name => {
+                let found = self.fetch(clients, vec![name.clone()]).await?;
+                Ok(owned(found, ctx))
+            }
+            _ => Ok(Lookup::Unsupported),
+        }
+    }
+}
+
+/// The ids of `found` (values as `fetch` returns them) that carry every gig tag of `ctx`.
+pub(crate) fn owned(found: BTreeMap<String, Value>, ctx: &OpContext) -> Lookup {
+    let marks = gig_tags(ctx);
+    Lookup::Found(
+        found
+            .into_iter()
+            .filter(|(_, v)| {
+                marks.iter().all(|(k, want)| {
+                    v.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str) == Some(want)
+                })
+            })
+            .map(|(id, _)| id)
+            .collect(),
+    )
+}
+
+/// A [`Model`] as the provider's [`ResourceType`]: the generic driver.
+pub(crate) struct Modeled<M: Model> {
+    model: M,
+    decl: Decl,
+}
+
+impl<M: Model> Modeled<M> {
+    /// The driver for `model`.
+    pub fn new(model: M) -> Modeled<M> {
+        let decl = model.decl();
+        Modeled { model, decl }
+    }
+
+    /// `read` made presentable against `reference` (the Prior or Planned value).
+    fn settle(&self, mut read: Value, reference: &Value) -> Value {
+        let Value::Map(m) = &mut read else {
+            return read;
+        };
+        if let Some(Value::Map(tags)) = m.get_mut("tags") {
+            tags.retain(|k, _| !k.starts_with(GIG_TAG_PREFIX));
+        }
+        for a in &self.decl.attrs {
+            if a.setting {
+                let carried = reference
+                    .get(a.name)
+                    .filter(|v| !v.is_null())
+                    .cloned()
+                    .or_else(|| a.schema.default.clone())
+                    .unwrap_or(Value::Null);
+                m.insert(a.name.to_string(), carried);
+            }
+            let Some(x) = m.get_mut(a.name) else { continue };
+            if let Some(same) = a.same {
+                if let (Some(now), Some(before)) = (
+                    x.as_str(),
+                    reference
+                        .get(a.name)
+                        .map(Value::reveal)
+                        .and_then(Value::as_str),
+                ) {
+                    if same(now, before) {
+                        *x = Value::str(before);
+                    }
+                }
+            }
+            if a.schema.secret && !x.is_null() && !x.is_secret() {
+                *x = x.clone().into_secret();
+            }
+        }
+        // Carry the gig-only settings that AWS does not hold.
+        for key in ["timeouts", "name_prefix"] {
+            if let Some(v) = reference.get(key) {
+                if !m.contains_key(key) || m.get(key).is_some_and(Value::is_null) {
+                    m.insert(key.to_string(), v.clone());
+                }
+            }
+        }
+        read
+    }
+
+    /// Reads one object after `op` (`create` or `update`) until AWS shows it and the
+    /// type says it is ready; types that declare `waits` poll up to the user's timeout,
+    /// others retry briefly for eventual consistency only.
+    async fn read_one(
+        &self,
+        clients: &Clients,
+        id: &str,
+        reference: &Value,
+        op: &str,
+    ) -> Result<Value, ProviderError> {
+        let what = format!("{} {id}", self.decl.type_name);
+        let fetch_one = || async {
+            let mut found = self.model.fetch(clients, vec![id.to_string()]).await?;
+            found
+                .remove(id)
+                .ok_or_else(|| not_found(format!("{what} is not visible yet")))
+        };
+        let v = match self.decl.waits {
+            None => retry_not_found(fetch_one).await?,
+            Some(_) => {
+                wait_until(
+                    &what,
+                    self.decl.timeout(reference, op),
+                    Duration::from_secs(15),
+                    || async {
+                        match fetch_one().await {
+                            Ok(v) => Ok(match self.model.pending(&v) {
+                                None => Poll::Done(v),
+                                Some(state) => Poll::Pending(state),
+                            }),
+                            Err(e) if is_not_found(&e) => {
+                                Ok(Poll::Pending("not visible yet".into()))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    },
+                )
+                .await?
+            }
+        };
+        Ok(self.settle(v, reference))
+    }
+}
+
+/// Whether two key references name the same key: equal, or one is an ARN ending in
+/// `/<the other>` (`arn:aws:kms:…:key/1234…` against `1234…`).
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    a == b || a.ends_with(&format!("/{b}")) || b.ends_with(&format!("/{a}"))
+}
+
+/// Whether two JSON texts mean the same document (text that is not JSON compares as is).
+pub(crate) fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[async_trait]
+impl<M: Model> ResourceType for Modeled<M> {
+    fn schema(&self) -> ResourceSchema {
+        self.decl.schema()
+    }
+
+    async fn read(
+        &self,
+        clients: &Clients,
+        requests: &[ReadRequest],
+    ) -> Result<ReadResults, ProviderError> {
+        let results = batched_read(requests, |ids| self.model.fetch(clients, ids)).await?;
+        Ok(results
+            .into_iter()
+            .zip(requests)
+            .map(|(r, req)| r.map(|v| v.map(|v| self.settle(v, &req.prior))))
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Value, ProviderError> {
+        let name = self.decl.resolve_name(ctx, planned)?;
+        let tags = if self.decl.tags.is_some() {
+            all_tags(planned, ctx)?
+        } else {
+            BTreeMap::new()
+        };
+        let new = New {
+            ctx,
+            planned,
+            name,
+            tags,
+        };
+        let id = self.model.create(clients, &self.decl, new).await?;
+        self.read_one(clients, &id, planned, "create").await
+    }
+
+    async fn find_created(
+        &self,
+        clients: &Clients,
+        ctx: &OpContext,
+        planned: &Value,
+    ) -> Result<Lookup, ProviderError> {
+        self.model
+            .find_created(clients, &self.decl, ctx, planned)
+            .await
+    }
+
+    async fn update(
+        &self,
+        clients: &Clients,
+        _ctx: &OpContext,
+        req: UpdateRequest<'_>,
+    ) -> Result<Value, ProviderError> {
+        let rest: Vec<String> = req
+            .changed
+            .iter()
+            .filter(|c| !matches!(c.as_str(), "tags" | "timeouts"))
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            let inner = UpdateRequest {
+                changed: &rest,
+                ..req
+            };
+            self.model.update(clients, &self.decl, inner).await?;
+        }
+        if let Some(tagging) = &self.decl.tags {
+            if req.changed.iter().any(|c| c == "tags") {
+                let (set, remove) =
+                    tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
+                let target = self.model.tag_target(req.id, req.prior);
+                tagging.sync(clients, &target, &set, &remove).await?;
+            }
+        }
+        self.read_one(clients, req.id, req.planned, "update").await
+    }
+
+    async fn delete(
+        &self,
+        clients: &Clients,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Value,
+    ) -> Result<(), ProviderError> {
+        let busy = self.decl.busy;
+        let mut call = || self.model.delete(clients, &self.decl, id, prior);
+        ignore_not_found(
+            retry_on(
+                &mut call,
+                |e| has_code(e, "DependencyViolation") || busy.iter().any(|c| has_code(e, c)),
+                self.decl.delete_attempts.max(1),
+            )
+            .await,
+        )
+    }
+}
+
+/// Answers a batched fetch with one lookup per id, for APIs that describe one object at
+/// a time (IAM's Get calls): NotFound answers leave the id out.
+pub(crate) async fn fetch_each<F, Fut>(
+    ids: Vec<String>,
+    mut get: F,
+) -> Result<BTreeMap<String, Value>, ProviderError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ProviderError>>,
+{
+    let mut out = BTreeMap::new();
+    for id in ids {
+        match get(id.clone()).await {
+            Ok(v) => {
+                out.insert(id, v);
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(derived: bool) -> Decl {
+        Decl {
+            type_name: "aws.thing",
+            id: "thing name",
+            naming: Some(Naming {
+                max_len: 32,
+                derived,
+                id_is_name: true,
+            }),
+            ..Decl::default()
+        }
+    }
+
+    fn ctx(token: Option<&str>) -> OpContext {
+        OpContext {
+            token: token.map(str::to_string),
+            ..OpContext::new("aws.thing.app[\"x\"]", "shop", "prod")
+        }
+    }
+
+    #[test]
+    fn names_come_from_name_then_prefix_then_derivation() {
+        let d = decl(true);
+        let named = Value::Map(BTreeMap::from([("name".into(), Value::str("given"))]));
+        assert_eq!(
+            d.resolve_name(&ctx(None), &named).unwrap().as_deref(),
+            Some("given")
+        );
+
+        let prefixed = Value::Map(BTreeMap::from([("name_prefix".into(), Value::str("app-"))]));
+        let a = d
+            .resolve_name(&ctx(Some("t1")), &prefixed)
+            .unwrap()
+            .unwrap();
+        let b = d
+            .resolve_name(&ctx(Some("t2")), &prefixed)
+            .unwrap()
+            .unwrap();
+        assert!(a.starts_with("app-") && a.len() <= 32, "{a}");
+        assert_ne!(a, b, "each create gets its own suffix");
+        assert_eq!(
+            a,
+            d.resolve_name(&ctx(Some("t1")), &prefixed)
+                .unwrap()
+                .unwrap()
+        );
+
+        let derived = d
+            .resolve_name(&ctx(None), &Value::Map(BTreeMap::new()))
+            .unwrap()
+            .unwrap();
+        assert!(derived.starts_with("shop-prod-app--x--"), "{derived}");
+        assert!(derived.len() <= 32, "{derived}");
+
+        let e = decl(false)
+            .resolve_name(&ctx(None), &Value::Map(BTreeMap::new()))
+            .unwrap_err();
+        assert_eq!(e.attribute.as_deref(), Some("name"));
+        let long = Value::Map(BTreeMap::from([(
+            "name_prefix".into(),
+            Value::str("a-very-long-prefix-for-a-name-"),
+        )]));
+        assert_eq!(
+            d.resolve_name(&ctx(None), &long)
+                .unwrap_err()
+                .attribute
+                .as_deref(),
+            Some("name_prefix")
+        );
+    }
+
+    #[test]
+    fn json_documents_compare_by_meaning() {
+        assert!(same_json(r#"{"a": 1, "b": [2]}"#, r#"{"b":[2],"a":1}"#));
+        assert!(!same_json(r#"{"a": 1}"#, r#"{"a": 2}"#));
+        assert!(same_json("not json", "not json"));
+    }
+
+    #[test]
+    fn schema_adds_id_tags_names_and_timeouts() {
+        let mut d = decl(true);
+        d.tags = Some(Tagging::Kms);
+        d.waits = Some(Waits {
+            create: Duration::from_secs(60),
+            update: Duration::from_secs(60),
+            delete: Duration::from_secs(90),
+        });
+        d.attrs = vec![required("size", AttrType::Number, "A size.").force_new()];
+        let s = d.schema();
+        let keys: Vec<&str> = s.attributes.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["id", "name", "name_prefix", "size", "tags", "timeouts"]
+        );
+        assert!(s.attributes["size"].force_new);
+        let v = Value::from_json(&serde_json::json!({"timeouts": [{"delete": "2m"}]}));
+        assert_eq!(d.timeout(&v, "delete"), Duration::from_secs(120));
+        assert_eq!(d.timeout(&v, "create"), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,4 @@
+//! SNS resource types (topics and subscriptions) on the declarative model.
+
+pub(crate) mod subscription;
+pub(crate) mod topic;

@@ -1,0 +1,217 @@
+//! One implementation of in-place tag changes per AWS tagging API, shared by every type
+//! declared on the model ([`crate::model`]).
+//!
+//! Each API is told the tags to set and the keys to remove (gig's own `gig:` tags are
+//! never in either: see [`crate::common::tag_diff`]). Calls are made only for a
+//! non-empty change.
+
+use std::collections::BTreeMap;
+
+use gig_provider::ProviderError;
+
+use crate::common::sdk_error;
+use crate::Clients;
+
+/// A tagging API, naming the object by the target [`crate::model::Model::tag_target`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tagging {
+    /// IAM TagRole / UntagRole (target: the role name).
+    IamRole,
+    /// IAM TagPolicy / UntagPolicy (target: the policy ARN).
+    IamPolicy,
+    /// IAM TagInstanceProfile / UntagInstanceProfile (target: the profile name).
+    IamInstanceProfile,
+    /// KMS TagResource / UntagResource (target: the key id).
+    Kms,
+    /// SNS TagResource / UntagResource (target: the topic ARN).
+    Sns,
+    /// CloudWatch Logs TagResource / UntagResource (target: the log group ARN).
+    Logs,
+}
+
+impl Tagging {
+    /// Sets `set` and removes `remove` on `target`.
+    pub async fn sync(
+        self,
+        clients: &Clients,
+        target: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !set.is_empty() {
+            self.set(clients, target, set).await?;
+        }
+        if !remove.is_empty() {
+            self.remove(clients, target, remove).await?;
+        }
+        Ok(())
+    }
+
+    async fn set(
+        self,
+        clients: &Clients,
+        target: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        match self {
+            Tagging::IamRole => clients
+                .iam
+                .tag_role()
+                .role_name(target)
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagRole", e)),
+            Tagging::IamPolicy => clients
+                .iam
+                .tag_policy()
+                .policy_arn(target)
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagPolicy", e)),
+            Tagging::IamInstanceProfile => clients
+                .iam
+                .tag_instance_profile()
+                .instance_profile_name(target)
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagInstanceProfile", e)),
+            Tagging::Kms => clients
+                .kms
+                .tag_resource()
+                .key_id(target)
+                .set_tags(Some(kms_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagResource", e)),
+            Tagging::Sns => clients
+                .sns
+                .tag_resource()
+                .resource_arn(target)
+                .set_tags(Some(sns_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagResource", e)),
+            Tagging::Logs => clients
+                .logs
+                .tag_resource()
+                .resource_arn(target)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagResource", e)),
+        }
+    }
+
+    async fn remove(
+        self,
+        clients: &Clients,
+        target: &str,
+        keys: &[String],
+    ) -> Result<(), ProviderError> {
+        let keys = Some(keys.to_vec());
+        match self {
+            Tagging::IamRole => clients
+                .iam
+                .untag_role()
+                .role_name(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagRole", e)),
+            Tagging::IamPolicy => clients
+                .iam
+                .untag_policy()
+                .policy_arn(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagPolicy", e)),
+            Tagging::IamInstanceProfile => clients
+                .iam
+                .untag_instance_profile()
+                .instance_profile_name(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagInstanceProfile", e)),
+            Tagging::Kms => clients
+                .kms
+                .untag_resource()
+                .key_id(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagResource", e)),
+            Tagging::Sns => clients
+                .sns
+                .untag_resource()
+                .resource_arn(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagResource", e)),
+            Tagging::Logs => clients
+                .logs
+                .untag_resource()
+                .resource_arn(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagResource", e)),
+        }
+    }
+}
+
+/// IAM tags from a map.
+pub(crate) fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+/// KMS tags from a map.
+pub(crate) fn kms_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_kms::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+/// SNS tags from a map.
+pub(crate) fn sns_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_sns::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_sns::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
