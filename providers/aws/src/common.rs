@@ -454,6 +454,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// CloudWatch Logs (log groups).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// S3 (buckets).
+    pub s3: aws_sdk_s3::Client,
     /// The region the clients talk to, when known.
     pub region: Option<String>,
     /// The endpoint override every client uses, when one is set.
@@ -562,6 +564,21 @@ impl Clients {
             kms: client!(aws_sdk_kms),
             sns: client!(aws_sdk_sns),
             logs: client!(aws_sdk_cloudwatchlogs),
+            // Path-style addressing when an endpoint is set (emulators and proxies have
+            // no per-bucket host names); checksums only where S3 requires them.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&conf)
+                    .force_path_style(conf.endpoint_url().is_some())
+                    .request_checksum_calculation(
+                        aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+                    )
+                    .response_checksum_validation(
+                        aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+                    )
+                    .interceptor(log.clone())
+                    .retry_classifier(RefusedIsFinal)
+                    .build(),
+            ),
             region: conf.region().map(|r| r.to_string()),
             endpoint: conf.endpoint_url().map(str::to_string),
         }

@@ -17,6 +17,7 @@ mod kms;
 mod logs;
 mod model;
 mod rds;
+mod s3;
 mod sns;
 mod ssm;
 mod tagging;
@@ -141,6 +142,11 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(sns::subscription::SnsSubscription)),
         Arc::new(Modeled::new(kms::key::KmsKey)),
         Arc::new(Modeled::new(kms::alias::KmsAlias)),
+        Arc::new(Modeled::new(s3::bucket::S3Bucket)),
+        Arc::new(Modeled::new(rds::db_parameter_group::DbParameterGroup)),
+        Arc::new(Modeled::new(
+            elasticache::parameter_group::CacheParameterGroup,
+        )),
     ]
 }
 

@@ -131,6 +131,14 @@ impl Attr {
         }
     }
 
+    /// When unset, AWS's value is kept (no diff).
+    pub fn also_computed(self) -> Attr {
+        Attr {
+            schema: self.schema.also_computed(),
+            ..self
+        }
+    }
+
     /// A JSON document given as a string: compared by meaning, not spelling.
     pub fn json(self) -> Attr {
         self.same_as(same_json)
@@ -194,7 +202,7 @@ impl Decl {
         }
         if let Some(n) = &self.naming {
             let fallback = if n.derived {
-                "When neither `name` nor `name_prefix` is set, gig derives a stable name from stack, env and address."
+                "When neither `name` nor `name_prefix` is set, gig derives a stable lower-case name from stack, env and address."
             } else {
                 "One of `name` and `name_prefix` must be set."
             };
@@ -285,7 +293,13 @@ impl Decl {
         }
         let label: String = format!("{}-{}-{}", ctx.stack, ctx.env, local_name(&ctx.address))
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let hash = digest(&format!("{}\0{}\0{}", ctx.stack, ctx.env, ctx.address));
         let keep = n.max_len.saturating_sub(9).min(label.len());

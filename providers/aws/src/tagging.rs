@@ -27,6 +27,13 @@ pub(crate) enum Tagging {
     Sns,
     /// CloudWatch Logs TagResource / UntagResource (target: the log group ARN).
     Logs,
+    /// RDS AddTagsToResource / RemoveTagsFromResource (target: the ARN).
+    Rds,
+    /// ElastiCache AddTagsToResource / RemoveTagsFromResource (target: the ARN).
+    Elasticache,
+    /// S3 GetBucketTagging + PutBucketTagging of the whole set (target: the bucket
+    /// name): S3 has no call that changes one tag.
+    S3,
 }
 
 impl Tagging {
@@ -38,6 +45,9 @@ impl Tagging {
         set: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<(), ProviderError> {
+        if self == Tagging::S3 {
+            return s3_sync(clients, target, set, remove).await;
+        }
         if !set.is_empty() {
             self.set(clients, target, set).await?;
         }
@@ -108,6 +118,25 @@ impl Tagging {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_error("TagResource", e)),
+            Tagging::S3 => s3_sync(clients, target, tags, &[]).await,
+            Tagging::Rds => clients
+                .rds
+                .add_tags_to_resource()
+                .resource_name(target)
+                .set_tags(Some(crate::rds::to_sdk_tags(tags.clone())))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("AddTagsToResource", e)),
+            Tagging::Elasticache => clients
+                .elasticache
+                .add_tags_to_resource()
+                .resource_name(target)
+                .set_tags(Some(crate::elasticache::to_sdk_tags(tags.clone())))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("AddTagsToResource", e)),
         }
     }
 
@@ -173,8 +202,96 @@ impl Tagging {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_error("UntagResource", e)),
+            Tagging::S3 => {
+                s3_sync(
+                    clients,
+                    target,
+                    &BTreeMap::new(),
+                    keys.as_deref().unwrap_or_default(),
+                )
+                .await
+            }
+            Tagging::Rds => clients
+                .rds
+                .remove_tags_from_resource()
+                .resource_name(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("RemoveTagsFromResource", e)),
+            Tagging::Elasticache => clients
+                .elasticache
+                .remove_tags_from_resource()
+                .resource_name(target)
+                .set_tag_keys(keys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("RemoveTagsFromResource", e)),
         }
     }
+}
+
+/// S3 tags of a bucket (every key, gig's included); none when it has no tag set.
+pub(crate) async fn s3_tags(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) => {
+            let e = sdk_error("GetBucketTagging", e);
+            if matches!(
+                e.code.as_deref(),
+                Some("NoSuchTagSet" | "NoSuchTagSetError")
+            ) {
+                Ok(BTreeMap::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Writes the bucket's whole tag set: the current one with `set` applied and `remove`
+/// taken out (gig's own tags are kept as they are).
+async fn s3_sync(
+    clients: &Clients,
+    bucket: &str,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(), ProviderError> {
+    let mut tags = s3_tags(clients, bucket).await?;
+    tags.extend(set.clone());
+    tags.retain(|k, _| !remove.contains(k));
+    let tag_set = tags
+        .iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect();
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .set_tag_set(Some(tag_set))
+        .build()
+        .map_err(|e| ProviderError::permanent(format!("bucket tags: {e}")))?;
+    clients
+        .s3
+        .put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(tagging)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk_error("PutBucketTagging", e))
 }
 
 /// IAM tags from a map.

@@ -5,6 +5,7 @@
 //! RemoveTagsFromResource change them. The user's `tags` attribute holds only the
 //! user's tags; gig's own `gig:*` tags are written on create and never touched after.
 
+pub(crate) mod parameter_group;
 pub(crate) mod replication_group;
 pub(crate) mod subnet_group;
 

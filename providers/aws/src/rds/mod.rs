@@ -1,4 +1,4 @@
-//! RDS resource types (`aws.db_subnet_group`, `aws.db_instance`) and the RDS tag calls
+//! RDS resource types (`aws.db_subnet_group`, `aws.db_instance`, `aws.db_parameter_group`) and the RDS tag calls
 //! they share.
 //!
 //! RDS tags by ARN: ListTagsForResource reads them, AddTagsToResource and
@@ -6,6 +6,7 @@
 //! user's tags; gig's own `gig:*` tags are written on create and never touched after.
 
 pub(crate) mod db_instance;
+pub(crate) mod db_parameter_group;
 pub(crate) mod db_subnet_group;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,3 @@
+//! S3 resource types on the declarative model.
+
+pub(crate) mod bucket;
