@@ -16,6 +16,9 @@
 //! | E0507 | error    | production RDS instance without `deletion_protection = true` |
 //! | E0508 | error    | production RDS instance without `multi_az = true` |
 //! | E0509 | error    | HTTP listener that does not redirect, on a load balancer with an HTTPS listener |
+//! | E0430 | error    | S3 bucket whose public access block lets public access through |
+//! | E0431 | warning  | S3 bucket without declared default encryption |
+//! | E0432 | error    | IAM policy allowing every action (`"Action": "*"`) |
 //!
 //! A stack is *production* when its environment (`--env`) is `production` or `prod`, or
 //! starts with `production-`, `prod-`, `production_` or `prod_`.
@@ -59,6 +62,8 @@ pub fn check(config: &Config, sources: &SourceMap) -> PolicyReport {
             }
             "aws.elasticache_replication_group" => cache_encryption(r, &mut raw),
             "aws.instance" | "aws.launch_template" => imdsv2(r, &mut raw),
+            "aws.s3_bucket" => bucket(r, &mut raw),
+            "aws.iam_policy" => iam_allows_everything(r, &mut raw),
             _ => {}
         }
     }
@@ -346,6 +351,84 @@ fn imdsv2(r: &ResourceConfig, out: &mut Raw) {
             ))
             .with_help("add metadata_options { http_tokens = \"required\" }"),
     ));
+}
+
+fn bucket(r: &ResourceConfig, out: &mut Raw) {
+    // Unset, the block defaults to all four flags on; a flag set to false opens the bucket.
+    for (block, span) in blocks(r, "public_access_block") {
+        let open: Vec<&str> = [
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        ]
+        .into_iter()
+        .filter(|f| block.get(f).is_some_and(|v| is(v, false)))
+        .collect();
+        if !open.is_empty() {
+            out.push((
+                r.span,
+                Diagnostic::error(Code::E0430, "bucket open to public access", span)
+                    .with_label(format!("{} = false", open.join(", ")))
+                    .with_detail(format!(
+                        "{} lets public ACLs or policies through its public access block. Buckets stay private; publish through a CDN or presigned URLs instead.",
+                        r.addr
+                    ))
+                    .with_help("remove the public_access_block block (all four flags default to true)"),
+            ));
+        }
+    }
+    if r.body.entry("server_side_encryption").is_none() {
+        out.push((
+            r.span,
+            Diagnostic::warning(Code::E0431, "bucket without declared default encryption", r.header_span)
+                .with_label("no server_side_encryption block")
+                .with_detail(format!(
+                    "{} does not say how new objects are encrypted, so its encryption is whatever the account's default is.",
+                    r.addr
+                ))
+                .with_help("add server_side_encryption { sse_algorithm = \"aws:kms\" } (or \"AES256\")"),
+        ));
+    }
+}
+
+fn iam_allows_everything(r: &ResourceConfig, out: &mut Raw) {
+    let Some((value, span)) = attr(r, "policy") else {
+        return;
+    };
+    let Some(doc) = value
+        .reveal()
+        .as_str()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+    else {
+        return;
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(xs)) => xs.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    let star = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s == "*",
+        Some(serde_json::Value::Array(xs)) => xs.iter().any(|x| x.as_str() == Some("*")),
+        _ => false,
+    };
+    let everything = statements.iter().any(|st| {
+        st.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow")
+            && star(st.get("Action"))
+    });
+    if everything {
+        out.push((
+            r.span,
+            Diagnostic::error(Code::E0432, "IAM policy allows every action", span)
+                .with_label("a statement allows \"Action\": \"*\"")
+                .with_detail(format!(
+                    "{} grants every action of every service: whoever holds it administers the account. Grant the actions the workload calls.",
+                    r.addr
+                ))
+                .with_help("list the actions needed, e.g. [\"ssm:GetParameter\"], scoped to the resources they touch"),
+        ));
+    }
 }
 
 /// Resources referenced (to any depth of attribute access) from an attribute's expression.

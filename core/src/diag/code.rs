@@ -216,6 +216,11 @@ codes! {
     E0411 => "an interrupted create cannot be looked up",
     E0412 => "looking up an interrupted create failed",
 
+    // Policy rules for the IAM and S3 types of issue 12.
+    E0430 => "bucket open to public access",
+    E0431 => "bucket without declared default encryption",
+    E0432 => "IAM policy allows every action",
+
     // Policy: built-in security rules over the plan.
     E0501 => "security group open to the internet on a non-web port",
     E0502 => "data store without encryption",
