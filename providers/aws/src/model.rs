@@ -55,7 +55,7 @@ pub(crate) struct Decl {
     pub example: &'static str,
     /// Version of the stored attribute layout.
     pub version: u32,
-    /// What the id is, for its description ("role name").
+    /// What the id is, for its description ("role name" gives "The role name.").
     pub id: &'static str,
     /// The type's own attributes.
     pub attrs: Vec<Attr>,
@@ -195,7 +195,7 @@ impl Decl {
             .collect();
         a.insert(
             "id".into(),
-            AttributeSchema::computed(AttrType::String, &format!("The {} (its id).", self.id)),
+            AttributeSchema::computed(AttrType::String, &format!("The {}.", self.id)),
         );
         if self.tags.is_some() {
             a.insert("tags".into(), tags_schema());

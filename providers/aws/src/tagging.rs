@@ -15,6 +15,8 @@ use crate::Clients;
 /// A tagging API, naming the object by the target [`crate::model::Model::tag_target`] gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tagging {
+    /// EC2 CreateTags / DeleteTags (target: the resource id).
+    Ec2,
     /// IAM TagRole / UntagRole (target: the role name).
     IamRole,
     /// IAM TagPolicy / UntagPolicy (target: the policy ARN).
@@ -64,6 +66,15 @@ impl Tagging {
         tags: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
         match self {
+            Tagging::Ec2 => clients
+                .ec2
+                .create_tags()
+                .resources(target)
+                .set_tags(Some(crate::ec2::ec2_tags(tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("CreateTags", e)),
             Tagging::IamRole => clients
                 .iam
                 .tag_role()
@@ -148,6 +159,20 @@ impl Tagging {
     ) -> Result<(), ProviderError> {
         let keys = Some(keys.to_vec());
         match self {
+            Tagging::Ec2 => clients
+                .ec2
+                .delete_tags()
+                .resources(target)
+                .set_tags(Some(
+                    keys.unwrap_or_default()
+                        .iter()
+                        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("DeleteTags", e)),
             Tagging::IamRole => clients
                 .iam
                 .untag_role()

@@ -133,6 +133,7 @@ async fn updates_in_place_then_deletes() {
         json!({
             "instance_class": "db.t3.small",
             "allocated_storage": 30,
+            "max_allocated_storage": 100,
             "backup_retention_period": 3,
             "maintenance_window": "sun:05:00-sun:06:00",
             "tags": {"Name": "upd", "team": "data"},
@@ -152,6 +153,11 @@ async fn updates_in_place_then_deletes() {
     assert_eq!(calls(&emu, "CreateDBInstance"), 0);
     assert_eq!(support::s(&updated, "instance_class"), "db.t3.small");
     assert_eq!(updated.get("allocated_storage"), Some(&Value::from(30i64)));
+    assert_eq!(
+        updated.get("max_allocated_storage"),
+        Some(&Value::from(100i64)),
+        "storage autoscaling is turned on in the same modify"
+    );
     assert_eq!(
         updated.get("backup_retention_period"),
         Some(&Value::from(3i64))

@@ -8,72 +8,55 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2ResourceType;
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
 
-use crate::common::{
-    all_tags, batched_read, changed, delete_when_unused, id_schema, ignore_not_found, on_attribute,
-    opt_str, read_back, retry_on, sdk_error, tags_schema, tags_value,
-};
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{ignore_not_found, on_attribute, opt_str, retry_on, sdk_error, tags_value};
+use crate::ec2::{arn, filter, tag_map, tag_spec};
+use crate::model::{computed, optional, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.internet_gateway` resource type.
 pub(crate) struct InternetGateway;
 
 #[async_trait]
-impl ResourceType for InternetGateway {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("internet gateway"));
-        a.insert(
-            "vpc_id".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The VPC to attach to; changing it re-attaches in place.",
-            ),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The gateway's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        ResourceSchema {
-            type_name: "aws.internet_gateway".into(),
+impl Model for InternetGateway {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.internet_gateway",
             description: "An internet gateway, giving a VPC's public subnets a route to the internet. Attached to \
-                          `vpc_id` when set; deleting it detaches it first."
-                .into(),
-            version: 1,
-            attributes: a,
-            example: "resource aws.internet_gateway main {\n  vpc_id = aws.vpc.main.id\n}".into(),
+                          `vpc_id` when set; deleting it detaches it first.",
+            example: "resource aws.internet_gateway main {\n  vpc_id = aws.vpc.main.id\n}",
+            id: "internet gateway id",
+            attrs: vec![
+                optional("vpc_id", AttrType::String, "The VPC to attach to; changing it re-attaches in place."),
+                computed("arn", AttrType::String, "The gateway's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+            ],
+            tags: Some(Tagging::Ec2),
+            delete_attempts: 6,
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_igws(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_igws(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let tags = all_tags(planned, ctx)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
         let out = clients
             .ec2
             .create_internet_gateway()
-            .tag_specifications(tag_spec(Ec2ResourceType::InternetGateway, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::InternetGateway, &new.tags))
             .send()
             .await
             .map_err(|e| sdk_error("CreateInternetGateway", e))?;
@@ -87,16 +70,17 @@ impl ResourceType for InternetGateway {
                 "CreateInternetGateway returned no id",
             ));
         }
-        ctx.created(&id);
-        if let Some(vpc) = opt_str(planned, "vpc_id")? {
+        new.ctx.created(&id);
+        if let Some(vpc) = opt_str(new.planned, "vpc_id")? {
             attach(clients, &id, vpc).await?;
         }
-        read_back("internet gateway", &id, |ids| read_igws(clients, ids)).await
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -106,27 +90,22 @@ impl ResourceType for InternetGateway {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "vpc_id") {
-            if let Some(old) = opt_str(req.prior, "vpc_id")? {
-                detach(clients, req.id, old).await?;
-            }
-            if let Some(new) = opt_str(req.planned, "vpc_id")? {
-                attach(clients, req.id, new).await?;
-            }
+    ) -> Result<(), ProviderError> {
+        if let Some(old) = opt_str(req.prior, "vpc_id")? {
+            detach(clients, req.id, old).await?;
         }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
+        if let Some(new) = opt_str(req.planned, "vpc_id")? {
+            attach(clients, req.id, new).await?;
         }
-        read_back("internet gateway", req.id, |ids| read_igws(clients, ids)).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
@@ -138,17 +117,14 @@ impl ResourceType for InternetGateway {
         if let Some(vpc) = opt_str(current, "vpc_id")? {
             detach(clients, id, vpc).await?;
         }
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteInternetGateway", e))
-        };
-        delete_when_unused(&mut call, 6).await
+        clients
+            .ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteInternetGateway", e))
     }
 }
 

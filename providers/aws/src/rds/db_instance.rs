@@ -93,6 +93,13 @@ fn schema() -> ResourceSchema {
         .also_computed(),
     );
     put(
+        "max_allocated_storage",
+        opt(
+            Number,
+            "Upper limit in GiB for storage autoscaling; unset turns autoscaling off. Changes in place.",
+        ),
+    );
+    put(
         "storage_type",
         opt(
             Str,
@@ -348,6 +355,7 @@ impl ResourceType for DbInstance {
                 .set_engine_version(gs("engine_version")?)
                 .db_instance_class(common::req_str(planned, "instance_class")?)
                 .set_allocated_storage(gi("allocated_storage")?)
+                .set_max_allocated_storage(gi("max_allocated_storage")?)
                 .set_storage_type(gs("storage_type")?)
                 .set_storage_encrypted(gb("storage_encrypted")?)
                 .set_kms_key_id(gs("kms_key_id")?)
@@ -517,6 +525,11 @@ async fn modify(
         }
     };
     let password = gs("password")?;
+    // Autoscaling is turned off by setting the limit to the allocated storage.
+    let max_storage = match gi("max_allocated_storage")? {
+        None if has("max_allocated_storage") => common::opt_i32(planned, "allocated_storage")?,
+        limit => limit,
+    };
     let sgs = if has("vpc_security_group_ids") {
         Some(common::str_list(planned, "vpc_security_group_ids")?)
     } else {
@@ -530,6 +543,7 @@ async fn modify(
         .apply_immediately(common::opt_bool(planned, "apply_immediately")?.unwrap_or(true))
         .set_db_instance_class(gs("instance_class")?)
         .set_allocated_storage(gi("allocated_storage")?)
+        .set_max_allocated_storage(max_storage)
         .set_storage_type(gs("storage_type")?)
         .set_allow_major_version_upgrade(engine_version.as_ref().map(|_| true))
         .set_engine_version(engine_version)
@@ -702,6 +716,11 @@ fn to_value(db: &SdkDbInstance, prior: &Value) -> Value {
     m.insert("engine_version".into(), s(&db.engine_version));
     m.insert("instance_class".into(), s(&db.db_instance_class));
     m.insert("allocated_storage".into(), n(db.allocated_storage));
+    // A limit equal to the allocated storage is AWS's way of saying "no autoscaling".
+    let limit = db
+        .max_allocated_storage
+        .filter(|max| Some(*max) != db.allocated_storage);
+    m.insert("max_allocated_storage".into(), n(limit));
     m.insert("storage_type".into(), s(&db.storage_type));
     m.insert(
         "storage_encrypted".into(),
