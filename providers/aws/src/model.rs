@@ -649,6 +649,52 @@ impl<M: Model> ResourceType for Modeled<M> {
     }
 }
 
+/// One new or changed parameter: its name, its value and its whole block.
+pub(crate) type ParameterChange<'a> = (&'a str, &'a str, &'a Value);
+
+/// The `parameter` set of parameter groups (blocks with a `name`, a `value` and any
+/// other settings) compared by name from `prior` to `planned`: the names dropped, and
+/// each block of `planned` that is new or changed as `(name, value, block)`.
+pub(crate) fn parameter_changes<'a>(
+    prior: &'a Value,
+    planned: &'a Value,
+) -> Result<(Vec<String>, Vec<ParameterChange<'a>>), ProviderError> {
+    let before = parameter_blocks(prior)?;
+    let after = parameter_blocks(planned)?;
+    let dropped = before
+        .keys()
+        .filter(|n| !after.contains_key(*n))
+        .map(|n| n.to_string())
+        .collect();
+    let changed = after
+        .into_iter()
+        .filter(|(n, (_, block))| before.get(n).map(|(_, b)| *b) != Some(*block))
+        .map(|(n, (value, block))| (n, value, block))
+        .collect();
+    Ok((dropped, changed))
+}
+
+/// The `parameter` blocks of a value by name, with their values.
+pub(crate) fn parameter_blocks(v: &Value) -> Result<BTreeMap<&str, (&str, &Value)>, ProviderError> {
+    let mut out = BTreeMap::new();
+    for p in crate::common::list(v, "parameter")? {
+        let field = |f| {
+            crate::common::req_str(p, f).map_err(|e| crate::common::on_attribute(e, "parameter"))
+        };
+        out.insert(field("name")?, (field("value")?, p));
+    }
+    Ok(out)
+}
+
+/// A `tags` value from tags as AWS lists them.
+pub(crate) fn tags_map(tags: BTreeMap<String, String>) -> Value {
+    Value::Map(
+        tags.into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
 /// Answers a batched fetch with one lookup per id, for APIs that describe one object at
 /// a time (IAM's Get calls): NotFound answers leave the id out.
 pub(crate) async fn fetch_each<F, Fut>(

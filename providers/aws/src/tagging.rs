@@ -157,15 +157,13 @@ impl Tagging {
         target: &str,
         keys: &[String],
     ) -> Result<(), ProviderError> {
-        let keys = Some(keys.to_vec());
         match self {
             Tagging::Ec2 => clients
                 .ec2
                 .delete_tags()
                 .resources(target)
                 .set_tags(Some(
-                    keys.unwrap_or_default()
-                        .iter()
+                    keys.iter()
                         .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
                         .collect(),
                 ))
@@ -177,7 +175,7 @@ impl Tagging {
                 .iam
                 .untag_role()
                 .role_name(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -186,7 +184,7 @@ impl Tagging {
                 .iam
                 .untag_policy()
                 .policy_arn(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -195,7 +193,7 @@ impl Tagging {
                 .iam
                 .untag_instance_profile()
                 .instance_profile_name(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -204,7 +202,7 @@ impl Tagging {
                 .kms
                 .untag_resource()
                 .key_id(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -213,7 +211,7 @@ impl Tagging {
                 .sns
                 .untag_resource()
                 .resource_arn(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -222,25 +220,17 @@ impl Tagging {
                 .logs
                 .untag_resource()
                 .resource_arn(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_error("UntagResource", e)),
-            Tagging::S3 => {
-                s3_sync(
-                    clients,
-                    target,
-                    &BTreeMap::new(),
-                    keys.as_deref().unwrap_or_default(),
-                )
-                .await
-            }
+            Tagging::S3 => s3_sync(clients, target, &BTreeMap::new(), keys).await,
             Tagging::Rds => clients
                 .rds
                 .remove_tags_from_resource()
                 .resource_name(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())
@@ -249,7 +239,7 @@ impl Tagging {
                 .elasticache
                 .remove_tags_from_resource()
                 .resource_name(target)
-                .set_tag_keys(keys)
+                .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await
                 .map(|_| ())

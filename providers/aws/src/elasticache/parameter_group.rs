@@ -11,8 +11,11 @@ use aws_sdk_elasticache::types::ParameterNameValue;
 use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
-use crate::common::{list, not_found, object, opt_str, opt_string, req_str, sdk_error};
-use crate::model::{computed, fetch_each, optional, required, Decl, Model, Naming, New};
+use crate::common::{not_found, object, on_attribute, opt_str, opt_string, req_str, sdk_error};
+use crate::model::{
+    computed, fetch_each, optional, parameter_blocks, parameter_changes, required, tags_map, Decl,
+    Model, Naming, New, ParameterChange,
+};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -105,14 +108,7 @@ impl Model for CacheParameterGroup {
                 ("description", opt_string(g.description())),
                 ("parameter", Value::List(parameters.into_values().collect())),
                 ("arn", Value::str(arn)),
-                (
-                    "tags",
-                    Value::Map(
-                        tags.into_iter()
-                            .map(|(k, v)| (k, Value::String(v)))
-                            .collect(),
-                    ),
-                ),
+                ("tags", tags_map(tags)),
             ]))
         })
         .await
@@ -136,7 +132,11 @@ impl Model for CacheParameterGroup {
             .await
             .map_err(|e| sdk_error("CreateCacheParameterGroup", e))?;
         new.ctx.created(&name);
-        modify(clients, &name, &parameters(new.planned)?).await?;
+        let all = parameter_blocks(new.planned)?
+            .into_iter()
+            .map(|(n, (v, b))| (n, v, b))
+            .collect();
+        modify(clients, &name, &to_sdk(all)).await?;
         Ok(name)
     }
 
@@ -146,14 +146,12 @@ impl Model for CacheParameterGroup {
         _decl: &Decl,
         req: UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let before = parameters(req.prior)?;
-        let after = parameters(req.planned)?;
-        let removed: Vec<ParameterNameValue> = before
-            .keys()
-            .filter(|n| !after.contains_key(*n))
+        let (dropped, changed) = parameter_changes(req.prior, req.planned)?;
+        let reset: Vec<ParameterNameValue> = dropped
+            .iter()
             .map(|n| ParameterNameValue::builder().parameter_name(n).build())
             .collect();
-        for chunk in removed.chunks(20) {
+        for chunk in reset.chunks(20) {
             clients
                 .elasticache
                 .reset_cache_parameter_group()
@@ -161,18 +159,9 @@ impl Model for CacheParameterGroup {
                 .set_parameter_name_values(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| {
-                    crate::common::on_attribute(
-                        sdk_error("ResetCacheParameterGroup", e),
-                        "parameter",
-                    )
-                })?;
+                .map_err(|e| on_attribute(sdk_error("ResetCacheParameterGroup", e), "parameter"))?;
         }
-        let changed: BTreeMap<String, ParameterNameValue> = after
-            .into_iter()
-            .filter(|(n, p)| before.get(n) != Some(p))
-            .collect();
-        modify(clients, req.id, &changed).await
+        modify(clients, req.id, &to_sdk(changed)).await
     }
 
     async fn delete(
@@ -201,31 +190,26 @@ impl Model for CacheParameterGroup {
     }
 }
 
-/// The `parameter` set of a value by name.
-fn parameters(v: &Value) -> Result<BTreeMap<String, ParameterNameValue>, ProviderError> {
-    let mut out = BTreeMap::new();
-    for p in list(v, "parameter")? {
-        let name = req_str(p, "name").map_err(|e| crate::common::on_attribute(e, "parameter"))?;
-        let value = req_str(p, "value").map_err(|e| crate::common::on_attribute(e, "parameter"))?;
-        out.insert(
-            name.to_string(),
+/// Parameters in the SDK's shape.
+fn to_sdk(blocks: Vec<ParameterChange<'_>>) -> Vec<ParameterNameValue> {
+    blocks
+        .into_iter()
+        .map(|(name, value, _)| {
             ParameterNameValue::builder()
                 .parameter_name(name)
                 .parameter_value(value)
-                .build(),
-        );
-    }
-    Ok(out)
+                .build()
+        })
+        .collect()
 }
 
 /// Writes `parameters`, 20 per call.
 async fn modify(
     clients: &Clients,
     name: &str,
-    parameters: &BTreeMap<String, ParameterNameValue>,
+    parameters: &[ParameterNameValue],
 ) -> Result<(), ProviderError> {
-    let all: Vec<ParameterNameValue> = parameters.values().cloned().collect();
-    for chunk in all.chunks(20) {
+    for chunk in parameters.chunks(20) {
         clients
             .elasticache
             .modify_cache_parameter_group()

@@ -12,8 +12,11 @@ use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
-use crate::common::{list, not_found, object, opt_str, opt_string, req_str, sdk_error};
-use crate::model::{computed, fetch_each, optional, required, Decl, Model, Naming, New};
+use crate::common::{not_found, object, on_attribute, opt_str, opt_string, req_str, sdk_error};
+use crate::model::{
+    computed, fetch_each, optional, parameter_blocks, parameter_changes, required, tags_map, Decl,
+    Model, Naming, New, ParameterChange,
+};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -119,14 +122,7 @@ impl Model for DbParameterGroup {
                 ("description", opt_string(g.description())),
                 ("parameter", Value::List(parameters.into_values().collect())),
                 ("arn", Value::str(arn)),
-                (
-                    "tags",
-                    Value::Map(
-                        tags.into_iter()
-                            .map(|(k, v)| (k, Value::String(v)))
-                            .collect(),
-                    ),
-                ),
+                ("tags", tags_map(tags)),
             ]))
         })
         .await
@@ -150,7 +146,11 @@ impl Model for DbParameterGroup {
             .await
             .map_err(|e| sdk_error("CreateDBParameterGroup", e))?;
         new.ctx.created(&name);
-        modify(clients, &name, &parameters(new.planned)?).await?;
+        let all = parameter_blocks(new.planned)?
+            .into_iter()
+            .map(|(n, (v, b))| (n, v, b))
+            .collect();
+        modify(clients, &name, &to_sdk(all)?).await?;
         Ok(name)
     }
 
@@ -160,11 +160,9 @@ impl Model for DbParameterGroup {
         _decl: &Decl,
         req: UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let before = parameters(req.prior)?;
-        let after = parameters(req.planned)?;
-        let removed: Vec<Parameter> = before
-            .keys()
-            .filter(|n| !after.contains_key(*n))
+        let (dropped, changed) = parameter_changes(req.prior, req.planned)?;
+        let reset: Vec<Parameter> = dropped
+            .iter()
             .map(|n| {
                 Parameter::builder()
                     .parameter_name(n)
@@ -172,7 +170,7 @@ impl Model for DbParameterGroup {
                     .build()
             })
             .collect();
-        for chunk in removed.chunks(20) {
+        for chunk in reset.chunks(20) {
             clients
                 .rds
                 .reset_db_parameter_group()
@@ -180,15 +178,9 @@ impl Model for DbParameterGroup {
                 .set_parameters(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| {
-                    crate::common::on_attribute(sdk_error("ResetDBParameterGroup", e), "parameter")
-                })?;
+                .map_err(|e| on_attribute(sdk_error("ResetDBParameterGroup", e), "parameter"))?;
         }
-        let changed: BTreeMap<String, Parameter> = after
-            .into_iter()
-            .filter(|(n, p)| before.get(n) != Some(p))
-            .collect();
-        modify(clients, req.id, &changed).await
+        modify(clients, req.id, &to_sdk(changed)?).await
     }
 
     async fn delete(
@@ -217,33 +209,28 @@ impl Model for DbParameterGroup {
     }
 }
 
-/// The `parameter` set of a value by name.
-fn parameters(v: &Value) -> Result<BTreeMap<String, Parameter>, ProviderError> {
-    let mut out = BTreeMap::new();
-    for p in list(v, "parameter")? {
-        let name = req_str(p, "name").map_err(|e| crate::common::on_attribute(e, "parameter"))?;
-        let value = req_str(p, "value").map_err(|e| crate::common::on_attribute(e, "parameter"))?;
-        let method = ApplyMethod::from(opt_str(p, "apply_method")?.unwrap_or("immediate"));
-        out.insert(
-            name.to_string(),
-            Parameter::builder()
+/// Parameters in the SDK's shape.
+fn to_sdk(blocks: Vec<ParameterChange<'_>>) -> Result<Vec<Parameter>, ProviderError> {
+    blocks
+        .into_iter()
+        .map(|(name, value, block)| {
+            let method = ApplyMethod::from(opt_str(block, "apply_method")?.unwrap_or("immediate"));
+            Ok(Parameter::builder()
                 .parameter_name(name)
                 .parameter_value(value)
                 .apply_method(method)
-                .build(),
-        );
-    }
-    Ok(out)
+                .build())
+        })
+        .collect()
 }
 
 /// Writes `parameters`, 20 per call (RDS's limit).
 async fn modify(
     clients: &Clients,
     name: &str,
-    parameters: &BTreeMap<String, Parameter>,
+    parameters: &[Parameter],
 ) -> Result<(), ProviderError> {
-    let all: Vec<Parameter> = parameters.values().cloned().collect();
-    for chunk in all.chunks(20) {
+    for chunk in parameters.chunks(20) {
         clients
             .rds
             .modify_db_parameter_group()
