@@ -605,10 +605,19 @@ impl<M: Model> ResourceType for Modeled<M> {
         _ctx: &OpContext,
         req: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
+        // What the type itself must change: its declared settable attributes, not gig
+        // settings (kept in state only), tags (below) or `timeouts`; a computed attribute
+        // is AWS's to change, never the user's.
+        let settable = |name: &str| {
+            self.decl
+                .attrs
+                .iter()
+                .any(|a| a.name == name && a.schema.settable() && !a.setting)
+        };
         let rest: Vec<String> = req
             .changed
             .iter()
-            .filter(|c| !matches!(c.as_str(), "tags" | "timeouts"))
+            .filter(|c| settable(c))
             .cloned()
             .collect();
         if !rest.is_empty() {

@@ -7,89 +7,68 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError};
 
-use crate::common::{
-    all_tags, batched_read, changed, id_schema, ignore_not_found, opt_str, read_back, retry_on,
-    sdk_error, tags_schema, tags_value,
-};
-use crate::ec2::{filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{opt_str, sdk_error, tags_value};
+use crate::ec2::{filter, tag_map, tag_spec};
+use crate::model::{computed, optional, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.eip` resource type.
 pub(crate) struct Eip;
 
 #[async_trait]
-impl ResourceType for Eip {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("allocation"));
-        a.insert(
-            "domain".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "Only \"vpc\" is supported (EC2-Classic is retired).",
-            )
-            .default("vpc")
-            .force_new(),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "allocation_id".into(),
-            AttributeSchema::computed(AttrType::String, "The allocation id (same as id)."),
-        );
-        a.insert(
-            "public_ip".into(),
-            AttributeSchema::computed(AttrType::String, "The public IPv4 address."),
-        );
-        a.insert(
-            "association_id".into(),
-            AttributeSchema::computed(
-                AttrType::String,
-                "The association with an instance or interface, if any.",
-            ),
-        );
-        ResourceSchema {
-            type_name: "aws.eip".into(),
+impl Model for Eip {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.eip",
             description: "An Elastic IP address, e.g. for a NAT gateway. Releasing it fails while it is still \
-                          associated; delete what uses it first (the engine orders this by references)."
-                .into(),
-            version: 1,
-            attributes: a,
-            example: "resource aws.eip nat {\n  tags = { Name = \"nat\" }\n}".into(),
+                          associated; delete what uses it first (the engine orders this by references).",
+            example: "resource aws.eip nat {\n  tags = { Name = \"nat\" }\n}",
+            id: "allocation id",
+            attrs: vec![
+                optional("domain", AttrType::String, "Only \"vpc\" is supported (EC2-Classic is retired).")
+                    .default("vpc")
+                    .force_new(),
+                computed("allocation_id", AttrType::String, "The allocation id (same as id)."),
+                computed("public_ip", AttrType::String, "The public IPv4 address."),
+                computed("association_id", AttrType::String, "The association with an instance or interface, if any."),
+            ],
+            tags: Some(Tagging::Ec2),
+            // A NAT gateway deleted just before may hold the address for a little longer.
+            busy: &["InvalidIPAddress.InUse", "AuthFailure"],
+            delete_attempts: 6,
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_eips(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_eips(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let domain = opt_str(planned, "domain")?.unwrap_or("vpc");
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let domain = opt_str(new.planned, "domain")?.unwrap_or("vpc");
         if domain != "vpc" {
             return Err(ProviderError::invalid_attribute(
                 "domain",
                 format!("domain must be \"vpc\", got {domain:?}"),
             ));
         }
-        let tags = all_tags(planned, ctx)?;
         let out = clients
             .ec2
             .allocate_address()
             .domain(DomainType::Vpc)
-            .tag_specifications(tag_spec(Ec2ResourceType::ElasticIp, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::ElasticIp, &new.tags))
             .send()
             .await
             .map_err(|e| sdk_error("AllocateAddress", e))?;
@@ -99,13 +78,14 @@ impl ResourceType for Eip {
                 "AllocateAddress returned no allocation id",
             ));
         }
-        ctx.created(&id);
-        read_back("Elastic IP", &id, |ids| read_eips(clients, ids)).await
+        new.ctx.created(&id);
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -126,46 +106,21 @@ impl ResourceType for Eip {
         ))
     }
 
-    async fn update(
-        &self,
-        clients: &Clients,
-        _ctx: &OpContext,
-        req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        read_back("Elastic IP", req.id, |ids| read_eips(clients, ids)).await
-    }
-
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        // A NAT gateway deleted just before may hold the address for a little longer.
-        let mut call = || async {
-            clients
-                .ec2
-                .release_address()
-                .allocation_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("ReleaseAddress", e))
-        };
-        let in_use = |e: &ProviderError| {
-            matches!(
-                e.code.as_deref(),
-                Some("InvalidIPAddress.InUse" | "AuthFailure" | "DependencyViolation")
-            )
-        };
-        match retry_on(&mut call, in_use, 6).await {
-            Err(e) if e.code.as_deref() == Some("InvalidAllocationID.NotFound") => Ok(()),
-            other => ignore_not_found(other),
-        }
+        clients
+            .ec2
+            .release_address()
+            .allocation_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("ReleaseAddress", e))
     }
 }
 
