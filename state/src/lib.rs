@@ -17,6 +17,7 @@
 
 mod codec;
 pub mod crypt;
+mod deposed;
 mod lock;
 mod store;
 mod time;
@@ -29,6 +30,7 @@ use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
 use serde::{Deserialize, Serialize};
 
+pub use crate::deposed::{Deposed, DeposedKey};
 pub use crate::store::Store;
 
 /// The clear bytes gig stores for a persisted value (a record, a delta, a session
@@ -121,6 +123,12 @@ pub enum Write {
     Intent(Intent),
     /// Drops a create intent; nothing happens when there is none.
     DropIntent(ResourceAddr),
+    /// Records an object replaced at its address as deposed (see [`Deposed`]). Not part
+    /// of the history, like intents.
+    Depose(Deposed),
+    /// Forgets a deposed object once it is deleted; nothing happens when it is not on
+    /// record.
+    DropDeposed(DeposedKey),
 }
 
 /// The whole state of one stack and env at one serial.
@@ -138,6 +146,10 @@ pub struct Snapshot {
     /// past version and in exports.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub intents: BTreeMap<ResourceAddr, Intent>,
+    /// Objects replaced at their address and not deleted yet (see [`Deposed`]); empty
+    /// in every past version and in exports.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deposed: BTreeMap<DeposedKey, Deposed>,
 }
 
 impl Snapshot {
@@ -263,6 +275,7 @@ impl Snapshot {
             resources,
             outputs,
             intents: BTreeMap::new(),
+            deposed: BTreeMap::new(),
         })
     }
 
@@ -561,6 +574,12 @@ pub trait StateBackend: Send + Sync {
                     return Err(StateError::Storage {
                         path: PathBuf::new(),
                         message: "this backend does not record create intents".to_string(),
+                    })
+                }
+                Write::Depose(_) | Write::DropDeposed(_) => {
+                    return Err(StateError::Storage {
+                        path: PathBuf::new(),
+                        message: "this backend does not record deposed objects".to_string(),
                     })
                 }
             }

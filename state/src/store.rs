@@ -12,7 +12,8 @@
 //!   stack identity the state belongs to; absent in states written before gig recorded
 //!   it), and `intent/<address>` → the JSON of
 //!   an [`Intent`] for every create started and not yet recorded (no history: a record
-//!   written for the address drops its intent in the same transaction).
+//!   written for the address drops its intent in the same transaction), and
+//!   `deposed/<address>\0<id>` → the JSON of a [`crate::Deposed`] object (no history).
 //! - `history`, keyed so that one session's entries are contiguous and sessions sort by
 //!   serial:
 //!   - `serial` (8 bytes BE) → session header `{operation, started}`;
@@ -61,8 +62,8 @@ use sled::Transactional;
 
 use crate::crypt::{CryptError, KeyMeta, Keys, Sealer};
 use crate::{
-    lock, time, HistoryEntry, Intent, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError,
-    Write, FORMAT_VERSION,
+    lock, time, Deposed, DeposedKey, HistoryEntry, Intent, LockInfo, ResourceRecord, Snapshot,
+    StateBackend, StateError, Write, FORMAT_VERSION,
 };
 
 const META_FORMAT: &[u8] = b"format";
@@ -71,6 +72,9 @@ const META_SERIAL: &[u8] = b"serial";
 const META_OUTPUTS: &[u8] = b"outputs";
 /// Prefix of a create intent's key in `meta`, followed by the address.
 const INTENT_PREFIX: &[u8] = b"intent/";
+/// Prefix of a deposed object's key in `meta`, followed by the address, a zero byte and
+/// the id.
+const DEPOSED_PREFIX: &[u8] = b"deposed/";
 const META_CRYPT: &[u8] = b"crypt";
 
 /// The layout version of an encrypted state: [`FORMAT_VERSION`]'s layout with every value
@@ -151,6 +155,17 @@ struct OutputsDelta {
 /// The `meta` key of the create intent of `addr`.
 fn intent_key(addr: &ResourceAddr) -> Vec<u8> {
     [INTENT_PREFIX, addr.to_string().as_bytes()].concat()
+}
+
+/// The `meta` key of a deposed object.
+fn deposed_key(key: &DeposedKey) -> Vec<u8> {
+    [
+        DEPOSED_PREFIX,
+        key.addr.to_string().as_bytes(),
+        b"\0",
+        key.id.as_bytes(),
+    ]
+    .concat()
 }
 
 type TxResult<T> = ConflictableTransactionResult<T, StateError>;
@@ -318,6 +333,7 @@ impl Store {
         let resources = self.current_resources()?;
         let outputs = self.current_outputs()?;
         let intents = self.current_intents()?;
+        let deposed = self.current_deposed()?;
         Ok(Snapshot {
             lineage: self.lineage(),
             serial,
@@ -327,6 +343,7 @@ impl Store {
                 .collect(),
             outputs,
             intents,
+            deposed,
         })
     }
 
@@ -380,6 +397,10 @@ impl Store {
                     Write::Remove(addr) => tx.remove_if_present(addr)?,
                     Write::Intent(intent) => tx.put_intent(intent)?,
                     Write::DropIntent(addr) => tx.drop_intent(addr)?,
+                    Write::Depose(d) => tx.insert(META, &deposed_key(&d.key()), &encode(d))?,
+                    Write::DropDeposed(key) => {
+                        tx.meta.remove(deposed_key(key))?;
+                    }
                 }
             }
             Ok(())
@@ -468,6 +489,7 @@ impl Store {
                 .collect(),
             outputs,
             intents: BTreeMap::new(),
+            deposed: BTreeMap::new(),
         })
     }
 
@@ -876,10 +898,12 @@ impl Store {
         };
         let resource_keys = keys(&self.resources)?;
         let history_keys = keys(&self.history)?;
-        // Outputs and create intents are the sealed values of `meta`.
+        // Outputs, create intents and deposed objects are the sealed values of `meta`.
         let mut meta_keys = vec![sled::IVec::from(META_OUTPUTS)];
-        for key in self.meta.scan_prefix(INTENT_PREFIX).keys() {
-            meta_keys.push(key.map_err(|e| self.storage(e))?);
+        for prefix in [INTENT_PREFIX, DEPOSED_PREFIX] {
+            for key in self.meta.scan_prefix(prefix).keys() {
+                meta_keys.push(key.map_err(|e| self.storage(e))?);
+            }
         }
         let key_meta = encode(key_meta);
         let count = self.transact(|resources, meta, history| {
@@ -1022,6 +1046,18 @@ impl Store {
             let name = String::from_utf8_lossy(&key).into_owned();
             let intent: Intent = self.read(META, &key, &format!("meta/{name}"), &value)?;
             out.insert(intent.addr.clone(), intent);
+        }
+        Ok(out)
+    }
+
+    /// Deposed objects by address and id.
+    fn current_deposed(&self) -> Result<BTreeMap<DeposedKey, Deposed>, StateError> {
+        let mut out = BTreeMap::new();
+        for item in self.meta.scan_prefix(DEPOSED_PREFIX) {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let deposed: Deposed = self.read(META, &key, &format!("meta/{name}"), &value)?;
+            out.insert(deposed.key(), deposed);
         }
         Ok(out)
     }

@@ -800,3 +800,37 @@ fn intents_are_durable_outside_history_and_a_record_drops_its_intent() {
     // The export never carries intents.
     assert!(snap.to_json_raw().get("intents").is_none());
 }
+
+#[test]
+fn deposed_objects_are_durable_outside_history_until_dropped() {
+    let scratch = Scratch::new("deposed");
+    let a = subnet("a");
+    let old = gig_state::Deposed::of(&record(&a, "a-old"));
+    let serial = {
+        let store = open(&scratch.state());
+        store.begin("apply").unwrap();
+        store.commit(&[Write::Put(record(&a, "a-old"))]).unwrap();
+        store.begin("apply").unwrap();
+        // The successor is recorded and the old object deposed in one write.
+        store
+            .commit(&[Write::Put(record(&a, "a-new")), Write::Depose(old.clone())])
+            .unwrap();
+        store.serial().unwrap()
+    };
+    // Reopened as after a crash: the old object is still on record beside the new one.
+    let store = open(&scratch.state());
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.resources[&a].id, "a-new");
+    assert_eq!(snap.deposed.len(), 1);
+    assert_eq!(snap.deposed[&old.key()], old);
+    // Not a version of the state: past versions and exports carry none.
+    assert!(store.snapshot_at(serial).unwrap().deposed.is_empty());
+    assert!(snap.to_json_raw().get("deposed").is_none());
+
+    // Its delete succeeded: dropping it leaves the record of the successor alone.
+    store.begin("apply").unwrap();
+    store.commit(&[Write::DropDeposed(old.key())]).unwrap();
+    let snap = store.snapshot().unwrap();
+    assert!(snap.deposed.is_empty());
+    assert_eq!(snap.resources[&a].id, "a-new");
+}

@@ -17,16 +17,16 @@ use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
 use gig_state::crypt::{CryptError, KeyMeta, Sealer};
 use gig_state::{
-    decode_stored, encode_stored, now_rfc3339, redact_holder, HistoryEntry, Intent, LockInfo,
-    ResourceRecord, Snapshot, StateBackend, StateError, Write,
+    decode_stored, encode_stored, now_rfc3339, redact_holder, Deposed, DeposedKey, HistoryEntry,
+    Intent, LockInfo, ResourceRecord, Snapshot, StateBackend, StateError, Write,
 };
 
 use crate::cache::Cache;
 use crate::client::{CallError, Calls, Client, Guard, Object, Outcome};
 use crate::layout::{
-    history_key, journal_key, parse_journal_key, Delta, IntentChange, JournalEntry, LeaseRecord,
-    OutputsDelta, SessionIndex, SessionObject, StateObject, CRYPT, JOURNAL, LAYOUT_VERSION, LOCK,
-    SEALED_TREE, STATE,
+    history_key, journal_key, parse_journal_key, Delta, DeposedChange, IntentChange, JournalEntry,
+    LeaseRecord, OutputsDelta, SessionIndex, SessionObject, StateObject, CRYPT, JOURNAL,
+    LAYOUT_VERSION, LOCK, SEALED_TREE, STATE,
 };
 use crate::{S3Location, S3Options, COMPACT_EVERY};
 
@@ -80,6 +80,7 @@ struct Inner {
     resources: BTreeMap<ResourceAddr, ResourceRecord>,
     outputs: BTreeMap<String, Value>,
     intents: BTreeMap<ResourceAddr, Intent>,
+    deposed: BTreeMap<DeposedKey, Deposed>,
     /// Sessions written to history objects, oldest first.
     sessions: Vec<SessionIndex>,
     fence: u64,
@@ -111,6 +112,7 @@ struct Round {
     deltas: Vec<Delta>,
     outputs: Option<OutputsDelta>,
     intents: Vec<IntentChange>,
+    deposed: Vec<DeposedChange>,
 }
 
 /// What `gig state unlock` found.
@@ -297,6 +299,7 @@ impl S3Backend {
                     .iter()
                     .map(|i| (i.addr.clone(), i.clone()))
                     .collect(),
+                deposed: state.deposed.iter().map(|d| (d.key(), d.clone())).collect(),
                 sessions: state.sessions.clone(),
                 fence: state.fence,
                 compacted_seq: state.compacted_seq,
@@ -406,6 +409,7 @@ impl S3Backend {
         inner.resources = current.resources;
         inner.outputs = current.outputs;
         inner.intents = current.intents;
+        inner.deposed = current.deposed;
         inner.stack = source.stack_identity()?;
         inner.compacted_seq = 0;
         self.write_state(&mut inner)?;
@@ -501,6 +505,7 @@ impl S3Backend {
                 }
             }
             apply_intents(&mut inner.intents, &entry.intents);
+            apply_deposed(&mut inner.deposed, &entry.deposed);
             inner.serial = entry.serial;
         }
         if let Some(done) = session.take() {
@@ -559,6 +564,7 @@ impl S3Backend {
             moved_to: inner.moved_to.clone(),
             stack: inner.stack.clone(),
             intents: inner.intents.values().cloned().collect(),
+            deposed: inner.deposed.values().cloned().collect(),
         };
         let guard = match &inner.state_etag {
             Some(etag) => Guard::Etag(etag.clone()),
@@ -616,12 +622,13 @@ impl S3Backend {
             deltas,
             outputs,
             intents,
+            deposed,
         } = round;
         let generation = self.generation();
         let Some(open) = inner.open.as_ref() else {
             return Err(StateError::NoSession(self.path.clone()));
         };
-        if deltas.is_empty() && outputs.is_none() && intents.is_empty() {
+        if deltas.is_empty() && outputs.is_none() && intents.is_empty() && deposed.is_empty() {
             return Ok(());
         }
         self.check_lease()?;
@@ -635,6 +642,7 @@ impl S3Backend {
             deltas,
             outputs,
             intents,
+            deposed,
         };
         let key = journal_key(generation, entry.serial, entry.seq);
         match self.put_outcome(&key, self.sealed(&key, &entry), Guard::Absent)? {
@@ -650,6 +658,7 @@ impl S3Backend {
             inner.outputs = o.after.clone();
         }
         apply_intents(&mut inner.intents, &entry.intents);
+        apply_deposed(&mut inner.deposed, &entry.deposed);
         let full = {
             let Some(open) = inner.open.as_mut() else {
                 return Err(StateError::NoSession(self.path.clone()));
@@ -682,6 +691,7 @@ impl S3Backend {
                 Write::Put(r) => &r.addr,
                 Write::Remove(a) | Write::DropIntent(a) => a,
                 Write::Intent(i) => &i.addr,
+                Write::Depose(_) | Write::DropDeposed(_) => continue,
             };
             let has_intent = intents
                 .get(addr)
@@ -701,6 +711,7 @@ impl S3Backend {
                     intents.insert(addr.clone(), None);
                 }
                 Write::Put(_) | Write::Remove(_) => {}
+                Write::Depose(_) | Write::DropDeposed(_) => continue,
             }
             let before = view
                 .get(addr)
@@ -725,6 +736,7 @@ impl S3Backend {
                 .into_iter()
                 .map(|(addr, intent)| IntentChange { addr, intent })
                 .collect(),
+            deposed: deposed_changes(writes),
         }
     }
 
@@ -999,6 +1011,7 @@ impl StateBackend for S3Backend {
             resources: inner.resources.clone(),
             outputs: inner.outputs.clone(),
             intents: inner.intents.clone(),
+            deposed: inner.deposed.clone(),
         })
     }
 
@@ -1046,6 +1059,7 @@ impl StateBackend for S3Backend {
             deltas: Vec::new(),
             outputs: Some(delta),
             intents: Vec::new(),
+            deposed: Vec::new(),
         };
         self.round(&mut inner, round)
     }
@@ -1112,6 +1126,7 @@ impl StateBackend for S3Backend {
         }
         snapshot.serial = serial;
         snapshot.intents.clear();
+        snapshot.deposed.clear();
         Ok(snapshot)
     }
 
@@ -1350,6 +1365,31 @@ fn apply_intents(intents: &mut BTreeMap<ResourceAddr, Intent>, changes: &[Intent
         match &c.intent {
             Some(i) => intents.insert(c.addr.clone(), i.clone()),
             None => intents.remove(&c.addr),
+        };
+    }
+}
+
+/// The deposed objects `writes` record or drop, last write per object winning.
+fn deposed_changes(writes: &[Write]) -> Vec<DeposedChange> {
+    let mut changes: BTreeMap<DeposedKey, Option<Deposed>> = BTreeMap::new();
+    for w in writes {
+        match w {
+            Write::Depose(d) => changes.insert(d.key(), Some(d.clone())),
+            Write::DropDeposed(key) => changes.insert(key.clone(), None),
+            _ => continue,
+        };
+    }
+    changes
+        .into_iter()
+        .map(|(key, deposed)| DeposedChange { key, deposed })
+        .collect()
+}
+
+fn apply_deposed(deposed: &mut BTreeMap<DeposedKey, Deposed>, changes: &[DeposedChange]) {
+    for c in changes {
+        match &c.deposed {
+            Some(d) => deposed.insert(c.key.clone(), d.clone()),
+            None => deposed.remove(&c.key),
         };
     }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use gig_core::addr::ResourceAddr;
 use gig_core::value::Value;
-use gig_state::{HistoryEntry, Intent, LockInfo, ResourceRecord};
+use gig_state::{Deposed, DeposedKey, HistoryEntry, Intent, LockInfo, ResourceRecord};
 use serde::{Deserialize, Serialize};
 
 /// The version of this layout; another version is refused.
@@ -73,6 +73,16 @@ pub(crate) struct StateObject {
     /// Creates started and not recorded (not part of any version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) intents: Vec<Intent>,
+    /// Objects replaced at their address and not deleted yet (not part of any version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deposed: Vec<Deposed>,
+}
+
+/// A deposed object recorded (`Some`) or dropped (`None`) by a commit round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DeposedChange {
+    pub(crate) key: DeposedKey,
+    pub(crate) deposed: Option<Deposed>,
 }
 
 /// A create intent set (`Some`) or dropped (`None`) by a commit round.
@@ -119,6 +129,9 @@ pub(crate) struct JournalEntry {
     /// Intents set or dropped, applied after the deltas.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) intents: Vec<IntentChange>,
+    /// Deposed objects recorded or dropped, applied after the intents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deposed: Vec<DeposedChange>,
 }
 
 /// A session's net change: per address the first `before` and the last `after`.
