@@ -62,7 +62,7 @@ use gig_core::span::Span;
 use gig_core::value::Value;
 use gig_dsl::eval::eval;
 use gig_provider::{CreatedSink, ErrorClass, OpContext, Provider, ProviderError, UpdateRequest};
-use gig_state::{Intent, ResourceRecord, StateBackend, StateError, Write};
+use gig_state::{Deposed, Intent, ResourceRecord, StateBackend, StateError, Write};
 use tokio::sync::{watch, Semaphore};
 
 pub use crate::apply::retry::RetryPolicy;
@@ -192,7 +192,8 @@ pub async fn apply(
         return report;
     }
 
-    let schedule = Schedule::build(&plan.changes);
+    let changes = with_deposed(plan);
+    let schedule = Schedule::build_with_deposed(&changes, plan.changes.len());
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Shared {
         store,
@@ -202,7 +203,7 @@ pub async fn apply(
         events,
         retry: opts.retry.clone(),
     };
-    let mut run = Run::new(plan, &schedule, providers, opts, initial_values(plan));
+    let mut run = Run::new(&changes, &schedule, providers, opts, initial_values(plan));
     let mut cancel_open = true;
     if *cancel.borrow_and_update() {
         run.cancelled = true;
@@ -210,7 +211,7 @@ pub async fn apply(
     }
 
     for i in schedule.cyclic() {
-        let change = &plan.changes[schedule.steps[i].change];
+        let change = &changes[schedule.steps[i].change];
         run.fail(
             i,
             ProviderError::permanent(format!("{} is part of a dependency cycle", change.addr)),
@@ -325,6 +326,53 @@ fn adopted_writes(plan: &Plan) -> Vec<Write> {
         writes.extend(change(to).and_then(record));
     }
     writes
+}
+
+/// The plan's changes followed by one delete per deposed object (see
+/// [`Plan::deposed`]); borrowed when there is none.
+fn with_deposed(plan: &Plan) -> std::borrow::Cow<'_, [ResourceChange]> {
+    if plan.deposed.is_empty() {
+        return std::borrow::Cow::Borrowed(&plan.changes);
+    }
+    let deposed = plan.deposed.iter().map(|d| ResourceChange {
+        addr: d.addr.clone(),
+        provider: d.provider.clone(),
+        action: Action::Delete,
+        id: Some(d.id.clone()),
+        prior: Some(d.value.clone()),
+        planned: None,
+        body: None,
+        attributes: Vec::new(),
+        updated: Vec::new(),
+        replace_because: Vec::new(),
+        lifecycle: gig_dsl::config::Lifecycle::default(),
+        dependencies: d.dependencies.clone(),
+        schema_version: d.schema_version,
+        span: plan
+            .changes
+            .iter()
+            .find(|c| c.addr == d.addr)
+            .map_or(Span::DETACHED, |c| c.span),
+    });
+    std::borrow::Cow::Owned(plan.changes.iter().cloned().chain(deposed).collect())
+}
+
+/// The record of the object a change finds at its address (its id and Prior value),
+/// when it has one.
+fn old_record(change: &ResourceChange) -> Option<ResourceRecord> {
+    let value = change.prior.clone()?;
+    let id = change
+        .id
+        .clone()
+        .or_else(|| value.get("id").and_then(Value::as_str).map(str::to_string))?;
+    Some(ResourceRecord {
+        addr: change.addr.clone(),
+        provider: change.provider.clone(),
+        id,
+        value,
+        dependencies: change.dependencies.clone(),
+        schema_version: change.schema_version,
+    })
 }
 
 /// Whether a change needs a provider call.
@@ -714,7 +762,8 @@ enum StepState {
 
 /// The executor's bookkeeping, owned by the [`apply`] loop.
 struct Run<'a> {
-    plan: &'a Plan,
+    /// The plan's changes, then the deletes of deposed objects.
+    changes: &'a [ResourceChange],
     schedule: &'a Schedule,
     providers: &'a BTreeMap<String, Arc<dyn Provider>>,
     opts: &'a ApplyOptions,
@@ -735,14 +784,14 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(
-        plan: &'a Plan,
+        changes: &'a [ResourceChange],
         schedule: &'a Schedule,
         providers: &'a BTreeMap<String, Arc<dyn Provider>>,
         opts: &'a ApplyOptions,
         table: ValueTable,
     ) -> Run<'a> {
         Run {
-            plan,
+            changes,
             schedule,
             providers,
             opts,
@@ -761,7 +810,7 @@ impl<'a> Run<'a> {
     }
 
     fn change(&self, step_index: usize) -> &'a ResourceChange {
-        &self.plan.changes[self.schedule.steps[step_index].change]
+        &self.changes[self.schedule.steps[step_index].change]
     }
 
     /// Starts `ready` steps in order, or fails them at once when their request cannot
@@ -961,9 +1010,8 @@ impl<'a> Run<'a> {
             if let Ok(new) = &done.result {
                 if done.started {
                     let i = done.step_index;
-                    match self.write_for(i, new.as_ref()) {
-                        Ok(Some(w)) => writes.push((i, w)),
-                        Ok(None) => {}
+                    match self.writes_for(i, new.as_ref()) {
+                        Ok(ws) => writes.extend(ws.into_iter().map(|w| (i, w))),
                         Err(e) => {
                             outcomes.push((done, Some(e)));
                             continue;
@@ -1037,7 +1085,15 @@ impl<'a> Run<'a> {
                         }
                     }
                 }
-                Err(e) => {
+                Err(mut e) => {
+                    if node.commit == Commit::DropDeposed {
+                        e.message = format!(
+                            "{} (the replaced object {} stays on record as deposed; the \
+                             next apply deletes it)",
+                            e.message,
+                            change.id.as_deref().unwrap_or("without an id")
+                        );
+                    }
                     (shared.events)(ApplyEvent::Failed {
                         addr,
                         action,
@@ -1072,12 +1128,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The state write for a successful step.
-    fn write_for(&self, i: usize, new: Option<&Value>) -> Result<Option<Write>, ProviderError> {
+    /// The state writes for a successful step. The create of a create-before-destroy
+    /// replacement also records the object it replaces as deposed, in the same durable
+    /// write: from then on the old object is on record until its delete succeeds.
+    fn writes_for(&self, i: usize, new: Option<&Value>) -> Result<Vec<Write>, ProviderError> {
         let change = self.change(i);
         match self.schedule.steps[i].commit {
-            Commit::Nothing => Ok(None),
-            Commit::Remove => Ok(Some(Write::Remove(change.addr.clone()))),
+            Commit::DropDeposed => Ok(old_record(change)
+                .map(|old| Write::DropDeposed(Deposed::of(&old).key()))
+                .into_iter()
+                .collect()),
+            Commit::Remove => Ok(vec![Write::Remove(change.addr.clone())]),
             Commit::Put => {
                 let value = new.cloned().ok_or_else(|| {
                     ProviderError::permanent(format!(
@@ -1090,14 +1151,18 @@ impl<'a> Run<'a> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                Ok(Some(Write::Put(ResourceRecord {
+                let mut writes = vec![Write::Put(ResourceRecord {
                     addr: change.addr.clone(),
                     provider: change.provider.clone(),
                     id,
                     value,
                     dependencies: change.dependencies.clone(),
                     schema_version: change.schema_version,
-                })))
+                })];
+                if change.action == Action::Replace && change.lifecycle.create_before_destroy {
+                    writes.extend(old_record(change).map(|old| Write::Depose(Deposed::of(&old))));
+                }
+                Ok(writes)
             }
         }
     }

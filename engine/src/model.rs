@@ -9,7 +9,7 @@
 //! `dependencies`, `schema_version` and `span` (to place errors). Display-only fields
 //! (`attributes`, `replace_because`, the rest of `lifecycle`) never change what apply
 //! does; of a [`Plan`], apply reads `stack`, `changes`, `outputs`, `destroy`,
-//! `recovered`, `moved` and `imported`.
+//! `recovered`, `moved`, `imported` and `deposed`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -188,6 +188,10 @@ pub struct Plan {
     /// Objects `import` blocks adopt: address → cloud id. The change at the address has
     /// the object read by id as its Prior; apply records it before anything else.
     pub imported: BTreeMap<ResourceAddr, String>,
+    /// Objects an earlier create-before-destroy replacement deposed and did not delete
+    /// (from Prior, sorted by address and id): apply deletes each of them, after
+    /// everything that depends on its address has moved on, and forgets it once gone.
+    pub deposed: Vec<gig_state::Deposed>,
     /// Warnings and policy findings attached to the plan (errors stop planning).
     /// Not saved in plan files.
     pub diagnostics: Vec<Diagnostic>,
@@ -195,12 +199,13 @@ pub struct Plan {
 
 impl Plan {
     /// Whether applying would change anything: a resource, the record of an object an
-    /// interrupted create made (see [`Plan::recovered`]), a record's address or an
-    /// imported object.
+    /// interrupted create made (see [`Plan::recovered`]), a record's address, an
+    /// imported object, or a deposed object to delete.
     pub fn has_changes(&self) -> bool {
         self.summary.has_changes()
             || !self.recovered.is_empty()
             || !self.moved.is_empty()
             || !self.imported.is_empty()
+            || !self.deposed.is_empty()
     }
 }

@@ -145,6 +145,7 @@ pub fn plan(input: &PlanInput) -> (Plan, Vec<Diagnostic>) {
         recovered: BTreeMap::new(),
         moved: BTreeMap::new(),
         imported: BTreeMap::new(),
+        deposed: input.prior.deposed.values().cloned().collect(),
         diagnostics: diags.iter().filter(|d| !d.is_error()).cloned().collect(),
     };
     (plan, diags)

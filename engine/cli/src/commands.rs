@@ -863,6 +863,10 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
             intent.started
         );
     }
+    // Old objects of create-before-destroy replacements; the next apply deletes them.
+    for d in snapshot.deposed.values() {
+        println!("{}\t{}\tdeposed since {}", d.addr, d.id, d.since);
+    }
     Ok(OK)
 }
 
@@ -871,18 +875,37 @@ pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let addr = parse_addr(&args.address)?;
     let snapshot = context::open_existing_state(&settings)?.snapshot()?;
-    let rec = snapshot
-        .resources
-        .get(&addr)
-        .with_context(|| format!("no resource {addr} in state"))?;
-    let shown = serde_json::json!({
-        "address": addr.to_string(),
-        "provider": rec.provider,
-        "id": rec.id,
-        "dependencies": rec.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "schema_version": rec.schema_version,
-        "value": rec.value.to_json_redacted(),
-    });
+    let deposed: Vec<serde_json::Value> = snapshot
+        .deposed
+        .values()
+        .filter(|d| d.addr == addr)
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id,
+                "since": d.since,
+                "value": d.value.to_json_redacted(),
+            })
+        })
+        .collect();
+    let rec = snapshot.resources.get(&addr);
+    if rec.is_none() && deposed.is_empty() {
+        anyhow::bail!("no resource {addr} in state");
+    }
+    let mut shown = match rec {
+        Some(rec) => serde_json::json!({
+            "address": addr.to_string(),
+            "provider": rec.provider,
+            "id": rec.id,
+            "dependencies": rec.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "schema_version": rec.schema_version,
+            "value": rec.value.to_json_redacted(),
+        }),
+        None => serde_json::json!({ "address": addr.to_string() }),
+    };
+    // Old objects replaced at this address and not deleted yet.
+    if !deposed.is_empty() {
+        shown["deposed"] = serde_json::Value::Array(deposed);
+    }
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(OK)
 }

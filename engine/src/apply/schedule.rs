@@ -14,6 +14,11 @@
 //! - (e) with `create_before_destroy` on D, the old D is deleted only after X's create
 //!   side has moved X onto the new D.
 //!
+//! Changes from `first_deposed` on are *deposed objects* (old objects of an earlier
+//! create-before-destroy replacement, see `gig_state::Deposed`): each is one delete step,
+//! which (f) waits for the create side and the delete of every instance that depends on
+//! its address, as (b) and (e) order the old object of a replacement in the same run.
+//!
 //! One combination would close a cycle: X replaced with `create_before_destroy` while D
 //! is replaced without it (D delete → D create → X create → X delete → D delete). Edge
 //! (b) is dropped there, so old D goes before old X. Any other cycle (only a malformed
@@ -33,9 +38,10 @@ pub(crate) enum Commit {
     Put,
     /// Remove the record.
     Remove,
-    /// Nothing: the old object of a create-before-destroy replace, whose address already
-    /// holds the new object's record.
-    Nothing,
+    /// Forget the deposed object: the old object of a create-before-destroy replace,
+    /// whose address already holds the new object's record, or a deposed object left by
+    /// an earlier run.
+    DropDeposed,
 }
 
 /// One provider step.
@@ -64,7 +70,14 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// Builds the steps of every change that does something.
+    #[cfg(test)]
     pub fn build(changes: &[ResourceChange]) -> Schedule {
+        Schedule::build_with_deposed(changes, changes.len())
+    }
+
+    /// Builds the steps of every change that does something, where the changes from
+    /// `first_deposed` on are deletes of deposed objects.
+    pub fn build_with_deposed(changes: &[ResourceChange], first_deposed: usize) -> Schedule {
         let mut s = Schedule {
             steps_per_change: vec![0; changes.len()],
             ..Schedule::default()
@@ -83,13 +96,16 @@ impl Schedule {
                 s.steps.len() - 1
             };
             match c.action {
+                _ if i >= first_deposed => {
+                    delete_side[i] = Some(add(Step::Delete, Commit::DropDeposed));
+                }
                 Action::NoOp | Action::Read => {}
                 Action::Create => create_side[i] = Some(add(Step::Create, Commit::Put)),
                 Action::Update => create_side[i] = Some(add(Step::Update, Commit::Put)),
                 Action::Delete => delete_side[i] = Some(add(Step::Delete, Commit::Remove)),
                 Action::Replace if cbd => {
                     let create = add(Step::Create, Commit::Put);
-                    let delete = add(Step::Delete, Commit::Nothing);
+                    let delete = add(Step::Delete, Commit::DropDeposed);
                     edges.insert((create, delete)); // (d)
                     create_side[i] = Some(create);
                     delete_side[i] = Some(delete);
@@ -106,11 +122,15 @@ impl Schedule {
                 usize::from(create_side[i].is_some()) + usize::from(delete_side[i].is_some());
         }
 
-        let index: BTreeMap<&ResourceAddr, usize> = changes
+        let index: BTreeMap<&ResourceAddr, usize> = changes[..first_deposed]
             .iter()
             .enumerate()
             .map(|(i, c)| (&c.addr, i))
             .collect();
+        let mut deposed_at: BTreeMap<&ResourceAddr, Vec<usize>> = BTreeMap::new();
+        for (k, c) in changes.iter().enumerate().skip(first_deposed) {
+            deposed_at.entry(&c.addr).or_default().push(k);
+        }
         let is_replace = |i: usize, cbd: bool| {
             changes[i].action == Action::Replace
                 && changes[i].lifecycle.create_before_destroy == cbd
@@ -132,6 +152,13 @@ impl Schedule {
                     (is_replace(d, true), create_side[x], delete_side[d])
                 {
                     edges.insert((cx, dd)); // (e)
+                }
+                for &k in deposed_at.get(&changes[d].addr).into_iter().flatten() {
+                    for side in [create_side[x], delete_side[x]].into_iter().flatten() {
+                        if let Some(dk) = delete_side[k] {
+                            edges.insert((side, dk)); // (f)
+                        }
+                    }
                 }
             }
         }

@@ -54,10 +54,34 @@ pub struct FilePlan {
     /// Objects `import` blocks adopt: address → cloud id. Absent when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub imported: BTreeMap<String, String>,
+    /// Deposed objects the apply deletes, sorted by address and id. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<FileDeposed>,
     /// Only some instances were planned (`--target`/`--exclude`): apply leaves the
     /// outputs alone. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+}
+
+/// An object a create-before-destroy replacement deposed at its address and did not
+/// delete yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDeposed {
+    /// The address it was recorded at.
+    pub address: String,
+    /// Its provider.
+    pub provider: String,
+    /// The cloud id of the old object.
+    pub id: String,
+    /// Its last recorded value.
+    pub value: Value,
+    /// Addresses it depended on.
+    pub dependencies: Vec<String>,
+    /// Schema version of `value`.
+    pub schema_version: u32,
+    /// When it was deposed (RFC 3339, UTC).
+    pub since: String,
 }
 
 /// One instance's planned change.
@@ -309,6 +333,19 @@ impl FilePlan {
                 .iter()
                 .map(|(a, id)| (a.to_string(), id.clone()))
                 .collect(),
+            deposed: plan
+                .deposed
+                .iter()
+                .map(|d| FileDeposed {
+                    address: d.addr.to_string(),
+                    provider: d.provider.clone(),
+                    id: d.id.clone(),
+                    value: d.value.clone(),
+                    dependencies: d.dependencies.iter().map(ToString::to_string).collect(),
+                    schema_version: d.schema_version,
+                    since: d.since.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -369,6 +406,25 @@ impl FilePlan {
                 .into_iter()
                 .map(|(a, id)| address(&a).map(|a| (a, id)))
                 .collect::<Result<_, _>>()?,
+            deposed: self
+                .deposed
+                .into_iter()
+                .map(|d| {
+                    Ok(gig_state::Deposed {
+                        addr: address(&d.address)?,
+                        provider: d.provider,
+                        id: d.id,
+                        value: d.value,
+                        dependencies: d
+                            .dependencies
+                            .iter()
+                            .map(|a| address(a))
+                            .collect::<Result<_, _>>()?,
+                        schema_version: d.schema_version,
+                        since: d.since,
+                    })
+                })
+                .collect::<Result<_, SchemaError>>()?,
             diagnostics: Vec::new(),
         })
     }

@@ -31,6 +31,11 @@ pub fn json(plan: &Plan) -> J {
                 Resolution::Gone => None,
             },
         })).collect::<Vec<_>>(),
+        "deposed": plan.deposed.iter().map(|d| json!({
+            "address": d.addr.to_string(),
+            "id": d.id,
+            "since": d.since,
+        })).collect::<Vec<_>>(),
         "summary": {
             "import": plan.imported.len(),
             "move": plan.moved.len(),

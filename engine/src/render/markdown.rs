@@ -80,8 +80,22 @@ pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
         }
         out.push('\n');
     }
+    if !plan.deposed.is_empty() {
+        out.push_str("Objects replaced earlier and not deleted yet:\n\n");
+        for d in &plan.deposed {
+            let _ = writeln!(
+                out,
+                "- `{}`: deposed object `{}` will be destroyed",
+                escape_code(&d.addr.to_string()),
+                escape_code(&d.id)
+            );
+        }
+        out.push('\n');
+    }
     if changing.is_empty() && outputs.is_none() {
-        if plan.moved.is_empty() && plan.imported.is_empty() {
+        if !plan.deposed.is_empty() {
+            out.push_str("**No other changes.**\n");
+        } else if plan.moved.is_empty() && plan.imported.is_empty() {
             out.push_str("**No changes.** Infrastructure matches the configuration.\n");
         } else {
             out.push_str(

@@ -23,8 +23,11 @@ pub fn text(plan: &Plan) -> Styled {
 
     recovered(&mut out, plan);
     adopted(&mut out, plan);
+    deposed(&mut out, plan);
     if changing.is_empty() && outputs.is_empty() {
-        if plan.moved.is_empty() && plan.imported.is_empty() {
+        if !plan.deposed.is_empty() {
+            out.push_str("No other changes.\n");
+        } else if plan.moved.is_empty() && plan.imported.is_empty() {
             out.push_str("No changes. Infrastructure matches the configuration.\n");
         } else {
             out.push_str("No changes to infrastructure; apply records the state changes above.\n");
@@ -273,6 +276,24 @@ fn adopted(out: &mut Styled, plan: &Plan) {
         out.push_str("  ");
         out.push_styled(Style::Create, "+");
         let _ = writeln!(out, " {to} will be imported (id {id:?})");
+    }
+    out.push('\n');
+}
+
+/// The objects an earlier create-before-destroy replacement deposed and did not delete.
+fn deposed(out: &mut Styled, plan: &Plan) {
+    if plan.deposed.is_empty() {
+        return;
+    }
+    out.push_str("Objects replaced earlier and not deleted yet:\n");
+    for d in &plan.deposed {
+        out.push_str("  ");
+        out.push_styled(Style::Delete, "-");
+        let _ = writeln!(
+            out,
+            " {}: deposed object {} will be destroyed",
+            d.addr, d.id
+        );
     }
     out.push('\n');
 }
