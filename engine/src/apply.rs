@@ -163,11 +163,25 @@ pub async fn apply(
     providers: &BTreeMap<String, Arc<dyn Provider>>,
     store: &dyn StateBackend,
     opts: &ApplyOptions,
+    cancel: watch::Receiver<bool>,
+    events: &(dyn Fn(ApplyEvent) + Send + Sync),
+) -> ApplyReport {
+    let operation = if plan.destroy { "destroy" } else { "apply" };
+    execute(plan, providers, store, opts, operation, cancel, events).await
+}
+
+/// [`apply`] in a write session named `operation` (`apply`, `destroy`, `rollback`).
+pub(crate) async fn execute(
+    plan: &Plan,
+    providers: &BTreeMap<String, Arc<dyn Provider>>,
+    store: &dyn StateBackend,
+    opts: &ApplyOptions,
+    operation: &str,
     mut cancel: watch::Receiver<bool>,
     events: &(dyn Fn(ApplyEvent) + Send + Sync),
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
-    if let Err(e) = store.begin(if plan.destroy { "destroy" } else { "apply" }) {
+    if let Err(e) = store.begin(operation) {
         report.state_lock_lost = matches!(e, StateError::LockLost { .. });
         report.state_error = Some(e.to_string());
         report.not_started = plan
@@ -1234,7 +1248,11 @@ impl<'a> Run<'a> {
 ///
 /// Regression: comparing raw values here made a reordered set (RDS subnet ids) count as
 /// changed, so a tags-only update also called ModifyDBSubnetGroup.
-fn changed_attributes(change: &ResourceChange, prior: &Value, planned: &Value) -> Vec<String> {
+pub(crate) fn changed_attributes(
+    change: &ResourceChange,
+    prior: &Value,
+    planned: &Value,
+) -> Vec<String> {
     let empty = BTreeMap::new();
     let before = prior.as_map().unwrap_or(&empty);
     let after = planned.as_map().unwrap_or(&empty);

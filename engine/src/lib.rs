@@ -18,4 +18,5 @@ pub mod policy;
 pub mod recover;
 pub mod refresh;
 pub mod render;
+pub mod rollback;
 pub mod values;

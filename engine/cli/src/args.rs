@@ -322,6 +322,10 @@ pub struct ApplyArgs {
     /// state, adopting drift; objects found gone are forgotten.
     #[arg(long)]
     pub refresh_only: bool,
+    /// When a change fails, undo what this apply did: delete what it created and
+    /// restore what it updated in place, in reverse dependency order.
+    #[arg(long)]
+    pub rollback_on_failure: bool,
 }
 
 /// `gig destroy`

@@ -605,6 +605,8 @@ async fn execute(
         in_flight.event(&e);
         progress.event(e);
     };
+    // The rollback, if any, listens to the same interrupts.
+    let rollback_cancel = cancel_rx.clone();
     let report: ApplyReport =
         gig_engine::apply::apply(plan, providers, store, &opts, cancel_rx, &on_event).await;
     progress.finish();
@@ -653,6 +655,18 @@ async fn execute(
     if report.is_success() {
         print_outputs(&report.outputs, None, OutputStyle::Text, false)?;
     }
+    let failed_for_good =
+        !report.failed.is_empty() && !report.cancelled && report.state_error.is_none();
+    if settings.rollback_on_failure && failed_for_good {
+        let run = RunContext {
+            providers,
+            store,
+            opts: &opts,
+            cancel: rollback_cancel,
+            in_flight: &in_flight,
+        };
+        roll_back(ui, plan, &report, run, sources).await?;
+    }
     Ok(if report.cancelled {
         INTERRUPTED
     } else if report.is_success() {
@@ -660,6 +674,63 @@ async fn execute(
     } else {
         ERROR
     })
+}
+
+/// What a rollback runs with: the apply's providers, state, options and interrupts.
+struct RunContext<'a> {
+    providers: &'a Providers,
+    store: &'a dyn StateBackend,
+    opts: &'a ApplyOptions,
+    cancel: tokio::sync::watch::Receiver<bool>,
+    in_flight: &'a InFlight,
+}
+
+/// `--rollback-on-failure` after a failed apply: undoes what it did and prints what was
+/// undone and what was not. The apply's exit code (1) stands either way.
+async fn roll_back(
+    ui: &Ui,
+    plan: &Plan,
+    report: &ApplyReport,
+    run: RunContext<'_>,
+    sources: &SourceMap,
+) -> anyhow::Result<()> {
+    println!("\nRolling back what this apply did (--rollback-on-failure)...");
+    let on_event = |e: ApplyEvent| run.in_flight.event(&e);
+    let rolled = gig_engine::rollback::rollback(
+        plan,
+        report,
+        run.providers,
+        run.store,
+        run.opts,
+        run.cancel,
+        &on_event,
+    )
+    .await?;
+    ui.diagnostics(&rolled.run.failure_diagnostics(), sources);
+    if let Some(err) = &rolled.run.state_error {
+        ui.error(&format!("writing state failed, rollback stopped: {err}"));
+    }
+    for (addr, action) in &rolled.undone {
+        let how = match action {
+            gig_engine::model::Action::Create => "deleted",
+            _ => "restored to its Prior value",
+        };
+        println!("  undone: {addr} ({how})");
+    }
+    for (addr, reason) in &rolled.not_undone {
+        println!("  not undone: {addr}: {reason}");
+    }
+    println!(
+        "\nRollback {}: {} undone, {} not undone.",
+        if rolled.is_complete() {
+            "complete"
+        } else {
+            "incomplete"
+        },
+        rolled.undone.len(),
+        rolled.not_undone.len()
+    );
+    Ok(())
 }
 
 /// How `gig output` prints.

@@ -336,6 +336,8 @@ pub struct ApplySettings {
     pub options: PlanOptions,
     /// Skip the confirmation prompt.
     pub auto_approve: bool,
+    /// `--rollback-on-failure`: undo this apply's changes when one of them fails.
+    pub rollback_on_failure: bool,
     /// `--state-dir` when given on the command line (a plan file must agree with it).
     pub explicit_state_dir: Option<PathBuf>,
     /// `--state` (or `GIG_STATE`) when given: a plan file's state must lie under it.
@@ -351,6 +353,9 @@ impl ApplySettings {
         } else {
             StackSettings::with_state(&args.stack)?
         };
+        if args.refresh_only && args.rollback_on_failure {
+            bail!("--rollback-on-failure undoes changes to the cloud; --refresh-only makes none");
+        }
         let source = if args.stack.dir.is_file() {
             if args.refresh_only {
                 bail!("--refresh-only plans from the stack; it cannot be used with a plan file");
@@ -373,6 +378,7 @@ impl ApplySettings {
             stack,
             source,
             auto_approve: args.auto_approve,
+            rollback_on_failure: args.rollback_on_failure,
             explicit_state_dir: args.stack.state_dir.clone(),
             explicit_state_root: args.stack.state.clone(),
         })
@@ -393,6 +399,7 @@ impl ApplySettings {
             stack,
             source: ApplySource::Stack,
             auto_approve: args.auto_approve,
+            rollback_on_failure: false,
             explicit_state_dir: args.stack.state_dir.clone(),
             explicit_state_root: args.stack.state.clone(),
         })

@@ -250,3 +250,80 @@ async fn a_refused_endpoint_is_one_error_naming_it() {
         started.elapsed()
     );
 }
+
+/// The configuration `--rollback-on-failure` returns to.
+const BEFORE_ROLLBACK: &str = r#"provider aws {
+  region = "us-east-1"
+}
+
+resource aws.vpc main {
+  cidr_block = "10.41.0.0/16"
+  tags       = { Team = "before" }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_on_failure_undoes_the_apply_and_the_old_config_plans_no_change() {
+    let emu = support::Emu::start().await;
+    let gig = Gig::new().with_endpoint(&emu.endpoint);
+    let dir = stack(&[("main.gig", BEFORE_ROLLBACK)]);
+    gig.run_in(dir.path(), &["apply", ".", "--auto-approve"])
+        .expect_code(0);
+
+    // The VPC's tags change, a subnet is made, and an overlapping subnet fails.
+    let after = BEFORE_ROLLBACK.replace("before", "after")
+        + r#"
+resource aws.subnet a {
+  vpc_id     = aws.vpc.main.id
+  cidr_block = "10.41.1.0/24"
+}
+
+resource aws.subnet overlapping {
+  vpc_id     = aws.vpc.main.id
+  cidr_block = "10.41.1.0/25"
+  depends_on = [aws.subnet.a]
+}
+"#;
+    std::fs::write(dir.path().join("main.gig"), after).expect("write the new config");
+    let run = gig
+        .run_in(
+            dir.path(),
+            &["apply", ".", "--auto-approve", "--rollback-on-failure"],
+        )
+        .expect_code(1);
+    let out = &run.stdout;
+    assert!(
+        run.stderr.contains("InvalidSubnet.Conflict"),
+        "{}",
+        run.stderr
+    );
+    assert!(out.contains("undone: aws.subnet.a (deleted)"), "{out}");
+    assert!(
+        out.contains("undone: aws.vpc.main (restored to its Prior value)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Rollback complete: 2 undone, 0 not undone."),
+        "{out}"
+    );
+
+    std::fs::write(dir.path().join("main.gig"), BEFORE_ROLLBACK).expect("write the old config");
+    let plan = gig
+        .run_in(dir.path(), &["plan", ".", "--detailed-exitcode"])
+        .expect_code(0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    let history = gig
+        .run_in(dir.path(), &["state", "history", "."])
+        .expect_code(0);
+    let ops: Vec<&str> = history
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        ops[ops.len() - 2..],
+        ["apply", "rollback"],
+        "{}",
+        history.stdout
+    );
+}

@@ -14,6 +14,11 @@
 //! - (e) with `create_before_destroy` on D, the old D is deleted only after X's create
 //!   side has moved X onto the new D.
 //!
+//! - (g) an update of X finishes before the delete of D (a plain delete): X may still
+//!   refer to D until it is updated. A plan from configuration never has this pair (X's
+//!   configuration needs D, so D stays); a rollback plan has it when the apply being
+//!   undone pointed X at an object it created.
+//!
 //! Changes from `first_deposed` on are *deposed objects* (old objects of an earlier
 //! create-before-destroy replacement, see `gig_state::Deposed`): each is one delete step,
 //! which (f) waits for the create side and the delete of every instance that depends on
@@ -152,6 +157,11 @@ impl Schedule {
                     (is_replace(d, true), create_side[x], delete_side[d])
                 {
                     edges.insert((cx, dd)); // (e)
+                }
+                if let (Some(cx), Some(dd), Action::Delete) =
+                    (create_side[x], delete_side[d], changes[d].action)
+                {
+                    edges.insert((cx, dd)); // (g)
                 }
                 for &k in deposed_at.get(&changes[d].addr).into_iter().flatten() {
                     for side in [create_side[x], delete_side[x]].into_iter().flatten() {
