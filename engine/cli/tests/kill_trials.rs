@@ -15,55 +15,19 @@ mod common;
 #[path = "../../../providers/aws/tests/support/mod.rs"]
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::trials::{self, STACK};
 use common::Gig;
-use serde_json::Value as J;
-
-const STACK: &str = "stacks/giggatek";
-
-/// Every object the emulator holds with the stack's staging tags: (ARN, gig:address).
-fn tagged(endpoint: &str) -> Vec<(String, String)> {
-    let filters =
-        r#"[{"Key":"gig:stack","Values":["giggatek"]},{"Key":"gig:env","Values":["staging"]}]"#;
-    common::tagged_objects(endpoint, "us-east-1", filters)
-        .into_iter()
-        // Volumes and network interfaces carry the tags of the instance they belong to.
-        .filter(|(arn, _)| !arn.contains(":volume/") && !arn.contains(":network-interface/"))
-        .collect()
-}
-
-/// State as address → id.
-fn state_ids(gig: &Gig) -> BTreeMap<String, String> {
-    let export = gig
-        .run(&["state", "export", STACK, "--env", "staging"])
-        .expect_code(0);
-    let state: J = serde_json::from_str(&export.stdout).expect("state JSON");
-    state["resources"]
-        .as_object()
-        .expect("resources")
-        .iter()
-        .map(|(addr, r)| {
-            (
-                addr.clone(),
-                r["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
 
 /// Runs one trial; returns a description of what went wrong, if anything.
 async fn trial(n: u32) -> Result<(), String> {
     let emu = support::Emu::start().await;
     let gig = Gig::new().with_endpoint(&emu.endpoint);
     let mut child = gig
-        .command(
-            &common::repo(),
-            &["apply", STACK, "--env", "staging", "--auto-approve"],
-        )
+        .command(&common::repo(), &trials::apply(STACK))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -83,7 +47,7 @@ async fn trial(n: u32) -> Result<(), String> {
     let status = child.wait().expect("reap");
     let killed = !status.success();
 
-    let again = gig.run(&["apply", STACK, "--env", "staging", "--auto-approve"]);
+    let again = gig.run(&trials::apply(STACK));
     if again.code != 0 {
         return Err(format!(
             "trial {n} (killed after {lines} lines + {extra:?}, killed: {killed}): the re-apply \
@@ -92,58 +56,13 @@ async fn trial(n: u32) -> Result<(), String> {
             again.all()
         ));
     }
-    let plan = gig.run(&["plan", STACK, "--env", "staging", "--detailed-exitcode"]);
-    if plan.code != 0 {
-        return Err(format!(
-            "trial {n}: the plan after the re-apply is not empty: {}",
-            plan.all()
-        ));
-    }
-    let objects = tagged(&emu.endpoint);
-    let mut per_address: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (arn, address) in &objects {
-        per_address.entry(address).or_default().push(arn);
-    }
-    let twice: Vec<_> = per_address
-        .iter()
-        .filter(|(_, arns)| arns.len() > 1)
-        .collect();
-    if !twice.is_empty() {
-        let recovered: Vec<&str> = again
-            .stdout
-            .lines()
-            .take_while(|l| !l.trim().is_empty() || l.is_empty())
-            .take(40)
-            .collect();
-        return Err(format!(
-            "trial {n} (killed after {lines} lines + {extra:?}): addresses with two objects: \
-             {twice:#?}\nthe re-apply began:\n{}",
-            recovered.join("\n")
-        ));
-    }
-    let state = state_ids(&gig);
-    let missing: BTreeSet<_> = objects
-        .iter()
-        .filter(|(arn, address)| {
-            state
-                .get(address)
-                .is_none_or(|id| !arn.contains(id.trim_start_matches('/')))
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "trial {n}: live objects not in state: {missing:#?}"
-        ));
-    }
-    Ok(())
+    let what = format!("trial {n} (killed after {lines} lines + {extra:?})");
+    trials::converged(&gig, STACK, &emu.endpoint, &what).map(drop)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_never_duplicates_or_loses_an_object() {
-    let trials: u32 = std::env::var("GIG_KILL_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let trials = trials::count("GIG_KILL_TRIALS", 20);
     let mut failures = Vec::new();
     for n in 0..trials {
         if let Err(e) = trial(n).await {

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod trials;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -265,32 +268,45 @@ impl Gig {
 }
 
 /// Every object the emulator holds in `region` whose tags match `filters` (a
-/// `TagFilters` JSON array), as (ARN, gig:address) pairs.
+/// `TagFilters` JSON array), as (ARN, gig:address) pairs. The answer comes in pages of at
+/// most 100; every page is read.
 pub fn tagged_objects(endpoint: &str, region: &str, filters: &str) -> Vec<(String, String)> {
-    let body = format!(r#"{{"TagFilters":{filters}}}"#);
-    let text = emulator_request_in(
-        endpoint,
-        region,
-        "/",
-        "tagging",
-        Some("ResourceGroupsTaggingAPI_20170126.GetResources"),
-        &body,
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    v["ResourceTagMappingList"]
-        .as_array()
-        .expect("mappings")
-        .iter()
-        .filter_map(|m| {
-            let arn = m["ResourceARN"].as_str()?.to_string();
-            let address = m["Tags"]
-                .as_array()?
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let body = format!(
+            r#"{{"TagFilters":{filters},"ResourcesPerPage":100,"PaginationToken":{}}}"#,
+            serde_json::Value::String(token.clone())
+        );
+        let text = emulator_request_in(
+            endpoint,
+            region,
+            "/",
+            "tagging",
+            Some("ResourceGroupsTaggingAPI_20170126.GetResources"),
+            &body,
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        out.extend(
+            v["ResourceTagMappingList"]
+                .as_array()
+                .expect("mappings")
                 .iter()
-                .find(|t| t["Key"] == "gig:address")?["Value"]
-                .as_str()?
-                .to_string();
-            Some((arn, address))
-        })
-        .collect()
+                .filter_map(|m| {
+                    let arn = m["ResourceARN"].as_str()?.to_string();
+                    let address = m["Tags"]
+                        .as_array()?
+                        .iter()
+                        .find(|t| t["Key"] == "gig:address")?["Value"]
+                        .as_str()?
+                        .to_string();
+                    Some((arn, address))
+                }),
+        );
+        match v["PaginationToken"].as_str() {
+            Some(next) if !next.is_empty() => token = next.to_string(),
+            _ => return out,
+        }
+    }
 }
