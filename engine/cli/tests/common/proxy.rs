@@ -13,7 +13,8 @@
 //! - **answers dropped after the request was processed**: the request is forwarded, the
 //!   emulator acts on it, and the connection is reset instead of answering (optionally
 //!   for create calls only: the create happened and the client never hears);
-//! - **hang**: accept the request, never forward it, never answer.
+//! - **hang**: forward the request (the emulator acts on it) and never answer, keeping
+//!   the connection open — a path that went dead after the request got through.
 //!
 //! The protocol is read from the request: `X-Amz-Target` means a JSON protocol, an
 //! `Action=` form body a query protocol (the service from the signature's credential
@@ -40,7 +41,8 @@ pub struct Faults {
     pub drop_creates_only: bool,
     /// Added to every forwarded request.
     pub latency: Duration,
-    /// Accept requests and never answer them.
+    /// Start hung: forward each request (the emulator acts on it) and never answer.
+    /// [`Proxy::set_hang`] switches it on and off while gig runs.
     pub hang: bool,
     /// Seed of the fault generator.
     pub seed: u64,
@@ -66,6 +68,7 @@ pub struct Proxy {
     /// What happened so far.
     pub counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
+    hang: Arc<AtomicBool>,
 }
 
 impl Drop for Proxy {
@@ -86,22 +89,19 @@ impl Proxy {
         listener.set_nonblocking(true).expect("non-blocking");
         let port = listener.local_addr().expect("local address").port();
         let stop = Arc::new(AtomicBool::new(false));
+        let hang = Arc::new(AtomicBool::new(faults.hang));
         let counts = Arc::new(Counts::default());
         let rng = Arc::new(Mutex::new(Rng(faults.seed.wrapping_mul(2) | 1)));
-        let (stop2, counts2) = (stop.clone(), counts.clone());
+        let (stop2, counts2, hang2) = (stop.clone(), counts.clone(), hang.clone());
         std::thread::spawn(move || {
-            let mut held = Vec::new();
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let _ = client.set_nonblocking(false);
-                        if faults.hang {
-                            held.push(client);
-                            continue;
-                        }
                         let (faults, counts, rng) = (faults.clone(), counts2.clone(), rng.clone());
+                        let hang = hang2.clone();
                         std::thread::spawn(move || {
-                            serve(client, upstream_port, &faults, &counts, &rng);
+                            serve(client, upstream_port, &faults, &counts, &rng, &hang);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -112,7 +112,13 @@ impl Proxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             counts,
             stop,
+            hang,
         }
+    }
+
+    /// Hangs (forwards and never answers) from now on, or stops hanging.
+    pub fn set_hang(&self, hang: bool) {
+        self.hang.store(hang, Ordering::SeqCst);
     }
 
     /// A one-line summary of the faults injected so far.
@@ -224,11 +230,25 @@ fn throttling(protocol: &Protocol) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve(mut client: TcpStream, upstream: u16, faults: &Faults, counts: &Counts, rng: &Mutex<Rng>) {
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    faults: &Faults,
+    counts: &Counts,
+    rng: &Mutex<Rng>,
+    hang: &AtomicBool,
+) {
     let Some(request) = read_request(&mut client) else {
         return;
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
+    if hang.load(Ordering::SeqCst) {
+        // The emulator acts on the request; the client waits for an answer that never
+        // comes, on a connection that stays open.
+        let _ = forward(&request, upstream);
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
     let draw = rng.lock().map(|mut r| r.unit()).unwrap_or(1.0);
     if draw < faults.throttle {
         counts.throttled.fetch_add(1, Ordering::SeqCst);
