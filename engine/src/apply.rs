@@ -28,8 +28,12 @@
 //!
 //! Providers classify their errors. Retryable and throttling errors are retried per
 //! [`RetryPolicy`] (the concurrency slot is released while waiting), except that a
-//! create is re-sent only after throttling: after a timeout, a dropped connection or a
-//! server error its object may exist, and sending it again could make a second one. A permanent error
+//! create is re-sent at once only after throttling: after a timeout, a dropped
+//! connection or a server error its object may exist, and sending it again could make a
+//! second one. Such a create is settled within the run: its object is looked up as the
+//! next plan would ([`crate::recover`]) and adopted when found; only when two lookups a
+//! retry delay apart find nothing is it sent again, and when the lookup cannot say, the
+//! step fails and keeps its intent for the next plan. A permanent error
 //! fails the step: independent branches carry on, and every step that (transitively)
 //! waits for the failed one is skipped and reported with the failed instance. State
 //! keeps everything that succeeded.
@@ -599,10 +603,34 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
                 }
             }
             Err(e) if !may_reissue(&job, &e) => {
+                let why = match settle(shared, &job, created_id.clone(), attempt).await {
+                    Settled::Adopted(id, value) => {
+                        tracing::info!(
+                            target: "gig::provider",
+                            address = %job.addr, id = %id,
+                            "a create whose answer was lost made its object; adopted"
+                        );
+                        return done(Ok(Some(value)), true, first_start, Some(id));
+                    }
+                    Settled::NotMade if attempt < shared.retry.max_attempts => {
+                        (shared.events)(ApplyEvent::Retrying {
+                            addr: job.addr.clone(),
+                            step: job.step,
+                            attempt,
+                            error: e.clone(),
+                            delay: Duration::ZERO,
+                        });
+                        last_error = Some(e);
+                        continue;
+                    }
+                    Settled::NotMade => "no object was found, and no attempt is left".to_string(),
+                    Settled::Unknown(why) => why,
+                };
                 let e = ProviderError {
                     message: format!(
                         "{} (the create was not sent again: it may have succeeded unseen, and \
-                         creating again could make a second object)",
+                         creating again could make a second object; {why}. The next plan looks \
+                         the object up.)",
                         e.message
                     ),
                     ..e
@@ -612,6 +640,57 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
             Err(e) => return done(Err(e), true, first_start, created_id),
         }
     }
+}
+
+/// What became of a create whose outcome is unknown, settled within the run.
+enum Settled {
+    /// Its object exists: the id and the value read.
+    Adopted(String, Value),
+    /// Two lookups, a retry delay apart, found no object: the create did not happen and
+    /// may be sent again.
+    NotMade,
+    /// The lookup could not say (or apply is stopping): why.
+    Unknown(String),
+}
+
+/// Settles a create that failed with an unknown outcome (a timeout, a dropped
+/// connection, a server error) the way the next plan would: looks its object up by the
+/// reported id or the marks it carries ([`crate::recover::look_up`]) and adopts a single
+/// live one. When nothing is found, it waits one retry delay — an object can take a
+/// moment to become visible — and looks again; nothing twice means the create was not
+/// made. The lookup is never a reason to create again while an object might exist.
+async fn settle(
+    shared: &Shared<'_>,
+    job: &Job,
+    created_id: Option<String>,
+    attempt: u32,
+) -> Settled {
+    let Request::Create { planned } = &job.request else {
+        return Settled::Unknown("not a create".to_string());
+    };
+    let intent = intent(job, planned, created_id);
+    let look =
+        || crate::recover::look_up(&intent, &job.ctx.stack, &job.ctx.env, job.provider.as_ref());
+    for round in 0..2 {
+        if *shared.stop.borrow() {
+            return Settled::Unknown("apply is stopping".to_string());
+        }
+        if round > 0 {
+            let mut stop = shared.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(shared.retry.delay(attempt)) => {}
+                _ = stop.wait_for(|s| *s) => {
+                    return Settled::Unknown("apply is stopping".to_string());
+                }
+            }
+        }
+        match look().await {
+            crate::recover::Found::One(id, value) => return Settled::Adopted(id, value),
+            crate::recover::Found::Nothing => {}
+            crate::recover::Found::Unresolved(why) => return Settled::Unknown(why),
+        }
+    }
+    Settled::NotMade
 }
 
 /// Whether a failed call may be sent again. A create that failed for a reason other than

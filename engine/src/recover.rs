@@ -177,6 +177,49 @@ async fn resolve(intent: &Intent, stack: &str, env: &str, providers: &Providers)
             intent.provider
         )))
     })?;
+    resolve_with(intent, stack, env, provider.as_ref()).await
+}
+
+/// What a lookup of one create whose outcome is unknown found, for apply to settle it
+/// within the run (see [`crate::apply`]).
+pub(crate) enum Found {
+    /// Exactly one live object: its id and value.
+    One(String, Value),
+    /// No object.
+    Nothing,
+    /// The lookup could not say (several candidates, no lookup for the type, a failed
+    /// call): why.
+    Unresolved(String),
+}
+
+/// Looks up the object of `intent` through `provider`, as the next plan would.
+pub(crate) async fn look_up(
+    intent: &Intent,
+    stack: &str,
+    env: &str,
+    provider: &dyn gig_provider::Provider,
+) -> Found {
+    match resolve_with(intent, stack, env, provider).await {
+        Ok(Some((id, value))) => Found::One(id, value),
+        Ok(None) => Found::Nothing,
+        Err(Failure::Ambiguous(ids)) => Found::Unresolved(format!(
+            "several objects carry its marks: {}",
+            ids.join(", ")
+        )),
+        Err(Failure::Unsupported) => {
+            Found::Unresolved(format!("{} objects cannot be looked up", intent.addr.rtype))
+        }
+        Err(Failure::Lookup(e)) => Found::Unresolved(format!("the lookup failed: {}", e.message)),
+    }
+}
+
+/// [`resolve`] with the intent's provider at hand.
+async fn resolve_with(
+    intent: &Intent,
+    stack: &str,
+    env: &str,
+    provider: &dyn gig_provider::Provider,
+) -> Lookup {
     let ctx = OpContext {
         token: Some(intent.token.clone()),
         ..OpContext::new(intent.addr.to_string(), stack, env)

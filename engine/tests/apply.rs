@@ -547,10 +547,11 @@ async fn retries_stop_after_max_attempts() {
 }
 
 /// Regression: a create that failed with a retryable error (a timeout or a dropped
-/// connection after the request was sent) was sent again, which makes a second object
-/// when the first attempt succeeded unseen. Deletes, being idempotent, are still retried.
+/// connection after the request was sent) was sent again at once, which makes a second
+/// object when the first attempt succeeded unseen. Now it is looked up first, and sent
+/// again only when two lookups find no object. Deletes, being idempotent, are retried.
 #[tokio::test]
-async fn a_create_with_an_unknown_outcome_is_never_sent_again() {
+async fn a_create_with_an_unknown_outcome_is_sent_again_only_after_lookups_find_nothing() {
     let e = env(TestOptions {
         fail: vec![
             FailRule::transient(Operation::Create, "test.thing.a", ErrorClass::Retryable, 1),
@@ -568,17 +569,86 @@ async fn a_create_with_an_unknown_outcome_is_never_sent_again() {
         .0
         .is_success());
     let old = from_state(&e.store, change("old", Action::Delete, &[]));
+    e.factory.log().clear();
     let (report, _) = run(&e, &plan(vec![change("a", Action::Create, &[]), old]), 8).await;
+    assert!(report.is_success(), "{report:?}");
     let log = e.factory.log();
-    assert_eq!(log.calls_for(Operation::Create, "test.thing.a").len(), 1);
-    assert_eq!(report.failed.len(), 1, "{report:?}");
-    assert!(
-        report.failed[0].1.message.contains("not sent again"),
-        "{}",
-        report.failed[0].1.message
-    );
+    let creates = log.calls_for(Operation::Create, "test.thing.a");
+    assert_eq!(creates.len(), 2);
+    // Two lookups read no candidate (find_created found none), so no read either; the
+    // second create came after the first lookup's retry delay.
+    assert!(creates[1].start >= creates[0].end);
     assert_eq!(log.calls_for(Operation::Delete, "test.thing.old").len(), 2);
-    assert_eq!(report.succeeded, vec![(addr("old"), Action::Delete)]);
+    assert_eq!(objects_named(&e, "a"), 1);
+}
+
+/// A create whose answer was lost after the object was made is settled within the run:
+/// the lookup finds the object and apply records it, without a second create.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_adopted_within_the_run() {
+    for silent_ids in [false, true] {
+        let e = env(TestOptions {
+            after_create: vec![FailRule::transient(
+                Operation::Create,
+                "test.thing.a",
+                ErrorClass::Retryable,
+                1,
+            )],
+            silent_ids,
+            ..TestOptions::default()
+        });
+        let p = plan(vec![
+            change("a", Action::Create, &[]),
+            referencing("b", "a"),
+        ]);
+        let (report, _) = run(&e, &p, 8).await;
+        assert!(report.is_success(), "silent ids {silent_ids}: {report:?}");
+        let log = e.factory.log();
+        assert_eq!(log.calls_for(Operation::Create, "test.thing.a").len(), 1);
+        assert_eq!(objects_named(&e, "a"), 1);
+        let a = state_value(&e.store, "a");
+        assert_eq!(state_value(&e.store, "b").get("ref"), a.get("id"));
+        assert!(e.store.snapshot().unwrap().intents.is_empty());
+    }
+}
+
+/// When the lookup cannot say whether the object exists, the create is not sent again:
+/// it fails, keeping its intent for the next plan.
+#[tokio::test]
+async fn a_create_whose_lookup_fails_is_not_sent_again() {
+    let e = env(TestOptions {
+        after_create: vec![FailRule::transient(
+            Operation::Create,
+            "test.thing.a",
+            ErrorClass::Retryable,
+            1,
+        )],
+        fail: vec![FailRule::always(Operation::Read, "test.thing.a")],
+        ..TestOptions::default()
+    });
+    let (report, _) = run(&e, &plan(vec![change("a", Action::Create, &[])]), 8).await;
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let message = &report.failed[0].1.message;
+    assert!(message.contains("not sent again"), "{message}");
+    assert!(message.contains("the lookup failed"), "{message}");
+    assert_eq!(
+        e.factory
+            .log()
+            .calls_for(Operation::Create, "test.thing.a")
+            .len(),
+        1
+    );
+    assert!(e.store.snapshot().unwrap().intents.contains_key(&addr("a")));
+}
+
+/// Objects in the test cloud named `name`.
+fn objects_named(e: &Env, name: &str) -> usize {
+    e.factory
+        .objects()
+        .all()
+        .values()
+        .filter(|v| v.get("name").and_then(Value::as_str) == Some(name))
+        .count()
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Create intents end to end on the in-process test provider: a create whose result
-//! never reached state — its answer lost, or gig stopped while the object became ready —
+//! never reached state — its answer lost (and the lookup apply makes within the run
+//! failed too), or gig stopped while the object became ready —
 //! is adopted by the next run instead of being made a second time, with or without an id
 //! reported early; a create the cloud refused leaves nothing behind.
 
@@ -62,6 +63,12 @@ fn world(options: TestOptions) -> World {
 
 fn lost_answer(address: &str) -> FailRule {
     FailRule::transient(Operation::Create, address, ErrorClass::Retryable, 1)
+}
+
+/// The lookup apply makes within the run after a lost answer fails once, so the create
+/// is left to the next run to resolve.
+fn lookup_fails_once(address: &str) -> FailRule {
+    FailRule::transient(Operation::Read, address, ErrorClass::Permanent, 1)
 }
 
 fn addr(name: &str) -> ResourceAddr {
@@ -153,6 +160,7 @@ async fn adopts_after_a_lost_answer(options: TestOptions) {
 async fn a_create_whose_answer_was_lost_is_adopted_by_its_reported_id() {
     adopts_after_a_lost_answer(TestOptions {
         after_create: vec![lost_answer("test.thing.b")],
+        fail: vec![lookup_fails_once("test.thing.b")],
         ..TestOptions::default()
     })
     .await;
@@ -162,6 +170,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_by_its_reported_id() {
 async fn without_a_reported_id_the_object_is_found_by_its_marks() {
     adopts_after_a_lost_answer(TestOptions {
         after_create: vec![lost_answer("test.thing.b")],
+        fail: vec![lookup_fails_once("test.thing.b")],
         silent_ids: true,
         ..TestOptions::default()
     })
