@@ -585,7 +585,7 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
             Err(e)
                 if e.is_retryable()
                     && attempt < shared.retry.max_attempts
-                    && may_reissue(&job, &e) =>
+                    && may_reissue(&job, &e, created_id.is_some()) =>
             {
                 let delay = shared.retry.delay(attempt);
                 (shared.events)(ApplyEvent::Retrying {
@@ -602,7 +602,7 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
                     _ = stop.wait_for(|s| *s) => {}
                 }
             }
-            Err(e) if !may_reissue(&job, &e) => {
+            Err(e) if !may_reissue(&job, &e, created_id.is_some()) => {
                 let why = match settle(shared, &job, created_id.clone(), attempt).await {
                     Settled::Adopted(id, value) => {
                         tracing::info!(
@@ -611,6 +611,10 @@ async fn run_step(shared: &Shared<'_>, job: Job) -> Done {
                             "a create whose answer was lost made its object; adopted"
                         );
                         return done(Ok(Some(value)), true, first_start, Some(id));
+                    }
+                    Settled::Behind(id, why) => {
+                        created_id = Some(id);
+                        why
                     }
                     Settled::NotMade if attempt < shared.retry.max_attempts => {
                         (shared.events)(ApplyEvent::Retrying {
@@ -649,6 +653,10 @@ enum Settled {
     /// Two lookups, a retry delay apart, found no object: the create did not happen and
     /// may be sent again.
     NotMade,
+    /// Its object exists but could not be brought in line with the planned value (the
+    /// steps of the create after the lost answer never ran): its id, and why. Its intent
+    /// keeps the id, so the next plan adopts it and plans the rest.
+    Behind(String, String),
     /// The lookup could not say (or apply is stopping): why.
     Unknown(String),
 }
@@ -685,7 +693,9 @@ async fn settle(
             }
         }
         match look().await {
-            crate::recover::Found::One(id, value) => return Settled::Adopted(id, value),
+            crate::recover::Found::One(id, value) => {
+                return finish_adopted(shared, job, planned, id, value).await
+            }
             crate::recover::Found::Nothing => {}
             crate::recover::Found::Unresolved(why) => return Settled::Unknown(why),
         }
@@ -693,12 +703,66 @@ async fn settle(
     Settled::NotMade
 }
 
-/// Whether a failed call may be sent again. A create that failed for a reason other than
-/// throttling (a timeout, a dropped connection, a server error) may have made its object
-/// before the answer was lost, so it is never re-issued: the provider's SDK already
-/// retried what it knows to be safe. Throttling rejects a request before it is processed.
-fn may_reissue(job: &Job, e: &ProviderError) -> bool {
-    job.step != Step::Create || e.class != ErrorClass::Retryable
+/// Brings an object adopted within the run in line with the planned value: the create
+/// whose answer was lost may have stopped before its later steps (attributes set after
+/// the object is made, routes, rules), so every planned attribute the object does not
+/// hold yet is updated in place. The id goes into the create's intent first.
+async fn finish_adopted(
+    shared: &Shared<'_>,
+    job: &Job,
+    planned: &Value,
+    id: String,
+    found: Value,
+) -> Settled {
+    record_id(shared, job, planned, &id);
+    let behind: Vec<String> = planned
+        .as_map()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !matches!(v.reveal(), Value::Null | Value::Unknown)
+                && found.get(k).map(Value::revealed) != Some(v.revealed())
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    if behind.is_empty() {
+        return Settled::Adopted(id, found);
+    }
+    let mut target = planned.clone();
+    if let Value::Map(m) = &mut target {
+        m.insert("id".to_string(), Value::String(id.clone()));
+    }
+    let request = UpdateRequest {
+        id: &id,
+        prior: &found,
+        planned: &target,
+        changed: &behind,
+    };
+    match job.provider.update(&job.ctx, &job.rtype, request).await {
+        Ok(new) => Settled::Adopted(id, new),
+        Err(e) => Settled::Behind(
+            id.clone(),
+            format!(
+                "its object {id} was found, but setting {} on it failed: {}",
+                behind.join(", "),
+                e.message
+            ),
+        ),
+    }
+}
+
+/// Whether a failed call may be sent again at once. A create that failed for a reason
+/// other than throttling (a timeout, a dropped connection, a server error) may have made
+/// its object before the answer was lost, so it is settled by lookup instead (see
+/// [`settle`]). Throttling rejects a request before it is processed — but when the
+/// provider already reported the new object's id, the throttled call was a later step of
+/// the create (a route, a rule): the object exists, and sending the whole create again
+/// would make a second one.
+///
+/// Regression: a throttled `CreateRoute` after `CreateRouteTable` re-sent the whole
+/// create, and the fault-injecting proxy test found two route tables at one address.
+fn may_reissue(job: &Job, e: &ProviderError, created: bool) -> bool {
+    job.step != Step::Create || (e.class != ErrorClass::Retryable && !created)
 }
 
 /// Resolves once apply has been told to start nothing new.

@@ -612,6 +612,31 @@ async fn a_create_whose_answer_was_lost_is_adopted_within_the_run() {
     }
 }
 
+/// Regression: throttling of a later step of a create (after the provider reported the
+/// new object's id) re-sent the whole create and made a second object.
+#[tokio::test]
+async fn a_create_throttled_after_its_object_was_made_is_not_sent_again() {
+    let e = env(TestOptions {
+        after_create: vec![FailRule::transient(
+            Operation::Create,
+            "test.thing.a",
+            ErrorClass::Throttled,
+            1,
+        )],
+        ..TestOptions::default()
+    });
+    let (report, _) = run(&e, &plan(vec![change("a", Action::Create, &[])]), 8).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        e.factory
+            .log()
+            .calls_for(Operation::Create, "test.thing.a")
+            .len(),
+        1
+    );
+    assert_eq!(objects_named(&e, "a"), 1);
+}
+
 /// When the lookup cannot say whether the object exists, the create is not sent again:
 /// it fails, keeping its intent for the next plan.
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 // Helpers shared by every resource module.
 pub(crate) mod common;
+mod create_once;
 mod ec2;
 mod elasticache;
 mod elbv2;
