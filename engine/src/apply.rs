@@ -383,14 +383,19 @@ fn old_record(change: &ResourceChange) -> Option<ResourceRecord> {
         .id
         .clone()
         .or_else(|| value.get("id").and_then(Value::as_str).map(str::to_string))?;
-    Some(ResourceRecord {
+    Some(record_of(change, id, value))
+}
+
+/// The record of `change`'s object with `id` and `value`.
+fn record_of(change: &ResourceChange, id: String, value: Value) -> ResourceRecord {
+    ResourceRecord {
         addr: change.addr.clone(),
         provider: change.provider.clone(),
         id,
         value,
         dependencies: change.dependencies.clone(),
         schema_version: change.schema_version,
-    })
+    }
 }
 
 /// Whether a change needs a provider call.
@@ -1308,14 +1313,7 @@ impl<'a> Run<'a> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                let mut writes = vec![Write::Put(ResourceRecord {
-                    addr: change.addr.clone(),
-                    provider: change.provider.clone(),
-                    id,
-                    value,
-                    dependencies: change.dependencies.clone(),
-                    schema_version: change.schema_version,
-                })];
+                let mut writes = vec![Write::Put(record_of(change, id, value))];
                 if change.action == Action::Replace && change.lifecycle.create_before_destroy {
                     writes.extend(old_record(change).map(|old| Write::Depose(Deposed::of(&old))));
                 }

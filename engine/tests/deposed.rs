@@ -3,19 +3,17 @@
 //! the delete fails, or gig is stopped between the create and the delete — and the next
 //! apply deletes it.
 
-use std::sync::Arc;
+mod world;
+
 use std::time::Duration;
 
-use gig_core::addr::ResourceAddr;
-use gig_dsl::load::LoadOptions;
-use gig_engine::apply::{apply, ApplyOptions, ApplyReport};
+use gig_engine::apply::apply;
 use gig_engine::events::{ApplyEvent, Step};
-use gig_engine::model::{Action, Plan};
-use gig_engine::pipeline::{self, PlanOptions, Stack};
-use gig_provider::{ErrorClass, Registry};
-use gig_provider_test::{FailRule, Objects, Operation, TestFactory, TestOptions};
-use gig_state::{LockInfo, Store};
+use gig_engine::model::Action;
+use gig_provider::ErrorClass;
+use gig_provider_test::{FailRule, Operation, TestOptions};
 use tokio::sync::watch;
+use world::{options, thing as addr, world, World};
 
 /// `a` is replaced (its zone forces a new object) with create_before_destroy; `b`
 /// refers to it and moves to the new object.
@@ -38,119 +36,43 @@ resource test.thing b {{
     )
 }
 
-struct World {
-    registry: Registry,
-    objects: Objects,
-    store: Store,
-    _dir: tempfile::TempDir,
+/// The id recorded at `test.thing.NAME`.
+fn recorded_id(w: &World, name: &str) -> String {
+    w.store.snapshot().unwrap().resources[&addr(name)]
+        .id
+        .clone()
 }
 
-fn world(options: TestOptions) -> World {
-    let factory = TestFactory::new(options);
-    let objects = factory.objects();
-    let mut registry = Registry::new();
-    registry.register(Arc::new(factory));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), LockInfo::current("gig test")).expect("store opens");
-    World {
-        registry,
-        objects,
-        store,
-        _dir: dir,
-    }
-}
+/// The deposed object left at `a` is planned for deletion, shown, and deleted by the
+/// next apply, after which nothing is left to do.
+async fn next_apply_deletes(w: &World, old: &str, new: &str) {
+    let (plan, _) = w.plan(&stack("z2")).await;
+    assert!(plan.has_changes());
+    assert_eq!(plan.deposed.len(), 1, "{:#?}", plan.deposed);
+    assert_eq!(plan.deposed[0].id, old);
+    let text = gig_engine::render::text(&plan).plain().to_string();
+    assert!(
+        text.contains(&format!(
+            "test.thing.a: deposed object {old} will be destroyed"
+        )),
+        "{text}"
+    );
+    let json = gig_engine::render::json(&plan);
+    assert_eq!(json["deposed"][0]["id"], old);
+    let markdown = gig_engine::render::markdown(&plan, &Default::default());
+    assert!(
+        markdown.contains(&format!("deposed object `{old}` will be destroyed")),
+        "{markdown}"
+    );
 
-fn addr(name: &str) -> ResourceAddr {
-    ResourceAddr::managed("test.thing", name)
-}
-
-impl World {
-    async fn plan(&self, zone: &str) -> (Plan, pipeline::Providers) {
-        let loaded = pipeline::load_str(
-            "main.gig",
-            &stack(zone),
-            &LoadOptions::default(),
-            &self.registry,
-        );
-        let stack = Stack::from_loaded(loaded)
-            .unwrap_or_else(|(_, diagnostics)| panic!("the stack loads: {diagnostics:#?}"));
-        let prior = self.store.snapshot().expect("snapshot");
-        let outcome = pipeline::plan_stack(&stack, &prior, &self.registry, &PlanOptions::default())
-            .await
-            .expect("providers configure");
-        assert_eq!(outcome.stopped, None, "{:#?}", outcome.diagnostics);
-        (outcome.plan.expect("a plan"), outcome.providers)
-    }
-
-    async fn apply(&self, zone: &str) -> (Plan, ApplyReport) {
-        let (plan, providers) = self.plan(zone).await;
-        let report = apply(
-            &plan,
-            &providers,
-            &self.store,
-            &options(&plan),
-            watch::channel(false).1,
-            &|_| {},
-        )
-        .await;
-        (plan, report)
-    }
-
-    /// Ids of the objects in the cloud named `name`, sorted.
-    fn ids(&self, name: &str) -> Vec<String> {
-        self.objects
-            .all()
-            .into_iter()
-            .filter(|(_, v)| v.get("name").and_then(|n| n.as_str()) == Some(name))
-            .map(|(id, _)| id)
-            .collect()
-    }
-
-    fn recorded_id(&self, name: &str) -> String {
-        self.store.snapshot().unwrap().resources[&addr(name)]
-            .id
-            .clone()
-    }
-
-    /// The deposed object left at `a` is planned for deletion, shown, and deleted by the
-    /// next apply, after which nothing is left to do.
-    async fn next_apply_deletes(&self, old: &str, new: &str) {
-        let (plan, _) = self.plan("z2").await;
-        assert!(plan.has_changes());
-        assert_eq!(plan.deposed.len(), 1, "{:#?}", plan.deposed);
-        assert_eq!(plan.deposed[0].id, old);
-        let text = gig_engine::render::text(&plan).plain().to_string();
-        assert!(
-            text.contains(&format!(
-                "test.thing.a: deposed object {old} will be destroyed"
-            )),
-            "{text}"
-        );
-        let json = gig_engine::render::json(&plan);
-        assert_eq!(json["deposed"][0]["id"], old);
-        let markdown = gig_engine::render::markdown(&plan, &Default::default());
-        assert!(
-            markdown.contains(&format!("deposed object `{old}` will be destroyed")),
-            "{markdown}"
-        );
-
-        let (_, report) = self.apply("z2").await;
-        assert!(report.is_success(), "{report:#?}");
-        assert_eq!(self.ids("a"), vec![new.to_string()]);
-        let snap = self.store.snapshot().unwrap();
-        assert!(snap.deposed.is_empty(), "{:#?}", snap.deposed);
-        assert_eq!(snap.resources[&addr("a")].id, new);
-        let (plan, _) = self.plan("z2").await;
-        assert!(!plan.has_changes(), "{:#?}", plan.deposed);
-    }
-}
-
-fn options(plan: &Plan) -> ApplyOptions {
-    ApplyOptions {
-        stack: plan.stack.clone(),
-        env: plan.env.clone(),
-        ..ApplyOptions::default()
-    }
+    let (_, report) = w.apply(&stack("z2")).await;
+    assert!(report.is_success(), "{report:#?}");
+    assert_eq!(w.ids("a"), vec![new.to_string()]);
+    let snap = w.store.snapshot().unwrap();
+    assert!(snap.deposed.is_empty(), "{:#?}", snap.deposed);
+    assert_eq!(snap.resources[&addr("a")].id, new);
+    let (plan, _) = w.plan(&stack("z2")).await;
+    assert!(!plan.has_changes(), "{:#?}", plan.deposed);
 }
 
 #[tokio::test]
@@ -164,11 +86,11 @@ async fn a_failed_delete_leaves_the_old_object_deposed_and_the_next_apply_delete
         )],
         ..TestOptions::default()
     });
-    let (_, first) = w.apply("z1").await;
+    let (_, first) = w.apply(&stack("z1")).await;
     assert!(first.is_success(), "{first:#?}");
-    let old = w.recorded_id("a");
+    let old = recorded_id(&w, "a");
 
-    let (plan, second) = w.apply("z2").await;
+    let (plan, second) = w.apply(&stack("z2")).await;
     let a = plan.changes.iter().find(|c| c.addr == addr("a")).unwrap();
     assert_eq!(a.action, Action::Replace);
     assert_eq!(second.failed.len(), 1, "{second:#?}");
@@ -181,7 +103,7 @@ async fn a_failed_delete_leaves_the_old_object_deposed_and_the_next_apply_delete
         "{}",
         error.message
     );
-    let new = w.recorded_id("a");
+    let new = recorded_id(&w, "a");
     assert_ne!(new, old);
     assert_eq!(w.ids("a").len(), 2, "both objects exist");
     let snap = w.store.snapshot().unwrap();
@@ -196,9 +118,9 @@ async fn a_failed_delete_leaves_the_old_object_deposed_and_the_next_apply_delete
         "b moved to the new object before the old one's delete"
     );
 
-    let (plan, _) = w.plan("z2").await;
+    let (plan, _) = w.plan(&stack("z2")).await;
     assert!(!plan.summary.has_changes(), "{:#?}", plan.changes);
-    w.next_apply_deletes(&old, &new).await;
+    next_apply_deletes(&w, &old, &new).await;
 }
 
 /// gig stopped (the apply future dropped, as by a kill) after the new object was
@@ -209,11 +131,11 @@ async fn an_apply_stopped_between_create_and_delete_leaves_the_old_object_depose
         latency: Duration::from_millis(100),
         ..TestOptions::default()
     });
-    let (_, first) = w.apply("z1").await;
+    let (_, first) = w.apply(&stack("z1")).await;
     assert!(first.is_success(), "{first:#?}");
-    let old = w.recorded_id("a");
+    let old = recorded_id(&w, "a");
 
-    let (plan, providers) = w.plan("z2").await;
+    let (plan, providers) = w.plan(&stack("z2")).await;
     let (created_tx, mut created_rx) = watch::channel(false);
     let events = move |e: ApplyEvent| {
         if let ApplyEvent::Finished {
@@ -234,11 +156,11 @@ async fn an_apply_stopped_between_create_and_delete_leaves_the_old_object_depose
         }
         _ = created_rx.wait_for(|c| *c) => {}
     }
-    let new = w.recorded_id("a");
+    let new = recorded_id(&w, "a");
     assert_ne!(new, old);
     assert_eq!(w.ids("a").len(), 2);
     let snap = w.store.snapshot().unwrap();
     assert_eq!(snap.deposed.len(), 1, "{:#?}", snap.deposed);
 
-    w.next_apply_deletes(&old, &new).await;
+    next_apply_deletes(&w, &old, &new).await;
 }

@@ -4,19 +4,15 @@
 //! is adopted by the next run instead of being made a second time, with or without an id
 //! reported early; a create the cloud refused leaves nothing behind.
 
-use std::sync::Arc;
+mod world;
+
 use std::time::Duration;
 
-use gig_core::addr::ResourceAddr;
-use gig_dsl::load::LoadOptions;
-use gig_engine::apply::{apply, ApplyOptions, ApplyReport};
-use gig_engine::model::{Action, Plan};
-use gig_engine::pipeline::{self, PlanOptions, Stack};
+use gig_engine::model::Action;
 use gig_engine::recover::Resolution;
-use gig_provider::{ErrorClass, Registry};
-use gig_provider_test::{FailRule, Objects, Operation, TestFactory, TestOptions};
-use gig_state::{LockInfo, Store};
-use tokio::sync::watch;
+use gig_provider::ErrorClass;
+use gig_provider_test::{FailRule, Operation, TestOptions};
+use world::{thing as addr, world};
 
 const STACK: &str = r#"
 resource test.thing a {
@@ -34,33 +30,6 @@ resource test.thing c {
 }
 "#;
 
-struct World {
-    registry: Registry,
-    objects: Objects,
-    stack: Stack,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-fn world(options: TestOptions) -> World {
-    let factory = TestFactory::new(options);
-    let objects = factory.objects();
-    let mut registry = Registry::new();
-    registry.register(Arc::new(factory));
-    let loaded = pipeline::load_str("main.gig", STACK, &LoadOptions::default(), &registry);
-    let stack = Stack::from_loaded(loaded)
-        .unwrap_or_else(|(_, diagnostics)| panic!("the stack loads: {diagnostics:#?}"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), LockInfo::current("gig test")).expect("store opens");
-    World {
-        registry,
-        objects,
-        stack,
-        store,
-        _dir: dir,
-    }
-}
-
 fn lost_answer(address: &str) -> FailRule {
     FailRule::transient(Operation::Create, address, ErrorClass::Retryable, 1)
 }
@@ -71,66 +40,18 @@ fn lookup_fails_once(address: &str) -> FailRule {
     FailRule::transient(Operation::Read, address, ErrorClass::Permanent, 1)
 }
 
-fn addr(name: &str) -> ResourceAddr {
-    ResourceAddr::managed("test.thing", name)
-}
-
-impl World {
-    async fn plan(&self) -> (Plan, pipeline::Providers) {
-        let prior = self.store.snapshot().expect("snapshot");
-        let outcome =
-            pipeline::plan_stack(&self.stack, &prior, &self.registry, &PlanOptions::default())
-                .await
-                .expect("providers configure");
-        assert_eq!(outcome.stopped, None, "{:#?}", outcome.diagnostics);
-        (outcome.plan.expect("a plan"), outcome.providers)
-    }
-
-    async fn apply(&self) -> (Plan, ApplyReport) {
-        let (plan, providers) = self.plan().await;
-        let report = apply(
-            &plan,
-            &providers,
-            &self.store,
-            &options(&plan),
-            watch::channel(false).1,
-            &|_| {},
-        )
-        .await;
-        (plan, report)
-    }
-
-    /// Objects in the cloud named `name`.
-    fn count(&self, name: &str) -> usize {
-        self.objects
-            .all()
-            .values()
-            .filter(|v| v.get("name").and_then(|n| n.as_str()) == Some(name))
-            .count()
-    }
-}
-
-/// Apply options as the CLI sets them: the plan's stack and env.
-fn options(plan: &Plan) -> ApplyOptions {
-    ApplyOptions {
-        stack: plan.stack.clone(),
-        env: plan.env.clone(),
-        ..ApplyOptions::default()
-    }
-}
-
 async fn adopts_after_a_lost_answer(options: TestOptions) {
     let w = world(options);
-    let (_, first) = w.apply().await;
+    let (_, first) = w.apply(STACK).await;
     assert_eq!(first.failed.len(), 1, "{first:#?}");
     assert_eq!(first.failed[0].0, addr("b"));
     let snap = w.store.snapshot().unwrap();
     assert!(snap.resources.contains_key(&addr("a")));
     assert!(!snap.resources.contains_key(&addr("b")));
     assert!(snap.intents.contains_key(&addr("b")), "{snap:#?}");
-    assert_eq!(w.count("b"), 1, "the lost create made its object");
+    assert_eq!(w.ids("b").len(), 1, "the lost create made its object");
 
-    let (plan, second) = w.apply().await;
+    let (plan, second) = w.apply(STACK).await;
     let b = plan.changes.iter().find(|c| c.addr == addr("b")).unwrap();
     assert_eq!(b.action, Action::NoOp, "b is adopted, not created again");
     let id = b.id.clone().expect("the adopted id");
@@ -144,7 +65,10 @@ async fn adopts_after_a_lost_answer(options: TestOptions) {
         "{text}"
     );
     assert!(second.is_success(), "{second:#?}");
-    assert_eq!((w.count("a"), w.count("b"), w.count("c")), (1, 1, 1));
+    assert_eq!(
+        (w.ids("a").len(), w.ids("b").len(), w.ids("c").len()),
+        (1, 1, 1)
+    );
     let snap = w.store.snapshot().unwrap();
     assert_eq!(snap.resources[&addr("b")].id, id);
     assert!(snap.intents.is_empty(), "{:?}", snap.intents.keys());
@@ -152,7 +76,7 @@ async fn adopts_after_a_lost_answer(options: TestOptions) {
     let c = &snap.resources[&addr("c")].value;
     assert_eq!(c.get("ref").and_then(|v| v.as_str()), Some(id.as_str()));
 
-    let (plan, _) = w.plan().await;
+    let (plan, _) = w.plan(STACK).await;
     assert!(!plan.has_changes(), "{:#?}", plan.changes);
 }
 
@@ -183,11 +107,11 @@ async fn a_create_the_cloud_refused_leaves_no_intent() {
         fail: vec![FailRule::always(Operation::Create, "test.thing.b")],
         ..TestOptions::default()
     });
-    let (_, report) = w.apply().await;
+    let (_, report) = w.apply(STACK).await;
     assert_eq!(report.failed.len(), 1);
     let snap = w.store.snapshot().unwrap();
     assert!(snap.intents.is_empty(), "{:?}", snap.intents.keys());
-    assert_eq!(w.count("b"), 0);
+    assert_eq!(w.ids("b").len(), 0);
 }
 
 /// gig stopped (the apply future dropped, as by a kill) while an object it had made was
@@ -198,27 +122,16 @@ async fn an_apply_stopped_during_the_wait_keeps_the_reported_id() {
         settle: Duration::from_secs(30),
         ..TestOptions::default()
     });
-    let (plan, providers) = w.plan().await;
-    let stopped = tokio::time::timeout(
-        Duration::from_millis(500),
-        apply(
-            &plan,
-            &providers,
-            &w.store,
-            &options(&plan),
-            watch::channel(false).1,
-            &|_| {},
-        ),
-    )
-    .await;
+    let (plan, providers) = w.plan(STACK).await;
+    let stopped = tokio::time::timeout(Duration::from_millis(500), w.run(&plan, &providers)).await;
     assert!(stopped.is_err(), "the apply was still waiting");
     let snap = w.store.snapshot().unwrap();
     assert!(snap.resources.is_empty());
     let intent = &snap.intents[&addr("a")];
     assert!(intent.id.is_some(), "{intent:#?}");
-    assert_eq!(w.count("a"), 1);
+    assert_eq!(w.ids("a").len(), 1);
 
-    let (plan, _) = w.plan().await;
+    let (plan, _) = w.plan(STACK).await;
     assert_eq!(
         plan.recovered.get(&addr("a")),
         Some(&Resolution::Adopted(intent.id.clone().unwrap()))

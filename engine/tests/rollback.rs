@@ -2,19 +2,15 @@
 //! permanently, and the rollback deletes what the apply created and restores what it
 //! updated, in reverse dependency order, so that the old configuration plans no change.
 
-use std::sync::Arc;
+mod world;
+
 use std::time::Duration;
 
-use gig_core::addr::ResourceAddr;
-use gig_dsl::load::LoadOptions;
-use gig_engine::apply::{apply, ApplyOptions};
-use gig_engine::model::{Action, Plan};
-use gig_engine::pipeline::{self, PlanOptions, Stack};
+use gig_engine::model::Action;
 use gig_engine::rollback::rollback;
-use gig_provider::Registry;
-use gig_provider_test::{FailRule, Objects, Operation, TestFactory, TestOptions};
-use gig_state::{LockInfo, Store};
+use gig_provider_test::{FailRule, Operation, TestOptions};
 use tokio::sync::watch;
+use world::{options, thing as addr, world};
 
 /// Two resources; every later version must roll back to exactly this.
 const OLD: &str = r#"
@@ -60,56 +56,6 @@ resource test.thing n3 {
     text
 }
 
-struct World {
-    registry: Registry,
-    factory: Arc<TestFactory>,
-    objects: Objects,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-fn world(options: TestOptions) -> World {
-    let factory = Arc::new(TestFactory::new(options));
-    let objects = factory.objects();
-    let mut registry = Registry::new();
-    registry.register(factory.clone());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), LockInfo::current("gig test")).expect("store opens");
-    World {
-        registry,
-        factory,
-        objects,
-        store,
-        _dir: dir,
-    }
-}
-
-fn addr(name: &str) -> ResourceAddr {
-    ResourceAddr::managed("test.thing", name)
-}
-
-fn options(plan: &Plan) -> ApplyOptions {
-    ApplyOptions {
-        stack: plan.stack.clone(),
-        env: plan.env.clone(),
-        ..ApplyOptions::default()
-    }
-}
-
-impl World {
-    async fn plan(&self, text: &str) -> (Plan, pipeline::Providers) {
-        let loaded = pipeline::load_str("main.gig", text, &LoadOptions::default(), &self.registry);
-        let stack = Stack::from_loaded(loaded)
-            .unwrap_or_else(|(_, diagnostics)| panic!("the stack loads: {diagnostics:#?}"));
-        let prior = self.store.snapshot().expect("snapshot");
-        let outcome = pipeline::plan_stack(&stack, &prior, &self.registry, &PlanOptions::default())
-            .await
-            .expect("providers configure");
-        assert_eq!(outcome.stopped, None, "{:#?}", outcome.diagnostics);
-        (outcome.plan.expect("a plan"), outcome.providers)
-    }
-}
-
 #[tokio::test]
 async fn a_failed_apply_rolls_back_to_a_state_the_old_config_plans_no_change_for() {
     let w = world(TestOptions {
@@ -117,31 +63,14 @@ async fn a_failed_apply_rolls_back_to_a_state_the_old_config_plans_no_change_for
         latency: Duration::from_millis(20),
         ..TestOptions::default()
     });
-    let (plan, providers) = w.plan(OLD).await;
-    let first = apply(
-        &plan,
-        &providers,
-        &w.store,
-        &options(&plan),
-        watch::channel(false).1,
-        &|_| {},
-    )
-    .await;
+    let (_, first) = w.apply(OLD).await;
     assert!(first.is_success(), "{first:#?}");
     let before = w.store.snapshot().unwrap();
     let objects_before = w.objects.all();
 
     let (plan, providers) = w.plan(&new_config()).await;
     assert_eq!((plan.summary.add, plan.summary.change), (8, 2));
-    let report = apply(
-        &plan,
-        &providers,
-        &w.store,
-        &options(&plan),
-        watch::channel(false).1,
-        &|_| {},
-    )
-    .await;
+    let report = w.run(&plan, &providers).await;
     assert_eq!(report.succeeded.len(), 9, "{report:#?}");
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].0, addr("n10"));

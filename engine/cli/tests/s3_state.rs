@@ -867,3 +867,40 @@ async fn kill_9_of_an_apply_on_s3_keeps_every_reported_resource_and_the_next_app
     gig.run_in(&dir, &["plan", ".", "--detailed-exitcode"])
         .expect_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposed_objects_survive_a_journal_recovery_and_compaction() {
+    let emu = Emu::start().await;
+    create_bucket(&emu.endpoint);
+    let loc = location("deposed");
+    let short = options(&emu, Duration::from_secs(2));
+    let old = gig_state::Deposed::of(&record("a"));
+    let dying = S3Backend::open(&loc, LockInfo::current("dying"), &short).expect("open");
+    dying.begin("apply").expect("begin");
+    dying
+        .commit(&[
+            gig_state::Write::Put(record("a")),
+            gig_state::Write::Depose(old.clone()),
+        ])
+        .expect("commit");
+    // Dies: the deposed object is only in a journal object.
+    dying.stop_renewing();
+    std::mem::forget(dying);
+    std::thread::sleep(Duration::from_millis(3_500));
+    let next = S3Backend::open(&loc, LockInfo::current("next"), &short).expect("takeover");
+    assert_eq!(next.snapshot().expect("snapshot").deposed[&old.key()], old);
+    assert!(next.snapshot_at(1).expect("at 1").deposed.is_empty());
+    drop(next);
+    // Compacted into state.json by the takeover, and read back from there.
+    let again = S3Backend::open(&loc, LockInfo::current("again"), &short).expect("open");
+    assert_eq!(again.snapshot().expect("snapshot").deposed.len(), 1);
+    again.begin("apply").expect("begin");
+    again
+        .commit(&[gig_state::Write::DropDeposed(old.key())])
+        .expect("commit");
+    drop(again);
+    let reader = S3Backend::open(&loc, LockInfo::current("reader"), &short).expect("open");
+    let snap = reader.snapshot().expect("snapshot");
+    assert!(snap.deposed.is_empty(), "{:?}", snap.deposed);
+    assert_eq!(names(&reader), ["random.id.a"]);
+}
