@@ -33,10 +33,16 @@ fn send(pid: u32, signal: libc::c_int) {
 /// Starts the apply of `stack` and returns once it printed its `k`-th create line (or
 /// ended), with the lines seen.
 fn start_and_wait_for(gig: &Gig, stack: &str, k: usize) -> (Child, usize) {
+    start_logged(gig, stack, k, Stdio::null())
+}
+
+/// [`start_and_wait_for`] with gig's standard error (and debug log) going to `stderr`.
+fn start_logged(gig: &Gig, stack: &str, k: usize, stderr: Stdio) -> (Child, usize) {
     let mut child = gig
         .command(&common::repo(), &trials::apply(stack))
+        .env("GIG_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start gig apply");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -147,7 +153,7 @@ async fn second_sigint_trial(n: u32) -> Result<(), String> {
 /// How long gig may take to give up on a hung endpoint with the trial's settings (one
 /// call at most 2 s, two SDK attempts, five engine attempts with backoff, and the waits
 /// of resource types for their objects to become ready).
-const HANG_LIMIT: Duration = Duration::from_secs(300);
+const HANG_LIMIT: Duration = Duration::from_secs(120);
 
 /// The endpoint stops answering mid-apply (requests still reach the emulator): gig
 /// fails in bounded time; once the path is back, the re-apply converges.
@@ -161,7 +167,9 @@ async fn hung_endpoint_trial(n: u32) -> Result<(), String> {
     let stack = copy.path().join("giggatek");
     let stack = stack.to_str().expect("a UTF-8 path");
     let (k, extra) = moment(n);
-    let (mut child, lines) = start_and_wait_for(&gig, stack, k);
+    let log_path = copy.path().join("gig.log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let (mut child, lines) = start_logged(&gig, stack, k, Stdio::from(log));
     std::thread::sleep(extra);
     proxy.set_hang(true);
     let hung = Instant::now();
@@ -169,9 +177,12 @@ async fn hung_endpoint_trial(n: u32) -> Result<(), String> {
     match wait(&mut child, HANG_LIMIT) {
         Some(_) => eprintln!("{what}: gig exited {:?} after the hang", hung.elapsed()),
         None => {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
             return Err(format!(
-                "{what}: gig did not exit within {HANG_LIMIT:?} of the hang"
-            ))
+                "{what}: gig did not exit within {HANG_LIMIT:?} of the hang; its log ended:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
         }
     }
     proxy.set_hang(false);

@@ -825,9 +825,15 @@ pub(crate) enum Poll<T> {
     Pending(String),
 }
 
+/// Checks of a wait that may fail in a row (after the SDK's own retries) before the wait
+/// gives up.
+const FAILED_CHECKS_IN_A_ROW: u32 = 3;
+
 /// Polls `check` until it returns [`Poll::Done`], an error that is not retryable, or
 /// `timeout` passes. The first check runs at once; pauses start at 250 ms and double up
-/// to `poll`. Retryable and throttling errors from a check are treated as "pending".
+/// to `poll`. Retryable and throttling errors from a check are treated as "pending",
+/// unless [`FAILED_CHECKS_IN_A_ROW`] checks fail in a row: then the last error is
+/// returned (a hung endpoint fails the wait in seconds, not after the whole timeout).
 ///
 /// # Cancel safety
 ///
@@ -845,11 +851,31 @@ where
     let started = Instant::now();
     let mut pause = Duration::from_millis(250).min(poll);
     let mut last;
+    let mut failed_in_a_row = 0;
     loop {
         match check().await {
             Ok(Poll::Done(v)) => return Ok(v),
-            Ok(Poll::Pending(state)) => last = state,
-            Err(e) if e.is_retryable() => last = format!("error: {e}"),
+            Ok(Poll::Pending(state)) => {
+                failed_in_a_row = 0;
+                last = state;
+            }
+            // Each check already had the SDK's retries: checks failing in a row mean the
+            // endpoint is down or hung, and waiting out the whole timeout (minutes) would
+            // hold gig that long.
+            Err(e) if e.is_retryable() && failed_in_a_row + 1 >= FAILED_CHECKS_IN_A_ROW => {
+                return Err(ProviderError {
+                    message: format!(
+                        "gave up waiting for {what} after {FAILED_CHECKS_IN_A_ROW} failed checks \
+                         in a row: {}",
+                        e.message
+                    ),
+                    ..e
+                });
+            }
+            Err(e) if e.is_retryable() => {
+                failed_in_a_row += 1;
+                last = format!("error: {e}");
+            }
             Err(e) => return Err(e),
         }
         // The timeout is the user's bound on the whole wait (`timeouts { … }`): running
@@ -1519,5 +1545,35 @@ mod tests {
         assert!(e.message.contains("last state: pending"), "{}", e.message);
         // Running out of the user's timeout is final, not retried by the engine.
         assert!(!e.is_retryable());
+    }
+
+    /// Regression: a wait whose checks all failed (a hung endpoint) waited out its whole
+    /// timeout, 300 s for a VPC, before gig could report anything.
+    #[tokio::test]
+    async fn wait_until_gives_up_after_checks_fail_in_a_row() {
+        let checks = std::sync::atomic::AtomicU32::new(0);
+        let started = Instant::now();
+        let e = wait_until::<(), _, _>(
+            "thing",
+            Duration::from_secs(300),
+            Duration::from_millis(10),
+            || {
+                checks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err(ProviderError::new(ErrorClass::Retryable, None, "timed out")) }
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            checks.load(std::sync::atomic::Ordering::SeqCst),
+            FAILED_CHECKS_IN_A_ROW
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            e.message.contains("gave up waiting for thing"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("timed out"), "{}", e.message);
     }
 }
