@@ -55,7 +55,7 @@ pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
         diags.extend(graph_diags);
     }
     match args.format {
-        DiagFormat::Json => println!(
+        DiagFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report::to_json(&diags, &sources))?
         ),
@@ -66,7 +66,7 @@ pub fn validate(ui: &Ui, args: ValidateArgs) -> anyhow::Result<u8> {
     }
     if args.format == DiagFormat::Text {
         let n = config.map_or(0, |c| c.resources.len());
-        println!("Valid: {n} resource instances.");
+        outln!("Valid: {n} resource instances.");
     }
     Ok(OK)
 }
@@ -122,7 +122,7 @@ pub fn fmt(ui: &Ui, args: FmtArgs) -> anyhow::Result<u8> {
     }
     if !args.diff {
         for path in &changed {
-            println!("{}", path.display());
+            outln!("{}", path.display());
         }
     }
     if failed {
@@ -241,7 +241,7 @@ async fn make_plan(
     let snapshot = store.snapshot()?;
     let outcome = pipeline::plan_stack(&stack, &snapshot, &registry, options).await?;
     if outcome.stopped == Some(Stage::Policy) {
-        eprintln!("Policy checks failed; nothing was planned. Fix the findings or accept them with `# gig:accept CODE -- reason`.");
+        errln!("Policy checks failed; nothing was planned. Fix the findings or accept them with `# gig:accept CODE -- reason`.");
     }
     let (Some(plan), None) = (outcome.plan, outcome.stopped) else {
         return Ok(Err(Stopped {
@@ -353,7 +353,7 @@ pub async fn plan(ui: &Ui, args: PlanArgs) -> anyhow::Result<u8> {
             plan: p.plan.clone(),
         };
         file.write_with(out, context::keys())?;
-        eprintln!(
+        errln!(
             "Saved the plan to {}. Apply exactly it with: gig apply {}",
             out.display(),
             out.display()
@@ -399,7 +399,7 @@ async fn plan_and_apply(ui: &Ui, settings: &ApplySettings) -> anyhow::Result<u8>
         ("apply", "Apply cancelled.")
     };
     if !settings.auto_approve && !confirm(ui, verb)? {
-        println!("{cancelled}");
+        outln!("{cancelled}");
         return Ok(ERROR);
     }
     execute(
@@ -439,7 +439,7 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
         "Applying records these values as the state; the cloud is not changed.",
     ))?;
     if !settings.auto_approve && !confirm(ui, "record these values in the state")? {
-        println!("Nothing recorded.");
+        outln!("Nothing recorded.");
         return Ok(ERROR);
     }
     context::record_identity(store.as_ref(), &stack.config.stack)?;
@@ -458,7 +458,7 @@ async fn apply_refresh_only(ui: &Ui, settings: &ApplySettings) -> anyhow::Result
         }
     }
     store.commit(&writes)?;
-    println!(
+    outln!(
         "Recorded {} resource(s) as they are in the cloud.",
         writes.len()
     );
@@ -575,7 +575,7 @@ fn confirm(ui: &Ui, what: &str) -> anyhow::Result<bool> {
             "refusing to {what} without confirmation: stdin is not a terminal; pass --auto-approve"
         );
     }
-    print!("\nDo you want to {what} these changes? Only 'yes' will be accepted: ");
+    out!("\nDo you want to {what} these changes? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -613,10 +613,10 @@ async fn execute(
     let diags = report.failure_diagnostics();
     ui.diagnostics(&diags, sources);
     for (addr, because) in &report.skipped {
-        eprintln!("skipped {addr}: it needs {because}, which failed");
+        errln!("skipped {addr}: it needs {because}, which failed");
     }
     if !report.not_started.is_empty() {
-        eprintln!(
+        errln!(
             "not started: {}",
             report
                 .not_started
@@ -645,7 +645,7 @@ async fn execute(
     } else {
         "failed"
     };
-    println!(
+    outln!(
         "\n{verb} {outcome}: {} succeeded, {} failed, {} skipped, {} not started.",
         report.succeeded.len(),
         report.failed.len(),
@@ -694,7 +694,7 @@ async fn roll_back(
     run: RunContext<'_>,
     sources: &SourceMap,
 ) -> anyhow::Result<()> {
-    println!("\nRolling back what this apply did (--rollback-on-failure)...");
+    outln!("\nRolling back what this apply did (--rollback-on-failure)...");
     let on_event = |e: ApplyEvent| run.in_flight.event(&e);
     let rolled = gig_engine::rollback::rollback(
         plan,
@@ -715,12 +715,12 @@ async fn roll_back(
             gig_engine::model::Action::Create => "deleted",
             _ => "restored to its Prior value",
         };
-        println!("  undone: {addr} ({how})");
+        outln!("  undone: {addr} ({how})");
     }
     for (addr, reason) in &rolled.not_undone {
-        println!("  not undone: {addr}: {reason}");
+        outln!("  not undone: {addr}: {reason}");
     }
-    println!(
+    outln!(
         "\nRollback {}: {} undone, {} not undone.",
         if rolled.is_complete() {
             "complete"
@@ -771,25 +771,25 @@ fn print_outputs(
                 .iter()
                 .map(|(k, v)| ((*k).clone(), v.to_json_redacted()))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&map)?);
+            outln!("{}", serde_json::to_string_pretty(&map)?);
         }
         OutputStyle::Raw => {
             for v in selected.values() {
                 match v.as_str() {
-                    Some(s) => println!("{s}"),
-                    None => println!("{}", serde_json::to_string(&v.to_json_redacted())?),
+                    Some(s) => outln!("{s}"),
+                    None => outln!("{}", serde_json::to_string(&v.to_json_redacted())?),
                 }
             }
         }
         OutputStyle::Text if selected.is_empty() => {}
         OutputStyle::Text => {
             if only.is_none() {
-                println!("\nOutputs:");
+                outln!("\nOutputs:");
             }
             for (k, v) in selected {
                 match (only, v.as_str()) {
-                    (Some(_), Some(s)) => println!("{s}"),
-                    _ => println!("  {k} = {}", v.display()),
+                    (Some(_), Some(s)) => outln!("{s}"),
+                    _ => outln!("  {k} = {}", v.display()),
                 }
             }
         }
@@ -852,7 +852,7 @@ pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
     if has_errors(&diags) {
         return Ok(ERROR);
     }
-    print!("{}", graph.to_dot());
+    out!("{}", graph.to_dot());
     Ok(OK)
 }
 
@@ -906,7 +906,7 @@ pub async fn import(ui: &Ui, args: ImportArgs) -> anyhow::Result<u8> {
         dependencies: rc.dependencies.iter().map(|d| d.target.clone()).collect(),
         schema_version,
     })?;
-    println!(
+    outln!(
         "Imported {addr} (id {}). Run `gig plan` to see any differences from the configuration.",
         args.id
     );
@@ -924,19 +924,19 @@ pub fn state_list(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let snapshot = context::open_existing_state(&settings)?.snapshot()?;
     for (addr, rec) in &snapshot.resources {
-        println!("{addr}\t{}", rec.id);
+        outln!("{addr}\t{}", rec.id);
     }
     // Creates an interrupted apply left unresolved; the next plan settles them.
     for (addr, intent) in &snapshot.intents {
         let id = intent.id.as_deref().unwrap_or("(id not known)");
-        println!(
+        outln!(
             "{addr}\t{id}\tinterrupted create, started {}",
             intent.started
         );
     }
     // Old objects of create-before-destroy replacements; the next apply deletes them.
     for d in snapshot.deposed.values() {
-        println!("{}\t{}\tdeposed since {}", d.addr, d.id, d.since);
+        outln!("{}\t{}\tdeposed since {}", d.addr, d.id, d.since);
     }
     Ok(OK)
 }
@@ -977,7 +977,7 @@ pub fn state_show(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
     if !deposed.is_empty() {
         shown["deposed"] = serde_json::Value::Array(deposed);
     }
-    println!("{}", serde_json::to_string_pretty(&shown)?);
+    outln!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(OK)
 }
 
@@ -986,7 +986,7 @@ pub fn state_rm(_ui: &Ui, args: StateAddrArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let addr = parse_addr(&args.address)?;
     context::open_state(&settings)?.rm(&addr)?;
-    println!("Removed {addr} from state. The cloud object was left alone.");
+    outln!("Removed {addr} from state. The cloud object was left alone.");
     Ok(OK)
 }
 
@@ -995,7 +995,7 @@ pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let (from, to) = (parse_addr(&args.from)?, parse_addr(&args.to)?);
     context::open_state(&settings)?.mv(&from, &to)?;
-    println!("Moved {from} to {to}.");
+    outln!("Moved {from} to {to}.");
     Ok(OK)
 }
 
@@ -1003,7 +1003,7 @@ pub fn state_mv(_ui: &Ui, args: StateMvArgs) -> anyhow::Result<u8> {
 pub fn state_history(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     for h in context::open_existing_state(&settings)?.history()? {
-        println!(
+        outln!(
             "{:>5}  {}  {:<10} {} resources",
             h.serial,
             h.started,
@@ -1032,7 +1032,7 @@ pub fn state_rename_stack(_ui: &Ui, args: StateRenameArgs) -> anyhow::Result<u8>
         .stack_identity()?
         .unwrap_or_else(|| gig_dsl::load::directory_name(&settings.dir));
     store.set_stack_identity(&args.name)?;
-    println!(
+    outln!(
         "The state at {} now belongs to stack `{}` (it was `{before}`). Objects created before keep the tags and names they were created with.",
         settings.state,
         args.name
@@ -1044,7 +1044,7 @@ pub fn state_rename_stack(_ui: &Ui, args: StateRenameArgs) -> anyhow::Result<u8>
 pub fn state_restore(_ui: &Ui, args: StateRestoreArgs) -> anyhow::Result<u8> {
     let settings = StackSettings::with_state(&args.stack)?;
     let serial = context::open_state(&settings)?.restore(args.serial)?;
-    println!(
+    outln!(
         "Restored the state of serial {} as serial {serial}.",
         args.serial
     );
@@ -1070,7 +1070,7 @@ pub fn state_rekey(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
             gig_state_s3::S3Backend::open(location, holder, &context::s3_options())?.rekey()?
         }
     };
-    println!("Encrypted {count} stored values of the state under the current key.");
+    outln!("Encrypted {count} stored values of the state under the current key.");
     Ok(OK)
 }
 
@@ -1107,7 +1107,7 @@ pub fn state_unlock(ui: &Ui, args: StateUnlockArgs) -> anyhow::Result<u8> {
         if !ui.stdin_tty {
             bail!("refusing to break the lock without confirmation: stdin is not a terminal; pass --yes");
         }
-        print!(
+        out!(
             "Break the lock {} of {location}? Its holder, if it still runs, fails when it next writes. Only 'yes' will be accepted: ",
             args.lock_id
         );
@@ -1115,13 +1115,13 @@ pub fn state_unlock(ui: &Ui, args: StateUnlockArgs) -> anyhow::Result<u8> {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         if line.trim() != "yes" {
-            println!("The lock was left alone.");
+            outln!("The lock was left alone.");
             return Ok(ERROR);
         }
     }
     match gig_state_s3::unlock(location, &args.lock_id, &context::s3_options())? {
         gig_state_s3::Unlock::Broken(holder) => {
-            println!(
+            outln!(
                 "Broke the lock {} of {location}, held by pid {} on {} running `{}` since {}.",
                 args.lock_id, holder.pid, holder.host, holder.command, holder.since
             );
@@ -1186,7 +1186,7 @@ pub fn state_migrate(_ui: &Ui, args: StateMigrateArgs) -> anyhow::Result<u8> {
         StateLocation::S3(loc) => loc.to_string(),
     };
     source.mark_moved(&moved_to)?;
-    println!(
+    outln!(
         "Moved the state from {} to {dest_location} (serial {serial}, {sessions} sessions of history). \
          The old state is marked as moved: pass --state {} (or set GIG_STATE) from now on.",
         settings.state, args.to
@@ -1200,7 +1200,7 @@ pub fn state_export(_ui: &Ui, args: StateArgs) -> anyhow::Result<u8> {
     let json = context::open_existing_state(&settings)?
         .snapshot()?
         .to_json_redacted();
-    println!("{}", serde_json::to_string_pretty(&json)?);
+    outln!("{}", serde_json::to_string_pretty(&json)?);
     Ok(OK)
 }
 
@@ -1287,24 +1287,24 @@ pub fn check(ui: &Ui, args: CheckArgs) -> anyhow::Result<u8> {
         CheckFormat::Text => {
             ui.diagnostics(&report.findings, &stack.sources);
             for (finding, reason) in &report.accepted {
-                println!("accepted {} ({}): {reason}", finding.code, finding.summary);
+                outln!("accepted {} ({}): {reason}", finding.code, finding.summary);
             }
             let errors = report.findings.iter().filter(|d| d.is_error()).count();
-            println!(
+            outln!(
                 "Policy: {errors} error(s), {} warning(s), {} accepted.",
                 report.findings.len() - errors,
                 report.accepted.len()
             );
         }
         CheckFormat::Json => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&report::to_json(&report.findings, &stack.sources))?
             );
         }
         CheckFormat::Sarif => {
             let sarif = crate::sarif::log(&report.findings, &report.accepted, &stack.sources);
-            println!("{}", serde_json::to_string_pretty(&sarif)?);
+            outln!("{}", serde_json::to_string_pretty(&sarif)?);
         }
     }
     Ok(if has_errors(&report.findings) {

@@ -35,9 +35,7 @@ pub fn console(ui: &Ui, args: ConsoleArgs) -> anyhow::Result<u8> {
     };
     let snapshot = recorded(&settings)?;
     if snapshot.resources.is_empty() {
-        eprintln!(
-            "note: the state holds no resources yet; their attributes are (known after apply)"
-        );
+        errln!("note: the state holds no resources yet; their attributes are (known after apply)");
     }
     // What state does not hold (resources not created yet, data sources, which
     // are read by plans only) is unknown, as in a plan.
@@ -55,7 +53,7 @@ pub fn console(ui: &Ui, args: ConsoleArgs) -> anyhow::Result<u8> {
     let mut lines = stdin.lock().lines();
     loop {
         if interactive {
-            print!("> ");
+            out!("> ");
             std::io::stdout().flush()?;
         }
         let Some(line) = lines.next().transpose()? else {
@@ -146,8 +144,8 @@ fn print_value(value: &Value, format: ConsoleFormat, show_secret: bool) -> anyho
         value.clone()
     };
     match format {
-        ConsoleFormat::Text => println!("{}", value.display()),
-        ConsoleFormat::Json => println!("{}", serde_json::to_string(&value.to_json_redacted())?),
+        ConsoleFormat::Text => outln!("{}", value.display()),
+        ConsoleFormat::Json => outln!("{}", serde_json::to_string(&value.to_json_redacted())?),
     }
     Ok(())
 }

@@ -3,6 +3,9 @@
 //! Exit codes everywhere: 0 ok / no changes, 1 error (usage errors included), 2 changes
 //! or drift present (`plan --detailed-exitcode`, `drift`), 130 interrupted.
 
+#[macro_use]
+mod out;
+
 mod args;
 mod commands;
 mod console;

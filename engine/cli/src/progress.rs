@@ -50,7 +50,7 @@ impl Progress {
                 }
                 bar.println(line);
             }
-            None => println!("{line}"),
+            None => outln!("{line}"),
         }
     }
 

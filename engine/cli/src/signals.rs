@@ -74,7 +74,7 @@ pub fn watch_interrupts(cancel: watch::Sender<bool>, in_flight: InFlight) {
             };
             received += 1;
             if received == 1 {
-                eprintln!(
+                errln!(
                     "\n{which} received: finishing calls in flight and recording their results, \
                      starting nothing new. Interrupt again to stop waiting."
                 );
@@ -83,10 +83,10 @@ pub fn watch_interrupts(cancel: watch::Sender<bool>, in_flight: InFlight) {
             }
             let pending = in_flight.addresses();
             if pending.is_empty() {
-                eprintln!("\n{which} received again: stopping now; no call was in flight.");
+                errln!("\n{which} received again: stopping now; no call was in flight.");
             } else {
                 let list: Vec<String> = pending.iter().map(ToString::to_string).collect();
-                eprintln!(
+                errln!(
                     "\n{which} received again: stopping now. These calls were in flight and their \
                      results are not recorded: {}. Creates among them are on record as \
                      interrupted creates; the next plan looks their objects up and adopts \

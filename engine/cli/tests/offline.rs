@@ -986,3 +986,31 @@ fn strings_holding_numbers_convert_and_other_strings_suggest_tonumber() {
     assert!(run.stderr.contains("gig::E0315"), "{}", run.stderr);
     assert!(run.stderr.contains("tonumber("), "{}", run.stderr);
 }
+
+/// A reader that goes away (`gig apply | head`, a log collector that died) does not stop
+/// an apply half-way: output that cannot be written is dropped, every result is
+/// recorded, and the exit code is the apply's own.
+#[test]
+fn apply_finishes_and_records_everything_when_stdout_is_closed() {
+    let gig = Gig::new();
+    let text: String = (0..30)
+        .map(|i| format!("resource random.id r{i} {{\n  byte_length = 4\n}}\n\n"))
+        .collect();
+    let dir = stack(&[("main.gig", text.as_str())]);
+    let mut child = gig
+        .command(dir.path(), &["apply", ".", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start gig apply");
+    // Close the read end before gig writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("gig apply");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let list = gig
+        .run_in(dir.path(), &["state", "list", "."])
+        .expect_code(0);
+    assert_eq!(list.stdout.lines().count(), 30, "{}", list.all());
+}
