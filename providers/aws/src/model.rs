@@ -70,6 +70,9 @@ pub(crate) struct Decl {
     pub busy: &'static [&'static str],
     /// Attempts of a delete that meets a busy code (1 when unset).
     pub delete_attempts: u32,
+    /// Sending the create again makes nothing new (an attach, a put that replaces the
+    /// object of that name), so an interrupted create needs no lookup.
+    pub repeatable_create: bool,
 }
 
 /// One declared attribute.
@@ -391,8 +394,9 @@ pub(crate) trait Model: Send + Sync + 'static {
         id.to_string()
     }
 
-    /// Finds an object an interrupted create may have made. By default a named type
-    /// whose id is its name is looked up by the name this create would use.
+    /// Finds an object an interrupted create may have made. By default a create the
+    /// declaration calls repeatable needs no lookup, and a named type whose id is its
+    /// name is looked up by the name this create would use.
     async fn find_created(
         &self,
         clients: &Clients,
@@ -400,6 +404,9 @@ pub(crate) trait Model: Send + Sync + 'static {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
+        if decl.repeatable_create {
+            return Ok(Lookup::Repeatable);
+        }
         match (&decl.naming, decl.resolve_name(ctx, planned)?) {
             (Some(n), Some(name)) if n.id_is_name => {
                 let found = self.fetch(clients, vec![name.clone()]).await?;

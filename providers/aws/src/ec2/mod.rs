@@ -2,6 +2,7 @@
 //! share: filters, tag conversion and in-place tag updates.
 
 pub(crate) mod autoscaling_group;
+pub(crate) mod autoscaling_policy;
 pub(crate) mod data_ami;
 pub(crate) mod data_availability_zones;
 pub(crate) mod eip;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use gig_core::value::Value;
-use gig_provider::{AttrType, Lookup, OpContext, ProviderError};
+use gig_provider::{AttrType, ProviderError};
 
 use crate::common::{object, req_str, sdk_error};
 use crate::model::{fetch_each, required, Decl, Model, New};
@@ -29,6 +29,8 @@ impl Model for IamRolePolicyAttachment {
                 required("role", AttrType::String, "The role's name.").force_new(),
                 required("policy_arn", AttrType::String, "The policy's ARN.").force_new(),
             ],
+            // Attaching again is a no-op for IAM.
+            repeatable_create: true,
             ..Decl::default()
         }
     }
@@ -108,17 +110,6 @@ impl Model for IamRolePolicyAttachment {
             .await
             .map(|_| ())
             .map_err(|e| sdk_error("DetachRolePolicy", e))
-    }
-
-    /// Attaching again is a no-op for IAM, so a repeated create makes nothing new.
-    async fn find_created(
-        &self,
-        _clients: &Clients,
-        _decl: &Decl,
-        _ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        Ok(Lookup::Repeatable)
     }
 }
 
