@@ -838,15 +838,7 @@ pub fn graph(ui: &Ui, args: GraphArgs) -> anyhow::Result<u8> {
     let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(ERROR);
     };
-    let exists = match &settings.state {
-        StateLocation::Dir(dir) => dir.exists(),
-        StateLocation::S3(_) => true,
-    };
-    let snapshot = if exists {
-        context::open_state(&settings)?.snapshot()?
-    } else {
-        Snapshot::default()
-    };
+    let snapshot = context::snapshot_or_empty(&settings)?;
     let (graph, diags) = gig_engine::graph::build(&stack.config, &snapshot);
     ui.diagnostics(&diags, &stack.sources);
     if has_errors(&diags) {

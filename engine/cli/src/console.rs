@@ -14,11 +14,10 @@ use gig_core::value::Value;
 use gig_dsl::eval::eval;
 use gig_engine::values::ValueTable;
 use gig_provider::Registry;
-use gig_state::Snapshot;
 
 use crate::args::{ConsoleArgs, ConsoleFormat};
 use crate::context::{self, Ui};
-use crate::settings::{StackSettings, StateLocation};
+use crate::settings::StackSettings;
 
 /// The name of the in-memory file each line is lowered in; diagnostics show it.
 const SOURCE: &str = "<console>";
@@ -33,7 +32,7 @@ pub fn console(ui: &Ui, args: ConsoleArgs) -> anyhow::Result<u8> {
     let Some(stack) = context::load_stack(ui, &settings, &registry) else {
         return Ok(1);
     };
-    let snapshot = recorded(&settings)?;
+    let snapshot = context::snapshot_or_empty(&settings)?;
     if snapshot.resources.is_empty() {
         errln!("note: the state holds no resources yet; their attributes are (known after apply)");
     }
@@ -72,18 +71,6 @@ pub fn console(ui: &Ui, args: ConsoleArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(u8::from(failed && !interactive))
-}
-
-/// The recorded state, or an empty one when the stack has none yet.
-fn recorded(settings: &StackSettings) -> anyhow::Result<Snapshot> {
-    let exists = match &settings.state {
-        StateLocation::Dir(dir) => dir.exists(),
-        StateLocation::S3(_) => true,
-    };
-    if !exists {
-        return Ok(Snapshot::default());
-    }
-    Ok(context::open_state(settings)?.snapshot()?)
 }
 
 /// Lowers `text` as an output of the stack and evaluates it against `table`; prints

@@ -14,7 +14,7 @@ use gig_engine::identity::{self, Recorded};
 use gig_engine::pipeline::Stack;
 use gig_provider::Registry;
 use gig_state::crypt::{self, Keys};
-use gig_state::{LockInfo, StateBackend, StateError, Store};
+use gig_state::{LockInfo, Snapshot, StateBackend, StateError, Store};
 use gig_state_s3::{S3Backend, S3Options};
 
 use crate::args::LogFormat;
@@ -172,6 +172,19 @@ pub fn record_identity(store: &dyn StateBackend, name: &str) -> anyhow::Result<(
         store.set_stack_identity(name)?;
     }
     Ok(())
+}
+
+/// The recorded state, or an empty one when the stack has none yet (for commands
+/// that only read it: `graph`, `console`). The state is released on return.
+pub fn snapshot_or_empty(settings: &StackSettings) -> anyhow::Result<Snapshot> {
+    let exists = match &settings.state {
+        StateLocation::Dir(dir) => dir.exists(),
+        StateLocation::S3(_) => true,
+    };
+    if !exists {
+        return Ok(Snapshot::default());
+    }
+    Ok(open_state(settings)?.snapshot()?)
 }
 
 /// Opens (and locks) the state of this stack and env: a sled directory or an S3 prefix.
