@@ -462,6 +462,8 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     /// SNS (topics and subscriptions).
     pub sns: aws_sdk_sns::Client,
+    /// CloudWatch (metric alarms).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// CloudWatch Logs (log groups).
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// S3 (buckets).
@@ -573,6 +575,7 @@ impl Clients {
             iam: client!(aws_sdk_iam),
             kms: client!(aws_sdk_kms),
             sns: client!(aws_sdk_sns),
+            cloudwatch: client!(aws_sdk_cloudwatch),
             logs: client!(aws_sdk_cloudwatchlogs),
             // Path-style addressing when an endpoint is set (emulators and proxies have
             // no per-bucket host names); checksums only where S3 requires them.

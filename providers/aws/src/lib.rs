@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod cloudwatch;
 // Helpers shared by every resource module.
 pub(crate) mod common;
 mod create_once;
@@ -140,6 +141,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         )),
         Arc::new(Modeled::new(iam::instance_profile::IamInstanceProfile)),
         Arc::new(Modeled::new(logs::log_group::LogGroup)),
+        Arc::new(Modeled::new(cloudwatch::metric_alarm::MetricAlarmType)),
         Arc::new(Modeled::new(sns::topic::SnsTopic)),
         Arc::new(Modeled::new(sns::subscription::SnsSubscription)),
         Arc::new(Modeled::new(kms::key::KmsKey)),

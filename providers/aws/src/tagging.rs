@@ -29,6 +29,8 @@ pub(crate) enum Tagging {
     Sns,
     /// CloudWatch Logs TagResource / UntagResource (target: the log group ARN).
     Logs,
+    /// CloudWatch TagResource / UntagResource (target: the alarm ARN).
+    CloudWatch,
     /// RDS AddTagsToResource / RemoveTagsFromResource (target: the ARN).
     Rds,
     /// ElastiCache AddTagsToResource / RemoveTagsFromResource (target: the ARN).
@@ -129,6 +131,24 @@ impl Tagging {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_error("TagResource", e)),
+            Tagging::CloudWatch => clients
+                .cloudwatch
+                .tag_resource()
+                .resource_arn(target)
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| {
+                            aws_sdk_cloudwatch::types::Tag::builder()
+                                .key(k)
+                                .value(v)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("TagResource", e)),
             Tagging::S3 => s3_sync(clients, target, tags, &[]).await,
             Tagging::Rds => clients
                 .rds
@@ -218,6 +238,15 @@ impl Tagging {
                 .map_err(|e| sdk_error("UntagResource", e)),
             Tagging::Logs => clients
                 .logs
+                .untag_resource()
+                .resource_arn(target)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("UntagResource", e)),
+            Tagging::CloudWatch => clients
+                .cloudwatch
                 .untag_resource()
                 .resource_arn(target)
                 .set_tag_keys(Some(keys.to_vec()))

@@ -1,16 +1,15 @@
-//! `aws.s3_bucket` against the emulator. The emulator answers GetBucketVersioning with a
-//! root element the SDK rejects (docs/notes/emulator-gaps.md), so no bucket can be read
-//! back through the provider there; these tests check what gig sends (call recorder)
-//! and what lands on the bucket (read with the SDK's other Get calls), that the failed
-//! read-back is reported, that the id was reported before it, and delete.
+//! `aws.s3_bucket` against the emulator: what gig sends (call recorder), what lands on
+//! the bucket (read with the SDK's own Get calls), read-back, import, in-place update,
+//! drift and delete.
 
 mod support;
 
 use std::sync::{Arc, Mutex};
 
-use gig_provider::{CreatedSink, OpContext, UpdateRequest};
+use gig_core::value::Value;
+use gig_provider::{CreatedSink, OpContext};
 use serde_json::json;
-use support::{calls, ctx, val, with, with_defaults, Emu};
+use support::{a, assert_plans_clean, calls, ctx, val, with, with_defaults, Emu};
 
 const T: &str = "aws.s3_bucket";
 const NAME: &str = "giggatek-backups-test";
@@ -32,13 +31,15 @@ async fn create_writes_every_setting_and_update_only_what_changed() {
         sink: CreatedSink::new(move |id| sink.lock().unwrap().push(id.to_string())),
         ..ctx("aws.s3_bucket.backups")
     };
-    let err = emu.provider().create(&op, T, &planned).await.unwrap_err();
-    assert!(err.message.contains("GetBucketVersioning"), "{err:?}");
-    assert_eq!(
-        *reported.lock().unwrap(),
-        vec![NAME.to_string()],
-        "the id is reported before the read-back"
-    );
+    let made = emu
+        .provider()
+        .create(&op, T, &planned)
+        .await
+        .expect("create");
+    assert_eq!(*reported.lock().unwrap(), vec![NAME.to_string()]);
+    assert_eq!(a(&made, "versioning"), Value::Bool(true));
+    assert_plans_clean(T, &desired, &emu.read(T, &made).await.expect("exists"));
+    assert_eq!(emu.import(T, NAME).await, Some(made.clone()));
     for op in [
         "CreateBucket",
         "PutBucketTagging",
@@ -112,23 +113,19 @@ async fn create_writes_every_setting_and_update_only_what_changed() {
 
     // An update of lifecycle and tags: the rules are removed, the tag set rewritten with
     // gig's tags kept, and nothing else is sent.
-    let prior = with(&planned, json!({"id": NAME}));
-    let next = with(
-        &prior,
-        json!({"lifecycle_rule": [], "tags": {"Data": "archive"}}),
-    );
-    let changed = vec!["lifecycle_rule".to_string(), "tags".to_string()];
     emu.recorder().clear();
-    let req = UpdateRequest {
-        id: NAME,
-        prior: &prior,
-        planned: &next,
-        changed: &changed,
-    };
-    let _ = emu
-        .provider()
-        .update(&ctx("aws.s3_bucket.backups"), T, req)
+    let prior = emu
+        .update(
+            T,
+            &made,
+            &with(
+                &made,
+                json!({"lifecycle_rule": [], "tags": {"Data": "archive"}}),
+            ),
+        )
         .await;
+    assert_eq!(a(&prior, "lifecycle_rule"), val(json!([])));
+    assert_eq!(a(&prior, "tags"), val(json!({"Data": "archive"})));
     assert_eq!(calls(&emu, "DeleteBucketLifecycle"), 1);
     assert_eq!(calls(&emu, "PutBucketTagging"), 1);
     for op in [
@@ -156,6 +153,21 @@ async fn create_writes_every_setting_and_update_only_what_changed() {
         tags.tag_set().iter().any(|t| t.key() == "gig:stack"),
         "gig's tags survive a tag update"
     );
+
+    // Versioning suspended outside gig shows on the next read.
+    raw.s3
+        .put_bucket_versioning()
+        .bucket(NAME)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted = emu.read(T, &prior).await.expect("exists");
+    assert_eq!(a(&drifted, "versioning"), Value::Bool(false), "drift shows");
 
     emu.delete(T, &prior).await;
     assert!(

@@ -275,6 +275,21 @@ impl Emu {
         out.pop().expect("one entry").expect("read entry")
     }
 
+    /// Reads `id` as `gig import` does, with no Prior value (`None` when absent).
+    pub async fn import(&self, rtype: &str, id: &str) -> Option<Value> {
+        let req = ReadRequest {
+            address: format!("{rtype}.imported"),
+            id: id.to_string(),
+            prior: Value::Null,
+        };
+        let mut out = self
+            .provider
+            .read(rtype, &[req])
+            .await
+            .expect("import read");
+        out.pop().expect("one entry").expect("read entry")
+    }
+
     /// Updates in place from `prior` to `planned` (changed attributes computed here).
     pub async fn update(&self, rtype: &str, prior: &Value, planned: &Value) -> Value {
         let changed = changed(prior, planned);
