@@ -1,11 +1,19 @@
 //! `aws.lb`: an application, network or gateway load balancer.
 //!
-//! The id is the load balancer ARN. Create calls CreateLoadBalancer, then
-//! ModifyLoadBalancerAttributes for `idle_timeout` / `enable_deletion_protection` when
-//! they are not AWS's defaults, and waits until the load balancer is `active`. Subnets,
-//! security groups and the IP address type change in place (SetSubnets,
-//! SetSecurityGroups, SetIpAddressType). Delete waits until it is gone; with deletion
+//! The id is the load balancer ARN. The name is `name`, else `name_prefix` (at most 6
+//! characters, as Terraform allows) plus a 26-character suffix fixed per create, else
+//! derived from stack, env and address. Create calls CreateLoadBalancer, then
+//! ModifyLoadBalancerAttributes for `idle_timeout` / `enable_deletion_protection` /
+//! `access_logs` when they are not AWS's defaults, and waits until the load balancer is
+//! `active`. Subnets, security groups and the IP address type change in place
+//! (SetSubnets, SetSecurityGroups, SetIpAddressType), the attributes through
+//! ModifyLoadBalancerAttributes. Delete waits until it is gone; with deletion
 //! protection on, AWS's OperationNotPermitted is reported (turn it off and apply first).
+//!
+//! `access_logs` is read back as a block while logging is on, or while the Prior declares
+//! one; a load balancer that logs nothing and declares no block reads back without one,
+//! so AWS's empty bucket attribute never shows as drift. Removing the block turns logging
+//! off (only `access_logs.s3.enabled` is written, as Terraform does).
 //!
 //! Read cost: DescribeLoadBalancers and DescribeTags take 20 ARNs per call; attributes
 //! need one DescribeLoadBalancerAttributes per load balancer.
@@ -28,6 +36,7 @@ use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
 use crate::elbv2::{
     arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
 };
+use crate::model::{Decl, Naming};
 use crate::{Clients, ReadResults, ResourceType};
 
 const TYPE_NAME: &str = "aws.lb";
@@ -36,9 +45,44 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const POLL: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+const LOGS_ENABLED: &str = "access_logs.s3.enabled";
+const LOGS_BUCKET: &str = "access_logs.s3.bucket";
+const LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
 /// The `aws.lb` resource type.
 pub(crate) struct Lb;
+
+/// How load balancers are named (`name`, `name_prefix` or a derived name).
+fn naming() -> Decl {
+    Decl {
+        type_name: TYPE_NAME,
+        naming: Some(Naming {
+            max_len: 32,
+            derived: true,
+            id_is_name: false,
+        }),
+        name_prefix_max: 6,
+        ..Decl::default()
+    }
+}
+
+fn access_logs_schema() -> BTreeMap<String, AttributeSchema> {
+    use AttrType::{Bool, String as Str};
+    BTreeMap::from([
+        (
+            "bucket".to_string(),
+            AttributeSchema::required(Str, "S3 bucket the logs go to."),
+        ),
+        (
+            "prefix".to_string(),
+            AttributeSchema::optional(Str, "Key prefix of the log objects in the bucket."),
+        ),
+        (
+            "enabled".to_string(),
+            AttributeSchema::optional(Bool, "Whether logs are written.").default(false),
+        ),
+    ])
+}
 
 fn schema() -> ResourceSchema {
     use AttrType::{Bool, Number, Set, String as Str};
@@ -51,9 +95,15 @@ fn schema() -> ResourceSchema {
         "id",
         AttributeSchema::computed(Str, "The load balancer ARN."),
     );
+    for (k, v) in naming().naming_attributes() {
+        put(&k, v);
+    }
     put(
-        "name",
-        AttributeSchema::required(Str, "Name: up to 32 letters, digits and hyphens.").force_new(),
+        "access_logs",
+        opt(
+            AttrType::List(Box::new(AttrType::Object(access_logs_schema()))),
+            "Access logs written to S3 (load balancer attributes). Change in place; removing the block turns logging off.",
+        ),
     );
     put(
         "internal",
@@ -185,7 +235,7 @@ impl ResourceType for Lb {
         let out = clients
             .elbv2
             .create_load_balancer()
-            .name(common::req_str(planned, "name")?)
+            .name(resolved_name(ctx, planned)?)
             .set_subnets(Some(common::str_list(planned, "subnets")?))
             .set_security_groups(sgs)
             .scheme(if internal {
@@ -218,6 +268,9 @@ impl ResourceType for Lb {
         if common::opt_bool(planned, "enable_deletion_protection")? == Some(true) {
             attrs.push(attribute(DELETION_PROTECTION, "true".into()));
         }
+        if common::block(planned, "access_logs")?.is_some() {
+            attrs.extend(access_log_attributes(planned)?);
+        }
         if !attrs.is_empty() {
             modify_attributes(clients, &arn, attrs).await?;
         }
@@ -236,7 +289,7 @@ impl ResourceType for Lb {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = common::req_str(planned, "name")?;
+        let name = resolved_name(ctx, planned)?;
         let out = common::unless_not_found(
             clients
                 .elbv2
@@ -300,6 +353,9 @@ impl ResourceType for Lb {
             let on = common::opt_bool(planned, "enable_deletion_protection")?.unwrap_or(false);
             attrs.push(attribute(DELETION_PROTECTION, on.to_string()));
         }
+        if has("access_logs") {
+            attrs.extend(access_log_attributes(planned)?);
+        }
         if !attrs.is_empty() {
             modify_attributes(clients, arn, attrs).await?;
         }
@@ -341,6 +397,57 @@ impl ResourceType for Lb {
         )
         .await
     }
+}
+
+/// The AWS name a create of `planned` uses.
+fn resolved_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
+    naming()
+        .resolve_name(ctx, planned)?
+        .ok_or_else(|| ProviderError::invalid_attribute("name", "`name` is required"))
+}
+
+/// The attributes that write `planned`'s `access_logs` block; without a block, logging
+/// is turned off and the bucket left as it is.
+fn access_log_attributes(planned: &Value) -> Result<Vec<LoadBalancerAttribute>, ProviderError> {
+    let Some(b) = common::block(planned, "access_logs")? else {
+        return Ok(vec![attribute(LOGS_ENABLED, "false".into())]);
+    };
+    let at = |e| common::on_attribute(e, "access_logs");
+    let enabled = common::opt_bool(b, "enabled").map_err(at)?.unwrap_or(false);
+    Ok(vec![
+        attribute(LOGS_ENABLED, enabled.to_string()),
+        attribute(
+            LOGS_BUCKET,
+            common::req_str(b, "bucket").map_err(at)?.to_string(),
+        ),
+        attribute(
+            LOGS_PREFIX,
+            common::opt_str(b, "prefix")
+                .map_err(at)?
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    ])
+}
+
+/// The `access_logs` attribute from the load balancer's attributes: see the module docs.
+fn access_logs_value(attrs: &BTreeMap<&str, &str>, prior: &Value) -> Value {
+    let enabled = attrs.get(LOGS_ENABLED).is_some_and(|v| *v == "true");
+    let declared = matches!(prior.get("access_logs"), Some(Value::List(b)) if !b.is_empty());
+    if !enabled && !declared {
+        return Value::List(Vec::new());
+    }
+    let text = |k| {
+        attrs
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .map_or(Value::Null, |v| Value::from(v.to_string()))
+    };
+    Value::List(vec![common::object([
+        ("bucket", text(LOGS_BUCKET)),
+        ("prefix", text(LOGS_PREFIX)),
+        ("enabled", Value::Bool(enabled)),
+    ])])
 }
 
 fn attribute(key: &str, value: String) -> LoadBalancerAttribute {
@@ -487,6 +594,11 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(lb.load_balancer_name.as_deref())),
+        (
+            "name_prefix",
+            prior.get("name_prefix").cloned().unwrap_or(Value::Null),
+        ),
+        ("access_logs", access_logs_value(&attrs, prior)),
         (
             "internal",
             Value::Bool(lb.scheme == Some(LoadBalancerSchemeEnum::Internal)),

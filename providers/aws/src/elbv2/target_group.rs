@@ -1,8 +1,13 @@
 //! `aws.lb_target_group`: a target group that load balancer listeners and rules forward to.
 //!
-//! The id is the target group ARN. Name, port, protocol, VPC and target type replace it;
-//! the `health_check` block changes in place (ModifyTargetGroup), and so does
-//! `deregistration_delay` (ModifyTargetGroupAttributes). A target group still used by a
+//! The id is the target group ARN. The name is `name`, else `name_prefix` (at most 6
+//! characters, as Terraform allows) plus a 26-character suffix fixed per create, else
+//! derived from stack, env and address. Name, port, protocol, VPC and target type
+//! replace it; the `health_check` block changes in place (ModifyTargetGroup), and so do
+//! `deregistration_delay` and the `stickiness` block (ModifyTargetGroupAttributes:
+//! `stickiness.enabled`, `stickiness.type`, and the cookie duration and name of the
+//! chosen type). `stickiness` is optional and computed: without a block AWS's setting
+//! is kept and read back. A target group still used by a
 //! listener or rule cannot be deleted: right after that listener is deleted AWS may
 //! still say `ResourceInUse` for a moment, so the delete is retried for about 30 s
 //! before AWS's error is reported.
@@ -26,13 +31,63 @@ use crate::common::{self, sdk_error};
 use crate::elbv2::{
     arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
 };
+use crate::model::{Decl, Naming};
 use crate::{Clients, ReadResults, ResourceType};
 
 const TYPE_NAME: &str = "aws.lb_target_group";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+const STICKY_ENABLED: &str = "stickiness.enabled";
+const STICKY_TYPE: &str = "stickiness.type";
+const LB_COOKIE_DURATION: &str = "stickiness.lb_cookie.duration_seconds";
+const APP_COOKIE_DURATION: &str = "stickiness.app_cookie.duration_seconds";
+const APP_COOKIE_NAME: &str = "stickiness.app_cookie.cookie_name";
 
 /// The `aws.lb_target_group` resource type.
 pub(crate) struct TargetGroupType;
+
+/// How target groups are named (`name`, `name_prefix` or a derived name).
+fn naming() -> Decl {
+    Decl {
+        type_name: TYPE_NAME,
+        naming: Some(Naming {
+            max_len: 32,
+            derived: true,
+            id_is_name: false,
+        }),
+        name_prefix_max: 6,
+        ..Decl::default()
+    }
+}
+
+fn stickiness_schema() -> BTreeMap<String, AttributeSchema> {
+    use AttrType::{Bool, Number, String as Str};
+    let opt = AttributeSchema::optional;
+    BTreeMap::from([
+        (
+            "type".to_string(),
+            AttributeSchema::required(
+                Str,
+                "`lb_cookie` or `app_cookie` (application load balancers), `source_ip`, `source_ip_dest_ip` or `source_ip_dest_ip_proto` (network and gateway load balancers).",
+            ),
+        ),
+        (
+            "enabled".to_string(),
+            opt(Bool, "Whether sticky sessions are on.").default(true),
+        ),
+        (
+            "cookie_duration".to_string(),
+            opt(
+                Number,
+                "Seconds a cookie keeps a client on one target (`lb_cookie`, `app_cookie`), 1 to 604800.",
+            )
+            .default(86400i64),
+        ),
+        (
+            "cookie_name".to_string(),
+            opt(Str, "The application's cookie (`app_cookie` only)."),
+        ),
+    ])
+}
 
 fn schema() -> ResourceSchema {
     use AttrType::{Bool, Number, String as Str};
@@ -86,9 +141,16 @@ fn schema() -> ResourceSchema {
         "id",
         AttributeSchema::computed(Str, "The target group ARN."),
     );
+    for (k, v) in naming().naming_attributes() {
+        put(&k, v);
+    }
     put(
-        "name",
-        AttributeSchema::required(Str, "Name: up to 32 letters, digits and hyphens.").force_new(),
+        "stickiness",
+        opt(
+            AttrType::List(Box::new(AttrType::Object(stickiness_schema()))),
+            "Sticky sessions (target group attributes). Change in place; without a block AWS's setting is kept.",
+        )
+        .also_computed(),
     );
     put(
         "port",
@@ -187,7 +249,7 @@ impl ResourceType for TargetGroupType {
         let mut out = Vec::with_capacity(requests.len());
         for r in requests {
             match found.get(&r.id) {
-                Some(tg) => out.push(to_value(clients, tg, &tags).await.map(Some)),
+                Some(tg) => out.push(to_value(clients, tg, &tags, &r.prior).await.map(Some)),
                 None => out.push(Ok(None)),
             }
         }
@@ -205,7 +267,7 @@ impl ResourceType for TargetGroupType {
         let out = clients
             .elbv2
             .create_target_group()
-            .name(common::req_str(planned, "name")?)
+            .name(resolved_name(ctx, planned)?)
             .set_port(common::opt_i32(planned, "port")?)
             .set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from))
             .set_vpc_id(common::opt_str(planned, "vpc_id")?.map(str::to_string))
@@ -230,12 +292,16 @@ impl ResourceType for TargetGroupType {
         })?;
         let arn = tg.target_group_arn.clone().unwrap_or_default();
         ctx.created(&arn);
+        let mut attrs = stickiness_attributes(planned)?;
         if let Some(delay) = common::opt_i64(planned, "deregistration_delay")?.filter(|d| *d != 300)
         {
-            set_delay(clients, &arn, delay).await?;
+            attrs.push(attribute(DEREGISTRATION_DELAY, delay.to_string()));
+        }
+        if !attrs.is_empty() {
+            modify_attributes(clients, &arn, attrs).await?;
         }
         let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-        to_value(clients, &tg, &tags).await
+        to_value(clients, &tg, &tags, planned).await
     }
 
     async fn find_created(
@@ -244,7 +310,7 @@ impl ResourceType for TargetGroupType {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = common::req_str(planned, "name")?;
+        let name = resolved_name(ctx, planned)?;
         let out = common::unless_not_found(
             clients
                 .elbv2
@@ -285,13 +351,16 @@ impl ResourceType for TargetGroupType {
                 .await
                 .map_err(|e| sdk_error("ModifyTargetGroup", e))?;
         }
+        let mut attrs = Vec::new();
         if has("deregistration_delay") {
-            set_delay(
-                clients,
-                arn,
-                common::opt_i64(planned, "deregistration_delay")?.unwrap_or(300),
-            )
-            .await?;
+            let delay = common::opt_i64(planned, "deregistration_delay")?.unwrap_or(300);
+            attrs.push(attribute(DEREGISTRATION_DELAY, delay.to_string()));
+        }
+        if has("stickiness") {
+            attrs.extend(stickiness_attributes(planned)?);
+        }
+        if !attrs.is_empty() {
+            modify_attributes(clients, arn, attrs).await?;
         }
         if has("tags") {
             update_tags(clients, arn, request.prior, planned).await?;
@@ -307,7 +376,7 @@ impl ResourceType for TargetGroupType {
                 )
             })?;
         let tags = describe_tags(clients, &[arn.to_string()]).await?;
-        to_value(clients, &tg, &tags).await
+        to_value(clients, &tg, &tags, planned).await
     }
 
     async fn delete(
@@ -383,17 +452,90 @@ impl HealthCheck {
     }
 }
 
-async fn set_delay(clients: &Clients, arn: &str, seconds: i64) -> Result<(), ProviderError> {
+/// The AWS name a create of `planned` uses.
+fn resolved_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
+    naming()
+        .resolve_name(ctx, planned)?
+        .ok_or_else(|| ProviderError::invalid_attribute("name", "`name` is required"))
+}
+
+fn attribute(key: &str, value: String) -> TargetGroupAttribute {
+    TargetGroupAttribute::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
+/// The attributes that write `planned`'s `stickiness` block (none without a block).
+fn stickiness_attributes(planned: &Value) -> Result<Vec<TargetGroupAttribute>, ProviderError> {
+    let Some(b) = common::block(planned, "stickiness")? else {
+        return Ok(Vec::new());
+    };
+    let at = |e| common::on_attribute(e, "stickiness");
+    let kind = common::req_str(b, "type").map_err(at)?;
+    let enabled = common::opt_bool(b, "enabled").map_err(at)?.unwrap_or(true);
+    let duration = common::opt_i64(b, "cookie_duration")
+        .map_err(at)?
+        .unwrap_or(86400);
+    let mut attrs = vec![
+        attribute(STICKY_ENABLED, enabled.to_string()),
+        attribute(STICKY_TYPE, kind.to_string()),
+    ];
+    match kind {
+        "lb_cookie" => attrs.push(attribute(LB_COOKIE_DURATION, duration.to_string())),
+        "app_cookie" => {
+            attrs.push(attribute(APP_COOKIE_DURATION, duration.to_string()));
+            if let Some(name) = common::opt_str(b, "cookie_name").map_err(at)? {
+                attrs.push(attribute(APP_COOKIE_NAME, name.to_string()));
+            }
+        }
+        _ => {}
+    }
+    Ok(attrs)
+}
+
+/// The `stickiness` attribute from the target group's attributes (none when AWS reports
+/// no stickiness type).
+fn stickiness_value(attrs: &BTreeMap<&str, &str>) -> Value {
+    let Some(kind) = attrs.get(STICKY_TYPE).filter(|k| !k.is_empty()) else {
+        return Value::List(Vec::new());
+    };
+    let number = |k| {
+        attrs
+            .get(k)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(Value::Null, Value::from)
+    };
+    let (duration, name) = if *kind == "app_cookie" {
+        let name = attrs.get(APP_COOKIE_NAME).filter(|n| !n.is_empty());
+        (
+            number(APP_COOKIE_DURATION),
+            name.map_or(Value::Null, |n| Value::from(n.to_string())),
+        )
+    } else {
+        (number(LB_COOKIE_DURATION), Value::Null)
+    };
+    Value::List(vec![common::object([
+        ("type", Value::from(kind.to_string())),
+        (
+            "enabled",
+            Value::Bool(attrs.get(STICKY_ENABLED).is_some_and(|v| *v == "true")),
+        ),
+        ("cookie_duration", duration),
+        ("cookie_name", name),
+    ])])
+}
+
+async fn modify_attributes(
+    clients: &Clients,
+    arn: &str,
+    attrs: Vec<TargetGroupAttribute>,
+) -> Result<(), ProviderError> {
     clients
         .elbv2
         .modify_target_group_attributes()
         .target_group_arn(arn)
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key(DEREGISTRATION_DELAY)
-                .value(seconds.to_string())
-                .build(),
-        )
+        .set_attributes(Some(attrs))
         .send()
         .await
         .map_err(|e| sdk_error("ModifyTargetGroupAttributes", e))?;
@@ -425,6 +567,7 @@ async fn to_value(
     clients: &Clients,
     tg: &TargetGroup,
     tags: &BTreeMap<String, BTreeMap<String, String>>,
+    prior: &Value,
 ) -> Result<Value, ProviderError> {
     let arn = tg.target_group_arn.clone().unwrap_or_default();
     let out = clients
@@ -434,11 +577,14 @@ async fn to_value(
         .send()
         .await
         .map_err(|e| sdk_error("DescribeTargetGroupAttributes", e))?;
-    let delay = out
+    let attrs: BTreeMap<&str, &str> = out
         .attributes()
         .iter()
-        .find(|a| a.key.as_deref() == Some(DEREGISTRATION_DELAY))
-        .and_then(|a| a.value.as_deref()?.parse::<i64>().ok())
+        .filter_map(|a| Some((a.key.as_deref()?, a.value.as_deref()?)))
+        .collect();
+    let delay = attrs
+        .get(DEREGISTRATION_DELAY)
+        .and_then(|v| v.parse::<i64>().ok())
         .map_or(Value::Null, Value::from);
     let health = common::object([
         (
@@ -472,6 +618,11 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(tg.target_group_name.as_deref())),
+        (
+            "name_prefix",
+            prior.get("name_prefix").cloned().unwrap_or(Value::Null),
+        ),
+        ("stickiness", stickiness_value(&attrs)),
         ("port", common::opt_num(tg.port)),
         (
             "protocol",
