@@ -111,6 +111,16 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
     }
 }
 
+/// An attribute whose schema is built elsewhere (a shared block such as ELBv2's actions).
+pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
+    Attr {
+        name,
+        schema,
+        same: None,
+        setting: false,
+    }
+}
+
 /// A read-only attribute AWS sets.
 pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> Attr {
     Attr {
