@@ -132,7 +132,9 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(elbv2::target_group::TargetGroupType),
         Arc::new(Modeled::new(elbv2::listener::ListenerType)),
         Arc::new(elbv2::listener_rule::ListenerRuleType),
-        Arc::new(elbv2::target_group_attachment::TargetGroupAttachment),
+        Arc::new(Modeled::new(
+            elbv2::target_group_attachment::TargetGroupAttachment,
+        )),
         Arc::new(Modeled::new(iam::role::IamRole)),
         Arc::new(Modeled::new(iam::policy::IamPolicy)),
         Arc::new(Modeled::new(

@@ -57,6 +57,9 @@ pub(crate) struct Decl {
     pub version: u32,
     /// What the id is, for its description ("role name" gives "The role name.").
     pub id: &'static str,
+    /// The whole description of `id`, when "The {id}." does not read well (a composite
+    /// id's format); empty otherwise.
+    pub id_doc: &'static str,
     /// The type's own attributes.
     pub attrs: Vec<Attr>,
     /// How tags are written, when the type has tags.
@@ -210,9 +213,13 @@ impl Decl {
             .iter()
             .map(|x| (x.name.to_string(), x.schema.clone()))
             .collect();
+        let id_doc = match self.id_doc {
+            "" => format!("The {}.", self.id),
+            doc => doc.to_string(),
+        };
         a.insert(
             "id".into(),
-            AttributeSchema::computed(AttrType::String, &format!("The {}.", self.id)),
+            AttributeSchema::computed(AttrType::String, &id_doc),
         );
         if self.tags.is_some() {
             a.insert("tags".into(), tags_schema());
