@@ -129,7 +129,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(elasticache::replication_group::ReplicationGroupType),
         Arc::new(ssm::parameter::SsmParameter),
         Arc::new(elbv2::lb::Lb),
-        Arc::new(elbv2::target_group::TargetGroupType),
+        Arc::new(Modeled::new(elbv2::target_group::TargetGroupType)),
         Arc::new(Modeled::new(elbv2::listener::ListenerType)),
         Arc::new(Modeled::new(elbv2::listener_rule::ListenerRuleType)),
         Arc::new(Modeled::new(

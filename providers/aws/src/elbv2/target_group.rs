@@ -22,19 +22,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{self, sdk_error};
-use crate::elbv2::{
-    arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::model::{Decl, Naming};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::elbv2::{arn_suffix, describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{computed, optional, Decl, Model, Naming, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-const TYPE_NAME: &str = "aws.lb_target_group";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 const STICKY_ENABLED: &str = "stickiness.enabled";
 const STICKY_TYPE: &str = "stickiness.type";
@@ -44,20 +39,6 @@ const APP_COOKIE_NAME: &str = "stickiness.app_cookie.cookie_name";
 
 /// The `aws.lb_target_group` resource type.
 pub(crate) struct TargetGroupType;
-
-/// How target groups are named (`name`, `name_prefix` or a derived name).
-fn naming() -> Decl {
-    Decl {
-        type_name: TYPE_NAME,
-        naming: Some(Naming {
-            max_len: 32,
-            derived: true,
-            id_is_name: false,
-        }),
-        name_prefix_max: 6,
-        ..Decl::default()
-    }
-}
 
 fn stickiness_schema() -> BTreeMap<String, AttributeSchema> {
     use AttrType::{Bool, Number, String as Str};
@@ -89,10 +70,10 @@ fn stickiness_schema() -> BTreeMap<String, AttributeSchema> {
     ])
 }
 
-fn schema() -> ResourceSchema {
+fn health_schema() -> BTreeMap<String, AttributeSchema> {
     use AttrType::{Bool, Number, String as Str};
     let opt = AttributeSchema::optional;
-    let health: BTreeMap<String, AttributeSchema> = [
+    [
         (
             "enabled",
             opt(Bool, "Whether health checks run.").default(true),
@@ -132,92 +113,18 @@ fn schema() -> ResourceSchema {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "The target group ARN."),
-    );
-    for (k, v) in naming().naming_attributes() {
-        put(&k, v);
-    }
-    put(
-        "stickiness",
-        opt(
-            AttrType::List(Box::new(AttrType::Object(stickiness_schema()))),
-            "Sticky sessions (target group attributes). Change in place; without a block AWS's setting is kept.",
-        )
-        .also_computed(),
-    );
-    put(
-        "port",
-        opt(
-            Number,
-            "Port targets receive traffic on (not for `lambda` targets).",
-        )
-        .force_new(),
-    );
-    put(
-        "protocol",
-        opt(
-            Str,
-            "`HTTP`, `HTTPS`, `TCP`, `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.",
-        )
-        .force_new(),
-    );
-    put(
-        "vpc_id",
-        opt(Str, "VPC of the targets (not for `lambda` targets).").force_new(),
-    );
-    put(
-        "target_type",
-        opt(Str, "`instance`, `ip`, `lambda` or `alb`.")
-            .default("instance")
-            .force_new(),
-    );
-    put(
-        "health_check",
-        opt(
-            AttrType::List(Box::new(AttrType::Object(health))),
-            "Health check settings. Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "deregistration_delay",
-        opt(
-            Number,
-            "Seconds to let in-flight requests finish when a target leaves.",
-        )
-        .default(300i64),
-    );
-    put("tags", common::tags_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the target group (same as `id`)."),
-    );
-    put(
-        "arn_suffix",
-        AttributeSchema::computed(Str, "The ARN's suffix used in CloudWatch metrics."),
-    );
-    put(
-        "load_balancer_arns",
-        AttributeSchema::computed(
-            AttrType::List(Box::new(Str)),
-            "Load balancers that route to this group.",
-        ),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "A load balancer target group. Health checks, deregistration delay and tags change in place; \
-                      name, port, protocol, VPC and target type replace it."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb_target_group app {
+    .collect()
+}
+
+#[async_trait]
+impl Model for TargetGroupType {
+    fn decl(&self) -> Decl {
+        use AttrType::{List, Number, Object, String as Str};
+        Decl {
+            type_name: "aws.lb_target_group",
+            description: "A load balancer target group. Health checks, deregistration delay and tags change in place; \
+                          name, port, protocol, VPC and target type replace it.",
+            example: r#"resource aws.lb_target_group app {
   name     = "giggatek-app"
   port     = 8080
   protocol = "HTTP"
@@ -227,31 +134,49 @@ fn schema() -> ResourceSchema {
     matcher = "200"
   }
   deregistration_delay = 30
-}"#
-        .into(),
+}"#,
+            id: "target group ARN",
+            attrs: vec![
+                optional("port", Number, "Port targets receive traffic on (not for `lambda` targets).").force_new(),
+                optional("protocol", Str, "`HTTP`, `HTTPS`, `TCP`, `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.").force_new(),
+                optional("vpc_id", Str, "VPC of the targets (not for `lambda` targets).").force_new(),
+                optional("target_type", Str, "`instance`, `ip`, `lambda` or `alb`.").default("instance").force_new(),
+                optional("health_check", List(Box::new(Object(health_schema()))), "Health check settings. Change in place.")
+                    .also_computed(),
+                optional("deregistration_delay", Number, "Seconds to let in-flight requests finish when a target leaves.")
+                    .default(300i64),
+                optional(
+                    "stickiness",
+                    List(Box::new(Object(stickiness_schema()))),
+                    "Sticky sessions (target group attributes). Change in place; without a block AWS's setting is kept.",
+                )
+                .also_computed(),
+                computed("arn", Str, "ARN of the target group (same as `id`)."),
+                computed("arn_suffix", Str, "The ARN's suffix used in CloudWatch metrics."),
+                computed("load_balancer_arns", List(Box::new(Str)), "Load balancers that route to this group."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            naming: Some(Naming { max_len: 32, derived: true, id_is_name: false }),
+            name_prefix_max: 6,
+            // Right after the listener that used it is deleted, AWS may still say
+            // `ResourceInUse` for a moment.
+            busy: &["ResourceInUse"],
+            delete_attempts: 7,
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for TargetGroupType {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            match found.get(&r.id) {
-                Some(tg) => out.push(to_value(clients, tg, &tags, &r.prior).await.map(Some)),
-                None => out.push(Ok(None)),
-            }
+        let mut out = BTreeMap::new();
+        for (arn, tg) in &found {
+            out.insert(arn.clone(), to_value(clients, tg, &tags).await?);
         }
         Ok(out)
     }
@@ -259,15 +184,15 @@ impl ResourceType for TargetGroupType {
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let hc = common::block(planned, "health_check")?;
-        let h = HealthCheck::from(hc)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
+        let h = HealthCheck::from(common::block(planned, "health_check")?)?;
         let out = clients
             .elbv2
             .create_target_group()
-            .name(resolved_name(ctx, planned)?)
+            .set_name(new.name)
             .set_port(common::opt_i32(planned, "port")?)
             .set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from))
             .set_vpc_id(common::opt_str(planned, "vpc_id")?.map(str::to_string))
@@ -283,15 +208,18 @@ impl ResourceType for TargetGroupType {
             .set_healthy_threshold_count(h.healthy)
             .set_unhealthy_threshold_count(h.unhealthy)
             .set_matcher(h.matcher)
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateTargetGroup", e))?;
-        let tg = out.target_groups().first().cloned().ok_or_else(|| {
-            ProviderError::permanent("CreateTargetGroup returned no target group")
-        })?;
-        let arn = tg.target_group_arn.clone().unwrap_or_default();
-        ctx.created(&arn);
+        let arn = out
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn.clone())
+            .ok_or_else(|| {
+                ProviderError::permanent("CreateTargetGroup returned no target group")
+            })?;
+        new.ctx.created(&arn);
         let mut attrs = stickiness_attributes(planned)?;
         if let Some(delay) = common::opt_i64(planned, "deregistration_delay")?.filter(|d| *d != 300)
         {
@@ -300,22 +228,21 @@ impl ResourceType for TargetGroupType {
         if !attrs.is_empty() {
             modify_attributes(clients, &arn, attrs).await?;
         }
-        let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-        to_value(clients, &tg, &tags, planned).await
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = resolved_name(ctx, planned)?;
         let out = common::unless_not_found(
             clients
                 .elbv2
                 .describe_target_groups()
-                .names(name)
+                .set_names(decl.resolve_name(ctx, planned)?.map(|n| vec![n]))
                 .send()
                 .await
                 .map_err(|e| sdk_error("DescribeTargetGroups", e)),
@@ -327,11 +254,11 @@ impl ResourceType for TargetGroupType {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let (arn, planned) = (req.id, req.planned);
+        let has = |k: &str| common::changed(req.changed, k);
         if has("health_check") {
             let h = HealthCheck::from(common::block(planned, "health_check")?)?;
             clients
@@ -362,44 +289,24 @@ impl ResourceType for TargetGroupType {
         if !attrs.is_empty() {
             modify_attributes(clients, arn, attrs).await?;
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
-        }
-        let tg = describe(clients, &[arn.to_string()])
-            .await?
-            .remove(arn)
-            .ok_or_else(|| {
-                ProviderError::new(
-                    ErrorClass::NotFound,
-                    Some("TargetGroupNotFound".into()),
-                    format!("target group {arn} disappeared"),
-                )
-            })?;
-        let tags = describe_tags(clients, &[arn.to_string()]).await?;
-        to_value(clients, &tg, &tags, planned).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let mut call = || async {
-            let result = clients
-                .elbv2
-                .delete_target_group()
-                .target_group_arn(id)
-                .send()
-                .await;
-            common::ignore_not_found(
-                result
-                    .map(|_| ())
-                    .map_err(|e| sdk_error("DeleteTargetGroup", e)),
-            )
-        };
-        common::retry_on(&mut call, |e| common::has_code(e, "ResourceInUse"), 7).await
+        clients
+            .elbv2
+            .delete_target_group()
+            .target_group_arn(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteTargetGroup", e))
     }
 }
 
@@ -450,13 +357,6 @@ impl HealthCheck {
             matcher: s("matcher")?.map(|m| Matcher::builder().http_code(m).build()),
         })
     }
-}
-
-/// The AWS name a create of `planned` uses.
-fn resolved_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
-    naming()
-        .resolve_name(ctx, planned)?
-        .ok_or_else(|| ProviderError::invalid_attribute("name", "`name` is required"))
 }
 
 fn attribute(key: &str, value: String) -> TargetGroupAttribute {
@@ -567,7 +467,6 @@ async fn to_value(
     clients: &Clients,
     tg: &TargetGroup,
     tags: &BTreeMap<String, BTreeMap<String, String>>,
-    prior: &Value,
 ) -> Result<Value, ProviderError> {
     let arn = tg.target_group_arn.clone().unwrap_or_default();
     let out = clients
@@ -618,10 +517,6 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(tg.target_group_name.as_deref())),
-        (
-            "name_prefix",
-            prior.get("name_prefix").cloned().unwrap_or(Value::Null),
-        ),
         ("stickiness", stickiness_value(&attrs)),
         ("port", common::opt_num(tg.port)),
         (
