@@ -431,6 +431,13 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
+    /// Adjusts a fetched value against `reference` (the Prior or Planned value) where only
+    /// the type knows how: an AWS default shown as the absence of a block the user did
+    /// not declare. By default nothing changes.
+    fn settle(&self, value: &mut Value, reference: &Value) {
+        let _ = (value, reference);
+    }
+
     /// What the tagging API names the object by: its id unless overridden (an ARN).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
@@ -491,6 +498,7 @@ impl<M: Model> Modeled<M> {
 
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, mut read: Value, reference: &Value) -> Value {
+        self.model.settle(&mut read, reference);
         let Value::Map(m) = &mut read else {
             return read;
         };

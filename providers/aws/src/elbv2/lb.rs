@@ -28,20 +28,16 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, UpdateRequest,
 };
 
-use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
-use crate::elbv2::{
-    arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::model::{Decl, Naming};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{self, sdk_error, Poll};
+use crate::elbv2::{arn_suffix, describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{computed, optional, Decl, Model, Naming, New, Waits};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-const TYPE_NAME: &str = "aws.lb";
-const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+const WAIT: Duration = Duration::from_secs(10 * 60);
 const POLL: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
@@ -51,20 +47,6 @@ const LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
 /// The `aws.lb` resource type.
 pub(crate) struct Lb;
-
-/// How load balancers are named (`name`, `name_prefix` or a derived name).
-fn naming() -> Decl {
-    Decl {
-        type_name: TYPE_NAME,
-        naming: Some(Naming {
-            max_len: 32,
-            derived: true,
-            id_is_name: false,
-        }),
-        name_prefix_max: 6,
-        ..Decl::default()
-    }
-}
 
 fn access_logs_schema() -> BTreeMap<String, AttributeSchema> {
     use AttrType::{Bool, String as Str};
@@ -84,142 +66,69 @@ fn access_logs_schema() -> BTreeMap<String, AttributeSchema> {
     ])
 }
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Bool, Number, Set, String as Str};
-    let opt = AttributeSchema::optional;
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "The load balancer ARN."),
-    );
-    for (k, v) in naming().naming_attributes() {
-        put(&k, v);
-    }
-    put(
-        "access_logs",
-        opt(
-            AttrType::List(Box::new(AttrType::Object(access_logs_schema()))),
-            "Access logs written to S3 (load balancer attributes). Change in place; removing the block turns logging off.",
-        ),
-    );
-    put(
-        "internal",
-        opt(
-            Bool,
-            "Internal (private addresses only) instead of internet-facing.",
-        )
-        .default(false)
-        .force_new(),
-    );
-    put(
-        "load_balancer_type",
-        opt(Str, "`application`, `network` or `gateway`.")
-            .default("application")
-            .force_new(),
-    );
-    put(
-        "subnets",
-        opt(
-            Set(Box::new(Str)),
-            "Subnets, one per availability zone. Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "security_groups",
-        opt(
-            Set(Box::new(Str)),
-            "Security groups (application and network load balancers). Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "idle_timeout",
-        opt(
-            Number,
-            "Seconds a connection may idle (application load balancers; AWS's default is 60).",
-        )
-        .also_computed(),
-    );
-    put(
-        "enable_deletion_protection",
-        opt(
-            Bool,
-            "Refuse deletes; turn it off (and apply) before destroying.",
-        )
-        .default(false),
-    );
-    put(
-        "ip_address_type",
-        opt(Str, "`ipv4` or `dualstack`. Changes in place.").also_computed(),
-    );
-    put("tags", common::tags_schema());
-    put("timeouts", timeouts_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the load balancer (same as `id`)."),
-    );
-    put(
-        "arn_suffix",
-        AttributeSchema::computed(Str, "The ARN's suffix used in CloudWatch metrics."),
-    );
-    put(
-        "dns_name",
-        AttributeSchema::computed(Str, "DNS name of the load balancer."),
-    );
-    put(
-        "zone_id",
-        AttributeSchema::computed(
-            Str,
-            "Route 53 hosted zone id of the DNS name (for alias records).",
-        ),
-    );
-    put(
-        "vpc_id",
-        AttributeSchema::computed(Str, "VPC of the load balancer."),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "An Elastic Load Balancing v2 load balancer (application by default). Subnets, security \
-                      groups, IP address type, idle timeout and deletion protection change in place; name, type and \
-                      scheme replace it."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb web {
+#[async_trait]
+impl Model for Lb {
+    fn decl(&self) -> Decl {
+        use AttrType::{Bool, List, Number, Object, Set, String as Str};
+        let strings = || Set(Box::new(Str));
+        Decl {
+            type_name: "aws.lb",
+            description: "An Elastic Load Balancing v2 load balancer (application by default). Subnets, security \
+                          groups, IP address type, idle timeout and deletion protection change in place; name, type and \
+                          scheme replace it.",
+            example: r#"resource aws.lb web {
   name            = "giggatek-web"
   subnets         = [for s in aws.subnet.public : s.id]
   security_groups = [aws.security_group.lb.id]
   idle_timeout    = 120
   tags            = { Name = "giggatek-web" }
-}"#
-        .into(),
+}"#,
+            id: "load balancer ARN",
+            attrs: vec![
+                optional(
+                    "access_logs",
+                    List(Box::new(Object(access_logs_schema()))),
+                    "Access logs written to S3 (load balancer attributes). Change in place; removing the block turns logging off.",
+                ),
+                optional("internal", Bool, "Internal (private addresses only) instead of internet-facing.")
+                    .default(false)
+                    .force_new(),
+                optional("load_balancer_type", Str, "`application`, `network` or `gateway`.")
+                    .default("application")
+                    .force_new(),
+                optional("subnets", strings(), "Subnets, one per availability zone. Change in place.").also_computed(),
+                optional("security_groups", strings(), "Security groups (application and network load balancers). Change in place.")
+                    .also_computed(),
+                optional("idle_timeout", Number, "Seconds a connection may idle (application load balancers; AWS's default is 60).")
+                    .also_computed(),
+                optional("enable_deletion_protection", Bool, "Refuse deletes; turn it off (and apply) before destroying.")
+                    .default(false),
+                optional("ip_address_type", Str, "`ipv4` or `dualstack`. Changes in place.").also_computed(),
+                computed("arn", Str, "ARN of the load balancer (same as `id`)."),
+                computed("arn_suffix", Str, "The ARN's suffix used in CloudWatch metrics."),
+                computed("dns_name", Str, "DNS name of the load balancer."),
+                computed("zone_id", Str, "Route 53 hosted zone id of the DNS name (for alias records)."),
+                computed("vpc_id", Str, "VPC of the load balancer."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            naming: Some(Naming { max_len: 32, derived: true, id_is_name: false }),
+            name_prefix_max: 6,
+            waits: Some(Waits { create: WAIT, update: WAIT, delete: WAIT }),
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for Lb {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            match found.get(&r.id) {
-                Some(lb) => out.push(to_value(clients, lb, &tags, &r.prior).await.map(Some)),
-                None => out.push(Ok(None)),
-            }
+        let mut out = BTreeMap::new();
+        for (arn, lb) in &found {
+            out.insert(arn.clone(), to_value(clients, lb, &tags).await?);
         }
         Ok(out)
     }
@@ -227,15 +136,16 @@ impl ResourceType for Lb {
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let internal = common::opt_bool(planned, "internal")?.unwrap_or(false);
         let sgs = Some(common::str_list(planned, "security_groups")?).filter(|v| !v.is_empty());
         let out = clients
             .elbv2
             .create_load_balancer()
-            .name(resolved_name(ctx, planned)?)
+            .set_name(new.name)
             .set_subnets(Some(common::str_list(planned, "subnets")?))
             .set_security_groups(sgs)
             .scheme(if internal {
@@ -249,7 +159,7 @@ impl ResourceType for Lb {
             .set_ip_address_type(
                 common::opt_str(planned, "ip_address_type")?.map(IpAddressType::from),
             )
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateLoadBalancer", e))?;
@@ -260,7 +170,7 @@ impl ResourceType for Lb {
             .ok_or_else(|| {
                 ProviderError::permanent("CreateLoadBalancer returned no load balancer")
             })?;
-        ctx.created(&arn);
+        new.ctx.created(&arn);
         let mut attrs = Vec::new();
         if let Some(t) = common::opt_i64(planned, "idle_timeout")? {
             attrs.push(attribute(IDLE_TIMEOUT, t.to_string()));
@@ -274,27 +184,22 @@ impl ResourceType for Lb {
         if !attrs.is_empty() {
             modify_attributes(clients, &arn, attrs).await?;
         }
-        let lb = wait_active(
-            clients,
-            &arn,
-            timeout_setting(planned, "create", CREATE_TIMEOUT),
-        )
-        .await?;
-        read_back(clients, &lb, planned).await
+        wait_active(clients, &arn, decl.timeout(planned, "create")).await?;
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = resolved_name(ctx, planned)?;
         let out = common::unless_not_found(
             clients
                 .elbv2
                 .describe_load_balancers()
-                .names(name)
+                .set_names(decl.resolve_name(ctx, planned)?.map(|n| vec![n]))
                 .send()
                 .await
                 .map_err(|e| sdk_error("DescribeLoadBalancers", e)),
@@ -306,11 +211,11 @@ impl ResourceType for Lb {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let (arn, planned) = (req.id, req.planned);
+        let has = |k: &str| common::changed(req.changed, k);
         if has("subnets") {
             clients
                 .elbv2
@@ -359,33 +264,26 @@ impl ResourceType for Lb {
         if !attrs.is_empty() {
             modify_attributes(clients, arn, attrs).await?;
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
-        }
-        let lb = describe_one(clients, arn).await?;
-        read_back(clients, &lb, planned).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        decl: &Decl,
         id: &str,
         prior: &Value,
     ) -> Result<(), ProviderError> {
-        let result = clients
+        clients
             .elbv2
             .delete_load_balancer()
             .load_balancer_arn(id)
             .send()
-            .await;
-        if let Err(e) = result {
-            return common::ignore_not_found(Err(sdk_error("DeleteLoadBalancer", e)));
-        }
-        let timeout = timeout_setting(prior, "delete", DELETE_TIMEOUT);
+            .await
+            .map_err(|e| sdk_error("DeleteLoadBalancer", e))?;
         common::wait_until(
             &format!("load balancer {id} to be deleted"),
-            timeout,
+            decl.timeout(prior, "delete"),
             POLL,
             || async {
                 match describe_one(clients, id).await {
@@ -397,13 +295,17 @@ impl ResourceType for Lb {
         )
         .await
     }
-}
 
-/// The AWS name a create of `planned` uses.
-fn resolved_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
-    naming()
-        .resolve_name(ctx, planned)?
-        .ok_or_else(|| ProviderError::invalid_attribute("name", "`name` is required"))
+    /// Logging that is off reads back as no block unless the reference declares one.
+    fn settle(&self, value: &mut Value, reference: &Value) {
+        let declared =
+            matches!(reference.get("access_logs"), Some(Value::List(b)) if !b.is_empty());
+        let Value::Map(m) = value else { return };
+        let off = |b: &Value| b.get("enabled") != Some(&Value::Bool(true));
+        if !declared && matches!(m.get("access_logs"), Some(Value::List(b)) if b.iter().all(off)) {
+            m.insert("access_logs".into(), Value::List(Vec::new()));
+        }
+    }
 }
 
 /// The attributes that write `planned`'s `access_logs` block; without a block, logging
@@ -430,13 +332,10 @@ fn access_log_attributes(planned: &Value) -> Result<Vec<LoadBalancerAttribute>, 
     ])
 }
 
-/// The `access_logs` attribute from the load balancer's attributes: see the module docs.
-fn access_logs_value(attrs: &BTreeMap<&str, &str>, prior: &Value) -> Value {
+/// The `access_logs` attribute from the load balancer's attributes (always a block;
+/// [`Model::settle`] drops one that logs nothing and was not declared).
+fn access_logs_value(attrs: &BTreeMap<&str, &str>) -> Value {
     let enabled = attrs.get(LOGS_ENABLED).is_some_and(|v| *v == "true");
-    let declared = matches!(prior.get("access_logs"), Some(Value::List(b)) if !b.is_empty());
-    if !enabled && !declared {
-        return Value::List(Vec::new());
-    }
     let text = |k| {
         attrs
             .get(k)
@@ -553,21 +452,10 @@ async fn wait_active(
     .await
 }
 
-async fn read_back(
-    clients: &Clients,
-    lb: &LoadBalancer,
-    prior: &Value,
-) -> Result<Value, ProviderError> {
-    let arn = lb.load_balancer_arn.clone().unwrap_or_default();
-    let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-    to_value(clients, lb, &tags, prior).await
-}
-
 async fn to_value(
     clients: &Clients,
     lb: &LoadBalancer,
     tags: &BTreeMap<String, BTreeMap<String, String>>,
-    prior: &Value,
 ) -> Result<Value, ProviderError> {
     let arn = lb.load_balancer_arn.clone().unwrap_or_default();
     let out = clients
@@ -594,11 +482,7 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(lb.load_balancer_name.as_deref())),
-        (
-            "name_prefix",
-            prior.get("name_prefix").cloned().unwrap_or(Value::Null),
-        ),
-        ("access_logs", access_logs_value(&attrs, prior)),
+        ("access_logs", access_logs_value(&attrs)),
         (
             "internal",
             Value::Bool(lb.scheme == Some(LoadBalancerSchemeEnum::Internal)),
@@ -619,10 +503,6 @@ async fn to_value(
             common::opt_string(lb.ip_address_type.as_ref().map(|t| t.as_str())),
         ),
         ("tags", tags_of(tags, &arn)),
-        (
-            "timeouts",
-            prior.get("timeouts").cloned().unwrap_or(Value::Null),
-        ),
         ("arn_suffix", arn_suffix(&arn, "loadbalancer")),
         ("arn", Value::from(arn)),
         ("dns_name", common::opt_string(lb.dns_name.as_deref())),
