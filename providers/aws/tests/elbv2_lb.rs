@@ -43,6 +43,15 @@ async fn network(emu: &Emu) -> (Vec<String>, String) {
 
 /// The `deletion_protection.enabled` attribute as AWS reports it.
 async fn protection(emu: &Emu, arn: &str) -> String {
+    let attrs = lb_attributes(emu, arn).await;
+    attrs
+        .get("deletion_protection.enabled")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The load balancer's attributes as AWS reports them, by key.
+async fn lb_attributes(emu: &Emu, arn: &str) -> std::collections::BTreeMap<String, String> {
     let raw = emu.clients().await;
     let out = raw
         .elbv2
@@ -51,11 +60,10 @@ async fn protection(emu: &Emu, arn: &str) -> String {
         .send()
         .await
         .unwrap();
-    let attr = out
-        .attributes()
+    out.attributes()
         .iter()
-        .find(|a| a.key() == Some("deletion_protection.enabled"));
-    attr.and_then(|a| a.value()).unwrap_or_default().to_string()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect()
 }
 
 #[tokio::test]
@@ -342,22 +350,6 @@ async fn refresh_costs_one_describe_per_twenty() {
 #[test]
 fn docs_pages_are_up_to_date() {
     support::assert_doc_page_up_to_date(T);
-}
-
-/// The load balancer's attributes as AWS reports them, by key.
-async fn lb_attributes(emu: &Emu, arn: &str) -> std::collections::BTreeMap<String, String> {
-    let raw = emu.clients().await;
-    let out = raw
-        .elbv2
-        .describe_load_balancer_attributes()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    out.attributes()
-        .iter()
-        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
-        .collect()
 }
 
 #[tokio::test]
