@@ -129,11 +129,13 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
         Arc::new(ssm::parameter::SsmParameter),
-        Arc::new(elbv2::lb::Lb),
-        Arc::new(elbv2::target_group::TargetGroupType),
-        Arc::new(elbv2::listener::ListenerType),
-        Arc::new(elbv2::listener_rule::ListenerRuleType),
-        Arc::new(elbv2::target_group_attachment::TargetGroupAttachment),
+        Arc::new(Modeled::new(elbv2::lb::Lb)),
+        Arc::new(Modeled::new(elbv2::target_group::TargetGroupType)),
+        Arc::new(Modeled::new(elbv2::listener::ListenerType)),
+        Arc::new(Modeled::new(elbv2::listener_rule::ListenerRuleType)),
+        Arc::new(Modeled::new(
+            elbv2::target_group_attachment::TargetGroupAttachment,
+        )),
         Arc::new(Modeled::new(iam::role::IamRole)),
         Arc::new(Modeled::new(iam::policy::IamPolicy)),
         Arc::new(Modeled::new(

@@ -57,12 +57,19 @@ pub(crate) struct Decl {
     pub version: u32,
     /// What the id is, for its description ("role name" gives "The role name.").
     pub id: &'static str,
+    /// The whole description of `id`, when "The {id}." does not read well (a composite
+    /// id's format); empty otherwise.
+    pub id_doc: &'static str,
     /// The type's own attributes.
     pub attrs: Vec<Attr>,
     /// How tags are written, when the type has tags.
     pub tags: Option<Tagging>,
     /// How the AWS name is chosen, when the type has one.
     pub naming: Option<Naming>,
+    /// The longest `name_prefix` accepted, when AWS's (or Terraform's) rule is tighter
+    /// than "room for an 8-character suffix" (load balancers: 6, so the prefix plus
+    /// Terraform's 26-character suffix fits 32); 0 when there is no such rule.
+    pub name_prefix_max: usize,
     /// Default waiting limits, when the type waits (adds `timeouts { … }`).
     pub waits: Option<Waits>,
     /// AWS codes that mean "still in use, try again" on delete (besides
@@ -102,6 +109,16 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
     Attr {
         name,
         schema: AttributeSchema::required(ty, description),
+        same: None,
+        setting: false,
+    }
+}
+
+/// An attribute whose schema is built elsewhere (a shared block such as ELBv2's actions).
+pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
+    Attr {
+        name,
+        schema,
         same: None,
         setting: false,
     }
@@ -196,40 +213,18 @@ impl Decl {
             .iter()
             .map(|x| (x.name.to_string(), x.schema.clone()))
             .collect();
+        let id_doc = match self.id_doc {
+            "" => format!("The {}.", self.id),
+            doc => doc.to_string(),
+        };
         a.insert(
             "id".into(),
-            AttributeSchema::computed(AttrType::String, &format!("The {}.", self.id)),
+            AttributeSchema::computed(AttrType::String, &id_doc),
         );
         if self.tags.is_some() {
             a.insert("tags".into(), tags_schema());
         }
-        if let Some(n) = &self.naming {
-            let fallback = if n.derived {
-                "When neither `name` nor `name_prefix` is set, gig derives a stable lower-case name from stack, env and address."
-            } else {
-                "One of `name` and `name_prefix` must be set."
-            };
-            a.insert(
-                "name".into(),
-                AttributeSchema::optional(
-                    AttrType::String,
-                    &format!(
-                        "The AWS name (at most {} characters). {fallback}",
-                        n.max_len
-                    ),
-                )
-                .also_computed()
-                .force_new(),
-            );
-            a.insert(
-                "name_prefix".into(),
-                AttributeSchema::optional(
-                    AttrType::String,
-                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
-                )
-                .force_new(),
-            );
-        }
+        a.extend(self.naming_attributes());
         if self.waits.is_some() {
             a.insert("timeouts".into(), timeouts_schema());
         }
@@ -240,6 +235,45 @@ impl Decl {
             attributes: a,
             example: self.example.to_string(),
         }
+    }
+
+    /// `name` and `name_prefix` as a named type declares them (none when unnamed); also
+    /// used by hand-written types that share the naming rules.
+    pub fn naming_attributes(&self) -> Vec<(String, AttributeSchema)> {
+        let Some(n) = &self.naming else {
+            return Vec::new();
+        };
+        let fallback = if n.derived {
+            "When neither `name` nor `name_prefix` is set, gig derives a stable lower-case name from stack, env and address."
+        } else {
+            "One of `name` and `name_prefix` must be set."
+        };
+        let prefix_limit = match self.name_prefix_max {
+            0 => String::new(),
+            max => format!(" At most {max} characters."),
+        };
+        vec![
+            (
+                "name".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    &format!(
+                        "The AWS name (at most {} characters). {fallback}",
+                        n.max_len
+                    ),
+                )
+                .also_computed()
+                .force_new(),
+            ),
+            (
+                "name_prefix".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    &format!("A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.{prefix_limit}"),
+                )
+                .force_new(),
+            ),
+        ]
     }
 
     /// The wait limit for `op` (`create`, `update`, `delete`): the user's setting in
@@ -276,6 +310,15 @@ impl Decl {
             .clone()
             .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
         if let Some(prefix) = set("name_prefix") {
+            if self.name_prefix_max > 0 && prefix.chars().count() > self.name_prefix_max {
+                return Err(ProviderError::invalid_attribute(
+                    "name_prefix",
+                    format!(
+                        "`name_prefix` has at most {} characters (the suffix takes the rest of the {} a name may have)",
+                        self.name_prefix_max, n.max_len
+                    ),
+                ));
+            }
             let room = n.max_len.saturating_sub(prefix.len()).min(26);
             if room < 8 {
                 return Err(ProviderError::invalid_attribute(
@@ -388,6 +431,13 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
+    /// Adjusts a fetched value against `reference` (the Prior or Planned value) where only
+    /// the type knows how: an AWS default shown as the absence of a block the user did
+    /// not declare. By default nothing changes.
+    fn settle(&self, value: &mut Value, reference: &Value) {
+        let _ = (value, reference);
+    }
+
     /// What the tagging API names the object by: its id unless overridden (an ARN).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
@@ -448,6 +498,7 @@ impl<M: Model> Modeled<M> {
 
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, mut read: Value, reference: &Value) -> Value {
+        self.model.settle(&mut read, reference);
         let Value::Map(m) = &mut read else {
             return read;
         };
@@ -807,6 +858,32 @@ mod tests {
                 .as_deref(),
             Some("name_prefix")
         );
+    }
+
+    #[test]
+    fn a_declared_prefix_limit_is_enforced_and_documented() {
+        let d = Decl {
+            name_prefix_max: 6,
+            ..decl(true)
+        };
+        let prefixed =
+            |p: &str| Value::Map(BTreeMap::from([("name_prefix".into(), Value::str(p))]));
+        let name = d
+            .resolve_name(&ctx(Some("t")), &prefixed("web-"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(name.len(), 4 + 26, "{name}");
+        let e = d
+            .resolve_name(&ctx(Some("t")), &prefixed("web-app"))
+            .unwrap_err();
+        assert_eq!(e.attribute.as_deref(), Some("name_prefix"));
+        let s = d.schema();
+        assert!(s.attributes["name_prefix"]
+            .description
+            .ends_with("At most 6 characters."));
+        assert!(!decl(true).schema().attributes["name_prefix"]
+            .description
+            .contains("At most"));
     }
 
     #[test]

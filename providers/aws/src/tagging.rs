@@ -35,6 +35,8 @@ pub(crate) enum Tagging {
     Rds,
     /// ElastiCache AddTagsToResource / RemoveTagsFromResource (target: the ARN).
     Elasticache,
+    /// ELBv2 AddTags / RemoveTags (target: the ARN).
+    Elbv2,
     /// S3 GetBucketTagging + PutBucketTagging of the whole set (target: the bucket
     /// name): S3 has no call that changes one tag.
     S3,
@@ -150,6 +152,15 @@ impl Tagging {
                 .map(|_| ())
                 .map_err(|e| sdk_error("TagResource", e)),
             Tagging::S3 => s3_sync(clients, target, tags, &[]).await,
+            Tagging::Elbv2 => clients
+                .elbv2
+                .add_tags()
+                .resource_arns(target)
+                .set_tags(Some(crate::elbv2::to_sdk_tags(tags.clone())))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("AddTags", e)),
             Tagging::Rds => clients
                 .rds
                 .add_tags_to_resource()
@@ -255,6 +266,15 @@ impl Tagging {
                 .map(|_| ())
                 .map_err(|e| sdk_error("UntagResource", e)),
             Tagging::S3 => s3_sync(clients, target, &BTreeMap::new(), keys).await,
+            Tagging::Elbv2 => clients
+                .elbv2
+                .remove_tags()
+                .resource_arns(target)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("RemoveTags", e)),
             Tagging::Rds => clients
                 .rds
                 .remove_tags_from_resource()
