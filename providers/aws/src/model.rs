@@ -156,6 +156,23 @@ impl Attr {
         }
     }
 
+    /// A computed value AWS assigns anew on every update in place (a template's
+    /// latest version): unknown in the plan of an update.
+    pub fn recomputed_on_update(self) -> Attr {
+        Attr {
+            schema: self.schema.recomputed_on_update(),
+            ..self
+        }
+    }
+
+    /// Plain text the type base64-encodes before sending it (user data).
+    pub fn encoded_by_provider(self) -> Attr {
+        Attr {
+            schema: self.schema.encoded_by_provider(),
+            ..self
+        }
+    }
+
     /// A gig setting AWS does not store (how long a deleted key waits): carried from
     /// state, the declared default on import.
     pub fn setting(self) -> Attr {
@@ -271,22 +288,8 @@ impl Decl {
         if let Some(name) = set("name") {
             return Ok(Some(name));
         }
-        let seed = ctx
-            .token
-            .clone()
-            .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
         if let Some(prefix) = set("name_prefix") {
-            let room = n.max_len.saturating_sub(prefix.len()).min(26);
-            if room < 8 {
-                return Err(ProviderError::invalid_attribute(
-                    "name_prefix",
-                    format!(
-                        "`name_prefix` leaves no room for the unique suffix: names have at most {} characters and the suffix takes 8",
-                        n.max_len
-                    ),
-                ));
-            }
-            return Ok(Some(format!("{prefix}{}", &digest(&seed)[..room])));
+            return prefixed_name(ctx, planned, &prefix, n.max_len).map(Some);
         }
         if !n.derived {
             return Err(ProviderError::invalid_attribute(
@@ -308,6 +311,31 @@ impl Decl {
         let keep = n.max_len.saturating_sub(9).min(label.len());
         Ok(Some(format!("{}-{}", &label[..keep], &hash[..8])))
     }
+}
+
+/// `prefix` plus a suffix fixed for this create (from its token, so a retried create
+/// reuses the name and a create-before-destroy replacement gets a new one), within
+/// `max_len` characters.
+pub(crate) fn prefixed_name(
+    ctx: &OpContext,
+    planned: &Value,
+    prefix: &str,
+    max_len: usize,
+) -> Result<String, ProviderError> {
+    let seed = ctx
+        .token
+        .clone()
+        .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
+    let room = max_len.saturating_sub(prefix.len()).min(26);
+    if room < 8 {
+        return Err(ProviderError::invalid_attribute(
+            "name_prefix",
+            format!(
+                "`name_prefix` leaves no room for the unique suffix: names have at most {max_len} characters and the suffix takes 8"
+            ),
+        ));
+    }
+    Ok(format!("{prefix}{}", &digest(&seed)[..room]))
 }
 
 /// The part of an address after the type: `app` of `aws.iam_role.app`.
