@@ -120,7 +120,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(ec2::route_table::RouteTable),
         Arc::new(ec2::route_table_association::RouteTableAssociation),
         Arc::new(ec2::security_group::SecurityGroup),
-        Arc::new(ec2::instance::Instance),
+        Arc::new(Modeled::new(ec2::instance::Instance)),
         Arc::new(Modeled::new(ec2::launch_template::LaunchTemplate)),
         Arc::new(Modeled::new(ec2::autoscaling_group::AutoscalingGroup)),
         Arc::new(rds::db_subnet_group::DbSubnetGroup),

@@ -85,6 +85,9 @@ pub(crate) struct Attr {
     /// A gig setting AWS does not hold: carried from the Prior or Planned value (the
     /// default on import).
     setting: bool,
+    /// AWS gives it only through a call per object: carried from the Prior or Planned
+    /// value, read through [`Model::fetch_on_import`] when there is none (an import).
+    on_import: bool,
 }
 
 /// An optional attribute.
@@ -94,6 +97,7 @@ pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::optional(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -104,6 +108,7 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::required(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -114,6 +119,7 @@ pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::computed(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -169,6 +175,15 @@ impl Attr {
     pub fn encoded_by_provider(self) -> Attr {
         Attr {
             schema: self.schema.encoded_by_provider(),
+            ..self
+        }
+    }
+
+    /// A value AWS shows only through a call per object (an instance's user data): a
+    /// read keeps the Prior value, an import reads it with [`Model::fetch_on_import`].
+    pub fn read_on_import(self) -> Attr {
+        Attr {
+            on_import: true,
             ..self
         }
     }
@@ -409,6 +424,17 @@ pub(crate) trait Model: Send + Sync + 'static {
         prior: &Value,
     ) -> Result<(), ProviderError>;
 
+    /// For a read without a Prior value (an import) of a type that declares attributes
+    /// `.read_on_import()`: those attributes of object `id`, which `fetch` leaves out.
+    async fn fetch_on_import(
+        &self,
+        clients: &Clients,
+        id: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let _ = (clients, id);
+        Ok(BTreeMap::new())
+    }
+
     /// Whether a fetched object is still settling: the state to report (`creating`,
     /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
     fn pending(&self, value: &Value) -> Option<String> {
@@ -474,6 +500,29 @@ impl<M: Model> Modeled<M> {
         Modeled { model, decl }
     }
 
+    /// `read` with the `.read_on_import()` attributes that `prior` does not hold read
+    /// from AWS (one call per object, so only on import).
+    async fn complete(
+        &self,
+        clients: &Clients,
+        id: &str,
+        mut read: Value,
+        prior: &Value,
+    ) -> Result<Value, ProviderError> {
+        let missing = self
+            .decl
+            .attrs
+            .iter()
+            .any(|a| a.on_import && prior.as_map().is_none_or(|p| !p.contains_key(a.name)));
+        if missing {
+            let extra = self.model.fetch_on_import(clients, id).await?;
+            if let Value::Map(m) = &mut read {
+                m.extend(extra);
+            }
+        }
+        Ok(read)
+    }
+
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, mut read: Value, reference: &Value) -> Value {
         let Value::Map(m) = &mut read else {
@@ -491,6 +540,16 @@ impl<M: Model> Modeled<M> {
                     .or_else(|| a.schema.default.clone())
                     .unwrap_or(Value::Null);
                 m.insert(a.name.to_string(), carried);
+            }
+            if a.on_import {
+                match reference.as_map().and_then(|r| r.get(a.name)) {
+                    Some(v) => {
+                        m.insert(a.name.to_string(), v.clone());
+                    }
+                    None => {
+                        m.entry(a.name.to_string()).or_insert(Value::Null);
+                    }
+                }
             }
             let Some(x) = m.get_mut(a.name) else { continue };
             if let Some(same) = a.same {
@@ -594,11 +653,15 @@ impl<M: Model> ResourceType for Modeled<M> {
         requests: &[ReadRequest],
     ) -> Result<ReadResults, ProviderError> {
         let results = batched_read(requests, |ids| self.model.fetch(clients, ids)).await?;
-        Ok(results
-            .into_iter()
-            .zip(requests)
-            .map(|(r, req)| r.map(|v| v.map(|v| self.settle(v, &req.prior))))
-            .collect())
+        let mut out = Vec::with_capacity(requests.len());
+        for (r, req) in results.into_iter().zip(requests) {
+            let v = match r {
+                Ok(Some(v)) => Ok(Some(self.complete(clients, &req.id, v, &req.prior).await?)),
+                other => other,
+            };
+            out.push(v.map(|v| v.map(|v| self.settle(v, &req.prior))));
+        }
+        Ok(out)
     }
 
     async fn create(
