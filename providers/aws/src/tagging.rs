@@ -137,9 +137,7 @@ impl Tagging {
                 .autoscaling
                 .create_or_update_tags()
                 .set_tags(Some(
-                    tags.iter()
-                        .map(|(k, v)| asg_tag(target, k, v))
-                        .collect(),
+                    tags.iter().map(|(k, v)| asg_tag(target, k, v)).collect(),
                 ))
                 .send()
                 .await

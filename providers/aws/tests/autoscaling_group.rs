@@ -40,7 +40,11 @@ fn group(
 }
 
 /// Updates through the provider and returns the result with the operations recorded.
-async fn update(emu: &Emu, prior: &Value, planned: &Value) -> (Result<Value, gig_provider::ProviderError>, Vec<String>) {
+async fn update(
+    emu: &Emu,
+    prior: &Value,
+    planned: &Value,
+) -> (Result<Value, gig_provider::ProviderError>, Vec<String>) {
     emu.recorder().clear();
     let changed = changed(prior, planned);
     let id = s(prior, "id");
@@ -50,7 +54,10 @@ async fn update(emu: &Emu, prior: &Value, planned: &Value) -> (Result<Value, gig
         planned,
         changed: &changed,
     };
-    let out = emu.provider().update(&ctx("aws.autoscaling_group.test"), ASG, req).await;
+    let out = emu
+        .provider()
+        .update(&ctx("aws.autoscaling_group.test"), ASG, req)
+        .await;
     (out, emu.recorder().operations())
 }
 
@@ -72,30 +79,73 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
     let lt = emu.create(LT, &with_defaults(LT, &val(lt_desired))).await;
     let lt_id = s(&lt, "id");
 
-    let desired = group(&subnet, &lt_id, "1", 2, json!([{"min_healthy_percentage": 50}]));
-    let made = emu.create(ASG, &with_defaults(ASG, &val(desired.clone()))).await;
+    let desired = group(
+        &subnet,
+        &lt_id,
+        "1",
+        2,
+        json!([{"min_healthy_percentage": 50}]),
+    );
+    let made = emu
+        .create(ASG, &with_defaults(ASG, &val(desired.clone())))
+        .await;
     let name = s(&made, "id");
     assert!(name.starts_with("web-") && name.len() == 30, "{name}");
     assert_eq!(s(&made, "name"), name);
     let read = emu.read(ASG, &made).await.expect("exists");
-    assert_eq!(read, made, "name_prefix and instance_refresh are kept from state");
+    assert_eq!(
+        read, made,
+        "name_prefix and instance_refresh are kept from state"
+    );
     assert_plans_clean(ASG, &val(desired.clone()), &read);
 
     // Only the refresh settings change: nothing is sent, the new block is kept.
-    let calmer = group(&subnet, &lt_id, "1", 2, json!([{"min_healthy_percentage": 75, "instance_warmup": 60}]));
-    let (out, ops) = update(&emu, &read, &planned_for(ASG, calmer.clone(), &a(&made, "id"))).await;
+    let calmer = group(
+        &subnet,
+        &lt_id,
+        "1",
+        2,
+        json!([{"min_healthy_percentage": 75, "instance_warmup": 60}]),
+    );
+    let (out, ops) = update(
+        &emu,
+        &read,
+        &planned_for(ASG, calmer.clone(), &a(&made, "id")),
+    )
+    .await;
     let read = out.expect("settings only");
-    assert!(!ops.iter().any(|o| o == "StartInstanceRefresh" || o == "UpdateAutoScalingGroup"), "{ops:?}");
+    assert!(
+        !ops.iter()
+            .any(|o| o == "StartInstanceRefresh" || o == "UpdateAutoScalingGroup"),
+        "{ops:?}"
+    );
     assert_plans_clean(ASG, &val(calmer), &read);
 
     // A setting that is not a trigger: the group is updated, no refresh.
-    let mut bigger = group(&subnet, &lt_id, "1", 2, json!([{"min_healthy_percentage": 75, "instance_warmup": 60}]));
+    let mut bigger = group(
+        &subnet,
+        &lt_id,
+        "1",
+        2,
+        json!([{"min_healthy_percentage": 75, "instance_warmup": 60}]),
+    );
     bigger["min_size"] = json!(1);
     bigger["desired_capacity"] = json!(1);
-    let (out, ops) = update(&emu, &read, &planned_for(ASG, bigger.clone(), &a(&made, "id"))).await;
+    let (out, ops) = update(
+        &emu,
+        &read,
+        &planned_for(ASG, bigger.clone(), &a(&made, "id")),
+    )
+    .await;
     let read = out.expect("no refresh");
-    assert!(ops.contains(&"UpdateAutoScalingGroup".to_string()), "{ops:?}");
-    assert!(!ops.contains(&"StartInstanceRefresh".to_string()), "{ops:?}");
+    assert!(
+        ops.contains(&"UpdateAutoScalingGroup".to_string()),
+        "{ops:?}"
+    );
+    assert!(
+        !ops.contains(&"StartInstanceRefresh".to_string()),
+        "{ops:?}"
+    );
     assert_eq!(a(&read, "min_size"), Value::from(1i64));
 
     // A new template version: the group is updated, then a refresh is asked for. The
@@ -104,7 +154,11 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
         .update(
             LT,
             &lt,
-            &planned_for(LT, json!({"name": "web", "image_id": AMI, "instance_type": "t3.small"}), &a(&lt, "id")),
+            &planned_for(
+                LT,
+                json!({"name": "web", "image_id": AMI, "instance_type": "t3.small"}),
+                &a(&lt, "id"),
+            ),
         )
         .await;
     assert_eq!(a(&lt2, "latest_version"), Value::from(2i64));
@@ -112,9 +166,17 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
     next["launch_template"] = json!([{"id": lt_id, "version": "2"}]);
     let (out, ops) = update(&emu, &read, &planned_for(ASG, next, &a(&made, "id"))).await;
     let err = out.expect_err("the emulator has no StartInstanceRefresh");
-    assert_eq!(err.attribute.as_deref(), Some("instance_refresh"), "{err:?}");
+    assert_eq!(
+        err.attribute.as_deref(),
+        Some("instance_refresh"),
+        "{err:?}"
+    );
     assert!(err.message.contains(&name), "{err}");
-    let pos = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("{op} not in {ops:?}"));
+    let pos = |op: &str| {
+        ops.iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("{op} not in {ops:?}"))
+    };
     assert!(pos("UpdateAutoScalingGroup") < pos("StartInstanceRefresh"));
     let group_now = emu.read(ASG, &read).await.expect("exists");
     assert_eq!(
@@ -127,8 +189,15 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
     let mut wider = bigger.clone();
     wider["max_size"] = json!(4);
     let (out, ops) = update(&emu, &read, &planned_for(ASG, wider, &a(&made, "id"))).await;
-    assert_eq!(out.expect_err("refresh").attribute.as_deref(), Some("instance_refresh"));
-    assert_eq!(ops.iter().filter(|o| *o == "StartInstanceRefresh").count(), 1, "{ops:?}");
+    assert_eq!(
+        out.expect_err("refresh").attribute.as_deref(),
+        Some("instance_refresh")
+    );
+    assert_eq!(
+        ops.iter().filter(|o| *o == "StartInstanceRefresh").count(),
+        1,
+        "{ops:?}"
+    );
 
     // Import: read by name with no prior; the gig settings are unset.
     let imported = emu
@@ -152,7 +221,10 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
         .unwrap();
     let drifted = emu.read(ASG, &group_now).await.expect("exists");
     assert_eq!(a(&drifted, "max_size"), Value::from(7i64));
-    assert_eq!(a(&drifted, "instance_refresh"), a(&group_now, "instance_refresh"));
+    assert_eq!(
+        a(&drifted, "instance_refresh"),
+        a(&group_now, "instance_refresh")
+    );
 
     emu.delete(ASG, &drifted).await;
     assert_eq!(emu.read(ASG, &drifted).await, None);
@@ -163,11 +235,21 @@ async fn instance_refresh_starts_when_the_template_version_or_a_trigger_changes(
 #[tokio::test]
 async fn a_trigger_that_is_no_setting_of_the_group_is_refused_before_any_call() {
     let emu = Emu::start().await;
-    let mut desired = group("subnet-0123456789abcdef0", "lt-0123456789abcdef0", "1", 2, json!([]));
+    let mut desired = group(
+        "subnet-0123456789abcdef0",
+        "lt-0123456789abcdef0",
+        "1",
+        2,
+        json!([]),
+    );
     desired["instance_refresh"][0]["triggers"] = json!(["tags"]);
     let err = emu
         .provider()
-        .create(&ctx("aws.autoscaling_group.bad"), ASG, &with_defaults(ASG, &val(desired)))
+        .create(
+            &ctx("aws.autoscaling_group.bad"),
+            ASG,
+            &with_defaults(ASG, &val(desired)),
+        )
         .await
         .expect_err("tags cannot trigger");
     assert_eq!(err.attribute.as_deref(), Some("instance_refresh"));

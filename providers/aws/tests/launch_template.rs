@@ -62,7 +62,9 @@ async fn network_interfaces_and_tag_specifications_round_trip() {
             {"resource_type": "volume", "tags": {"Name": "app-disk"}}
         ]
     });
-    let made = emu.create(LT, &with_defaults(LT, &val(desired.clone()))).await;
+    let made = emu
+        .create(LT, &with_defaults(LT, &val(desired.clone())))
+        .await;
     let name = s(&made, "name");
     assert!(name.starts_with("app-") && name.len() == 30, "{name}");
     assert_eq!(a(&made, "name_prefix"), Value::str("app-"));
@@ -96,7 +98,11 @@ async fn network_interfaces_and_tag_specifications_round_trip() {
         ]
     });
     let updated = emu
-        .update(LT, &read, &planned_for(LT, desired2.clone(), &a(&made, "id")))
+        .update(
+            LT,
+            &read,
+            &planned_for(LT, desired2.clone(), &a(&made, "id")),
+        )
         .await;
     assert_eq!(a(&updated, "latest_version"), Value::from(2i64));
     assert_eq!(a(&updated, "default_version"), Value::from(2i64));
@@ -110,7 +116,12 @@ async fn network_interfaces_and_tag_specifications_round_trip() {
         .await
         .unwrap()
         .expect("found");
-    for attr in ["network_interfaces", "tag_specifications", "name", "image_id"] {
+    for attr in [
+        "network_interfaces",
+        "tag_specifications",
+        "name",
+        "image_id",
+    ] {
         assert_eq!(a(&imported, attr), a(&updated, attr), "{attr}");
     }
 

@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, RefreshPreferences, RefreshStrategy};
+use aws_sdk_autoscaling::types::{
+    LaunchTemplateSpecification, RefreshPreferences, RefreshStrategy,
+};
 use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
@@ -288,8 +290,7 @@ impl Model for AutoscalingGroup {
             .map_err(|e| {
                 let e = sdk_error("DeleteAutoScalingGroup", e);
                 // Auto Scaling reports a missing group as a ValidationError.
-                if e.code.as_deref() == Some("ValidationError") && e.message.contains("not found")
-                {
+                if e.code.as_deref() == Some("ValidationError") && e.message.contains("not found") {
                     not_found(e.message)
                 } else {
                     e
@@ -359,7 +360,11 @@ fn refresh_request(
 }
 
 /// Starts an instance refresh of group `name`, cancelling one already in progress.
-async fn start_refresh(clients: &Clients, name: &str, refresh: &Value) -> Result<(), ProviderError> {
+async fn start_refresh(
+    clients: &Clients,
+    name: &str,
+    refresh: &Value,
+) -> Result<(), ProviderError> {
     let (strategy, preferences) = refresh_request(refresh)?;
     let start = || async {
         clients
@@ -413,7 +418,9 @@ async fn update_target_groups(
     planned: &Value,
 ) -> Result<(), ProviderError> {
     let old: BTreeSet<String> = str_list(prior, "target_group_arns")?.into_iter().collect();
-    let new: BTreeSet<String> = str_list(planned, "target_group_arns")?.into_iter().collect();
+    let new: BTreeSet<String> = str_list(planned, "target_group_arns")?
+        .into_iter()
+        .collect();
     let attach: Vec<String> = new.difference(&old).cloned().collect();
     let detach: Vec<String> = old.difference(&new).cloned().collect();
     if !attach.is_empty() {
@@ -605,6 +612,9 @@ mod tests {
             let err = refresh_triggers(&planned(bad.clone())).expect_err("rejected");
             assert_eq!(err.attribute.as_deref(), Some("instance_refresh"), "{bad}");
         }
-        assert_eq!(refresh_triggers(&Value::Map(BTreeMap::new())).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            refresh_triggers(&Value::Map(BTreeMap::new())).unwrap(),
+            Vec::<String>::new()
+        );
     }
 }

@@ -24,7 +24,7 @@ use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
-    block, client_token, has_code, list, on_attribute, opt_bool, opt_i32, opt_str, object,
+    block, client_token, has_code, list, object, on_attribute, opt_bool, opt_i32, opt_str,
     sdk_error, sorted_string_list, str_list, str_map, t_str_set, tags_value,
 };
 use crate::ec2::{ec2_tags, metadata_options_value, tag_map, tag_spec};
@@ -85,15 +85,24 @@ fn network_interfaces_schema() -> AttrType {
     AttrType::List(Box::new(AttrType::Object(BTreeMap::from([
         (
             "associate_public_ip_address".into(),
-            field(AttrType::Bool, "Whether the interface gets a public IPv4 address."),
+            field(
+                AttrType::Bool,
+                "Whether the interface gets a public IPv4 address.",
+            ),
         ),
         (
             "delete_on_termination".into(),
-            field(AttrType::Bool, "Whether the interface is deleted with the instance."),
+            field(
+                AttrType::Bool,
+                "Whether the interface is deleted with the instance.",
+            ),
         ),
         (
             "device_index".into(),
-            field(AttrType::Number, "The device index (0 is the primary interface)."),
+            field(
+                AttrType::Number,
+                "The device index (0 is the primary interface).",
+            ),
         ),
         (
             "security_groups".into(),
@@ -416,15 +425,22 @@ fn network_interfaces_value(
             .iter()
             .map(|n| {
                 object([
-                    ("associate_public_ip_address", opt(n.associate_public_ip_address())),
+                    (
+                        "associate_public_ip_address",
+                        opt(n.associate_public_ip_address()),
+                    ),
                     ("delete_on_termination", opt(n.delete_on_termination())),
                     (
                         "device_index",
-                        n.device_index().map_or(Value::Null, |i| Value::from(i64::from(i))),
+                        n.device_index()
+                            .map_or(Value::Null, |i| Value::from(i64::from(i))),
                     ),
                     ("security_groups", sorted_string_list(n.groups())),
                     ("subnet_id", n.subnet_id().map_or(Value::Null, Value::str)),
-                    ("description", n.description().map_or(Value::Null, Value::str)),
+                    (
+                        "description",
+                        n.description().map_or(Value::Null, Value::str),
+                    ),
                 ])
             })
             .collect(),
@@ -433,9 +449,7 @@ fn network_interfaces_value(
 
 /// The `tag_specifications` blocks of a version's launch data, for the resource types
 /// gig lets a block name (the emulator also lists the template's own tags here).
-fn tag_specifications_value(
-    specs: &[aws_sdk_ec2::types::LaunchTemplateTagSpecification],
-) -> Value {
+fn tag_specifications_value(specs: &[aws_sdk_ec2::types::LaunchTemplateTagSpecification]) -> Value {
     Value::List(
         specs
             .iter()
@@ -447,7 +461,8 @@ fn tag_specifications_value(
                 object([
                     (
                         "resource_type",
-                        t.resource_type().map_or(Value::Null, |r| Value::str(r.as_str())),
+                        t.resource_type()
+                            .map_or(Value::Null, |r| Value::str(r.as_str())),
                     ),
                     ("tags", tags_value(tag_map(t.tags()))),
                 ])
