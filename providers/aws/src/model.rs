@@ -900,6 +900,72 @@ mod tests {
         );
     }
 
+    /// A model that is only declared: its calls are never made by the tests below.
+    struct Declared;
+
+    #[async_trait]
+    impl Model for Declared {
+        fn decl(&self) -> Decl {
+            Decl {
+                type_name: "aws.thing",
+                id: "thing id",
+                attrs: vec![optional("user_data", AttrType::String, "Text.").read_on_import()],
+                ..Decl::default()
+            }
+        }
+
+        async fn fetch(
+            &self,
+            _clients: &Clients,
+            _ids: Vec<String>,
+        ) -> Result<BTreeMap<String, Value>, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn create(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _new: New<'_>,
+        ) -> Result<String, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn delete(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _id: &str,
+            _prior: &Value,
+        ) -> Result<(), ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+    }
+
+    #[test]
+    fn attributes_read_on_import_come_from_the_reference_when_there_is_one() {
+        let driver = Modeled::new(Declared);
+        let map = |pairs: &[(&str, Value)]| {
+            Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let fetched = map(&[("id", Value::str("t-1"))]);
+        let prior = map(&[("user_data", Value::str("echo hi"))]);
+        let read = driver.settle(fetched.clone(), &prior);
+        assert_eq!(read.get("user_data"), Some(&Value::str("echo hi")));
+
+        let unset = driver.settle(fetched, &map(&[]));
+        assert_eq!(unset.get("user_data"), Some(&Value::Null));
+
+        let imported = map(&[("user_data", Value::str("from AWS"))]);
+        let read = driver.settle(imported, &Value::Null);
+        assert_eq!(read.get("user_data"), Some(&Value::str("from AWS")));
+    }
+
     #[test]
     fn json_documents_compare_by_meaning() {
         assert!(same_json(r#"{"a": 1, "b": [2]}"#, r#"{"b":[2],"a":1}"#));
