@@ -92,6 +92,9 @@ pub(crate) struct Attr {
     /// A gig setting AWS does not hold: carried from the Prior or Planned value (the
     /// default on import).
     setting: bool,
+    /// AWS gives it only through a call per object: carried from the Prior or Planned
+    /// value, read through [`Model::fetch_on_import`] when there is none (an import).
+    on_import: bool,
 }
 
 /// An optional attribute.
@@ -101,6 +104,7 @@ pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::optional(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -111,6 +115,7 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::required(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -131,6 +136,7 @@ pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::computed(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -169,6 +175,32 @@ impl Attr {
     pub fn same_as(self, same: fn(&str, &str) -> bool) -> Attr {
         Attr {
             same: Some(same),
+            ..self
+        }
+    }
+
+    /// A computed value AWS assigns anew on every update in place (a template's
+    /// latest version): unknown in the plan of an update.
+    pub fn recomputed_on_update(self) -> Attr {
+        Attr {
+            schema: self.schema.recomputed_on_update(),
+            ..self
+        }
+    }
+
+    /// Plain text the type base64-encodes before sending it (user data).
+    pub fn encoded_by_provider(self) -> Attr {
+        Attr {
+            schema: self.schema.encoded_by_provider(),
+            ..self
+        }
+    }
+
+    /// A value AWS shows only through a call per object (an instance's user data): a
+    /// read keeps the Prior value, an import reads it with [`Model::fetch_on_import`].
+    pub fn read_on_import(self) -> Attr {
+        Attr {
+            on_import: true,
             ..self
         }
     }
@@ -305,10 +337,6 @@ impl Decl {
         if let Some(name) = set("name") {
             return Ok(Some(name));
         }
-        let seed = ctx
-            .token
-            .clone()
-            .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
         if let Some(prefix) = set("name_prefix") {
             if self.name_prefix_max > 0 && prefix.chars().count() > self.name_prefix_max {
                 return Err(ProviderError::invalid_attribute(
@@ -319,17 +347,7 @@ impl Decl {
                     ),
                 ));
             }
-            let room = n.max_len.saturating_sub(prefix.len()).min(26);
-            if room < 8 {
-                return Err(ProviderError::invalid_attribute(
-                    "name_prefix",
-                    format!(
-                        "`name_prefix` leaves no room for the unique suffix: names have at most {} characters and the suffix takes 8",
-                        n.max_len
-                    ),
-                ));
-            }
-            return Ok(Some(format!("{prefix}{}", &digest(&seed)[..room])));
+            return prefixed_name(ctx, planned, &prefix, n.max_len).map(Some);
         }
         if !n.derived {
             return Err(ProviderError::invalid_attribute(
@@ -351,6 +369,31 @@ impl Decl {
         let keep = n.max_len.saturating_sub(9).min(label.len());
         Ok(Some(format!("{}-{}", &label[..keep], &hash[..8])))
     }
+}
+
+/// `prefix` plus a suffix fixed for this create (from its token, so a retried create
+/// reuses the name and a create-before-destroy replacement gets a new one), within
+/// `max_len` characters.
+pub(crate) fn prefixed_name(
+    ctx: &OpContext,
+    planned: &Value,
+    prefix: &str,
+    max_len: usize,
+) -> Result<String, ProviderError> {
+    let seed = ctx
+        .token
+        .clone()
+        .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
+    let room = max_len.saturating_sub(prefix.len()).min(26);
+    if room < 8 {
+        return Err(ProviderError::invalid_attribute(
+            "name_prefix",
+            format!(
+                "`name_prefix` leaves no room for the unique suffix: names have at most {max_len} characters and the suffix takes 8"
+            ),
+        ));
+    }
+    Ok(format!("{prefix}{}", &digest(&seed)[..room]))
 }
 
 /// The part of an address after the type: `app` of `aws.iam_role.app`.
@@ -424,6 +467,17 @@ pub(crate) trait Model: Send + Sync + 'static {
         prior: &Value,
     ) -> Result<(), ProviderError>;
 
+    /// For a read without a Prior value (an import) of a type that declares attributes
+    /// `.read_on_import()`: those attributes of object `id`, which `fetch` leaves out.
+    async fn fetch_on_import(
+        &self,
+        clients: &Clients,
+        id: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let _ = (clients, id);
+        Ok(BTreeMap::new())
+    }
+
     /// Whether a fetched object is still settling: the state to report (`creating`,
     /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
     fn pending(&self, value: &Value) -> Option<String> {
@@ -496,6 +550,29 @@ impl<M: Model> Modeled<M> {
         Modeled { model, decl }
     }
 
+    /// `read` with the `.read_on_import()` attributes that `prior` does not hold read
+    /// from AWS (one call per object, so only on import).
+    async fn complete(
+        &self,
+        clients: &Clients,
+        id: &str,
+        mut read: Value,
+        prior: &Value,
+    ) -> Result<Value, ProviderError> {
+        let missing = self
+            .decl
+            .attrs
+            .iter()
+            .any(|a| a.on_import && prior.as_map().is_none_or(|p| !p.contains_key(a.name)));
+        if missing {
+            let extra = self.model.fetch_on_import(clients, id).await?;
+            if let Value::Map(m) = &mut read {
+                m.extend(extra);
+            }
+        }
+        Ok(read)
+    }
+
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, mut read: Value, reference: &Value) -> Value {
         self.model.settle(&mut read, reference);
@@ -514,6 +591,16 @@ impl<M: Model> Modeled<M> {
                     .or_else(|| a.schema.default.clone())
                     .unwrap_or(Value::Null);
                 m.insert(a.name.to_string(), carried);
+            }
+            if a.on_import {
+                match reference.as_map().and_then(|r| r.get(a.name)) {
+                    Some(v) => {
+                        m.insert(a.name.to_string(), v.clone());
+                    }
+                    None => {
+                        m.entry(a.name.to_string()).or_insert(Value::Null);
+                    }
+                }
             }
             let Some(x) = m.get_mut(a.name) else { continue };
             if let Some(same) = a.same {
@@ -617,11 +704,15 @@ impl<M: Model> ResourceType for Modeled<M> {
         requests: &[ReadRequest],
     ) -> Result<ReadResults, ProviderError> {
         let results = batched_read(requests, |ids| self.model.fetch(clients, ids)).await?;
-        Ok(results
-            .into_iter()
-            .zip(requests)
-            .map(|(r, req)| r.map(|v| v.map(|v| self.settle(v, &req.prior))))
-            .collect())
+        let mut out = Vec::with_capacity(requests.len());
+        for (r, req) in results.into_iter().zip(requests) {
+            let v = match r {
+                Ok(Some(v)) => Ok(Some(self.complete(clients, &req.id, v, &req.prior).await?)),
+                other => other,
+            };
+            out.push(v.map(|v| v.map(|v| self.settle(v, &req.prior))));
+        }
+        Ok(out)
     }
 
     async fn create(
@@ -858,6 +949,72 @@ mod tests {
                 .as_deref(),
             Some("name_prefix")
         );
+    }
+
+    /// A model that is only declared: its calls are never made by the tests below.
+    struct Declared;
+
+    #[async_trait]
+    impl Model for Declared {
+        fn decl(&self) -> Decl {
+            Decl {
+                type_name: "aws.thing",
+                id: "thing id",
+                attrs: vec![optional("user_data", AttrType::String, "Text.").read_on_import()],
+                ..Decl::default()
+            }
+        }
+
+        async fn fetch(
+            &self,
+            _clients: &Clients,
+            _ids: Vec<String>,
+        ) -> Result<BTreeMap<String, Value>, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn create(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _new: New<'_>,
+        ) -> Result<String, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn delete(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _id: &str,
+            _prior: &Value,
+        ) -> Result<(), ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+    }
+
+    #[test]
+    fn attributes_read_on_import_come_from_the_reference_when_there_is_one() {
+        let driver = Modeled::new(Declared);
+        let map = |pairs: &[(&str, Value)]| {
+            Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let fetched = map(&[("id", Value::str("t-1"))]);
+        let prior = map(&[("user_data", Value::str("echo hi"))]);
+        let read = driver.settle(fetched.clone(), &prior);
+        assert_eq!(read.get("user_data"), Some(&Value::str("echo hi")));
+
+        let unset = driver.settle(fetched, &map(&[]));
+        assert_eq!(unset.get("user_data"), Some(&Value::Null));
+
+        let imported = map(&[("user_data", Value::str("from AWS"))]);
+        let read = driver.settle(imported, &Value::Null);
+        assert_eq!(read.get("user_data"), Some(&Value::str("from AWS")));
     }
 
     #[test]
