@@ -57,12 +57,19 @@ pub(crate) struct Decl {
     pub version: u32,
     /// What the id is, for its description ("role name" gives "The role name.").
     pub id: &'static str,
+    /// The whole description of `id`, when "The {id}." does not read well (a composite
+    /// id's format); empty otherwise.
+    pub id_doc: &'static str,
     /// The type's own attributes.
     pub attrs: Vec<Attr>,
     /// How tags are written, when the type has tags.
     pub tags: Option<Tagging>,
     /// How the AWS name is chosen, when the type has one.
     pub naming: Option<Naming>,
+    /// The longest `name_prefix` accepted, when AWS's (or Terraform's) rule is tighter
+    /// than "room for an 8-character suffix" (load balancers: 6, so the prefix plus
+    /// Terraform's 26-character suffix fits 32); 0 when there is no such rule.
+    pub name_prefix_max: usize,
     /// Default waiting limits, when the type waits (adds `timeouts { … }`).
     pub waits: Option<Waits>,
     /// AWS codes that mean "still in use, try again" on delete (besides
@@ -85,6 +92,9 @@ pub(crate) struct Attr {
     /// A gig setting AWS does not hold: carried from the Prior or Planned value (the
     /// default on import).
     setting: bool,
+    /// AWS gives it only through a call per object: carried from the Prior or Planned
+    /// value, read through [`Model::fetch_on_import`] when there is none (an import).
+    on_import: bool,
 }
 
 /// An optional attribute.
@@ -94,6 +104,7 @@ pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::optional(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -102,6 +113,17 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
     Attr {
         name,
         schema: AttributeSchema::required(ty, description),
+        same: None,
+        setting: false,
+        on_import: false,
+    }
+}
+
+/// An attribute whose schema is built elsewhere (a shared block such as ELBv2's actions).
+pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
+    Attr {
+        name,
+        schema,
         same: None,
         setting: false,
     }
@@ -114,6 +136,7 @@ pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::computed(ty, description),
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
@@ -152,6 +175,32 @@ impl Attr {
     pub fn same_as(self, same: fn(&str, &str) -> bool) -> Attr {
         Attr {
             same: Some(same),
+            ..self
+        }
+    }
+
+    /// A computed value AWS assigns anew on every update in place (a template's
+    /// latest version): unknown in the plan of an update.
+    pub fn recomputed_on_update(self) -> Attr {
+        Attr {
+            schema: self.schema.recomputed_on_update(),
+            ..self
+        }
+    }
+
+    /// Plain text the type base64-encodes before sending it (user data).
+    pub fn encoded_by_provider(self) -> Attr {
+        Attr {
+            schema: self.schema.encoded_by_provider(),
+            ..self
+        }
+    }
+
+    /// A value AWS shows only through a call per object (an instance's user data): a
+    /// read keeps the Prior value, an import reads it with [`Model::fetch_on_import`].
+    pub fn read_on_import(self) -> Attr {
+        Attr {
+            on_import: true,
             ..self
         }
     }
@@ -196,40 +245,18 @@ impl Decl {
             .iter()
             .map(|x| (x.name.to_string(), x.schema.clone()))
             .collect();
+        let id_doc = match self.id_doc {
+            "" => format!("The {}.", self.id),
+            doc => doc.to_string(),
+        };
         a.insert(
             "id".into(),
-            AttributeSchema::computed(AttrType::String, &format!("The {}.", self.id)),
+            AttributeSchema::computed(AttrType::String, &id_doc),
         );
         if self.tags.is_some() {
             a.insert("tags".into(), tags_schema());
         }
-        if let Some(n) = &self.naming {
-            let fallback = if n.derived {
-                "When neither `name` nor `name_prefix` is set, gig derives a stable lower-case name from stack, env and address."
-            } else {
-                "One of `name` and `name_prefix` must be set."
-            };
-            a.insert(
-                "name".into(),
-                AttributeSchema::optional(
-                    AttrType::String,
-                    &format!(
-                        "The AWS name (at most {} characters). {fallback}",
-                        n.max_len
-                    ),
-                )
-                .also_computed()
-                .force_new(),
-            );
-            a.insert(
-                "name_prefix".into(),
-                AttributeSchema::optional(
-                    AttrType::String,
-                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
-                )
-                .force_new(),
-            );
-        }
+        a.extend(self.naming_attributes());
         if self.waits.is_some() {
             a.insert("timeouts".into(), timeouts_schema());
         }
@@ -240,6 +267,45 @@ impl Decl {
             attributes: a,
             example: self.example.to_string(),
         }
+    }
+
+    /// `name` and `name_prefix` as a named type declares them (none when unnamed); also
+    /// used by hand-written types that share the naming rules.
+    pub fn naming_attributes(&self) -> Vec<(String, AttributeSchema)> {
+        let Some(n) = &self.naming else {
+            return Vec::new();
+        };
+        let fallback = if n.derived {
+            "When neither `name` nor `name_prefix` is set, gig derives a stable lower-case name from stack, env and address."
+        } else {
+            "One of `name` and `name_prefix` must be set."
+        };
+        let prefix_limit = match self.name_prefix_max {
+            0 => String::new(),
+            max => format!(" At most {max} characters."),
+        };
+        vec![
+            (
+                "name".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    &format!(
+                        "The AWS name (at most {} characters). {fallback}",
+                        n.max_len
+                    ),
+                )
+                .also_computed()
+                .force_new(),
+            ),
+            (
+                "name_prefix".into(),
+                AttributeSchema::optional(
+                    AttrType::String,
+                    &format!("A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.{prefix_limit}"),
+                )
+                .force_new(),
+            ),
+        ]
     }
 
     /// The wait limit for `op` (`create`, `update`, `delete`): the user's setting in
@@ -271,22 +337,17 @@ impl Decl {
         if let Some(name) = set("name") {
             return Ok(Some(name));
         }
-        let seed = ctx
-            .token
-            .clone()
-            .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
         if let Some(prefix) = set("name_prefix") {
-            let room = n.max_len.saturating_sub(prefix.len()).min(26);
-            if room < 8 {
+            if self.name_prefix_max > 0 && prefix.chars().count() > self.name_prefix_max {
                 return Err(ProviderError::invalid_attribute(
                     "name_prefix",
                     format!(
-                        "`name_prefix` leaves no room for the unique suffix: names have at most {} characters and the suffix takes 8",
-                        n.max_len
+                        "`name_prefix` has at most {} characters (the suffix takes the rest of the {} a name may have)",
+                        self.name_prefix_max, n.max_len
                     ),
                 ));
             }
-            return Ok(Some(format!("{prefix}{}", &digest(&seed)[..room])));
+            return prefixed_name(ctx, planned, &prefix, n.max_len).map(Some);
         }
         if !n.derived {
             return Err(ProviderError::invalid_attribute(
@@ -308,6 +369,31 @@ impl Decl {
         let keep = n.max_len.saturating_sub(9).min(label.len());
         Ok(Some(format!("{}-{}", &label[..keep], &hash[..8])))
     }
+}
+
+/// `prefix` plus a suffix fixed for this create (from its token, so a retried create
+/// reuses the name and a create-before-destroy replacement gets a new one), within
+/// `max_len` characters.
+pub(crate) fn prefixed_name(
+    ctx: &OpContext,
+    planned: &Value,
+    prefix: &str,
+    max_len: usize,
+) -> Result<String, ProviderError> {
+    let seed = ctx
+        .token
+        .clone()
+        .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
+    let room = max_len.saturating_sub(prefix.len()).min(26);
+    if room < 8 {
+        return Err(ProviderError::invalid_attribute(
+            "name_prefix",
+            format!(
+                "`name_prefix` leaves no room for the unique suffix: names have at most {max_len} characters and the suffix takes 8"
+            ),
+        ));
+    }
+    Ok(format!("{prefix}{}", &digest(&seed)[..room]))
 }
 
 /// The part of an address after the type: `app` of `aws.iam_role.app`.
@@ -381,11 +467,29 @@ pub(crate) trait Model: Send + Sync + 'static {
         prior: &Value,
     ) -> Result<(), ProviderError>;
 
+    /// For a read without a Prior value (an import) of a type that declares attributes
+    /// `.read_on_import()`: those attributes of object `id`, which `fetch` leaves out.
+    async fn fetch_on_import(
+        &self,
+        clients: &Clients,
+        id: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let _ = (clients, id);
+        Ok(BTreeMap::new())
+    }
+
     /// Whether a fetched object is still settling: the state to report (`creating`,
     /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
     fn pending(&self, value: &Value) -> Option<String> {
         let _ = value;
         None
+    }
+
+    /// Adjusts a fetched value against `reference` (the Prior or Planned value) where only
+    /// the type knows how: an AWS default shown as the absence of a block the user did
+    /// not declare. By default nothing changes.
+    fn settle(&self, value: &mut Value, reference: &Value) {
+        let _ = (value, reference);
     }
 
     /// What the tagging API names the object by: its id unless overridden (an ARN).
@@ -446,8 +550,32 @@ impl<M: Model> Modeled<M> {
         Modeled { model, decl }
     }
 
+    /// `read` with the `.read_on_import()` attributes that `prior` does not hold read
+    /// from AWS (one call per object, so only on import).
+    async fn complete(
+        &self,
+        clients: &Clients,
+        id: &str,
+        mut read: Value,
+        prior: &Value,
+    ) -> Result<Value, ProviderError> {
+        let missing = self
+            .decl
+            .attrs
+            .iter()
+            .any(|a| a.on_import && prior.as_map().is_none_or(|p| !p.contains_key(a.name)));
+        if missing {
+            let extra = self.model.fetch_on_import(clients, id).await?;
+            if let Value::Map(m) = &mut read {
+                m.extend(extra);
+            }
+        }
+        Ok(read)
+    }
+
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, mut read: Value, reference: &Value) -> Value {
+        self.model.settle(&mut read, reference);
         let Value::Map(m) = &mut read else {
             return read;
         };
@@ -463,6 +591,16 @@ impl<M: Model> Modeled<M> {
                     .or_else(|| a.schema.default.clone())
                     .unwrap_or(Value::Null);
                 m.insert(a.name.to_string(), carried);
+            }
+            if a.on_import {
+                match reference.as_map().and_then(|r| r.get(a.name)) {
+                    Some(v) => {
+                        m.insert(a.name.to_string(), v.clone());
+                    }
+                    None => {
+                        m.entry(a.name.to_string()).or_insert(Value::Null);
+                    }
+                }
             }
             let Some(x) = m.get_mut(a.name) else { continue };
             if let Some(same) = a.same {
@@ -566,11 +704,15 @@ impl<M: Model> ResourceType for Modeled<M> {
         requests: &[ReadRequest],
     ) -> Result<ReadResults, ProviderError> {
         let results = batched_read(requests, |ids| self.model.fetch(clients, ids)).await?;
-        Ok(results
-            .into_iter()
-            .zip(requests)
-            .map(|(r, req)| r.map(|v| v.map(|v| self.settle(v, &req.prior))))
-            .collect())
+        let mut out = Vec::with_capacity(requests.len());
+        for (r, req) in results.into_iter().zip(requests) {
+            let v = match r {
+                Ok(Some(v)) => Ok(Some(self.complete(clients, &req.id, v, &req.prior).await?)),
+                other => other,
+            };
+            out.push(v.map(|v| v.map(|v| self.settle(v, &req.prior))));
+        }
+        Ok(out)
     }
 
     async fn create(
@@ -807,6 +949,98 @@ mod tests {
                 .as_deref(),
             Some("name_prefix")
         );
+    }
+
+    /// A model that is only declared: its calls are never made by the tests below.
+    struct Declared;
+
+    #[async_trait]
+    impl Model for Declared {
+        fn decl(&self) -> Decl {
+            Decl {
+                type_name: "aws.thing",
+                id: "thing id",
+                attrs: vec![optional("user_data", AttrType::String, "Text.").read_on_import()],
+                ..Decl::default()
+            }
+        }
+
+        async fn fetch(
+            &self,
+            _clients: &Clients,
+            _ids: Vec<String>,
+        ) -> Result<BTreeMap<String, Value>, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn create(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _new: New<'_>,
+        ) -> Result<String, ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+
+        async fn delete(
+            &self,
+            _clients: &Clients,
+            _decl: &Decl,
+            _id: &str,
+            _prior: &Value,
+        ) -> Result<(), ProviderError> {
+            Err(ProviderError::permanent("not called"))
+        }
+    }
+
+    #[test]
+    fn attributes_read_on_import_come_from_the_reference_when_there_is_one() {
+        let driver = Modeled::new(Declared);
+        let map = |pairs: &[(&str, Value)]| {
+            Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let fetched = map(&[("id", Value::str("t-1"))]);
+        let prior = map(&[("user_data", Value::str("echo hi"))]);
+        let read = driver.settle(fetched.clone(), &prior);
+        assert_eq!(read.get("user_data"), Some(&Value::str("echo hi")));
+
+        let unset = driver.settle(fetched, &map(&[]));
+        assert_eq!(unset.get("user_data"), Some(&Value::Null));
+
+        let imported = map(&[("user_data", Value::str("from AWS"))]);
+        let read = driver.settle(imported, &Value::Null);
+        assert_eq!(read.get("user_data"), Some(&Value::str("from AWS")));
+    }
+
+    #[test]
+    fn a_declared_prefix_limit_is_enforced_and_documented() {
+        let d = Decl {
+            name_prefix_max: 6,
+            ..decl(true)
+        };
+        let prefixed =
+            |p: &str| Value::Map(BTreeMap::from([("name_prefix".into(), Value::str(p))]));
+        let name = d
+            .resolve_name(&ctx(Some("t")), &prefixed("web-"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(name.len(), 4 + 26, "{name}");
+        let e = d
+            .resolve_name(&ctx(Some("t")), &prefixed("web-app"))
+            .unwrap_err();
+        assert_eq!(e.attribute.as_deref(), Some("name_prefix"));
+        let s = d.schema();
+        assert!(s.attributes["name_prefix"]
+            .description
+            .ends_with("At most 6 characters."));
+        assert!(!decl(true).schema().attributes["name_prefix"]
+            .description
+            .contains("At most"));
     }
 
     #[test]

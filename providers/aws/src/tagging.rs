@@ -35,6 +35,11 @@ pub(crate) enum Tagging {
     Rds,
     /// ElastiCache AddTagsToResource / RemoveTagsFromResource (target: the ARN).
     Elasticache,
+    /// ELBv2 AddTags / RemoveTags (target: the ARN).
+    Elbv2,
+    /// Auto Scaling CreateOrUpdateTags / DeleteTags (target: the group name); tags
+    /// propagate to the instances the group launches.
+    Autoscaling,
     /// S3 GetBucketTagging + PutBucketTagging of the whole set (target: the bucket
     /// name): S3 has no call that changes one tag.
     S3,
@@ -150,6 +155,25 @@ impl Tagging {
                 .map(|_| ())
                 .map_err(|e| sdk_error("TagResource", e)),
             Tagging::S3 => s3_sync(clients, target, tags, &[]).await,
+            Tagging::Elbv2 => clients
+                .elbv2
+                .add_tags()
+                .resource_arns(target)
+                .set_tags(Some(crate::elbv2::to_sdk_tags(tags.clone())))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("AddTags", e)),
+            Tagging::Autoscaling => clients
+                .autoscaling
+                .create_or_update_tags()
+                .set_tags(Some(
+                    tags.iter().map(|(k, v)| asg_tag(target, k, v)).collect(),
+                ))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("CreateOrUpdateTags", e)),
             Tagging::Rds => clients
                 .rds
                 .add_tags_to_resource()
@@ -255,6 +279,23 @@ impl Tagging {
                 .map(|_| ())
                 .map_err(|e| sdk_error("UntagResource", e)),
             Tagging::S3 => s3_sync(clients, target, &BTreeMap::new(), keys).await,
+            Tagging::Elbv2 => clients
+                .elbv2
+                .remove_tags()
+                .resource_arns(target)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("RemoveTags", e)),
+            Tagging::Autoscaling => clients
+                .autoscaling
+                .delete_tags()
+                .set_tags(Some(keys.iter().map(|k| asg_tag(target, k, "")).collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("DeleteTags", e)),
             Tagging::Rds => clients
                 .rds
                 .remove_tags_from_resource()
@@ -275,6 +316,17 @@ impl Tagging {
                 .map_err(|e| sdk_error("RemoveTagsFromResource", e)),
         }
     }
+}
+
+/// An Auto Scaling tag of group `group`, propagated to the instances it launches.
+pub(crate) fn asg_tag(group: &str, key: &str, value: &str) -> aws_sdk_autoscaling::types::Tag {
+    aws_sdk_autoscaling::types::Tag::builder()
+        .resource_id(group)
+        .resource_type("auto-scaling-group")
+        .key(key)
+        .value(value)
+        .propagate_at_launch(true)
+        .build()
 }
 
 /// S3 tags of a bucket (every key, gig's included); none when it has no tag set.

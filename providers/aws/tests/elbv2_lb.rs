@@ -43,6 +43,15 @@ async fn network(emu: &Emu) -> (Vec<String>, String) {
 
 /// The `deletion_protection.enabled` attribute as AWS reports it.
 async fn protection(emu: &Emu, arn: &str) -> String {
+    let attrs = lb_attributes(emu, arn).await;
+    attrs
+        .get("deletion_protection.enabled")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The load balancer's attributes as AWS reports them, by key.
+async fn lb_attributes(emu: &Emu, arn: &str) -> std::collections::BTreeMap<String, String> {
     let raw = emu.clients().await;
     let out = raw
         .elbv2
@@ -51,11 +60,10 @@ async fn protection(emu: &Emu, arn: &str) -> String {
         .send()
         .await
         .unwrap();
-    let attr = out
-        .attributes()
+    out.attributes()
         .iter()
-        .find(|a| a.key() == Some("deletion_protection.enabled"));
-    attr.and_then(|a| a.value()).unwrap_or_default().to_string()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect()
 }
 
 #[tokio::test]
@@ -342,4 +350,145 @@ async fn refresh_costs_one_describe_per_twenty() {
 #[test]
 fn docs_pages_are_up_to_date() {
     support::assert_doc_page_up_to_date(T);
+}
+
+#[tokio::test]
+async fn access_logs_are_written_read_changed_drift_and_turn_off() {
+    let emu = Emu::start().await;
+    let (subnets, _) = network(&emu).await;
+    let raw = emu.clients().await;
+    raw.s3
+        .create_bucket()
+        .bucket("lb-logs")
+        .send()
+        .await
+        .unwrap();
+    let logs = |prefix: &str| json!([{"bucket": "lb-logs", "prefix": prefix, "enabled": true}]);
+    let desired = val(json!({
+        "name": "logged", "subnets": [subnets[0], subnets[1]], "access_logs": logs("web"),
+    }));
+    let created = emu.create(T, &with_defaults(T, &desired)).await;
+    let arn = support::id(&created);
+    let attrs = lb_attributes(&emu, &arn).await;
+    assert_eq!(attrs["access_logs.s3.enabled"], "true");
+    assert_eq!(attrs["access_logs.s3.bucket"], "lb-logs");
+    assert_eq!(attrs["access_logs.s3.prefix"], "web");
+    let read = emu.read(T, &created).await.expect("exists");
+    let compared = assert_plans_clean(T, &desired, &read);
+    assert!(compared.contains(&"access_logs".to_string()));
+    assert_eq!(read, created);
+
+    // Import (no Prior) shows logging that is on.
+    let imported = emu
+        .provider()
+        .import(&emu.ctx("x"), T, &arn)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(imported.get("access_logs"), Some(&val(logs("web"))));
+
+    // In place: a new prefix.
+    let planned = with(&created, json!({"access_logs": logs("edge")}));
+    emu.recorder().clear();
+    let updated = emu.update(T, &created, &planned).await;
+    assert_eq!(calls(&emu, "ModifyLoadBalancerAttributes"), 1);
+    assert_eq!(calls(&emu, "CreateLoadBalancer"), 0, "not replaced");
+    assert_eq!(updated.get("access_logs"), Some(&val(logs("edge"))));
+    assert_eq!(
+        lb_attributes(&emu, &arn).await["access_logs.s3.prefix"],
+        "edge"
+    );
+
+    // Drift: logging turned off behind gig's back shows on the next read.
+    raw.elbv2
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&arn)
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                .key("access_logs.s3.enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted = emu.read(T, &updated).await.expect("exists");
+    assert_eq!(
+        drifted.get("access_logs"),
+        Some(&val(
+            json!([{"bucket": "lb-logs", "prefix": "edge", "enabled": false}])
+        ))
+    );
+    assert!(!support::same(
+        &support::schema(T, false).attributes["access_logs"].ty,
+        drifted.get("access_logs").unwrap(),
+        planned.get("access_logs").unwrap(),
+    ));
+
+    // Removing the block turns logging off; a load balancer that logs nothing and
+    // declares nothing reads back without a block.
+    let on = emu.update(T, &drifted, &planned).await;
+    assert_eq!(
+        lb_attributes(&emu, &arn).await["access_logs.s3.enabled"],
+        "true"
+    );
+    let off = with(&on, json!({"access_logs": []}));
+    let updated = emu.update(T, &on, &off).await;
+    assert_eq!(
+        lb_attributes(&emu, &arn).await["access_logs.s3.enabled"],
+        "false"
+    );
+    assert_eq!(updated.get("access_logs"), Some(&val(json!([]))));
+    emu.delete(T, &updated).await;
+    assert!(emu.read(T, &updated).await.is_none());
+}
+
+#[tokio::test]
+async fn name_prefix_gets_a_suffix_per_create_and_is_at_most_six_characters() {
+    let emu = Emu::start().await;
+    let (subnets, _) = network(&emu).await;
+    let desired = val(json!({"name_prefix": "web-", "subnets": [subnets[0], subnets[1]]}));
+    let planned = with_defaults(T, &desired);
+    let created = emu.create(T, &planned).await;
+    let name = support::s(&created, "name");
+    assert!(name.starts_with("web-") && name.len() == 4 + 26, "{name}");
+    assert_eq!(created.get("name_prefix"), Some(&Value::from("web-")));
+    let read = emu.read(T, &created).await.expect("exists");
+    assert_plans_clean(T, &desired, &read);
+    assert_eq!(read, created);
+
+    // A replacement (another create token) gets another name.
+    let ctx = gig_provider::OpContext {
+        token: Some("another-create".into()),
+        ..emu.ctx("aws.lb.test")
+    };
+    let second = emu.provider().create(&ctx, T, &planned).await.unwrap();
+    let other = support::s(&second, "name");
+    assert!(other.starts_with("web-") && other != name, "{other}");
+
+    // Neither name nor prefix: a derived name.
+    let derived = emu
+        .create(
+            T,
+            &with_defaults(T, &val(json!({"subnets": [subnets[0], subnets[1]]}))),
+        )
+        .await;
+    assert!(support::s(&derived, "name").len() <= 32);
+
+    emu.recorder().clear();
+    let long = with_defaults(
+        T,
+        &val(json!({"name_prefix": "toolong", "subnets": [subnets[0], subnets[1]]})),
+    );
+    let err = emu
+        .provider()
+        .create(&emu.ctx("x"), T, &long)
+        .await
+        .unwrap_err();
+    assert_eq!(err.attribute.as_deref(), Some("name_prefix"), "{err}");
+    assert_eq!(
+        calls(&emu, "CreateLoadBalancer"),
+        0,
+        "refused before any call"
+    );
 }

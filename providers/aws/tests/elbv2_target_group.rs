@@ -149,6 +149,124 @@ async fn minimal_group_plans_clean_and_imports() {
     );
 }
 
+/// The target group's attributes as AWS reports them, by key.
+async fn tg_attributes(emu: &Emu, arn: &str) -> std::collections::BTreeMap<String, String> {
+    let raw = emu.clients().await;
+    let out = raw
+        .elbv2
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    out.attributes()
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect()
+}
+
+#[tokio::test]
+async fn stickiness_is_written_read_changed_and_drift_detected() {
+    let emu = Emu::start().await;
+    let vpc = vpc(&emu).await;
+    let lb_cookie = json!([{"type": "lb_cookie", "enabled": true, "cookie_duration": 3600, "cookie_name": null}]);
+    let desired = val(json!({
+        "name_prefix": "app-", "port": 80, "protocol": "HTTP", "vpc_id": vpc, "stickiness": lb_cookie,
+    }));
+    emu.recorder().clear();
+    let created = emu.create(TG, &with_defaults(TG, &desired)).await;
+    assert_eq!(
+        calls(&emu, "ModifyTargetGroupAttributes"),
+        1,
+        "one attribute call"
+    );
+    let name = support::s(&created, "name");
+    assert!(name.starts_with("app-") && name.len() == 4 + 26, "{name}");
+    let arn = support::id(&created);
+    let attrs = tg_attributes(&emu, &arn).await;
+    assert_eq!(attrs["stickiness.enabled"], "true");
+    assert_eq!(attrs["stickiness.type"], "lb_cookie");
+    assert_eq!(attrs["stickiness.lb_cookie.duration_seconds"], "3600");
+    let read = emu.read(TG, &created).await.expect("exists");
+    let compared = assert_plans_clean(TG, &desired, &read);
+    assert!(compared.contains(&"stickiness".to_string()));
+    assert_eq!(read, created);
+
+    // Import (no Prior) reads the same block.
+    let imported = emu
+        .provider()
+        .import(&emu.ctx("x"), TG, &arn)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(imported.get("stickiness"), Some(&val(lb_cookie)));
+
+    // In place: the application's own cookie.
+    let app_cookie = json!([{"type": "app_cookie", "enabled": true, "cookie_duration": 600, "cookie_name": "SESSION"}]);
+    let planned = with(&created, json!({"stickiness": app_cookie}));
+    emu.recorder().clear();
+    let updated = emu.update(TG, &created, &planned).await;
+    assert_eq!(calls(&emu, "CreateTargetGroup"), 0, "not replaced");
+    assert_eq!(updated.get("stickiness"), Some(&val(app_cookie)));
+    let attrs = tg_attributes(&emu, &arn).await;
+    assert_eq!(attrs["stickiness.app_cookie.cookie_name"], "SESSION");
+    assert_eq!(attrs["stickiness.app_cookie.duration_seconds"], "600");
+
+    // Drift: stickiness turned off behind gig's back shows on the next read.
+    let raw = emu.clients().await;
+    raw.elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(&arn)
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                .key("stickiness.enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted = emu.read(TG, &updated).await.expect("exists");
+    let sticky = drifted
+        .get("stickiness")
+        .and_then(|s| s.as_list())
+        .expect("a block");
+    assert_eq!(sticky[0].get("enabled"), Some(&Value::Bool(false)));
+    assert!(!support::same(
+        &support::schema(TG, false).attributes["stickiness"].ty,
+        drifted.get("stickiness").unwrap(),
+        planned.get("stickiness").unwrap(),
+    ));
+    emu.delete(TG, &drifted).await;
+    assert!(emu.read(TG, &drifted).await.is_none());
+
+    // Without a block AWS's setting is kept and read back (stickiness off).
+    let plain = val(json!({"name": "plain", "port": 80, "protocol": "HTTP", "vpc_id": vpc}));
+    let created = emu.create(TG, &with_defaults(TG, &plain)).await;
+    let sticky = created
+        .get("stickiness")
+        .and_then(|s| s.as_list())
+        .expect("a block");
+    assert_eq!(sticky[0].get("enabled"), Some(&Value::Bool(false)));
+
+    emu.recorder().clear();
+    let long = with_defaults(
+        TG,
+        &with(&plain, json!({"name": null, "name_prefix": "toolong"})),
+    );
+    let err = emu
+        .provider()
+        .create(&emu.ctx("x"), TG, &long)
+        .await
+        .unwrap_err();
+    assert_eq!(err.attribute.as_deref(), Some("name_prefix"), "{err}");
+    assert_eq!(
+        calls(&emu, "CreateTargetGroup"),
+        0,
+        "refused before any call"
+    );
+}
+
 #[tokio::test]
 async fn a_group_in_use_is_not_deleted() {
     let emu = Emu::start().await;

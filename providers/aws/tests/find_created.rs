@@ -173,3 +173,34 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
         .expect("lookup");
     assert_eq!(lookup, Lookup::Found(Vec::new()));
 }
+
+#[tokio::test]
+async fn load_balancers_and_target_groups_without_a_name_are_found_by_the_name_they_would_get() {
+    let emu = Emu::start().await;
+    let vpc = vpc(&emu, "10.41.0.0/16").await;
+    let vpc_id = s(&vpc, "id");
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [
+        ("10.41.1.0/24", "us-east-1a"),
+        ("10.41.2.0/24", "us-east-1b"),
+    ] {
+        let raw = emu.clients().await;
+        let out = raw
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    found_by_its_marks_only(
+        &emu,
+        "aws.lb_target_group",
+        json!({"name_prefix": "tg-", "port": 80, "protocol": "HTTP", "vpc_id": vpc_id}),
+    )
+    .await;
+    found_by_its_marks_only(&emu, "aws.lb", json!({"subnets": subnets})).await;
+}

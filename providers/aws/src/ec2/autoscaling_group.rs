@@ -1,31 +1,64 @@
-//! `aws.autoscaling_group`: an EC2 Auto Scaling group launching from a launch template.
+//! `aws.autoscaling_group`: an EC2 Auto Scaling group launching from a launch template,
+//! declared on the resource model.
 //!
 //! The id is the group name. Sizes, subnets, launch template, health checks and target
 //! groups change in place (UpdateAutoScalingGroup, Attach/DetachLoadBalancerTargetGroups).
 //! gig does not wait for instances to launch (capacity is the group's business); delete
 //! uses ForceDelete (terminating its instances) and waits until the group is gone.
 //! Refresh: one DescribeAutoScalingGroups per chunk of 50 names.
+//!
+//! **Instance refresh.** With an `instance_refresh` block, an update that changes the
+//! launch template (its id or version) or one of the block's `triggers` starts an
+//! instance refresh (StartInstanceRefresh) once the group itself is updated, so running
+//! instances are replaced by ones from the new settings. A refresh already in progress
+//! is cancelled first, as Terraform does. gig does not wait for the refresh to finish;
+//! a refresh that cannot start fails the update with an error naming the group, and the
+//! next apply tries again. The block is a gig setting: AWS keeps no such field on the
+//! group, and changing only the block starts nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
-use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
+use aws_sdk_autoscaling::types::{
+    LaunchTemplateSpecification, RefreshPreferences, RefreshStrategy,
 };
+use gig_core::value::Value;
+use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, batched_read, block, changed, gig_tags, id_schema, ignore_not_found, object,
-    on_attribute, opt_i32, opt_str, read_back, req_i64, req_str, sdk_error, sorted_string_list,
-    str_list, t_str_set, tag_diff, tags_schema, tags_value, user_tags_of, wait_until, Poll,
+    block, has_code, list, not_found, object, on_attribute, opt_i32, opt_str, req_i64, req_str,
+    retry_on, sdk_error, sorted_string_list, str_list, t_str_set, tags_value, wait_until, Poll,
 };
-use crate::{Clients, ReadResults, ResourceType};
+use crate::model::{computed, optional, required, Decl, Model, Naming, New};
+use crate::tagging::{asg_tag, Tagging};
+use crate::Clients;
 
 /// The `aws.autoscaling_group` resource type.
 pub(crate) struct AutoscalingGroup;
+
+/// The attributes UpdateAutoScalingGroup sets (all of them are sent together).
+const GROUP_SETTINGS: &[&str] = &[
+    "min_size",
+    "max_size",
+    "desired_capacity",
+    "vpc_zone_identifier",
+    "launch_template",
+    "health_check_type",
+    "health_check_grace_period",
+];
+
+/// What `instance_refresh.triggers` may name: the group's settings besides the launch
+/// template, which always triggers a refresh.
+const TRIGGERS: &[&str] = &[
+    "min_size",
+    "max_size",
+    "desired_capacity",
+    "vpc_zone_identifier",
+    "health_check_type",
+    "health_check_grace_period",
+    "target_group_arns",
+];
 
 fn launch_template_schema() -> AttrType {
     let mut r = BTreeMap::new();
@@ -44,97 +77,133 @@ fn launch_template_schema() -> AttrType {
     AttrType::List(Box::new(AttrType::Object(r)))
 }
 
-#[async_trait]
-impl ResourceType for AutoscalingGroup {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("group (its name)"));
-        a.insert(
-            "name".into(),
-            AttributeSchema::required(AttrType::String, "The group name.").force_new(),
-        );
-        a.insert(
-            "min_size".into(),
-            AttributeSchema::required(AttrType::Number, "Minimum number of instances."),
-        );
-        a.insert(
-            "max_size".into(),
-            AttributeSchema::required(AttrType::Number, "Maximum number of instances."),
-        );
-        a.insert(
-            "desired_capacity".into(),
+fn instance_refresh_schema() -> AttrType {
+    let preferences = BTreeMap::from([
+        (
+            "min_healthy_percentage".to_string(),
             AttributeSchema::optional(
                 AttrType::Number,
-                "Instances to run; AWS uses min_size when unset.",
+                "The share of the desired capacity (percent) kept in service during the refresh.",
             )
-            .also_computed(),
-        );
-        a.insert(
-            "vpc_zone_identifier".into(),
-            AttributeSchema::optional(t_str_set(), "Subnet ids to launch into.").also_computed(),
-        );
-        a.insert(
-            "launch_template".into(),
-            AttributeSchema::required(launch_template_schema(), "The launch template (one block)."),
-        );
-        a.insert(
-            "target_group_arns".into(),
-            AttributeSchema::optional(t_str_set(), "ALB target groups to register instances with."),
-        );
-        a.insert(
-            "health_check_type".into(),
-            AttributeSchema::optional(AttrType::String, "\"EC2\" or \"ELB\".").default("EC2"),
-        );
-        a.insert(
-            "health_check_grace_period".into(),
-            AttributeSchema::optional(AttrType::Number, "Seconds before health checks start.")
-                .default(300i64),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The group's ARN."),
-        );
-        ResourceSchema {
-            type_name: "aws.autoscaling_group".into(),
+            .default(90i64),
+        ),
+        (
+            "instance_warmup".to_string(),
+            AttributeSchema::optional(
+                AttrType::Number,
+                "Seconds a new instance warms up before the next one is replaced; the group's health check grace period when unset.",
+            ),
+        ),
+    ]);
+    AttrType::List(Box::new(AttrType::Object(BTreeMap::from([
+        (
+            "strategy".to_string(),
+            AttributeSchema::required(AttrType::String, "Only \"Rolling\" is supported."),
+        ),
+        (
+            "preferences".to_string(),
+            AttributeSchema::optional(
+                AttrType::List(Box::new(AttrType::Object(preferences))),
+                "How the refresh replaces instances (one block).",
+            ),
+        ),
+        (
+            "triggers".to_string(),
+            AttributeSchema::optional(
+                t_str_set(),
+                "Attributes of the group whose change also starts a refresh (a change of the launch template always does), e.g. [\"vpc_zone_identifier\"].",
+            ),
+        ),
+    ]))))
+}
+
+#[async_trait]
+impl Model for AutoscalingGroup {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.autoscaling_group",
             description: "An Auto Scaling group. Everything but the name changes in place; tags propagate to the \
-                          instances it launches. Deleting it terminates its instances (ForceDelete)."
-                .into(),
-            version: 1,
-            attributes: a,
-            example: "resource aws.autoscaling_group app {\n  name                = \"app\"\n  min_size            = 2\n  \
+                          instances it launches. Deleting it terminates its instances (ForceDelete). With \
+                          `instance_refresh`, a change of the launch template (or of a listed trigger) starts an \
+                          instance refresh that replaces the running instances.",
+            example: "resource aws.autoscaling_group app {\n  name_prefix         = \"app-\"\n  min_size            = 2\n  \
                       max_size            = 6\n  vpc_zone_identifier = [for s in aws.subnet.private : s.id]\n  \
                       target_group_arns   = [aws.lb_target_group.app.arn]\n  health_check_type   = \"ELB\"\n  \
-                      launch_template {\n    id      = aws.launch_template.app.id\n    version = \"$Latest\"\n  }\n}"
-                .into(),
+                      launch_template {\n    id      = aws.launch_template.app.id\n    version = tostring(aws.launch_template.app.latest_version)\n  }\n  \
+                      instance_refresh {\n    strategy = \"Rolling\"\n    preferences {\n      min_healthy_percentage = 50\n    }\n  }\n}",
+            id: "group (its name) id",
+            attrs: vec![
+                required("min_size", AttrType::Number, "Minimum number of instances."),
+                required("max_size", AttrType::Number, "Maximum number of instances."),
+                optional(
+                    "desired_capacity",
+                    AttrType::Number,
+                    "Instances to run; AWS uses min_size when unset.",
+                )
+                .also_computed(),
+                optional("vpc_zone_identifier", t_str_set(), "Subnet ids to launch into.")
+                    .also_computed(),
+                required(
+                    "launch_template",
+                    launch_template_schema(),
+                    "The launch template (one block).",
+                ),
+                optional(
+                    "target_group_arns",
+                    t_str_set(),
+                    "ALB target groups to register instances with.",
+                ),
+                optional("health_check_type", AttrType::String, "\"EC2\" or \"ELB\".")
+                    .default("EC2"),
+                optional(
+                    "health_check_grace_period",
+                    AttrType::Number,
+                    "Seconds before health checks start.",
+                )
+                .default(300i64),
+                optional(
+                    "instance_refresh",
+                    instance_refresh_schema(),
+                    "Replace running instances when the launch template changes (one block); see the description.",
+                )
+                .setting(),
+                computed("arn", AttrType::String, "The group's ARN."),
+            ],
+            tags: Some(Tagging::Autoscaling),
+            naming: Some(Naming {
+                max_len: 255,
+                derived: true,
+                id_is_name: true,
+            }),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |names| read_groups(clients, names)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_groups(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let name = req_str(planned, "name")?;
-        let tags: Vec<Tag> = all_tags(planned, ctx)?
-            .iter()
-            .map(|(k, v)| asg_tag(name, k, v))
-            .collect();
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
+        let name = new
+            .name
+            .ok_or_else(|| ProviderError::invalid_attribute("name", "`name` is required"))?;
+        refresh_triggers(planned)?;
         let subnets = str_list(planned, "vpc_zone_identifier")?;
         let targets = str_list(planned, "target_group_arns")?;
         clients
             .autoscaling
             .create_auto_scaling_group()
-            .auto_scaling_group_name(name)
+            .auto_scaling_group_name(&name)
             .min_size(size(planned, "min_size")?)
             .max_size(size(planned, "max_size")?)
             .set_desired_capacity(opt_i32(planned, "desired_capacity")?)
@@ -143,7 +212,9 @@ impl ResourceType for AutoscalingGroup {
             .set_target_group_arns((!targets.is_empty()).then_some(targets))
             .set_health_check_type(opt_str(planned, "health_check_type")?.map(str::to_string))
             .set_health_check_grace_period(opt_i32(planned, "health_check_grace_period")?)
-            .set_tags(Some(tags))
+            .set_tags(Some(
+                new.tags.iter().map(|(k, v)| asg_tag(&name, k, v)).collect(),
+            ))
             .send()
             .await
             .map_err(|e| {
@@ -154,63 +225,23 @@ impl ResourceType for AutoscalingGroup {
                     e
                 }
             })?;
-        ctx.created(name);
-        read_back("Auto Scaling group", name, |names| {
-            read_groups(clients, names)
-        })
-        .await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        let name = req_str(planned, "name")?;
-        let out = clients
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeAutoScalingGroups", e))?;
-        Ok(crate::common::owned_by(
-            out.auto_scaling_groups().iter().map(|g| {
-                let tags = g
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect();
-                (
-                    g.auto_scaling_group_name().unwrap_or(name).to_string(),
-                    tags,
-                )
-            }),
-            ctx,
-        ))
+        new.ctx.created(&name);
+        Ok(name)
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let name = req.id;
         let planned = req.planned;
-        let settings = [
-            "min_size",
-            "max_size",
-            "desired_capacity",
-            "vpc_zone_identifier",
-            "launch_template",
-            "health_check_type",
-            "health_check_grace_period",
-        ];
-        if settings.iter().any(|a| changed(req.changed, a)) {
+        let triggers = refresh_triggers(planned)?;
+        let is_changed = |a: &str| req.changed.iter().any(|c| c == a);
+        if GROUP_SETTINGS.iter().any(|a| is_changed(a)) {
             let subnets = str_list(planned, "vpc_zone_identifier")?;
-            let desired = if changed(req.changed, "desired_capacity") {
+            let desired = if is_changed("desired_capacity") {
                 opt_i32(planned, "desired_capacity")?
             } else {
                 None
@@ -230,101 +261,41 @@ impl ResourceType for AutoscalingGroup {
                 .await
                 .map_err(|e| sdk_error("UpdateAutoScalingGroup", e))?;
         }
-        if changed(req.changed, "target_group_arns") {
-            let old: BTreeSet<String> = str_list(req.prior, "target_group_arns")?
-                .into_iter()
-                .collect();
-            let new: BTreeSet<String> = str_list(planned, "target_group_arns")?
-                .into_iter()
-                .collect();
-            let attach: Vec<String> = new.difference(&old).cloned().collect();
-            let detach: Vec<String> = old.difference(&new).cloned().collect();
-            if !attach.is_empty() {
-                clients
-                    .autoscaling
-                    .attach_load_balancer_target_groups()
-                    .auto_scaling_group_name(name)
-                    .set_target_group_arns(Some(attach))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        on_attribute(
-                            sdk_error("AttachLoadBalancerTargetGroups", e),
-                            "target_group_arns",
-                        )
-                    })?;
-            }
-            if !detach.is_empty() {
-                clients
-                    .autoscaling
-                    .detach_load_balancer_target_groups()
-                    .auto_scaling_group_name(name)
-                    .set_target_group_arns(Some(detach))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        on_attribute(
-                            sdk_error("DetachLoadBalancerTargetGroups", e),
-                            "target_group_arns",
-                        )
-                    })?;
+        if is_changed("target_group_arns") {
+            update_target_groups(clients, name, req.prior, planned).await?;
+        }
+        let refresh = block(planned, "instance_refresh")?;
+        if let Some(refresh) = refresh {
+            if is_changed("launch_template") || triggers.iter().any(|t| is_changed(t)) {
+                start_refresh(clients, name, refresh).await?;
             }
         }
-        if changed(req.changed, "tags") {
-            let (set, remove) = tag_diff(&user_tags_of(req.prior)?, &user_tags_of(planned)?);
-            let mut set: Vec<Tag> = set.iter().map(|(k, v)| asg_tag(name, k, v)).collect();
-            // Re-assert gig's own tags too (cheap, and repairs manual removal).
-            set.extend(gig_tags(ctx).iter().map(|(k, v)| asg_tag(name, k, v)));
-            clients
-                .autoscaling
-                .create_or_update_tags()
-                .set_tags(Some(set))
-                .send()
-                .await
-                .map_err(|e| sdk_error("CreateOrUpdateTags", e))?;
-            if !remove.is_empty() {
-                let remove: Vec<Tag> = remove.iter().map(|k| asg_tag(name, k, "")).collect();
-                clients
-                    .autoscaling
-                    .delete_tags()
-                    .set_tags(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("DeleteTags", e))?;
-            }
-        }
-        read_back("Auto Scaling group", name, |names| {
-            read_groups(clients, names)
-        })
-        .await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let r = clients
+        clients
             .autoscaling
             .delete_auto_scaling_group()
             .auto_scaling_group_name(id)
             .force_delete(true)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| sdk_error("DeleteAutoScalingGroup", e));
-        match r {
-            // Auto Scaling reports a missing group as a ValidationError.
-            Err(e)
-                if e.code.as_deref() == Some("ValidationError")
-                    && e.message.contains("not found") =>
-            {
-                return Ok(())
-            }
-            other => ignore_not_found(other)?,
-        }
+            .map_err(|e| {
+                let e = sdk_error("DeleteAutoScalingGroup", e);
+                // Auto Scaling reports a missing group as a ValidationError.
+                if e.code.as_deref() == Some("ValidationError") && e.message.contains("not found") {
+                    not_found(e.message)
+                } else {
+                    e
+                }
+            })?;
         wait_until(
             &format!("Auto Scaling group {id} to be deleted"),
             Duration::from_secs(900),
@@ -342,6 +313,149 @@ impl ResourceType for AutoscalingGroup {
     }
 }
 
+/// The `triggers` of the `instance_refresh` block of `planned`, each checked to name an
+/// attribute a refresh can follow.
+fn refresh_triggers(planned: &Value) -> Result<Vec<String>, ProviderError> {
+    let Some(refresh) = block(planned, "instance_refresh")? else {
+        return Ok(Vec::new());
+    };
+    let strategy = req_str(refresh, "strategy").map_err(|e| on_attribute(e, "instance_refresh"))?;
+    if strategy != "Rolling" {
+        return Err(ProviderError::invalid_attribute(
+            "instance_refresh",
+            format!("`strategy` must be \"Rolling\", got {strategy:?}"),
+        ));
+    }
+    let triggers = str_list(refresh, "triggers")?;
+    if let Some(bad) = triggers.iter().find(|t| !TRIGGERS.contains(&t.as_str())) {
+        return Err(ProviderError::invalid_attribute(
+            "instance_refresh",
+            format!(
+                "`triggers` names {bad:?}, which is not a setting of the group a refresh can follow; use one of {} (a launch template change always starts a refresh)",
+                TRIGGERS.join(", ")
+            ),
+        ));
+    }
+    Ok(triggers)
+}
+
+/// The strategy and preferences StartInstanceRefresh is sent for an `instance_refresh`
+/// block.
+fn refresh_request(
+    refresh: &Value,
+) -> Result<(RefreshStrategy, Option<RefreshPreferences>), ProviderError> {
+    let strategy = RefreshStrategy::from(
+        req_str(refresh, "strategy").map_err(|e| on_attribute(e, "instance_refresh"))?,
+    );
+    let preferences = match list(refresh, "preferences")?.first() {
+        Some(p) => Some(
+            RefreshPreferences::builder()
+                .set_min_healthy_percentage(opt_i32(p, "min_healthy_percentage")?)
+                .set_instance_warmup(opt_i32(p, "instance_warmup")?)
+                .build(),
+        ),
+        None => None,
+    };
+    Ok((strategy, preferences))
+}
+
+/// Starts an instance refresh of group `name`, cancelling one already in progress.
+async fn start_refresh(
+    clients: &Clients,
+    name: &str,
+    refresh: &Value,
+) -> Result<(), ProviderError> {
+    let (strategy, preferences) = refresh_request(refresh)?;
+    let start = || async {
+        clients
+            .autoscaling
+            .start_instance_refresh()
+            .auto_scaling_group_name(name)
+            .strategy(strategy.clone())
+            .set_preferences(preferences.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("StartInstanceRefresh", e))
+    };
+    let mut result = start().await;
+    if result.as_ref().is_err_and(|e| has_code(e, IN_PROGRESS)) {
+        clients
+            .autoscaling
+            .cancel_instance_refresh()
+            .auto_scaling_group_name(name)
+            .send()
+            .await
+            .map_err(|e| refresh_failed(name, sdk_error("CancelInstanceRefresh", e)))?;
+        // The cancelled refresh takes a moment to stop.
+        let mut again = start;
+        result = retry_on(&mut again, |e| has_code(e, IN_PROGRESS), 8).await;
+    }
+    result.map_err(|e| refresh_failed(name, e))
+}
+
+/// AWS's code for "an instance refresh of this group is already running".
+const IN_PROGRESS: &str = "InstanceRefreshInProgress";
+
+/// `err` of starting a refresh of group `name`, said as such and tied to the block.
+fn refresh_failed(name: &str, err: ProviderError) -> ProviderError {
+    let message = format!(
+        "Auto Scaling group {name} was updated, but its instance refresh did not start: {}",
+        err.message
+    );
+    ProviderError {
+        message,
+        attribute: Some("instance_refresh".to_string()),
+        ..err
+    }
+}
+
+/// Attaches and detaches target groups from `prior`'s set to `planned`'s.
+async fn update_target_groups(
+    clients: &Clients,
+    name: &str,
+    prior: &Value,
+    planned: &Value,
+) -> Result<(), ProviderError> {
+    let old: BTreeSet<String> = str_list(prior, "target_group_arns")?.into_iter().collect();
+    let new: BTreeSet<String> = str_list(planned, "target_group_arns")?
+        .into_iter()
+        .collect();
+    let attach: Vec<String> = new.difference(&old).cloned().collect();
+    let detach: Vec<String> = old.difference(&new).cloned().collect();
+    if !attach.is_empty() {
+        clients
+            .autoscaling
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(attach))
+            .send()
+            .await
+            .map_err(|e| {
+                on_attribute(
+                    sdk_error("AttachLoadBalancerTargetGroups", e),
+                    "target_group_arns",
+                )
+            })?;
+    }
+    if !detach.is_empty() {
+        clients
+            .autoscaling
+            .detach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(detach))
+            .send()
+            .await
+            .map_err(|e| {
+                on_attribute(
+                    sdk_error("DetachLoadBalancerTargetGroups", e),
+                    "target_group_arns",
+                )
+            })?;
+    }
+    Ok(())
+}
+
 fn size(v: &Value, attr: &str) -> Result<i32, ProviderError> {
     let n = req_i64(v, attr)?;
     i32::try_from(n).map_err(|_| {
@@ -357,16 +471,6 @@ fn template_spec(planned: &Value) -> Result<LaunchTemplateSpecification, Provide
         .launch_template_id(req_str(lt, "id").map_err(|e| on_attribute(e, "launch_template"))?)
         .version(opt_str(lt, "version")?.unwrap_or("$Default"))
         .build())
-}
-
-fn asg_tag(name: &str, key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .resource_id(name)
-        .resource_type("auto-scaling-group")
-        .key(key)
-        .value(value)
-        .propagate_at_launch(true)
-        .build()
 }
 
 /// Reads up to 50 groups by name; groups being deleted are missing from the result.
@@ -461,4 +565,56 @@ pub(crate) async fn read_groups(
         }
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(refresh: serde_json::Value) -> Value {
+        Value::from_json(&serde_json::json!({ "instance_refresh": refresh }))
+    }
+
+    #[test]
+    fn refresh_sends_the_strategy_and_preferences_of_the_block() {
+        let block = planned(serde_json::json!([{
+            "strategy": "Rolling",
+            "preferences": [{"min_healthy_percentage": 50, "instance_warmup": 120}],
+            "triggers": ["vpc_zone_identifier"]
+        }]));
+        let refresh = crate::common::block(&block, "instance_refresh")
+            .unwrap()
+            .unwrap();
+        let (strategy, preferences) = refresh_request(refresh).unwrap();
+        assert_eq!(strategy, RefreshStrategy::Rolling);
+        let preferences = preferences.unwrap();
+        assert_eq!(preferences.min_healthy_percentage(), Some(50));
+        assert_eq!(preferences.instance_warmup(), Some(120));
+        assert_eq!(
+            refresh_triggers(&block).unwrap(),
+            vec!["vpc_zone_identifier".to_string()]
+        );
+
+        let bare = planned(serde_json::json!([{"strategy": "Rolling"}]));
+        let refresh = crate::common::block(&bare, "instance_refresh")
+            .unwrap()
+            .unwrap();
+        assert_eq!(refresh_request(refresh).unwrap().1, None);
+    }
+
+    #[test]
+    fn refresh_block_mistakes_are_errors_on_the_block() {
+        for bad in [
+            serde_json::json!([{"strategy": "Rolling", "triggers": ["tags"]}]),
+            serde_json::json!([{"strategy": "Rolling", "triggers": ["launch_template"]}]),
+            serde_json::json!([{"strategy": "AllAtOnce"}]),
+        ] {
+            let err = refresh_triggers(&planned(bad.clone())).expect_err("rejected");
+            assert_eq!(err.attribute.as_deref(), Some("instance_refresh"), "{bad}");
+        }
+        assert_eq!(
+            refresh_triggers(&Value::Map(BTreeMap::new())).unwrap(),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `aws.instance`: an EC2 instance.
+//! `aws.instance`: an EC2 instance, declared on the resource model.
 //!
 //! **Create** runs one instance with a ClientToken derived from the stack, env, address
 //! and planned value: a create retried after a crash returns the instance made the
@@ -16,7 +16,8 @@
 //!
 //! **Refresh:** one DescribeInstances and one DescribeVolumes (root volumes) per chunk of
 //! 50 instances. `user_data` is kept from Prior rather than read back (reading it costs
-//! one call per instance); an import reads it with DescribeInstanceAttribute.
+//! one call per instance: it is declared `.read_on_import()`); an import reads it with
+//! DescribeInstanceAttribute.
 //! Terminated and shutting-down instances count as gone.
 
 use std::collections::BTreeMap;
@@ -30,19 +31,17 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, block, changed, chunks, client_token, id_schema, ignore_not_found, object,
-    on_attribute, opt_bool, opt_i32, opt_str, read_back, req_str, retry_not_found, sdk_error,
-    sorted_string_list, str_list, t_str_set, tags_schema, tags_value, wait_until, Poll,
-    DESCRIBE_BATCH,
+    block, client_token, object, on_attribute, opt_bool, opt_i32, opt_str, req_str,
+    retry_not_found, sdk_error, sorted_string_list, str_list, t_str_set, tags_value, wait_until,
+    Poll,
 };
-use crate::ec2::{arn, filter, metadata_options_value, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{arn, filter, metadata_options_value, tag_map, tag_spec};
+use crate::model::{computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.instance` resource type.
 pub(crate) struct Instance;
@@ -108,161 +107,111 @@ fn metadata_schema() -> AttrType {
 }
 
 #[async_trait]
-impl ResourceType for Instance {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("instance"));
-        a.insert(
-            "ami".into(),
-            AttributeSchema::required(AttrType::String, "The AMI to launch.").force_new(),
-        );
-        a.insert(
-            "instance_type".into(),
-            AttributeSchema::required(
-                AttrType::String,
-                "The instance type; changed by stopping, modifying and starting.",
-            ),
-        );
-        a.insert(
-            "subnet_id".into(),
-            AttributeSchema::optional(AttrType::String, "The subnet; a default subnet when unset.")
-                .also_computed()
-                .force_new(),
-        );
-        a.insert(
-            "vpc_security_group_ids".into(),
-            AttributeSchema::optional(t_str_set(), "Security group ids; changed in place.")
-                .also_computed(),
-        );
-        a.insert(
-            "user_data".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "Plain-text user data (gig base64-encodes it). Forces a new instance.",
-            )
-            .force_new()
-            .encoded_by_provider(),
-        );
-        a.insert(
-            "root_block_device".into(),
-            AttributeSchema::optional(root_block_schema(), "The root volume (one block).")
-                .also_computed(),
-        );
-        a.insert(
-            "metadata_options".into(),
-            AttributeSchema::optional(
-                metadata_schema(),
-                "Instance metadata service options (one block); changed in place.",
-            )
-            .also_computed(),
-        );
-        a.insert(
-            "iam_instance_profile".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "Name of the instance profile; changed in place.",
-            ),
-        );
-        a.insert(
-            "key_name".into(),
-            AttributeSchema::optional(AttrType::String, "Name of the EC2 key pair.").force_new(),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "availability_zone".into(),
-            AttributeSchema::computed(AttrType::String, "The availability zone."),
-        );
-        a.insert(
-            "private_ip".into(),
-            AttributeSchema::computed(AttrType::String, "The private IPv4 address."),
-        );
-        a.insert(
-            "public_ip".into(),
-            AttributeSchema::computed(AttrType::String, "The public IPv4 address, if any."),
-        );
-        a.insert(
-            "private_dns".into(),
-            AttributeSchema::computed(AttrType::String, "The private DNS name."),
-        );
-        a.insert(
-            "public_dns".into(),
-            AttributeSchema::computed(AttrType::String, "The public DNS name, if any."),
-        );
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The instance's ARN."),
-        );
-        ResourceSchema {
-            type_name: "aws.instance".into(),
+impl Model for Instance {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.instance",
             description: "An EC2 instance. gig waits until it is running (and on delete until terminated). The \
                           instance type, security groups, metadata options, root volume size/type and instance \
                           profile change in place (a type change stops and restarts the instance); the AMI, \
-                          subnet, key pair, user data and root volume encryption force a new instance."
-                .into(),
-            version: 1,
-            attributes: a,
+                          subnet, key pair, user data and root volume encryption force a new instance.",
             example: "resource aws.instance web {\n  ami                    = data.aws.ami.al2023.id\n  \
                       instance_type          = \"t3.micro\"\n  subnet_id              = aws.subnet.private[\"us-east-1a\"].id\n  \
                       vpc_security_group_ids = [aws.security_group.app.id]\n  user_data              = file(\"cloud-init.yaml\")\n  \
                       metadata_options {\n    http_tokens = \"required\"\n  }\n  root_block_device {\n    volume_size = 20\n    \
-                      encrypted   = true\n  }\n}"
-                .into(),
+                      encrypted   = true\n  }\n}",
+            id: "instance id",
+            attrs: vec![
+                required("ami", AttrType::String, "The AMI to launch.").force_new(),
+                required(
+                    "instance_type",
+                    AttrType::String,
+                    "The instance type; changed by stopping, modifying and starting.",
+                ),
+                optional("subnet_id", AttrType::String, "The subnet; a default subnet when unset.")
+                    .also_computed()
+                    .force_new(),
+                optional("vpc_security_group_ids", t_str_set(), "Security group ids; changed in place.")
+                    .also_computed(),
+                optional(
+                    "user_data",
+                    AttrType::String,
+                    "Plain-text user data (gig base64-encodes it). Forces a new instance.",
+                )
+                .force_new()
+                .encoded_by_provider()
+                .read_on_import(),
+                optional("root_block_device", root_block_schema(), "The root volume (one block).")
+                    .also_computed(),
+                optional(
+                    "metadata_options",
+                    metadata_schema(),
+                    "Instance metadata service options (one block); changed in place.",
+                )
+                .also_computed(),
+                optional(
+                    "iam_instance_profile",
+                    AttrType::String,
+                    "Name of the instance profile; changed in place.",
+                ),
+                optional("key_name", AttrType::String, "Name of the EC2 key pair.").force_new(),
+                computed("availability_zone", AttrType::String, "The availability zone."),
+                computed("private_ip", AttrType::String, "The private IPv4 address."),
+                computed("public_ip", AttrType::String, "The public IPv4 address, if any."),
+                computed("private_dns", AttrType::String, "The private DNS name."),
+                computed("public_dns", AttrType::String, "The public DNS name, if any."),
+                computed("arn", AttrType::String, "The instance's ARN."),
+            ],
+            tags: Some(Tagging::Ec2),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let mut ids: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        let mut found = BTreeMap::new();
-        for chunk in chunks(&ids, DESCRIBE_BATCH) {
-            found.extend(read_instances(clients, chunk.to_vec()).await?);
-        }
-        let mut out = Vec::new();
-        for r in requests {
-            let Some(v) = found.get(&r.id) else {
-                out.push(Ok(None));
-                continue;
-            };
-            let user_data = match r.prior.as_map() {
-                Some(m) if m.contains_key("user_data") => m["user_data"].clone(),
-                _ => read_user_data(clients, &r.id).await?,
-            };
-            out.push(Ok(Some(with(v, "user_data", user_data))));
-        }
-        Ok(out)
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_instances(clients, ids).await
+    }
+
+    async fn fetch_on_import(
+        &self,
+        clients: &Clients,
+        id: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        Ok(BTreeMap::from([(
+            "user_data".to_string(),
+            read_user_data(clients, id).await?,
+        )]))
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let mut id = run(clients, ctx, planned, "").await?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let (ctx, planned) = (new.ctx, new.planned);
+        let mut id = run(clients, ctx, planned, &new.tags, "").await?;
         ctx.created(&id);
         if let Some(state) = state_of(clients, &id).await? {
             if matches!(
                 state,
                 InstanceStateName::Terminated | InstanceStateName::ShuttingDown
             ) {
-                id = run(clients, ctx, planned, &id).await?;
+                id = run(clients, ctx, planned, &new.tags, &id).await?;
                 ctx.created(&id);
             }
         }
         wait_state(clients, &id, InstanceStateName::Running).await?;
-        let user_data = planned.get("user_data").cloned().unwrap_or(Value::Null);
-        let v = read_back("instance", &id, |ids| read_instances(clients, ids)).await?;
-        Ok(with(&v, "user_data", user_data))
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -292,41 +241,16 @@ impl ResourceType for Instance {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let id = req.id;
         let planned = req.planned;
-        if changed(req.changed, "instance_type") {
-            let new_type = req_str(planned, "instance_type")?;
-            clients
-                .ec2
-                .stop_instances()
-                .instance_ids(id)
-                .send()
-                .await
-                .map_err(|e| sdk_error("StopInstances", e))?;
-            wait_state(clients, id, InstanceStateName::Stopped).await?;
-            clients
-                .ec2
-                .modify_instance_attribute()
-                .instance_id(id)
-                .instance_type(AttributeValue::builder().value(new_type).build())
-                .send()
-                .await
-                .map_err(|e| {
-                    on_attribute(sdk_error("ModifyInstanceAttribute", e), "instance_type")
-                })?;
-            clients
-                .ec2
-                .start_instances()
-                .instance_ids(id)
-                .send()
-                .await
-                .map_err(|e| sdk_error("StartInstances", e))?;
-            wait_state(clients, id, InstanceStateName::Running).await?;
+        let changed = |a: &str| req.changed.iter().any(|c| c == a);
+        if changed("instance_type") {
+            change_type(clients, id, req_str(planned, "instance_type")?).await?;
         }
-        if changed(req.changed, "vpc_security_group_ids") {
+        if changed("vpc_security_group_ids") {
             let groups = str_list(planned, "vpc_security_group_ids")?;
             if !groups.is_empty() {
                 clients
@@ -344,80 +268,109 @@ impl ResourceType for Instance {
                     })?;
             }
         }
-        if changed(req.changed, "metadata_options") {
+        if changed("metadata_options") {
             if let Some(m) = block(planned, "metadata_options")? {
-                // Send every field: one left out would be reset to its default.
-                let current = block(req.prior, "metadata_options")?;
-                let pick = |k: &str| -> Result<Option<String>, ProviderError> {
-                    Ok(match opt_str(m, k)? {
-                        Some(v) => Some(v.to_string()),
-                        None => current
-                            .and_then(|c| c.get(k))
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                    })
-                };
-                let hops = match opt_i32(m, "http_put_response_hop_limit")? {
-                    Some(n) => Some(n),
-                    None => current
-                        .and_then(|c| c.get("http_put_response_hop_limit"))
-                        .and_then(Value::as_i64)
-                        .map(|n| n as i32),
-                };
-                clients
-                    .ec2
-                    .modify_instance_metadata_options()
-                    .instance_id(id)
-                    .set_http_tokens(
-                        pick("http_tokens")?.map(|t| HttpTokensState::from(t.as_str())),
-                    )
-                    .set_http_endpoint(
-                        pick("http_endpoint")?
-                            .map(|t| InstanceMetadataEndpointState::from(t.as_str())),
-                    )
-                    .set_http_put_response_hop_limit(hops)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        on_attribute(
-                            sdk_error("ModifyInstanceMetadataOptions", e),
-                            "metadata_options",
-                        )
-                    })?;
+                modify_metadata_options(clients, id, m, block(req.prior, "metadata_options")?)
+                    .await?;
             }
         }
-        if changed(req.changed, "root_block_device") {
+        if changed("root_block_device") {
             modify_root_volume(clients, req.prior, planned).await?;
         }
-        if changed(req.changed, "iam_instance_profile") {
+        if changed("iam_instance_profile") {
             set_profile(clients, id, opt_str(planned, "iam_instance_profile")?).await?;
         }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, id, req.prior, planned).await?;
-        }
-        let user_data = planned.get("user_data").cloned().unwrap_or(Value::Null);
-        let v = read_back("instance", id, |ids| read_instances(clients, ids)).await?;
-        Ok(with(&v, "user_data", user_data))
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let r = clients
+        clients
             .ec2
             .terminate_instances()
             .instance_ids(id)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| sdk_error("TerminateInstances", e));
-        ignore_not_found(r)?;
-        ignore_not_found(wait_state(clients, id, InstanceStateName::Terminated).await)
+            .map_err(|e| sdk_error("TerminateInstances", e))?;
+        wait_state(clients, id, InstanceStateName::Terminated).await
     }
+}
+
+/// Changes the instance type: stop, modify, start, waiting for each state.
+async fn change_type(clients: &Clients, id: &str, new_type: &str) -> Result<(), ProviderError> {
+    clients
+        .ec2
+        .stop_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .map_err(|e| sdk_error("StopInstances", e))?;
+    wait_state(clients, id, InstanceStateName::Stopped).await?;
+    clients
+        .ec2
+        .modify_instance_attribute()
+        .instance_id(id)
+        .instance_type(AttributeValue::builder().value(new_type).build())
+        .send()
+        .await
+        .map_err(|e| on_attribute(sdk_error("ModifyInstanceAttribute", e), "instance_type"))?;
+    clients
+        .ec2
+        .start_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .map_err(|e| sdk_error("StartInstances", e))?;
+    wait_state(clients, id, InstanceStateName::Running).await
+}
+
+/// Sets the metadata options of block `m`, sending every field: one left out would be
+/// reset to its default, so unset fields keep their `current` values.
+async fn modify_metadata_options(
+    clients: &Clients,
+    id: &str,
+    m: &Value,
+    current: Option<&Value>,
+) -> Result<(), ProviderError> {
+    let pick = |k: &str| -> Result<Option<String>, ProviderError> {
+        Ok(match opt_str(m, k)? {
+            Some(v) => Some(v.to_string()),
+            None => current
+                .and_then(|c| c.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    };
+    let hops = match opt_i32(m, "http_put_response_hop_limit")? {
+        Some(n) => Some(n),
+        None => current
+            .and_then(|c| c.get("http_put_response_hop_limit"))
+            .and_then(Value::as_i64)
+            .map(|n| n as i32),
+    };
+    clients
+        .ec2
+        .modify_instance_metadata_options()
+        .instance_id(id)
+        .set_http_tokens(pick("http_tokens")?.map(|t| HttpTokensState::from(t.as_str())))
+        .set_http_endpoint(
+            pick("http_endpoint")?.map(|t| InstanceMetadataEndpointState::from(t.as_str())),
+        )
+        .set_http_put_response_hop_limit(hops)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            on_attribute(
+                sdk_error("ModifyInstanceMetadataOptions", e),
+                "metadata_options",
+            )
+        })
 }
 
 /// RunInstances with the planned settings; returns the instance id.
@@ -425,10 +378,10 @@ async fn run(
     clients: &Clients,
     ctx: &OpContext,
     planned: &Value,
+    tags: &BTreeMap<String, String>,
     salt: &str,
 ) -> Result<String, ProviderError> {
     let ami = req_str(planned, "ami")?;
-    let tags = all_tags(planned, ctx)?;
     let mut call = clients
         .ec2
         .run_instances()
@@ -439,8 +392,8 @@ async fn run(
         .client_token(client_token(ctx, planned, salt))
         .set_subnet_id(opt_str(planned, "subnet_id")?.map(str::to_string))
         .set_key_name(opt_str(planned, "key_name")?.map(str::to_string))
-        .tag_specifications(tag_spec(Ec2ResourceType::Instance, &tags))
-        .tag_specifications(tag_spec(Ec2ResourceType::Volume, &tags));
+        .tag_specifications(tag_spec(Ec2ResourceType::Instance, tags))
+        .tag_specifications(tag_spec(Ec2ResourceType::Volume, tags));
     let groups = str_list(planned, "vpc_security_group_ids")?;
     if !groups.is_empty() {
         call = call.set_security_group_ids(Some(groups));
@@ -694,12 +647,6 @@ async fn read_user_data(clients: &Clients, id: &str) -> Result<Value, ProviderEr
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .map_or(Value::Null, Value::String))
-}
-
-fn with(v: &Value, key: &str, value: Value) -> Value {
-    let mut m = v.as_map().cloned().unwrap_or_default();
-    m.insert(key.to_string(), value);
-    Value::Map(m)
 }
 
 /// Reads up to 50 instances by id (root volumes with one DescribeVolumes); terminated

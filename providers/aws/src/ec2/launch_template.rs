@@ -1,4 +1,4 @@
-//! `aws.launch_template`: an EC2 launch template.
+//! `aws.launch_template`: an EC2 launch template, declared on the resource model.
 //!
 //! Launch templates are versioned: an update of any launch setting creates a new version
 //! from the planned value and makes it the default, so Auto Scaling groups using
@@ -15,48 +15,47 @@ use aws_sdk_ec2::types::{
     InstanceType, LaunchTemplateHttpTokensState,
     LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    RequestLaunchTemplateData, ResourceType as Ec2ResourceType,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType as Ec2ResourceType,
 };
 use base64::Engine as _;
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, batched_read, block, changed, client_token, has_code, id_schema, ignore_not_found,
-    on_attribute, opt_i32, opt_str, read_back, sdk_error, sorted_string_list, str_list, t_str_set,
-    tags_schema, tags_value,
+    block, client_token, has_code, list, object, on_attribute, opt_bool, opt_i32, opt_str,
+    sdk_error, sorted_string_list, str_list, str_map, t_str_set, tags_value,
 };
-use crate::ec2::{metadata_options_value, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{ec2_tags, metadata_options_value, tag_map, tag_spec};
+use crate::model::{computed, optional, prefixed_name, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-/// The template's name: the planned one, else one derived from the address, so that a
-/// lookup after an interrupted create knows it too.
+/// The longest launch template name AWS accepts.
+const NAME_MAX: usize = 128;
+
+/// The resource types a `tag_specifications` block may tag.
+const TAGGED_AT_LAUNCH: &[&str] = &["instance", "volume", "network-interface"];
+
+/// The template's name: the planned one, else `name_prefix` plus a suffix fixed for this
+/// create, else one derived from the address, so that a lookup after an interrupted
+/// create knows it too.
 fn template_name(ctx: &OpContext, planned: &Value) -> Result<String, ProviderError> {
-    Ok(match opt_str(planned, "name")? {
-        Some(n) => n.to_string(),
-        None => format!(
-            "gig-{}",
-            &client_token(ctx, &Value::Null, "launch-template-name")[..16]
-        ),
-    })
+    if let Some(n) = opt_str(planned, "name")? {
+        return Ok(n.to_string());
+    }
+    if let Some(prefix) = opt_str(planned, "name_prefix")? {
+        return prefixed_name(ctx, planned, prefix, NAME_MAX);
+    }
+    Ok(format!(
+        "gig-{}",
+        &client_token(ctx, &Value::Null, "launch-template-name")[..16]
+    ))
 }
 
 /// The `aws.launch_template` resource type.
 pub(crate) struct LaunchTemplate;
-
-/// The attributes that make up a version's launch data.
-const DATA_ATTRS: &[&str] = &[
-    "image_id",
-    "instance_type",
-    "user_data",
-    "vpc_security_group_ids",
-    "metadata_options",
-    "iam_instance_profile",
-    "key_name",
-];
 
 fn metadata_schema() -> AttrType {
     let mut r = BTreeMap::new();
@@ -81,110 +80,150 @@ fn metadata_schema() -> AttrType {
     AttrType::List(Box::new(AttrType::Object(r)))
 }
 
-#[async_trait]
-impl ResourceType for LaunchTemplate {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("launch template"));
-        a.insert(
-            "name".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The template name; derived from the stack and address when unset.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "image_id".into(),
-            AttributeSchema::optional(AttrType::String, "The AMI instances launch from."),
-        );
-        a.insert(
-            "instance_type".into(),
-            AttributeSchema::optional(AttrType::String, "The instance type."),
-        );
-        a.insert(
-            "user_data".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "Plain-text user data (gig base64-encodes it).",
-            )
-            .encoded_by_provider(),
-        );
-        a.insert(
-            "vpc_security_group_ids".into(),
-            AttributeSchema::optional(t_str_set(), "Security group ids."),
-        );
-        a.insert(
-            "metadata_options".into(),
-            AttributeSchema::optional(
-                metadata_schema(),
-                "Instance metadata service options (one block).",
+fn network_interfaces_schema() -> AttrType {
+    let field = |ty, text: &str| AttributeSchema::optional(ty, text);
+    AttrType::List(Box::new(AttrType::Object(BTreeMap::from([
+        (
+            "associate_public_ip_address".into(),
+            field(
+                AttrType::Bool,
+                "Whether the interface gets a public IPv4 address.",
             ),
-        );
-        a.insert(
-            "iam_instance_profile".into(),
-            AttributeSchema::optional(AttrType::String, "Instance profile name."),
-        );
-        a.insert(
-            "key_name".into(),
-            AttributeSchema::optional(AttrType::String, "EC2 key pair name."),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "latest_version".into(),
-            AttributeSchema::computed(AttrType::Number, "The newest version number.")
-                .recomputed_on_update(),
-        );
-        a.insert(
-            "default_version".into(),
-            AttributeSchema::computed(
+        ),
+        (
+            "delete_on_termination".into(),
+            field(
+                AttrType::Bool,
+                "Whether the interface is deleted with the instance.",
+            ),
+        ),
+        (
+            "device_index".into(),
+            field(
                 AttrType::Number,
-                "The default version (gig keeps it equal to the latest).",
-            )
-            .recomputed_on_update(),
-        );
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The template's ARN."),
-        );
-        ResourceSchema {
-            type_name: "aws.launch_template".into(),
+                "The device index (0 is the primary interface).",
+            ),
+        ),
+        (
+            "security_groups".into(),
+            field(t_str_set(), "Security group ids of the interface."),
+        ),
+        (
+            "subnet_id".into(),
+            field(AttrType::String, "The subnet the interface is created in."),
+        ),
+        (
+            "description".into(),
+            field(AttrType::String, "A description of the interface."),
+        ),
+    ]))))
+}
+
+fn tag_specifications_schema() -> AttrType {
+    AttrType::List(Box::new(AttrType::Object(BTreeMap::from([
+        (
+            "resource_type".into(),
+            AttributeSchema::required(
+                AttrType::String,
+                "What launches with the tags: \"instance\", \"volume\" or \"network-interface\".",
+            ),
+        ),
+        (
+            "tags".into(),
+            AttributeSchema::optional(AttrType::Map(Box::new(AttrType::String)), "The tags.")
+                .default(Value::Map(BTreeMap::new())),
+        ),
+    ]))))
+}
+
+#[async_trait]
+impl Model for LaunchTemplate {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.launch_template",
             description: "An EC2 launch template. Changing a launch setting creates a new template version and \
-                          makes it the default; `latest_version` reports it. Only the name forces a new template."
-                .into(),
-            version: 1,
-            attributes: a,
+                          makes it the default; `latest_version` reports it. Only the name forces a new template.",
             example: "resource aws.launch_template app {\n  name                   = \"app\"\n  image_id               = data.aws.ami.al2023.id\n  \
                       instance_type          = \"t3.small\"\n  vpc_security_group_ids = [aws.security_group.app.id]\n  \
-                      metadata_options {\n    http_tokens = \"required\"\n  }\n}"
-                .into(),
+                      metadata_options {\n    http_tokens = \"required\"\n  }\n}",
+            id: "launch template id",
+            attrs: vec![
+                optional(
+                    "name",
+                    AttrType::String,
+                    "The template name; when neither it nor `name_prefix` is set, derived from the stack and address.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "name_prefix",
+                    AttrType::String,
+                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
+                )
+                .force_new(),
+                optional("image_id", AttrType::String, "The AMI instances launch from."),
+                optional("instance_type", AttrType::String, "The instance type."),
+                optional(
+                    "user_data",
+                    AttrType::String,
+                    "Plain-text user data (gig base64-encodes it).",
+                )
+                .encoded_by_provider(),
+                optional("vpc_security_group_ids", t_str_set(), "Security group ids."),
+                optional(
+                    "metadata_options",
+                    metadata_schema(),
+                    "Instance metadata service options (one block).",
+                ),
+                optional(
+                    "network_interfaces",
+                    network_interfaces_schema(),
+                    "Network interfaces of launched instances (blocks); security groups then go here rather than in `vpc_security_group_ids`.",
+                ),
+                optional(
+                    "tag_specifications",
+                    tag_specifications_schema(),
+                    "Tags for what an instance launches with (blocks): the instance, its volumes, its network interfaces.",
+                ),
+                optional("iam_instance_profile", AttrType::String, "Instance profile name."),
+                optional("key_name", AttrType::String, "EC2 key pair name."),
+                computed("latest_version", AttrType::Number, "The newest version number.")
+                    .recomputed_on_update(),
+                computed(
+                    "default_version",
+                    AttrType::Number,
+                    "The default version (gig keeps it equal to the latest).",
+                )
+                .recomputed_on_update(),
+                computed("arn", AttrType::String, "The template's ARN."),
+            ],
+            tags: Some(Tagging::Ec2),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_templates(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_templates(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let name = template_name(ctx, planned)?;
-        let tags = all_tags(planned, ctx)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let name = template_name(new.ctx, new.planned)?;
         let out = clients
             .ec2
             .create_launch_template()
             .launch_template_name(&name)
-            .launch_template_data(launch_data(planned)?)
-            .client_token(client_token(ctx, planned, ""))
-            .tag_specifications(tag_spec(Ec2ResourceType::LaunchTemplate, &tags))
+            .launch_template_data(launch_data(new.planned)?)
+            .client_token(client_token(new.ctx, new.planned, ""))
+            .tag_specifications(tag_spec(Ec2ResourceType::LaunchTemplate, &new.tags))
             .send()
             .await
             .map_err(|e| {
@@ -205,13 +244,14 @@ impl ResourceType for LaunchTemplate {
                 "CreateLaunchTemplate returned no id",
             ));
         }
-        ctx.created(&id);
-        read_back("launch template", &id, |ids| read_templates(clients, ids)).await
+        new.ctx.created(&id);
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -242,61 +282,51 @@ impl ResourceType for LaunchTemplate {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if DATA_ATTRS.iter().any(|a| changed(req.changed, a)) {
-            let out = clients
-                .ec2
-                .create_launch_template_version()
-                .launch_template_id(req.id)
-                .launch_template_data(launch_data(req.planned)?)
-                .send()
-                .await
-                .map_err(|e| sdk_error("CreateLaunchTemplateVersion", e))?;
-            let version = out
-                .launch_template_version()
-                .and_then(|v| v.version_number())
-                .ok_or_else(|| {
-                    ProviderError::permanent("CreateLaunchTemplateVersion returned no version")
-                })?;
-            clients
-                .ec2
-                .modify_launch_template()
-                .launch_template_id(req.id)
-                .default_version(version.to_string())
-                .send()
-                .await
-                .map_err(|e| sdk_error("ModifyLaunchTemplate", e))?;
-        }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        read_back("launch template", req.id, |ids| {
-            read_templates(clients, ids)
-        })
-        .await
+    ) -> Result<(), ProviderError> {
+        // Every settable attribute but the name (which forces a new template) and the
+        // tags (synced by the driver) is launch data: a new version, made the default.
+        let out = clients
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(req.id)
+            .launch_template_data(launch_data(req.planned)?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateLaunchTemplateVersion", e))?;
+        let version = out
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .ok_or_else(|| {
+                ProviderError::permanent("CreateLaunchTemplateVersion returned no version")
+            })?;
+        clients
+            .ec2
+            .modify_launch_template()
+            .launch_template_id(req.id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("ModifyLaunchTemplate", e))
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let r = clients
+        clients
             .ec2
             .delete_launch_template()
             .launch_template_id(id)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sdk_error("DeleteLaunchTemplate", e));
-        match r {
-            Err(e) if has_code(&e, "InvalidLaunchTemplateId.Malformed") => Err(e),
-            other => ignore_not_found(other),
-        }
+            .map_err(|e| sdk_error("DeleteLaunchTemplate", e))
     }
 }
 
@@ -333,7 +363,112 @@ fn launch_data(planned: &Value) -> Result<RequestLaunchTemplateData, ProviderErr
                 .build(),
         );
     }
+    let interfaces = list(planned, "network_interfaces")?
+        .iter()
+        .map(network_interface)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| on_attribute(e, "network_interfaces"))?;
+    if !interfaces.is_empty() {
+        d = d.set_network_interfaces(Some(interfaces));
+    }
+    let specs = list(planned, "tag_specifications")?
+        .iter()
+        .map(tag_specification)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| on_attribute(e, "tag_specifications"))?;
+    if !specs.is_empty() {
+        d = d.set_tag_specifications(Some(specs));
+    }
     Ok(d.build())
+}
+
+fn network_interface(
+    b: &Value,
+) -> Result<LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, ProviderError> {
+    let groups = str_list(b, "security_groups")?;
+    Ok(
+        LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+            .set_associate_public_ip_address(opt_bool(b, "associate_public_ip_address")?)
+            .set_delete_on_termination(opt_bool(b, "delete_on_termination")?)
+            .set_device_index(opt_i32(b, "device_index")?)
+            .set_groups((!groups.is_empty()).then_some(groups))
+            .set_subnet_id(opt_str(b, "subnet_id")?.map(str::to_string))
+            .set_description(opt_str(b, "description")?.map(str::to_string))
+            .build(),
+    )
+}
+
+fn tag_specification(b: &Value) -> Result<LaunchTemplateTagSpecificationRequest, ProviderError> {
+    let rtype = crate::common::req_str(b, "resource_type")?;
+    if !TAGGED_AT_LAUNCH.contains(&rtype) {
+        return Err(ProviderError::invalid_attribute(
+            "tag_specifications",
+            format!(
+                "`resource_type` must be one of {}, got {rtype:?}",
+                TAGGED_AT_LAUNCH.join(", ")
+            ),
+        ));
+    }
+    Ok(LaunchTemplateTagSpecificationRequest::builder()
+        .resource_type(Ec2ResourceType::from(rtype))
+        .set_tags(Some(ec2_tags(&str_map(b, "tags")?)))
+        .build())
+}
+
+/// The `network_interfaces` blocks of a version's launch data.
+fn network_interfaces_value(
+    interfaces: &[aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecification],
+) -> Value {
+    let opt = |b: Option<bool>| b.map_or(Value::Null, Value::Bool);
+    Value::List(
+        interfaces
+            .iter()
+            .map(|n| {
+                object([
+                    (
+                        "associate_public_ip_address",
+                        opt(n.associate_public_ip_address()),
+                    ),
+                    ("delete_on_termination", opt(n.delete_on_termination())),
+                    (
+                        "device_index",
+                        n.device_index()
+                            .map_or(Value::Null, |i| Value::from(i64::from(i))),
+                    ),
+                    ("security_groups", sorted_string_list(n.groups())),
+                    ("subnet_id", n.subnet_id().map_or(Value::Null, Value::str)),
+                    (
+                        "description",
+                        n.description().map_or(Value::Null, Value::str),
+                    ),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The `tag_specifications` blocks of a version's launch data, for the resource types
+/// gig lets a block name (the emulator also lists the template's own tags here).
+fn tag_specifications_value(specs: &[aws_sdk_ec2::types::LaunchTemplateTagSpecification]) -> Value {
+    Value::List(
+        specs
+            .iter()
+            .filter(|t| {
+                t.resource_type()
+                    .is_some_and(|r| TAGGED_AT_LAUNCH.contains(&r.as_str()))
+            })
+            .map(|t| {
+                object([
+                    (
+                        "resource_type",
+                        t.resource_type()
+                            .map_or(Value::Null, |r| Value::str(r.as_str())),
+                    ),
+                    ("tags", tags_value(tag_map(t.tags()))),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// Reads up to 50 launch templates by id, each with its default version's data.
@@ -437,6 +572,14 @@ pub(crate) async fn read_templates(
         m.insert(
             "metadata_options".to_string(),
             metadata.map_or(Value::List(vec![]), |b| Value::List(vec![b])),
+        );
+        m.insert(
+            "network_interfaces".to_string(),
+            network_interfaces_value(data.map(|d| d.network_interfaces()).unwrap_or_default()),
+        );
+        m.insert(
+            "tag_specifications".to_string(),
+            tag_specifications_value(data.map(|d| d.tag_specifications()).unwrap_or_default()),
         );
         m.insert("iam_instance_profile".to_string(), profile);
         m.insert(

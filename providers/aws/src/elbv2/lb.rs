@@ -1,11 +1,19 @@
 //! `aws.lb`: an application, network or gateway load balancer.
 //!
-//! The id is the load balancer ARN. Create calls CreateLoadBalancer, then
-//! ModifyLoadBalancerAttributes for `idle_timeout` / `enable_deletion_protection` when
-//! they are not AWS's defaults, and waits until the load balancer is `active`. Subnets,
-//! security groups and the IP address type change in place (SetSubnets,
-//! SetSecurityGroups, SetIpAddressType). Delete waits until it is gone; with deletion
+//! The id is the load balancer ARN. The name is `name`, else `name_prefix` (at most 6
+//! characters, as Terraform allows) plus a 26-character suffix fixed per create, else
+//! derived from stack, env and address. Create calls CreateLoadBalancer, then
+//! ModifyLoadBalancerAttributes for `idle_timeout` / `enable_deletion_protection` /
+//! `access_logs` when they are not AWS's defaults, and waits until the load balancer is
+//! `active`. Subnets, security groups and the IP address type change in place
+//! (SetSubnets, SetSecurityGroups, SetIpAddressType), the attributes through
+//! ModifyLoadBalancerAttributes. Delete waits until it is gone; with deletion
 //! protection on, AWS's OperationNotPermitted is reported (turn it off and apply first).
+//!
+//! `access_logs` is read back as a block while logging is on, or while the Prior declares
+//! one; a load balancer that logs nothing and declares no block reads back without one,
+//! so AWS's empty bucket attribute never shows as drift. Removing the block turns logging
+//! off (only `access_logs.s3.enabled` is written, as Terraform does).
 //!
 //! Read cost: DescribeLoadBalancers and DescribeTags take 20 ARNs per call; attributes
 //! need one DescribeLoadBalancerAttributes per load balancer.
@@ -20,156 +28,107 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use gig_core::value::Value;
 use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
+    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, UpdateRequest,
 };
 
-use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
-use crate::elbv2::{
-    arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{self, sdk_error, Poll};
+use crate::elbv2::{arn_suffix, describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{computed, optional, Decl, Model, Naming, New, Waits};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-const TYPE_NAME: &str = "aws.lb";
-const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+const WAIT: Duration = Duration::from_secs(10 * 60);
 const POLL: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+const LOGS_ENABLED: &str = "access_logs.s3.enabled";
+const LOGS_BUCKET: &str = "access_logs.s3.bucket";
+const LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
 /// The `aws.lb` resource type.
 pub(crate) struct Lb;
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Bool, Number, Set, String as Str};
-    let opt = AttributeSchema::optional;
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "The load balancer ARN."),
-    );
-    put(
-        "name",
-        AttributeSchema::required(Str, "Name: up to 32 letters, digits and hyphens.").force_new(),
-    );
-    put(
-        "internal",
-        opt(
-            Bool,
-            "Internal (private addresses only) instead of internet-facing.",
-        )
-        .default(false)
-        .force_new(),
-    );
-    put(
-        "load_balancer_type",
-        opt(Str, "`application`, `network` or `gateway`.")
-            .default("application")
-            .force_new(),
-    );
-    put(
-        "subnets",
-        opt(
-            Set(Box::new(Str)),
-            "Subnets, one per availability zone. Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "security_groups",
-        opt(
-            Set(Box::new(Str)),
-            "Security groups (application and network load balancers). Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "idle_timeout",
-        opt(
-            Number,
-            "Seconds a connection may idle (application load balancers; AWS's default is 60).",
-        )
-        .also_computed(),
-    );
-    put(
-        "enable_deletion_protection",
-        opt(
-            Bool,
-            "Refuse deletes; turn it off (and apply) before destroying.",
-        )
-        .default(false),
-    );
-    put(
-        "ip_address_type",
-        opt(Str, "`ipv4` or `dualstack`. Changes in place.").also_computed(),
-    );
-    put("tags", common::tags_schema());
-    put("timeouts", timeouts_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the load balancer (same as `id`)."),
-    );
-    put(
-        "arn_suffix",
-        AttributeSchema::computed(Str, "The ARN's suffix used in CloudWatch metrics."),
-    );
-    put(
-        "dns_name",
-        AttributeSchema::computed(Str, "DNS name of the load balancer."),
-    );
-    put(
-        "zone_id",
-        AttributeSchema::computed(
-            Str,
-            "Route 53 hosted zone id of the DNS name (for alias records).",
+fn access_logs_schema() -> BTreeMap<String, AttributeSchema> {
+    use AttrType::{Bool, String as Str};
+    BTreeMap::from([
+        (
+            "bucket".to_string(),
+            AttributeSchema::required(Str, "S3 bucket the logs go to."),
         ),
-    );
-    put(
-        "vpc_id",
-        AttributeSchema::computed(Str, "VPC of the load balancer."),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "An Elastic Load Balancing v2 load balancer (application by default). Subnets, security \
-                      groups, IP address type, idle timeout and deletion protection change in place; name, type and \
-                      scheme replace it."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb web {
+        (
+            "prefix".to_string(),
+            AttributeSchema::optional(Str, "Key prefix of the log objects in the bucket."),
+        ),
+        (
+            "enabled".to_string(),
+            AttributeSchema::optional(Bool, "Whether logs are written.").default(false),
+        ),
+    ])
+}
+
+#[async_trait]
+impl Model for Lb {
+    fn decl(&self) -> Decl {
+        use AttrType::{Bool, List, Number, Object, Set, String as Str};
+        let strings = || Set(Box::new(Str));
+        Decl {
+            type_name: "aws.lb",
+            description: "An Elastic Load Balancing v2 load balancer (application by default). Subnets, security \
+                          groups, IP address type, idle timeout and deletion protection change in place; name, type and \
+                          scheme replace it.",
+            example: r#"resource aws.lb web {
   name            = "giggatek-web"
   subnets         = [for s in aws.subnet.public : s.id]
   security_groups = [aws.security_group.lb.id]
   idle_timeout    = 120
   tags            = { Name = "giggatek-web" }
-}"#
-        .into(),
+}"#,
+            id: "load balancer ARN",
+            attrs: vec![
+                optional(
+                    "access_logs",
+                    List(Box::new(Object(access_logs_schema()))),
+                    "Access logs written to S3 (load balancer attributes). Change in place; removing the block turns logging off.",
+                ),
+                optional("internal", Bool, "Internal (private addresses only) instead of internet-facing.")
+                    .default(false)
+                    .force_new(),
+                optional("load_balancer_type", Str, "`application`, `network` or `gateway`.")
+                    .default("application")
+                    .force_new(),
+                optional("subnets", strings(), "Subnets, one per availability zone. Change in place.").also_computed(),
+                optional("security_groups", strings(), "Security groups (application and network load balancers). Change in place.")
+                    .also_computed(),
+                optional("idle_timeout", Number, "Seconds a connection may idle (application load balancers; AWS's default is 60).")
+                    .also_computed(),
+                optional("enable_deletion_protection", Bool, "Refuse deletes; turn it off (and apply) before destroying.")
+                    .default(false),
+                optional("ip_address_type", Str, "`ipv4` or `dualstack`. Changes in place.").also_computed(),
+                computed("arn", Str, "ARN of the load balancer (same as `id`)."),
+                computed("arn_suffix", Str, "The ARN's suffix used in CloudWatch metrics."),
+                computed("dns_name", Str, "DNS name of the load balancer."),
+                computed("zone_id", Str, "Route 53 hosted zone id of the DNS name (for alias records)."),
+                computed("vpc_id", Str, "VPC of the load balancer."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            naming: Some(Naming { max_len: 32, derived: true, id_is_name: false }),
+            name_prefix_max: 6,
+            waits: Some(Waits { create: WAIT, update: WAIT, delete: WAIT }),
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for Lb {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            match found.get(&r.id) {
-                Some(lb) => out.push(to_value(clients, lb, &tags, &r.prior).await.map(Some)),
-                None => out.push(Ok(None)),
-            }
+        let mut out = BTreeMap::new();
+        for (arn, lb) in &found {
+            out.insert(arn.clone(), to_value(clients, lb, &tags).await?);
         }
         Ok(out)
     }
@@ -177,15 +136,16 @@ impl ResourceType for Lb {
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let internal = common::opt_bool(planned, "internal")?.unwrap_or(false);
         let sgs = Some(common::str_list(planned, "security_groups")?).filter(|v| !v.is_empty());
         let out = clients
             .elbv2
             .create_load_balancer()
-            .name(common::req_str(planned, "name")?)
+            .set_name(new.name)
             .set_subnets(Some(common::str_list(planned, "subnets")?))
             .set_security_groups(sgs)
             .scheme(if internal {
@@ -199,7 +159,7 @@ impl ResourceType for Lb {
             .set_ip_address_type(
                 common::opt_str(planned, "ip_address_type")?.map(IpAddressType::from),
             )
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateLoadBalancer", e))?;
@@ -210,7 +170,7 @@ impl ResourceType for Lb {
             .ok_or_else(|| {
                 ProviderError::permanent("CreateLoadBalancer returned no load balancer")
             })?;
-        ctx.created(&arn);
+        new.ctx.created(&arn);
         let mut attrs = Vec::new();
         if let Some(t) = common::opt_i64(planned, "idle_timeout")? {
             attrs.push(attribute(IDLE_TIMEOUT, t.to_string()));
@@ -218,30 +178,28 @@ impl ResourceType for Lb {
         if common::opt_bool(planned, "enable_deletion_protection")? == Some(true) {
             attrs.push(attribute(DELETION_PROTECTION, "true".into()));
         }
+        if common::block(planned, "access_logs")?.is_some() {
+            attrs.extend(access_log_attributes(planned)?);
+        }
         if !attrs.is_empty() {
             modify_attributes(clients, &arn, attrs).await?;
         }
-        let lb = wait_active(
-            clients,
-            &arn,
-            timeout_setting(planned, "create", CREATE_TIMEOUT),
-        )
-        .await?;
-        read_back(clients, &lb, planned).await
+        wait_active(clients, &arn, decl.timeout(planned, "create")).await?;
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = common::req_str(planned, "name")?;
         let out = common::unless_not_found(
             clients
                 .elbv2
                 .describe_load_balancers()
-                .names(name)
+                .set_names(decl.resolve_name(ctx, planned)?.map(|n| vec![n]))
                 .send()
                 .await
                 .map_err(|e| sdk_error("DescribeLoadBalancers", e)),
@@ -253,11 +211,11 @@ impl ResourceType for Lb {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let (arn, planned) = (req.id, req.planned);
+        let has = |k: &str| common::changed(req.changed, k);
         if has("subnets") {
             clients
                 .elbv2
@@ -300,36 +258,32 @@ impl ResourceType for Lb {
             let on = common::opt_bool(planned, "enable_deletion_protection")?.unwrap_or(false);
             attrs.push(attribute(DELETION_PROTECTION, on.to_string()));
         }
+        if has("access_logs") {
+            attrs.extend(access_log_attributes(planned)?);
+        }
         if !attrs.is_empty() {
             modify_attributes(clients, arn, attrs).await?;
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
-        }
-        let lb = describe_one(clients, arn).await?;
-        read_back(clients, &lb, planned).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        decl: &Decl,
         id: &str,
         prior: &Value,
     ) -> Result<(), ProviderError> {
-        let result = clients
+        clients
             .elbv2
             .delete_load_balancer()
             .load_balancer_arn(id)
             .send()
-            .await;
-        if let Err(e) = result {
-            return common::ignore_not_found(Err(sdk_error("DeleteLoadBalancer", e)));
-        }
-        let timeout = timeout_setting(prior, "delete", DELETE_TIMEOUT);
+            .await
+            .map_err(|e| sdk_error("DeleteLoadBalancer", e))?;
         common::wait_until(
             &format!("load balancer {id} to be deleted"),
-            timeout,
+            decl.timeout(prior, "delete"),
             POLL,
             || async {
                 match describe_one(clients, id).await {
@@ -341,6 +295,58 @@ impl ResourceType for Lb {
         )
         .await
     }
+
+    /// Logging that is off reads back as no block unless the reference declares one.
+    fn settle(&self, value: &mut Value, reference: &Value) {
+        let declared =
+            matches!(reference.get("access_logs"), Some(Value::List(b)) if !b.is_empty());
+        let Value::Map(m) = value else { return };
+        let off = |b: &Value| b.get("enabled") != Some(&Value::Bool(true));
+        if !declared && matches!(m.get("access_logs"), Some(Value::List(b)) if b.iter().all(off)) {
+            m.insert("access_logs".into(), Value::List(Vec::new()));
+        }
+    }
+}
+
+/// The attributes that write `planned`'s `access_logs` block; without a block, logging
+/// is turned off and the bucket left as it is.
+fn access_log_attributes(planned: &Value) -> Result<Vec<LoadBalancerAttribute>, ProviderError> {
+    let Some(b) = common::block(planned, "access_logs")? else {
+        return Ok(vec![attribute(LOGS_ENABLED, "false".into())]);
+    };
+    let at = |e| common::on_attribute(e, "access_logs");
+    let enabled = common::opt_bool(b, "enabled").map_err(at)?.unwrap_or(false);
+    Ok(vec![
+        attribute(LOGS_ENABLED, enabled.to_string()),
+        attribute(
+            LOGS_BUCKET,
+            common::req_str(b, "bucket").map_err(at)?.to_string(),
+        ),
+        attribute(
+            LOGS_PREFIX,
+            common::opt_str(b, "prefix")
+                .map_err(at)?
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    ])
+}
+
+/// The `access_logs` attribute from the load balancer's attributes (always a block;
+/// [`Model::settle`] drops one that logs nothing and was not declared).
+fn access_logs_value(attrs: &BTreeMap<&str, &str>) -> Value {
+    let enabled = attrs.get(LOGS_ENABLED).is_some_and(|v| *v == "true");
+    let text = |k| {
+        attrs
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .map_or(Value::Null, |v| Value::from(v.to_string()))
+    };
+    Value::List(vec![common::object([
+        ("bucket", text(LOGS_BUCKET)),
+        ("prefix", text(LOGS_PREFIX)),
+        ("enabled", Value::Bool(enabled)),
+    ])])
 }
 
 fn attribute(key: &str, value: String) -> LoadBalancerAttribute {
@@ -446,21 +452,10 @@ async fn wait_active(
     .await
 }
 
-async fn read_back(
-    clients: &Clients,
-    lb: &LoadBalancer,
-    prior: &Value,
-) -> Result<Value, ProviderError> {
-    let arn = lb.load_balancer_arn.clone().unwrap_or_default();
-    let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-    to_value(clients, lb, &tags, prior).await
-}
-
 async fn to_value(
     clients: &Clients,
     lb: &LoadBalancer,
     tags: &BTreeMap<String, BTreeMap<String, String>>,
-    prior: &Value,
 ) -> Result<Value, ProviderError> {
     let arn = lb.load_balancer_arn.clone().unwrap_or_default();
     let out = clients
@@ -487,6 +482,7 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(lb.load_balancer_name.as_deref())),
+        ("access_logs", access_logs_value(&attrs)),
         (
             "internal",
             Value::Bool(lb.scheme == Some(LoadBalancerSchemeEnum::Internal)),
@@ -507,10 +503,6 @@ async fn to_value(
             common::opt_string(lb.ip_address_type.as_ref().map(|t| t.as_str())),
         ),
         ("tags", tags_of(tags, &arn)),
-        (
-            "timeouts",
-            prior.get("timeouts").cloned().unwrap_or(Value::Null),
-        ),
         ("arn_suffix", arn_suffix(&arn, "loadbalancer")),
         ("arn", Value::from(arn)),
         ("dns_name", common::opt_string(lb.dns_name.as_deref())),

@@ -11,76 +11,27 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{self, sdk_error};
 use crate::elbv2::actions::{action_schema, from_sdk_actions, to_sdk_actions};
-use crate::elbv2::{
-    describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::{Clients, ReadResults, ResourceType};
-
-const TYPE_NAME: &str = "aws.lb_listener";
+use crate::elbv2::{describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{attr, computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.lb_listener` resource type.
 pub(crate) struct ListenerType;
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Number, String as Str};
-    let opt = AttributeSchema::optional;
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put("id", AttributeSchema::computed(Str, "The listener ARN."));
-    put(
-        "load_balancer_arn",
-        AttributeSchema::required(Str, "The load balancer to listen on.").force_new(),
-    );
-    put(
-        "port",
-        opt(Number, "Port to listen on. Changes in place.").also_computed(),
-    );
-    put(
-        "protocol",
-        opt(Str, "`HTTP` or `HTTPS` (application), `TCP`, `TLS`, `UDP`, `TCP_UDP` (network). Changes in place.")
-            .also_computed(),
-    );
-    put(
-        "certificate_arn",
-        opt(
-            Str,
-            "Default certificate of an `HTTPS` or `TLS` listener. Changes in place.",
-        ),
-    );
-    put(
-        "ssl_policy",
-        opt(
-            Str,
-            "SSL policy of an `HTTPS` or `TLS` listener. Changes in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "default_action",
-        action_schema("What to do with requests no rule matches. Changes in place."),
-    );
-    put("tags", common::tags_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the listener (same as `id`)."),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "A listener on a load balancer: a port and protocol, and the default actions for requests no \
-                      rule matches. Everything but the load balancer changes in place."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb_listener https {
+#[async_trait]
+impl Model for ListenerType {
+    fn decl(&self) -> Decl {
+        use AttrType::{Number, String as Str};
+        Decl {
+            type_name: "aws.lb_listener",
+            description: "A listener on a load balancer: a port and protocol, and the default actions for requests no \
+                          rule matches. Everything but the load balancer changes in place.",
+            example: r#"resource aws.lb_listener https {
   load_balancer_arn = aws.lb.web.arn
   port              = 443
   protocol          = "HTTPS"
@@ -89,37 +40,44 @@ fn schema() -> ResourceSchema {
     type             = "forward"
     target_group_arn = aws.lb_target_group.app.arn
   }
-}"#
-        .into(),
+}"#,
+            id: "listener ARN",
+            attrs: vec![
+                required("load_balancer_arn", Str, "The load balancer to listen on.").force_new(),
+                optional("port", Number, "Port to listen on. Changes in place.").also_computed(),
+                optional("protocol", Str, "`HTTP` or `HTTPS` (application), `TCP`, `TLS`, `UDP`, `TCP_UDP` (network). Changes in place.")
+                    .also_computed(),
+                optional("certificate_arn", Str, "Default certificate of an `HTTPS` or `TLS` listener. Changes in place."),
+                optional("ssl_policy", Str, "SSL policy of an `HTTPS` or `TLS` listener. Changes in place.").also_computed(),
+                attr("default_action", action_schema("What to do with requests no rule matches. Changes in place.")),
+                computed("arn", Str, "ARN of the listener (same as `id`)."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for ListenerType {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        Ok(requests
+        Ok(found
             .iter()
-            .map(|r| Ok(found.get(&r.id).map(|l| to_value(l, &tags))))
+            .map(|(arn, l)| (arn.clone(), to_value(l, &tags)))
             .collect())
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let out = clients
             .elbv2
             .create_listener()
@@ -129,23 +87,23 @@ impl ResourceType for ListenerType {
             .set_ssl_policy(common::opt_str(planned, "ssl_policy")?.map(str::to_string))
             .set_certificates(certificates(planned)?)
             .set_default_actions(Some(to_sdk_actions(planned, "default_action")?))
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateListener", e))?;
-        let listener = out
+        let arn = out
             .listeners()
             .first()
+            .and_then(|l| l.listener_arn.clone())
             .ok_or_else(|| ProviderError::permanent("CreateListener returned no listener"))?;
-        let arn = listener.listener_arn.clone().unwrap_or_default();
-        ctx.created(&arn);
-        let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-        Ok(to_value(listener, &tags))
+        new.ctx.created(&arn);
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -166,76 +124,48 @@ impl ResourceType for ListenerType {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
-        if [
-            "port",
-            "protocol",
-            "ssl_policy",
-            "certificate_arn",
-            "default_action",
-        ]
-        .iter()
-        .any(|k| has(k))
-        {
-            let mut call = clients.elbv2.modify_listener().listener_arn(arn);
-            if has("port") {
-                call = call.set_port(common::opt_i32(planned, "port")?);
-            }
-            if has("protocol") {
-                call = call
-                    .set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from));
-            }
-            if has("ssl_policy") {
-                call = call
-                    .set_ssl_policy(common::opt_str(planned, "ssl_policy")?.map(str::to_string));
-            }
-            if has("certificate_arn") {
-                call = call.set_certificates(certificates(planned)?);
-            }
-            if has("default_action") {
-                call = call.set_default_actions(Some(to_sdk_actions(planned, "default_action")?));
-            }
-            call.send()
-                .await
-                .map_err(|e| sdk_error("ModifyListener", e))?;
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let planned = req.planned;
+        let has = |k: &str| common::changed(req.changed, k);
+        let mut call = clients.elbv2.modify_listener().listener_arn(req.id);
+        if has("port") {
+            call = call.set_port(common::opt_i32(planned, "port")?);
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
+        if has("protocol") {
+            call = call.set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from));
         }
-        let found = describe(clients, &[arn.to_string()]).await?;
-        let listener = found.get(arn).ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                Some("ListenerNotFound".into()),
-                format!("listener {arn} disappeared"),
-            )
-        })?;
-        let tags = describe_tags(clients, &[arn.to_string()]).await?;
-        Ok(to_value(listener, &tags))
+        if has("ssl_policy") {
+            call = call.set_ssl_policy(common::opt_str(planned, "ssl_policy")?.map(str::to_string));
+        }
+        if has("certificate_arn") {
+            call = call.set_certificates(certificates(planned)?);
+        }
+        if has("default_action") {
+            call = call.set_default_actions(Some(to_sdk_actions(planned, "default_action")?));
+        }
+        call.send()
+            .await
+            .map_err(|e| sdk_error("ModifyListener", e))?;
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let result = clients
+        clients
             .elbv2
             .delete_listener()
             .listener_arn(id)
             .send()
-            .await;
-        common::ignore_not_found(
-            result
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteListener", e)),
-        )
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteListener", e))
     }
 }
 

@@ -13,63 +13,30 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Rule, RulePriorityPair};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{self, sdk_error};
 use crate::elbv2::actions::{
     action_schema, condition_schema, from_sdk_actions, from_sdk_conditions, to_sdk_actions,
     to_sdk_conditions,
 };
-use crate::elbv2::{
-    describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::{Clients, ReadResults, ResourceType};
-
-const TYPE_NAME: &str = "aws.lb_listener_rule";
+use crate::elbv2::{describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{attr, computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.lb_listener_rule` resource type.
 pub(crate) struct ListenerRuleType;
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Number, String as Str};
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put("id", AttributeSchema::computed(Str, "The rule ARN."));
-    put(
-        "listener_arn",
-        AttributeSchema::required(Str, "The listener the rule belongs to.").force_new(),
-    );
-    put(
-        "priority",
-        AttributeSchema::optional(
-            Number,
-            "1 to 50000, lower first; unset: after the listener's last rule. Changes in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "action",
-        action_schema("What to do with matching requests. Changes in place."),
-    );
-    put("condition", condition_schema());
-    put("tags", common::tags_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the rule (same as `id`)."),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "A listener rule: when all its conditions match a request (path pattern, host header, HTTP \
-                      method, source IP), its actions run. Conditions, actions and priority change in place."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb_listener_rule api {
+#[async_trait]
+impl Model for ListenerRuleType {
+    fn decl(&self) -> Decl {
+        use AttrType::{Number, String as Str};
+        Decl {
+            type_name: "aws.lb_listener_rule",
+            description: "A listener rule: when all its conditions match a request (path pattern, host header, HTTP \
+                          method, source IP), its actions run. Conditions, actions and priority change in place.",
+            example: r#"resource aws.lb_listener_rule api {
   listener_arn = aws.lb_listener.https.arn
   priority     = 10
   condition {
@@ -79,37 +46,42 @@ fn schema() -> ResourceSchema {
     type             = "forward"
     target_group_arn = aws.lb_target_group.api.arn
   }
-}"#
-        .into(),
+}"#,
+            id: "rule ARN",
+            attrs: vec![
+                required("listener_arn", Str, "The listener the rule belongs to.").force_new(),
+                optional("priority", Number, "1 to 50000, lower first; unset: after the listener's last rule. Changes in place.")
+                    .also_computed(),
+                attr("action", action_schema("What to do with matching requests. Changes in place.")),
+                attr("condition", condition_schema()),
+                computed("arn", Str, "ARN of the rule (same as `id`)."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for ListenerRuleType {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        Ok(requests
+        Ok(found
             .iter()
-            .map(|r| Ok(found.get(&r.id).map(|rule| to_value(rule, &tags))))
+            .map(|(arn, rule)| (arn.clone(), to_value(rule, &tags)))
             .collect())
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let listener = common::req_str(planned, "listener_arn")?;
         let priority = match common::opt_i32(planned, "priority")? {
             Some(p) => p,
@@ -122,23 +94,23 @@ impl ResourceType for ListenerRuleType {
             .priority(priority)
             .set_conditions(Some(to_sdk_conditions(planned)?))
             .set_actions(Some(to_sdk_actions(planned, "action")?))
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateRule", e))?;
-        let rule = out
+        let arn = out
             .rules()
             .first()
+            .and_then(|r| r.rule_arn.clone())
             .ok_or_else(|| ProviderError::permanent("CreateRule returned no rule"))?;
-        let arn = rule.rule_arn.clone().unwrap_or_default();
-        ctx.created(&arn);
-        let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-        Ok(to_value(rule, &tags))
+        new.ctx.created(&arn);
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -174,11 +146,11 @@ impl ResourceType for ListenerRuleType {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let (arn, planned) = (req.id, req.planned);
+        let has = |k: &str| common::changed(req.changed, k);
         if has("priority") {
             if let Some(p) = common::opt_i32(planned, "priority")? {
                 clients
@@ -205,30 +177,18 @@ impl ResourceType for ListenerRuleType {
             }
             call.send().await.map_err(|e| sdk_error("ModifyRule", e))?;
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
-        }
-        let found = describe(clients, &[arn.to_string()]).await?;
-        let rule = found.get(arn).ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                Some("RuleNotFound".into()),
-                format!("rule {arn} disappeared"),
-            )
-        })?;
-        let tags = describe_tags(clients, &[arn.to_string()]).await?;
-        Ok(to_value(rule, &tags))
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
         let result = clients.elbv2.delete_rule().rule_arn(id).send().await;
-        common::ignore_not_found(result.map(|_| ()).map_err(|e| sdk_error("DeleteRule", e)))
+        result.map(|_| ()).map_err(|e| sdk_error("DeleteRule", e))
     }
 }
 

@@ -60,12 +60,6 @@ where
     Ok(out)
 }
 
-/// The distinct ids of some read requests, sorted.
-pub(crate) fn distinct_ids(requests: &[gig_provider::ReadRequest]) -> Vec<String> {
-    let set: std::collections::BTreeSet<String> = requests.iter().map(|r| r.id.clone()).collect();
-    set.into_iter().collect()
-}
-
 /// The tags of many resources by ARN, 20 ARNs per DescribeTags call.
 pub(crate) async fn describe_tags(
     clients: &Clients,
@@ -129,40 +123,6 @@ pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-/// Brings the user's tags from Prior to Planned (gig's own tags are never touched).
-pub(crate) async fn update_tags(
-    clients: &Clients,
-    arn: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = common::tag_diff(
-        &common::user_tags_of(prior)?,
-        &common::user_tags_of(planned)?,
-    );
-    if !remove.is_empty() {
-        clients
-            .elbv2
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("RemoveTags", e))?;
-    }
-    if !set.is_empty() {
-        clients
-            .elbv2
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(to_sdk_tags(set)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("AddTags", e))?;
-    }
-    Ok(())
 }
 
 /// The user's tags of `arn` from a DescribeTags result, as the `tags` attribute.

@@ -1,8 +1,13 @@
 //! `aws.lb_target_group`: a target group that load balancer listeners and rules forward to.
 //!
-//! The id is the target group ARN. Name, port, protocol, VPC and target type replace it;
-//! the `health_check` block changes in place (ModifyTargetGroup), and so does
-//! `deregistration_delay` (ModifyTargetGroupAttributes). A target group still used by a
+//! The id is the target group ARN. The name is `name`, else `name_prefix` (at most 6
+//! characters, as Terraform allows) plus a 26-character suffix fixed per create, else
+//! derived from stack, env and address. Name, port, protocol, VPC and target type
+//! replace it; the `health_check` block changes in place (ModifyTargetGroup), and so do
+//! `deregistration_delay` and the `stickiness` block (ModifyTargetGroupAttributes:
+//! `stickiness.enabled`, `stickiness.type`, and the cookie duration and name of the
+//! chosen type). `stickiness` is optional and computed: without a block AWS's setting
+//! is kept and read back. A target group still used by a
 //! listener or rule cannot be deleted: right after that listener is deleted AWS may
 //! still say `ResourceInUse` for a moment, so the delete is retried for about 30 s
 //! before AWS's error is reported.
@@ -17,27 +22,58 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{self, sdk_error};
-use crate::elbv2::{
-    arn_suffix, describe_by_arns, describe_tags, distinct_ids, tags_of, to_sdk_tags, update_tags,
-};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::elbv2::{arn_suffix, describe_by_arns, describe_tags, tags_of, to_sdk_tags};
+use crate::model::{computed, optional, Decl, Model, Naming, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-const TYPE_NAME: &str = "aws.lb_target_group";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+const STICKY_ENABLED: &str = "stickiness.enabled";
+const STICKY_TYPE: &str = "stickiness.type";
+const LB_COOKIE_DURATION: &str = "stickiness.lb_cookie.duration_seconds";
+const APP_COOKIE_DURATION: &str = "stickiness.app_cookie.duration_seconds";
+const APP_COOKIE_NAME: &str = "stickiness.app_cookie.cookie_name";
 
 /// The `aws.lb_target_group` resource type.
 pub(crate) struct TargetGroupType;
 
-fn schema() -> ResourceSchema {
+fn stickiness_schema() -> BTreeMap<String, AttributeSchema> {
     use AttrType::{Bool, Number, String as Str};
     let opt = AttributeSchema::optional;
-    let health: BTreeMap<String, AttributeSchema> = [
+    BTreeMap::from([
+        (
+            "type".to_string(),
+            AttributeSchema::required(
+                Str,
+                "`lb_cookie` or `app_cookie` (application load balancers), `source_ip`, `source_ip_dest_ip` or `source_ip_dest_ip_proto` (network and gateway load balancers).",
+            ),
+        ),
+        (
+            "enabled".to_string(),
+            opt(Bool, "Whether sticky sessions are on.").default(true),
+        ),
+        (
+            "cookie_duration".to_string(),
+            opt(
+                Number,
+                "Seconds a cookie keeps a client on one target (`lb_cookie`, `app_cookie`), 1 to 604800.",
+            )
+            .default(86400i64),
+        ),
+        (
+            "cookie_name".to_string(),
+            opt(Str, "The application's cookie (`app_cookie` only)."),
+        ),
+    ])
+}
+
+fn health_schema() -> BTreeMap<String, AttributeSchema> {
+    use AttrType::{Bool, Number, String as Str};
+    let opt = AttributeSchema::optional;
+    [
         (
             "enabled",
             opt(Bool, "Whether health checks run.").default(true),
@@ -77,85 +113,18 @@ fn schema() -> ResourceSchema {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "The target group ARN."),
-    );
-    put(
-        "name",
-        AttributeSchema::required(Str, "Name: up to 32 letters, digits and hyphens.").force_new(),
-    );
-    put(
-        "port",
-        opt(
-            Number,
-            "Port targets receive traffic on (not for `lambda` targets).",
-        )
-        .force_new(),
-    );
-    put(
-        "protocol",
-        opt(
-            Str,
-            "`HTTP`, `HTTPS`, `TCP`, `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.",
-        )
-        .force_new(),
-    );
-    put(
-        "vpc_id",
-        opt(Str, "VPC of the targets (not for `lambda` targets).").force_new(),
-    );
-    put(
-        "target_type",
-        opt(Str, "`instance`, `ip`, `lambda` or `alb`.")
-            .default("instance")
-            .force_new(),
-    );
-    put(
-        "health_check",
-        opt(
-            AttrType::List(Box::new(AttrType::Object(health))),
-            "Health check settings. Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "deregistration_delay",
-        opt(
-            Number,
-            "Seconds to let in-flight requests finish when a target leaves.",
-        )
-        .default(300i64),
-    );
-    put("tags", common::tags_schema());
-    put(
-        "arn",
-        AttributeSchema::computed(Str, "ARN of the target group (same as `id`)."),
-    );
-    put(
-        "arn_suffix",
-        AttributeSchema::computed(Str, "The ARN's suffix used in CloudWatch metrics."),
-    );
-    put(
-        "load_balancer_arns",
-        AttributeSchema::computed(
-            AttrType::List(Box::new(Str)),
-            "Load balancers that route to this group.",
-        ),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "A load balancer target group. Health checks, deregistration delay and tags change in place; \
-                      name, port, protocol, VPC and target type replace it."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb_target_group app {
+    .collect()
+}
+
+#[async_trait]
+impl Model for TargetGroupType {
+    fn decl(&self) -> Decl {
+        use AttrType::{List, Number, Object, String as Str};
+        Decl {
+            type_name: "aws.lb_target_group",
+            description: "A load balancer target group. Health checks, deregistration delay and tags change in place; \
+                          name, port, protocol, VPC and target type replace it.",
+            example: r#"resource aws.lb_target_group app {
   name     = "giggatek-app"
   port     = 8080
   protocol = "HTTP"
@@ -165,31 +134,49 @@ fn schema() -> ResourceSchema {
     matcher = "200"
   }
   deregistration_delay = 30
-}"#
-        .into(),
+}"#,
+            id: "target group ARN",
+            attrs: vec![
+                optional("port", Number, "Port targets receive traffic on (not for `lambda` targets).").force_new(),
+                optional("protocol", Str, "`HTTP`, `HTTPS`, `TCP`, `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.").force_new(),
+                optional("vpc_id", Str, "VPC of the targets (not for `lambda` targets).").force_new(),
+                optional("target_type", Str, "`instance`, `ip`, `lambda` or `alb`.").default("instance").force_new(),
+                optional("health_check", List(Box::new(Object(health_schema()))), "Health check settings. Change in place.")
+                    .also_computed(),
+                optional("deregistration_delay", Number, "Seconds to let in-flight requests finish when a target leaves.")
+                    .default(300i64),
+                optional(
+                    "stickiness",
+                    List(Box::new(Object(stickiness_schema()))),
+                    "Sticky sessions (target group attributes). Change in place; without a block AWS's setting is kept.",
+                )
+                .also_computed(),
+                computed("arn", Str, "ARN of the target group (same as `id`)."),
+                computed("arn_suffix", Str, "The ARN's suffix used in CloudWatch metrics."),
+                computed("load_balancer_arns", List(Box::new(Str)), "Load balancers that route to this group."),
+            ],
+            tags: Some(Tagging::Elbv2),
+            naming: Some(Naming { max_len: 32, derived: true, id_is_name: false }),
+            name_prefix_max: 6,
+            // Right after the listener that used it is deleted, AWS may still say
+            // `ResourceInUse` for a moment.
+            busy: &["ResourceInUse"],
+            delete_attempts: 7,
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for TargetGroupType {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let found = describe(clients, &distinct_ids(requests)).await?;
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let found = describe(clients, &ids).await?;
         let arns: Vec<String> = found.keys().cloned().collect();
         let tags = describe_tags(clients, &arns).await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            match found.get(&r.id) {
-                Some(tg) => out.push(to_value(clients, tg, &tags).await.map(Some)),
-                None => out.push(Ok(None)),
-            }
+        let mut out = BTreeMap::new();
+        for (arn, tg) in &found {
+            out.insert(arn.clone(), to_value(clients, tg, &tags).await?);
         }
         Ok(out)
     }
@@ -197,15 +184,15 @@ impl ResourceType for TargetGroupType {
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let hc = common::block(planned, "health_check")?;
-        let h = HealthCheck::from(hc)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
+        let h = HealthCheck::from(common::block(planned, "health_check")?)?;
         let out = clients
             .elbv2
             .create_target_group()
-            .name(common::req_str(planned, "name")?)
+            .set_name(new.name)
             .set_port(common::opt_i32(planned, "port")?)
             .set_protocol(common::opt_str(planned, "protocol")?.map(ProtocolEnum::from))
             .set_vpc_id(common::opt_str(planned, "vpc_id")?.map(str::to_string))
@@ -221,35 +208,41 @@ impl ResourceType for TargetGroupType {
             .set_healthy_threshold_count(h.healthy)
             .set_unhealthy_threshold_count(h.unhealthy)
             .set_matcher(h.matcher)
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateTargetGroup", e))?;
-        let tg = out.target_groups().first().cloned().ok_or_else(|| {
-            ProviderError::permanent("CreateTargetGroup returned no target group")
-        })?;
-        let arn = tg.target_group_arn.clone().unwrap_or_default();
-        ctx.created(&arn);
+        let arn = out
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn.clone())
+            .ok_or_else(|| {
+                ProviderError::permanent("CreateTargetGroup returned no target group")
+            })?;
+        new.ctx.created(&arn);
+        let mut attrs = stickiness_attributes(planned)?;
         if let Some(delay) = common::opt_i64(planned, "deregistration_delay")?.filter(|d| *d != 300)
         {
-            set_delay(clients, &arn, delay).await?;
+            attrs.push(attribute(DEREGISTRATION_DELAY, delay.to_string()));
         }
-        let tags = describe_tags(clients, std::slice::from_ref(&arn)).await?;
-        to_value(clients, &tg, &tags).await
+        if !attrs.is_empty() {
+            modify_attributes(clients, &arn, attrs).await?;
+        }
+        Ok(arn)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
-        let name = common::req_str(planned, "name")?;
         let out = common::unless_not_found(
             clients
                 .elbv2
                 .describe_target_groups()
-                .names(name)
+                .set_names(decl.resolve_name(ctx, planned)?.map(|n| vec![n]))
                 .send()
                 .await
                 .map_err(|e| sdk_error("DescribeTargetGroups", e)),
@@ -261,11 +254,11 @@ impl ResourceType for TargetGroupType {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let (arn, planned) = (request.id, request.planned);
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let (arn, planned) = (req.id, req.planned);
+        let has = |k: &str| common::changed(req.changed, k);
         if has("health_check") {
             let h = HealthCheck::from(common::block(planned, "health_check")?)?;
             clients
@@ -285,52 +278,35 @@ impl ResourceType for TargetGroupType {
                 .await
                 .map_err(|e| sdk_error("ModifyTargetGroup", e))?;
         }
+        let mut attrs = Vec::new();
         if has("deregistration_delay") {
-            set_delay(
-                clients,
-                arn,
-                common::opt_i64(planned, "deregistration_delay")?.unwrap_or(300),
-            )
-            .await?;
+            let delay = common::opt_i64(planned, "deregistration_delay")?.unwrap_or(300);
+            attrs.push(attribute(DEREGISTRATION_DELAY, delay.to_string()));
         }
-        if has("tags") {
-            update_tags(clients, arn, request.prior, planned).await?;
+        if has("stickiness") {
+            attrs.extend(stickiness_attributes(planned)?);
         }
-        let tg = describe(clients, &[arn.to_string()])
-            .await?
-            .remove(arn)
-            .ok_or_else(|| {
-                ProviderError::new(
-                    ErrorClass::NotFound,
-                    Some("TargetGroupNotFound".into()),
-                    format!("target group {arn} disappeared"),
-                )
-            })?;
-        let tags = describe_tags(clients, &[arn.to_string()]).await?;
-        to_value(clients, &tg, &tags).await
+        if !attrs.is_empty() {
+            modify_attributes(clients, arn, attrs).await?;
+        }
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let mut call = || async {
-            let result = clients
-                .elbv2
-                .delete_target_group()
-                .target_group_arn(id)
-                .send()
-                .await;
-            common::ignore_not_found(
-                result
-                    .map(|_| ())
-                    .map_err(|e| sdk_error("DeleteTargetGroup", e)),
-            )
-        };
-        common::retry_on(&mut call, |e| common::has_code(e, "ResourceInUse"), 7).await
+        clients
+            .elbv2
+            .delete_target_group()
+            .target_group_arn(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteTargetGroup", e))
     }
 }
 
@@ -383,17 +359,83 @@ impl HealthCheck {
     }
 }
 
-async fn set_delay(clients: &Clients, arn: &str, seconds: i64) -> Result<(), ProviderError> {
+fn attribute(key: &str, value: String) -> TargetGroupAttribute {
+    TargetGroupAttribute::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
+/// The attributes that write `planned`'s `stickiness` block (none without a block).
+fn stickiness_attributes(planned: &Value) -> Result<Vec<TargetGroupAttribute>, ProviderError> {
+    let Some(b) = common::block(planned, "stickiness")? else {
+        return Ok(Vec::new());
+    };
+    let at = |e| common::on_attribute(e, "stickiness");
+    let kind = common::req_str(b, "type").map_err(at)?;
+    let enabled = common::opt_bool(b, "enabled").map_err(at)?.unwrap_or(true);
+    let duration = common::opt_i64(b, "cookie_duration")
+        .map_err(at)?
+        .unwrap_or(86400);
+    let mut attrs = vec![
+        attribute(STICKY_ENABLED, enabled.to_string()),
+        attribute(STICKY_TYPE, kind.to_string()),
+    ];
+    match kind {
+        "lb_cookie" => attrs.push(attribute(LB_COOKIE_DURATION, duration.to_string())),
+        "app_cookie" => {
+            attrs.push(attribute(APP_COOKIE_DURATION, duration.to_string()));
+            if let Some(name) = common::opt_str(b, "cookie_name").map_err(at)? {
+                attrs.push(attribute(APP_COOKIE_NAME, name.to_string()));
+            }
+        }
+        _ => {}
+    }
+    Ok(attrs)
+}
+
+/// The `stickiness` attribute from the target group's attributes (none when AWS reports
+/// no stickiness type).
+fn stickiness_value(attrs: &BTreeMap<&str, &str>) -> Value {
+    let Some(kind) = attrs.get(STICKY_TYPE).filter(|k| !k.is_empty()) else {
+        return Value::List(Vec::new());
+    };
+    let number = |k| {
+        attrs
+            .get(k)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(Value::Null, Value::from)
+    };
+    let (duration, name) = if *kind == "app_cookie" {
+        let name = attrs.get(APP_COOKIE_NAME).filter(|n| !n.is_empty());
+        (
+            number(APP_COOKIE_DURATION),
+            name.map_or(Value::Null, |n| Value::from(n.to_string())),
+        )
+    } else {
+        (number(LB_COOKIE_DURATION), Value::Null)
+    };
+    Value::List(vec![common::object([
+        ("type", Value::from(kind.to_string())),
+        (
+            "enabled",
+            Value::Bool(attrs.get(STICKY_ENABLED).is_some_and(|v| *v == "true")),
+        ),
+        ("cookie_duration", duration),
+        ("cookie_name", name),
+    ])])
+}
+
+async fn modify_attributes(
+    clients: &Clients,
+    arn: &str,
+    attrs: Vec<TargetGroupAttribute>,
+) -> Result<(), ProviderError> {
     clients
         .elbv2
         .modify_target_group_attributes()
         .target_group_arn(arn)
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key(DEREGISTRATION_DELAY)
-                .value(seconds.to_string())
-                .build(),
-        )
+        .set_attributes(Some(attrs))
         .send()
         .await
         .map_err(|e| sdk_error("ModifyTargetGroupAttributes", e))?;
@@ -434,11 +476,14 @@ async fn to_value(
         .send()
         .await
         .map_err(|e| sdk_error("DescribeTargetGroupAttributes", e))?;
-    let delay = out
+    let attrs: BTreeMap<&str, &str> = out
         .attributes()
         .iter()
-        .find(|a| a.key.as_deref() == Some(DEREGISTRATION_DELAY))
-        .and_then(|a| a.value.as_deref()?.parse::<i64>().ok())
+        .filter_map(|a| Some((a.key.as_deref()?, a.value.as_deref()?)))
+        .collect();
+    let delay = attrs
+        .get(DEREGISTRATION_DELAY)
+        .and_then(|v| v.parse::<i64>().ok())
         .map_or(Value::Null, Value::from);
     let health = common::object([
         (
@@ -472,6 +517,7 @@ async fn to_value(
     Ok(common::object([
         ("id", Value::from(arn.clone())),
         ("name", common::opt_string(tg.target_group_name.as_deref())),
+        ("stickiness", stickiness_value(&attrs)),
         ("port", common::opt_num(tg.port)),
         (
             "protocol",

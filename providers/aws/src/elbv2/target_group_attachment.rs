@@ -9,21 +9,18 @@
 //!
 //! Read cost: one DescribeTargetHealth per target group, naming all of that group's
 //! requested targets (a call that fails with `InvalidTarget` is repeated per target).
+//! An id that is not in that form fails the read it is part of.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthReasonEnum};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, ProviderError};
 
 use crate::common::{self, sdk_error};
-use crate::{Clients, ReadResults, ResourceType};
-
-const TYPE_NAME: &str = "aws.lb_target_group_attachment";
+use crate::model::{optional, required, Decl, Model, New};
+use crate::Clients;
 
 /// The `aws.lb_target_group_attachment` resource type.
 pub(crate) struct TargetGroupAttachment;
@@ -88,81 +85,51 @@ impl Attachment {
     }
 }
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Number, String as Str};
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "`TARGET_GROUP_ARN,TARGET_ID[,PORT]`."),
-    );
-    put(
-        "target_group_arn",
-        AttributeSchema::required(Str, "The target group.").force_new(),
-    );
-    put(
-        "target_id",
-        AttributeSchema::required(
-            Str,
-            "Instance id, IP address, Lambda function ARN or ALB ARN.",
-        )
-        .force_new(),
-    );
-    put(
-        "port",
-        AttributeSchema::optional(
-            Number,
-            "Port the target receives traffic on (default: the group's).",
-        )
-        .force_new(),
-    );
-    put(
-        "availability_zone",
-        AttributeSchema::optional(Str, "For IP targets outside the VPC: `all` or a zone.")
-            .force_new(),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "Registers one target with a load balancer target group. Any change replaces the attachment \
-                      (deregister, register)."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.lb_target_group_attachment app {
+#[async_trait]
+impl Model for TargetGroupAttachment {
+    fn decl(&self) -> Decl {
+        use AttrType::{Number, String as Str};
+        Decl {
+            type_name: "aws.lb_target_group_attachment",
+            description: "Registers one target with a load balancer target group. Any change replaces the attachment \
+                          (deregister, register).",
+            example: r#"resource aws.lb_target_group_attachment app {
   target_group_arn = aws.lb_target_group.app.arn
   target_id        = aws.instance.app.id
   port             = 8080
-}"#
-        .into(),
+}"#,
+            id: "attachment id",
+            id_doc: "`TARGET_GROUP_ARN,TARGET_ID[,PORT]`.",
+            attrs: vec![
+                required("target_group_arn", Str, "The target group.").force_new(),
+                required("target_id", Str, "Instance id, IP address, Lambda function ARN or ALB ARN.").force_new(),
+                optional("port", Number, "Port the target receives traffic on (default: the group's).").force_new(),
+                // Carried from state: DescribeTargetHealth is not asked for it.
+                optional("availability_zone", Str, "For IP targets outside the VPC: `all` or a zone.")
+                    .force_new()
+                    .setting(),
+            ],
+            // Registering a target is idempotent and its id is made of its arguments:
+            // sending it again cannot make a second object.
+            repeatable_create: true,
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for TargetGroupAttachment {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
         let mut by_group: BTreeMap<String, Vec<Attachment>> = BTreeMap::new();
-        let mut parsed = Vec::with_capacity(requests.len());
-        for r in requests {
-            let a = Attachment::parse(&r.id);
-            if let Ok(a) = &a {
-                by_group
-                    .entry(a.target_group_arn.clone())
-                    .or_default()
-                    .push(a.clone());
-            }
-            parsed.push(a);
+        for id in &ids {
+            let a = Attachment::parse(id)?;
+            by_group
+                .entry(a.target_group_arn.clone())
+                .or_default()
+                .push(a);
         }
-        let mut registered = std::collections::BTreeSet::new();
+        let mut registered = Vec::new();
         for (group, targets) in &mut by_group {
             targets.sort();
             targets.dedup();
@@ -180,27 +147,19 @@ impl ResourceType for TargetGroupAttachment {
                 Err(e) => return Err(e),
             }
         }
-        Ok(requests
-            .iter()
-            .zip(parsed)
-            .map(|(r, a)| {
-                let a = a?;
-                let zone = r
-                    .prior
-                    .get("availability_zone")
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                Ok(registered.contains(&a).then(|| a.value(zone)))
-            })
+        Ok(registered
+            .into_iter()
+            .map(|a| (a.id(), a.value(Value::Null)))
             .collect())
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let a = Attachment {
             target_group_arn: common::req_str(planned, "target_group_arn")?.to_string(),
             target_id: common::req_str(planned, "target_id")?.to_string(),
@@ -211,40 +170,18 @@ impl ResourceType for TargetGroupAttachment {
             .elbv2
             .register_targets()
             .target_group_arn(&a.target_group_arn)
-            .targets(a.target(zone.clone()))
+            .targets(a.target(zone))
             .send()
             .await
             .map_err(|e| sdk_error("RegisterTargets", e))?;
-        Ok(a.value(zone.map_or(Value::Null, Value::from)))
-    }
-
-    /// Registering a target is idempotent and its id is made of its arguments: sending
-    /// it again cannot make a second object.
-    async fn find_created(
-        &self,
-        _clients: &Clients,
-        _ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        Ok(Lookup::Repeatable)
-    }
-
-    async fn update(
-        &self,
-        _clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        Err(ProviderError::permanent(format!(
-            "{TYPE_NAME} has no in-place changes (changed: {}); every attribute replaces it",
-            request.changed.join(", ")
-        )))
+        new.ctx.created(&a.id());
+        Ok(a.id())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         prior: &Value,
     ) -> Result<(), ProviderError> {
@@ -262,7 +199,7 @@ impl ResourceType for TargetGroupAttachment {
             .map_err(|e| sdk_error("DeregisterTargets", e))
         {
             Err(e) if common::has_code(&e, "InvalidTarget") => Ok(()),
-            other => common::ignore_not_found(other),
+            other => other,
         }
     }
 }
