@@ -223,7 +223,7 @@ fn validate_warns_when_user_data_is_already_base64() {
     let gig = Gig::new();
     let template = |user_data: &str| {
         format!(
-            "provider aws {{\n  region = \"us-east-1\"\n}}\n\nresource aws.launch_template app {{\n  name          = \"app\"\n  image_id      = \"ami-03c3da4cfa8e8943a\"\n  instance_type = \"t3.micro\"\n  user_data     = {user_data}\n}}\n"
+            "provider aws {{\n  region = \"us-east-1\"\n}}\n\nresource aws.launch_template app {{\n  name          = \"app\"\n  image_id      = \"ami-0820d0c589175bc01\"\n  instance_type = \"t3.micro\"\n  user_data     = {user_data}\n}}\n"
         )
     };
     let encoded = stack(&[(

@@ -99,24 +99,12 @@ pub(crate) struct Attr {
 
 /// An optional attribute.
 pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> Attr {
-    Attr {
-        name,
-        schema: AttributeSchema::optional(ty, description),
-        same: None,
-        setting: false,
-        on_import: false,
-    }
+    attr(name, AttributeSchema::optional(ty, description))
 }
 
 /// A required attribute.
 pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> Attr {
-    Attr {
-        name,
-        schema: AttributeSchema::required(ty, description),
-        same: None,
-        setting: false,
-        on_import: false,
-    }
+    attr(name, AttributeSchema::required(ty, description))
 }
 
 /// An attribute whose schema is built elsewhere (a shared block such as ELBv2's actions).
@@ -126,18 +114,13 @@ pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
         schema,
         same: None,
         setting: false,
+        on_import: false,
     }
 }
 
 /// A read-only attribute AWS sets.
 pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> Attr {
-    Attr {
-        name,
-        schema: AttributeSchema::computed(ty, description),
-        same: None,
-        setting: false,
-        on_import: false,
-    }
+    attr(name, AttributeSchema::computed(ty, description))
 }
 
 impl Attr {

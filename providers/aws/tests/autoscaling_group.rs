@@ -14,7 +14,7 @@ const ASG: &str = "aws.autoscaling_group";
 const LT: &str = "aws.launch_template";
 
 /// Amazon Linux 2023 x86_64 in moto's us-east-1 image list.
-const AMI: &str = "ami-03c3da4cfa8e8943a";
+const AMI: &str = "ami-0820d0c589175bc01";
 
 fn group(
     subnet: &str,

@@ -18,7 +18,7 @@ async fn group(emu: &Emu, name: &str) {
         .autoscaling
         .create_launch_configuration()
         .launch_configuration_name(format!("{name}-lc"))
-        .image_id("ami-03c3da4cfa8e8943a")
+        .image_id("ami-0820d0c589175bc01")
         .instance_type("t3.micro")
         .send()
         .await

@@ -8,7 +8,7 @@ use serde_json::json;
 use support::{a, assert_plans_clean, ctx, planned_for, s, val, with_defaults, Emu};
 
 /// Amazon Linux 2023 x86_64 in moto's us-east-1 image list.
-const AMI: &str = "ami-03c3da4cfa8e8943a";
+const AMI: &str = "ami-0820d0c589175bc01";
 
 struct Net {
     vpc: Value,

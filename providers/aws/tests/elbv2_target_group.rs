@@ -11,7 +11,7 @@ use support::{assert_plans_clean, calls, val, with, with_defaults, Emu};
 
 const TG: &str = "aws.lb_target_group";
 const ATT: &str = "aws.lb_target_group_attachment";
-const AMI: &str = "ami-03c3da4cfa8e8943a";
+const AMI: &str = "ami-0820d0c589175bc01";
 
 async fn vpc(emu: &Emu) -> String {
     let raw = emu.clients().await;

@@ -127,7 +127,7 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
     found_by_its_marks_only(
         &emu,
         "aws.launch_template",
-        json!({"name": "lookup-lt", "image_id": "ami-03c3da4cfa8e8943a", "instance_type": "t3.micro"}),
+        json!({"name": "lookup-lt", "image_id": "ami-0820d0c589175bc01", "instance_type": "t3.micro"}),
     )
     .await;
 

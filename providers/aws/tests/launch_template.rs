@@ -16,7 +16,7 @@ use support::{a, assert_plans_clean, ctx, planned_for, s, val, with_defaults, Em
 const LT: &str = "aws.launch_template";
 
 /// Amazon Linux 2023 x86_64 in moto's us-east-1 image list.
-const AMI: &str = "ami-03c3da4cfa8e8943a";
+const AMI: &str = "ami-0820d0c589175bc01";
 
 async fn subnet_and_group(emu: &Emu) -> (String, String) {
     let vpc = support::vpc(emu, "10.40.0.0/16").await;

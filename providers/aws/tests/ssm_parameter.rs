@@ -151,7 +151,7 @@ async fn string_types_plan_clean_and_a_chosen_key_reads_back() {
         val(json!({"name": "plain", "type": "String", "value": "v1"})),
         val(json!({"name": "/list", "type": "StringList", "value": "a,b,c", "tier": "Advanced"})),
         val(
-            json!({"name": "/ami", "type": "String", "value": "ami-03c3da4cfa8e8943a", "data_type": "aws:ec2:image"}),
+            json!({"name": "/ami", "type": "String", "value": "ami-0820d0c589175bc01", "data_type": "aws:ec2:image"}),
         ),
         val(
             json!({"name": "/keyed", "type": "SecureString", "value": "x", "key_id": "alias/custom", "allowed_pattern": "^[a-z]+$"}),
