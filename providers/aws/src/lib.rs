@@ -120,6 +120,8 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(ec2::route_table::RouteTable),
         Arc::new(ec2::route_table_association::RouteTableAssociation),
         Arc::new(ec2::security_group::SecurityGroup),
+        Arc::new(Modeled::new(ec2::security_group_rule::SecurityGroupRule)),
+        Arc::new(Modeled::new(ec2::vpc_endpoint::Endpoint)),
         Arc::new(ec2::instance::Instance),
         Arc::new(ec2::launch_template::LaunchTemplate),
         Arc::new(ec2::autoscaling_group::AutoscalingGroup),

@@ -271,22 +271,8 @@ impl Decl {
         if let Some(name) = set("name") {
             return Ok(Some(name));
         }
-        let seed = ctx
-            .token
-            .clone()
-            .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
         if let Some(prefix) = set("name_prefix") {
-            let room = n.max_len.saturating_sub(prefix.len()).min(26);
-            if room < 8 {
-                return Err(ProviderError::invalid_attribute(
-                    "name_prefix",
-                    format!(
-                        "`name_prefix` leaves no room for the unique suffix: names have at most {} characters and the suffix takes 8",
-                        n.max_len
-                    ),
-                ));
-            }
-            return Ok(Some(format!("{prefix}{}", &digest(&seed)[..room])));
+            return prefixed_name(ctx, planned, &prefix, n.max_len).map(Some);
         }
         if !n.derived {
             return Err(ProviderError::invalid_attribute(
@@ -308,6 +294,30 @@ impl Decl {
         let keep = n.max_len.saturating_sub(9).min(label.len());
         Ok(Some(format!("{}-{}", &label[..keep], &hash[..8])))
     }
+}
+
+/// The name for a create of `planned` with `name_prefix` = `prefix`: the prefix and a
+/// suffix fixed for this create (from its token), at most `max_len` characters in all.
+pub(crate) fn prefixed_name(
+    ctx: &OpContext,
+    planned: &Value,
+    prefix: &str,
+    max_len: usize,
+) -> Result<String, ProviderError> {
+    let seed = ctx
+        .token
+        .clone()
+        .unwrap_or_else(|| crate::common::client_token(ctx, planned, "name"));
+    let room = max_len.saturating_sub(prefix.len()).min(26);
+    if room < 8 {
+        return Err(ProviderError::invalid_attribute(
+            "name_prefix",
+            format!(
+                "`name_prefix` leaves no room for the unique suffix: names have at most {max_len} characters and the suffix takes 8"
+            ),
+        ));
+    }
+    Ok(format!("{prefix}{}", &digest(&seed)[..room]))
 }
 
 /// The part of an address after the type: `app` of `aws.iam_role.app`.

@@ -31,8 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, ResourceType as Ec2ResourceType, SecurityGroupRule,
-    UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType as Ec2ResourceType,
+    SecurityGroupRule, UserIdGroupPair,
 };
 use gig_core::value::Value;
 use gig_provider::{
@@ -46,6 +46,7 @@ use crate::common::{
     sorted_string_list, str_list, tags_schema, tags_value, DESCRIBE_BATCH, TAG_ADDRESS, TAG_STACK,
 };
 use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
+use crate::model::prefixed_name;
 use crate::{Clients, ReadResults, ResourceType};
 
 /// The description AWS requires when the configuration gives none.
@@ -138,9 +139,17 @@ impl ResourceType for SecurityGroup {
             "name".into(),
             AttributeSchema::optional(
                 AttrType::String,
-                "The group name, unique in the VPC. When unset gig derives a stable one from the stack and address.",
+                "The group name, unique in the VPC. When neither `name` nor `name_prefix` is set gig derives a stable one from the stack and address.",
             )
             .also_computed()
+            .force_new(),
+        );
+        a.insert(
+            "name_prefix".into(),
+            AttributeSchema::optional(
+                AttrType::String,
+                "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
+            )
             .force_new(),
         );
         a.insert(
@@ -165,15 +174,17 @@ impl ResourceType for SecurityGroup {
             "ingress".into(),
             AttributeSchema::optional(
                 rule_schema(),
-                "Inbound rules (blocks); changed in place rule by rule.",
-            ),
+                "Inbound rules (blocks); changed in place rule by rule. When unset gig leaves the group's inbound rules alone (standalone `aws.security_group_rule`s); `ingress = []` removes them all.",
+            )
+            .also_computed(),
         );
         a.insert(
             "egress".into(),
             AttributeSchema::optional(
                 rule_schema(),
-                "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed unless declared.",
-            ),
+                "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed on create unless declared. When unset gig leaves the group's outbound rules alone after create; `egress = []` removes them all.",
+            )
+            .also_computed(),
         );
         a.insert("tags".into(), tags_schema());
         a.insert(
@@ -192,7 +203,12 @@ impl ResourceType for SecurityGroup {
                           `from_security_groups` — and `self`). Rule changes are applied in place, rule by rule \
                           (revoked by rule id). AWS's default allow-all egress rule is removed on create unless \
                           the configuration declares it, so a group without egress blocks has no outbound rules. \
-                          Name, description and VPC cannot change in place."
+                          Name, description and VPC cannot change in place.\n\n\
+                          **With standalone rules** (`aws.security_group_rule`): a direction whose blocks are unset \
+                          is not managed by the group — gig neither reads it as drift nor revokes its rules, so \
+                          standalone rules of that direction are safe. Do not give the same direction both inline \
+                          blocks and standalone rules: the group's rule sync would revoke the standalone ones. \
+                          Prefix-list rules are never touched by the group (inline blocks cannot express them)."
                 .into(),
             version: 1,
             attributes: a,
@@ -230,9 +246,10 @@ impl ResourceType for SecurityGroup {
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Value, ProviderError> {
-        let name = match opt_str(planned, "name")? {
-            Some(n) => n.to_string(),
-            None => generated_name(ctx),
+        let name = match (opt_str(planned, "name")?, opt_str(planned, "name_prefix")?) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(prefix)) => prefixed_name(ctx, planned, prefix, 255)?,
+            (None, None) => generated_name(ctx),
         };
         let description = opt_str(planned, "description")?.unwrap_or(DEFAULT_DESCRIPTION);
         let vpc = opt_str(planned, "vpc_id")?;
@@ -273,7 +290,7 @@ impl ResourceType for SecurityGroup {
         }
         ctx.created(&id);
         let want = desired_atoms(planned, &id)?;
-        retry_not_found(|| sync_rules(clients, &id, &want)).await?;
+        retry_not_found(|| sync_rules(clients, &id, &want, &[false, true])).await?;
         read_back("security group", &id, |ids| async {
             let groups = describe_groups(clients, ids).await?;
             Ok(groups
@@ -299,9 +316,17 @@ impl ResourceType for SecurityGroup {
         _ctx: &OpContext,
         req: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "ingress") || changed(req.changed, "egress") {
+        // Only the directions whose blocks changed are synced: a direction the
+        // configuration leaves unset keeps whatever rules it has (standalone
+        // `aws.security_group_rule`s among them).
+        let scope: Vec<bool> = [("ingress", false), ("egress", true)]
+            .into_iter()
+            .filter(|(attr, _)| changed(req.changed, attr))
+            .map(|(_, egress)| egress)
+            .collect();
+        if !scope.is_empty() {
             let want = desired_atoms(req.planned, req.id)?;
-            sync_rules(clients, req.id, &want).await?;
+            sync_rules(clients, req.id, &want, &scope).await?;
         }
         if changed(req.changed, "tags") {
             sync_tags(clients, req.id, req.prior, req.planned).await?;
@@ -391,28 +416,60 @@ async fn find_own(
 // Atoms: one AWS rule each
 // ---------------------------------------------------------------------------------------
 
+/// Where one AWS rule lets traffic come from (ingress) or go to (egress).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Source {
+pub(crate) enum Source {
+    /// An IPv4 CIDR block.
     Cidr4(String),
+    /// An IPv6 CIDR block.
     Cidr6(String),
+    /// A security group id.
     Group(String),
+    /// A managed prefix list id (standalone rules only: inline blocks cannot name one).
+    PrefixList(String),
 }
 
 /// What atoms of one read-back block share: direction, protocol, ports, description.
 type BlockKey = (bool, String, i32, i32, Option<String>);
 
+/// One AWS rule: direction, protocol (AWS's spelling), ports (-1 for all protocols),
+/// one source and a description.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Atom {
-    egress: bool,
-    protocol: String,
-    from: i32,
-    to: i32,
-    source: Source,
-    description: Option<String>,
+pub(crate) struct Atom {
+    pub egress: bool,
+    pub protocol: String,
+    pub from: i32,
+    pub to: i32,
+    pub source: Source,
+    pub description: Option<String>,
+}
+
+impl Atom {
+    /// Whether `other` is the same AWS rule, whatever its description.
+    pub(crate) fn same_rule(&self, other: &Atom) -> bool {
+        (
+            self.egress,
+            &self.protocol,
+            self.from,
+            self.to,
+            &self.source,
+        ) == (
+            other.egress,
+            &other.protocol,
+            other.from,
+            other.to,
+            &other.source,
+        )
+    }
+
+    /// Whether inline `ingress`/`egress` blocks can express this rule.
+    fn inline(&self) -> bool {
+        !matches!(self.source, Source::PrefixList(_))
+    }
 }
 
 /// AWS's spelling of a protocol.
-fn normalize_protocol(p: &str) -> String {
+pub(crate) fn normalize_protocol(p: &str) -> String {
     match p.to_ascii_lowercase().as_str() {
         "all" | "-1" => "-1".to_string(),
         "6" => "tcp".to_string(),
@@ -504,11 +561,14 @@ fn block_atoms(block: &Value, egress: bool, own_id: &str) -> Result<Vec<Atom>, P
         .collect())
 }
 
-fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
+/// The atom of a rule as DescribeSecurityGroupRules lists it.
+pub(crate) fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
     let source = if let Some(c) = r.cidr_ipv4() {
         Source::Cidr4(c.to_string())
     } else if let Some(c) = r.cidr_ipv6() {
         Source::Cidr6(c.to_string())
+    } else if let Some(p) = r.prefix_list_id() {
+        Source::PrefixList(p.to_string())
     } else {
         Source::Group(r.referenced_group_info()?.group_id()?.to_string())
     };
@@ -531,7 +591,8 @@ fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
     })
 }
 
-fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
+/// The atoms of one permission as DescribeSecurityGroups lists it.
+pub(crate) fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
     let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
     let (from, to) = if protocol == "-1" {
         (-1, -1)
@@ -562,10 +623,16 @@ fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
             out.push(atom(Source::Group(id.to_string()), g.description()));
         }
     }
+    for l in p.prefix_list_ids() {
+        if let Some(id) = l.prefix_list_id() {
+            out.push(atom(Source::PrefixList(id.to_string()), l.description()));
+        }
+    }
     out
 }
 
-fn atom_permission(a: &Atom) -> IpPermission {
+/// The permission that authorizes one atom.
+pub(crate) fn atom_permission(a: &Atom) -> IpPermission {
     let b = IpPermission::builder().ip_protocol(&a.protocol);
     let b = if a.protocol == "-1" {
         b
@@ -584,16 +651,25 @@ fn atom_permission(a: &Atom) -> IpPermission {
                 .set_description(d)
                 .build(),
         ),
+        Source::PrefixList(p) => b.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(p)
+                .set_description(d)
+                .build(),
+        ),
     }
     .build()
 }
 
-/// Makes the group's rules exactly `want`: revokes other rules by id, then authorizes
-/// the missing ones. Rules already right are not touched.
+/// Makes the group's rules of the directions in `scope` (`false` ingress, `true` egress)
+/// exactly `want`: revokes other rules by id, then authorizes the missing ones. Rules
+/// already right are not touched, nor are rules of other directions or prefix-list rules
+/// (inline blocks cannot express those; they belong to standalone rules).
 async fn sync_rules(
     clients: &Clients,
     id: &str,
     want: &BTreeSet<Atom>,
+    scope: &[bool],
 ) -> Result<(), ProviderError> {
     let mut have: Vec<(String, Atom)> = Vec::new();
     let mut pages = clients
@@ -606,12 +682,14 @@ async fn sync_rules(
         let page = page.map_err(|e| sdk_error("DescribeSecurityGroupRules", e))?;
         for r in page.security_group_rules() {
             if let (Some(rid), Some(atom)) = (r.security_group_rule_id(), rule_atom(r)) {
-                have.push((rid.to_string(), atom));
+                if atom.inline() && scope.contains(&atom.egress) {
+                    have.push((rid.to_string(), atom));
+                }
             }
         }
     }
     let present: BTreeSet<&Atom> = have.iter().map(|(_, a)| a).collect();
-    for egress in [false, true] {
+    for &egress in scope {
         let revoke: Vec<String> = have
             .iter()
             .filter(|(_, a)| a.egress == egress && !want.contains(a))
@@ -646,7 +724,7 @@ async fn sync_rules(
             other => other?,
         }
     }
-    for egress in [false, true] {
+    for &egress in scope {
         let add: Vec<IpPermission> = want
             .iter()
             .filter(|a| a.egress == egress && !present.contains(a))
@@ -748,7 +826,8 @@ async fn describe_groups(
 impl Described {
     /// The resource value; `shape` (Prior or Planned) guides how atoms group into blocks.
     fn to_value(&self, clients: &Clients, shape: &Value) -> Value {
-        let mut remaining: Vec<Atom> = self.atoms.clone();
+        // Prefix-list rules come only from standalone `aws.security_group_rule`s.
+        let mut remaining: Vec<Atom> = self.atoms.iter().filter(|a| a.inline()).cloned().collect();
         let mut blocks: BTreeMap<&str, Vec<Value>> =
             BTreeMap::from([("ingress", Vec::new()), ("egress", Vec::new())]);
         for (attr, egress) in [("ingress", false), ("egress", true)] {
@@ -791,6 +870,11 @@ impl Described {
         let mut m = BTreeMap::new();
         m.insert("id".to_string(), Value::str(&self.id));
         m.insert("name".to_string(), Value::str(&self.name));
+        // A gig setting AWS does not hold: carried from the Prior or Planned value.
+        m.insert(
+            "name_prefix".to_string(),
+            shape.get("name_prefix").cloned().unwrap_or(Value::Null),
+        );
         m.insert("description".to_string(), Value::str(&self.description));
         m.insert(
             "vpc_id".to_string(),
@@ -837,6 +921,7 @@ fn block_value(atoms: &[Atom], own_id: &str, spelling: Option<&str>) -> Option<V
             Source::Cidr6(c) => cidrs6.push(c.clone()),
             Source::Group(g) if g == own_id => own = true,
             Source::Group(g) => groups.push(g.clone()),
+            Source::PrefixList(_) => {}
         }
     }
     let mut m = BTreeMap::new();
