@@ -118,7 +118,9 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(ec2::autoscaling_policy::AutoscalingPolicy)),
         Arc::new(ec2::nat_gateway::NatGateway),
         Arc::new(ec2::route_table::RouteTable),
-        Arc::new(ec2::route_table_association::RouteTableAssociation),
+        Arc::new(Modeled::new(
+            ec2::route_table_association::RouteTableAssociation,
+        )),
         Arc::new(ec2::security_group::SecurityGroup),
         Arc::new(Modeled::new(ec2::security_group_rule::SecurityGroupRule)),
         Arc::new(Modeled::new(ec2::vpc_endpoint::Endpoint)),

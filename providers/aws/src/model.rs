@@ -18,7 +18,8 @@
 //!   env and address;
 //! - **create**: user tags plus gig's tags are handed to the type, and the object is read
 //!   back (retrying while AWS does not show it yet);
-//! - **update**: the type's `update` sees only the changes other than tags; tags go
+//! - **update**: the type's `update` (or `update_with_id`, when an update in place
+//!   gives the object a new id) sees only the changes other than tags; tags go
 //!   through one implementation per tagging API ([`Tagging`]); a change no update
 //!   handles is a permanent error rather than silently ignored;
 //! - **delete**: an object already gone is deleted; the declared "still in use" codes are
@@ -382,6 +383,19 @@ pub(crate) trait Model: Send + Sync + 'static {
         ))
     }
 
+    /// Updates in place like `update` and returns the object's new id when the update
+    /// gave it one (ReplaceRouteTableAssociation answers with a new association id);
+    /// `None` keeps the id. By default it is `update`, which keeps the id. The driver
+    /// calls this one, so a type overrides either.
+    async fn update_with_id(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        self.update(clients, decl, req).await.map(|()| None)
+    }
+
     /// Deletes the object (a NotFound answer counts as deleted).
     async fn delete(
         &self,
@@ -637,22 +651,29 @@ impl<M: Model> ResourceType for Modeled<M> {
             .filter(|c| settable(c))
             .cloned()
             .collect();
+        let mut id = req.id.to_string();
         if !rest.is_empty() {
             let inner = UpdateRequest {
                 changed: &rest,
                 ..req
             };
-            self.model.update(clients, &self.decl, inner).await?;
+            if let Some(new) = self
+                .model
+                .update_with_id(clients, &self.decl, inner)
+                .await?
+            {
+                id = new;
+            }
         }
         if let Some(tagging) = &self.decl.tags {
             if req.changed.iter().any(|c| c == "tags") {
                 let (set, remove) =
                     tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
-                let target = self.model.tag_target(req.id, req.prior);
+                let target = self.model.tag_target(&id, req.prior);
                 tagging.sync(clients, &target, &set, &remove).await?;
             }
         }
-        self.read_one(clients, req.id, req.planned, "update").await
+        self.read_one(clients, &id, req.planned, "update").await
     }
 
     async fn delete(
