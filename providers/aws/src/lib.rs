@@ -117,7 +117,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(ec2::eip::Eip)),
         Arc::new(Modeled::new(ec2::autoscaling_policy::AutoscalingPolicy)),
         Arc::new(Modeled::new(ec2::nat_gateway::NatGateway)),
-        Arc::new(ec2::route_table::RouteTable),
+        Arc::new(Modeled::new(ec2::route_table::RouteTable)),
         Arc::new(Modeled::new(
             ec2::route_table_association::RouteTableAssociation,
         )),
