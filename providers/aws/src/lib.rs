@@ -121,7 +121,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(
             ec2::route_table_association::RouteTableAssociation,
         )),
-        Arc::new(ec2::security_group::SecurityGroup),
+        Arc::new(Modeled::new(ec2::security_group::SecurityGroup)),
         Arc::new(Modeled::new(ec2::security_group_rule::SecurityGroupRule)),
         Arc::new(Modeled::new(ec2::vpc_endpoint::Endpoint)),
         Arc::new(ec2::instance::Instance),

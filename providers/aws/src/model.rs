@@ -412,6 +412,15 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
+    /// A fetched value made presentable against `reference` (the Prior or Planned
+    /// value), before the driver's own settling: a type whose read-back shape depends on
+    /// how the configuration wrote it (rules grouped into the configured blocks) does that
+    /// here. By default the value as fetched.
+    fn present(&self, read: Value, reference: &Value) -> Value {
+        let _ = reference;
+        read
+    }
+
     /// What the tagging API names the object by: its id unless overridden (an ARN).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
@@ -471,7 +480,8 @@ impl<M: Model> Modeled<M> {
     }
 
     /// `read` made presentable against `reference` (the Prior or Planned value).
-    fn settle(&self, mut read: Value, reference: &Value) -> Value {
+    fn settle(&self, read: Value, reference: &Value) -> Value {
+        let mut read = self.model.present(read, reference);
         let Value::Map(m) = &mut read else {
             return read;
         };

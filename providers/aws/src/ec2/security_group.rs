@@ -35,22 +35,33 @@ use aws_sdk_ec2::types::{
     SecurityGroupRule, UserIdGroupPair,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, changed, chunks, client_token, delete_when_unused, has_code, id_schema, list,
-    on_attribute, opt_bool, opt_i32, opt_str, read_back, req_str, retry_not_found, sdk_error,
-    sorted_string_list, str_list, tags_schema, tags_value, DESCRIBE_BATCH, TAG_ADDRESS, TAG_STACK,
+    changed, client_token, has_code, list, on_attribute, opt_bool, opt_i32, opt_str, req_str,
+    retry_not_found, sdk_error, sorted_string_list, str_list, tags_value, TAG_ADDRESS, TAG_STACK,
 };
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
-use crate::model::prefixed_name;
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{arn, filter, tag_map, tag_spec};
+use crate::model::{computed, optional, prefixed_name, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The description AWS requires when the configuration gives none.
 pub(crate) const DEFAULT_DESCRIPTION: &str = "Managed by gig";
+
+/// The docs paragraph of `aws.security_group`.
+pub(crate) const DESCRIPTION: &str = "A security group with inline ingress and egress rules. Rules are sets of blocks, each \
+                          with a protocol, a port range (`port`, or `from_port`/`to_port`) and sources \
+                          (`cidr_blocks`, `ipv6_cidr_blocks`, `security_groups` — also spelled \
+                          `from_security_groups` — and `self`). Rule changes are applied in place, rule by rule \
+                          (revoked by rule id). AWS's default allow-all egress rule is removed on create unless \
+                          the configuration declares it, so a group without egress blocks has no outbound rules. \
+                          Name, description and VPC cannot change in place.\n\n\
+                          **With standalone rules** (`aws.security_group_rule`): a direction whose blocks are unset \
+                          is not managed by the group — gig neither reads it as drift nor revokes its rules, so \
+                          standalone rules of that direction are safe. Do not give the same direction both inline \
+                          blocks and standalone rules: the group's rule sync would revoke the standalone ones. \
+                          Prefix-list rules are never touched by the group (inline blocks cannot express them).";
 
 /// The `aws.security_group` resource type.
 pub(crate) struct SecurityGroup;
@@ -131,121 +142,103 @@ fn rule_schema() -> AttrType {
 }
 
 #[async_trait]
-impl ResourceType for SecurityGroup {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("security group"));
-        a.insert(
-            "name".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The group name, unique in the VPC. When neither `name` nor `name_prefix` is set gig derives a stable one from the stack and address.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "name_prefix".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
-            )
-            .force_new(),
-        );
-        a.insert(
-            "description".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The group description (AWS cannot change it).",
-            )
-            .default(DEFAULT_DESCRIPTION)
-            .force_new(),
-        );
-        a.insert(
-            "vpc_id".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The VPC; the region's default VPC when unset.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "ingress".into(),
-            AttributeSchema::optional(
-                rule_schema(),
-                "Inbound rules (blocks); changed in place rule by rule. When unset gig leaves the group's inbound rules alone (standalone `aws.security_group_rule`s); `ingress = []` removes them all.",
-            )
-            .also_computed(),
-        );
-        a.insert(
-            "egress".into(),
-            AttributeSchema::optional(
-                rule_schema(),
-                "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed on create unless declared. When unset gig leaves the group's outbound rules alone after create; `egress = []` removes them all.",
-            )
-            .also_computed(),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The group's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        ResourceSchema {
-            type_name: "aws.security_group".into(),
-            description: "A security group with inline ingress and egress rules. Rules are sets of blocks, each \
-                          with a protocol, a port range (`port`, or `from_port`/`to_port`) and sources \
-                          (`cidr_blocks`, `ipv6_cidr_blocks`, `security_groups` — also spelled \
-                          `from_security_groups` — and `self`). Rule changes are applied in place, rule by rule \
-                          (revoked by rule id). AWS's default allow-all egress rule is removed on create unless \
-                          the configuration declares it, so a group without egress blocks has no outbound rules. \
-                          Name, description and VPC cannot change in place.\n\n\
-                          **With standalone rules** (`aws.security_group_rule`): a direction whose blocks are unset \
-                          is not managed by the group — gig neither reads it as drift nor revokes its rules, so \
-                          standalone rules of that direction are safe. Do not give the same direction both inline \
-                          blocks and standalone rules: the group's rule sync would revoke the standalone ones. \
-                          Prefix-list rules are never touched by the group (inline blocks cannot express them)."
-                .into(),
-            version: 1,
-            attributes: a,
+impl Model for SecurityGroup {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.security_group",
+            description: DESCRIPTION,
             example: "resource aws.security_group db {\n  vpc_id = aws.vpc.main.id\n  ingress {\n    protocol             = \"tcp\"\n    \
                       port                 = 3306\n    from_security_groups = [aws.security_group.app.id]\n  }\n  egress {\n    \
-                      protocol    = \"-1\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}"
-                .into(),
+                      protocol    = \"-1\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}",
+            id: "security group id",
+            attrs: vec![
+                optional(
+                    "name",
+                    AttrType::String,
+                    "The group name, unique in the VPC. When neither `name` nor `name_prefix` is set gig derives a stable one from the stack and address.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "name_prefix",
+                    AttrType::String,
+                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
+                )
+                .force_new(),
+                optional(
+                    "description",
+                    AttrType::String,
+                    "The group description (AWS cannot change it).",
+                )
+                .default(DEFAULT_DESCRIPTION)
+                .force_new(),
+                optional(
+                    "vpc_id",
+                    AttrType::String,
+                    "The VPC; the region's default VPC when unset.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "ingress",
+                    rule_schema(),
+                    "Inbound rules (blocks); changed in place rule by rule. When unset gig leaves the group's inbound rules alone (standalone `aws.security_group_rule`s); `ingress = []` removes them all.",
+                )
+                .also_computed(),
+                optional(
+                    "egress",
+                    rule_schema(),
+                    "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed on create unless declared. When unset gig leaves the group's outbound rules alone after create; `egress = []` removes them all.",
+                )
+                .also_computed(),
+                computed("arn", AttrType::String, "The group's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+            ],
+            tags: Some(Tagging::Ec2),
+            // Interfaces of instances or load balancers terminated just before keep the
+            // group in use for a while (DependencyViolation).
+            delete_attempts: 7,
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let ids: Vec<String> = requests
-            .iter()
-            .map(|r| r.id.clone())
-            .collect::<BTreeSet<_>>()
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let groups = describe_groups(clients, ids).await?;
+        Ok(groups
             .into_iter()
-            .collect();
-        let mut found = BTreeMap::new();
-        for chunk in chunks(&ids, DESCRIBE_BATCH) {
-            found.extend(describe_groups(clients, chunk.to_vec()).await?);
-        }
-        Ok(requests
-            .iter()
-            .map(|r| Ok(found.get(&r.id).map(|g| g.to_value(clients, &r.prior))))
+            .map(|(k, g)| (k, g.to_value(clients)))
             .collect())
+    }
+
+    /// Regroups the rules read into the blocks of the Prior or Planned value.
+    fn present(&self, read: Value, reference: &Value) -> Value {
+        let Some(id) = read.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return read;
+        };
+        let Ok(atoms) = desired_atoms(&read, &id) else {
+            return read;
+        };
+        let atoms: Vec<Atom> = atoms.into_iter().collect();
+        let mut read = read;
+        if let Value::Map(m) = &mut read {
+            for (attr, blocks) in group_blocks(&atoms, &id, reference) {
+                m.insert(attr.to_string(), Value::List(blocks));
+            }
+        }
+        read
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let (ctx, planned) = (new.ctx, new.planned);
         let name = match (opt_str(planned, "name")?, opt_str(planned, "name_prefix")?) {
             (Some(n), _) => n.to_string(),
             (None, Some(prefix)) => prefixed_name(ctx, planned, prefix, 255)?,
@@ -255,14 +248,13 @@ impl ResourceType for SecurityGroup {
         let vpc = opt_str(planned, "vpc_id")?;
         // Validate the rules before creating anything.
         desired_atoms(planned, "")?;
-        let tags = all_tags(planned, ctx)?;
         let made = clients
             .ec2
             .create_security_group()
             .group_name(&name)
             .description(description)
             .set_vpc_id(vpc.map(str::to_string))
-            .tag_specifications(tag_spec(Ec2ResourceType::SecurityGroup, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::SecurityGroup, &new.tags))
             .send()
             .await
             .map_err(|e| sdk_error("CreateSecurityGroup", e));
@@ -291,19 +283,13 @@ impl ResourceType for SecurityGroup {
         ctx.created(&id);
         let want = desired_atoms(planned, &id)?;
         retry_not_found(|| sync_rules(clients, &id, &want, &[false, true])).await?;
-        read_back("security group", &id, |ids| async {
-            let groups = describe_groups(clients, ids).await?;
-            Ok(groups
-                .into_iter()
-                .map(|(k, g)| (k, g.to_value(clients, planned)))
-                .collect())
-        })
-        .await
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         _planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -313,9 +299,9 @@ impl ResourceType for SecurityGroup {
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<(), ProviderError> {
         // Only the directions whose blocks changed are synced: a direction the
         // configuration leaves unset keeps whatever rules it has (standalone
         // `aws.security_group_rule`s among them).
@@ -324,44 +310,28 @@ impl ResourceType for SecurityGroup {
             .filter(|(attr, _)| changed(req.changed, attr))
             .map(|(_, egress)| egress)
             .collect();
-        if !scope.is_empty() {
-            let want = desired_atoms(req.planned, req.id)?;
-            sync_rules(clients, req.id, &want, &scope).await?;
+        if scope.is_empty() {
+            return Ok(());
         }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        let planned = req.planned;
-        read_back("security group", req.id, |ids| async {
-            let groups = describe_groups(clients, ids).await?;
-            Ok(groups
-                .into_iter()
-                .map(|(k, g)| (k, g.to_value(clients, planned)))
-                .collect())
-        })
-        .await
+        let want = desired_atoms(req.planned, req.id)?;
+        sync_rules(clients, req.id, &want, &scope).await
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        // Interfaces of instances or load balancers terminated just before keep the group
-        // in use for a while (DependencyViolation).
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_security_group()
-                .group_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteSecurityGroup", e))
-        };
-        delete_when_unused(&mut call, 7).await
+        clients
+            .ec2
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteSecurityGroup", e))
     }
 }
 
@@ -824,64 +794,19 @@ async fn describe_groups(
 }
 
 impl Described {
-    /// The resource value; `shape` (Prior or Planned) guides how atoms group into blocks.
-    fn to_value(&self, clients: &Clients, shape: &Value) -> Value {
-        // Prefix-list rules come only from standalone `aws.security_group_rule`s.
-        let mut remaining: Vec<Atom> = self.atoms.iter().filter(|a| a.inline()).cloned().collect();
-        let mut blocks: BTreeMap<&str, Vec<Value>> =
-            BTreeMap::from([("ingress", Vec::new()), ("egress", Vec::new())]);
-        for (attr, egress) in [("ingress", false), ("egress", true)] {
-            for block in list(shape, attr).unwrap_or(&[]) {
-                let Ok(atoms) = block_atoms(block, egress, &self.id) else {
-                    continue;
-                };
-                if !atoms.is_empty() && atoms.iter().all(|a| remaining.contains(a)) {
-                    remaining.retain(|a| !atoms.contains(a));
-                    // Keep the configuration's spelling of an equivalent protocol ("all").
-                    let spelling = block.get("protocol").and_then(Value::as_str);
-                    if let Some(v) = block_value(&atoms, &self.id, spelling) {
-                        blocks.entry(attr).or_default().push(v);
-                    }
-                }
-            }
-        }
-        // Whatever is left groups by (direction, protocol, ports, description).
-        let mut groups: BTreeMap<BlockKey, Vec<Atom>> = BTreeMap::new();
-        for a in remaining {
-            groups
-                .entry((
-                    a.egress,
-                    a.protocol.clone(),
-                    a.from,
-                    a.to,
-                    a.description.clone(),
-                ))
-                .or_default()
-                .push(a);
-        }
-        for ((egress, ..), atoms) in groups {
-            if let Some(v) = block_value(&atoms, &self.id, None) {
-                blocks
-                    .entry(if egress { "egress" } else { "ingress" })
-                    .or_default()
-                    .push(v);
-            }
-        }
+    /// The resource value, rules grouped without a reference (`present` regroups them
+    /// into the configuration's blocks).
+    fn to_value(&self, clients: &Clients) -> Value {
+        let blocks = group_blocks(&self.atoms, &self.id, &Value::Null);
         let mut m = BTreeMap::new();
         m.insert("id".to_string(), Value::str(&self.id));
         m.insert("name".to_string(), Value::str(&self.name));
-        // A gig setting AWS does not hold: carried from the Prior or Planned value.
-        m.insert(
-            "name_prefix".to_string(),
-            shape.get("name_prefix").cloned().unwrap_or(Value::Null),
-        );
         m.insert("description".to_string(), Value::str(&self.description));
         m.insert(
             "vpc_id".to_string(),
             self.vpc_id.as_deref().map_or(Value::Null, Value::str),
         );
-        for (attr, mut list) in blocks {
-            list.sort_by_key(|v| v.to_json().to_string());
+        for (attr, list) in blocks {
             m.insert(attr.to_string(), Value::List(list));
         }
         m.insert("tags".to_string(), tags_value(self.tags.clone()));
@@ -900,6 +825,57 @@ impl Described {
         );
         Value::Map(m)
     }
+}
+
+/// The `ingress` and `egress` blocks of `atoms` (the rules of group `own_id`), sorted:
+/// first the blocks of `shape` (the Prior or Planned value) whose atoms are all present,
+/// so a block written with several sources reads back as written, then the remaining
+/// atoms grouped by (direction, protocol, ports, description). Prefix-list rules come only
+/// from standalone `aws.security_group_rule`s and are left out.
+fn group_blocks<'a>(atoms: &[Atom], own_id: &str, shape: &Value) -> BTreeMap<&'a str, Vec<Value>> {
+    let mut remaining: Vec<Atom> = atoms.iter().filter(|a| a.inline()).cloned().collect();
+    let mut blocks: BTreeMap<&str, Vec<Value>> =
+        BTreeMap::from([("ingress", Vec::new()), ("egress", Vec::new())]);
+    for (attr, egress) in [("ingress", false), ("egress", true)] {
+        for block in list(shape, attr).unwrap_or(&[]) {
+            let Ok(atoms) = block_atoms(block, egress, own_id) else {
+                continue;
+            };
+            if !atoms.is_empty() && atoms.iter().all(|a| remaining.contains(a)) {
+                remaining.retain(|a| !atoms.contains(a));
+                // Keep the configuration's spelling of an equivalent protocol ("all").
+                let spelling = block.get("protocol").and_then(Value::as_str);
+                if let Some(v) = block_value(&atoms, own_id, spelling) {
+                    blocks.entry(attr).or_default().push(v);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<BlockKey, Vec<Atom>> = BTreeMap::new();
+    for a in remaining {
+        groups
+            .entry((
+                a.egress,
+                a.protocol.clone(),
+                a.from,
+                a.to,
+                a.description.clone(),
+            ))
+            .or_default()
+            .push(a);
+    }
+    for ((egress, ..), atoms) in groups {
+        if let Some(v) = block_value(&atoms, own_id, None) {
+            blocks
+                .entry(if egress { "egress" } else { "ingress" })
+                .or_default()
+                .push(v);
+        }
+    }
+    for list in blocks.values_mut() {
+        list.sort_by_key(|v| v.to_json().to_string());
+    }
+    blocks
 }
 
 /// One rule block from atoms sharing protocol, ports and description; `spelling` is the
