@@ -313,12 +313,12 @@ impl Model for Endpoint {
     }
 }
 
+/// The ids an update adds and the ids it removes (`None` for none).
+type IdChanges = (Option<Vec<String>>, Option<Vec<String>>);
+
 /// What a changed id set `attr` adds and removes, from the Prior to the Planned value
 /// (`None` for nothing, and for an attribute that did not change).
-fn set_diff(
-    req: &UpdateRequest<'_>,
-    attr: &str,
-) -> Result<(Option<Vec<String>>, Option<Vec<String>>), ProviderError> {
+fn set_diff(req: &UpdateRequest<'_>, attr: &str) -> Result<IdChanges, ProviderError> {
     if !changed(req.changed, attr) {
         return Ok((None, None));
     }
