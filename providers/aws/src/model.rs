@@ -74,6 +74,9 @@ pub(crate) struct Decl {
     /// Sending the create again makes nothing new (an attach, a put that replaces the
     /// object of that name), so an interrupted create needs no lookup.
     pub repeatable_create: bool,
+    /// For EC2 objects tagged on create: DescribeTags' name of the object's type (`vpc`,
+    /// `subnet`); `find_created` then looks the create's gig tags up.
+    pub ec2_tagged: Option<&'static str>,
 }
 
 /// One declared attribute.
@@ -428,8 +431,9 @@ pub(crate) trait Model: Send + Sync + 'static {
     }
 
     /// Finds an object an interrupted create may have made. By default a create the
-    /// declaration calls repeatable needs no lookup, and a named type whose id is its
-    /// name is looked up by the name this create would use.
+    /// declaration calls repeatable needs no lookup, an EC2 object declared
+    /// `ec2_tagged` is found by its gig tags, and a named type whose id is its name is
+    /// looked up by the name this create would use.
     async fn find_created(
         &self,
         clients: &Clients,
@@ -439,6 +443,9 @@ pub(crate) trait Model: Send + Sync + 'static {
     ) -> Result<Lookup, ProviderError> {
         if decl.repeatable_create {
             return Ok(Lookup::Repeatable);
+        }
+        if let Some(kind) = decl.ec2_tagged {
+            return crate::ec2::find_tagged(clients, ctx, kind).await;
         }
         match (&decl.naming, decl.resolve_name(ctx, planned)?) {
             (Some(n), Some(name)) if n.id_is_name => {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, Route};
 use gig_core::value::Value;
-use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
     ignore_not_found, list, on_attribute, opt_str, req_str, retry_not_found, sdk_error, tags_value,
@@ -89,6 +89,7 @@ impl Model for RouteTable {
             ],
             tags: Some(Tagging::Ec2),
             delete_attempts: 6,
+            ec2_tagged: Some("route-table"),
             ..Decl::default()
         }
     }
@@ -129,16 +130,6 @@ impl Model for RouteTable {
             retry_not_found(|| create_route(clients, &id, route)).await?;
         }
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "route-table").await
     }
 
     async fn update(

@@ -35,7 +35,7 @@ use aws_sdk_ec2::types::{
     SecurityGroupRule, UserIdGroupPair,
 };
 use gig_core::value::Value;
-use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, AttributeSchema, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
     changed, client_token, has_code, list, on_attribute, opt_bool, opt_i32, opt_str, req_str,
@@ -198,6 +198,7 @@ impl Model for SecurityGroup {
             // Interfaces of instances or load balancers terminated just before keep the
             // group in use for a while (DependencyViolation).
             delete_attempts: 7,
+            ec2_tagged: Some("security-group"),
             ..Decl::default()
         }
     }
@@ -284,16 +285,6 @@ impl Model for SecurityGroup {
         let want = desired_atoms(planned, &id)?;
         retry_not_found(|| sync_rules(clients, &id, &want, &[false, true])).await?;
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "security-group").await
     }
 
     async fn update(
@@ -562,7 +553,7 @@ pub(crate) fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
 }
 
 /// The atoms of one permission as DescribeSecurityGroups lists it.
-pub(crate) fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
+fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
     let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
     let (from, to) = if protocol == "-1" {
         (-1, -1)
@@ -742,17 +733,19 @@ async fn sync_rules(
 // ---------------------------------------------------------------------------------------
 
 /// What DescribeSecurityGroups says about one group.
-struct Described {
+pub(crate) struct Described {
     id: String,
     name: String,
     description: String,
     vpc_id: Option<String>,
     owner_id: Option<String>,
     tags: BTreeMap<String, String>,
-    atoms: Vec<Atom>,
+    /// Every rule of the group, sorted.
+    pub atoms: Vec<Atom>,
 }
 
-async fn describe_groups(
+/// Describes up to 50 groups by id; absent ids are missing from the result.
+pub(crate) async fn describe_groups(
     clients: &Clients,
     ids: Vec<String>,
 ) -> Result<BTreeMap<String, Described>, ProviderError> {

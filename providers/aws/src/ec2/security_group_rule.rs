@@ -26,7 +26,7 @@ use crate::common::{
 };
 use crate::ec2::filter;
 use crate::ec2::security_group::{
-    atom_permission, normalize_protocol, permission_atoms, rule_atom, Atom, Source,
+    atom_permission, describe_groups, normalize_protocol, rule_atom, Atom, Source,
 };
 use crate::model::{optional, required, Decl, Model, New};
 use crate::Clients;
@@ -95,32 +95,13 @@ impl Model for SecurityGroupRule {
         let mut groups: Vec<String> = specs.iter().map(|s| s.group.clone()).collect();
         groups.sort();
         groups.dedup();
-        let mut atoms: BTreeMap<String, Vec<Atom>> = BTreeMap::new();
-        let mut pages = clients
-            .ec2
-            .describe_security_groups()
-            .filters(filter("group-id", groups))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("DescribeSecurityGroups", e))?;
-            for g in page.security_groups() {
-                let Some(id) = g.group_id() else { continue };
-                let have = atoms.entry(id.to_string()).or_default();
-                for p in g.ip_permissions() {
-                    have.extend(permission_atoms(p, false));
-                }
-                for p in g.ip_permissions_egress() {
-                    have.extend(permission_atoms(p, true));
-                }
-            }
-        }
+        let groups = describe_groups(clients, groups).await?;
         Ok(ids
             .into_iter()
             .zip(specs)
             .filter_map(|(id, spec)| {
-                let have = atoms.get(&spec.group)?;
-                spec.read(have).map(|v| (id, v))
+                let have = groups.get(&spec.group)?;
+                spec.read(&have.atoms).map(|v| (id, v))
             })
             .collect())
     }

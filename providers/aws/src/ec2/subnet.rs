@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
-use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{
     on_attribute, opt_bool, opt_str, req_str, retry_not_found, sdk_error, tags_value,
@@ -59,6 +59,7 @@ impl Model for Subnet {
             // Network interfaces of instances, NAT gateways or load balancers deleted just
             // before linger for a while; AWS answers DependencyViolation until they are gone.
             delete_attempts: 7,
+            ec2_tagged: Some("subnet"),
             ..Decl::default()
         }
     }
@@ -116,16 +117,6 @@ impl Model for Subnet {
             retry_not_found(|| set_map_public(clients, &id, true)).await?;
         }
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "subnet").await
     }
 
     async fn update(

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, ResourceType as Ec2ResourceType, Tenancy, VpcAttributeName,
 };
 use gig_core::value::Value;
-use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{changed, opt_bool, opt_str, req_str, sdk_error, tags_value, wait_until, Poll};
 use crate::ec2::{arn, filter, tag_map, tag_spec};
@@ -81,6 +81,7 @@ impl Model for Vpc {
             // Subnets, gateways and interfaces deleted just before may still count for a
             // few seconds (DependencyViolation); give them time.
             delete_attempts: 6,
+            ec2_tagged: Some("vpc"),
             ..Decl::default()
         }
     }
@@ -129,16 +130,6 @@ impl Model for Vpc {
             }
         }
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "vpc").await
     }
 
     async fn update(

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, VpcEndpoint, VpcEndpointType};
 use gig_core::value::Value;
-use gig_provider::{AttrType, ErrorClass, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, ErrorClass, ProviderError, UpdateRequest};
 
 use crate::common::{
     changed, client_token, has_code, is_not_found, object, on_attribute, opt_bool, opt_str,
@@ -132,6 +132,7 @@ impl Model for Endpoint {
                 update: TEN_MINUTES,
                 delete: TEN_MINUTES,
             }),
+            ec2_tagged: Some("vpc-endpoint"),
             ..Decl::default()
         }
     }
@@ -204,16 +205,6 @@ impl Model for Endpoint {
         }
         new.ctx.created(&id);
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "vpc-endpoint").await
     }
 
     async fn update(
