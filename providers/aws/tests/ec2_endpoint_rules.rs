@@ -512,3 +512,46 @@ async fn interface_endpoint_has_interfaces_dns_and_security_groups() {
     emu.delete(ENDPOINT, &updated).await;
     assert_eq!(emu.read(ENDPOINT, &updated).await, None);
 }
+
+#[tokio::test]
+async fn moving_a_subnet_to_another_route_table_reports_the_new_association_id() {
+    let emu = Emu::start().await;
+    let v = vpc(&emu, "10.65.0.0/16").await;
+    let subnet = emu
+        .create(
+            "aws.subnet",
+            &with_defaults(
+                "aws.subnet",
+                &val(json!({"vpc_id": s(&v, "id"), "cidr_block": "10.65.1.0/24"})),
+            ),
+        )
+        .await;
+    let (rt1, rt2) = (route_table(&emu, &v).await, route_table(&emu, &v).await);
+    let assoc = "aws.route_table_association";
+    let made = emu
+        .create(
+            assoc,
+            &with_defaults(
+                assoc,
+                &val(json!({"subnet_id": s(&subnet, "id"), "route_table_id": rt1})),
+            ),
+        )
+        .await;
+    let moved = emu
+        .update(
+            assoc,
+            &made,
+            &planned_for(
+                assoc,
+                json!({"subnet_id": s(&subnet, "id"), "route_table_id": rt2}),
+                &a(&made, "id"),
+            ),
+        )
+        .await;
+    // ReplaceRouteTableAssociation answers with a new id; the New value carries it, and
+    // the old id no longer reads.
+    assert_ne!(id(&moved), id(&made));
+    assert_eq!(s(&moved, "route_table_id"), rt2);
+    assert_eq!(emu.read(assoc, &moved).await.as_ref(), Some(&moved));
+    assert_eq!(emu.read(assoc, &made).await, None);
+}
