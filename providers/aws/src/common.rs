@@ -938,20 +938,6 @@ where
     }
 }
 
-/// Runs a delete `call`, again while AWS answers `DependencyViolation` (something that
-/// used the object, such as a network interface, lingers for a while), up to `attempts`
-/// times in total as [`retry_on`] does; an object already gone counts as deleted.
-pub(crate) async fn delete_when_unused<F, Fut>(
-    call: &mut F,
-    attempts: u32,
-) -> Result<(), ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), ProviderError>>,
-{
-    ignore_not_found(retry_on(call, |e| has_code(e, "DependencyViolation"), attempts).await)
-}
-
 /// Reads one object right after a create or update through the batched `fetch` of its
 /// type, retrying while it is not visible yet (eventual consistency).
 pub(crate) async fn read_back<F, Fut>(

@@ -112,15 +112,19 @@ pub(crate) trait DataSource: Send + Sync {
 
 fn resource_types() -> Vec<Arc<dyn ResourceType>> {
     vec![
-        Arc::new(ec2::vpc::Vpc),
-        Arc::new(ec2::subnet::Subnet),
+        Arc::new(Modeled::new(ec2::vpc::Vpc)),
+        Arc::new(Modeled::new(ec2::subnet::Subnet)),
         Arc::new(Modeled::new(ec2::internet_gateway::InternetGateway)),
         Arc::new(Modeled::new(ec2::eip::Eip)),
         Arc::new(Modeled::new(ec2::autoscaling_policy::AutoscalingPolicy)),
-        Arc::new(ec2::nat_gateway::NatGateway),
-        Arc::new(ec2::route_table::RouteTable),
-        Arc::new(ec2::route_table_association::RouteTableAssociation),
-        Arc::new(ec2::security_group::SecurityGroup),
+        Arc::new(Modeled::new(ec2::nat_gateway::NatGateway)),
+        Arc::new(Modeled::new(ec2::route_table::RouteTable)),
+        Arc::new(Modeled::new(
+            ec2::route_table_association::RouteTableAssociation,
+        )),
+        Arc::new(Modeled::new(ec2::security_group::SecurityGroup)),
+        Arc::new(Modeled::new(ec2::security_group_rule::SecurityGroupRule)),
+        Arc::new(Modeled::new(ec2::vpc_endpoint::Endpoint)),
         Arc::new(Modeled::new(ec2::instance::Instance)),
         Arc::new(Modeled::new(ec2::launch_template::LaunchTemplate)),
         Arc::new(Modeled::new(ec2::autoscaling_group::AutoscalingGroup)),

@@ -18,7 +18,8 @@
 //!   env and address;
 //! - **create**: user tags plus gig's tags are handed to the type, and the object is read
 //!   back (retrying while AWS does not show it yet);
-//! - **update**: the type's `update` sees only the changes other than tags; tags go
+//! - **update**: the type's `update` (or `update_with_id`, when an update in place
+//!   gives the object a new id) sees only the changes other than tags; tags go
 //!   through one implementation per tagging API ([`Tagging`]); a change no update
 //!   handles is a permanent error rather than silently ignored;
 //! - **delete**: an object already gone is deleted; the declared "still in use" codes are
@@ -80,6 +81,9 @@ pub(crate) struct Decl {
     /// Sending the create again makes nothing new (an attach, a put that replaces the
     /// object of that name), so an interrupted create needs no lookup.
     pub repeatable_create: bool,
+    /// For EC2 objects tagged on create: DescribeTags' name of the object's type (`vpc`,
+    /// `subnet`); `find_created` then looks the create's gig tags up.
+    pub ec2_tagged: Option<&'static str>,
 }
 
 /// One declared attribute.
@@ -441,6 +445,19 @@ pub(crate) trait Model: Send + Sync + 'static {
         ))
     }
 
+    /// Updates in place like `update` and returns the object's new id when the update
+    /// gave it one (ReplaceRouteTableAssociation answers with a new association id);
+    /// `None` keeps the id. By default it is `update`, which keeps the id. The driver
+    /// calls this one, so a type overrides either.
+    async fn update_with_id(
+        &self,
+        clients: &Clients,
+        decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        self.update(clients, decl, req).await.map(|()| None)
+    }
+
     /// Deletes the object (a NotFound answer counts as deleted).
     async fn delete(
         &self,
@@ -468,11 +485,13 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
-    /// Adjusts a fetched value against `reference` (the Prior or Planned value) where only
-    /// the type knows how: an AWS default shown as the absence of a block the user did
-    /// not declare. By default nothing changes.
-    fn settle(&self, value: &mut Value, reference: &Value) {
-        let _ = (value, reference);
+    /// A fetched value made presentable against `reference` (the Prior or Planned
+    /// value), before the driver's own settling: a type whose read-back shape depends on
+    /// how the configuration wrote it (rules grouped into the configured blocks) does that
+    /// here. By default the value as fetched.
+    fn present(&self, read: Value, reference: &Value) -> Value {
+        let _ = reference;
+        read
     }
 
     /// What the tagging API names the object by: its id unless overridden (an ARN).
@@ -482,8 +501,9 @@ pub(crate) trait Model: Send + Sync + 'static {
     }
 
     /// Finds an object an interrupted create may have made. By default a create the
-    /// declaration calls repeatable needs no lookup, and a named type whose id is its
-    /// name is looked up by the name this create would use.
+    /// declaration calls repeatable needs no lookup, an EC2 object declared
+    /// `ec2_tagged` is found by its gig tags, and a named type whose id is its name is
+    /// looked up by the name this create would use.
     async fn find_created(
         &self,
         clients: &Clients,
@@ -493,6 +513,9 @@ pub(crate) trait Model: Send + Sync + 'static {
     ) -> Result<Lookup, ProviderError> {
         if decl.repeatable_create {
             return Ok(Lookup::Repeatable);
+        }
+        if let Some(kind) = decl.ec2_tagged {
+            return crate::ec2::find_tagged(clients, ctx, kind).await;
         }
         match (&decl.naming, decl.resolve_name(ctx, planned)?) {
             (Some(n), Some(name)) if n.id_is_name => {
@@ -557,8 +580,8 @@ impl<M: Model> Modeled<M> {
     }
 
     /// `read` made presentable against `reference` (the Prior or Planned value).
-    fn settle(&self, mut read: Value, reference: &Value) -> Value {
-        self.model.settle(&mut read, reference);
+    fn settle(&self, read: Value, reference: &Value) -> Value {
+        let mut read = self.model.present(read, reference);
         let Value::Map(m) = &mut read else {
             return read;
         };
@@ -752,22 +775,29 @@ impl<M: Model> ResourceType for Modeled<M> {
             .filter(|c| settable(c))
             .cloned()
             .collect();
+        let mut id = req.id.to_string();
         if !rest.is_empty() {
             let inner = UpdateRequest {
                 changed: &rest,
                 ..req
             };
-            self.model.update(clients, &self.decl, inner).await?;
+            if let Some(new) = self
+                .model
+                .update_with_id(clients, &self.decl, inner)
+                .await?
+            {
+                id = new;
+            }
         }
         if let Some(tagging) = &self.decl.tags {
             if req.changed.iter().any(|c| c == "tags") {
                 let (set, remove) =
                     tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
-                let target = self.model.tag_target(req.id, req.prior);
+                let target = self.model.tag_target(&id, req.prior);
                 tagging.sync(clients, &target, &set, &remove).await?;
             }
         }
-        self.read_one(clients, req.id, req.planned, "update").await
+        self.read_one(clients, &id, req.planned, "update").await
     }
 
     async fn delete(

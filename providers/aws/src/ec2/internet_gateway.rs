@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType as Ec2ResourceType;
 use gig_core::value::Value;
-use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{ignore_not_found, on_attribute, opt_str, retry_on, sdk_error, tags_value};
 use crate::ec2::{arn, filter, tag_map, tag_spec};
@@ -35,6 +35,7 @@ impl Model for InternetGateway {
             ],
             tags: Some(Tagging::Ec2),
             delete_attempts: 6,
+            ec2_tagged: Some("internet-gateway"),
             ..Decl::default()
         }
     }
@@ -75,16 +76,6 @@ impl Model for InternetGateway {
             attach(clients, &id, vpc).await?;
         }
         Ok(id)
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "internet-gateway").await
     }
 
     async fn update(

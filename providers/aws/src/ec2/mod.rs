@@ -13,8 +13,10 @@ pub(crate) mod nat_gateway;
 pub(crate) mod route_table;
 pub(crate) mod route_table_association;
 pub(crate) mod security_group;
+pub(crate) mod security_group_rule;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
+pub(crate) mod vpc_endpoint;
 
 use std::collections::BTreeMap;
 

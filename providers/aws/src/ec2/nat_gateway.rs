@@ -12,92 +12,73 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError};
 
 use crate::common::{
-    all_tags, batched_read, changed, client_token, id_schema, ignore_not_found, on_attribute,
-    opt_str, read_back, req_str, sdk_error, tags_schema, tags_value, wait_until, Poll,
+    client_token, ignore_not_found, on_attribute, opt_str, req_str, sdk_error, tags_value,
+    wait_until, Poll,
 };
-use crate::ec2::{filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{filter, tag_map, tag_spec};
+use crate::model::{computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.nat_gateway` resource type.
 pub(crate) struct NatGateway;
 
 #[async_trait]
-impl ResourceType for NatGateway {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("NAT gateway"));
-        a.insert(
-            "subnet_id".into(),
-            AttributeSchema::required(AttrType::String, "The (public) subnet to place it in.")
-                .force_new(),
-        );
-        a.insert(
-            "allocation_id".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The Elastic IP allocation for a public gateway.",
-            )
-            .force_new(),
-        );
-        a.insert(
-            "connectivity_type".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "\"public\" (needs allocation_id) or \"private\".",
-            )
-            .default("public")
-            .force_new(),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "public_ip".into(),
-            AttributeSchema::computed(AttrType::String, "The public address (public gateways)."),
-        );
-        a.insert(
-            "private_ip".into(),
-            AttributeSchema::computed(AttrType::String, "The private address in the subnet."),
-        );
-        a.insert(
-            "network_interface_id".into(),
-            AttributeSchema::computed(
-                AttrType::String,
-                "The network interface AWS created for it.",
-            ),
-        );
-        ResourceSchema {
-            type_name: "aws.nat_gateway".into(),
+impl Model for NatGateway {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.nat_gateway",
             description: "A NAT gateway giving private subnets outbound internet access. Creating one takes a few \
-                          minutes on AWS; gig waits until it is available, and on delete until it is deleted."
-                .into(),
-            version: 1,
-            attributes: a,
+                          minutes on AWS; gig waits until it is available, and on delete until it is deleted.",
             example: "resource aws.nat_gateway main {\n  subnet_id     = aws.subnet.public[\"us-east-1a\"].id\n  \
-                      allocation_id = aws.eip.nat.id\n}"
-                .into(),
+                      allocation_id = aws.eip.nat.id\n}",
+            id: "NAT gateway id",
+            attrs: vec![
+                required("subnet_id", AttrType::String, "The (public) subnet to place it in.").force_new(),
+                optional(
+                    "allocation_id",
+                    AttrType::String,
+                    "The Elastic IP allocation for a public gateway.",
+                )
+                .force_new(),
+                optional(
+                    "connectivity_type",
+                    AttrType::String,
+                    "\"public\" (needs allocation_id) or \"private\".",
+                )
+                .default("public")
+                .force_new(),
+                computed("public_ip", AttrType::String, "The public address (public gateways)."),
+                computed("private_ip", AttrType::String, "The private address in the subnet."),
+                computed(
+                    "network_interface_id",
+                    AttrType::String,
+                    "The network interface AWS created for it.",
+                ),
+            ],
+            tags: Some(Tagging::Ec2),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_nats(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_nats(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let tags = all_tags(planned, ctx)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let connectivity = opt_str(planned, "connectivity_type")?.unwrap_or("public");
         let out = clients
             .ec2
@@ -105,8 +86,8 @@ impl ResourceType for NatGateway {
             .subnet_id(req_str(planned, "subnet_id")?)
             .set_allocation_id(opt_str(planned, "allocation_id")?.map(str::to_string))
             .connectivity_type(ConnectivityType::from(connectivity))
-            .client_token(client_token(ctx, planned, ""))
-            .tag_specifications(tag_spec(Ec2ResourceType::Natgateway, &tags))
+            .client_token(client_token(new.ctx, planned, ""))
+            .tag_specifications(tag_spec(Ec2ResourceType::Natgateway, &new.tags))
             .send()
             .await
             .map_err(|e| {
@@ -125,14 +106,15 @@ impl ResourceType for NatGateway {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateNatGateway returned no id"));
         }
-        ctx.created(&id);
+        new.ctx.created(&id);
         wait_state(clients, &id, "available", Duration::from_secs(600)).await?;
-        read_back("NAT gateway", &id, |ids| read_nats(clients, ids)).await
+        Ok(id)
     }
 
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -161,34 +143,21 @@ impl ResourceType for NatGateway {
         Ok(crate::common::owned_by(candidates, ctx))
     }
 
-    async fn update(
-        &self,
-        clients: &Clients,
-        _ctx: &OpContext,
-        req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        read_back("NAT gateway", req.id, |ids| read_nats(clients, ids)).await
-    }
-
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let deleted = clients
+        clients
             .ec2
             .delete_nat_gateway()
             .nat_gateway_id(id)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sdk_error("DeleteNatGateway", e));
-        ignore_not_found(deleted)?;
+            .map_err(|e| sdk_error("DeleteNatGateway", e))?;
         ignore_not_found(wait_state(clients, id, "deleted", Duration::from_secs(600)).await)
     }
 }

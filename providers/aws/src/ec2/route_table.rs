@@ -12,17 +12,15 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, Route};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, batched_read, changed, delete_when_unused, id_schema, ignore_not_found, list,
-    on_attribute, opt_str, read_back, req_str, retry_not_found, sdk_error, tags_schema, tags_value,
+    ignore_not_found, list, on_attribute, opt_str, req_str, retry_not_found, sdk_error, tags_value,
 };
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{arn, filter, tag_map, tag_spec};
+use crate::model::{computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.route_table` resource type.
 pub(crate) struct RouteTable;
@@ -70,64 +68,52 @@ fn route_schema() -> AttrType {
 }
 
 #[async_trait]
-impl ResourceType for RouteTable {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("route table"));
-        a.insert(
-            "vpc_id".into(),
-            AttributeSchema::required(AttrType::String, "The VPC.").force_new(),
-        );
-        a.insert(
-            "route".into(),
-            AttributeSchema::optional(
-                route_schema(),
-                "Routes (blocks), each with one destination and one target; changed in place.",
-            ),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The route table's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        ResourceSchema {
-            type_name: "aws.route_table".into(),
+impl Model for RouteTable {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.route_table",
             description: "A route table with inline routes. Routes are a set: order does not matter, and each \
-                          route is changed in place by destination. The VPC's local route is implicit."
-                .into(),
-            version: 1,
-            attributes: a,
+                          route is changed in place by destination. The VPC's local route is implicit.",
             example: "resource aws.route_table public {\n  vpc_id = aws.vpc.main.id\n  route {\n    cidr_block = \"0.0.0.0/0\"\n    \
-                      gateway_id = aws.internet_gateway.main.id\n  }\n}"
-                .into(),
+                      gateway_id = aws.internet_gateway.main.id\n  }\n}",
+            id: "route table id",
+            attrs: vec![
+                required("vpc_id", AttrType::String, "The VPC.").force_new(),
+                optional(
+                    "route",
+                    route_schema(),
+                    "Routes (blocks), each with one destination and one target; changed in place.",
+                ),
+                computed("arn", AttrType::String, "The route table's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+            ],
+            tags: Some(Tagging::Ec2),
+            delete_attempts: 6,
+            ec2_tagged: Some("route-table"),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_tables(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_tables(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let routes = planned_routes(planned)?;
-        let tags = all_tags(planned, ctx)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let routes = planned_routes(new.planned)?;
         let out = clients
             .ec2
             .create_route_table()
-            .vpc_id(req_str(planned, "vpc_id")?)
-            .tag_specifications(tag_spec(Ec2ResourceType::RouteTable, &tags))
+            .vpc_id(req_str(new.planned, "vpc_id")?)
+            .tag_specifications(tag_spec(Ec2ResourceType::RouteTable, &new.tags))
             .send()
             .await
             .map_err(|e| on_attribute(sdk_error("CreateRouteTable", e), "vpc_id"))?;
@@ -139,71 +125,54 @@ impl ResourceType for RouteTable {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateRouteTable returned no id"));
         }
-        ctx.created(&id);
+        new.ctx.created(&id);
         for route in routes.values() {
             retry_not_found(|| create_route(clients, &id, route)).await?;
         }
-        read_back("route table", &id, |ids| read_tables(clients, ids)).await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "route-table").await
+        Ok(id)
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "route") {
-            // Diff against what AWS has now, not only against Prior.
-            let current = read_tables(clients, vec![req.id.to_string()]).await?;
-            let current = current.get(req.id).cloned().unwrap_or_default();
-            let have = planned_routes(&current)?;
-            let want = planned_routes(req.planned)?;
-            for (dest, route) in &have {
-                if !want.contains_key(dest) {
-                    delete_route(clients, req.id, route).await?;
-                }
-            }
-            for (dest, route) in &want {
-                match have.get(dest) {
-                    None => create_route(clients, req.id, route).await?,
-                    Some(old) if old != route => replace_route(clients, req.id, route).await?,
-                    Some(_) => {}
-                }
+    ) -> Result<(), ProviderError> {
+        // Diff against what AWS has now, not only against Prior.
+        let current = read_tables(clients, vec![req.id.to_string()]).await?;
+        let current = current.get(req.id).cloned().unwrap_or_default();
+        let have = planned_routes(&current)?;
+        let want = planned_routes(req.planned)?;
+        for (dest, route) in &have {
+            if !want.contains_key(dest) {
+                delete_route(clients, req.id, route).await?;
             }
         }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
+        for (dest, route) in &want {
+            match have.get(dest) {
+                None => create_route(clients, req.id, route).await?,
+                Some(old) if old != route => replace_route(clients, req.id, route).await?,
+                Some(_) => {}
+            }
         }
-        read_back("route table", req.id, |ids| read_tables(clients, ids)).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteRouteTable", e))
-        };
-        delete_when_unused(&mut call, 6).await
+        clients
+            .ec2
+            .delete_route_table()
+            .route_table_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteRouteTable", e))
     }
 }
 

@@ -9,64 +9,53 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, Lookup, OpContext, ProviderError, UpdateRequest};
 
-use crate::common::{
-    batched_read, changed, id_schema, ignore_not_found, on_attribute, read_back, req_str,
-    retry_not_found, sdk_error,
-};
+use crate::common::{on_attribute, req_str, retry_not_found, sdk_error};
 use crate::ec2::filter;
-use crate::{Clients, ReadResults, ResourceType};
+use crate::model::{required, Decl, Model, New};
+use crate::Clients;
 
 /// The `aws.route_table_association` resource type.
 pub(crate) struct RouteTableAssociation;
 
 #[async_trait]
-impl ResourceType for RouteTableAssociation {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("association"));
-        a.insert(
-            "subnet_id".into(),
-            AttributeSchema::required(AttrType::String, "The subnet.").force_new(),
-        );
-        a.insert(
-            "route_table_id".into(),
-            AttributeSchema::required(
-                AttrType::String,
-                "The route table; changing it re-associates in place.",
-            ),
-        );
-        ResourceSchema {
-            type_name: "aws.route_table_association".into(),
-            description: "Associates a subnet with a route table (instead of the VPC's main table).".into(),
-            version: 1,
-            attributes: a,
+impl Model for RouteTableAssociation {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.route_table_association",
+            description: "Associates a subnet with a route table (instead of the VPC's main table).",
             example: "resource aws.route_table_association public for az, s in aws.subnet.public {\n  subnet_id      = s.id\n  \
-                      route_table_id = aws.route_table.public.id\n}"
-                .into(),
+                      route_table_id = aws.route_table.public.id\n}",
+            id: "association id",
+            attrs: vec![
+                required("subnet_id", AttrType::String, "The subnet.").force_new(),
+                required(
+                    "route_table_id",
+                    AttrType::String,
+                    "The route table; changing it re-associates in place.",
+                ),
+            ],
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_associations(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_associations(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let subnet = req_str(planned, "subnet_id")?;
-        let table = req_str(planned, "route_table_id")?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let subnet = req_str(new.planned, "subnet_id")?;
+        let table = req_str(new.planned, "route_table_id")?;
         let out = retry_not_found(|| async {
             clients
                 .ec2
@@ -91,11 +80,8 @@ impl ResourceType for RouteTableAssociation {
                 "AssociateRouteTable returned no association id",
             ));
         }
-        ctx.created(&id);
-        read_back("route table association", &id, |ids| {
-            read_associations(clients, ids)
-        })
-        .await
+        new.ctx.created(&id);
+        Ok(id)
     }
 
     /// Associations carry no tags, but a subnet has at most one: the association of
@@ -103,6 +89,7 @@ impl ResourceType for RouteTableAssociation {
     async fn find_created(
         &self,
         clients: &Clients,
+        _decl: &Decl,
         _ctx: &OpContext,
         planned: &Value,
     ) -> Result<Lookup, ProviderError> {
@@ -111,7 +98,7 @@ impl ResourceType for RouteTableAssociation {
         let out = clients
             .ec2
             .describe_route_tables()
-            .filters(super::filter("association.subnet-id", [subnet]))
+            .filters(filter("association.subnet-id", [subnet]))
             .send()
             .await
             .map_err(|e| sdk_error("DescribeRouteTables", e))?;
@@ -125,53 +112,44 @@ impl ResourceType for RouteTableAssociation {
         ))
     }
 
-    async fn update(
+    /// Moving the subnet to another table gives the association a new id.
+    async fn update_with_id(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let mut id = req.id.to_string();
-        if changed(req.changed, "route_table_id") {
-            let out = clients
-                .ec2
-                .replace_route_table_association()
-                .association_id(req.id)
-                .route_table_id(req_str(req.planned, "route_table_id")?)
-                .send()
-                .await
-                .map_err(|e| {
-                    on_attribute(
-                        sdk_error("ReplaceRouteTableAssociation", e),
-                        "route_table_id",
-                    )
-                })?;
-            if let Some(new) = out.new_association_id() {
-                id = new.to_string();
-            }
-        }
-        read_back("route table association", &id, |ids| {
-            read_associations(clients, ids)
-        })
-        .await
+    ) -> Result<Option<String>, ProviderError> {
+        let out = clients
+            .ec2
+            .replace_route_table_association()
+            .association_id(req.id)
+            .route_table_id(req_str(req.planned, "route_table_id")?)
+            .send()
+            .await
+            .map_err(|e| {
+                on_attribute(
+                    sdk_error("ReplaceRouteTableAssociation", e),
+                    "route_table_id",
+                )
+            })?;
+        Ok(out.new_association_id().map(str::to_string))
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let r = clients
+        clients
             .ec2
             .disassociate_route_table()
             .association_id(id)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sdk_error("DisassociateRouteTable", e));
-        ignore_not_found(r)
+            .map_err(|e| sdk_error("DisassociateRouteTable", e))
     }
 }
 

@@ -31,25 +31,37 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, ResourceType as Ec2ResourceType, SecurityGroupRule,
-    UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType as Ec2ResourceType,
+    SecurityGroupRule, UserIdGroupPair,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, AttributeSchema, OpContext, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, changed, chunks, client_token, delete_when_unused, has_code, id_schema, list,
-    on_attribute, opt_bool, opt_i32, opt_str, read_back, req_str, retry_not_found, sdk_error,
-    sorted_string_list, str_list, tags_schema, tags_value, DESCRIBE_BATCH, TAG_ADDRESS, TAG_STACK,
+    changed, client_token, has_code, list, on_attribute, opt_bool, opt_i32, opt_str, req_str,
+    retry_not_found, sdk_error, sorted_string_list, str_list, tags_value, TAG_ADDRESS, TAG_STACK,
 };
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{arn, filter, tag_map, tag_spec};
+use crate::model::{computed, optional, prefixed_name, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The description AWS requires when the configuration gives none.
 pub(crate) const DEFAULT_DESCRIPTION: &str = "Managed by gig";
+
+/// The docs paragraph of `aws.security_group`.
+pub(crate) const DESCRIPTION: &str = "A security group with inline ingress and egress rules. Rules are sets of blocks, each \
+                          with a protocol, a port range (`port`, or `from_port`/`to_port`) and sources \
+                          (`cidr_blocks`, `ipv6_cidr_blocks`, `security_groups` — also spelled \
+                          `from_security_groups` — and `self`). Rule changes are applied in place, rule by rule \
+                          (revoked by rule id). AWS's default allow-all egress rule is removed on create unless \
+                          the configuration declares it, so a group without egress blocks has no outbound rules. \
+                          Name, description and VPC cannot change in place.\n\n\
+                          **With standalone rules** (`aws.security_group_rule`): a direction whose blocks are unset \
+                          is not managed by the group — gig neither reads it as drift nor revokes its rules, so \
+                          standalone rules of that direction are safe. Do not give the same direction both inline \
+                          blocks and standalone rules: the group's rule sync would revoke the standalone ones. \
+                          Prefix-list rules are never touched by the group (inline blocks cannot express them).";
 
 /// The `aws.security_group` resource type.
 pub(crate) struct SecurityGroup;
@@ -130,122 +142,120 @@ fn rule_schema() -> AttrType {
 }
 
 #[async_trait]
-impl ResourceType for SecurityGroup {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("security group"));
-        a.insert(
-            "name".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The group name, unique in the VPC. When unset gig derives a stable one from the stack and address.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "description".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The group description (AWS cannot change it).",
-            )
-            .default(DEFAULT_DESCRIPTION)
-            .force_new(),
-        );
-        a.insert(
-            "vpc_id".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The VPC; the region's default VPC when unset.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "ingress".into(),
-            AttributeSchema::optional(
-                rule_schema(),
-                "Inbound rules (blocks); changed in place rule by rule.",
-            ),
-        );
-        a.insert(
-            "egress".into(),
-            AttributeSchema::optional(
-                rule_schema(),
-                "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed unless declared.",
-            ),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The group's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        ResourceSchema {
-            type_name: "aws.security_group".into(),
-            description: "A security group with inline ingress and egress rules. Rules are sets of blocks, each \
-                          with a protocol, a port range (`port`, or `from_port`/`to_port`) and sources \
-                          (`cidr_blocks`, `ipv6_cidr_blocks`, `security_groups` — also spelled \
-                          `from_security_groups` — and `self`). Rule changes are applied in place, rule by rule \
-                          (revoked by rule id). AWS's default allow-all egress rule is removed on create unless \
-                          the configuration declares it, so a group without egress blocks has no outbound rules. \
-                          Name, description and VPC cannot change in place."
-                .into(),
-            version: 1,
-            attributes: a,
+impl Model for SecurityGroup {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.security_group",
+            description: DESCRIPTION,
             example: "resource aws.security_group db {\n  vpc_id = aws.vpc.main.id\n  ingress {\n    protocol             = \"tcp\"\n    \
                       port                 = 3306\n    from_security_groups = [aws.security_group.app.id]\n  }\n  egress {\n    \
-                      protocol    = \"-1\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}"
-                .into(),
+                      protocol    = \"-1\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}",
+            id: "security group id",
+            attrs: vec![
+                optional(
+                    "name",
+                    AttrType::String,
+                    "The group name, unique in the VPC. When neither `name` nor `name_prefix` is set gig derives a stable one from the stack and address.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "name_prefix",
+                    AttrType::String,
+                    "A name prefix: gig appends a suffix fixed for each create, so a create-before-destroy replacement gets a new name.",
+                )
+                .force_new(),
+                optional(
+                    "description",
+                    AttrType::String,
+                    "The group description (AWS cannot change it).",
+                )
+                .default(DEFAULT_DESCRIPTION)
+                .force_new(),
+                optional(
+                    "vpc_id",
+                    AttrType::String,
+                    "The VPC; the region's default VPC when unset.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "ingress",
+                    rule_schema(),
+                    "Inbound rules (blocks); changed in place rule by rule. When unset gig leaves the group's inbound rules alone (standalone `aws.security_group_rule`s); `ingress = []` removes them all.",
+                )
+                .also_computed(),
+                optional(
+                    "egress",
+                    rule_schema(),
+                    "Outbound rules (blocks); changed in place. AWS's default allow-all rule is removed on create unless declared. When unset gig leaves the group's outbound rules alone after create; `egress = []` removes them all.",
+                )
+                .also_computed(),
+                computed("arn", AttrType::String, "The group's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+            ],
+            tags: Some(Tagging::Ec2),
+            // Interfaces of instances or load balancers terminated just before keep the
+            // group in use for a while (DependencyViolation).
+            delete_attempts: 7,
+            ec2_tagged: Some("security-group"),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let ids: Vec<String> = requests
-            .iter()
-            .map(|r| r.id.clone())
-            .collect::<BTreeSet<_>>()
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let groups = describe_groups(clients, ids).await?;
+        Ok(groups
             .into_iter()
-            .collect();
-        let mut found = BTreeMap::new();
-        for chunk in chunks(&ids, DESCRIBE_BATCH) {
-            found.extend(describe_groups(clients, chunk.to_vec()).await?);
-        }
-        Ok(requests
-            .iter()
-            .map(|r| Ok(found.get(&r.id).map(|g| g.to_value(clients, &r.prior))))
+            .map(|(k, g)| (k, g.to_value(clients)))
             .collect())
+    }
+
+    /// Regroups the rules read into the blocks of the Prior or Planned value.
+    fn present(&self, read: Value, reference: &Value) -> Value {
+        let Some(id) = read.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return read;
+        };
+        let Ok(atoms) = desired_atoms(&read, &id) else {
+            return read;
+        };
+        let atoms: Vec<Atom> = atoms.into_iter().collect();
+        let mut read = read;
+        if let Value::Map(m) = &mut read {
+            for (attr, blocks) in group_blocks(&atoms, &id, reference) {
+                m.insert(attr.to_string(), Value::List(blocks));
+            }
+        }
+        read
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let name = match opt_str(planned, "name")? {
-            Some(n) => n.to_string(),
-            None => generated_name(ctx),
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let (ctx, planned) = (new.ctx, new.planned);
+        let name = match (opt_str(planned, "name")?, opt_str(planned, "name_prefix")?) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(prefix)) => prefixed_name(ctx, planned, prefix, 255)?,
+            (None, None) => generated_name(ctx),
         };
         let description = opt_str(planned, "description")?.unwrap_or(DEFAULT_DESCRIPTION);
         let vpc = opt_str(planned, "vpc_id")?;
         // Validate the rules before creating anything.
         desired_atoms(planned, "")?;
-        let tags = all_tags(planned, ctx)?;
         let made = clients
             .ec2
             .create_security_group()
             .group_name(&name)
             .description(description)
             .set_vpc_id(vpc.map(str::to_string))
-            .tag_specifications(tag_spec(Ec2ResourceType::SecurityGroup, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::SecurityGroup, &new.tags))
             .send()
             .await
             .map_err(|e| sdk_error("CreateSecurityGroup", e));
@@ -273,70 +283,46 @@ impl ResourceType for SecurityGroup {
         }
         ctx.created(&id);
         let want = desired_atoms(planned, &id)?;
-        retry_not_found(|| sync_rules(clients, &id, &want)).await?;
-        read_back("security group", &id, |ids| async {
-            let groups = describe_groups(clients, ids).await?;
-            Ok(groups
-                .into_iter()
-                .map(|(k, g)| (k, g.to_value(clients, planned)))
-                .collect())
-        })
-        .await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "security-group").await
+        retry_not_found(|| sync_rules(clients, &id, &want, &[false, true])).await?;
+        Ok(id)
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "ingress") || changed(req.changed, "egress") {
-            let want = desired_atoms(req.planned, req.id)?;
-            sync_rules(clients, req.id, &want).await?;
+    ) -> Result<(), ProviderError> {
+        // Only the directions whose blocks changed are synced: a direction the
+        // configuration leaves unset keeps whatever rules it has (standalone
+        // `aws.security_group_rule`s among them).
+        let scope: Vec<bool> = [("ingress", false), ("egress", true)]
+            .into_iter()
+            .filter(|(attr, _)| changed(req.changed, attr))
+            .map(|(_, egress)| egress)
+            .collect();
+        if scope.is_empty() {
+            return Ok(());
         }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        let planned = req.planned;
-        read_back("security group", req.id, |ids| async {
-            let groups = describe_groups(clients, ids).await?;
-            Ok(groups
-                .into_iter()
-                .map(|(k, g)| (k, g.to_value(clients, planned)))
-                .collect())
-        })
-        .await
+        let want = desired_atoms(req.planned, req.id)?;
+        sync_rules(clients, req.id, &want, &scope).await
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        // Interfaces of instances or load balancers terminated just before keep the group
-        // in use for a while (DependencyViolation).
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_security_group()
-                .group_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteSecurityGroup", e))
-        };
-        delete_when_unused(&mut call, 7).await
+        clients
+            .ec2
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteSecurityGroup", e))
     }
 }
 
@@ -391,28 +377,60 @@ async fn find_own(
 // Atoms: one AWS rule each
 // ---------------------------------------------------------------------------------------
 
+/// Where one AWS rule lets traffic come from (ingress) or go to (egress).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Source {
+pub(crate) enum Source {
+    /// An IPv4 CIDR block.
     Cidr4(String),
+    /// An IPv6 CIDR block.
     Cidr6(String),
+    /// A security group id.
     Group(String),
+    /// A managed prefix list id (standalone rules only: inline blocks cannot name one).
+    PrefixList(String),
 }
 
 /// What atoms of one read-back block share: direction, protocol, ports, description.
 type BlockKey = (bool, String, i32, i32, Option<String>);
 
+/// One AWS rule: direction, protocol (AWS's spelling), ports (-1 for all protocols),
+/// one source and a description.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Atom {
-    egress: bool,
-    protocol: String,
-    from: i32,
-    to: i32,
-    source: Source,
-    description: Option<String>,
+pub(crate) struct Atom {
+    pub egress: bool,
+    pub protocol: String,
+    pub from: i32,
+    pub to: i32,
+    pub source: Source,
+    pub description: Option<String>,
+}
+
+impl Atom {
+    /// Whether `other` is the same AWS rule, whatever its description.
+    pub(crate) fn same_rule(&self, other: &Atom) -> bool {
+        (
+            self.egress,
+            &self.protocol,
+            self.from,
+            self.to,
+            &self.source,
+        ) == (
+            other.egress,
+            &other.protocol,
+            other.from,
+            other.to,
+            &other.source,
+        )
+    }
+
+    /// Whether inline `ingress`/`egress` blocks can express this rule.
+    fn inline(&self) -> bool {
+        !matches!(self.source, Source::PrefixList(_))
+    }
 }
 
 /// AWS's spelling of a protocol.
-fn normalize_protocol(p: &str) -> String {
+pub(crate) fn normalize_protocol(p: &str) -> String {
     match p.to_ascii_lowercase().as_str() {
         "all" | "-1" => "-1".to_string(),
         "6" => "tcp".to_string(),
@@ -504,11 +522,14 @@ fn block_atoms(block: &Value, egress: bool, own_id: &str) -> Result<Vec<Atom>, P
         .collect())
 }
 
-fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
+/// The atom of a rule as DescribeSecurityGroupRules lists it.
+pub(crate) fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
     let source = if let Some(c) = r.cidr_ipv4() {
         Source::Cidr4(c.to_string())
     } else if let Some(c) = r.cidr_ipv6() {
         Source::Cidr6(c.to_string())
+    } else if let Some(p) = r.prefix_list_id() {
+        Source::PrefixList(p.to_string())
     } else {
         Source::Group(r.referenced_group_info()?.group_id()?.to_string())
     };
@@ -531,6 +552,7 @@ fn rule_atom(r: &SecurityGroupRule) -> Option<Atom> {
     })
 }
 
+/// The atoms of one permission as DescribeSecurityGroups lists it.
 fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
     let protocol = normalize_protocol(p.ip_protocol().unwrap_or("-1"));
     let (from, to) = if protocol == "-1" {
@@ -562,10 +584,16 @@ fn permission_atoms(p: &IpPermission, egress: bool) -> Vec<Atom> {
             out.push(atom(Source::Group(id.to_string()), g.description()));
         }
     }
+    for l in p.prefix_list_ids() {
+        if let Some(id) = l.prefix_list_id() {
+            out.push(atom(Source::PrefixList(id.to_string()), l.description()));
+        }
+    }
     out
 }
 
-fn atom_permission(a: &Atom) -> IpPermission {
+/// The permission that authorizes one atom.
+pub(crate) fn atom_permission(a: &Atom) -> IpPermission {
     let b = IpPermission::builder().ip_protocol(&a.protocol);
     let b = if a.protocol == "-1" {
         b
@@ -584,16 +612,25 @@ fn atom_permission(a: &Atom) -> IpPermission {
                 .set_description(d)
                 .build(),
         ),
+        Source::PrefixList(p) => b.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(p)
+                .set_description(d)
+                .build(),
+        ),
     }
     .build()
 }
 
-/// Makes the group's rules exactly `want`: revokes other rules by id, then authorizes
-/// the missing ones. Rules already right are not touched.
+/// Makes the group's rules of the directions in `scope` (`false` ingress, `true` egress)
+/// exactly `want`: revokes other rules by id, then authorizes the missing ones. Rules
+/// already right are not touched, nor are rules of other directions or prefix-list rules
+/// (inline blocks cannot express those; they belong to standalone rules).
 async fn sync_rules(
     clients: &Clients,
     id: &str,
     want: &BTreeSet<Atom>,
+    scope: &[bool],
 ) -> Result<(), ProviderError> {
     let mut have: Vec<(String, Atom)> = Vec::new();
     let mut pages = clients
@@ -606,12 +643,14 @@ async fn sync_rules(
         let page = page.map_err(|e| sdk_error("DescribeSecurityGroupRules", e))?;
         for r in page.security_group_rules() {
             if let (Some(rid), Some(atom)) = (r.security_group_rule_id(), rule_atom(r)) {
-                have.push((rid.to_string(), atom));
+                if atom.inline() && scope.contains(&atom.egress) {
+                    have.push((rid.to_string(), atom));
+                }
             }
         }
     }
     let present: BTreeSet<&Atom> = have.iter().map(|(_, a)| a).collect();
-    for egress in [false, true] {
+    for &egress in scope {
         let revoke: Vec<String> = have
             .iter()
             .filter(|(_, a)| a.egress == egress && !want.contains(a))
@@ -646,7 +685,7 @@ async fn sync_rules(
             other => other?,
         }
     }
-    for egress in [false, true] {
+    for &egress in scope {
         let add: Vec<IpPermission> = want
             .iter()
             .filter(|a| a.egress == egress && !present.contains(a))
@@ -694,17 +733,19 @@ async fn sync_rules(
 // ---------------------------------------------------------------------------------------
 
 /// What DescribeSecurityGroups says about one group.
-struct Described {
+pub(crate) struct Described {
     id: String,
     name: String,
     description: String,
     vpc_id: Option<String>,
     owner_id: Option<String>,
     tags: BTreeMap<String, String>,
-    atoms: Vec<Atom>,
+    /// Every rule of the group, sorted.
+    pub atoms: Vec<Atom>,
 }
 
-async fn describe_groups(
+/// Describes up to 50 groups by id; absent ids are missing from the result.
+pub(crate) async fn describe_groups(
     clients: &Clients,
     ids: Vec<String>,
 ) -> Result<BTreeMap<String, Described>, ProviderError> {
@@ -746,48 +787,10 @@ async fn describe_groups(
 }
 
 impl Described {
-    /// The resource value; `shape` (Prior or Planned) guides how atoms group into blocks.
-    fn to_value(&self, clients: &Clients, shape: &Value) -> Value {
-        let mut remaining: Vec<Atom> = self.atoms.clone();
-        let mut blocks: BTreeMap<&str, Vec<Value>> =
-            BTreeMap::from([("ingress", Vec::new()), ("egress", Vec::new())]);
-        for (attr, egress) in [("ingress", false), ("egress", true)] {
-            for block in list(shape, attr).unwrap_or(&[]) {
-                let Ok(atoms) = block_atoms(block, egress, &self.id) else {
-                    continue;
-                };
-                if !atoms.is_empty() && atoms.iter().all(|a| remaining.contains(a)) {
-                    remaining.retain(|a| !atoms.contains(a));
-                    // Keep the configuration's spelling of an equivalent protocol ("all").
-                    let spelling = block.get("protocol").and_then(Value::as_str);
-                    if let Some(v) = block_value(&atoms, &self.id, spelling) {
-                        blocks.entry(attr).or_default().push(v);
-                    }
-                }
-            }
-        }
-        // Whatever is left groups by (direction, protocol, ports, description).
-        let mut groups: BTreeMap<BlockKey, Vec<Atom>> = BTreeMap::new();
-        for a in remaining {
-            groups
-                .entry((
-                    a.egress,
-                    a.protocol.clone(),
-                    a.from,
-                    a.to,
-                    a.description.clone(),
-                ))
-                .or_default()
-                .push(a);
-        }
-        for ((egress, ..), atoms) in groups {
-            if let Some(v) = block_value(&atoms, &self.id, None) {
-                blocks
-                    .entry(if egress { "egress" } else { "ingress" })
-                    .or_default()
-                    .push(v);
-            }
-        }
+    /// The resource value, rules grouped without a reference (`present` regroups them
+    /// into the configuration's blocks).
+    fn to_value(&self, clients: &Clients) -> Value {
+        let blocks = group_blocks(&self.atoms, &self.id, &Value::Null);
         let mut m = BTreeMap::new();
         m.insert("id".to_string(), Value::str(&self.id));
         m.insert("name".to_string(), Value::str(&self.name));
@@ -796,8 +799,7 @@ impl Described {
             "vpc_id".to_string(),
             self.vpc_id.as_deref().map_or(Value::Null, Value::str),
         );
-        for (attr, mut list) in blocks {
-            list.sort_by_key(|v| v.to_json().to_string());
+        for (attr, list) in blocks {
             m.insert(attr.to_string(), Value::List(list));
         }
         m.insert("tags".to_string(), tags_value(self.tags.clone()));
@@ -816,6 +818,57 @@ impl Described {
         );
         Value::Map(m)
     }
+}
+
+/// The `ingress` and `egress` blocks of `atoms` (the rules of group `own_id`), sorted:
+/// first the blocks of `shape` (the Prior or Planned value) whose atoms are all present,
+/// so a block written with several sources reads back as written, then the remaining
+/// atoms grouped by (direction, protocol, ports, description). Prefix-list rules come only
+/// from standalone `aws.security_group_rule`s and are left out.
+fn group_blocks<'a>(atoms: &[Atom], own_id: &str, shape: &Value) -> BTreeMap<&'a str, Vec<Value>> {
+    let mut remaining: Vec<Atom> = atoms.iter().filter(|a| a.inline()).cloned().collect();
+    let mut blocks: BTreeMap<&str, Vec<Value>> =
+        BTreeMap::from([("ingress", Vec::new()), ("egress", Vec::new())]);
+    for (attr, egress) in [("ingress", false), ("egress", true)] {
+        for block in list(shape, attr).unwrap_or(&[]) {
+            let Ok(atoms) = block_atoms(block, egress, own_id) else {
+                continue;
+            };
+            if !atoms.is_empty() && atoms.iter().all(|a| remaining.contains(a)) {
+                remaining.retain(|a| !atoms.contains(a));
+                // Keep the configuration's spelling of an equivalent protocol ("all").
+                let spelling = block.get("protocol").and_then(Value::as_str);
+                if let Some(v) = block_value(&atoms, own_id, spelling) {
+                    blocks.entry(attr).or_default().push(v);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<BlockKey, Vec<Atom>> = BTreeMap::new();
+    for a in remaining {
+        groups
+            .entry((
+                a.egress,
+                a.protocol.clone(),
+                a.from,
+                a.to,
+                a.description.clone(),
+            ))
+            .or_default()
+            .push(a);
+    }
+    for ((egress, ..), atoms) in groups {
+        if let Some(v) = block_value(&atoms, own_id, None) {
+            blocks
+                .entry(if egress { "egress" } else { "ingress" })
+                .or_default()
+                .push(v);
+        }
+    }
+    for list in blocks.values_mut() {
+        list.sort_by_key(|v| v.to_json().to_string());
+    }
+    blocks
 }
 
 /// One rule block from atoms sharing protocol, ports and description; `spelling` is the
@@ -837,6 +890,7 @@ fn block_value(atoms: &[Atom], own_id: &str, spelling: Option<&str>) -> Option<V
             Source::Cidr6(c) => cidrs6.push(c.clone()),
             Source::Group(g) if g == own_id => own = true,
             Source::Group(g) => groups.push(g.clone()),
+            Source::PrefixList(_) => {}
         }
     }
     let mut m = BTreeMap::new();

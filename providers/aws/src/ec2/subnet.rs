@@ -3,109 +3,89 @@
 //! Refresh: one DescribeSubnets per chunk of 50 subnets.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType as Ec2ResourceType};
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{
-    all_tags, batched_read, changed, delete_when_unused, id_schema, on_attribute, opt_bool,
-    opt_str, read_back, req_str, sdk_error, tags_schema, tags_value, wait_until, Poll,
+    on_attribute, opt_bool, opt_str, req_str, retry_not_found, sdk_error, tags_value,
 };
-use crate::ec2::{filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::ec2::{filter, tag_map, tag_spec};
+use crate::model::{computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.subnet` resource type.
 pub(crate) struct Subnet;
 
 #[async_trait]
-impl ResourceType for Subnet {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("subnet"));
-        a.insert(
-            "vpc_id".into(),
-            AttributeSchema::required(AttrType::String, "The VPC to create the subnet in.")
-                .force_new(),
-        );
-        a.insert(
-            "cidr_block".into(),
-            AttributeSchema::required(
-                AttrType::String,
-                "The IPv4 CIDR block; must lie in the VPC's range and overlap no other subnet.",
-            )
-            .force_new(),
-        );
-        a.insert(
-            "availability_zone".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "The availability zone, e.g. us-east-1a; AWS picks one when unset.",
-            )
-            .also_computed()
-            .force_new(),
-        );
-        a.insert(
-            "map_public_ip_on_launch".into(),
-            AttributeSchema::optional(
-                AttrType::Bool,
-                "Whether instances launched here get a public IPv4 address.",
-            )
-            .default(false),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "availability_zone_id".into(),
-            AttributeSchema::computed(AttrType::String, "The zone id, e.g. use1-az1."),
-        );
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The subnet's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        ResourceSchema {
-            type_name: "aws.subnet".into(),
+impl Model for Subnet {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.subnet",
             description: "A subnet: a range of a VPC's addresses in one availability zone. VPC, CIDR block and zone \
-                          cannot change in place; map_public_ip_on_launch and tags can."
-                .into(),
-            version: 1,
-            attributes: a,
+                          cannot change in place; map_public_ip_on_launch and tags can.",
             example: "resource aws.subnet private for i, az in [\"us-east-1a\", \"us-east-1b\"] {\n  vpc_id            = aws.vpc.main.id\n  \
-                      cidr_block        = cidrsubnet(aws.vpc.main.cidr_block, 8, i + 10)\n  availability_zone = az\n}"
-                .into(),
+                      cidr_block        = cidrsubnet(aws.vpc.main.cidr_block, 8, i + 10)\n  availability_zone = az\n}",
+            id: "subnet id",
+            attrs: vec![
+                required("vpc_id", AttrType::String, "The VPC to create the subnet in.").force_new(),
+                required(
+                    "cidr_block",
+                    AttrType::String,
+                    "The IPv4 CIDR block; must lie in the VPC's range and overlap no other subnet.",
+                )
+                .force_new(),
+                optional(
+                    "availability_zone",
+                    AttrType::String,
+                    "The availability zone, e.g. us-east-1a; AWS picks one when unset.",
+                )
+                .also_computed()
+                .force_new(),
+                optional(
+                    "map_public_ip_on_launch",
+                    AttrType::Bool,
+                    "Whether instances launched here get a public IPv4 address.",
+                )
+                .default(false),
+                computed("availability_zone_id", AttrType::String, "The zone id, e.g. use1-az1."),
+                computed("arn", AttrType::String, "The subnet's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+            ],
+            tags: Some(Tagging::Ec2),
+            // Network interfaces of instances, NAT gateways or load balancers deleted just
+            // before linger for a while; AWS answers DependencyViolation until they are gone.
+            delete_attempts: 7,
+            ec2_tagged: Some("subnet"),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_subnets(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_subnets(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let tags = all_tags(planned, ctx)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let out = clients
             .ec2
             .create_subnet()
             .vpc_id(req_str(planned, "vpc_id")?)
             .cidr_block(req_str(planned, "cidr_block")?)
             .set_availability_zone(opt_str(planned, "availability_zone")?.map(str::to_string))
-            .tag_specifications(tag_spec(Ec2ResourceType::Subnet, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::Subnet, &new.tags))
             .send()
             .await
             .map_err(|e| {
@@ -131,71 +111,39 @@ impl ResourceType for Subnet {
                 "CreateSubnet returned no subnet id",
             ));
         }
-        ctx.created(&id);
-        wait_until(
-            &format!("subnet {id} to become available"),
-            Duration::from_secs(300),
-            Duration::from_secs(5),
-            || async {
-                let found = read_subnets(clients, vec![id.clone()]).await?;
-                Ok(match found.get(&id) {
-                    Some(_) => Poll::Done(()),
-                    None => Poll::Pending("not visible yet".into()),
-                })
-            },
-        )
-        .await?;
+        new.ctx.created(&id);
         if opt_bool(planned, "map_public_ip_on_launch")?.unwrap_or(false) {
-            set_map_public(clients, &id, true).await?;
+            // Right after the create AWS may not know the id yet.
+            retry_not_found(|| set_map_public(clients, &id, true)).await?;
         }
-        read_back("subnet", &id, |ids| read_subnets(clients, ids)).await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "subnet").await
+        Ok(id)
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        if changed(req.changed, "map_public_ip_on_launch") {
-            let v = opt_bool(req.planned, "map_public_ip_on_launch")?.unwrap_or(false);
-            set_map_public(clients, req.id, v).await?;
-        }
-        if changed(req.changed, "tags") {
-            sync_tags(clients, req.id, req.prior, req.planned).await?;
-        }
-        read_back("subnet", req.id, |ids| read_subnets(clients, ids)).await
+    ) -> Result<(), ProviderError> {
+        let v = opt_bool(req.planned, "map_public_ip_on_launch")?.unwrap_or(false);
+        set_map_public(clients, req.id, v).await
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        // Network interfaces of instances, NAT gateways or load balancers deleted just
-        // before linger for a while; AWS answers DependencyViolation until they are gone.
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_subnet()
-                .subnet_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteSubnet", e))
-        };
-        delete_when_unused(&mut call, 7).await
+        clients
+            .ec2
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteSubnet", e))
     }
 }
 

@@ -12,112 +12,103 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, ResourceType as Ec2ResourceType, Tenancy, VpcAttributeName,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, Lookup, OpContext, ProviderError, ReadRequest, ResourceSchema,
-    UpdateRequest,
-};
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
-use crate::common::{
-    all_tags, batched_read, delete_when_unused, id_schema, not_found, opt_bool, opt_str, req_str,
-    retry_not_found, sdk_error, tags_schema, tags_value, wait_until, Poll,
-};
-use crate::ec2::{arn, filter, sync_tags, tag_map, tag_spec};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{changed, opt_bool, opt_str, req_str, sdk_error, tags_value, wait_until, Poll};
+use crate::ec2::{arn, filter, tag_map, tag_spec};
+use crate::model::{computed, optional, required, Decl, Model, New};
+use crate::tagging::Tagging;
+use crate::Clients;
 
 /// The `aws.vpc` resource type.
 pub(crate) struct Vpc;
 
+/// The DNS attributes: name, AWS's attribute and the value of a new VPC.
+const DNS: [(&str, VpcAttributeName, bool); 2] = [
+    (
+        "enable_dns_support",
+        VpcAttributeName::EnableDnsSupport,
+        true,
+    ),
+    (
+        "enable_dns_hostnames",
+        VpcAttributeName::EnableDnsHostnames,
+        false,
+    ),
+];
+
 #[async_trait]
-impl ResourceType for Vpc {
-    fn schema(&self) -> ResourceSchema {
-        let mut a = BTreeMap::new();
-        a.insert("id".into(), id_schema("VPC"));
-        a.insert(
-            "cidr_block".into(),
-            AttributeSchema::required(AttrType::String, "The IPv4 CIDR block, e.g. 10.0.0.0/16.")
-                .force_new(),
-        );
-        a.insert(
-            "instance_tenancy".into(),
-            AttributeSchema::optional(
-                AttrType::String,
-                "\"default\" or \"dedicated\" tenancy of instances launched in the VPC.",
-            )
-            .default("default")
-            .force_new(),
-        );
-        a.insert(
-            "enable_dns_support".into(),
-            AttributeSchema::optional(
-                AttrType::Bool,
-                "Whether the Amazon DNS server resolves names in the VPC.",
-            )
-            .default(true),
-        );
-        a.insert(
-            "enable_dns_hostnames".into(),
-            AttributeSchema::optional(
-                AttrType::Bool,
-                "Whether instances get public DNS host names.",
-            )
-            .default(false),
-        );
-        a.insert("tags".into(), tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(AttrType::String, "The VPC's ARN."),
-        );
-        a.insert(
-            "owner_id".into(),
-            AttributeSchema::computed(AttrType::String, "The owning AWS account id."),
-        );
-        a.insert(
-            "default_security_group_id".into(),
-            AttributeSchema::computed(
-                AttrType::String,
-                "The id of the security group AWS created with the VPC.",
-            ),
-        );
-        a.insert(
-            "main_route_table_id".into(),
-            AttributeSchema::computed(AttrType::String, "The id of the VPC's main route table."),
-        );
-        ResourceSchema {
-            type_name: "aws.vpc".into(),
+impl Model for Vpc {
+    fn decl(&self) -> Decl {
+        Decl {
+            type_name: "aws.vpc",
             description: "A VPC: an isolated network with its own IPv4 range. The CIDR block and tenancy cannot be \
-                          changed in place; the DNS attributes and tags can."
-                .into(),
-            version: 1,
-            attributes: a,
+                          changed in place; the DNS attributes and tags can.",
             example: "resource aws.vpc main {\n  cidr_block           = \"10.0.0.0/16\"\n  enable_dns_hostnames = true\n  \
-                      tags = { Name = \"main\" }\n}"
-                .into(),
+                      tags = { Name = \"main\" }\n}",
+            id: "VPC id",
+            attrs: vec![
+                required("cidr_block", AttrType::String, "The IPv4 CIDR block, e.g. 10.0.0.0/16.").force_new(),
+                optional(
+                    "instance_tenancy",
+                    AttrType::String,
+                    "\"default\" or \"dedicated\" tenancy of instances launched in the VPC.",
+                )
+                .default("default")
+                .force_new(),
+                optional(
+                    "enable_dns_support",
+                    AttrType::Bool,
+                    "Whether the Amazon DNS server resolves names in the VPC.",
+                )
+                .default(true),
+                optional(
+                    "enable_dns_hostnames",
+                    AttrType::Bool,
+                    "Whether instances get public DNS host names.",
+                )
+                .default(false),
+                computed("arn", AttrType::String, "The VPC's ARN."),
+                computed("owner_id", AttrType::String, "The owning AWS account id."),
+                computed(
+                    "default_security_group_id",
+                    AttrType::String,
+                    "The id of the security group AWS created with the VPC.",
+                ),
+                computed("main_route_table_id", AttrType::String, "The id of the VPC's main route table."),
+            ],
+            tags: Some(Tagging::Ec2),
+            // Subnets, gateways and interfaces deleted just before may still count for a
+            // few seconds (DependencyViolation); give them time.
+            delete_attempts: 6,
+            ec2_tagged: Some("vpc"),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        batched_read(requests, |ids| read_vpcs(clients, ids)).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        read_vpcs(clients, ids).await
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let cidr = req_str(planned, "cidr_block")?;
         let tenancy = opt_str(planned, "instance_tenancy")?.unwrap_or("default");
-        let tags = all_tags(planned, ctx)?;
         let out = clients
             .ec2
             .create_vpc()
             .cidr_block(cidr)
             .instance_tenancy(Tenancy::from(tenancy))
-            .tag_specifications(tag_spec(Ec2ResourceType::Vpc, &tags))
+            .tag_specifications(tag_spec(Ec2ResourceType::Vpc, &new.tags))
             .send()
             .await
             .map_err(|e| sdk_error("CreateVpc", e))?;
@@ -129,79 +120,48 @@ impl ResourceType for Vpc {
         if id.is_empty() {
             return Err(ProviderError::permanent("CreateVpc returned no VPC id"));
         }
-        ctx.created(&id);
+        new.ctx.created(&id);
         wait_available(clients, &id).await?;
-        let support = opt_bool(planned, "enable_dns_support")?.unwrap_or(true);
-        let hostnames = opt_bool(planned, "enable_dns_hostnames")?.unwrap_or(false);
-        // New VPCs have DNS support on and host names off; change only what differs.
-        if !support {
-            set_dns(clients, &id, VpcAttributeName::EnableDnsSupport, false).await?;
+        // Change only what differs from a new VPC's DNS attributes.
+        for (attr, name, initial) in DNS {
+            let want = opt_bool(planned, attr)?.unwrap_or(initial);
+            if want != initial {
+                set_dns(clients, &id, name, want).await?;
+            }
         }
-        if hostnames {
-            set_dns(clients, &id, VpcAttributeName::EnableDnsHostnames, true).await?;
-        }
-        read_back(clients, &id).await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        _planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        super::find_tagged(clients, ctx, "vpc").await
+        Ok(id)
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         req: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let id = req.id;
-        for (attr, name, default) in [
-            (
-                "enable_dns_support",
-                VpcAttributeName::EnableDnsSupport,
-                true,
-            ),
-            (
-                "enable_dns_hostnames",
-                VpcAttributeName::EnableDnsHostnames,
-                false,
-            ),
-        ] {
-            if req.changed.iter().any(|c| c == attr) {
-                let v = opt_bool(req.planned, attr)?.unwrap_or(default);
-                set_dns(clients, id, name, v).await?;
+    ) -> Result<(), ProviderError> {
+        for (attr, name, initial) in DNS {
+            if changed(req.changed, attr) {
+                let v = opt_bool(req.planned, attr)?.unwrap_or(initial);
+                set_dns(clients, req.id, name, v).await?;
             }
         }
-        if req.changed.iter().any(|c| c == "tags") {
-            sync_tags(clients, id, req.prior, req.planned).await?;
-        }
-        read_back(clients, id).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        // Subnets, gateways and interfaces deleted just before may still count for a few
-        // seconds (DependencyViolation); give them time.
-        let mut call = || async {
-            clients
-                .ec2
-                .delete_vpc()
-                .vpc_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk_error("DeleteVpc", e))
-        };
-        delete_when_unused(&mut call, 6).await
+        clients
+            .ec2
+            .delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteVpc", e))
     }
 }
 
@@ -243,16 +203,6 @@ async fn wait_available(clients: &Clients, id: &str) -> Result<(), ProviderError
             }
         },
     )
-    .await
-}
-
-async fn read_back(clients: &Clients, id: &str) -> Result<Value, ProviderError> {
-    retry_not_found(|| async {
-        let mut found = read_vpcs(clients, vec![id.to_string()]).await?;
-        found
-            .remove(id)
-            .ok_or_else(|| not_found(format!("VPC {id} not visible yet")))
-    })
     .await
 }
 

@@ -297,14 +297,18 @@ impl Model for Lb {
     }
 
     /// Logging that is off reads back as no block unless the reference declares one.
-    fn settle(&self, value: &mut Value, reference: &Value) {
+    fn present(&self, mut read: Value, reference: &Value) -> Value {
         let declared =
             matches!(reference.get("access_logs"), Some(Value::List(b)) if !b.is_empty());
-        let Value::Map(m) = value else { return };
         let off = |b: &Value| b.get("enabled") != Some(&Value::Bool(true));
-        if !declared && matches!(m.get("access_logs"), Some(Value::List(b)) if b.iter().all(off)) {
-            m.insert("access_logs".into(), Value::List(Vec::new()));
+        if let Value::Map(m) = &mut read {
+            if !declared
+                && matches!(m.get("access_logs"), Some(Value::List(b)) if b.iter().all(off))
+            {
+                m.insert("access_logs".into(), Value::List(Vec::new()));
+            }
         }
+        read
     }
 }
 
