@@ -127,6 +127,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(rds::db_instance::DbInstance),
         Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
+        Arc::new(Modeled::new(elasticache::cluster::CacheClusterType)),
         Arc::new(ssm::parameter::SsmParameter),
         Arc::new(elbv2::lb::Lb),
         Arc::new(elbv2::target_group::TargetGroupType),

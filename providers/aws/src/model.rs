@@ -85,7 +85,14 @@ pub(crate) struct Attr {
     /// A gig setting AWS does not hold: carried from the Prior or Planned value (the
     /// default on import).
     setting: bool,
+    /// Null or empty read back means "not reported", never "none": the reference's value
+    /// is kept.
+    kept_when_unreported: bool,
 }
+
+/// The key under which a fetched value may carry the object's lifecycle state for
+/// [`Model::pending`] without declaring it as an attribute.
+pub(crate) const STATUS: &str = "status";
 
 /// An optional attribute.
 pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> Attr {
@@ -94,6 +101,7 @@ pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::optional(ty, description),
         same: None,
         setting: false,
+        kept_when_unreported: false,
     }
 }
 
@@ -104,6 +112,7 @@ pub(crate) fn required(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::required(ty, description),
         same: None,
         setting: false,
+        kept_when_unreported: false,
     }
 }
 
@@ -114,6 +123,7 @@ pub(crate) fn computed(name: &'static str, ty: AttrType, description: &str) -> A
         schema: AttributeSchema::computed(ty, description),
         same: None,
         setting: false,
+        kept_when_unreported: false,
     }
 }
 
@@ -152,6 +162,16 @@ impl Attr {
     pub fn same_as(self, same: fn(&str, &str) -> bool) -> Attr {
         Attr {
             same: Some(same),
+            ..self
+        }
+    }
+
+    /// AWS may leave it out of a description although it always has a value (the
+    /// security groups of a VPC cache cluster): read back null or empty, the Prior (or
+    /// Planned) value is kept instead of showing a change nobody made.
+    pub fn kept_when_unreported(self) -> Attr {
+        Attr {
+            kept_when_unreported: true,
             ..self
         }
     }
@@ -383,6 +403,8 @@ pub(crate) trait Model: Send + Sync + 'static {
 
     /// Whether a fetched object is still settling: the state to report (`creating`,
     /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
+    /// A fetch may put the state under [`STATUS`] for this; the driver drops that key from
+    /// read values unless the type declares an attribute of that name.
     fn pending(&self, value: &Value) -> Option<String> {
         let _ = value;
         None
@@ -454,6 +476,11 @@ impl<M: Model> Modeled<M> {
         if let Some(Value::Map(tags)) = m.get_mut("tags") {
             tags.retain(|k, _| !k.starts_with(GIG_TAG_PREFIX));
         }
+        // A fetch may report the object's lifecycle state under `status` for `pending`;
+        // it is no attribute unless the type declares one of that name.
+        if !self.decl.attrs.iter().any(|a| a.name == STATUS) {
+            m.remove(STATUS);
+        }
         for a in &self.decl.attrs {
             if a.setting {
                 let carried = reference
@@ -463,6 +490,17 @@ impl<M: Model> Modeled<M> {
                     .or_else(|| a.schema.default.clone())
                     .unwrap_or(Value::Null);
                 m.insert(a.name.to_string(), carried);
+            }
+            if a.kept_when_unreported {
+                let unreported = m.get(a.name).is_none_or(|v| match v {
+                    Value::List(xs) => xs.is_empty(),
+                    v => v.is_null(),
+                });
+                if let Some(recorded) = reference.get(a.name).filter(|v| !v.is_null()) {
+                    if unreported {
+                        m.insert(a.name.to_string(), recorded.clone());
+                    }
+                }
             }
             let Some(x) = m.get_mut(a.name) else { continue };
             if let Some(same) = a.same {

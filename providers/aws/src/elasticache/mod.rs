@@ -1,17 +1,18 @@
-//! ElastiCache resource types (`aws.elasticache_subnet_group`,
-//! `aws.elasticache_replication_group`) and the ElastiCache tag calls they share.
+//! ElastiCache resource types (`aws.elasticache_cluster`, `aws.elasticache_subnet_group`,
+//! `aws.elasticache_replication_group`, `aws.elasticache_parameter_group`) and the ElastiCache tag calls they share.
 //!
 //! ElastiCache tags by ARN: ListTagsForResource reads them, AddTagsToResource and
 //! RemoveTagsFromResource change them. The user's `tags` attribute holds only the
 //! user's tags; gig's own `gig:*` tags are written on create and never touched after.
 
+pub(crate) mod cluster;
 pub(crate) mod parameter_group;
 pub(crate) mod replication_group;
 pub(crate) mod subnet_group;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticache::types::Tag;
+use aws_sdk_elasticache::types::{CacheCluster, Tag};
 use gig_core::value::Value;
 use gig_provider::{Lookup, OpContext, ProviderError};
 
@@ -117,4 +118,50 @@ pub(crate) fn check_name(attr: &str, name: &str, max: usize) -> Result<(), Provi
             ),
         ))
     }
+}
+
+/// Describes cache clusters: one call for one id, a paginated listing of all for more.
+/// Clusters that do not exist are simply absent; nodes are described with their endpoints.
+pub(crate) async fn describe_clusters(
+    clients: &Clients,
+    ids: &[&str],
+) -> Result<BTreeMap<String, CacheCluster>, ProviderError> {
+    let mut found = BTreeMap::new();
+    let mut keep = |c: CacheCluster| {
+        if let Some(id) = c.cache_cluster_id.clone() {
+            found.insert(id, c);
+        }
+    };
+    if let [only] = ids {
+        match clients
+            .elasticache
+            .describe_cache_clusters()
+            .cache_cluster_id(*only)
+            .show_cache_node_info(true)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .cache_clusters
+                .unwrap_or_default()
+                .into_iter()
+                .for_each(&mut keep),
+            Err(e) => common::ignore_not_found(Err(sdk_error("DescribeCacheClusters", e)))?,
+        }
+    } else if !ids.is_empty() {
+        let mut pages = clients
+            .elasticache
+            .describe_cache_clusters()
+            .show_cache_node_info(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("DescribeCacheClusters", e))?;
+            page.cache_clusters
+                .unwrap_or_default()
+                .into_iter()
+                .for_each(&mut keep);
+        }
+    }
+    Ok(found)
 }

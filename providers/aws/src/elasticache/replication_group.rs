@@ -26,7 +26,7 @@ use gig_provider::{
 };
 
 use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
-use crate::elasticache::{check_name, list_tags, to_sdk_tags, update_tags};
+use crate::elasticache::{check_name, describe_clusters, list_tags, to_sdk_tags, update_tags};
 use crate::{Clients, ReadResults, ResourceType};
 
 const TYPE_NAME: &str = "aws.elasticache_replication_group";
@@ -454,50 +454,6 @@ async fn describe_groups(
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_error("DescribeReplicationGroups", e))?;
             page.replication_groups
-                .unwrap_or_default()
-                .into_iter()
-                .for_each(&mut keep);
-        }
-    }
-    Ok(found)
-}
-
-/// Describes cache clusters: one call for one id, a paginated listing of all for more.
-/// Clusters that do not exist are simply absent.
-async fn describe_clusters(
-    clients: &Clients,
-    ids: &[&str],
-) -> Result<BTreeMap<String, CacheCluster>, ProviderError> {
-    let mut found = BTreeMap::new();
-    let mut keep = |c: CacheCluster| {
-        if let Some(id) = c.cache_cluster_id.clone() {
-            found.insert(id, c);
-        }
-    };
-    if let [only] = ids {
-        match clients
-            .elasticache
-            .describe_cache_clusters()
-            .cache_cluster_id(*only)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .cache_clusters
-                .unwrap_or_default()
-                .into_iter()
-                .for_each(&mut keep),
-            Err(e) => common::ignore_not_found(Err(sdk_error("DescribeCacheClusters", e)))?,
-        }
-    } else if !ids.is_empty() {
-        let mut pages = clients
-            .elasticache
-            .describe_cache_clusters()
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("DescribeCacheClusters", e))?;
-            page.cache_clusters
                 .unwrap_or_default()
                 .into_iter()
                 .for_each(&mut keep);
