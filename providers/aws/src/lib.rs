@@ -123,9 +123,11 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(ec2::instance::Instance),
         Arc::new(ec2::launch_template::LaunchTemplate),
         Arc::new(ec2::autoscaling_group::AutoscalingGroup),
-        Arc::new(rds::db_subnet_group::DbSubnetGroup),
+        Arc::new(Modeled::new(rds::db_subnet_group::DbSubnetGroup)),
         Arc::new(rds::db_instance::DbInstance),
-        Arc::new(elasticache::subnet_group::ElasticacheSubnetGroup),
+        Arc::new(Modeled::new(
+            elasticache::subnet_group::ElasticacheSubnetGroup,
+        )),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
         Arc::new(Modeled::new(elasticache::cluster::CacheClusterType)),
         Arc::new(ssm::parameter::SsmParameter),

@@ -70,6 +70,10 @@ pub(crate) struct Decl {
     pub busy: &'static [&'static str],
     /// Attempts of a delete that meets a busy code (1 when unset).
     pub delete_attempts: u32,
+    /// The attribute whose value is the id, for types named by an attribute of their own
+    /// (`cluster_id`, or a required `name` without [`Naming`]): `find_created` looks that
+    /// value up.
+    pub id_attr: Option<&'static str>,
     /// Sending the create again makes nothing new (an attach, a put that replaces the
     /// object of that name), so an interrupted create needs no lookup.
     pub repeatable_create: bool,
@@ -417,8 +421,8 @@ pub(crate) trait Model: Send + Sync + 'static {
     }
 
     /// Finds an object an interrupted create may have made. By default a create the
-    /// declaration calls repeatable needs no lookup, and a named type whose id is its
-    /// name is looked up by the name this create would use.
+    /// declaration calls repeatable needs no lookup, and a type whose id is its name (or
+    /// its `id_attr`) is looked up by the name this create would use.
     async fn find_created(
         &self,
         clients: &Clients,
@@ -429,13 +433,16 @@ pub(crate) trait Model: Send + Sync + 'static {
         if decl.repeatable_create {
             return Ok(Lookup::Repeatable);
         }
-        match (&decl.naming, decl.resolve_name(ctx, planned)?) {
-            (Some(n), Some(name)) if n.id_is_name => {
-                let found = self.fetch(clients, vec![name.clone()]).await?;
-                Ok(owned(found, ctx))
-            }
-            _ => Ok(Lookup::Unsupported),
-        }
+        let id = match (&decl.naming, decl.id_attr) {
+            (_, Some(attr)) => crate::common::req_str(planned, attr)?.to_string(),
+            (Some(n), None) if n.id_is_name => match decl.resolve_name(ctx, planned)? {
+                Some(name) => name,
+                None => return Ok(Lookup::Unsupported),
+            },
+            _ => return Ok(Lookup::Unsupported),
+        };
+        let found = self.fetch(clients, vec![id]).await?;
+        Ok(owned(found, ctx))
     }
 }
 

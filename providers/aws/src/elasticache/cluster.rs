@@ -16,16 +16,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{AzMode, CacheCluster};
 use gig_core::value::Value;
-use gig_provider::{AttrType, AttributeSchema, Lookup, OpContext, ProviderError, UpdateRequest};
+use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
     changed, object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list,
     str_list, wait_until, Poll,
 };
 use crate::elasticache::{check_name, describe_clusters, list_tags, to_sdk_tags};
-use crate::model::{
-    computed, optional, owned, required, tags_map, Decl, Model, New, Waits, STATUS,
-};
+use crate::model::{computed, optional, required, tags_map, Decl, Model, New, Waits, STATUS};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -63,6 +61,7 @@ impl Model for CacheClusterType {
                           AZ mode replace it. Create, update and delete wait for the cluster within `timeouts`.",
             example: "resource aws.elasticache_cluster cache {\n  cluster_id         = \"giggatek-cache\"\n  engine             = \"memcached\"\n  node_type          = \"cache.t3.micro\"\n  num_cache_nodes    = 2\n  az_mode            = \"cross-az\"\n  subnet_group_name  = aws.elasticache_subnet_group.cache.name\n  security_group_ids = [aws.security_group.cache.id]\n}",
             id: "cluster id",
+            id_attr: Some("cluster_id"),
             attrs: vec![
                 required("cluster_id", Str, "Cluster id: up to 50 lower-case letters, digits and hyphens.").force_new(),
                 required("engine", Str, "`memcached`, `redis` or `valkey`.").force_new(),
@@ -236,17 +235,6 @@ impl Model for CacheClusterType {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        _decl: &Decl,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        let id = req_str(planned, "cluster_id")?;
-        Ok(owned(self.fetch(clients, vec![id.to_string()]).await?, ctx))
     }
 }
 
