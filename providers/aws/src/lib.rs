@@ -130,7 +130,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         )),
         Arc::new(elasticache::replication_group::ReplicationGroupType),
         Arc::new(Modeled::new(elasticache::cluster::CacheClusterType)),
-        Arc::new(ssm::parameter::SsmParameter),
+        Arc::new(Modeled::new(ssm::parameter::SsmParameter)),
         Arc::new(elbv2::lb::Lb),
         Arc::new(elbv2::target_group::TargetGroupType),
         Arc::new(elbv2::listener::ListenerType),

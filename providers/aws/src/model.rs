@@ -156,6 +156,14 @@ impl Attr {
         }
     }
 
+    /// A secret: read back marked secret, so it never appears in output, JSON or logs.
+    pub fn secret(self) -> Attr {
+        Attr {
+            schema: self.schema.secret(),
+            ..self
+        }
+    }
+
     /// A JSON document given as a string: compared by meaning, not spelling.
     pub fn json(self) -> Attr {
         self.same_as(same_json)
