@@ -128,7 +128,9 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(
             elasticache::subnet_group::ElasticacheSubnetGroup,
         )),
-        Arc::new(elasticache::replication_group::ReplicationGroupType),
+        Arc::new(Modeled::new(
+            elasticache::replication_group::ReplicationGroupType,
+        )),
         Arc::new(Modeled::new(elasticache::cluster::CacheClusterType)),
         Arc::new(Modeled::new(ssm::parameter::SsmParameter)),
         Arc::new(elbv2::lb::Lb),

@@ -422,6 +422,13 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
+    /// Whether a fetched object will never settle (`create-failed`): the reason, ending
+    /// the wait with a permanent error instead of waiting out the timeout.
+    fn failed(&self, value: &Value) -> Option<String> {
+        let _ = value;
+        None
+    }
+
     /// What the tagging API names the object by: its id unless overridden (an ARN).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
@@ -572,10 +579,13 @@ impl<M: Model> Modeled<M> {
                     Duration::from_secs(15),
                     || async {
                         match fetch_one().await {
-                            Ok(v) => Ok(match self.model.pending(&v) {
-                                None => Poll::Done(v),
-                                Some(state) => Poll::Pending(state),
-                            }),
+                            Ok(v) => match (self.model.failed(&v), self.model.pending(&v)) {
+                                (Some(reason), _) => {
+                                    Err(ProviderError::permanent(format!("{what}: {reason}")))
+                                }
+                                (None, None) => Ok(Poll::Done(v)),
+                                (None, Some(state)) => Ok(Poll::Pending(state)),
+                            },
                             Err(e) if is_not_found(&e) => {
                                 Ok(Poll::Pending("not visible yet".into()))
                             }

@@ -22,7 +22,7 @@ use crate::common::{
     changed, object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list,
     str_list, wait_until, Poll,
 };
-use crate::elasticache::{check_name, describe_clusters, list_tags, to_sdk_tags};
+use crate::elasticache::{check_name, describe_clusters, list_tags, not_available, to_sdk_tags};
 use crate::model::{computed, optional, required, tags_map, Decl, Model, New, Waits, STATUS};
 use crate::tagging::Tagging;
 use crate::Clients;
@@ -223,10 +223,14 @@ impl Model for CacheClusterType {
     }
 
     fn pending(&self, value: &Value) -> Option<String> {
-        match value.get(STATUS).and_then(Value::as_str) {
-            Some("available") | None => None,
-            Some(state) => Some(state.to_string()),
-        }
+        not_available(value)
+    }
+
+    fn failed(&self, value: &Value) -> Option<String> {
+        let state = value.get(STATUS).and_then(Value::as_str)?;
+        ["incompatible-network", "restore-failed"]
+            .contains(&state)
+            .then(|| format!("the cluster is {state}"))
     }
 
     fn tag_target(&self, _id: &str, value: &Value) -> String {

@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticache::types::{CacheCluster, Tag};
 use gig_core::value::Value;
-use gig_provider::{Lookup, OpContext, ProviderError};
+use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};
+use crate::model::STATUS;
 use crate::Clients;
 
 /// All tags of an ElastiCache resource.
@@ -38,62 +39,11 @@ pub(crate) async fn list_tags(
         .collect())
 }
 
-/// The lookup of an interrupted create of the object named `id`, among what a Describe
-/// call found (the ARN of each): those whose tags carry every gig tag of `ctx`.
-pub(crate) async fn find_owned(
-    clients: &Clients,
-    ctx: &OpContext,
-    id: &str,
-    arns: impl IntoIterator<Item = Option<String>>,
-) -> Result<Lookup, ProviderError> {
-    let mut candidates = Vec::new();
-    for arn in arns {
-        let arn = arn.unwrap_or_default();
-        candidates.push((id.to_string(), list_tags(clients, &arn).await?));
-    }
-    Ok(common::owned_by(candidates, ctx))
-}
-
 /// Tags in the SDK's shape.
 pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-/// Brings the user's tags from Prior to Planned: removes the dropped keys, then
-/// writes the new and changed ones. gig's own tags are never in either map.
-pub(crate) async fn update_tags(
-    clients: &Clients,
-    arn: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = common::tag_diff(
-        &common::user_tags_of(prior)?,
-        &common::user_tags_of(planned)?,
-    );
-    if !remove.is_empty() {
-        clients
-            .elasticache
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        clients
-            .elasticache
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(to_sdk_tags(set)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("AddTagsToResource", e))?;
-    }
-    Ok(())
 }
 
 /// Refuses names AWS would store lower-cased: 1 to `max` lower-case letters, digits or
@@ -164,4 +114,13 @@ pub(crate) async fn describe_clusters(
         }
     }
     Ok(found)
+}
+
+/// The state of a fetched cluster or group (under [`STATUS`]) while it is not
+/// `available`, for [`crate::model::Model::pending`].
+pub(crate) fn not_available(value: &Value) -> Option<String> {
+    match value.get(STATUS).and_then(Value::as_str) {
+        Some("available") | None => None,
+        Some(state) => Some(state.to_string()),
+    }
 }
