@@ -22,7 +22,7 @@
 //!   through one implementation per tagging API ([`Tagging`]); a change no update
 //!   handles is a permanent error rather than silently ignored;
 //! - **delete**: an object already gone is deleted; the declared "still in use" codes are
-//!   retried with backoff;
+//!   retried with backoff; a type that declares `waits` is then awaited until gone;
 //! - **find_created**: a named type whose id is its name looks the name up and keeps it
 //!   only when it carries this create's gig tags.
 
@@ -724,7 +724,25 @@ impl<M: Model> ResourceType for Modeled<M> {
                 self.decl.delete_attempts.max(1),
             )
             .await,
+        )?;
+        if self.decl.waits.is_none() {
+            return Ok(());
+        }
+        // A type that waits also waits for the object to be gone, within the user's
+        // `timeouts { delete }`.
+        wait_until(
+            &format!("{} {id} to be deleted", self.decl.type_name),
+            self.decl.timeout(prior, "delete"),
+            Duration::from_secs(15),
+            || async {
+                let mut found = self.model.fetch(clients, vec![id.to_string()]).await?;
+                Ok(match found.remove(id) {
+                    Some(v) => Poll::Pending(self.model.pending(&v).unwrap_or_default()),
+                    None => Poll::Done(()),
+                })
+            },
         )
+        .await
     }
 }
 

@@ -19,8 +19,7 @@ use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
-    changed, object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list,
-    str_list, wait_until, Poll,
+    changed, object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list, str_list,
 };
 use crate::elasticache::{check_name, describe_clusters, list_tags, not_available, to_sdk_tags};
 use crate::model::{computed, optional, required, tags_map, Decl, Model, New, Waits, STATUS};
@@ -197,9 +196,9 @@ impl Model for CacheClusterType {
     async fn delete(
         &self,
         clients: &Clients,
-        decl: &Decl,
+        _decl: &Decl,
         id: &str,
-        prior: &Value,
+        _prior: &Value,
     ) -> Result<(), ProviderError> {
         clients
             .elasticache
@@ -207,19 +206,8 @@ impl Model for CacheClusterType {
             .cache_cluster_id(id)
             .send()
             .await
-            .map_err(|e| sdk_error("DeleteCacheCluster", e))?;
-        wait_until(
-            &format!("cache cluster {id} to be deleted"),
-            decl.timeout(prior, "delete"),
-            Duration::from_secs(15),
-            || async {
-                Ok(match describe_clusters(clients, &[id]).await?.remove(id) {
-                    Some(c) => Poll::Pending(c.cache_cluster_status.unwrap_or_default()),
-                    None => Poll::Done(()),
-                })
-            },
-        )
-        .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteCacheCluster", e))
     }
 
     fn pending(&self, value: &Value) -> Option<String> {

@@ -248,9 +248,9 @@ impl Model for ReplicationGroupType {
     async fn delete(
         &self,
         clients: &Clients,
-        decl: &Decl,
+        _decl: &Decl,
         id: &str,
-        prior: &Value,
+        _prior: &Value,
     ) -> Result<(), ProviderError> {
         clients
             .elasticache
@@ -258,19 +258,8 @@ impl Model for ReplicationGroupType {
             .replication_group_id(id)
             .send()
             .await
-            .map_err(|e| sdk_error("DeleteReplicationGroup", e))?;
-        wait_until(
-            &format!("replication group {id} to be deleted"),
-            decl.timeout(prior, "delete"),
-            POLL,
-            || async {
-                match describe_groups(clients, &[id]).await?.remove(id) {
-                    Some(g) => Ok(Poll::Pending(g.status.unwrap_or_default())),
-                    None => Ok(Poll::Done(())),
-                }
-            },
-        )
-        .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteReplicationGroup", e))
     }
 
     fn pending(&self, value: &Value) -> Option<String> {
