@@ -792,6 +792,43 @@ pub(crate) fn tags_map(tags: BTreeMap<String, String>) -> Value {
     )
 }
 
+/// Describes the objects of a fetch through an API that takes one id or none
+/// (DescribeDBSubnetGroups, DescribeCacheSubnetGroups): `one` for a single id, where
+/// NotFound means none, else `all`, the whole listing. The caller keeps what it asked for.
+pub(crate) async fn one_or_all<T, One, OneFut, All, AllFut>(
+    ids: &[String],
+    one: One,
+    all: All,
+) -> Result<Vec<T>, ProviderError>
+where
+    One: FnOnce(String) -> OneFut,
+    OneFut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+    All: FnOnce() -> AllFut,
+    AllFut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    match ids {
+        [only] => match one(only.clone()).await {
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            found => found,
+        },
+        _ => all().await,
+    }
+}
+
+/// The Planned value of `attr` (read by `get`) when `attr` is among the changes, else
+/// `None`: a modify call then sends only what changed.
+pub(crate) fn if_changed<'a, T>(
+    req: &UpdateRequest<'a>,
+    attr: &str,
+    get: impl Fn(&'a Value, &str) -> Result<Option<T>, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    if req.changed.iter().any(|c| c == attr) {
+        get(req.planned, attr)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Answers a batched fetch with one lookup per id, for APIs that describe one object at
 /// a time (IAM's Get calls): NotFound answers leave the id out.
 pub(crate) async fn fetch_each<F, Fut>(

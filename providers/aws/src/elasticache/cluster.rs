@@ -19,10 +19,12 @@ use gig_core::value::Value;
 use gig_provider::{AttrType, AttributeSchema, ProviderError, UpdateRequest};
 
 use crate::common::{
-    changed, object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list, str_list,
+    object, opt_i32, opt_str, opt_string, req_str, sdk_error, sorted_string_list, str_list,
 };
 use crate::elasticache::{check_name, describe_clusters, list_tags, not_available, to_sdk_tags};
-use crate::model::{computed, optional, required, tags_map, Decl, Model, New, Waits, STATUS};
+use crate::model::{
+    computed, if_changed, optional, required, tags_map, Decl, Model, New, Waits, STATUS,
+};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -156,15 +158,8 @@ impl Model for CacheClusterType {
         req: UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
         let p = req.planned;
-        let has = |k: &str| changed(req.changed, k);
-        let s = |k: &str| -> Result<Option<String>, ProviderError> {
-            Ok(if has(k) {
-                opt_str(p, k)?.map(str::to_string)
-            } else {
-                None
-            })
-        };
-        let n = |k: &str| if has(k) { opt_i32(p, k) } else { Ok(None) };
+        let s = |k: &str| Ok(if_changed(&req, k, opt_str)?.map(str::to_string));
+        let n = |k: &str| if_changed(&req, k, opt_i32);
         let nodes = n("num_cache_nodes")?;
         let remove = match nodes {
             Some(want) => nodes_to_remove(req.prior, want),
@@ -180,11 +175,9 @@ impl Model for CacheClusterType {
             .set_cache_node_ids_to_remove(Some(remove).filter(|r| !r.is_empty()))
             .set_engine_version(s("engine_version")?)
             .set_cache_parameter_group_name(s("parameter_group_name")?)
-            .set_security_group_ids(if has("security_group_ids") {
-                Some(str_list(p, "security_group_ids")?)
-            } else {
-                None
-            })
+            .set_security_group_ids(if_changed(&req, "security_group_ids", |v, k| {
+                str_list(v, k).map(Some)
+            })?)
             .set_snapshot_retention_limit(n("snapshot_retention_limit")?)
             .set_preferred_maintenance_window(s("maintenance_window")?)
             .send()

@@ -25,7 +25,9 @@ use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{self, sdk_error, wait_until, Poll};
 use crate::elasticache::{check_name, describe_clusters, list_tags, not_available, to_sdk_tags};
-use crate::model::{computed, optional, required, tags_map, Decl, Model, New, Waits, STATUS};
+use crate::model::{
+    computed, if_changed, optional, required, tags_map, Decl, Model, New, Waits, STATUS,
+};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -171,25 +173,11 @@ impl Model for ReplicationGroupType {
             "snapshot_retention_limit",
         ];
         if modified.iter().any(|k| has(k)) {
-            let s = |k: &str| -> Result<Option<String>, ProviderError> {
-                Ok(if has(k) {
-                    common::opt_str(planned, k)?.map(str::to_string)
-                } else {
-                    None
-                })
-            };
-            let b = |k: &str| {
-                if has(k) {
-                    common::opt_bool(planned, k)
-                } else {
-                    Ok(None)
-                }
-            };
-            let sgs = if has("security_group_ids") {
-                Some(common::str_list(planned, "security_group_ids")?)
-            } else {
-                None
-            };
+            let s = |k: &str| Ok(if_changed(&request, k, common::opt_str)?.map(str::to_string));
+            let b = |k: &str| if_changed(&request, k, common::opt_bool);
+            let sgs = if_changed(&request, "security_group_ids", |v, k| {
+                common::str_list(v, k).map(Some)
+            })?;
             clients
                 .elasticache
                 .modify_replication_group()
@@ -202,11 +190,11 @@ impl Model for ReplicationGroupType {
                 .set_transit_encryption_enabled(b("transit_encryption_enabled")?)
                 .set_automatic_failover_enabled(b("automatic_failover_enabled")?)
                 .set_multi_az_enabled(b("multi_az_enabled")?)
-                .set_snapshot_retention_limit(if has("snapshot_retention_limit") {
-                    common::opt_i32(planned, "snapshot_retention_limit")?
-                } else {
-                    None
-                })
+                .set_snapshot_retention_limit(if_changed(
+                    &request,
+                    "snapshot_retention_limit",
+                    common::opt_i32,
+                )?)
                 .send()
                 .await
                 .map_err(|e| sdk_error("ModifyReplicationGroup", e))?;

@@ -15,10 +15,10 @@ use gig_core::value::Value;
 use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
 use crate::common::{
-    ignore_not_found, object, opt_str, opt_string, req_str, sdk_error, sorted_string_list, str_list,
+    object, opt_str, opt_string, req_str, sdk_error, sorted_string_list, str_list,
 };
 use crate::elasticache::{check_name, list_tags, to_sdk_tags};
-use crate::model::{computed, optional, required, tags_map, Decl, Model, New};
+use crate::model::{computed, one_or_all, optional, required, tags_map, Decl, Model, New};
 use crate::tagging::Tagging;
 use crate::Clients;
 
@@ -56,20 +56,18 @@ impl Model for ElasticacheSubnetGroup {
         clients: &Clients,
         ids: Vec<String>,
     ) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let mut groups = Vec::new();
-        if let [only] = ids.as_slice() {
+        let one = |name: String| async move {
             let out = clients
                 .elasticache
                 .describe_cache_subnet_groups()
-                .cache_subnet_group_name(only)
+                .cache_subnet_group_name(name)
                 .send()
-                .await
-                .map_err(|e| sdk_error("DescribeCacheSubnetGroups", e));
-            match out {
-                Ok(out) => groups = out.cache_subnet_groups.unwrap_or_default(),
-                Err(e) => ignore_not_found(Err(e))?,
-            }
-        } else {
+                .await;
+            let out = out.map_err(|e| sdk_error("DescribeCacheSubnetGroups", e))?;
+            Ok(out.cache_subnet_groups.unwrap_or_default())
+        };
+        let all = || async {
+            let mut groups = Vec::new();
             let mut pages = clients
                 .elasticache
                 .describe_cache_subnet_groups()
@@ -79,7 +77,9 @@ impl Model for ElasticacheSubnetGroup {
                 let page = page.map_err(|e| sdk_error("DescribeCacheSubnetGroups", e))?;
                 groups.extend(page.cache_subnet_groups.unwrap_or_default());
             }
-        }
+            Ok(groups)
+        };
+        let groups = one_or_all(&ids, one, all).await?;
         let mut out = BTreeMap::new();
         for g in groups {
             let name = g.cache_subnet_group_name().unwrap_or_default().to_string();

@@ -14,10 +14,8 @@ use aws_sdk_rds::types::DbSubnetGroup as SdkGroup;
 use gig_core::value::Value;
 use gig_provider::{AttrType, ProviderError, UpdateRequest};
 
-use crate::common::{
-    ignore_not_found, object, opt_str, req_str, sdk_error, sorted_string_list, str_list,
-};
-use crate::model::{computed, optional, required, tags_map, Decl, Model, New};
+use crate::common::{object, opt_str, req_str, sdk_error, sorted_string_list, str_list};
+use crate::model::{computed, one_or_all, optional, required, tags_map, Decl, Model, New};
 use crate::rds::{list_tags, to_sdk_tags};
 use crate::tagging::Tagging;
 use crate::Clients;
@@ -56,20 +54,18 @@ impl Model for DbSubnetGroup {
         clients: &Clients,
         ids: Vec<String>,
     ) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let mut groups = Vec::new();
-        if let [only] = ids.as_slice() {
+        let one = |name: String| async move {
             let out = clients
                 .rds
                 .describe_db_subnet_groups()
-                .db_subnet_group_name(only)
+                .db_subnet_group_name(name)
                 .send()
-                .await
-                .map_err(|e| sdk_error("DescribeDBSubnetGroups", e));
-            match out {
-                Ok(out) => groups = out.db_subnet_groups.unwrap_or_default(),
-                Err(e) => ignore_not_found(Err(e))?,
-            }
-        } else {
+                .await;
+            let out = out.map_err(|e| sdk_error("DescribeDBSubnetGroups", e))?;
+            Ok(out.db_subnet_groups.unwrap_or_default())
+        };
+        let all = || async {
+            let mut groups = Vec::new();
             let mut pages = clients
                 .rds
                 .describe_db_subnet_groups()
@@ -79,7 +75,9 @@ impl Model for DbSubnetGroup {
                 let page = page.map_err(|e| sdk_error("DescribeDBSubnetGroups", e))?;
                 groups.extend(page.db_subnet_groups.unwrap_or_default());
             }
-        }
+            Ok(groups)
+        };
+        let groups = one_or_all(&ids, one, all).await?;
         let mut out = BTreeMap::new();
         for g in groups {
             let name = g.db_subnet_group_name().unwrap_or_default().to_string();
