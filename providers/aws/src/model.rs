@@ -23,7 +23,7 @@
 //!   through one implementation per tagging API ([`Tagging`]); a change no update
 //!   handles is a permanent error rather than silently ignored;
 //! - **delete**: an object already gone is deleted; the declared "still in use" codes are
-//!   retried with backoff;
+//!   retried with backoff; a type that declares `waits` is then awaited until gone;
 //! - **find_created**: a named type whose id is its name looks the name up and keeps it
 //!   only when it carries this create's gig tags.
 
@@ -78,6 +78,10 @@ pub(crate) struct Decl {
     pub busy: &'static [&'static str],
     /// Attempts of a delete that meets a busy code (1 when unset).
     pub delete_attempts: u32,
+    /// The attribute whose value is the id, for types named by an attribute of their own
+    /// (`cluster_id`, or a required `name` without [`Naming`]): `find_created` looks that
+    /// value up.
+    pub id_attr: Option<&'static str>,
     /// Sending the create again makes nothing new (an attach, a put that replaces the
     /// object of that name), so an interrupted create needs no lookup.
     pub repeatable_create: bool,
@@ -99,7 +103,14 @@ pub(crate) struct Attr {
     /// AWS gives it only through a call per object: carried from the Prior or Planned
     /// value, read through [`Model::fetch_on_import`] when there is none (an import).
     on_import: bool,
+    /// Null or empty read back means "not reported", never "none": the reference's value
+    /// is kept.
+    kept_when_unreported: bool,
 }
+
+/// The key under which a fetched value may carry the object's lifecycle state for
+/// [`Model::pending`] without declaring it as an attribute.
+pub(crate) const STATUS: &str = "status";
 
 /// An optional attribute.
 pub(crate) fn optional(name: &'static str, ty: AttrType, description: &str) -> Attr {
@@ -119,6 +130,7 @@ pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
         same: None,
         setting: false,
         on_import: false,
+        kept_when_unreported: false,
     }
 }
 
@@ -148,6 +160,14 @@ impl Attr {
     pub fn also_computed(self) -> Attr {
         Attr {
             schema: self.schema.also_computed(),
+            ..self
+        }
+    }
+
+    /// A secret: read back marked secret, so it never appears in output, JSON or logs.
+    pub fn secret(self) -> Attr {
+        Attr {
+            schema: self.schema.secret(),
             ..self
         }
     }
@@ -188,6 +208,16 @@ impl Attr {
     pub fn read_on_import(self) -> Attr {
         Attr {
             on_import: true,
+            ..self
+        }
+    }
+
+    /// AWS may leave it out of a description although it always has a value (the
+    /// security groups of a VPC cache cluster): read back null or empty, the Prior (or
+    /// Planned) value is kept instead of showing a change nobody made.
+    pub fn kept_when_unreported(self) -> Attr {
+        Attr {
+            kept_when_unreported: true,
             ..self
         }
     }
@@ -480,6 +510,8 @@ pub(crate) trait Model: Send + Sync + 'static {
 
     /// Whether a fetched object is still settling: the state to report (`creating`,
     /// `modifying`), `None` when ready. Consulted only for types that declare `waits`.
+    /// A fetch may put the state under [`STATUS`] for this; the driver drops that key from
+    /// read values unless the type declares an attribute of that name.
     fn pending(&self, value: &Value) -> Option<String> {
         let _ = value;
         None
@@ -494,6 +526,13 @@ pub(crate) trait Model: Send + Sync + 'static {
         read
     }
 
+    /// Whether a fetched object will never settle (`create-failed`): the reason, ending
+    /// the wait with a permanent error instead of waiting out the timeout.
+    fn failed(&self, value: &Value) -> Option<String> {
+        let _ = value;
+        None
+    }
+
     /// What the tagging API names the object by: its id unless overridden (an ARN).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
@@ -502,8 +541,8 @@ pub(crate) trait Model: Send + Sync + 'static {
 
     /// Finds an object an interrupted create may have made. By default a create the
     /// declaration calls repeatable needs no lookup, an EC2 object declared
-    /// `ec2_tagged` is found by its gig tags, and a named type whose id is its name is
-    /// looked up by the name this create would use.
+    /// `ec2_tagged` is found by its gig tags, and a type whose id is its name (or its
+    /// `id_attr`) is looked up by the name this create would use.
     async fn find_created(
         &self,
         clients: &Clients,
@@ -517,13 +556,16 @@ pub(crate) trait Model: Send + Sync + 'static {
         if let Some(kind) = decl.ec2_tagged {
             return crate::ec2::find_tagged(clients, ctx, kind).await;
         }
-        match (&decl.naming, decl.resolve_name(ctx, planned)?) {
-            (Some(n), Some(name)) if n.id_is_name => {
-                let found = self.fetch(clients, vec![name.clone()]).await?;
-                Ok(owned(found, ctx))
-            }
-            _ => Ok(Lookup::Unsupported),
-        }
+        let id = match (&decl.naming, decl.id_attr) {
+            (_, Some(attr)) => crate::common::req_str(planned, attr)?.to_string(),
+            (Some(n), None) if n.id_is_name => match decl.resolve_name(ctx, planned)? {
+                Some(name) => name,
+                None => return Ok(Lookup::Unsupported),
+            },
+            _ => return Ok(Lookup::Unsupported),
+        };
+        let found = self.fetch(clients, vec![id]).await?;
+        Ok(owned(found, ctx))
     }
 }
 
@@ -588,6 +630,11 @@ impl<M: Model> Modeled<M> {
         if let Some(Value::Map(tags)) = m.get_mut("tags") {
             tags.retain(|k, _| !k.starts_with(GIG_TAG_PREFIX));
         }
+        // A fetch may report the object's lifecycle state under `status` for `pending`;
+        // it is no attribute unless the type declares one of that name.
+        if !self.decl.attrs.iter().any(|a| a.name == STATUS) {
+            m.remove(STATUS);
+        }
         for a in &self.decl.attrs {
             if a.setting {
                 let carried = reference
@@ -605,6 +652,17 @@ impl<M: Model> Modeled<M> {
                     }
                     None => {
                         m.entry(a.name.to_string()).or_insert(Value::Null);
+                    }
+                }
+            }
+            if a.kept_when_unreported {
+                let unreported = m.get(a.name).is_none_or(|v| match v {
+                    Value::List(xs) => xs.is_empty(),
+                    v => v.is_null(),
+                });
+                if let Some(recorded) = reference.get(a.name).filter(|v| !v.is_null()) {
+                    if unreported {
+                        m.insert(a.name.to_string(), recorded.clone());
                     }
                 }
             }
@@ -663,10 +721,13 @@ impl<M: Model> Modeled<M> {
                     Duration::from_secs(15),
                     || async {
                         match fetch_one().await {
-                            Ok(v) => Ok(match self.model.pending(&v) {
-                                None => Poll::Done(v),
-                                Some(state) => Poll::Pending(state),
-                            }),
+                            Ok(v) => match (self.model.failed(&v), self.model.pending(&v)) {
+                                (Some(reason), _) => {
+                                    Err(ProviderError::permanent(format!("{what}: {reason}")))
+                                }
+                                (None, None) => Ok(Poll::Done(v)),
+                                (None, Some(state)) => Ok(Poll::Pending(state)),
+                            },
                             Err(e) if is_not_found(&e) => {
                                 Ok(Poll::Pending("not visible yet".into()))
                             }
@@ -816,7 +877,25 @@ impl<M: Model> ResourceType for Modeled<M> {
                 self.decl.delete_attempts.max(1),
             )
             .await,
+        )?;
+        if self.decl.waits.is_none() {
+            return Ok(());
+        }
+        // A type that waits also waits for the object to be gone, within the user's
+        // `timeouts { delete }`.
+        wait_until(
+            &format!("{} {id} to be deleted", self.decl.type_name),
+            self.decl.timeout(prior, "delete"),
+            Duration::from_secs(15),
+            || async {
+                let mut found = self.model.fetch(clients, vec![id.to_string()]).await?;
+                Ok(match found.remove(id) {
+                    Some(v) => Poll::Pending(self.model.pending(&v).unwrap_or_default()),
+                    None => Poll::Done(()),
+                })
+            },
         )
+        .await
     }
 }
 
@@ -864,6 +943,43 @@ pub(crate) fn tags_map(tags: BTreeMap<String, String>) -> Value {
             .map(|(k, v)| (k, Value::String(v)))
             .collect(),
     )
+}
+
+/// Describes the objects of a fetch through an API that takes one id or none
+/// (DescribeDBSubnetGroups, DescribeCacheSubnetGroups): `one` for a single id, where
+/// NotFound means none, else `all`, the whole listing. The caller keeps what it asked for.
+pub(crate) async fn one_or_all<T, One, OneFut, All, AllFut>(
+    ids: &[String],
+    one: One,
+    all: All,
+) -> Result<Vec<T>, ProviderError>
+where
+    One: FnOnce(String) -> OneFut,
+    OneFut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+    All: FnOnce() -> AllFut,
+    AllFut: std::future::Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    match ids {
+        [only] => match one(only.clone()).await {
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            found => found,
+        },
+        _ => all().await,
+    }
+}
+
+/// The Planned value of `attr` (read by `get`) when `attr` is among the changes, else
+/// `None`: a modify call then sends only what changed.
+pub(crate) fn if_changed<'a, T>(
+    req: &UpdateRequest<'a>,
+    attr: &str,
+    get: impl Fn(&'a Value, &str) -> Result<Option<T>, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    if req.changed.iter().any(|c| c == attr) {
+        get(req.planned, attr)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Answers a batched fetch with one lookup per id, for APIs that describe one object at

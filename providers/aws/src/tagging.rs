@@ -40,6 +40,9 @@ pub(crate) enum Tagging {
     /// Auto Scaling CreateOrUpdateTags / DeleteTags (target: the group name); tags
     /// propagate to the instances the group launches.
     Autoscaling,
+    /// SSM AddTagsToResource / RemoveTagsFromResource of a `Parameter` (target: the
+    /// parameter name).
+    SsmParameter,
     /// S3 GetBucketTagging + PutBucketTagging of the whole set (target: the bucket
     /// name): S3 has no call that changes one tag.
     S3,
@@ -183,6 +186,16 @@ impl Tagging {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_error("AddTagsToResource", e)),
+            Tagging::SsmParameter => clients
+                .ssm
+                .add_tags_to_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(target)
+                .set_tags(Some(crate::ssm::to_sdk_tags(tags.clone())?))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("AddTagsToResource", e)),
             Tagging::Elasticache => clients
                 .elasticache
                 .add_tags_to_resource()
@@ -300,6 +313,16 @@ impl Tagging {
                 .rds
                 .remove_tags_from_resource()
                 .resource_name(target)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("RemoveTagsFromResource", e)),
+            Tagging::SsmParameter => clients
+                .ssm
+                .remove_tags_from_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(target)
                 .set_tag_keys(Some(keys.to_vec()))
                 .send()
                 .await

@@ -152,6 +152,12 @@ async fn objects_are_found_by_their_gig_tags_and_names() {
     .await;
     found_by_its_marks_only(
         &emu,
+        "aws.elasticache_cluster",
+        json!({"cluster_id": "lookup-cluster", "engine": "memcached", "node_type": "cache.t3.micro"}),
+    )
+    .await;
+    found_by_its_marks_only(
+        &emu,
         "aws.lb_target_group",
         json!({"name": "lookup-tg", "port": 80, "protocol": "HTTP", "vpc_id": vpc_id}),
     )

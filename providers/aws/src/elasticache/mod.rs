@@ -1,21 +1,23 @@
-//! ElastiCache resource types (`aws.elasticache_subnet_group`,
-//! `aws.elasticache_replication_group`) and the ElastiCache tag calls they share.
+//! ElastiCache resource types (`aws.elasticache_cluster`, `aws.elasticache_subnet_group`,
+//! `aws.elasticache_replication_group`, `aws.elasticache_parameter_group`) and the ElastiCache tag calls they share.
 //!
 //! ElastiCache tags by ARN: ListTagsForResource reads them, AddTagsToResource and
 //! RemoveTagsFromResource change them. The user's `tags` attribute holds only the
 //! user's tags; gig's own `gig:*` tags are written on create and never touched after.
 
+pub(crate) mod cluster;
 pub(crate) mod parameter_group;
 pub(crate) mod replication_group;
 pub(crate) mod subnet_group;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticache::types::Tag;
+use aws_sdk_elasticache::types::{CacheCluster, Tag};
 use gig_core::value::Value;
-use gig_provider::{Lookup, OpContext, ProviderError};
+use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};
+use crate::model::STATUS;
 use crate::Clients;
 
 /// All tags of an ElastiCache resource.
@@ -37,62 +39,11 @@ pub(crate) async fn list_tags(
         .collect())
 }
 
-/// The lookup of an interrupted create of the object named `id`, among what a Describe
-/// call found (the ARN of each): those whose tags carry every gig tag of `ctx`.
-pub(crate) async fn find_owned(
-    clients: &Clients,
-    ctx: &OpContext,
-    id: &str,
-    arns: impl IntoIterator<Item = Option<String>>,
-) -> Result<Lookup, ProviderError> {
-    let mut candidates = Vec::new();
-    for arn in arns {
-        let arn = arn.unwrap_or_default();
-        candidates.push((id.to_string(), list_tags(clients, &arn).await?));
-    }
-    Ok(common::owned_by(candidates, ctx))
-}
-
 /// Tags in the SDK's shape.
 pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-/// Brings the user's tags from Prior to Planned: removes the dropped keys, then
-/// writes the new and changed ones. gig's own tags are never in either map.
-pub(crate) async fn update_tags(
-    clients: &Clients,
-    arn: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = common::tag_diff(
-        &common::user_tags_of(prior)?,
-        &common::user_tags_of(planned)?,
-    );
-    if !remove.is_empty() {
-        clients
-            .elasticache
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        clients
-            .elasticache
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(to_sdk_tags(set)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("AddTagsToResource", e))?;
-    }
-    Ok(())
 }
 
 /// Refuses names AWS would store lower-cased: 1 to `max` lower-case letters, digits or
@@ -116,5 +67,60 @@ pub(crate) fn check_name(attr: &str, name: &str, max: usize) -> Result<(), Provi
                  no two consecutive hyphens and no trailing hyphen (AWS stores it lower-cased)"
             ),
         ))
+    }
+}
+
+/// Describes cache clusters: one call for one id, a paginated listing of all for more.
+/// Clusters that do not exist are simply absent; nodes are described with their endpoints.
+pub(crate) async fn describe_clusters(
+    clients: &Clients,
+    ids: &[&str],
+) -> Result<BTreeMap<String, CacheCluster>, ProviderError> {
+    let mut found = BTreeMap::new();
+    let mut keep = |c: CacheCluster| {
+        if let Some(id) = c.cache_cluster_id.clone() {
+            found.insert(id, c);
+        }
+    };
+    if let [only] = ids {
+        match clients
+            .elasticache
+            .describe_cache_clusters()
+            .cache_cluster_id(*only)
+            .show_cache_node_info(true)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .cache_clusters
+                .unwrap_or_default()
+                .into_iter()
+                .for_each(&mut keep),
+            Err(e) => common::ignore_not_found(Err(sdk_error("DescribeCacheClusters", e)))?,
+        }
+    } else if !ids.is_empty() {
+        let mut pages = clients
+            .elasticache
+            .describe_cache_clusters()
+            .show_cache_node_info(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("DescribeCacheClusters", e))?;
+            page.cache_clusters
+                .unwrap_or_default()
+                .into_iter()
+                .for_each(&mut keep);
+        }
+    }
+    Ok(found)
+}
+
+/// The state of a fetched cluster or group (under [`STATUS`]) while it is not
+/// `available`, for [`crate::model::Model::pending`].
+pub(crate) fn not_available(value: &Value) -> Option<String> {
+    match value.get(STATUS).and_then(Value::as_str) {
+        Some("available") | None => None,
+        Some(state) => Some(state.to_string()),
     }
 }

@@ -4,8 +4,9 @@
 //! The id is the replication group id. Create waits until the group is `available`.
 //! Updates: one ModifyReplicationGroup with the changed settings (applied immediately
 //! unless `apply_immediately = false`), IncreaseReplicaCount / DecreaseReplicaCount for
-//! `num_cache_clusters`, tag calls for `tags`; each waits until `available`. Delete waits
-//! until the group is gone, bounded by `timeouts { delete = … }` (default 40 minutes).
+//! `num_cache_clusters`, tag calls for `tags` (the model's driver); each waits until
+//! `available`. Delete waits until the group is gone, bounded by
+//! `timeouts { delete = … }` (default 40 minutes).
 //!
 //! Read cost: DescribeReplicationGroups takes one id or none, and the engine version,
 //! subnet group and security groups live on the member clusters (DescribeCacheClusters,
@@ -20,187 +21,75 @@ use aws_sdk_elasticache::types::{
     AutomaticFailoverStatus, CacheCluster, MultiAzStatus, ReplicationGroup,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
+use gig_provider::{AttrType, ProviderError, UpdateRequest};
+
+use crate::common::{self, sdk_error, wait_until, Poll};
+use crate::elasticache::{check_name, describe_clusters, list_tags, not_available, to_sdk_tags};
+use crate::model::{
+    computed, if_changed, optional, required, tags_map, Decl, Model, New, Waits, STATUS,
 };
+use crate::tagging::Tagging;
+use crate::Clients;
 
-use crate::common::{self, sdk_error, timeout_setting, timeouts_schema, Poll};
-use crate::elasticache::{check_name, list_tags, to_sdk_tags, update_tags};
-use crate::{Clients, ReadResults, ResourceType};
-
-const TYPE_NAME: &str = "aws.elasticache_replication_group";
-const CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-const UPDATE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 const POLL: Duration = Duration::from_secs(15);
-/// Settings that exist only in gig: kept from the Prior value on read.
-const META: &[&str] = &["apply_immediately", "timeouts"];
 
 /// The `aws.elasticache_replication_group` resource type.
 pub(crate) struct ReplicationGroupType;
 
-fn schema() -> ResourceSchema {
-    use AttrType::{Bool, Number, Set, String as Str};
-    let opt = AttributeSchema::optional;
-    let mut a = BTreeMap::new();
-    let mut put = |k: &str, s: AttributeSchema| {
-        a.insert(k.to_string(), s);
-    };
-    put(
-        "id",
-        AttributeSchema::computed(Str, "The replication group id."),
-    );
-    put(
-        "replication_group_id",
-        AttributeSchema::required(
-            Str,
-            "Group id: up to 40 lower-case letters, digits and hyphens.",
-        )
-        .force_new(),
-    );
-    put(
-        "description",
-        AttributeSchema::required(Str, "Description of the group. Changes in place."),
-    );
-    put(
-        "engine",
-        opt(Str, "`redis` or `valkey`.")
-            .default("redis")
-            .force_new(),
-    );
-    put(
-        "engine_version",
-        opt(Str, "Engine version, e.g. `7.1`. Changes in place.").also_computed(),
-    );
-    put(
-        "node_type",
-        AttributeSchema::required(Str, "Node type, e.g. `cache.t3.micro`. Changes in place."),
-    );
-    put(
-        "num_cache_clusters",
-        opt(
-            Number,
-            "Number of nodes (primary plus replicas), 1 to 6. Changes in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "port",
-        opt(Number, "Port the nodes listen on (6379 when unset).")
-            .also_computed()
-            .force_new(),
-    );
-    put(
-        "subnet_group_name",
-        opt(Str, "ElastiCache subnet group to place the nodes in.")
-            .also_computed()
-            .force_new(),
-    );
-    put(
-        "security_group_ids",
-        opt(
-            Set(Box::new(Str)),
-            "VPC security groups of the nodes. Change in place.",
-        )
-        .also_computed(),
-    );
-    put(
-        "at_rest_encryption_enabled",
-        opt(Bool, "Encrypt data at rest.")
-            .default(false)
-            .force_new(),
-    );
-    put(
-        "transit_encryption_enabled",
-        opt(Bool, "Require TLS in transit. Changes in place.").default(false),
-    );
-    put(
-        "automatic_failover_enabled",
-        opt(
-            Bool,
-            "Promote a replica when the primary fails (needs 2 or more nodes).",
-        )
-        .default(false),
-    );
-    put(
-        "multi_az_enabled",
-        opt(
-            Bool,
-            "Spread nodes over availability zones (needs automatic failover).",
-        )
-        .default(false),
-    );
-    put(
-        "snapshot_retention_limit",
-        opt(
-            Number,
-            "Days to keep automatic snapshots (0 turns them off).",
-        )
-        .default(0i64),
-    );
-    put(
-        "apply_immediately",
-        opt(
-            Bool,
-            "Apply modifications now instead of in the next maintenance window (gig setting).",
-        )
-        .default(true),
-    );
-    put("tags", common::tags_schema());
-    put("timeouts", timeouts_schema());
-    put("arn", AttributeSchema::computed(Str, "ARN of the group."));
-    put(
-        "primary_endpoint_address",
-        AttributeSchema::computed(Str, "Address of the primary (read/write) endpoint."),
-    );
-    put(
-        "reader_endpoint_address",
-        AttributeSchema::computed(Str, "Address of the reader endpoint (all replicas)."),
-    );
-    put(
-        "member_clusters",
-        AttributeSchema::computed(
-            AttrType::List(Box::new(Str)),
-            "Ids of the cache clusters (nodes) in the group.",
-        ),
-    );
-    ResourceSchema {
-        type_name: TYPE_NAME.into(),
-        description: "An ElastiCache for Redis replication group (cluster mode disabled): a primary node and up to \
+#[async_trait]
+impl Model for ReplicationGroupType {
+    fn decl(&self) -> Decl {
+        use AttrType::{Bool, List, Number, Set, String as Str};
+        Decl {
+            type_name: "aws.elasticache_replication_group",
+            description: "An ElastiCache for Redis replication group (cluster mode disabled): a primary node and up to \
                       five replicas behind primary and reader endpoints. Node type, node count, engine version, \
                       security groups, failover and snapshot settings change in place; id, engine, port, subnet \
-                      group and at-rest encryption replace it."
-            .into(),
-        version: 1,
-        attributes: a,
-        example: r#"resource aws.elasticache_replication_group sessions {
-  replication_group_id       = "giggatek-sessions"
-  description                = "Session store"
-  node_type                  = "cache.t3.micro"
-  num_cache_clusters         = 2
-  automatic_failover_enabled = true
-  subnet_group_name          = aws.elasticache_subnet_group.cache.name
-  security_group_ids         = [aws.security_group.cache.id]
-  at_rest_encryption_enabled = true
-  transit_encryption_enabled = true
-}"#
-        .into(),
+                      group and at-rest encryption replace it.",
+            example: "resource aws.elasticache_replication_group sessions {\n  replication_group_id       = \"giggatek-sessions\"\n  description                = \"Session store\"\n  node_type                  = \"cache.t3.micro\"\n  num_cache_clusters         = 2\n  automatic_failover_enabled = true\n  subnet_group_name          = aws.elasticache_subnet_group.cache.name\n  security_group_ids         = [aws.security_group.cache.id]\n  at_rest_encryption_enabled = true\n  transit_encryption_enabled = true\n}",
+            id: "replication group id",
+            id_attr: Some("replication_group_id"),
+            attrs: vec![
+                required("replication_group_id", Str, "Group id: up to 40 lower-case letters, digits and hyphens.").force_new(),
+                required("description", Str, "Description of the group. Changes in place."),
+                optional("engine", Str, "`redis` or `valkey`.").default("redis").force_new(),
+                // Engine version, subnet group and security groups are read from the first
+                // member cluster; when its description leaves one out (a cluster still being
+                // created), the recorded value is kept. A VPC cluster always has a security
+                // group, so an empty list is "not reported", never "none".
+                optional("engine_version", Str, "Engine version, e.g. `7.1`. Changes in place.").also_computed().kept_when_unreported(),
+                required("node_type", Str, "Node type, e.g. `cache.t3.micro`. Changes in place."),
+                optional("num_cache_clusters", Number, "Number of nodes (primary plus replicas), 1 to 6. Changes in place.").also_computed(),
+                optional("port", Number, "Port the nodes listen on (6379 when unset).").also_computed().force_new(),
+                optional("subnet_group_name", Str, "ElastiCache subnet group to place the nodes in.").also_computed().kept_when_unreported().force_new(),
+                optional("security_group_ids", Set(Box::new(Str)), "VPC security groups of the nodes. Change in place.").also_computed().kept_when_unreported(),
+                optional("at_rest_encryption_enabled", Bool, "Encrypt data at rest.").default(false).force_new(),
+                optional("transit_encryption_enabled", Bool, "Require TLS in transit. Changes in place.").default(false),
+                optional("automatic_failover_enabled", Bool, "Promote a replica when the primary fails (needs 2 or more nodes).").default(false),
+                optional("multi_az_enabled", Bool, "Spread nodes over availability zones (needs automatic failover).").default(false),
+                optional("snapshot_retention_limit", Number, "Days to keep automatic snapshots (0 turns them off).").default(0i64),
+                optional("apply_immediately", Bool, "Apply modifications now instead of in the next maintenance window (gig setting).").default(true).setting(),
+                computed("arn", Str, "ARN of the group."),
+                computed("primary_endpoint_address", Str, "Address of the primary (read/write) endpoint."),
+                computed("reader_endpoint_address", Str, "Address of the reader endpoint (all replicas)."),
+                computed("member_clusters", List(Box::new(Str)), "Ids of the cache clusters (nodes) in the group."),
+            ],
+            tags: Some(Tagging::Elasticache),
+            waits: Some(Waits {
+                create: Duration::from_secs(60 * 60),
+                update: Duration::from_secs(40 * 60),
+                delete: Duration::from_secs(40 * 60),
+            }),
+            ..Decl::default()
+        }
     }
-}
 
-#[async_trait]
-impl ResourceType for ReplicationGroupType {
-    fn schema(&self) -> ResourceSchema {
-        schema()
-    }
-
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let groups = describe_groups(clients, &ids).await?;
         let firsts: Vec<&str> = ids
             .iter()
@@ -208,15 +97,10 @@ impl ResourceType for ReplicationGroupType {
             .filter_map(|g| g.member_clusters().first().map(String::as_str))
             .collect();
         let members = describe_clusters(clients, &firsts).await?;
-        let mut out = Vec::with_capacity(requests.len());
-        for request in requests {
-            match groups.get(&request.id) {
-                Some(group) => out.push(
-                    to_value(clients, group, &members, &request.prior)
-                        .await
-                        .map(Some),
-                ),
-                None => out.push(Ok(None)),
+        let mut out = BTreeMap::new();
+        for id in ids {
+            if let Some(group) = groups.get(id) {
+                out.insert(id.to_string(), to_value(clients, group, &members).await?);
             }
         }
         Ok(out)
@@ -225,9 +109,10 @@ impl ResourceType for ReplicationGroupType {
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let planned = new.planned;
         let id = common::req_str(planned, "replication_group_id")?;
         check_name("replication_group_id", id, 40)?;
         let sgs = Some(common::str_list(planned, "security_group_ids")?).filter(|v| !v.is_empty());
@@ -259,41 +144,23 @@ impl ResourceType for ReplicationGroupType {
             )?)
             .set_multi_az_enabled(common::opt_bool(planned, "multi_az_enabled")?)
             .set_snapshot_retention_limit(common::opt_i32(planned, "snapshot_retention_limit")?)
-            .set_tags(Some(to_sdk_tags(common::all_tags(planned, ctx)?)))
+            .set_tags(Some(to_sdk_tags(new.tags)))
             .send()
             .await
             .map_err(|e| sdk_error("CreateReplicationGroup", e))?;
-        ctx.created(id);
-        wait_available(
-            clients,
-            id,
-            timeout_setting(planned, "create", CREATE_TIMEOUT),
-        )
-        .await?;
-        read_one(clients, id, planned).await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        let id = common::req_str(planned, "replication_group_id")?;
-        let found = describe_groups(clients, &[id]).await?;
-        super::find_owned(clients, ctx, id, found.into_values().map(|g| g.arn)).await
+        new.ctx.created(id);
+        Ok(id.to_string())
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        decl: &Decl,
         request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let planned = request.planned;
         let id = request.id;
         let has = |k: &str| request.changed.iter().any(|c| c == k);
-        let timeout = timeout_setting(planned, "update", UPDATE_TIMEOUT);
         let immediate = common::opt_bool(planned, "apply_immediately")?.unwrap_or(true);
         let modified = [
             "description",
@@ -306,25 +173,11 @@ impl ResourceType for ReplicationGroupType {
             "snapshot_retention_limit",
         ];
         if modified.iter().any(|k| has(k)) {
-            let s = |k: &str| -> Result<Option<String>, ProviderError> {
-                Ok(if has(k) {
-                    common::opt_str(planned, k)?.map(str::to_string)
-                } else {
-                    None
-                })
-            };
-            let b = |k: &str| {
-                if has(k) {
-                    common::opt_bool(planned, k)
-                } else {
-                    Ok(None)
-                }
-            };
-            let sgs = if has("security_group_ids") {
-                Some(common::str_list(planned, "security_group_ids")?)
-            } else {
-                None
-            };
+            let s = |k: &str| Ok(if_changed(&request, k, common::opt_str)?.map(str::to_string));
+            let b = |k: &str| if_changed(&request, k, common::opt_bool);
+            let sgs = if_changed(&request, "security_group_ids", |v, k| {
+                common::str_list(v, k).map(Some)
+            })?;
             clients
                 .elasticache
                 .modify_replication_group()
@@ -337,19 +190,22 @@ impl ResourceType for ReplicationGroupType {
                 .set_transit_encryption_enabled(b("transit_encryption_enabled")?)
                 .set_automatic_failover_enabled(b("automatic_failover_enabled")?)
                 .set_multi_az_enabled(b("multi_az_enabled")?)
-                .set_snapshot_retention_limit(if has("snapshot_retention_limit") {
-                    common::opt_i32(planned, "snapshot_retention_limit")?
-                } else {
-                    None
-                })
+                .set_snapshot_retention_limit(if_changed(
+                    &request,
+                    "snapshot_retention_limit",
+                    common::opt_i32,
+                )?)
                 .send()
                 .await
                 .map_err(|e| sdk_error("ModifyReplicationGroup", e))?;
-            wait_available(clients, id, timeout).await?;
         }
         if has("num_cache_clusters") {
             if let Some(want) = common::opt_i32(planned, "num_cache_clusters")? {
                 let have = common::opt_i32(request.prior, "num_cache_clusters")?.unwrap_or(want);
+                if want != have {
+                    // A replica-count change waits for the modify before it to settle.
+                    wait_available(clients, id, decl.timeout(planned, "update")).await?;
+                }
                 let replicas = want - 1;
                 if want > have {
                     clients
@@ -372,51 +228,65 @@ impl ResourceType for ReplicationGroupType {
                         .await
                         .map_err(|e| sdk_error("DecreaseReplicaCount", e))?;
                 }
-                wait_available(clients, id, timeout).await?;
             }
         }
-        if has("tags") {
-            update_tags(
-                clients,
-                common::req_str(request.prior, "arn")?,
-                request.prior,
-                planned,
-            )
-            .await?;
-        }
-        read_one(clients, id, planned).await
+        Ok(())
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
-        prior: &Value,
+        _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let result = clients
+        clients
             .elasticache
             .delete_replication_group()
             .replication_group_id(id)
             .send()
-            .await;
-        if let Err(e) = result {
-            return common::ignore_not_found(Err(sdk_error("DeleteReplicationGroup", e)));
-        }
-        let timeout = timeout_setting(prior, "delete", DELETE_TIMEOUT);
-        common::wait_until(
-            &format!("replication group {id} to be deleted"),
-            timeout,
-            POLL,
-            || async {
-                match describe_groups(clients, &[id]).await?.remove(id) {
-                    Some(g) => Ok(Poll::Pending(g.status.unwrap_or_default())),
-                    None => Ok(Poll::Done(())),
-                }
-            },
-        )
-        .await
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteReplicationGroup", e))
     }
+
+    fn pending(&self, value: &Value) -> Option<String> {
+        not_available(value)
+    }
+
+    fn failed(&self, value: &Value) -> Option<String> {
+        (value.get(STATUS).and_then(Value::as_str) == Some("create-failed"))
+            .then(|| "the replication group is create-failed".to_string())
+    }
+
+    fn tag_target(&self, _id: &str, value: &Value) -> String {
+        value
+            .get("arn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Waits until the group is `available` (between a modify and a replica-count change).
+async fn wait_available(
+    clients: &Clients,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), ProviderError> {
+    wait_until(
+        &format!("replication group {id} to be available"),
+        timeout,
+        POLL,
+        || async {
+            match describe_groups(clients, &[id]).await?.remove(id) {
+                Some(g) if g.status() == Some("available") => Ok(Poll::Done(())),
+                Some(g) => Ok(Poll::Pending(g.status.unwrap_or_default())),
+                None => Ok(Poll::Pending("not yet visible".into())),
+            }
+        },
+    )
+    .await
 }
 
 /// Describes groups: one call for one id, a paginated listing of all for more.
@@ -462,102 +332,13 @@ async fn describe_groups(
     Ok(found)
 }
 
-/// Describes cache clusters: one call for one id, a paginated listing of all for more.
-/// Clusters that do not exist are simply absent.
-async fn describe_clusters(
-    clients: &Clients,
-    ids: &[&str],
-) -> Result<BTreeMap<String, CacheCluster>, ProviderError> {
-    let mut found = BTreeMap::new();
-    let mut keep = |c: CacheCluster| {
-        if let Some(id) = c.cache_cluster_id.clone() {
-            found.insert(id, c);
-        }
-    };
-    if let [only] = ids {
-        match clients
-            .elasticache
-            .describe_cache_clusters()
-            .cache_cluster_id(*only)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .cache_clusters
-                .unwrap_or_default()
-                .into_iter()
-                .for_each(&mut keep),
-            Err(e) => common::ignore_not_found(Err(sdk_error("DescribeCacheClusters", e)))?,
-        }
-    } else if !ids.is_empty() {
-        let mut pages = clients
-            .elasticache
-            .describe_cache_clusters()
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("DescribeCacheClusters", e))?;
-            page.cache_clusters
-                .unwrap_or_default()
-                .into_iter()
-                .for_each(&mut keep);
-        }
-    }
-    Ok(found)
-}
-
-async fn read_one(clients: &Clients, id: &str, prior: &Value) -> Result<Value, ProviderError> {
-    let group = describe_groups(clients, &[id])
-        .await?
-        .remove(id)
-        .ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                Some("ReplicationGroupNotFoundFault".into()),
-                format!("replication group {id} disappeared"),
-            )
-        })?;
-    let first: Vec<&str> = group
-        .member_clusters()
-        .first()
-        .map(String::as_str)
-        .into_iter()
-        .collect();
-    let members = describe_clusters(clients, &first).await?;
-    to_value(clients, &group, &members, prior).await
-}
-
-async fn wait_available(
-    clients: &Clients,
-    id: &str,
-    timeout: Duration,
-) -> Result<(), ProviderError> {
-    common::wait_until(
-        &format!("replication group {id} to be available"),
-        timeout,
-        POLL,
-        || async {
-            match describe_groups(clients, &[id]).await?.remove(id) {
-                Some(g) if g.status() == Some("available") => Ok(Poll::Done(())),
-                Some(g) if g.status() == Some("create-failed") => Err(ProviderError::permanent(
-                    format!("replication group {id} is create-failed"),
-                )),
-                Some(g) => Ok(Poll::Pending(g.status.unwrap_or_default())),
-                None => Ok(Poll::Pending("not yet visible".into())),
-            }
-        },
-    )
-    .await
-}
-
-/// The Refreshed value of a group. Engine version, subnet group and security groups come
-/// from its first member cluster; what that cluster does not report keeps its value
-/// from `prior` (null / empty when there is none, as on import).
+/// The Refreshed value of a group, with its state under [`STATUS`]. Engine version,
+/// subnet group and security groups come from its first member cluster (declared
+/// `kept_when_unreported`: null / empty when it does not report them, as on import).
 async fn to_value(
     clients: &Clients,
     g: &ReplicationGroup,
     members: &BTreeMap<String, CacheCluster>,
-    prior: &Value,
 ) -> Result<Value, ProviderError> {
     let id = g.replication_group_id.clone().unwrap_or_default();
     let arn = g.arn.clone().unwrap_or_default();
@@ -576,7 +357,7 @@ async fn to_value(
         g.automatic_failover,
         Some(AutomaticFailoverStatus::Enabled | AutomaticFailoverStatus::Enabling)
     );
-    let mut m: BTreeMap<String, Value> = [
+    let m: BTreeMap<String, Value> = [
         ("id", Value::from(id.clone())),
         ("replication_group_id", Value::from(id)),
         ("description", common::opt_string(g.description.as_deref())),
@@ -628,7 +409,8 @@ async fn to_value(
             "snapshot_retention_limit",
             Value::from(i64::from(g.snapshot_retention_limit.unwrap_or(0))),
         ),
-        ("tags", common::tags_value(&tags)),
+        ("tags", tags_map(tags)),
+        (STATUS, common::opt_string(g.status())),
         ("arn", Value::from(arn)),
         (
             "primary_endpoint_address",
@@ -647,36 +429,5 @@ async fn to_value(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    for k in META {
-        let default = if *k == "apply_immediately" {
-            Value::Bool(true)
-        } else {
-            Value::Null
-        };
-        m.insert(
-            k.to_string(),
-            prior
-                .get(k)
-                .cloned()
-                .filter(|v| !v.is_null())
-                .unwrap_or(default),
-        );
-    }
-    // Engine version, subnet group and security groups live on the member clusters. When
-    // the member cluster's description leaves one out (a cluster still being created, or
-    // an API that does not report it), the response says nothing about it: keep what was
-    // recorded rather than report a change nobody made. A VPC cluster always has at least
-    // one security group, so an empty list is "not reported", never "none".
-    for k in ["engine_version", "subnet_group_name", "security_group_ids"] {
-        let reported = m.get(k).is_some_and(|v| match v {
-            Value::List(xs) => !xs.is_empty(),
-            v => !v.is_null(),
-        });
-        if !reported {
-            if let Some(recorded) = prior.get(k).filter(|v| !v.is_null()) {
-                m.insert(k.to_string(), recorded.clone());
-            }
-        }
-    }
     Ok(Value::Map(m))
 }

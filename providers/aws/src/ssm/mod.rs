@@ -10,7 +10,6 @@ pub(crate) mod parameter;
 use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag};
-use gig_core::value::Value;
 use gig_provider::ProviderError;
 
 use crate::common::{self, sdk_error};
@@ -48,42 +47,4 @@ pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, Pr
             })
         })
         .collect()
-}
-
-/// Brings the user's tags of parameter `name` from Prior to Planned: removes the
-/// dropped keys, then writes the new and changed ones. gig's own tags are never in
-/// either map, so they are never removed.
-pub(crate) async fn update_tags(
-    clients: &Clients,
-    name: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = common::tag_diff(
-        &common::user_tags_of(prior)?,
-        &common::user_tags_of(planned)?,
-    );
-    if !remove.is_empty() {
-        clients
-            .ssm
-            .remove_tags_from_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        clients
-            .ssm
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tags(Some(to_sdk_tags(set)?))
-            .send()
-            .await
-            .map_err(|e| sdk_error("AddTagsToResource", e))?;
-    }
-    Ok(())
 }

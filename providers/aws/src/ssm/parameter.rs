@@ -24,26 +24,24 @@
 //! GetParameters does not know are gone and cost nothing more.
 //!
 //! **Intelligent-Tiering** is a tier *policy*: AWS stores the parameter as Standard or
-//! Advanced. When the Prior value says `Intelligent-Tiering`, a read keeps saying so,
-//! so the plan stays clean.
+//! Advanced. When the Prior value says `Intelligent-Tiering`, a read keeps saying so
+//! ([`same_tier`]), so the plan stays clean.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{
     Parameter, ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
 };
 use gig_core::value::Value;
-use gig_provider::{
-    AttrType, AttributeSchema, ErrorClass, Lookup, OpContext, ProviderError, ReadRequest,
-    ResourceSchema, UpdateRequest,
-};
+use gig_provider::{AttrType, ErrorClass, ProviderError, UpdateRequest};
 
-use crate::common::{self, sdk_error};
-use crate::ssm::{list_tags, to_sdk_tags, update_tags};
-use crate::{Clients, ReadResults, ResourceType};
+use crate::common::{self, has_code, is_not_found, not_found, opt_str, retry_on, sdk_error};
+use crate::model::{computed, optional, required, tags_map, Decl, Model, New};
+use crate::ssm::{list_tags, to_sdk_tags};
+use crate::tagging::Tagging;
+use crate::Clients;
 
-const TYPE_NAME: &str = "aws.ssm_parameter";
 /// The most names one GetParameters call accepts.
 pub(crate) const GET_BATCH: usize = 10;
 /// The most values one DescribeParameters `Name` filter accepts (and its largest page).
@@ -55,224 +53,151 @@ const TIERS: [&str; 3] = ["Standard", "Advanced", "Intelligent-Tiering"];
 const INTELLIGENT_TIERING: &str = "Intelligent-Tiering";
 /// The KMS key AWS uses for a SecureString when none is given.
 pub(crate) const DEFAULT_KEY_ID: &str = "alias/aws/ssm";
-/// Attributes that an overwrite (PutParameter `Overwrite=true`) changes in place.
-const OVERWRITTEN: [&str; 5] = ["value", "description", "tier", "key_id", "allowed_pattern"];
 
 /// The `aws.ssm_parameter` resource type.
 pub(crate) struct SsmParameter;
 
 #[async_trait]
-impl ResourceType for SsmParameter {
-    fn schema(&self) -> ResourceSchema {
+impl Model for SsmParameter {
+    fn decl(&self) -> Decl {
         use AttrType::{Number, String as Str};
-        let mut a = BTreeMap::new();
-        a.insert(
-            "id".into(),
-            AttributeSchema::computed(Str, "The parameter name."),
-        );
-        a.insert(
-            "name".into(),
-            AttributeSchema::required(
-                Str,
-                "Name of the parameter; a hierarchy starts with `/` (`/giggatek/db/password`).",
-            )
-            .force_new(),
-        );
-        a.insert(
-            "type".into(),
-            AttributeSchema::required(Str, "`String`, `StringList` or `SecureString`.").force_new(),
-        );
-        a.insert(
-            "value".into(),
-            AttributeSchema::required(
-                Str,
-                "The value (a comma-separated list for `StringList`), whatever the type; AWS error \
-                 messages that quote it have it replaced by `(secret)`.",
-            )
-            .secret(),
-        );
-        a.insert(
-            "description".into(),
-            AttributeSchema::optional(Str, "Description of the parameter."),
-        );
-        a.insert(
-            "tier".into(),
-            AttributeSchema::optional(
-                Str,
-                "`Standard` (values up to 4 KB), `Advanced` (up to 8 KB) or `Intelligent-Tiering`. \
-                 AWS refuses to move an Advanced parameter back to Standard.",
-            )
-            .default("Standard"),
-        );
-        a.insert(
-            "key_id".into(),
-            AttributeSchema::optional(
-                Str,
-                "KMS key (id, ARN or alias) that encrypts a `SecureString`; AWS uses the managed \
-                 key `alias/aws/ssm` when unset. Only for `SecureString`.",
-            )
-            .also_computed(),
-        );
-        a.insert(
-            "data_type".into(),
-            AttributeSchema::optional(
-                Str,
-                "`text`, `aws:ec2:image` (AWS checks the value is an AMI id) or `aws:ssm:integration`.",
-            )
-            .default("text")
-            .force_new(),
-        );
-        a.insert(
-            "allowed_pattern".into(),
-            AttributeSchema::optional(Str, "A regular expression the value must match."),
-        );
-        a.insert("tags".into(), common::tags_schema());
-        a.insert(
-            "arn".into(),
-            AttributeSchema::computed(Str, "ARN of the parameter."),
-        );
-        a.insert(
-            "version".into(),
-            AttributeSchema::computed(
-                Number,
-                "Version of the parameter; every change of value, description, tier, key or \
-                 pattern makes a new one.",
-            ),
-        );
-        ResourceSchema {
-            type_name: TYPE_NAME.into(),
+        Decl {
+            type_name: "aws.ssm_parameter",
             description: "A Systems Manager Parameter Store parameter: a named string, list of strings or \
                           KMS-encrypted `SecureString` that instances and applications read at run time \
                           (for example a database password, kept out of user data). The value, description, \
                           tier, key and allowed pattern change in place (each change makes a new version); \
                           a new name, type or data type replaces it. The value is always treated as a secret. \
                           Reading N parameters costs ceil(N/10) GetParameters calls, one DescribeParameters \
-                          page per 50 and one ListTagsForResource per parameter."
-                .into(),
-            version: 1,
-            attributes: a,
-            example: r#"resource aws.ssm_parameter db_password {
-  name        = "/giggatek/${env}/db/password"
-  type        = "SecureString"
-  value       = random.password.db.result
-  description = "Master password of the giggatek database"
-  tags        = { Environment = env }
-}"#
-            .into(),
+                          page per 50 and one ListTagsForResource per parameter.",
+            example: "resource aws.ssm_parameter db_password {\n  name        = \"/giggatek/${env}/db/password\"\n  type        = \"SecureString\"\n  value       = random.password.db.result\n  description = \"Master password of the giggatek database\"\n  tags        = { Environment = env }\n}",
+            id: "parameter name",
+            id_attr: Some("name"),
+            attrs: vec![
+                required("name", Str, "Name of the parameter; a hierarchy starts with `/` (`/giggatek/db/password`).").force_new(),
+                required("type", Str, "`String`, `StringList` or `SecureString`.").force_new(),
+                required("value", Str, "The value (a comma-separated list for `StringList`), whatever the type; AWS error \
+                 messages that quote it have it replaced by `(secret)`.").secret(),
+                optional("description", Str, "Description of the parameter."),
+                optional("tier", Str, "`Standard` (values up to 4 KB), `Advanced` (up to 8 KB) or `Intelligent-Tiering`. \
+                 AWS refuses to move an Advanced parameter back to Standard.").default("Standard").same_as(same_tier),
+                optional("key_id", Str, "KMS key (id, ARN or alias) that encrypts a `SecureString`; AWS uses the managed \
+                 key `alias/aws/ssm` when unset. Only for `SecureString`.").also_computed(),
+                optional("data_type", Str, "`text`, `aws:ec2:image` (AWS checks the value is an AMI id) or `aws:ssm:integration`.").default("text").force_new(),
+                optional("allowed_pattern", Str, "A regular expression the value must match."),
+                computed("arn", Str, "ARN of the parameter."),
+                computed("version", Number, "Version of the parameter; every change of value, description, tier, key or \
+                 pattern makes a new one."),
+            ],
+            tags: Some(Tagging::SsmParameter),
+            ..Decl::default()
         }
     }
 
-    async fn read(
+    async fn fetch(
         &self,
         clients: &Clients,
-        requests: &[ReadRequest],
-    ) -> Result<ReadResults, ProviderError> {
-        read_many(clients, requests).await
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let params = get_parameters(clients, &ids).await?;
+        let found: Vec<String> = params.keys().cloned().collect();
+        let meta = describe_parameters(clients, &found).await?;
+        let mut out = BTreeMap::new();
+        for (name, p) in &params {
+            let Some(m) = meta.get(name) else {
+                return Err(ProviderError::new(
+                    ErrorClass::Retryable,
+                    None,
+                    format!("SSM parameter {name} is not listed by DescribeParameters yet"),
+                ));
+            };
+            match list_tags(clients, name).await {
+                Ok(tags) => {
+                    out.insert(name.clone(), to_value(p, m, &tags));
+                }
+                // Deleted between the two calls.
+                Err(e) if is_not_found(&e) || has_code(&e, "InvalidResourceId") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn create(
         &self,
         clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Value, ProviderError> {
-        let spec = Spec::from_value(planned)?;
-        let tags = to_sdk_tags(common::all_tags(planned, ctx)?)?;
+        _decl: &Decl,
+        new: New<'_>,
+    ) -> Result<String, ProviderError> {
+        let spec = Spec::from_value(new.planned)?;
+        let tags = to_sdk_tags(new.tags)?;
         let version = put(clients, &spec, Put::Create { tags }).await?;
-        ctx.created(spec.name);
-        read_after_write(clients, spec.name, version, planned).await
-    }
-
-    async fn find_created(
-        &self,
-        clients: &Clients,
-        ctx: &OpContext,
-        planned: &Value,
-    ) -> Result<Lookup, ProviderError> {
-        let name = common::req_str(planned, "name")?;
-        let out = common::unless_not_found(
-            clients
-                .ssm
-                .list_tags_for_resource()
-                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                .resource_id(name)
-                .send()
-                .await
-                .map_err(|e| {
-                    let e = common::sdk_error("ListTagsForResource", e);
-                    // A parameter that does not exist is an invalid resource id here.
-                    if common::has_code(&e, "InvalidResourceId") {
-                        ProviderError::new(gig_provider::ErrorClass::NotFound, e.code, e.message)
-                    } else {
-                        e
-                    }
-                }),
-        )?;
-        let Some(out) = out else {
-            return Ok(Lookup::Found(Vec::new()));
-        };
-        let tags = out
-            .tag_list()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        Ok(common::owned_by([(name.to_string(), tags)], ctx))
+        new.ctx.created(spec.name);
+        shows_version(clients, spec.name, version).await?;
+        Ok(spec.name.to_string())
     }
 
     async fn update(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
-        request: UpdateRequest<'_>,
-    ) -> Result<Value, ProviderError> {
-        let planned = request.planned;
+        _decl: &Decl,
+        req: UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let spec = Spec {
-            name: request.id,
-            ..Spec::from_value(planned)?
+            name: req.id,
+            ..Spec::from_value(req.planned)?
         };
-        let mut version = common::opt_i64(request.prior, "version")
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        if OVERWRITTEN
-            .iter()
-            .any(|a| common::changed(request.changed, a))
-        {
-            let clear_description = spec.description.is_none()
-                && common::opt_str(request.prior, "description")?.is_some_and(|d| !d.is_empty());
-            let clear_pattern = spec.allowed_pattern.is_none()
-                && common::opt_str(request.prior, "allowed_pattern")?
-                    .is_some_and(|p| !p.is_empty());
-            version = put(
-                clients,
-                &spec,
-                Put::Overwrite {
-                    clear_description,
-                    clear_pattern,
-                },
-            )
-            .await?;
-        }
-        if common::changed(request.changed, "tags") {
-            update_tags(clients, request.id, request.prior, planned).await?;
-        }
-        read_after_write(clients, request.id, version, planned).await
+        let clear_description = spec.description.is_none()
+            && opt_str(req.prior, "description")?.is_some_and(|d| !d.is_empty());
+        let clear_pattern = spec.allowed_pattern.is_none()
+            && opt_str(req.prior, "allowed_pattern")?.is_some_and(|p| !p.is_empty());
+        let how = Put::Overwrite {
+            clear_description,
+            clear_pattern,
+        };
+        let version = put(clients, &spec, how).await?;
+        shows_version(clients, req.id, version).await
     }
 
     async fn delete(
         &self,
         clients: &Clients,
-        _ctx: &OpContext,
+        _decl: &Decl,
         id: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        let result = clients.ssm.delete_parameter().name(id).send().await;
-        common::ignore_not_found(
-            result
-                .map(|_| ())
-                .map_err(|e| ssm_error("DeleteParameter", e)),
-        )
+        clients
+            .ssm
+            .delete_parameter()
+            .name(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ssm_error("DeleteParameter", e))
     }
+}
+
+/// Intelligent-Tiering is a tier policy: AWS reports the tier it chose (Standard or
+/// Advanced), which means the same as the policy asked for.
+fn same_tier(now: &str, before: &str) -> bool {
+    now == before || (before == INTELLIGENT_TIERING && ["Standard", "Advanced"].contains(&now))
+}
+
+/// Waits (briefly) until GetParameters shows `version` or a newer one of `name`, so the
+/// read-back after a write never shows the version before it.
+async fn shows_version(clients: &Clients, name: &str, version: i64) -> Result<(), ProviderError> {
+    let mut call = || async {
+        match get_parameters(clients, &[name.to_string()])
+            .await?
+            .get(name)
+        {
+            Some(p) if p.version() >= version => Ok(()),
+            _ => Err(not_found(format!(
+                "SSM parameter {name} version {version} is not visible yet"
+            ))),
+        }
+    };
+    retry_on(&mut call, |e| is_not_found(e) || e.is_retryable(), 6).await
 }
 
 /// The settable attributes of a parameter, checked before any call.
@@ -384,87 +309,6 @@ async fn put(clients: &Clients, spec: &Spec<'_>, how: Put) -> Result<i64, Provid
     Ok(out.version)
 }
 
-/// Reads one parameter after a write: retried while AWS does not show it yet, or shows
-/// a version older than the one just written. `planned` stands in for the Prior value
-/// (it says whether the tier is Intelligent-Tiering).
-async fn read_after_write(
-    clients: &Clients,
-    name: &str,
-    version: i64,
-    planned: &Value,
-) -> Result<Value, ProviderError> {
-    let request = ReadRequest {
-        address: String::new(),
-        id: name.to_string(),
-        prior: planned.clone(),
-    };
-    let mut call = || async {
-        let mut out = read_many(clients, std::slice::from_ref(&request)).await?;
-        match out.pop() {
-            Some(Ok(Some(v))) if common::opt_i64(&v, "version")?.unwrap_or(0) >= version => Ok(v),
-            Some(Err(e)) => Err(e),
-            _ => Err(common::not_found(format!(
-                "SSM parameter {name} version {version} is not visible yet"
-            ))),
-        }
-    };
-    common::retry_on(
-        &mut call,
-        |e| common::is_not_found(e) || e.is_retryable(),
-        6,
-    )
-    .await
-}
-
-/// The batched read; see the module docs for its cost.
-async fn read_many(
-    clients: &Clients,
-    requests: &[ReadRequest],
-) -> Result<ReadResults, ProviderError> {
-    let names: Vec<String> = requests
-        .iter()
-        .map(|r| r.id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let params = get_parameters(clients, &names).await?;
-    let found: Vec<String> = params.keys().cloned().collect();
-    let meta = describe_parameters(clients, &found).await?;
-    let intelligent: BTreeSet<&str> = requests
-        .iter()
-        .filter(|r| common::opt_str(&r.prior, "tier").ok().flatten() == Some(INTELLIGENT_TIERING))
-        .map(|r| r.id.as_str())
-        .collect();
-    let mut values: BTreeMap<&str, Result<Option<Value>, ProviderError>> = BTreeMap::new();
-    for (name, p) in &params {
-        let entry = match meta.get(name) {
-            None => Err(ProviderError::new(
-                ErrorClass::Retryable,
-                None,
-                format!("SSM parameter {name} is not listed by DescribeParameters yet"),
-            )),
-            Some(m) => match list_tags(clients, name).await {
-                Ok(tags) => Ok(Some(to_value(
-                    p,
-                    m,
-                    &tags,
-                    intelligent.contains(name.as_str()),
-                ))),
-                // Deleted between the two calls.
-                Err(e) if common::is_not_found(&e) || common::has_code(&e, "InvalidResourceId") => {
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            },
-        };
-        values.insert(name, entry);
-    }
-    Ok(requests
-        .iter()
-        .map(|r| values.get(r.id.as_str()).cloned().unwrap_or(Ok(None)))
-        .collect())
-}
-
 /// GetParameters (with decryption) in batches of [`GET_BATCH`]; unknown names are absent.
 async fn get_parameters(
     clients: &Clients,
@@ -525,19 +369,10 @@ async fn describe_parameters(
 }
 
 /// The attribute map of one parameter.
-fn to_value(
-    p: &Parameter,
-    m: &ParameterMetadata,
-    tags: &BTreeMap<String, String>,
-    keep_intelligent_tiering: bool,
-) -> Value {
+fn to_value(p: &Parameter, m: &ParameterMetadata, tags: &BTreeMap<String, String>) -> Value {
     let name = p.name().unwrap_or_default();
     let ptype = p.r#type().or(m.r#type()).map(|t| t.as_str().to_string());
-    let tier = match m.tier().map(ParameterTier::as_str) {
-        _ if keep_intelligent_tiering => INTELLIGENT_TIERING,
-        Some(t) => t,
-        None => "Standard",
-    };
+    let tier = m.tier().map_or("Standard", ParameterTier::as_str);
     let key_id = if ptype.as_deref() == Some("SecureString") {
         non_empty(m.key_id()).or(Some(DEFAULT_KEY_ID))
     } else {
@@ -569,7 +404,7 @@ fn to_value(
         "allowed_pattern".to_string(),
         common::opt_string(non_empty(m.allowed_pattern())),
     );
-    v.insert("tags".to_string(), common::tags_value(tags));
+    v.insert("tags".to_string(), tags_map(tags.clone()));
     v.insert(
         "arn".to_string(),
         common::opt_string(non_empty(p.arn()).or(non_empty(m.arn()))),
