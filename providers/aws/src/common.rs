@@ -938,26 +938,6 @@ where
     }
 }
 
-/// Reads one object right after a create or update through the batched `fetch` of its
-/// type, retrying while it is not visible yet (eventual consistency).
-pub(crate) async fn read_back<F, Fut>(
-    what: &str,
-    id: &str,
-    fetch: F,
-) -> Result<Value, ProviderError>
-where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: Future<Output = Result<BTreeMap<String, Value>, ProviderError>>,
-{
-    retry_not_found(|| async {
-        let mut found = fetch(vec![id.to_string()]).await?;
-        found
-            .remove(id)
-            .ok_or_else(|| not_found(format!("{what} {id} is not visible yet")))
-    })
-    .await
-}
-
 /// Whether `attr` is among the changed attributes of an update.
 pub(crate) fn changed(changed: &[String], attr: &str) -> bool {
     changed.iter().any(|c| c == attr)
@@ -1273,11 +1253,6 @@ pub(crate) fn tags_schema() -> AttributeSchema {
         "Tags to apply. gig also writes gig:stack, gig:env and gig:address, which are not shown here.",
     )
     .default(Value::Map(BTreeMap::new()))
-}
-
-/// The schema of the computed `id` attribute.
-pub(crate) fn id_schema(what: &str) -> AttributeSchema {
-    AttributeSchema::computed(AttrType::String, &format!("The {what} id."))
 }
 
 /// Shorthand for a list-of-strings attribute type.

@@ -24,7 +24,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecif
 use gig_core::value::Value;
 use gig_provider::{Lookup, OpContext, ProviderError};
 
-use crate::common::{gig_tags, owned_by, sdk_error, tag_diff, user_tags_of};
+use crate::common::{gig_tags, owned_by, sdk_error};
 use crate::Clients;
 
 /// A Describe filter `name = values`.
@@ -102,42 +102,6 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
             ))
         })
         .collect()
-}
-
-/// Brings the user tags of `id` from `prior` to `planned` (CreateTags / DeleteTags only
-/// for what changed; gig's own tags are left alone).
-pub(crate) async fn sync_tags(
-    clients: &Clients,
-    id: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_diff(&user_tags_of(prior)?, &user_tags_of(planned)?);
-    if !set.is_empty() {
-        clients
-            .ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(ec2_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateTags", e))?;
-    }
-    if !remove.is_empty() {
-        let tags = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        clients
-            .ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteTags", e))?;
-    }
-    Ok(())
 }
 
 /// The `metadata_options` block as read back from an instance or a launch template:
