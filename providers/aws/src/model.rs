@@ -106,6 +106,9 @@ pub(crate) struct Attr {
     /// Null or empty read back means "not reported", never "none": the reference's value
     /// is kept.
     kept_when_unreported: bool,
+    /// AWS takes it but never returns it (a master password): carried from the Prior or
+    /// Planned value like a setting, yet still sent to the type's `update` when it changes.
+    write_only: bool,
 }
 
 /// The key under which a fetched value may carry the object's lifecycle state for
@@ -131,6 +134,7 @@ pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
         setting: false,
         on_import: false,
         kept_when_unreported: false,
+        write_only: false,
     }
 }
 
@@ -218,6 +222,17 @@ impl Attr {
     pub fn kept_when_unreported(self) -> Attr {
         Attr {
             kept_when_unreported: true,
+            ..self
+        }
+    }
+
+    /// A secret AWS accepts but never returns (a DB instance's master password): read
+    /// back from the Prior (or Planned) value, marked secret, and, unlike a
+    /// [`setting`](Attr::setting), handed to the type's `update` when it changes.
+    pub fn write_only(self) -> Attr {
+        Attr {
+            schema: self.schema.secret(),
+            write_only: true,
             ..self
         }
     }
@@ -636,7 +651,7 @@ impl<M: Model> Modeled<M> {
             m.remove(STATUS);
         }
         for a in &self.decl.attrs {
-            if a.setting {
+            if a.setting || a.write_only {
                 let carried = reference
                     .get(a.name)
                     .filter(|v| !v.is_null())
