@@ -636,6 +636,17 @@ impl<M: Model> Modeled<M> {
         Ok(read)
     }
 
+    /// Whether a change of `name` goes to the type's `update`: its declared settable
+    /// attributes (write-only ones included), not gig settings (kept in state only), tags
+    /// (the driver's) or `timeouts`; a computed attribute is AWS's to change, never the
+    /// user's.
+    fn sent_on_update(&self, name: &str) -> bool {
+        self.decl
+            .attrs
+            .iter()
+            .any(|a| a.name == name && a.schema.settable() && !a.setting)
+    }
+
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, read: Value, reference: &Value) -> Value {
         let mut read = self.model.present(read, reference);
@@ -836,19 +847,10 @@ impl<M: Model> ResourceType for Modeled<M> {
         _ctx: &OpContext,
         req: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
-        // What the type itself must change: its declared settable attributes, not gig
-        // settings (kept in state only), tags (below) or `timeouts`; a computed attribute
-        // is AWS's to change, never the user's.
-        let settable = |name: &str| {
-            self.decl
-                .attrs
-                .iter()
-                .any(|a| a.name == name && a.schema.settable() && !a.setting)
-        };
         let rest: Vec<String> = req
             .changed
             .iter()
-            .filter(|c| settable(c))
+            .filter(|c| self.sent_on_update(c))
             .cloned()
             .collect();
         let mut id = req.id.to_string();
@@ -1095,8 +1097,9 @@ mod tests {
         );
     }
 
-    /// A model that is only declared: its calls are never made by the tests below.
-    struct Declared;
+    /// A model that is only declared (with these attributes): its calls are never made by
+    /// the tests below.
+    struct Declared(fn() -> Vec<Attr>);
 
     #[async_trait]
     impl Model for Declared {
@@ -1104,7 +1107,7 @@ mod tests {
             Decl {
                 type_name: "aws.thing",
                 id: "thing id",
-                attrs: vec![optional("user_data", AttrType::String, "Text.").read_on_import()],
+                attrs: (self.0)(),
                 ..Decl::default()
             }
         }
@@ -1139,7 +1142,9 @@ mod tests {
 
     #[test]
     fn attributes_read_on_import_come_from_the_reference_when_there_is_one() {
-        let driver = Modeled::new(Declared);
+        let driver = Modeled::new(Declared(|| {
+            vec![optional("user_data", AttrType::String, "Text.").read_on_import()]
+        }));
         let map = |pairs: &[(&str, Value)]| {
             Value::Map(
                 pairs
@@ -1159,6 +1164,35 @@ mod tests {
         let imported = map(&[("user_data", Value::str("from AWS"))]);
         let read = driver.settle(imported, &Value::Null);
         assert_eq!(read.get("user_data"), Some(&Value::str("from AWS")));
+    }
+
+    #[test]
+    fn write_only_secrets_come_from_the_reference_and_still_reach_update() {
+        let driver = Modeled::new(Declared(|| {
+            vec![
+                optional("password", AttrType::String, "Secret.").write_only(),
+                optional("apply_immediately", AttrType::Bool, "Setting.")
+                    .default(true)
+                    .setting(),
+            ]
+        }));
+        let fetched = Value::Map(BTreeMap::from([("id".into(), Value::str("db-1"))]));
+        let prior = Value::Map(BTreeMap::from([(
+            "password".into(),
+            Value::str("hunter2").into_secret(),
+        )]));
+        let read = driver.settle(fetched.clone(), &prior);
+        let password = read.get("password").expect("carried from the Prior value");
+        assert!(password.is_secret());
+        assert_eq!(password.reveal().as_str(), Some("hunter2"));
+        assert_eq!(
+            driver.settle(fetched, &Value::Null).get("password"),
+            Some(&Value::Null),
+            "an import has no password to show"
+        );
+        assert!(driver.schema().attributes["password"].secret);
+        assert!(driver.sent_on_update("password"));
+        assert!(!driver.sent_on_update("apply_immediately"));
     }
 
     #[test]
