@@ -548,7 +548,8 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
-    /// What the tagging API names the object by: its id unless overridden (an ARN).
+    /// What the tagging API names the object by: its id unless overridden. Not asked
+    /// for APIs that name objects by their `arn` attribute ([`Tagging::by_arn`]).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
         id.to_string()
@@ -871,7 +872,11 @@ impl<M: Model> ResourceType for Modeled<M> {
             if req.changed.iter().any(|c| c == "tags") {
                 let (set, remove) =
                     tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
-                let target = self.model.tag_target(&id, req.prior);
+                let target = if tagging.by_arn() {
+                    crate::common::req_str(req.prior, "arn")?.to_string()
+                } else {
+                    self.model.tag_target(&id, req.prior)
+                };
                 tagging.sync(clients, &target, &set, &remove).await?;
             }
         }

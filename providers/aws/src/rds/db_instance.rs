@@ -293,14 +293,6 @@ impl Model for DbInstance {
             .filter(|s| FAILED.contains(s))
             .map(|s| format!("the DB instance is {s}"))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// One ModifyDBInstance carrying the attributes named in `changed`.
