@@ -129,7 +129,7 @@ fn resource_types() -> Vec<Arc<dyn ResourceType>> {
         Arc::new(Modeled::new(ec2::launch_template::LaunchTemplate)),
         Arc::new(Modeled::new(ec2::autoscaling_group::AutoscalingGroup)),
         Arc::new(Modeled::new(rds::db_subnet_group::DbSubnetGroup)),
-        Arc::new(rds::db_instance::DbInstance),
+        Arc::new(Modeled::new(rds::db_instance::DbInstance)),
         Arc::new(Modeled::new(
             elasticache::subnet_group::ElasticacheSubnetGroup,
         )),

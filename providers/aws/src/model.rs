@@ -106,6 +106,9 @@ pub(crate) struct Attr {
     /// Null or empty read back means "not reported", never "none": the reference's value
     /// is kept.
     kept_when_unreported: bool,
+    /// AWS takes it but never returns it (a master password): carried from the Prior or
+    /// Planned value like a setting, yet still sent to the type's `update` when it changes.
+    write_only: bool,
 }
 
 /// The key under which a fetched value may carry the object's lifecycle state for
@@ -131,6 +134,7 @@ pub(crate) fn attr(name: &'static str, schema: AttributeSchema) -> Attr {
         setting: false,
         on_import: false,
         kept_when_unreported: false,
+        write_only: false,
     }
 }
 
@@ -218,6 +222,17 @@ impl Attr {
     pub fn kept_when_unreported(self) -> Attr {
         Attr {
             kept_when_unreported: true,
+            ..self
+        }
+    }
+
+    /// A secret AWS accepts but never returns (a DB instance's master password): read
+    /// back from the Prior (or Planned) value, marked secret, and, unlike a
+    /// [`setting`](Attr::setting), handed to the type's `update` when it changes.
+    pub fn write_only(self) -> Attr {
+        Attr {
+            schema: self.schema.secret(),
+            write_only: true,
             ..self
         }
     }
@@ -533,7 +548,8 @@ pub(crate) trait Model: Send + Sync + 'static {
         None
     }
 
-    /// What the tagging API names the object by: its id unless overridden (an ARN).
+    /// What the tagging API names the object by: its id unless overridden. Not asked
+    /// for APIs that name objects by their `arn` attribute ([`Tagging::by_arn`]).
     fn tag_target(&self, id: &str, value: &Value) -> String {
         let _ = value;
         id.to_string()
@@ -621,6 +637,17 @@ impl<M: Model> Modeled<M> {
         Ok(read)
     }
 
+    /// Whether a change of `name` goes to the type's `update`: its declared settable
+    /// attributes (write-only ones included), not gig settings (kept in state only), tags
+    /// (the driver's) or `timeouts`; a computed attribute is AWS's to change, never the
+    /// user's.
+    fn sent_on_update(&self, name: &str) -> bool {
+        self.decl
+            .attrs
+            .iter()
+            .any(|a| a.name == name && a.schema.settable() && !a.setting)
+    }
+
     /// `read` made presentable against `reference` (the Prior or Planned value).
     fn settle(&self, read: Value, reference: &Value) -> Value {
         let mut read = self.model.present(read, reference);
@@ -636,7 +663,7 @@ impl<M: Model> Modeled<M> {
             m.remove(STATUS);
         }
         for a in &self.decl.attrs {
-            if a.setting {
+            if a.setting || a.write_only {
                 let carried = reference
                     .get(a.name)
                     .filter(|v| !v.is_null())
@@ -821,19 +848,10 @@ impl<M: Model> ResourceType for Modeled<M> {
         _ctx: &OpContext,
         req: UpdateRequest<'_>,
     ) -> Result<Value, ProviderError> {
-        // What the type itself must change: its declared settable attributes, not gig
-        // settings (kept in state only), tags (below) or `timeouts`; a computed attribute
-        // is AWS's to change, never the user's.
-        let settable = |name: &str| {
-            self.decl
-                .attrs
-                .iter()
-                .any(|a| a.name == name && a.schema.settable() && !a.setting)
-        };
         let rest: Vec<String> = req
             .changed
             .iter()
-            .filter(|c| settable(c))
+            .filter(|c| self.sent_on_update(c))
             .cloned()
             .collect();
         let mut id = req.id.to_string();
@@ -854,7 +872,11 @@ impl<M: Model> ResourceType for Modeled<M> {
             if req.changed.iter().any(|c| c == "tags") {
                 let (set, remove) =
                     tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
-                let target = self.model.tag_target(&id, req.prior);
+                let target = if tagging.by_arn() {
+                    crate::common::req_str(req.prior, "arn")?.to_string()
+                } else {
+                    self.model.tag_target(&id, req.prior)
+                };
                 tagging.sync(clients, &target, &set, &remove).await?;
             }
         }
@@ -1080,8 +1102,9 @@ mod tests {
         );
     }
 
-    /// A model that is only declared: its calls are never made by the tests below.
-    struct Declared;
+    /// A model that is only declared (with these attributes): its calls are never made by
+    /// the tests below.
+    struct Declared(fn() -> Vec<Attr>);
 
     #[async_trait]
     impl Model for Declared {
@@ -1089,7 +1112,7 @@ mod tests {
             Decl {
                 type_name: "aws.thing",
                 id: "thing id",
-                attrs: vec![optional("user_data", AttrType::String, "Text.").read_on_import()],
+                attrs: (self.0)(),
                 ..Decl::default()
             }
         }
@@ -1124,7 +1147,9 @@ mod tests {
 
     #[test]
     fn attributes_read_on_import_come_from_the_reference_when_there_is_one() {
-        let driver = Modeled::new(Declared);
+        let driver = Modeled::new(Declared(|| {
+            vec![optional("user_data", AttrType::String, "Text.").read_on_import()]
+        }));
         let map = |pairs: &[(&str, Value)]| {
             Value::Map(
                 pairs
@@ -1144,6 +1169,35 @@ mod tests {
         let imported = map(&[("user_data", Value::str("from AWS"))]);
         let read = driver.settle(imported, &Value::Null);
         assert_eq!(read.get("user_data"), Some(&Value::str("from AWS")));
+    }
+
+    #[test]
+    fn write_only_secrets_come_from_the_reference_and_still_reach_update() {
+        let driver = Modeled::new(Declared(|| {
+            vec![
+                optional("password", AttrType::String, "Secret.").write_only(),
+                optional("apply_immediately", AttrType::Bool, "Setting.")
+                    .default(true)
+                    .setting(),
+            ]
+        }));
+        let fetched = Value::Map(BTreeMap::from([("id".into(), Value::str("db-1"))]));
+        let prior = Value::Map(BTreeMap::from([(
+            "password".into(),
+            Value::str("hunter2").into_secret(),
+        )]));
+        let read = driver.settle(fetched.clone(), &prior);
+        let password = read.get("password").expect("carried from the Prior value");
+        assert!(password.is_secret());
+        assert_eq!(password.reveal().as_str(), Some("hunter2"));
+        assert_eq!(
+            driver.settle(fetched, &Value::Null).get("password"),
+            Some(&Value::Null),
+            "an import has no password to show"
+        );
+        assert!(driver.schema().attributes["password"].secret);
+        assert!(driver.sent_on_update("password"));
+        assert!(!driver.sent_on_update("apply_immediately"));
     }
 
     #[test]

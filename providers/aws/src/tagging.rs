@@ -12,7 +12,8 @@ use gig_provider::ProviderError;
 use crate::common::sdk_error;
 use crate::Clients;
 
-/// A tagging API, naming the object by the target [`crate::model::Model::tag_target`] gives.
+/// A tagging API, naming the object by its `arn` attribute ([`Tagging::by_arn`]) or by
+/// the target [`crate::model::Model::tag_target`] gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tagging {
     /// EC2 CreateTags / DeleteTags (target: the resource id).
@@ -49,6 +50,16 @@ pub(crate) enum Tagging {
 }
 
 impl Tagging {
+    /// Whether the API names the object by the ARN in its value's `arn` attribute (RDS,
+    /// ElastiCache, CloudWatch Logs, CloudWatch), for types whose id is not the ARN; the
+    /// driver then asks no [`crate::model::Model::tag_target`].
+    pub fn by_arn(self) -> bool {
+        matches!(
+            self,
+            Tagging::Rds | Tagging::Elasticache | Tagging::Logs | Tagging::CloudWatch
+        )
+    }
+
     /// Sets `set` and removes `remove` on `target`.
     pub async fn sync(
         self,

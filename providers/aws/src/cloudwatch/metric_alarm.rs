@@ -151,14 +151,6 @@ impl Model for MetricAlarmType {
             .map(|_| ())
             .map_err(|e| sdk_error("DeleteAlarms", e))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// Creates or replaces the alarm `name` from `v` (tags only on create: PutMetricAlarm

@@ -213,14 +213,6 @@ impl Model for CacheClusterType {
             .contains(&state)
             .then(|| format!("the cluster is {state}"))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// `apply_immediately`, true when unset.

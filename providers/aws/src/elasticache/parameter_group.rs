@@ -180,14 +180,6 @@ impl Model for CacheParameterGroup {
             .map(|_| ())
             .map_err(|e| sdk_error("DeleteCacheParameterGroup", e))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// Parameters in the SDK's shape.

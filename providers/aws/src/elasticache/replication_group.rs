@@ -258,14 +258,6 @@ impl Model for ReplicationGroupType {
         (value.get(STATUS).and_then(Value::as_str) == Some("create-failed"))
             .then(|| "the replication group is create-failed".to_string())
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// Waits until the group is `available` (between a modify and a replica-count change).

@@ -147,14 +147,6 @@ impl Model for ElasticacheSubnetGroup {
             .map(|_| ())
             .map_err(|e| sdk_error("DeleteCacheSubnetGroup", e))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// The description to send: the planned one or the default.

@@ -133,14 +133,6 @@ impl Model for LogGroup {
             .map(|_| ())
             .map_err(|e| sdk_error("DeleteLogGroup", e))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// Sets the retention, or removes it (keep forever) when `days` is unset.

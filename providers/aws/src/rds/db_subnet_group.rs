@@ -145,14 +145,6 @@ impl Model for DbSubnetGroup {
             .map(|_| ())
             .map_err(|e| sdk_error("DeleteDBSubnetGroup", e))
     }
-
-    fn tag_target(&self, _id: &str, value: &Value) -> String {
-        value
-            .get("arn")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 /// The description to send: the planned one or the default.

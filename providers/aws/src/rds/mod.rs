@@ -2,7 +2,7 @@
 //! they share.
 //!
 //! RDS tags by ARN: ListTagsForResource reads them, AddTagsToResource and
-//! RemoveTagsFromResource change them. The user's `tags` attribute holds only the
+//! RemoveTagsFromResource change them (through the model's `Tagging::Rds`). The user's `tags` attribute holds only the
 //! user's tags; gig's own `gig:*` tags are written on create and never touched after.
 
 pub(crate) mod db_instance;
@@ -12,10 +12,9 @@ pub(crate) mod db_subnet_group;
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use gig_core::value::Value;
 use gig_provider::ProviderError;
 
-use crate::common::{self, sdk_error};
+use crate::common::sdk_error;
 use crate::Clients;
 
 /// All tags of an RDS resource.
@@ -45,39 +44,4 @@ pub(crate) fn to_sdk_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-/// Brings the user's tags from Prior to Planned: removes the dropped keys, then
-/// writes the new and changed ones. gig's own tags are never in either map.
-pub(crate) async fn update_tags(
-    clients: &Clients,
-    arn: &str,
-    prior: &Value,
-    planned: &Value,
-) -> Result<(), ProviderError> {
-    let (set, remove) = common::tag_diff(
-        &common::user_tags_of(prior)?,
-        &common::user_tags_of(planned)?,
-    );
-    if !remove.is_empty() {
-        clients
-            .rds
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| sdk_error("RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        clients
-            .rds
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(to_sdk_tags(set)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("AddTagsToResource", e))?;
-    }
-    Ok(())
 }
