@@ -12,22 +12,6 @@ use support::{a, assert_plans_clean, ctx, id, planned_for, s, val, vpc, with_def
 const RULE: &str = "aws.security_group_rule";
 const GROUP: &str = "aws.security_group";
 
-/// Reads `id` as `gig import` does: no Prior value.
-async fn import(emu: &Emu, rtype: &str, id: &str) -> Option<Value> {
-    let req = ReadRequest {
-        address: format!("{rtype}.imported"),
-        id: id.to_string(),
-        prior: Value::Null,
-    };
-    emu.provider()
-        .read(rtype, &[req])
-        .await
-        .expect("import read")
-        .pop()
-        .expect("one answer")
-        .expect("import read")
-}
-
 /// The group's rules as `direction source` strings, sorted.
 async fn aws_rules(emu: &Emu, group: &str) -> Vec<String> {
     let raw = emu.clients().await;
@@ -96,7 +80,7 @@ async fn standalone_rule_lifecycle_import_drift_and_delete() {
     );
 
     // Import by the id alone gives the same value.
-    assert_eq!(import(&emu, RULE, &id(&rule)).await.as_ref(), Some(&rule));
+    assert_eq!(emu.import(RULE, &id(&rule)).await.as_ref(), Some(&rule));
     // A malformed id is an error naming `id`, not a panic or a silent absence.
     let bad = emu
         .provider()
@@ -381,7 +365,7 @@ async fn gateway_endpoint_lifecycle_route_tables_policy_import_drift_and_delete(
     assert_eq!(s(&again, "policy"), respelled.to_string());
 
     // Import by id with no Prior.
-    let imported = import(&emu, ENDPOINT, &id(&made)).await.expect("imports");
+    let imported = emu.import(ENDPOINT, &id(&made)).await.expect("imports");
     assert_eq!(a(&imported, "route_table_ids"), val(json!([rt1])));
     assert_eq!(a(&imported, "tags"), val(json!({"Name": "s3"})));
 

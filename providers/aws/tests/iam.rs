@@ -17,22 +17,6 @@ const PROFILE: &str = "aws.iam_instance_profile";
 /// A trust policy as `jsonencode` writes it (compact, keys sorted).
 const TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}],"Version":"2012-10-17"}"#;
 
-/// Reads `id` as `gig import` does: no Prior value.
-async fn import(emu: &Emu, rtype: &str, id: &str) -> Option<Value> {
-    let req = ReadRequest {
-        address: format!("{rtype}.imported"),
-        id: id.to_string(),
-        prior: Value::Null,
-    };
-    emu.provider()
-        .read(rtype, &[req])
-        .await
-        .expect("import read")
-        .pop()
-        .expect("one")
-        .expect("entry")
-}
-
 fn json_of(v: &Value, attr: &str) -> serde_json::Value {
     serde_json::from_str(&s(v, attr)).unwrap_or_else(|e| panic!("{attr} is not JSON: {e}"))
 }
@@ -60,7 +44,7 @@ async fn role_lifecycle_with_a_trust_policy_compared_by_meaning() {
     assert_plans_clean(ROLE, &desired, &read);
 
     // Imported with no Prior value: the same object, IAM's spelling of the same policy.
-    let imported = import(&emu, ROLE, "app-role").await.expect("imports");
+    let imported = emu.import(ROLE, "app-role").await.expect("imports");
     assert_eq!(
         json_of(&imported, "assume_role_policy"),
         json_of(&made, "assume_role_policy")
@@ -209,7 +193,7 @@ async fn policies_attachments_and_instance_profiles() {
         json_of(&updated, "policy"),
         serde_json::from_str::<serde_json::Value>(&doc2).unwrap()
     );
-    let imported = import(&emu, POLICY, &id(&policy)).await.expect("imports");
+    let imported = emu.import(POLICY, &id(&policy)).await.expect("imports");
     assert_eq!(json_of(&imported, "policy"), json_of(&updated, "policy"));
 
     // Attach, read back, import by `<role>/<arn>`, detach.
@@ -220,7 +204,7 @@ async fn policies_attachments_and_instance_profiles() {
     let attached = emu.create(ATTACH, &attach).await;
     assert_eq!(id(&attached), format!("app/{}", id(&policy)));
     assert_eq!(
-        import(&emu, ATTACH, &id(&attached)).await,
+        emu.import(ATTACH, &id(&attached)).await,
         Some(attached.clone())
     );
     let bad = ReadRequest {

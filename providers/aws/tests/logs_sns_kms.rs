@@ -4,25 +4,9 @@
 mod support;
 
 use gig_core::value::Value;
-use gig_provider::{Lookup, ReadRequest};
+use gig_provider::Lookup;
 use serde_json::json;
 use support::{a, assert_plans_clean, calls, ctx, id, s, val, with, with_defaults, Emu};
-
-/// Reads `id` as `gig import` does: no Prior value.
-async fn import(emu: &Emu, rtype: &str, id: &str) -> Option<Value> {
-    let req = ReadRequest {
-        address: format!("{rtype}.imported"),
-        id: id.to_string(),
-        prior: Value::Null,
-    };
-    emu.provider()
-        .read(rtype, &[req])
-        .await
-        .expect("import read")
-        .pop()
-        .expect("one")
-        .expect("entry")
-}
 
 #[tokio::test]
 async fn log_group_retention_changes_in_place() {
@@ -38,7 +22,7 @@ async fn log_group_retention_changes_in_place() {
         s(&made, "arn")
     );
     assert_plans_clean(T, &desired, &emu.read(T, &made).await.expect("exists"));
-    assert_eq!(import(&emu, T, "/giggatek/app").await, Some(made.clone()));
+    assert_eq!(emu.import(T, "/giggatek/app").await, Some(made.clone()));
 
     let kept_forever = emu
         .update(
@@ -84,7 +68,7 @@ async fn topics_and_subscriptions() {
         &desired,
         &emu.read(TOPIC, &topic).await.expect("exists"),
     );
-    assert_eq!(import(&emu, TOPIC, &id(&topic)).await, Some(topic.clone()));
+    assert_eq!(emu.import(TOPIC, &id(&topic)).await, Some(topic.clone()));
     let planned = with_defaults(TOPIC, &desired);
     assert_eq!(
         emu.provider()
@@ -116,7 +100,7 @@ async fn topics_and_subscriptions() {
         &sub_desired,
         &emu.read(SUB, &sub).await.expect("exists"),
     );
-    assert_eq!(import(&emu, SUB, &id(&sub)).await, Some(sub.clone()));
+    assert_eq!(emu.import(SUB, &id(&sub)).await, Some(sub.clone()));
     let raw_on = emu
         .update(
             SUB,
@@ -144,7 +128,7 @@ async fn keys_rotate_in_place_and_deletion_is_scheduled() {
     assert_eq!(a(&key, "deletion_window_in_days"), Value::from(30i64));
     assert_plans_clean(KEY, &desired, &emu.read(KEY, &key).await.expect("exists"));
     assert_eq!(
-        import(&emu, KEY, &id(&key)).await,
+        emu.import(KEY, &id(&key)).await,
         Some(key.clone()),
         "import fills the gig setting's default"
     );

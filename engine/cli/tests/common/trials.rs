@@ -40,6 +40,10 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read the stack directory") {
         let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n == ".gig") {
+            // A local state directory left by a manual run is not part of the stack.
+            continue;
+        }
         if path.is_dir() {
             out.extend(walk(&path));
         } else {
