@@ -63,20 +63,7 @@ async fn target_tracking_policy_lifecycle() {
     assert_plans_clean(POLICY, &desired, &read);
 
     // Imported by id with no Prior value: the same policy.
-    let req = ReadRequest {
-        address: "aws.autoscaling_policy.imported".into(),
-        id: "web/cpu50".into(),
-        prior: Value::Null,
-    };
-    let imported = emu
-        .provider()
-        .read(POLICY, &[req])
-        .await
-        .expect("import read")
-        .pop()
-        .expect("one")
-        .expect("entry")
-        .expect("imports");
+    let imported = emu.import(POLICY, "web/cpu50").await.expect("imports");
     assert_eq!(s(&imported, "arn"), s(&made, "arn"));
 
     // The target changes in place (PutScalingPolicy replaces the policy of that name).

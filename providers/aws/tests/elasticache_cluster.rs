@@ -6,7 +6,7 @@
 mod support;
 
 use gig_core::value::Value;
-use gig_provider::{ErrorClass, ReadRequest, UpdateRequest};
+use gig_provider::{ErrorClass, UpdateRequest};
 use serde_json::json;
 use support::{assert_plans_clean, calls, id, s, val, with, with_defaults, Emu};
 
@@ -90,20 +90,7 @@ async fn memcached_cluster_is_created_read_back_imported_and_tagged() {
     // Imported by id with no Prior value. moto 5.2.5 reports no security groups, nodes or
     // endpoint (so no port) for a cache cluster: the recorded values are kept on a read,
     // and an import shows them unknown where AWS shows the cluster's.
-    let req = ReadRequest {
-        address: format!("{T}.imported"),
-        id: "sessions".into(),
-        prior: Value::Null,
-    };
-    let imported = emu
-        .provider()
-        .read(T, &[req])
-        .await
-        .expect("import read")
-        .pop()
-        .expect("one")
-        .expect("entry")
-        .expect("imports");
+    let imported = emu.import(T, "sessions").await.expect("imports");
     for attr in ["engine", "node_type", "num_cache_nodes", "tags", "arn"] {
         assert_eq!(imported.get(attr), created.get(attr), "{attr} imports");
     }
