@@ -869,7 +869,7 @@ impl<M: Model> ResourceType for Modeled<M> {
             }
         }
         if let Some(tagging) = &self.decl.tags {
-            if req.changed.iter().any(|c| c == "tags") {
+            if crate::common::changed(req.changed, "tags") {
                 let (set, remove) =
                     tag_diff(&user_tags_of(req.prior)?, &user_tags_of(req.planned)?);
                 let target = if tagging.by_arn() {
@@ -997,7 +997,7 @@ pub(crate) fn if_changed<'a, T>(
     attr: &str,
     get: impl Fn(&'a Value, &str) -> Result<Option<T>, ProviderError>,
 ) -> Result<Option<T>, ProviderError> {
-    if req.changed.iter().any(|c| c == attr) {
+    if crate::common::changed(req.changed, attr) {
         get(req.planned, attr)
     } else {
         Ok(None)

@@ -14,21 +14,8 @@ const GROUP: &str = "aws.security_group";
 
 /// The group's rules as `direction source` strings, sorted.
 async fn aws_rules(emu: &Emu, group: &str) -> Vec<String> {
-    let raw = emu.clients().await;
-    let out = raw
-        .ec2
-        .describe_security_group_rules()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-id")
-                .values(group)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut rules: Vec<String> = out
-        .security_group_rules()
+    let listed = support::group_rules(emu, group).await;
+    let mut rules: Vec<String> = listed
         .iter()
         .map(|r| {
             let source = r

@@ -12,20 +12,8 @@ use support::{a, assert_plans_clean, ctx, planned_for, s, val, vpc, with_default
 
 /// Rule id → (direction, protocol, from, to, source) as AWS lists them.
 async fn rules(emu: &Emu, group: &str) -> BTreeMap<String, String> {
-    let raw = emu.clients().await;
-    let out = raw
-        .ec2
-        .describe_security_group_rules()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-id")
-                .values(group)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    out.security_group_rules()
+    let listed = support::group_rules(emu, group).await;
+    listed
         .iter()
         .map(|r| {
             let source = r

@@ -238,7 +238,7 @@ impl Model for AutoscalingGroup {
         let name = req.id;
         let planned = req.planned;
         let triggers = refresh_triggers(planned)?;
-        let is_changed = |a: &str| req.changed.iter().any(|c| c == a);
+        let is_changed = |a: &str| crate::common::changed(req.changed, a);
         if GROUP_SETTINGS.iter().any(|a| is_changed(a)) {
             let subnets = str_list(planned, "vpc_zone_identifier")?;
             let desired = if is_changed("desired_capacity") {

@@ -246,7 +246,7 @@ impl Model for Instance {
     ) -> Result<(), ProviderError> {
         let id = req.id;
         let planned = req.planned;
-        let changed = |a: &str| req.changed.iter().any(|c| c == a);
+        let changed = |a: &str| crate::common::changed(req.changed, a);
         if changed("instance_type") {
             change_type(clients, id, req_str(planned, "instance_type")?).await?;
         }

@@ -160,7 +160,7 @@ impl Model for ReplicationGroupType {
     ) -> Result<(), ProviderError> {
         let planned = request.planned;
         let id = request.id;
-        let has = |k: &str| request.changed.iter().any(|c| c == k);
+        let has = |k: &str| crate::common::changed(request.changed, k);
         let immediate = common::opt_bool(planned, "apply_immediately")?.unwrap_or(true);
         let modified = [
             "description",

@@ -302,7 +302,7 @@ async fn modify(
     planned: &Value,
     changed: &[String],
 ) -> Result<(), ProviderError> {
-    let has = |k: &str| changed.iter().any(|c| c == k);
+    let has = |k: &str| crate::common::changed(changed, k);
     let gs = |k: &str| if has(k) { string(planned, k) } else { Ok(None) };
     let gi = |k: &str| {
         if has(k) {

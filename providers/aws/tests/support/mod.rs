@@ -364,6 +364,24 @@ pub fn planned_for(rtype: &str, desired: serde_json::Value, id: &Value) -> Value
     Value::Map(m)
 }
 
+/// The rules AWS lists for security group `group`, read with the raw SDK client.
+pub async fn group_rules(emu: &Emu, group: &str) -> Vec<aws_sdk_ec2::types::SecurityGroupRule> {
+    let raw = emu.clients().await;
+    let out = raw
+        .ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(group)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroupRules");
+    out.security_group_rules().to_vec()
+}
+
 /// Creates an `aws.vpc` with `cidr` and returns its New value.
 pub async fn vpc(emu: &Emu, cidr: &str) -> Value {
     emu.create(
